@@ -1,0 +1,74 @@
+"""The ``joulebench`` command line: a thin shell over the packages; each command lives in ``commands/``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from joulebench.errors import JoulebenchError
+
+app = typer.Typer(
+    name="joulebench",
+    help="Measure energy per inference on real accelerators and choose models by accuracy per joule.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``; heavy imports stay inside the command functions.
+COMMAND_MODULES = (
+    "joulebench.commands.info",
+    "joulebench.commands.meter",
+    "joulebench.commands.results",
+    "joulebench.commands.measure",
+    "joulebench.commands.models",
+    "joulebench.commands.data",
+    "joulebench.commands.analysis",
+    "joulebench.commands.app",
+)
+
+for _mod in COMMAND_MODULES:
+    try:
+        _m = importlib.import_module(_mod)
+    except ModuleNotFoundError as _e:
+        if _e.name != _mod:  # a real import error inside the module must not be hidden
+            raise
+        continue  # command group not built yet
+    _m.register(app)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from joulebench import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning joulebench errors into one-line messages."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except JoulebenchError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # click usage errors carry their own exit code and message
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise

@@ -1,0 +1,142 @@
+"""Rows of the results store. The sweep produces them; the store persists them; analyses read them.
+
+All quantities are SI: joules, seconds, watts, bytes, images per second.
+A model configuration is keyed on timm's ``arch.tag`` (``model``) plus ``img_size``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One invocation of a sweep (or of ``joulebench meter``) with its provenance.
+
+    Attributes:
+        run_id: Unique id (uuid4 hex).
+        started_at: ISO-8601 UTC time.
+        meter: Registered meter name (``sim`` marks simulated numbers).
+        command: The command line or API call that produced the run.
+        provenance: GPU name, UUID, memory, power limits, driver, CUDA, torch, timm, joulebench, host, CPU...
+        config: Protocol settings (search, warm-up, window length, precision target, cooldown...).
+    """
+
+    run_id: str
+    started_at: str
+    meter: str
+    command: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchMeasurement:
+    """One measured (model configuration, runtime, batch size) window, or a failed attempt at one.
+
+    ``status`` is ``ok``, ``oom`` or ``error``; failed rows keep ``error`` and leave the figures None.
+    """
+
+    run_id: str
+    model: str
+    img_size: int
+    runtime: str
+    precision: str
+    batch_size: int
+    status: str = "ok"
+    error: str | None = None
+    gpu_name: str | None = None
+    gpu_uuid: str | None = None
+    meter: str | None = None
+    method: str | None = None
+    iterations: int | None = None
+    images: int | None = None
+    duration_s: float | None = None
+    energy_j: float | None = None
+    energy_per_image_j: float | None = None
+    dynamic_energy_per_image_j: float | None = None
+    counter_energy_j: float | None = None
+    sampled_energy_j: float | None = None
+    idle_power_w: float | None = None
+    avg_power_w: float | None = None
+    power_limit_w: float | None = None
+    throughput_ips: float | None = None
+    latency_mean_s: float | None = None
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    peak_memory_b: float | None = None
+    temperature_max_c: float | None = None
+    throttle_reasons: int | None = None
+    ci95_rel: float | None = None
+    trace_summary: dict[str, Any] = field(default_factory=dict)
+    measured_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The outcome for one (model configuration, runtime) within a run.
+
+    ``status`` is ``ok`` or ``failed``; the optimal batch is the one with least energy per image.
+    """
+
+    run_id: str
+    model: str
+    img_size: int
+    runtime: str
+    precision: str
+    status: str = "ok"
+    error: str | None = None
+    gpu_name: str | None = None
+    gpu_uuid: str | None = None
+    node: str | None = None
+    meter: str | None = None
+    optimal_batch: int | None = None
+    max_batch: int | None = None
+    energy_per_image_j: float | None = None
+    dynamic_energy_per_image_j: float | None = None
+    throughput_ips: float | None = None
+    latency_mean_s: float | None = None
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    avg_power_w: float | None = None
+    power_limit_w: float | None = None
+    power_ratio: float | None = None
+    idle_power_w: float | None = None
+    peak_memory_b: float | None = None
+    energy_per_image_batch1_j: float | None = None
+    latency_budget_s: float | None = None
+    budget_batch: int | None = None
+    energy_per_image_budget_j: float | None = None
+    compile_time_s: float | None = None
+    gpu_seconds: float | None = None
+    batches_measured: int | None = None
+    throttled: bool | None = None
+    finished_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure with its reason: a batch that ran out of memory, a compile error, a crashed worker..."""
+
+    run_id: str
+    model: str
+    img_size: int | None
+    runtime: str
+    stage: str
+    reason: str
+    batch_size: int | None = None
+    detail: str | None = None
+    occurred_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of all fields."""
+        return asdict(self)
