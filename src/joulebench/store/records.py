@@ -6,8 +6,19 @@ A model configuration is keyed on timm's ``arch.tag`` (``model``) plus ``img_siz
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable hash of a protocol configuration (key order does not matter).
+
+    Runs with the same hash measured under the same protocol, so their results can be reused on resume.
+    """
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,11 @@ class RunRecord:
     command: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        """:func:`config_hash` of ``config`` (the store keeps it to find finished work on resume)."""
+        return config_hash(self.config)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,655 @@
+"""The SQLite results store: one file, a versioned schema, all-or-nothing writes, safe with several writers.
+
+Every write runs in its own ``BEGIN IMMEDIATE`` transaction that is committed or rolled back as a whole, so
+a crash or Ctrl-C never leaves half of a model's results behind. The file is in WAL mode with a busy
+timeout, and taking the write lock is retried a bounded number of times, so several sweep processes can
+write to the same file at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from joulebench.errors import ConfigError, StoreError
+from joulebench.store import schema
+from joulebench.store.records import BatchMeasurement, Failure, ModelSummary, RunRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from joulebench.meters.base import WindowResult
+
+log = logging.getLogger(__name__)
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_DB_HINT = "use --db (or $JOULEBENCH_DB) to pick another file"
+
+#: Filters every query method accepts, and what they match.
+FILTERS = {
+    "model": "glob pattern on the model (`resnet*`; a name without wildcards also matches its tags)",
+    "img_size": "input resolution (pixels)",
+    "runtime": "runtime name (`torch-fp32`)",
+    "gpu": "substring of the GPU name, case-insensitive (`H100`)",
+    "meter": "meter name (`nvml`, `sim`)",
+    "status": "row status (`ok`, `oom`, `error`, `failed`, `running`)",
+    "run_id": "run id",
+}
+
+_ORDER = {
+    "summaries": "t.model, t.img_size, t.runtime, t.gpu_name, t.finished_at, t.id",
+    "measurements": "t.model, t.img_size, t.runtime, t.run_id, t.batch_size, t.id",
+    "failures": "t.model, t.img_size, t.runtime, t.id",
+    "runs": "t.started_at, t.run_id",
+    "windows": "t.window_id",
+}
+
+_LOCK_ATTEMPTS = 5
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def _to_json(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value if value is not None else {}, sort_keys=True, default=_json_default)
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"cannot store {what}: {e}; pass plain numbers, strings, lists and dicts") from None
+
+
+def _scalar(value: Any) -> Any:
+    """A value SQLite can bind: numpy scalars become Python numbers, NaN becomes NULL."""
+    if value is not None and not isinstance(value, (str, bytes, int, float)) and hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _lookup(d: dict[str, Any], dotted: str) -> Any:
+    cur: Any = d
+    for part in dotted.split("."):
+        if isinstance(cur, dict):
+            cur = cur.get(part)
+        elif isinstance(cur, (list, tuple)) and part.isdigit() and int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+        if cur is None:
+            return None
+    return cur
+
+
+def _is_busy(e: sqlite3.Error) -> bool:
+    msg = str(e).lower()
+    return "locked" in msg or "busy" in msg
+
+
+class Store:
+    """The results database.
+
+    Args:
+        path: The SQLite file. Created (with its directory) when missing and ``create`` is true.
+        create: Create the file if it does not exist; otherwise a missing file is a :class:`StoreError`.
+        readonly: Open without write access (no migration, no file created); see :meth:`open_readonly`.
+        busy_timeout_s: How long one attempt waits for another process's write lock.
+
+    Raises:
+        StoreError: The file is not a joulebench database, was written by a newer joulebench, cannot
+            be created or written, or (``create=False``) does not exist. Nothing is changed then.
+
+    A ``Store`` holds one connection; use it from one thread, and open a new one in each process.
+    """
+
+    def __init__(self, path: str | Path, create: bool = True, *, readonly: bool = False, busy_timeout_s: float = 30.0):
+        self.path = Path(path)
+        self.readonly = readonly
+        self.busy_timeout_s = busy_timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._conn = self._connect(create and not readonly)
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """Open an existing database for reading only; never creates or changes the file."""
+        return cls(path, create=False, readonly=True)
+
+    # -- opening ------------------------------------------------------------------------------------------
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        path = self.path
+        if path.is_dir():
+            raise StoreError(
+                f"{path} is a directory, not a results file: name a file inside it, e.g. --db {path}/joulebench.db"
+            )
+        if path.exists():
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(len(_SQLITE_MAGIC))
+            except OSError as e:
+                raise StoreError(f"cannot read {path} ({e.strerror}): check its permissions, or {_DB_HINT}") from None
+            if head and head != _SQLITE_MAGIC:
+                raise StoreError(f"{path} is not a joulebench results database: it is not an SQLite file; {_DB_HINT}")
+            if not head and self.readonly:
+                raise StoreError(self._no_results_message())
+        elif not create:
+            raise StoreError(self._no_results_message())
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(
+                    f"cannot create the directory {path.parent} for the results file {path} ({e.strerror or e}): "
+                    f"create it yourself or {_DB_HINT}"
+                ) from None
+        try:
+            if self.readonly:
+                uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout_s, isolation_level=None)
+            else:
+                conn = sqlite3.connect(str(path), timeout=self.busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as e:
+            raise self._unwritable(e) from None
+        return conn
+
+    def _no_results_message(self) -> str:
+        return (
+            f"there are no results at {self.path} yet: measure something first, e.g. "
+            "`joulebench measure resnet50.a1_in1k` (it creates the file), or point --db / $JOULEBENCH_DB "
+            "at an existing results file"
+        )
+
+    def _unwritable(self, e: sqlite3.Error) -> StoreError:
+        return StoreError(
+            f"cannot write the results file {self.path} ({e}): make sure it and its directory "
+            f"{self.path.parent} are writable, or {_DB_HINT}"
+        )
+
+    def _state(self) -> tuple[int, int, list[str]]:
+        conn = self._require()
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            ]
+        except sqlite3.DatabaseError as e:
+            raise StoreError(
+                f"{self.path} is not a joulebench results database: SQLite cannot read it ({e}); {_DB_HINT}"
+            ) from None
+        return app_id, version, tables
+
+    def _check(self, app_id: int, version: int, tables: list[str]) -> str:
+        """Classify the file as ``new``, ``older``, ``current``; raise for foreign or newer files."""
+        from joulebench import __version__
+
+        if app_id != schema.APPLICATION_ID:
+            if app_id == 0 and not tables:
+                return "new"
+            what = f"its tables are {', '.join(tables)}" if tables else f"its application id is {app_id:#x}"
+            raise StoreError(
+                f"{self.path} is not a joulebench results database: it is an SQLite file of another "
+                f"application ({what}); {_DB_HINT}"
+            )
+        if version > schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer joulebench: its schema version is {version}, but joulebench "
+                f"{__version__} reads schema versions up to {schema.SCHEMA_VERSION}; upgrade joulebench "
+                f"(`pip install -U joulebench`) or {_DB_HINT}"
+            )
+        return "older" if version < schema.SCHEMA_VERSION else "current"
+
+    def _prepare(self) -> None:
+        from joulebench import __version__
+
+        conn = self._require()
+        kind = self._check(*self._state())
+        if self.readonly:
+            if kind == "new":
+                raise StoreError(self._no_results_message())
+            if kind == "older":
+                raise StoreError(
+                    f"{self.path} has the older schema version {conn.execute('PRAGMA user_version').fetchone()[0]}: "
+                    "open it once with write access (any `joulebench results`, `export` or `measure` does) "
+                    "to upgrade it"
+                )
+            return
+        try:
+            if kind == "new":
+                # WAL lets readers proceed while one process writes; it cannot be switched inside a transaction.
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.OperationalError as e:
+            if _is_busy(e):
+                raise self._locked(e) from None
+            raise self._unwritable(e) from None
+        if kind == "current":
+            return
+        with self._transaction():
+            # Another process may have created or migrated the file since we looked: decide again under the lock.
+            app_id, version, tables = self._state()
+            kind = self._check(app_id, version, tables)
+            if kind == "new":
+                schema.create_schema(conn, __version__, _now())
+            elif kind == "older":
+                schema.migrate(conn, version, __version__, _now())
+
+    def _require(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self.path} is closed: open a new Store")
+        return self._conn
+
+    def _locked(self, e: sqlite3.Error) -> StoreError:
+        return StoreError(
+            f"{self.path} stayed locked by another process ({e}) for more than "
+            f"{_LOCK_ATTEMPTS} x {self.busy_timeout_s:g} s: wait for it to finish, or {_DB_HINT}"
+        )
+
+    # -- transactions -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write: ``BEGIN IMMEDIATE`` (retried while another writer holds the lock)."""
+        conn = self._require()
+        if self.readonly:
+            raise StoreError(f"{self.path} was opened read-only: open it with Store(path) to write")
+        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield conn
+            self._retry(lambda: conn.execute("COMMIT"))
+        except BaseException as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error as rb:  # the original error matters more; the file stays consistent anyway
+                    log.warning("rollback on %s failed after %r: %s", self.path, exc, rb)
+            if isinstance(exc, sqlite3.OperationalError):
+                raise (self._locked(exc) if _is_busy(exc) else self._unwritable(exc)) from exc
+            raise
+
+    def _retry(self, op) -> None:
+        for attempt in range(_LOCK_ATTEMPTS):
+            try:
+                op()
+                return
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or attempt == _LOCK_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    def add_run(self, run: RunRecord) -> None:
+        """Record a run (status ``running``); adding the same run id again updates its provenance and config."""
+        row = self._run_row(run, status="running")
+        cols = list(row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("run_id", "status", "finished_at"))
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
+                list(row.values()),
+            )
+
+    def finish_run(self, run_id: str, status: str = "ok") -> None:
+        """Mark a run finished with ``status`` (``ok``, ``failed``, ``interrupted``...) and the time now.
+
+        Raises:
+            StoreError: If there is no such run.
+        """
+        with self._transaction() as conn:
+            cur = conn.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", (status, _now(), run_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"there is no run {run_id} in {self.path}: record it with add_run() first")
+
+    def save_task(
+        self,
+        measurements: Sequence[BatchMeasurement],
+        summary: ModelSummary | None,
+        failures: Sequence[Failure],
+    ) -> None:
+        """Save the results of one (model configuration, runtime) task in one transaction.
+
+        Rows already stored for the same ``(run_id, model, img_size, runtime)`` are replaced, so a retried
+        task never leaves duplicates. Either everything is written or, on any error, nothing changes.
+
+        Raises:
+            StoreError: If a row's run was not recorded with :meth:`add_run`, or the file cannot be written.
+        """
+        rows: list[tuple[str, Any]] = [("measurements", m) for m in measurements]
+        if summary is not None:
+            rows.append(("summaries", summary))
+        rows += [("failures", f) for f in failures]
+        if not rows:
+            return
+        keys = {(r.run_id, r.model, r.img_size, r.runtime) for _, r in rows}
+        with self._transaction() as conn:
+            for run_id in sorted({k[0] for k in keys}):
+                if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                    raise StoreError(f"run {run_id} is not in {self.path}: record it with add_run() before save_task()")
+            for key in keys:
+                for table in ("measurements", "summaries", "failures"):
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE run_id = ? AND model = ? AND img_size IS ? AND runtime = ?", key
+                    )
+            for table in ("measurements", "summaries", "failures"):
+                self._insert(conn, table, [self._record_row(table, r) for t, r in rows if t == table])
+
+    def save_window(self, run: RunRecord, label: str, result: WindowResult, exit_code: int | None = None) -> int:
+        """Save one ad-hoc ``joulebench meter`` window (and its run, if not stored yet, as finished).
+
+        Args:
+            run: The run the window belongs to.
+            label: What was measured (the command line or a user label).
+            result: The meter's window result.
+            exit_code: Exit status of the measured command, or None for a Python callable.
+
+        Returns:
+            The window's id.
+        """
+        row: dict[str, Any] = {
+            "run_id": run.run_id,
+            "label": label,
+            "exit_code": exit_code,
+            "meter": result.meter,
+            "method": result.method,
+            "energy_j": result.energy_j,
+            "duration_s": result.duration_s,
+            "avg_power_w": result.avg_power_w,
+            "counter_energy_j": result.counter_energy_j,
+            "sampled_energy_j": result.sampled_energy_j,
+            "idle_power_w": result.idle_power_w,
+            "idle_energy_j": result.idle_energy_j,
+            "dynamic_energy_j": result.dynamic_energy_j,
+            "aligned": result.aligned,
+            "started_at": result.started_at,
+            "devices": _to_json([asdict(d) for d in result.devices], "the window's devices"),
+            "trace_summary": _to_json(result.trace_summary(), "the window's trace summary"),
+        }
+        run_row = self._run_row(run, status="ok" if exit_code in (0, None) else "failed")
+        run_row["finished_at"] = _now()
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(run_row)}) VALUES ({', '.join('?' * len(run_row))}) "
+                "ON CONFLICT (run_id) DO NOTHING",
+                list(run_row.values()),
+            )
+            cur = conn.execute(
+                f"INSERT INTO windows ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                [_scalar(v) for v in row.values()],
+            )
+            return int(cur.lastrowid)
+
+    def _run_row(self, run: RunRecord, status: str) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "run_id": run.run_id,
+            "started_at": run.started_at,
+            "finished_at": None,
+            "status": status,
+            "meter": run.meter,
+            "command": run.command,
+        }
+        for col, keys in schema.RUN_PROVENANCE_COLUMNS.items():
+            value = next((v for v in (_lookup(run.provenance, k) for k in keys) if v is not None), None)
+            if value is not None:
+                value = float(value) if col.endswith("_w") else str(value)
+            row[col] = value
+        row["config_hash"] = run.config_hash
+        row["provenance"] = _to_json(run.provenance, f"the provenance of run {run.run_id}")
+        row["config"] = _to_json(run.config, f"the config of run {run.run_id}")
+        return {k: _scalar(v) for k, v in row.items()}
+
+    @staticmethod
+    def _record_row(table: str, record: Any) -> dict[str, Any]:
+        row = {}
+        for f in fields(record):
+            value = getattr(record, f.name)
+            if f.name in schema.JSON_COLUMNS[table]:
+                value = _to_json(value, f"{f.name} of {record.model} (batch {getattr(record, 'batch_size', '-')})")
+            row[f.name] = _scalar(value)
+        return row
+
+    def _insert(self, conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cols = list(rows[0])
+        conn.executemany(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [[r[c] for c in cols] for r in rows],
+        )
+
+    # -- queries ------------------------------------------------------------------------------------------
+
+    def done_keys(
+        self, gpu_uuid: str | None, config_hash: str | None = None, *, meter: str | None = None
+    ) -> set[tuple[str, int, str]]:
+        """(model, img_size, runtime) of every successfully finished summary, to skip on resume.
+
+        Args:
+            gpu_uuid: Only results from this device; None = from any device.
+            config_hash: Only results of runs with this protocol (:func:`joulebench.store.records.config_hash`).
+            meter: Only results from this meter (keeps simulated numbers from counting as done on hardware).
+        """
+        sql = (
+            "SELECT DISTINCT t.model, t.img_size, t.runtime FROM summaries t JOIN runs r ON r.run_id = t.run_id "
+            "WHERE t.status = 'ok'"
+        )
+        params: list[Any] = []
+        if gpu_uuid is not None:
+            sql += " AND COALESCE(t.gpu_uuid, r.gpu_uuid) = ?"
+            params.append(gpu_uuid)
+        if config_hash is not None:
+            sql += " AND r.config_hash = ?"
+            params.append(config_hash)
+        if meter is not None:
+            sql += " AND COALESCE(t.meter, r.meter) = ?"
+            params.append(meter)
+        return {(m, s, rt) for m, s, rt in self._require().execute(sql, params)}
+
+    def rows(self, table: str, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Rows of ``table`` as dicts (SI units; JSON columns decoded), filtered with :data:`FILTERS`.
+
+        Raises:
+            ConfigError: Unknown table or filter, or a filter that does not apply to the table.
+        """
+        cols = self.columns(table)
+        where, params = self._where(table, filters)
+        sql = f"SELECT {', '.join('t.' + c for c in cols)} FROM {table} t"
+        if table != "runs":
+            sql += " LEFT JOIN runs r ON r.run_id = t.run_id"
+        sql += f"{where} ORDER BY {_ORDER[table]}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        try:
+            cur = self._require().execute(sql, params)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot read {table} from {self.path} ({e}); {_DB_HINT}") from None
+        json_cols = schema.JSON_COLUMNS[table]
+        bool_cols = schema.BOOL_COLUMNS[table]
+        out = []
+        for values in cur:
+            row = dict(zip(cols, values, strict=True))
+            for c in json_cols:
+                row[c] = json.loads(row[c]) if row[c] is not None else None
+            for c in bool_cols:
+                row[c] = None if row[c] is None else bool(row[c])
+            out.append(row)
+        return out
+
+    def count(self, table: str, **filters: Any) -> int:
+        """Number of rows of ``table`` matching ``filters``."""
+        self.columns(table)
+        where, params = self._where(table, filters)
+        join = "" if table == "runs" else " LEFT JOIN runs r ON r.run_id = t.run_id"
+        return int(self._require().execute(f"SELECT COUNT(*) FROM {table} t{join}{where}", params).fetchone()[0])
+
+    @staticmethod
+    def columns(table: str) -> list[str]:
+        """Columns of ``table`` in order, as returned by :meth:`rows`.
+
+        Raises:
+            ConfigError: If there is no such table.
+        """
+        if table not in schema.TABLE_COLUMNS:
+            raise ConfigError(f"unknown table '{table}': use one of {', '.join(schema.TABLES)}")
+        return [name for name, _ in schema.TABLE_COLUMNS[table]]
+
+    def _where(self, table: str, filters: dict[str, Any]) -> tuple[str, list[Any]]:
+        own = set(self.columns(table))
+        exprs = {
+            "run_id": "t.run_id",
+            "model": "t.model" if "model" in own else None,
+            "img_size": "t.img_size" if "img_size" in own else None,
+            "runtime": "t.runtime" if "runtime" in own else None,
+            "status": "t.status" if "status" in own else None,
+            # rows without their own GPU or meter (failures, windows, or left empty) use their run's
+            "gpu": self._own_or_run("gpu_name", table, own),
+            "meter": self._own_or_run("meter", table, own),
+        }
+        clauses: list[str] = []
+        params: list[Any] = []
+        for name, value in filters.items():
+            if name not in FILTERS:
+                raise ConfigError(f"unknown filter '{name}': use one of {', '.join(FILTERS)}")
+            if value is None:
+                continue
+            expr = exprs[name]
+            if expr is None:
+                usable = [k for k, v in exprs.items() if v is not None]
+                raise ConfigError(f"filter '{name}' does not apply to {table}: use one of {', '.join(usable)}")
+            if name == "model":
+                pattern = str(value)
+                if any(ch in pattern for ch in "*?["):
+                    clauses.append(f"lower({expr}) GLOB lower(?)")
+                    params.append(pattern)
+                else:  # a bare architecture also matches its pretrained tags: resnet50 -> resnet50.a1_in1k
+                    clauses.append(f"(lower({expr}) = lower(?) OR lower({expr}) GLOB lower(?))")
+                    params += [pattern, pattern + ".*"]
+            elif name == "gpu":
+                escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                clauses.append(f"{expr} LIKE ? ESCAPE '\\'")
+                params.append(f"%{escaped}%")
+            else:
+                clauses.append(f"{expr} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    @staticmethod
+    def _own_or_run(col: str, table: str, own: set[str]) -> str:
+        if table == "runs":
+            return f"t.{col}"
+        return f"COALESCE(t.{col}, r.{col})" if col in own else f"r.{col}"
+
+    def summaries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Model summaries (one per model configuration, runtime and run) as dicts; see :data:`FILTERS`."""
+        return self.rows("summaries", **filters)
+
+    def measurements(self, **filters: Any) -> list[dict[str, Any]]:
+        """Per-batch measurements as dicts; see :data:`FILTERS`."""
+        return self.rows("measurements", **filters)
+
+    def failures(self, **filters: Any) -> list[dict[str, Any]]:
+        """Failures with their reasons as dicts; see :data:`FILTERS`."""
+        return self.rows("failures", **filters)
+
+    def runs(self, **filters: Any) -> list[dict[str, Any]]:
+        """Runs with their provenance (``provenance`` and ``config`` decoded) as dicts."""
+        return self.rows("runs", **filters)
+
+    def windows(self, **filters: Any) -> list[dict[str, Any]]:
+        """Ad-hoc ``joulebench meter`` windows as dicts."""
+        return self.rows("windows", **filters)
+
+    def frame(self, table: str, **filters: Any) -> pd.DataFrame:
+        """Rows of ``table`` as a pandas DataFrame (same columns as :meth:`rows`, even when empty)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.rows(table, **filters), columns=self.columns(table))
+
+    def summaries_frame(self, **filters: Any) -> pd.DataFrame:
+        """:meth:`summaries` as a DataFrame."""
+        return self.frame("summaries", **filters)
+
+    def measurements_frame(self, **filters: Any) -> pd.DataFrame:
+        """:meth:`measurements` as a DataFrame (for batch-size curves)."""
+        return self.frame("measurements", **filters)
+
+    def failures_frame(self, **filters: Any) -> pd.DataFrame:
+        """:meth:`failures` as a DataFrame."""
+        return self.frame("failures", **filters)
+
+    def runs_frame(self, **filters: Any) -> pd.DataFrame:
+        """:meth:`runs` as a DataFrame."""
+        return self.frame("runs", **filters)
+
+    def windows_frame(self, **filters: Any) -> pd.DataFrame:
+        """:meth:`windows` as a DataFrame."""
+        return self.frame("windows", **filters)
+
+    def meta(self) -> dict[str, str]:
+        """The ``meta`` table: which joulebench created the file, when, and its schema version."""
+        return dict(self._require().execute("SELECT key, value FROM meta"))
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check`` (``['ok']`` when the file is sound)."""
+        return [r[0] for r in self._require().execute("PRAGMA integrity_check")]
+
+    # -- lifetime -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}{', readonly' if self.readonly else ''})"
+
+
+_RECORD_CLASSES = {"summaries": ModelSummary, "measurements": BatchMeasurement, "failures": Failure, "runs": RunRecord}
+
+
+def as_records(table: str, rows: Iterable[dict[str, Any]]) -> list[Any]:
+    """Turn rows of ``summaries``, ``measurements``, ``failures`` or ``runs`` back into record dataclasses."""
+    cls = _RECORD_CLASSES.get(table)
+    if cls is None:
+        raise ConfigError(f"rows of '{table}' have no record class: use summaries, measurements, failures or runs")
+    names = {f.name for f in fields(cls)}
+    return [cls(**{k: v for k, v in r.items() if k in names}) for r in rows]
