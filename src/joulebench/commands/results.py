@@ -1,0 +1,296 @@
+"""``joulebench results`` (look at stored results) and ``joulebench export`` (write them to CSV/Parquet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from joulebench.commands._common import DbOpt, JsonOpt, console, db_path, emit_json, err_console
+
+_FILTER_HELP = {
+    "model": "Only models matching this glob (`resnet*`); a bare architecture also matches its tags.",
+    "runtime": "Only this runtime (torch-fp32, tensorrt-fp16, ...).",
+    "gpu": "Only GPUs whose name contains this (case-insensitive), e.g. H100.",
+    "meter": "Only results of this meter (nvml, smi, sim, rapl).",
+    "status": "Only rows with this status (ok, failed, oom, error).",
+    "run": "Only this run id.",
+}
+
+# Row columns that a row may leave empty and its run knows.
+_FROM_RUN = ("gpu_name", "gpu_uuid", "meter", "power_limit_w")
+
+
+def _open(db: Path | None):
+    from joulebench.store import Store
+
+    # create=False: looking at results must never leave an empty database behind
+    return Store(db_path(db), create=False)
+
+
+def _fill_from_runs(store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not rows:
+        return rows
+    runs = {r["run_id"]: r for r in store.runs()}
+    for row in rows:
+        run = runs.get(row.get("run_id"), {})
+        for c in _FROM_RUN:
+            if c in row and row[c] is None:
+                row[c] = run.get(c)
+        if "gpu_name" not in row:  # failures and windows: show where they happened
+            row["gpu_name"] = run.get("gpu_name")
+        if "meter" not in row:
+            row["meter"] = run.get("meter")
+    return rows
+
+
+def _mj(j: float | None) -> str:
+    return "–" if j is None else f"{j * 1e3:.4g}"
+
+
+def _ms(s: float | None) -> str:
+    return "–" if s is None else f"{s * 1e3:.3g}"
+
+
+def _num(x: float | None, spec: str = ".4g") -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _gpu(name: str | None) -> str:
+    return "–" if not name else name.removeprefix("NVIDIA ")
+
+
+def _meter_cell(meter: str | None) -> str:
+    if meter == "sim":
+        return "[bold magenta]sim[/]"
+    return meter or "–"
+
+
+def _status_cell(status: str | None, error: str | None = None) -> str:
+    if status == "ok":
+        return "[green]ok[/]"
+    text = status or "–"
+    if error:
+        text += f": {error if len(error) <= 60 else error[:57] + '...'}"
+    return f"[red]{text}[/]"
+
+
+def _power_pct(row: dict[str, Any]) -> str:
+    ratio = row.get("power_ratio")
+    if ratio is None and row.get("avg_power_w") is not None and row.get("power_limit_w"):
+        ratio = row["avg_power_w"] / row["power_limit_w"]
+    return "–" if ratio is None else f"{ratio * 100:.0f}%"
+
+
+def _summaries_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    t = Table(title="Model summaries (energy at the optimal batch)", title_justify="left")
+    for name, kw in (
+        ("model", {}),
+        ("img", {"justify": "right"}),
+        ("runtime", {}),
+        ("GPU", {}),
+        ("meter", {}),
+        ("opt. batch", {"justify": "right"}),
+        ("mJ/img", {"justify": "right"}),
+        ("dyn. mJ/img", {"justify": "right"}),
+        ("img/s", {"justify": "right"}),
+        ("p50 ms", {"justify": "right"}),
+        ("avg W", {"justify": "right"}),
+        ("% limit", {"justify": "right"}),
+        ("status", {}),
+    ):
+        t.add_column(name, **kw)
+    for r in rows:
+        t.add_row(
+            r["model"],
+            str(r["img_size"]),
+            r["runtime"],
+            _gpu(r["gpu_name"]),
+            _meter_cell(r["meter"]),
+            _num(r["optimal_batch"], "d"),
+            _mj(r["energy_per_image_j"]),
+            _mj(r["dynamic_energy_per_image_j"]),
+            _num(r["throughput_ips"], ".4g"),
+            _ms(r["latency_p50_s"]),
+            _num(r["avg_power_w"], ".0f"),
+            _power_pct(r),
+            _status_cell(r["status"], r["error"]),
+            style="dim" if r["meter"] == "sim" else None,
+        )
+    return t
+
+
+def _batches_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    t = Table(title="Per-batch measurements", title_justify="left")
+    for name in ("model", "img", "runtime", "GPU", "meter", "batch", "mJ/img", "dyn. mJ/img", "img/s", "p50 ms"):
+        t.add_column(
+            name, justify="right" if name in ("img", "batch", "mJ/img", "dyn. mJ/img", "img/s", "p50 ms") else "left"
+        )
+    for name in ("p95 ms", "avg W", "peak GiB", "±CI95", "status"):
+        t.add_column(name, justify="left" if name == "status" else "right")
+    for r in rows:
+        peak = r["peak_memory_b"]
+        t.add_row(
+            r["model"],
+            str(r["img_size"]),
+            r["runtime"],
+            _gpu(r["gpu_name"]),
+            _meter_cell(r["meter"]),
+            str(r["batch_size"]),
+            _mj(r["energy_per_image_j"]),
+            _mj(r["dynamic_energy_per_image_j"]),
+            _num(r["throughput_ips"], ".4g"),
+            _ms(r["latency_p50_s"]),
+            _ms(r["latency_p95_s"]),
+            _num(r["avg_power_w"], ".0f"),
+            "–" if peak is None else f"{peak / 1024**3:.2f}",
+            "–" if r["ci95_rel"] is None else f"{r['ci95_rel'] * 100:.1f}%",
+            _status_cell(r["status"], r["error"]),
+            style="dim" if r["meter"] == "sim" else None,
+        )
+    return t
+
+
+def _failures_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    t = Table(title="Failures", title_justify="left")
+    for name in ("model", "img", "runtime", "GPU", "stage", "batch", "reason", "detail", "when"):
+        t.add_column(name, justify="right" if name in ("img", "batch") else "left", overflow="fold")
+    for r in rows:
+        detail = r["detail"] or ""
+        t.add_row(
+            r["model"],
+            _num(r["img_size"], "d"),
+            r["runtime"],
+            _gpu(r.get("gpu_name")),
+            r["stage"],
+            _num(r["batch_size"], "d"),
+            f"[red]{r['reason']}[/]",
+            detail if len(detail) <= 80 else detail[:77] + "...",
+            r["occurred_at"] or "–",
+        )
+    return t
+
+
+def _windows_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    from joulebench.units import fmt_energy, fmt_power, fmt_time
+
+    t = Table(title="Measured windows (joulebench meter)", title_justify="left")
+    for name in ("id", "label", "GPU", "meter", "method", "energy", "dynamic", "duration", "avg power", "exit"):
+        t.add_column(
+            name, justify="right" if name in ("id", "energy", "dynamic", "duration", "avg power", "exit") else "left"
+        )
+    for r in rows:
+        t.add_row(
+            str(r["window_id"]),
+            r["label"] or "–",
+            _gpu(r.get("gpu_name")),
+            _meter_cell(r["meter"]),
+            r["method"] or "–",
+            fmt_energy(r["energy_j"]),
+            fmt_energy(r["dynamic_energy_j"]),
+            fmt_time(r["duration_s"]),
+            fmt_power(r["avg_power_w"]),
+            "–" if r["exit_code"] is None else str(r["exit_code"]),
+            style="dim" if r["meter"] == "sim" else None,
+        )
+    return t
+
+
+_VIEWS = {
+    "summaries": _summaries_table,
+    "measurements": _batches_table,
+    "failures": _failures_table,
+    "windows": _windows_table,
+}
+
+
+def results(
+    db: Path | None = DbOpt,
+    model: str | None = typer.Option(None, "--model", "-m", help=_FILTER_HELP["model"]),
+    runtime: str | None = typer.Option(None, "--runtime", "-r", help=_FILTER_HELP["runtime"]),
+    gpu: str | None = typer.Option(None, "--gpu", help=_FILTER_HELP["gpu"]),
+    meter: str | None = typer.Option(None, "--meter", help=_FILTER_HELP["meter"]),
+    status: str | None = typer.Option(None, "--status", help=_FILTER_HELP["status"]),
+    run: str | None = typer.Option(None, "--run", help=_FILTER_HELP["run"]),
+    failures: bool = typer.Option(False, "--failures", help="List failures with their reasons instead."),
+    batches: bool = typer.Option(False, "--batches", help="List every measured batch size instead."),
+    windows: bool = typer.Option(False, "--windows", help="List `joulebench meter` windows instead."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N rows."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show stored results: per-model summaries (default), per-batch measurements, failures or meter windows.
+
+    Energies are shown in mJ per image; rows from the simulated meter are marked `sim` and are not
+    hardware measurements. `--json` prints the rows in SI units (J, s, W, B).
+    """
+    from joulebench.errors import ConfigError
+
+    chosen = [name for name, flag in (("failures", failures), ("measurements", batches), ("windows", windows)) if flag]
+    if len(chosen) > 1:
+        raise ConfigError("pick one of --failures, --batches and --windows")
+    table = chosen[0] if chosen else "summaries"
+    filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
+    with _open(db) as store:
+        rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))
+        total = store.count(table, **filters) if limit is not None and len(rows) == limit else len(rows)
+    if as_json:
+        emit_json(rows)
+        return
+    out = console()
+    if not rows:
+        active = ", ".join(f"--{'run' if k == 'run_id' else k} {v}" for k, v in filters.items() if v is not None)
+        err_console().print(
+            f"no {table} in {db_path(db)}" + (f" match {active}" if active else "") + "; measure models with "
+            "`joulebench measure MODEL`" + (", or drop the filters" if active else "")
+        )
+        return
+    view = _VIEWS[table](rows)
+    notes = []
+    if any(r.get("meter") == "sim" for r in rows):
+        notes.append("[bold magenta]sim[/] = simulated meter: not a hardware measurement")
+    if total > len(rows):
+        notes.append(f"showing {len(rows)} of {total} rows (--limit)")
+    if notes:
+        view.caption = "; ".join(notes)
+    out.print(view)
+
+
+def export(
+    out: Path = typer.Argument(..., help="Output file: .csv, .csv.gz or .parquet."),
+    table: str = typer.Option("summaries", "--table", "-t", help="summaries, measurements, failures, runs or windows."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="csv or parquet (default: from OUT's extension)."),
+    db: Path | None = DbOpt,
+    model: str | None = typer.Option(None, "--model", "-m", help=_FILTER_HELP["model"]),
+    runtime: str | None = typer.Option(None, "--runtime", "-r", help=_FILTER_HELP["runtime"]),
+    gpu: str | None = typer.Option(None, "--gpu", help=_FILTER_HELP["gpu"]),
+    meter: str | None = typer.Option(None, "--meter", help=_FILTER_HELP["meter"]),
+    status: str | None = typer.Option(None, "--status", help=_FILTER_HELP["status"]),
+    run: str | None = typer.Option(None, "--run", help=_FILTER_HELP["run"]),
+) -> None:
+    """Export a table of the results database to CSV or Parquet, with SI units in the column names.
+
+    The summaries export starts with model, img_size, gpu_name, runtime, precision, energy_per_image_j,
+    throughput_ips, latency_mean_s, optimal_batch, meter: the columns the web explorer loads.
+    """
+    from joulebench.store.export import export_table
+
+    filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
+    filters = {k: v for k, v in filters.items() if v is not None}
+    with _open(db) as store:
+        n = export_table(store, out, table=table, fmt=fmt, **filters)
+    err_console().print(f"wrote {n} {table} row{'s' if n != 1 else ''} to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``results`` and ``export`` to the CLI."""
+    app.command("results")(results)
+    app.command("export")(export)
