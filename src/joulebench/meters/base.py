@@ -85,6 +85,8 @@ class WindowResult:
         started_at: Unix time of the first edge.
         devices: Per-device readings.
         trace: The sampler's readings during the window.
+        notes: Plain-language remarks on how the numbers were obtained (fallbacks, sampler errors,
+            an edge that could not be aligned). Shown beside the result; empty when all went as planned.
     """
 
     meter: str
@@ -98,6 +100,7 @@ class WindowResult:
     started_at: float = 0.0
     devices: tuple[DeviceReading, ...] = ()
     trace: tuple[Sample, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = ()
 
     @property
     def avg_power_w(self) -> float:
@@ -155,6 +158,43 @@ def summarize_trace(trace: Sequence[Sample]) -> dict[str, Any]:
     if len(trace) > 1:
         out["sample_rate_hz"] = (len(trace) - 1) / max(trace[-1].t_s - trace[0].t_s, 1e-9)
     return out
+
+
+def combine_readings(
+    meter: str,
+    readings: Sequence[DeviceReading],
+    *,
+    duration_s: float,
+    started_at: float,
+    idle_power_w: float | None = None,
+    aligned: bool = False,
+    trace: Sequence[Sample] = (),
+    notes: Sequence[str] = (),
+) -> WindowResult:
+    """Sum per-device readings into one :class:`WindowResult`.
+
+    ``method`` is the devices' common method, or ``mixed``; ``counter_energy_j`` and
+    ``sampled_energy_j`` are sums only when every device has them (a partial sum would mislead).
+    """
+    if not readings:
+        raise MeterError(f"meter '{meter}' produced no device readings; check the device selection")
+    methods = {r.method for r in readings}
+    counters = [r.counter_energy_j for r in readings]
+    sampled = [r.sampled_energy_j for r in readings]
+    return WindowResult(
+        meter=meter,
+        method=methods.pop() if len(methods) == 1 else "mixed",
+        energy_j=sum(r.energy_j for r in readings),
+        duration_s=duration_s,
+        counter_energy_j=None if any(c is None for c in counters) else sum(counters),  # type: ignore[arg-type]
+        sampled_energy_j=None if any(x is None for x in sampled) else sum(sampled),  # type: ignore[arg-type]
+        idle_power_w=idle_power_w,
+        aligned=aligned,
+        started_at=started_at,
+        devices=tuple(readings),
+        trace=tuple(trace),
+        notes=tuple(notes),
+    )
 
 
 def default_sync() -> None:
@@ -234,6 +274,8 @@ class Meter(ABC):
     name: ClassVar[str] = "?"
     #: True for meters whose numbers are not hardware measurements.
     simulated: ClassVar[bool] = False
+    #: True when :meth:`read_counter_j` works (a cumulative energy counter exists).
+    has_counter: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -267,7 +309,15 @@ class Meter(ABC):
         return self.window(align=align, load=load).begin()
 
     def measure_idle(self, duration_s: float = 2.0) -> float:
-        """Measure and remember the idle power baseline (W) over ``duration_s`` of doing nothing."""
+        """Measure and remember the idle power baseline (W) over ``duration_s`` of doing nothing.
+
+        Raises:
+            ConfigError: If ``duration_s`` is not positive.
+        """
+        if not duration_s > 0:
+            from joulebench.errors import ConfigError
+
+            raise ConfigError(f"the idle baseline needs a positive duration, got {duration_s} s (e.g. 2s)")
         w = self.begin_window(align=False)
         self._idle_wait(duration_s)
         r = w.end()
@@ -276,6 +326,52 @@ class Meter(ABC):
 
     def _idle_wait(self, duration_s: float) -> None:
         time.sleep(duration_s)
+
+    # --- Energy-counter API (for counter-aligned sub-windows while work keeps running) ---
+
+    def read_counter_j(self, device: int | None = None) -> float:
+        """Current value of the cumulative energy counter, joules (cheap: one driver call per device).
+
+        Args:
+            device: A measured device index (as the process sees it); None = the sum over all measured devices.
+
+        Raises:
+            MeterError: If this meter has no energy counter (see ``has_counter``).
+        """
+        raise MeterError(f"meter '{self.name}' has no cumulative energy counter; use windows instead")
+
+    def wait_for_counter_update(
+        self, device: int | None = None, timeout_s: float = 1.0, poll_s: float = 0.0005
+    ) -> tuple[float, float] | None:
+        """Poll the counter until its value changes; return ``(clock time, counter J)`` right after the change.
+
+        Use the returned instant as a window edge: energy between two such edges is exact up to the
+        counter's resolution, instead of off by up to one update period (~100 ms on NVIDIA boards).
+
+        Args:
+            device: Device whose counter is watched (None = the first measured device).
+            timeout_s: Give up after this many seconds of wall time (returns None).
+            poll_s: Sleep between polls.
+
+        Returns:
+            ``(t, energy_j)`` where ``energy_j`` is the counter of ``device`` (or of all measured devices
+            summed when ``device`` is None, read at that same instant), or None on timeout.
+        """
+        watched = device if device is not None else self._primary_device()
+        start = self.read_counter_j(watched)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if poll_s > 0:
+                time.sleep(poll_s)
+            now_val = self.read_counter_j(watched)
+            if now_val != start:
+                t = self.clock()
+                single = device is not None or len(self.devices or []) <= 1
+                return t, (now_val if single else self.read_counter_j(None))
+        return None
+
+    def _primary_device(self) -> int | None:
+        return self.devices[0] if self.devices else None
 
     def describe(self) -> dict[str, Any]:
         """Facts about the measured devices for provenance (name, uuid, power limits...)."""
