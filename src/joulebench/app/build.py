@@ -1,0 +1,264 @@
+"""Turn a dataset view into the explorer's payload and write the static site.
+
+The payload is columnar JSON (one list per field, models referenced by index) so that 2,000 models x 8
+setups stay around a megabyte and parse fast. Quantities stay SI (joules, seconds); the browser converts
+to mJ/kWh for display. The site embeds the payload as ``data.js`` (``window.JB_DATA = {...}``) so it
+opens from ``file://`` without fetch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from joulebench.errors import ConfigError
+
+STATIC_DIR = Path(__file__).with_name("static")
+STATIC_FILES = ("index.html", "app.js", "style.css")
+PAYLOAD_SCHEMA = 1
+DATA_GLOBAL = "JB_DATA"
+
+# Display order of test sets and architecture types; names outside these lists follow, sorted.
+TESTSET_ORDER = (
+    "imagenet",
+    "imagenet-real",
+    "imagenetv2",
+    "sketch",
+    "imagenet-a",
+    "imagenet-a-clean",
+    "imagenet-r",
+    "imagenet-r-clean",
+)
+TYPE_ORDER = ("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")
+UNKNOWN = "Unknown"
+
+_ENERGY_REQUIRED = ("model", "img_size", "setup", "energy_per_image_j")
+_ACCURACY_REQUIRED = ("model", "img_size", "testset", "top1")
+_SIG_DIGITS = 6  # measured values carry far fewer significant digits; this only trims float noise
+
+
+def _num(v: Any, digits: int = _SIG_DIGITS) -> float | int | None:
+    """A JSON-safe number (None for missing/NaN), rounded to ``digits`` significant digits."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(f) or math.isinf(f):
+        return None
+    if f == 0:
+        return 0
+    if f.is_integer() and abs(f) < 2**53:
+        return int(f)
+    return float(f"{f:.{digits}g}")
+
+
+def _str(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    s = str(v)
+    return s if s and s.lower() not in ("nan", "none", "<na>") else None
+
+
+def _ordered(values: set[str], order: tuple[str, ...]) -> list[str]:
+    return [v for v in order if v in values] + sorted(v for v in values if v not in order)
+
+
+def _check_columns(frame: Any, required: tuple[str, ...], what: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"the dataset's {what} table lacks column(s) {', '.join(missing)}: "
+            f"build the dataset with joulebench.data.load_dataset()"
+        )
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return [] if frame is None else frame.to_dict("records")
+
+
+def build_payload(dataset: Any) -> dict[str, Any]:
+    """Build the explorer's compact columnar payload from a dataset view.
+
+    Args:
+        dataset: Anything with ``.energy``, ``.accuracy`` and ``.catalogue`` pandas DataFrames in the
+            columns of ``joulebench.data`` (see docs/ARCHITECTURE.md). ``.catalogue`` may be empty; an
+            optional ``meter`` column in ``.energy`` marks simulated rows (``sim``).
+
+    Returns:
+        A JSON-serialisable dict: ``models`` (columns per model configuration), ``acc`` (top-1 per test
+        set, aligned with ``models``), ``setups`` (per setup: model indices and energy/throughput/latency/
+        batch columns), plus the ordered ``types``, ``families`` and ``testsets``.
+
+    Raises:
+        ConfigError: A table lacks a required column.
+    """
+    energy, accuracy, catalogue = dataset.energy, dataset.accuracy, getattr(dataset, "catalogue", None)
+    _check_columns(energy, _ENERGY_REQUIRED, "energy")
+    _check_columns(accuracy, _ACCURACY_REQUIRED, "accuracy")
+
+    # Catalogue facts keyed on (model, img_size), with a by-model fallback for other input sizes.
+    cat_exact: dict[tuple[str, int], dict[str, Any]] = {}
+    cat_by_model: dict[str, dict[str, Any]] = {}
+    for r in _records(catalogue):
+        name = _str(r.get("model"))
+        if name is None:
+            continue
+        size = _num(r.get("img_size"))
+        if size is not None:
+            cat_exact[(name, int(size))] = r
+        cat_by_model.setdefault(name, r)
+
+    index: dict[tuple[str, int], int] = {}
+    keys: list[tuple[str, int]] = []
+
+    def model_index(name: Any, size: Any) -> int | None:
+        n, s = _str(name), _num(size)
+        if n is None or s is None:
+            return None
+        key = (n, int(s))
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+        return index[key]
+
+    energy_rows = _records(energy)
+    for r in energy_rows:
+        model_index(r.get("model"), r.get("img_size"))
+    acc_rows = _records(accuracy)
+    for r in acc_rows:
+        model_index(r.get("model"), r.get("img_size"))
+
+    n = len(keys)
+    testsets = _ordered({t for r in acc_rows if (t := _str(r.get("testset")))}, TESTSET_ORDER)
+    acc: dict[str, list[float | None]] = {t: [None] * n for t in testsets}
+    for r in acc_rows:
+        i, t = model_index(r.get("model"), r.get("img_size")), _str(r.get("testset"))
+        v = _num(r.get("top1"))
+        if i is not None and t is not None and v is not None:
+            acc[t][i] = v
+
+    cats = [cat_exact.get(k) or cat_by_model.get(k[0]) or {} for k in keys]
+    types = _ordered({_str(c.get("type")) or UNKNOWN for c in cats}, (*TYPE_ORDER, UNKNOWN))
+    families = sorted({_str(c.get("family")) or UNKNOWN for c in cats}, key=str.lower)
+    type_ix = {t: i for i, t in enumerate(types)}
+    fam_ix = {f: i for i, f in enumerate(families)}
+    models = {
+        "name": [k[0] for k in keys],
+        "img": [k[1] for k in keys],
+        "type": [type_ix[_str(c.get("type")) or UNKNOWN] for c in cats],
+        "family": [fam_ix[_str(c.get("family")) or UNKNOWN] for c in cats],
+        "year": [_num(c.get("year")) for c in cats],
+        "params": [_num(c.get("params"), 4) for c in cats],
+        "macs": [_num(c.get("macs"), 4) for c in cats],
+        "url": [_safe_url(c.get("url")) for c in cats],
+    }
+
+    # One entry per setup; simulated rows (meter 'sim') form their own setup so they never mix with real ones.
+    setups: dict[str, dict[str, Any]] = {}
+    for r in energy_rows:
+        i, e = model_index(r.get("model"), r.get("img_size")), _num(r.get("energy_per_image_j"))
+        setup = _str(r.get("setup"))
+        if i is None or e is None or e <= 0 or setup is None:
+            continue
+        simulated = _str(r.get("meter")) == "sim"
+        sid = f"{setup} (simulated)" if simulated else setup
+        s = setups.get(sid)
+        if s is None:
+            gpu, _, runtime = setup.partition(":")
+            s = setups[sid] = {
+                "id": sid,
+                "gpu": _str(r.get("gpu")) or gpu,
+                "runtime": _str(r.get("runtime")) or runtime,
+                "precision": _str(r.get("precision")),
+                "source": _str(r.get("source")),
+                "simulated": simulated,
+                "power_limit_w": _num(r.get("power_limit_w")),
+                "_rows": {},
+            }
+        s["_rows"][i] = r  # a later row for the same model configuration replaces an earlier one
+    out_setups = []
+    for sid in sorted(setups):
+        s = setups[sid]
+        rows = s.pop("_rows")
+        order = sorted(rows)
+        s["m"] = order
+        s["e"] = [_num(rows[i].get("energy_per_image_j")) for i in order]
+        s["tp"] = [_num(rows[i].get("throughput_ips"), 5) for i in order]
+        s["lat"] = [_num(rows[i].get("latency_s"), 5) for i in order]
+        s["bs"] = [_num(rows[i].get("batch_size")) for i in order]
+        out_setups.append(s)
+
+    sources = sorted({s["source"] for s in out_setups if s["source"]})
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sources": sources,
+        "types": types,
+        "families": families,
+        "testsets": testsets,
+        "models": models,
+        "acc": acc,
+        "setups": out_setups,
+    }
+
+
+def _safe_url(v: Any) -> str | None:
+    """Only http(s) links reach the page: a catalogue URL is opened on click."""
+    s = _str(v)
+    return s if s and s.lower().startswith(("https://", "http://")) else None
+
+
+def payload_js(payload: dict[str, Any]) -> str:
+    """The payload as a script that sets ``window.JB_DATA`` (``</`` escaped so no name can close the tag)."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"window.{DATA_GLOBAL}={text};\n"
+
+
+def write_site(out_dir: str | Path, payload: dict[str, Any]) -> Path:
+    """Write the static site (HTML, JS, CSS and ``data.js``) for ``payload`` into ``out_dir``.
+
+    Args:
+        out_dir: Target folder; created if missing. Existing site files are overwritten.
+        payload: The output of :func:`build_payload`.
+
+    Returns:
+        The path of ``index.html``.
+
+    Raises:
+        ConfigError: ``out_dir`` exists and is not a folder.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"'{out}' is a file: give a folder to write the site into")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in STATIC_FILES:
+        shutil.copyfile(STATIC_DIR / name, out / name)
+    (out / "data.js").write_text(payload_js(payload), encoding="utf-8")
+    return out / "index.html"
+
+
+def build_site(out_dir: str | Path, db: str | Path | None = None, dataset: Any = None) -> Path:
+    """Build the explorer as a static, self-contained site: reference data plus the store's measurements.
+
+    Args:
+        out_dir: Folder to write ``index.html``, ``app.js``, ``style.css`` and ``data.js`` into.
+        db: Results database whose own measurements join the reference data (None: the default store).
+        dataset: A ready dataset view (skips loading; used by tests and benchmarks).
+
+    Returns:
+        The path of ``index.html``.
+    """
+    if dataset is None:
+        from joulebench.data import load_dataset
+
+        dataset = load_dataset(db=db)
+    return write_site(out_dir, build_payload(dataset))
