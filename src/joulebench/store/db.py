@@ -62,9 +62,7 @@ def _now() -> str:
 
 
 def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return obj.item()
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy scalars and arrays
         return obj.tolist()
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
