@@ -1,0 +1,256 @@
+"""The runtime interface: how the sweep gets a ready-to-call model for one batch size.
+
+Lifecycle, one runtime instance per (model configuration, runtime) in a worker process::
+
+    rt = get_runtime("torch-fp16", device="cuda:0")   # validates options; ConfigError if impossible here
+    rt.load(spec)                                     # build the model once on the device (rt.load_s)
+    for bs in batch_sizes:
+        fn = rt.prepare(bs)                           # compile / build engine / warm once (rt.last_prepare_s)
+        xs = rt.make_inputs(bs)                       # pre-generated inputs on the device
+        with meter.window(): fn(xs[i % 2]) ...        # the only work that is measured
+        del fn, xs; rt.release()                      # free per-batch state; OOM -> rt.is_oom(exc)
+    rt.close()
+
+torch is imported lazily so that the registry can be listed without it.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from joulebench.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from joulebench.models.resolve import ModelSpec
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+#: Text of out-of-memory errors across PyTorch, cuBLAS/cuDNN, ONNX Runtime and TensorRT.
+_OOM_MARKERS = (
+    "out of memory",
+    "cuda_error_out_of_memory",
+    "cudaerrormemoryallocation",
+    "cublas_status_alloc_failed",
+    "cudnn_status_alloc_failed",
+    "failed to allocate memory",  # ONNX Runtime BFC arena
+    "bfcarena",
+    "requested amount of gpu memory",  # TensorRT
+    "std::bad_alloc",
+)
+
+
+def import_torch(purpose: str = "Running models"):
+    """Import torch or raise :class:`MissingDependencyError` naming the extra."""
+    try:
+        import torch
+    except ImportError:
+        raise MissingDependencyError("torch", "torch", purpose) from None
+    return torch
+
+
+def torch_dtype(precision: str):
+    """The torch dtype of a precision name (``fp32``, ``fp16``, ``bf16``)."""
+    torch = import_torch()
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def cuda_reason() -> str | None:
+    """Why CUDA cannot be used from torch here, or None when it can."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed: run `pip install 'joulebench[torch]'`"
+    if not torch.cuda.is_available():
+        build = torch.version.cuda
+        if build is None:
+            return f"this torch build ({torch.__version__}) has no CUDA support"
+        return f"no CUDA GPU is visible to torch {torch.__version__} (CUDA {build})"
+    return None
+
+
+def has_conv(model: Any) -> bool:
+    """True if ``model`` contains a 2-D convolution (then channels_last usually pays off)."""
+    torch = import_torch()
+    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
+def tf32_state() -> dict[str, Any]:
+    """The TF32 settings of this process, as PyTorch reports them (recorded with every run)."""
+    torch = import_torch()
+    state: dict[str, Any] = {
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+    }
+    # PyTorch >= 2.9 also has per-backend fp32_precision ("none" means: follow the legacy flags).
+    for label, obj in (
+        ("fp32_precision", torch.backends),
+        ("fp32_precision_matmul", torch.backends.cuda.matmul),
+        ("fp32_precision_cudnn", torch.backends.cudnn),
+    ):
+        value = getattr(obj, "fp32_precision", None)
+        if isinstance(value, str):
+            state[label] = value
+    return state
+
+
+def set_tf32(mode: str) -> None:
+    """Switch TF32 for matmuls and cuDNN convolutions ``on`` or ``off`` (process-wide)."""
+    torch = import_torch()
+    on = mode == "on"
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
+    torch.set_float32_matmul_precision("high" if on else "highest")
+
+
+def _exc_chain(exc: BaseException):
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def is_oom_error(exc: BaseException) -> bool:
+    """True if ``exc`` (or an exception it was raised from) is an out-of-memory error of any backend."""
+    torch = sys.modules.get("torch")
+    oom_types: tuple[type, ...] = (MemoryError,)
+    if torch is not None:
+        oom_types += tuple(
+            t for t in (getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None)) if t
+        )
+    for e in _exc_chain(exc):
+        if isinstance(e, oom_types):
+            return True
+        text = str(e).lower()
+        if any(marker in text for marker in _OOM_MARKERS):
+            return True
+    return False
+
+
+class Runtime(ABC):
+    """An inference backend, registered by name with :func:`joulebench.runtimes.register_runtime`.
+
+    Subclasses set the class attributes and implement :meth:`load`, :meth:`prepare`, :meth:`make_inputs`.
+
+    Args:
+        device: ``cuda:N`` or ``cpu``; None = ``cuda:0`` for CUDA runtimes, ``cpu`` for CPU ones.
+        **options: Runtime options; each class lists its own in ``OPTIONS`` (name -> default).
+
+    Raises:
+        ConfigError: Unknown or contradictory options, or a device this runtime cannot use.
+        MissingDependencyError: The runtime's package is not installed.
+    """
+
+    name: ClassVar[str] = "?"
+    precision: ClassVar[str] = "fp32"
+    #: Device kind the runtime runs on. An instance may differ (``onnxruntime`` with the CPU provider);
+    #: read the instance attribute.
+    device_type: ClassVar[str] = "cuda"
+    #: pip extra that installs what the runtime needs (for messages), or None.
+    extra: ClassVar[str | None] = None
+    #: One-line description for ``joulebench info`` and docs.
+    summary: ClassVar[str] = ""
+    #: Accepted options and their defaults.
+    OPTIONS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, device: str | None = None, **options: Any):
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            accepted = ", ".join(sorted(self.OPTIONS)) or "none"
+            raise ConfigError(f"runtime '{self.name}' has no option {', '.join(unknown)}; its options: {accepted}")
+        self.options: dict[str, Any] = {**self.OPTIONS, **{k: v for k, v in options.items() if v is not None}}
+        self.device: str = str(device) if device is not None else ("cuda:0" if self.device_type == "cuda" else "cpu")
+        self.last_prepare_s: float = 0.0
+        self.load_s: float = 0.0
+        self.spec: ModelSpec | None = None
+        self._validate()
+
+    # -- hooks --------------------------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        """Check options and device; subclasses extend it (call super)."""
+        kind = self.device.split(":")[0]
+        if kind != self.device_type:
+            alt = "cpu-fp32" if kind == "cpu" else "a CUDA runtime such as torch-fp32"
+            raise ConfigError(f"runtime '{self.name}' runs on {self.device_type}, not '{self.device}'; use {alt}")
+        ok, reason = self.available()
+        if not ok:
+            raise ConfigError(f"runtime '{self.name}' cannot run here: {reason}")
+
+    @classmethod
+    @abstractmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether this runtime can run on this machine, and why not (missing package, no CUDA...).
+
+        Never raises and never initialises a GPU context beyond what ``torch.cuda.is_available`` does.
+        """
+
+    @abstractmethod
+    def load(self, spec: ModelSpec) -> None:
+        """Build the model once on the device (cast, memory layout); records ``load_s``."""
+
+    @abstractmethod
+    def prepare(self, batch_size: int) -> Callable[[Any], Any]:
+        """Return the function to call for ``batch_size``.
+
+        Compilation, engine builds and one warm-up call happen here and are timed in ``last_prepare_s``;
+        this time is never part of a measured window. May raise an out-of-memory error (see :meth:`is_oom`).
+        """
+
+    @abstractmethod
+    def make_inputs(self, batch_size: int, n: int = 2) -> list[Any]:
+        """``n`` random input batches, already on the device with the right dtype and layout."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings in effect, recorded with the measurements."""
+        return {"runtime": self.name, "precision": self.precision, "device": self.device, **self.options}
+
+    def synchronize(self) -> None:
+        """Wait for the device's queued work."""
+        torch = sys.modules.get("torch")
+        if self.device.startswith("cuda") and torch is not None and torch.cuda.is_initialized():
+            torch.cuda.synchronize(self.device)
+
+    def release(self) -> None:
+        """Free per-batch-size state (prepared functions, graphs, engines) and the allocator cache.
+
+        Drop your own references to the prepared function and inputs first.
+        """
+        gc.collect()
+        torch = sys.modules.get("torch")
+        if self.device.startswith("cuda") and torch is not None and torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+
+    def close(self) -> None:
+        """Free everything, the model included."""
+        self.release()
+
+    @classmethod
+    def is_oom(cls, exc: BaseException) -> bool:
+        """True if ``exc`` is an out-of-memory error of this backend (the batch does not fit)."""
+        return is_oom_error(exc)
+
+    # -- helpers for subclasses ----------------------------------------------------------------------------
+
+    def _require_loaded(self) -> ModelSpec:
+        if self.spec is None:
+            raise ConfigError(f"runtime '{self.name}': call load(spec) before prepare() or make_inputs()")
+        return self.spec
+
+    @staticmethod
+    def _check_batch(batch_size: int) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch size must be a positive integer, got {batch_size!r}")
+
+    @staticmethod
+    def _clock() -> float:
+        return time.perf_counter()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, device={self.device!r})"

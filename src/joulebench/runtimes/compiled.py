@@ -1,0 +1,122 @@
+"""``compile-fp16`` and ``compile-bf16``: ``torch.compile`` (inductor) per batch size, optional CUDA graphs.
+
+Each :meth:`prepare` resets dynamo and compiles afresh with ``dynamic=False`` for that batch size, so a
+sweep over many batch sizes never reaches dynamo's recompile limit and earlier compilations do not hold
+memory. Compilation time goes to ``last_prepare_s`` and is never part of a measured window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from joulebench.errors import ConfigError
+from joulebench.runtimes import register_runtime
+from joulebench.runtimes.base import cuda_reason, import_torch
+from joulebench.runtimes.torch_eager import TorchRuntime
+
+#: torch.compile modes; the last two capture CUDA graphs themselves.
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune")
+_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+def compile_reason(device_type: str) -> str | None:
+    """Why ``torch.compile`` with inductor cannot work here, or None."""
+    try:
+        torch = import_torch()
+    except Exception as e:  # MissingDependencyError
+        return str(e)
+    if not hasattr(torch, "compile"):
+        return f"torch {torch.__version__} has no torch.compile (needs torch >= 2.0)"
+    if device_type == "cuda":
+        reason = cuda_reason()
+        if reason:
+            return reason
+        try:
+            import triton  # noqa: F401  # inductor generates Triton kernels for CUDA
+        except ImportError:
+            return "inductor needs the 'triton' package for CUDA kernels: run `pip install triton`"
+    return None
+
+
+class CompiledRuntime(TorchRuntime):
+    """``torch.compile(model, backend='inductor', mode=compile_mode, dynamic=False)`` per batch size.
+
+    Options (besides the :class:`TorchRuntime` ones):
+        compile_mode: ``default`` (never max-autotune unless asked), ``max-autotune-no-cudagraphs``,
+            ``reduce-overhead`` or ``max-autotune`` (these two use inductor's own CUDA graphs).
+        fullgraph: Fail instead of falling back to eager on graph breaks (default False).
+
+    ``cuda_graphs=True`` captures the compiled function in a CUDA graph by hand (same as the eager runtimes);
+    it cannot be combined with a compile mode that already uses CUDA graphs.
+    """
+
+    OPTIONS = {**TorchRuntime.OPTIONS, "compile_mode": "default", "fullgraph": False}
+    extra = "torch"
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Needs torch.compile, and on CUDA a GPU and Triton."""
+        reason = compile_reason(cls.device_type)
+        return (False, reason) if reason else (True, "")
+
+    def _validate(self) -> None:
+        super()._validate()
+        mode = self.options["compile_mode"]
+        if mode not in COMPILE_MODES:
+            raise ConfigError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+        if mode in _GRAPH_MODES and self.device_type != "cuda":
+            raise ConfigError(f"compile_mode {mode} uses CUDA graphs and needs a CUDA device")
+        if mode in _GRAPH_MODES and self.options["cuda_graphs"]:
+            raise ConfigError(
+                f"compile_mode {mode} already captures CUDA graphs; drop cuda_graphs or use compile_mode default"
+            )
+
+    def _build(self, batch_size: int, example: Any) -> Callable[[Any], Any]:
+        torch = import_torch()
+        torch._dynamo.reset()  # forget earlier batch sizes: no recompile limit, no stale graphs in memory
+        mode = self.options["compile_mode"]
+        return torch.compile(
+            self.model,
+            backend="inductor",
+            mode=None if mode == "default" else mode,
+            dynamic=False,
+            fullgraph=bool(self.options["fullgraph"]),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Adds the compile mode and whether inductor's own CUDA graphs are in use."""
+        d = super().describe()
+        mode = self.options["compile_mode"]
+        d.update(compiler="inductor", dynamic=False)
+        if mode in _GRAPH_MODES:
+            d["cuda_graphs"] = "inductor"
+        return d
+
+    def release(self) -> None:
+        """Also reset dynamo so the compiled code and its caches are freed."""
+        self._prepared = None
+        import_torch()._dynamo.reset()
+        super().release()
+
+    def _warmup_calls(self) -> int:
+        # inductor's CUDA graphs (reduce-overhead) are recorded on the calls after the first
+        return 3 if self.options["compile_mode"] in _GRAPH_MODES else 1
+
+
+@register_runtime("compile-fp16")
+class CompileFP16Runtime(CompiledRuntime):
+    """torch.compile (inductor, default mode) in FP16, channels_last for CNNs."""
+
+    name = "compile-fp16"
+    precision = "fp16"
+    summary = "torch.compile (inductor, default mode) FP16, per batch size; optional CUDA graphs"
+
+
+@register_runtime("compile-bf16")
+class CompileBF16Runtime(CompiledRuntime):
+    """torch.compile (inductor, default mode) in BF16, channels_last for CNNs."""
+
+    name = "compile-bf16"
+    precision = "bf16"
+    summary = "torch.compile (inductor, default mode) BF16, per batch size; optional CUDA graphs"
