@@ -17,7 +17,16 @@ ACC = "accuracy"
 #: Test sets averaged for "robustness": the five sets that are not ImageNet itself and not a "-clean"
 #: subset (the clean subsets are the ImageNet classes of A/R, which measure the class subset, not shift).
 ROBUST_TESTSETS = ("imagenet-real", "imagenetv2", "sketch", "imagenet-a", "imagenet-r")
-TESTSETS = ("imagenet", "imagenet-real", "imagenetv2", "sketch", "imagenet-a", "imagenet-a-clean", "imagenet-r", "imagenet-r-clean")
+TESTSETS = (
+    "imagenet",
+    "imagenet-real",
+    "imagenetv2",
+    "sketch",
+    "imagenet-a",
+    "imagenet-a-clean",
+    "imagenet-r",
+    "imagenet-r-clean",
+)
 STATIC = ("params", "macs", "activations")
 #: When several sources give the same (model, img_size, setup), the first in this order wins.
 SOURCE_PRIORITY = ("joulebench", "hidden-joules-2025", "timm")
@@ -41,7 +50,9 @@ def pyplot():
 def _check_columns(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise ConfigError(f"the {what} table lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}")
+        raise ConfigError(
+            f"the {what} table lacks column(s) {', '.join(missing)}; it has {', '.join(map(str, df.columns))}"
+        )
 
 
 def available(values: Iterable[Any]) -> str:
@@ -57,7 +68,9 @@ def check_choice(value: str, values: Iterable[Any], what: str) -> str:
 
         close = difflib.get_close_matches(value, vals, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"{what} '{value}' is not in the dataset.{hint} Available {what}s: {available(vals) or 'none'}")
+        raise ConfigError(
+            f"{what} '{value}' is not in the dataset.{hint} Available {what}s: {available(vals) or 'none'}"
+        )
     return value
 
 
@@ -108,7 +121,9 @@ def static_facts(catalogue: pd.DataFrame | None, stats: pd.DataFrame | None = No
         return None
     out = None
     for f in frames:
-        cols = [c for c in ("model", "img_size", "arch", "type", "family", "year", "pretrain", *STATIC) if c in f.columns]
+        cols = [
+            c for c in ("model", "img_size", "arch", "type", "family", "year", "pretrain", *STATIC) if c in f.columns
+        ]
         f = f[cols]
         keys = [k for k in KEY if k in f.columns]
         f = f.drop_duplicates(keys)
@@ -190,3 +205,6 @@ def paired_setups(energy: pd.DataFrame, setup_a: str, setup_b: str) -> pd.DataFr
     a = e[e["setup"] == setup_a][[*KEY, ENERGY]].rename(columns={ENERGY: "energy_a"})
     b = e[e["setup"] == setup_b][[*KEY, ENERGY]].rename(columns={ENERGY: "energy_b"})
     return a.merge(b, on=KEY, how="inner")
+
+
+LOG_FEATURES_REQUIRED = STATIC

@@ -33,7 +33,11 @@ def carbon_cost(
     Raises:
         ConfigError: A negative or non-finite input.
     """
-    for name, v in (("energy per image", energy_per_image_j), ("intensity", intensity_g_per_kwh), ("price", price_per_kwh)):
+    for name, v in (
+        ("energy per image", energy_per_image_j),
+        ("intensity", intensity_g_per_kwh),
+        ("price", price_per_kwh),
+    ):
         if v is not None and (not math.isfinite(float(v)) or float(v) < 0):
             raise ConfigError(f"{name} must be a finite number >= 0, got {v}")
     kwh = float(energy_per_image_j) * images / J_PER_KWH
@@ -45,7 +49,9 @@ def carbon_cost(
     }
 
 
-def add_carbon_columns(df, intensity_g_per_kwh: float | None, price_per_kwh: float | None, energy_col: str = "energy_per_image_j"):
+def add_carbon_columns(
+    df, intensity_g_per_kwh: float | None, price_per_kwh: float | None, energy_col: str = "energy_per_image_j"
+):
     """Copy of ``df`` with ``kwh_per_million``, ``kg_co2e_per_million`` and ``cost_per_million`` columns."""
     out = df.copy()
     out["kwh_per_million"] = out[energy_col] * IMAGES / J_PER_KWH

@@ -39,4 +39,6 @@ def setup_correlations(energy: pd.DataFrame, setups: Sequence[str] | None = None
         else:
             r.update(pearson=np.nan, pearson_log=np.nan, spearman=np.nan, median_ratio_b_over_a=np.nan)
         rows.append(r)
-    return pd.DataFrame(rows, columns=["setup_a", "setup_b", "n", "pearson", "pearson_log", "spearman", "median_ratio_b_over_a"])
+    return pd.DataFrame(
+        rows, columns=["setup_a", "setup_b", "n", "pearson", "pearson_log", "spearman", "median_ratio_b_over_a"]
+    )

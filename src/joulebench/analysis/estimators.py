@@ -405,7 +405,7 @@ def transfer_predict(energy: pd.DataFrame, model: str, img_size: int, setup_a: s
     p = p[~((p["model"] == model) & (p["img_size"] == img_size))]
     need(len(p), 2, f"transfer from {setup_a} to {setup_b}")
     t = fit_transfer(p["energy_a"], p["energy_b"])
-    pred = float(t.predict(src[ENERGY].iloc[0])[0])
+    pred = float(np.ravel(t.predict(src[ENERGY].iloc[0]))[0])
     in_sample = mape(t.predict(p["energy_a"]), p["energy_b"])
     return {"energy_per_image_j": pred, "from_setup": setup_a, "shared_models": t.n, "fit_mape": in_sample}
 

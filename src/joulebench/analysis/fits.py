@@ -132,7 +132,9 @@ def fit_frontier(front: pd.DataFrame, energy_col: str = ENERGY, acc_col: str = A
     y = d[acc_col].to_numpy(dtype=float)
     e_min = float(e.min())
     if e.max() <= e_min:
-        raise ConfigError("the frontier points all have the same energy; a curve of accuracy against energy needs a spread")
+        raise ConfigError(
+            "the frontier points all have the same energy; a curve of accuracy against energy needs a spread"
+        )
     span = math.log1p(math.log(e.max() / e_min))
     p0 = [float(np.clip(y[0], 0, 100)), max((y[-1] - y[0]) / span, 1e-3), 1.0]
     bounds = ([0.0, 0.0, 1e-3], [100.0, 500.0, 1e3])
@@ -141,7 +143,9 @@ def fit_frontier(front: pd.DataFrame, energy_col: str = ENERGY, acc_col: str = A
             lambda x, a, b, c: nested_log(x, a, b, c, e_min), e, y, p0=p0, bounds=bounds, method="trf", maxfev=20000
         )
     except (RuntimeError, ValueError) as exc:
-        raise ConfigError(f"the frontier curve did not converge ({exc}); check the frontier has a rising trend") from None
+        raise ConfigError(
+            f"the frontier curve did not converge ({exc}); check the frontier has a rising trend"
+        ) from None
     a, b, c = (float(v) for v in popt)
     pred = nested_log(e, a, b, c, e_min)
     ss_res = float(np.sum((y - pred) ** 2))

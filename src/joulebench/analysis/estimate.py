@@ -1,0 +1,169 @@
+"""Every estimator for one model configuration on one setup, next to its measurement (``joulebench estimate``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from joulebench.analysis._common import (
+    ENERGY,
+    LOG_FEATURES_REQUIRED,
+    attach,
+    check_choice,
+    dedupe_energy,
+    parse_setup,
+    static_facts,
+)
+from joulebench.analysis.estimators import (
+    PEAK_FLOPS_SOURCE,
+    LogLinear,
+    StaticBoost,
+    naive_energy,
+    peak_flops,
+    throughput_energy,
+    transfer_predict,
+    usable,
+)
+from joulebench.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+PRECISION_OF_RUNTIME = {"fp32": "fp32", "fp16": "fp16", "bf16": "bf16"}
+
+
+def _precision(runtime: str, rows: pd.DataFrame) -> str:
+    if "precision" in rows.columns and rows["precision"].notna().any():
+        return str(rows["precision"].dropna().iloc[0])
+    for suffix, prec in PRECISION_OF_RUNTIME.items():
+        if runtime.endswith(suffix):
+            return prec
+    return "fp32"
+
+
+def estimate_model(
+    energy: pd.DataFrame,
+    catalogue: pd.DataFrame | None,
+    model: str,
+    setup: str,
+    img_size: int | None = None,
+    stats: pd.DataFrame | None = None,
+    power_limit_w: float | None = None,
+) -> dict[str, Any]:
+    """Estimate energy per image of ``model`` on ``setup`` with every estimator, beside the measurement.
+
+    The regression estimators are fitted on the setup's other architectures (the model's own architecture
+    is left out, so the estimate is what you would get for an unmeasured network). The transfer estimator
+    uses the model's measurement on each other setup and all models shared by the two setups.
+
+    Returns:
+        ``{"model", "img_size", "setup", "measured_j", "estimates": [{"estimator", "energy_per_image_j",
+        "error_pct", "note"}]}``; ``error_pct`` is relative to the measurement when there is one.
+
+    Raises:
+        ConfigError: Unknown setup, or a model that is neither measured nor in the catalogue.
+    """
+    check_choice(setup, energy["setup"].unique(), "setup")
+    gpu, runtime = parse_setup(setup)
+    facts = static_facts(catalogue, stats)
+    e_all = dedupe_energy(energy)
+    known = set(e_all["model"]) | (set(facts["model"]) if facts is not None else set())
+    check_choice(model, known, "model")
+    candidates = [
+        int(v)
+        for v in sorted(
+            set(e_all.loc[e_all["model"] == model, "img_size"])
+            | (
+                set(facts.loc[facts["model"] == model, "img_size"])
+                if facts is not None and "img_size" in facts
+                else set()
+            )
+        )
+    ]
+    on_this = sorted(int(v) for v in e_all.loc[(e_all["model"] == model) & (e_all["setup"] == setup), "img_size"])
+    if img_size is None and len(on_this) == 1:
+        img_size = on_this[0]
+    if img_size is None:
+        if len(candidates) > 1:
+            raise ConfigError(
+                f"{model} exists at several input sizes ({', '.join(map(str, candidates))}): pass --img-size"
+            )
+        img_size = candidates[0] if candidates else None
+    if img_size not in candidates:
+        raise ConfigError(f"{model} is not known at {img_size} px; known sizes: {', '.join(map(str, candidates))}")
+
+    on_setup = attach(e_all[e_all["setup"] == setup], facts)
+    row = on_setup[(on_setup["model"] == model) & (on_setup["img_size"] == img_size)]
+    import pandas as pd
+
+    if row.empty:
+        base = pd.DataFrame({"model": [model], "img_size": [img_size], "setup": [setup]})
+        row = attach(base, facts)
+    measured = float(row[ENERGY].iloc[0]) if ENERGY in row.columns and row[ENERGY].notna().any() else None
+    prec = _precision(runtime, row)
+    limit = power_limit_w
+    if limit is None and "power_limit_w" in on_setup.columns and on_setup["power_limit_w"].notna().any():
+        own = row["power_limit_w"].dropna() if "power_limit_w" in row.columns else []
+        limit = float(own.iloc[0]) if len(own) else float(on_setup["power_limit_w"].dropna().median())
+
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, value: float | None, note: str) -> None:
+        err = None
+        if value is not None and measured:
+            err = (value - measured) / measured * 100.0
+        out.append({"estimator": name, "energy_per_image_j": value, "error_pct": err, "note": note})
+
+    has_stats = all(c in row.columns and row[c].notna().all() for c in LOG_FEATURES_REQUIRED)
+    # naive
+    if has_stats and limit is not None:
+        try:
+            v = float(naive_energy(row["macs"].iloc[0], gpu, prec, limit))
+            add(
+                "naive",
+                v,
+                f"2*MACs / {peak_flops(gpu, prec) / 1e12:g} TFLOP/s ({PEAK_FLOPS_SOURCE[gpu[:4].upper()]}) x {limit:g} W",
+            )
+        except ConfigError as exc:
+            add("naive", None, str(exc))
+    else:
+        add("naive", None, "needs MACs and the setup's power limit")
+    # throughput
+    tp = row["throughput_ips"].iloc[0] if "throughput_ips" in row.columns else np.nan
+    if limit is not None and tp == tp and tp and tp > 0:
+        add(
+            "throughput",
+            float(throughput_energy(limit, tp)),
+            f"{limit:g} W / {tp:.4g} images/s (needs a throughput measurement)",
+        )
+    else:
+        add("throughput", None, "needs a throughput measurement on this setup")
+    # regressions on the other architectures
+    train = usable(on_setup)
+    train = train[train["arch"] != row["arch"].iloc[0]]
+    for cls, label in ((LogLinear, "log-linear"), (StaticBoost, "boosted-static")):
+        if not has_stats:
+            add(label, None, "needs params, MACs and activations from the catalogue")
+            continue
+        try:
+            est = cls().fit(train)
+            add(label, float(est.predict(row)[0]), f"fitted on {len(train)} other models of {setup}")
+        except (ConfigError, MissingDependencyError) as exc:
+            add(label, None, str(exc))
+    # transfer from every other setup with a measurement of this model
+    for other in sorted(set(e_all.loc[(e_all["model"] == model) & (e_all["img_size"] == img_size), "setup"]) - {setup}):
+        try:
+            t = transfer_predict(energy, model, img_size, other, setup)
+            add(f"transfer from {other}", t["energy_per_image_j"], f"log-log fit on {t['shared_models']} shared models")
+        except ConfigError as exc:
+            add(f"transfer from {other}", None, str(exc))
+    return {
+        "model": model,
+        "img_size": img_size,
+        "setup": setup,
+        "precision": prec,
+        "power_limit_w": limit,
+        "measured_j": measured,
+        "estimates": out,
+    }
