@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -192,7 +193,11 @@ class Store:
 
     def _state(self) -> tuple[int, int, list[str]]:
         conn = self._require()
+        # One read transaction, so the three reads see the same snapshot while another process creates the file.
+        own_txn = not conn.in_transaction
         try:
+            if own_txn:
+                conn.execute("BEGIN")
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = [
@@ -202,9 +207,14 @@ class Store:
                 )
             ]
         except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+                raise self._locked(e) from None
             raise StoreError(
                 f"{self.path} is not a joulebench results database: SQLite cannot read it ({e}); {_DB_HINT}"
             ) from None
+        finally:
+            if own_txn and conn.in_transaction:
+                conn.execute("ROLLBACK")
         return app_id, version, tables
 
     def _check(self, app_id: int, version: int, tables: list[str]) -> str:
@@ -245,7 +255,7 @@ class Store:
         try:
             if kind == "new":
                 # WAL lets readers proceed while one process writes; it cannot be switched inside a transaction.
-                conn.execute("PRAGMA journal_mode = WAL")
+                self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.OperationalError as e:
             if _is_busy(e):
@@ -268,9 +278,10 @@ class Store:
         return self._conn
 
     def _locked(self, e: sqlite3.Error) -> StoreError:
+        waited = getattr(e, "waited_s", None)
+        how_long = f" for {waited:.1f} s" if waited is not None else ""
         return StoreError(
-            f"{self.path} stayed locked by another process ({e}) for more than "
-            f"{_LOCK_ATTEMPTS} x {self.busy_timeout_s:g} s: wait for it to finish, or {_DB_HINT}"
+            f"{self.path} stayed locked by another process ({e}){how_long}: wait for it to finish, or {_DB_HINT}"
         )
 
     # -- transactions -------------------------------------------------------------------------------------
@@ -281,7 +292,10 @@ class Store:
         conn = self._require()
         if self.readonly:
             raise StoreError(f"{self.path} was opened read-only: open it with Store(path) to write")
-        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        except sqlite3.OperationalError as e:
+            raise (self._locked(e) if _is_busy(e) else self._unwritable(e)) from e
         try:
             yield conn
             self._retry(lambda: conn.execute("COMMIT"))
@@ -296,14 +310,25 @@ class Store:
             raise
 
     def _retry(self, op) -> None:
-        for attempt in range(_LOCK_ATTEMPTS):
+        """Run ``op``, retrying while the file is locked: at least ``_LOCK_ATTEMPTS`` times and ``busy_timeout_s``.
+
+        SQLite's busy handler already waits inside ``BEGIN IMMEDIATE``; switching the journal mode fails at once
+        while another process creates the file, hence the time bound too.
+        """
+        start = time.monotonic()
+        attempt = 0
+        while True:
             try:
                 op()
                 return
             except sqlite3.OperationalError as e:
-                if not _is_busy(e) or attempt == _LOCK_ATTEMPTS - 1:
+                attempt += 1
+                waited = time.monotonic() - start
+                if not _is_busy(e) or (attempt >= _LOCK_ATTEMPTS and waited >= self.busy_timeout_s):
+                    if _is_busy(e):
+                        e.waited_s = waited  # for the error message
                     raise
-                time.sleep(0.05 * 2**attempt)
+                time.sleep(min(0.02 * 2**attempt, 0.5) * random.uniform(0.5, 1.5))
 
     # -- writes -------------------------------------------------------------------------------------------
 
