@@ -112,7 +112,9 @@ def _timm_spec(name: str, *, img_size: int | str | None, input_shape: tuple[int,
     except RuntimeError:  # timm: "Invalid pretrained tag (...) for arch."
         tags = timm.list_pretrained(f"{arch}.*")
         raise ConfigError(f"'{arch}' has no pretrained tag '{tag}'. Its tags: {', '.join(tags) or 'none'}.") from None
-    tag = tag or (cfg.tag if cfg is not None else None) or None
+    if not tag and cfg is not None and cfg.tag and timm.is_model_pretrained(f"{arch}.{cfg.tag}"):
+        tag = cfg.tag  # the default pretrained tag; untrained defaults ('untrained', '') key on the bare arch
+    tag = tag or None
     model = f"{arch}.{tag}" if tag else arch
     default_shape = tuple(cfg.input_size) if cfg is not None and cfg.input_size else None
     if img_size == "test":

@@ -174,7 +174,16 @@ class Runtime(ABC):
     # -- hooks --------------------------------------------------------------------------------------------
 
     def _validate(self) -> None:
-        """Check options and device; subclasses extend it (call super)."""
+        """Check options first (wrong on any machine), then whether this device can run the runtime."""
+        self._check_options()
+        self._check_device()
+
+    def _check_options(self) -> None:
+        """Raise ConfigError for bad or contradictory options; subclasses extend it (call super)."""
+        return None
+
+    def _check_device(self) -> None:
+        """Raise ConfigError/MissingDependencyError when the device or a package is missing."""
         kind = self.device.split(":")[0]
         if kind != self.device_type:
             alt = "cpu-fp32" if kind == "cpu" else "a CUDA runtime such as torch-fp32"

@@ -60,8 +60,8 @@ class CompiledRuntime(TorchRuntime):
         reason = compile_reason(cls.device_type)
         return (False, reason) if reason else (True, "")
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _check_options(self) -> None:
+        super()._check_options()
         mode = self.options["compile_mode"]
         if mode not in COMPILE_MODES:
             raise ConfigError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")

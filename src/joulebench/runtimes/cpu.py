@@ -23,8 +23,8 @@ class CPUFP32Runtime(TorchRuntime):
     summary = "eager PyTorch FP32 on the CPU"
     OPTIONS = {**TorchRuntime.OPTIONS, "threads": None}
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _check_options(self) -> None:
+        super()._check_options()
         threads = self.options["threads"]
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")

@@ -91,10 +91,7 @@ class OnnxRuntime(Runtime):
             return "cuda" if self.device_type == "cuda" else "cpu"
         return p
 
-    def _validate(self) -> None:
-        ok, reason = self.available()
-        if not ok:
-            raise MissingDependencyError("onnxruntime", "onnx", "The onnxruntime runtime")
+    def _check_options(self) -> None:
         o = self.options
         if o["provider"] != "auto" and o["provider"] not in PROVIDERS:
             raise ConfigError(f"provider must be auto, {', '.join(PROVIDERS)}; got {o['provider']!r}")
@@ -103,13 +100,19 @@ class OnnxRuntime(Runtime):
         if self.device_type not in ("cuda", "cpu"):
             raise ConfigError(f"device must be cuda:N or cpu, got '{self.device}'")
         provider = self._provider()
-        ep, kind = PROVIDERS[provider]
+        kind = PROVIDERS[provider][1]
         if kind != self.device_type:
             raise ConfigError(f"provider '{provider}' runs on {kind}, but device is '{self.device}'")
         if o["tf32"] is not None and (o["tf32"] not in ("on", "off") or provider != "cuda"):
             raise ConfigError("tf32 ('on' or 'off') applies only to the CUDA provider of onnxruntime")
         if o["threads"] is not None and provider != "cpu":
             raise ConfigError("threads applies only to the CPU provider of onnxruntime")
+
+    def _check_device(self) -> None:
+        _import_ort()  # MissingDependencyError with the pip command
+        import_torch("Exporting models to ONNX")
+        provider = self._provider()
+        ep, kind = PROVIDERS[provider]
         if kind == "cuda":
             reason = cuda_reason()
             if reason:

@@ -57,16 +57,17 @@ class TensorRTFP16Runtime(TorchRuntime):
                 return False, reason
         return True, ""
 
-    def _validate(self) -> None:
-        ok, reason = self.available()
-        if not ok and "pip install" in reason:
-            raise MissingDependencyError("torch-tensorrt", "tensorrt", "The tensorrt-fp16 runtime")
-        super()._validate()
+    def _check_options(self) -> None:
+        super()._check_options()
         if self.options["ir"] not in _IRS:
             raise ConfigError(f"ir must be one of {', '.join(_IRS)}, got {self.options['ir']!r}")
         kw = self.options["trt_kwargs"]
         if kw is not None and not isinstance(kw, dict):
             raise ConfigError(f"trt_kwargs must be a dict of torch_tensorrt.compile arguments, got {kw!r}")
+
+    def _check_device(self) -> None:
+        _import_trt()  # MissingDependencyError with the pip command, before the generic availability check
+        super()._check_device()
 
     def _build(self, batch_size: int, example: Any) -> Callable[[Any], Any]:
         torch = import_torch()

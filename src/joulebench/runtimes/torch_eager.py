@@ -66,8 +66,8 @@ class TorchRuntime(Runtime):
                 return False, f"{reason} (on a CPU-only machine use cpu-fp32 or onnxruntime with provider=cpu)"
         return True, ""
 
-    def _validate(self) -> None:
-        super()._validate()
+    def _check_options(self) -> None:
+        super()._check_options()
         o = self.options
         if o["tf32"] is not None:
             if o["tf32"] not in _TF32:
