@@ -179,5 +179,6 @@ class RaplMeter(Meter):
         return {
             "meter": self.name,
             "root": str(self.root),
-            "devices": [{"index": d, "name": n} for d, n in names.items()],
+            # "packages", not "devices": provenance must not mistake a CPU package for a GPU.
+            "packages": [{"index": d, "name": n} for d, n in names.items()],
         }
