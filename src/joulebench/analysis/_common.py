@@ -116,7 +116,8 @@ def accuracy_wide(accuracy: pd.DataFrame, testsets: Sequence[str] | None = None)
 
 def static_facts(catalogue: pd.DataFrame | None, stats: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Per (model, img_size) static facts: type, family, arch, params, macs, activations (where known)."""
-    frames = [f for f in (catalogue, stats) if f is not None and len(f) and "model" in f.columns]
+    # ``stats`` may be something other than a table (e.g. summary counts); only tables keyed on model count
+    frames = [f for f in (catalogue, stats) if hasattr(f, "columns") and len(f) and "model" in f.columns]
     if not frames:
         return None
     out = None
@@ -208,3 +209,8 @@ def paired_setups(energy: pd.DataFrame, setup_a: str, setup_b: str) -> pd.DataFr
 
 
 LOG_FEATURES_REQUIRED = STATIC
+
+
+def drop_test_models(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows without timm's ``test_*`` models (untrained fixtures that would distort frontiers and fits)."""
+    return df[~df["model"].astype(str).str.startswith("test_")]
