@@ -790,8 +790,9 @@
     lines.forEach(function (L) {
       ctx.strokeStyle = L[1]; ctx.fillStyle = L[1]; ctx.setLineDash(L[0] === 1 ? [] : [6, 4]); ctx.lineWidth = 1.3;
       ctx.beginPath(); ctx.moveTo(xs.px(ex[0]), ys.px(ex[0] / L[0])); ctx.lineTo(xs.px(ex[1]), ys.px(ex[1] / L[0])); ctx.stroke();
-      var lx = ex[0] * Math.pow(ex[1] / ex[0], 0.06);
-      ctx.fillText(L[2], xs.px(lx) + 4, ys.px(lx / L[0]) - 4);
+      var lx = ex[0] * Math.pow(ex[1] / ex[0], L[0] === 1 ? 0.06 : 0.55);
+      ctx.textAlign = L[0] === 1 ? "left" : "right";
+      ctx.fillText(L[2], xs.px(lx) - (L[0] === 1 ? -4 : 4), ys.px(lx / L[0]) - 4);
     });
     ctx.setLineDash([]);
     var n = C.rows.length, hx = new Float32Array(n), hy = new Float32Array(n);
@@ -1063,7 +1064,7 @@
     var reader = new FileReader();
     reader.onerror = function () { setMsg("Not loaded: the file could not be read.", "error"); };
     reader.onload = function () {
-      var res;
+      var res, typesBefore = D.types.length;
       try {
         res = ingest(String(reader.result), safeFileName(file.name));
       } catch (err) {
@@ -1072,6 +1073,7 @@
         jb.lastUpload = { ok: false, message: err.message };
         return;
       }
+      S.types = S.types.concat(D.types.slice(typesBefore)); // a type new with the upload starts visible
       buildControls();
       if (!S.overlay || !D.setupById[S.overlay] || D.setupById[S.overlay].uploaded) S.overlay = res.setups[0];
       syncControls();
@@ -1092,7 +1094,8 @@
   function renderExplorer() { compute(); drawScatter(); drawBars(); drawTable(); }
   function renderCompare() { computeCompare(); drawCompare(); }
   function renderAll() {
-    if (S.view === "explorer") renderExplorer(); else renderCompare();
+    // the explorer's result is always computed: the test hook and the table read it on either view
+    if (S.view === "explorer") renderExplorer(); else { compute(); renderCompare(); }
     writeUrl();
   }
   /* Every control change goes through here: it times the synchronous work and the next frame, and exposes
@@ -1131,7 +1134,7 @@
   jb.scale = function () { var h = hit.explorer; return h ? { xlog: h.xs.log, xlo: h.xs.lo, xhi: h.xs.hi, ylo: h.ys.lo, yhi: h.ys.hi, N_mj: R.N * 1e3 } : null; };
   jb.table = function () { return R.tableRows.map(function (q) { return D.name[q.i]; }); };
   jb.compare = function () {
-    computeCompare();
+    if (!C) computeCompare();
     return { a: C.a && C.a.id, b: C.b && C.b.id, n: C.rows.length, geomean: C.gm, median: C.median,
       points: C.rows.map(function (q) { var c = pointInfo(q, "compare"); return { model: D.name[q.i], img: D.img[q.i], factor: q.ea / q.eb, cx: c && c.x, cy: c && c.y }; }) };
   };

@@ -1,0 +1,396 @@
+"""The explorer in a real browser: Playwright drives Debian's Chromium against the built site.
+
+Every control is checked on what the page plots (window.__jb), against numbers computed here from the
+same dataset, not on events firing.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from joulebench.app.build import build_site
+from test_app_build import TESTSETS, make_dataset
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        return
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return make_dataset()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, ds):
+    out = tmp_path_factory.mktemp("site")
+    build_site(out, dataset=ds)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"dir": out, "url": f"http://127.0.0.1:{server.server_address[1]}/index.html"}
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    # model pages open in a new tab; there is no network here, so answer them locally
+    ctx.route("https://huggingface.co/**", lambda route: route.fulfill(body="model page", content_type="text/plain"))
+    pg = ctx.new_page()
+    pg.problems = []
+    pg.on("console", lambda m: pg.problems.append(m.text) if m.type in ("error", "warning") else None)
+    pg.on("pageerror", lambda e: pg.problems.append(str(e)))
+    yield pg
+    ctx.close()
+
+
+def wait_js(pg, expr, timeout_s=10.0):
+    """Poll a JS expression until truthy (wait_for_function needs eval, which the site's CSP forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not pg.evaluate(f"!!({expr})"):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expr}")
+        pg.wait_for_timeout(20)
+
+
+def open_app(pg, url, hash_=""):
+    pg.goto(url + hash_)
+    wait_js(pg, "window.__jb && window.__jb.ready")
+    assert pg.evaluate("__jb.errors") == []
+
+
+def points(pg, ranked_only=False):
+    pts = pg.evaluate("__jb.points()")
+    return [p for p in pts if p["ranked"]] if ranked_only else pts
+
+
+def expected(ds, setup, testsets=("imagenet",), types=None, fams=None):
+    """Model configuration -> (energy mJ, mean accuracy) for what the page should plot."""
+    e = ds.energy[ds.energy.setup == setup]
+    acc = ds.accuracy[ds.accuracy.testset.isin(testsets)].groupby(["model", "img_size"])["top1"].agg(["mean", "count"])
+    cat = ds.catalogue.set_index(["model", "img_size"])
+    out = {}
+    for r in e.itertuples():
+        key = (r.model, r.img_size)
+        if key not in acc.index or acc.loc[key, "count"] != len(testsets):
+            continue
+        if types is not None and cat.loc[key, "type"] not in types:
+            continue
+        if fams is not None and cat.loc[key, "family"] not in fams:
+            continue
+        out[key] = (r.energy_per_image_j * 1e3, acc.loc[key, "mean"])
+    return out
+
+
+def manhattan_top(exp, w, top):
+    n = max(e for e, _ in exp.values())
+    score = {k: 100 - (w * 100 * e / n + (1 - w) * (100 - a)) for k, (e, a) in exp.items()}
+    return sorted(score, key=lambda k: -score[k])[:top], score
+
+
+def as_map(pts):
+    return {(p["model"], p["img"]): (p["energy_mj"], p["acc"]) for p in pts if not p["overlay"]}
+
+
+def assert_same(got, exp):
+    assert set(got) == set(exp)
+    for k, (e, a) in exp.items():
+        assert math.isclose(got[k][0], e, rel_tol=1e-5) and math.isclose(got[k][1], a, rel_tol=1e-5), k
+
+
+def set_value(pg, sel, value):
+    pg.fill(sel, str(value))
+    wait_js(pg, "window.__jb.timings.last !== undefined")
+
+
+def test_loads_with_defaults_and_no_console_errors(page, site, ds):
+    open_app(page, site["url"])
+    st = page.evaluate("__jb.state()")
+    # most recent GPU, optimised runtime; ImageNet; log axis; the simulated H200 setup is never the default
+    assert st["setup"] == "H200:compile-fp16" and st["ts"] == ["imagenet"] and st["axis"] == "log"
+    assert_same(as_map(points(page)), expected(ds, "H200:compile-fp16"))
+    top, _ = manhattan_top(expected(ds, "H200:compile-fp16"), 0.5, 10)
+    assert [(r["model"], r["img"]) for r in page.evaluate("__jb.ranking()")] == top
+    assert page.evaluate("__jb.scale().xlog") is True
+    assert page.locator("#table tbody tr").count() == 40
+    assert page.locator("#bars li").count() == 10
+    ids = [s["id"] for s in page.evaluate("__jb.setups()")]
+    assert "H200:torch-fp32 (simulated)" in ids and "A100:torch-fp32" in ids
+    # every control is labelled (reachable and named for keyboard and screen-reader users)
+    unlabeled = page.evaluate(
+        "[...document.querySelectorAll('input,select')].filter(e => !e.labels || !e.labels.length).map(e => e.id)"
+    )
+    assert unlabeled == []
+    assert page.problems == []
+
+
+def test_file_url_works_offline(page, site, ds):
+    open_app(page, (site["dir"] / "index.html").as_uri())
+    assert len(points(page)) == len(expected(ds, "H200:compile-fp16"))
+    assert page.problems == []
+
+
+def test_setup_testsets_types_families_change_the_plot(page, site, ds):
+    open_app(page, site["url"])
+    page.select_option("#setup", "A100:tensorrt-fp16")
+    assert_same(as_map(points(page)), expected(ds, "A100:tensorrt-fp16"))
+    page.check("#ts-3")  # + sketch: averaged, and models without sketch drop out
+    assert_same(as_map(points(page)), expected(ds, "A100:tensorrt-fp16", ("imagenet", "sketch")))
+    page.uncheck("#ts-0")
+    assert_same(as_map(points(page)), expected(ds, "A100:tensorrt-fp16", ("sketch",)))
+    page.check("#ts-0")
+    page.uncheck("#type-0")  # CNN
+    got = points(page)
+    assert got and all(p["type"] != "CNN" for p in got)
+    assert_same(
+        as_map(got),
+        expected(
+            ds, "A100:tensorrt-fp16", ("imagenet", "sketch"), types={"Transformer", "MLP", "Hybrid CNN-Transformer"}
+        ),
+    )
+    page.check("#type-0")
+    page.select_option("#families", ["vit", "mixer"])
+    assert_same(as_map(points(page)), expected(ds, "A100:tensorrt-fp16", ("imagenet", "sketch"), fams={"vit", "mixer"}))
+    page.click("#families-clear")
+    assert len(points(page)) == len(expected(ds, "A100:tensorrt-fp16", ("imagenet", "sketch")))
+    assert page.problems == []
+
+
+def test_score_weight_thresholds_axis_topn(page, site, ds):
+    open_app(page, site["url"], "#setup=H100:torch-fp32")
+    exp = expected(ds, "H100:torch-fp32")
+    for w in (0.0, 0.85):
+        page.fill("#weight", str(w))  # range input: fill sets the value and fires input
+        top, score = manhattan_top(exp, w, 10)
+        ranking = page.evaluate("__jb.ranking()")
+        assert [(r["model"], r["img"]) for r in ranking] == top
+        assert all(math.isclose(r["score"], score[(r["model"], r["img"])], rel_tol=1e-5) for r in ranking)
+    set_value(page, "#topn", 3)
+    assert len(page.evaluate("__jb.ranking()")) == 3
+    assert page.locator("#bars li").count() == 3
+    # thresholds: only models inside rank, N is the largest energy among them
+    set_value(page, "#amin", 75)
+    set_value(page, "#emax", 200)
+    inside = {k: v for k, v in exp.items() if v[1] >= 75 and v[0] <= 200}
+    ranked = points(page, ranked_only=True)
+    assert {(p["model"], p["img"]) for p in ranked} == set(inside)
+    assert math.isclose(page.evaluate("__jb.scale().N_mj"), max(e for e, _ in inside.values()), rel_tol=1e-5)
+    top, _ = manhattan_top(inside, 0.85, 3)
+    assert [(r["model"], r["img"]) for r in page.evaluate("__jb.ranking()")] == top
+    # accuracy per joule above the minimum accuracy
+    page.select_option("#score", "apj")
+    apj = {k: (a - 75) / e for k, (e, a) in inside.items()}
+    assert [(r["model"], r["img"]) for r in page.evaluate("__jb.ranking()")] == sorted(apj, key=lambda k: -apj[k])[:3]
+    assert page.locator("#weight-ctl").is_hidden()
+    page.select_option("#axis", "linear")
+    assert page.evaluate("__jb.scale().xlog") is False
+    assert page.problems == []
+
+
+def test_search_highlights(page, site):
+    open_app(page, site["url"])
+    page.fill("#search", "convnext_3")
+    hits = [p["model"] for p in points(page) if p["hit"]]
+    assert hits == ["convnext_3.test_in1k"]
+    page.fill("#search", "LEVIT")  # family, case-insensitive
+    assert {p["family"] for p in points(page) if p["hit"]} == {"levit"}
+    assert page.locator("#table tbody tr.hit").count() == sum(p["hit"] for p in points(page))
+
+
+def test_hover_tooltip_and_click_opens_model_page(page, site):
+    open_app(page, site["url"])
+    target = max(points(page), key=lambda p: p["energy_mj"])  # the rightmost point is not overlapped
+    page.mouse.move(target["cx"], target["cy"])
+    tip = page.locator("#tooltip")
+    tip.wait_for(state="visible")
+    assert tip.locator(".t-name").text_content() == target["model"]
+    assert page.evaluate("__jb.tooltip.img") == target["img"]
+    assert "mJ/img" in tip.text_content() and "GMACs" in tip.text_content()
+    with page.expect_popup() as pop:
+        page.mouse.click(target["cx"], target["cy"])
+    popup = pop.value
+    assert popup.url == f"https://huggingface.co/timm/{target['model']}"
+    popup.close()
+
+
+def test_url_state_round_trip(page, site, browser):
+    open_app(page, site["url"])
+    page.select_option("#setup", "A100:torch-fp32")
+    page.check("#ts-2")
+    page.select_option("#score", "apj")
+    set_value(page, "#amin", 70)
+    set_value(page, "#emax", 150)
+    page.select_option("#axis", "linear")
+    set_value(page, "#topn", 7)
+    page.uncheck("#type-3")
+    page.select_option("#families", ["resnet", "vit"])
+    page.fill("#search", "vit_1")
+    set_value(page, "#intensity", 55)
+    page.click("#tab-compare")
+    page.select_option("#cmp-a", "A100:torch-fp32")
+    strip = "__jb.points().map(p => { delete p.cx; delete p.cy; return p; })"
+    state, pts, url = page.evaluate("__jb.state()"), page.evaluate(strip), page.url
+    assert "#" in url
+    other = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    open_app(other, url)
+    assert other.evaluate("__jb.state()") == state
+    assert other.evaluate(strip) == pts
+    assert other.locator("#view-compare").is_visible()
+    assert other.input_value("#amin") == "70" and other.is_checked("#ts-2") and not other.is_checked("#type-3")
+    other.context.close()
+
+
+def test_compare_setups(page, site, ds):
+    open_app(page, site["url"], "#v=compare&ca=A100:torch-fp32&cb=A100:tensorrt-fp16")
+    cmp = page.evaluate("__jb.compare()")
+    a = ds.energy[ds.energy.setup == "A100:torch-fp32"].set_index(["model", "img_size"])["energy_per_image_j"]
+    b = ds.energy[ds.energy.setup == "A100:tensorrt-fp16"].set_index(["model", "img_size"])["energy_per_image_j"]
+    common = a.index.intersection(b.index)
+    gm = math.exp(sum(math.log(a[k] / b[k]) for k in common) / len(common))
+    assert cmp["n"] == len(common) == 38
+    assert math.isclose(cmp["geomean"], gm, rel_tol=1e-4)
+    assert f"{gm:.3g}" in page.text_content("#cmp-summary")
+    assert page.locator("#cmp-table tbody tr").count() == 38
+    p0 = cmp["points"][0]
+    page.mouse.move(p0["cx"], p0["cy"])
+    page.locator("#tooltip").wait_for(state="visible")
+    assert "reduction A/B" in page.text_content("#tooltip")
+
+
+def test_table_sort_and_csv_download(page, site):
+    open_app(page, site["url"])
+    page.click("#table thead button[data-key='mj']")  # first click: descending
+    names = page.evaluate("__jb.table()")
+    energy = {p["model"] + str(p["img"]): p["energy_mj"] for p in points(page)}
+    by_e = sorted(points(page), key=lambda p: -p["energy_mj"])
+    assert names == [p["model"] for p in by_e]
+    page.click("#table thead button[data-key='mj']")
+    assert page.evaluate("__jb.table()") == names[::-1]
+    assert page.get_attribute("#table thead th:nth-child(6)", "aria-sort") == "ascending"
+    with page.expect_download() as dl:
+        page.click("#download")
+    text = Path(dl.value.path()).read_text()
+    lines = text.strip().split("\n")
+    assert lines[0].startswith("model,img,type,family,acc,mj,")
+    assert len(lines) == 1 + len(energy)
+    assert lines[1].split(",")[0] == names[-1]
+
+
+def _upload(page, name, content: bytes):
+    page.set_input_files("#upload", files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
+
+
+def test_csv_upload_adds_points(page, site):
+    open_app(page, site["url"])
+    before = len(points(page))
+    csv = (
+        b"model,img_size,gpu_name,runtime,precision,energy_per_image_j,throughput_ips,latency_mean_s,optimal_batch,meter\n"
+        b"resnet_2.test_in1k,224,NVIDIA H200,torch-fp16,fp16,0.0123,5000,0.01,64,nvml\n"
+        b"vit_2.test_in1k,224,NVIDIA H200,torch-fp16,fp16,0.0456,3000,0.02,64,nvml\n"
+        b"my_new_net.custom,224,NVIDIA H200,torch-fp16,fp16,0.0200,4000,0.02,64,nvml\n"
+        b"mixer_1.test_in1k,224,NVIDIA H200,torch-fp16,fp16,0.0300,1000,0.02,64,sim\n"
+    )
+    _upload(page, "mine.csv", csv)
+    wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.ok")
+    pts = points(page)
+    over = [p for p in pts if p["overlay"]]
+    # my_new_net has no accuracy anywhere: it is listed but cannot be plotted
+    assert len(pts) == before + 2 and {p["model"] for p in over} == {"resnet_2.test_in1k", "vit_2.test_in1k"}
+    assert next(p for p in over if p["model"] == "vit_2.test_in1k")["energy_mj"] == pytest.approx(45.6)
+    ids = {s["id"]: s for s in page.evaluate("__jb.setups()")}
+    assert "H200:torch-fp16 [mine.csv]" in ids and ids["H200:torch-fp16 (simulated) [mine.csv]"]["simulated"]
+    assert "Loaded 4 rows" in page.text_content("#msg")
+    # choose the simulated upload: it is labelled in the points and the legend
+    page.select_option("#setup", "H200:torch-fp16 (simulated) [mine.csv]")
+    sim = points(page)
+    assert sim and all(p["simulated"] for p in sim if not p["overlay"])
+    assert "SIMULATED" in page.text_content("#legend")
+    # minimal form: model, energy, accuracy
+    _upload(page, "min.csv", b"model,energy_per_image_j,accuracy\nbrand_new.x,0.01,80.5\n")
+    wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.setups[0] === 'uploaded [min.csv]'")
+    page.select_option("#setup", "uploaded [min.csv]")
+    assert as_map(points(page)) == {("brand_new.x", 0): (pytest.approx(10.0), pytest.approx(80.5))}
+    assert page.problems == []
+
+
+def test_hostile_and_malformed_csv_are_refused_cleanly(page, site, tmp_path):
+    open_app(page, site["url"])
+    _upload(page, "bad.csv", b"name,joules\nfoo,1\n")
+    wait_js(page, "window.__jb.lastUpload && !window.__jb.lastUpload.ok")
+    msg = page.text_content("#msg")
+    assert "missing required column(s) model, energy_per_image_j" in msg
+    assert page.get_attribute("#msg", "class") == "msg error"
+
+    huge = tmp_path / "huge.csv"  # passed by path: the local browser reads it without a 5 MB transfer
+    huge.write_bytes(b"model,energy_per_image_j\n" + b"x,1\n" * (5 * 1024 * 1024 // 4 + 1000))
+    page.set_input_files("#upload", huge)
+    wait_js(page, "document.getElementById('msg').textContent.includes('limit')")
+    assert "limit is 5 MB" in page.text_content("#msg")
+
+    evil = "<img src=x onerror=window.__pwned=1>"
+    script = "<script>window.__pwned=2</script>"
+    csv = f'model,energy_per_image_j,accuracy\n"{evil}",0.01,70\n{script},0.02,71\n'.encode()
+    _upload(page, "<b>evil</b>.csv", csv)
+    wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.ok")
+    sid = page.evaluate("__jb.lastUpload.setups[0]")
+    assert "<" not in sid  # file name sanitised
+    page.select_option("#setup", sid)
+    names = {p["model"] for p in points(page)}
+    assert names == {evil, script}
+    # the names are shown as text, nothing was created from them, nothing ran
+    cells = page.eval_on_selector_all("#table td.model", "els => els.map(e => e.textContent)")
+    assert set(cells) == {evil, script}
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("main img, main script, #bars img, #tooltip img").count() == 0
+    assert page.evaluate("document.querySelectorAll('script').length") == 2  # data.js and app.js only
+    target = points(page)[0]
+    page.mouse.move(target["cx"], target["cy"])
+    page.locator("#tooltip").wait_for(state="visible")
+    assert page.locator("#tooltip .t-name").text_content() in (evil, script)
+    assert page.locator("#tooltip *:not(div):not(span)").count() == 0
+    assert page.locator("#table tbody tr").count() == 2
+    assert page.evaluate("window.__pwned") is None
+    assert [p for p in page.problems if "pwned" in p] == []
+
+
+def test_state_link_with_unknown_setup_falls_back(page, site):
+    open_app(page, site["url"], "#setup=" + quote("B999:warp-fp4") + "&ts=nonsense&top=999")
+    st = page.evaluate("__jb.state()")
+    assert st["setup"] == "H200:compile-fp16" and st["ts"] == ["imagenet"] and st["top"] == 50
+    assert "B999:warp-fp4" in page.text_content("#msg")
+    assert set(TESTSETS) >= set(st["ts"])

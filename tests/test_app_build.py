@@ -1,0 +1,287 @@
+"""The explorer's payload, site writer, server and CLI (no browser here; see test_app_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import threading
+import types
+import urllib.request
+from collections import namedtuple
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from joulebench.app.build import build_payload, build_site, payload_js, write_site
+from joulebench.app.server import make_server, server_url
+from joulebench.errors import ConfigError
+
+Dataset = namedtuple("Dataset", "energy accuracy catalogue")
+
+FAMILIES = {"resnet": "CNN", "vit": "Transformer", "convnext": "CNN", "mixer": "MLP", "levit": "Hybrid CNN-Transformer"}
+TESTSETS = (
+    "imagenet",
+    "imagenet-real",
+    "imagenetv2",
+    "sketch",
+    "imagenet-a",
+    "imagenet-a-clean",
+    "imagenet-r",
+    "imagenet-r-clean",
+)
+SETUPS = {  # setup -> (gpu, runtime, precision, source, speed-up over A100 fp32, models kept)
+    "A100:torch-fp32": ("A100", "torch-fp32", "fp32", "hidden-joules-2025", 1.0, 40),
+    "A100:tensorrt-fp16": ("A100", "tensorrt-fp16", "fp16", "hidden-joules-2025", 3.0, 38),
+    "H100:torch-fp32": ("H100", "torch-fp32", "fp32", "hidden-joules-2025", 1.3, 40),
+    "H100:tensorrt-fp16": ("H100", "tensorrt-fp16", "fp16", "hidden-joules-2025", 4.0, 30),
+    "H200:compile-fp16": ("H200", "compile-fp16", "fp16", "joulebench", 4.5, 40),
+}
+
+
+def make_dataset(seed: int = 0) -> Dataset:
+    """40 model configurations (one arch at two input sizes) on 5 setups, plus 5 simulated H200 rows."""
+    rng = np.random.default_rng(seed)
+    names = []
+    for fam in FAMILIES:
+        for k in range(8):
+            names.append((f"{fam}_{k}.test_in1k", 224))
+    names[1] = ("resnet_0.test_in1k", 288)  # same arch.tag, another input size
+    energy, acc, cat = [], [], []
+    for j, (name, size) in enumerate(names):
+        fam = name.split("_")[0]
+        base_e = float(rng.uniform(0.002, 0.4))  # joules per image on A100 fp32
+        top1 = float(60 + 30 * rng.random())
+        for setup, (gpu, runtime, prec, source, speed, keep) in SETUPS.items():
+            if j >= keep:
+                continue
+            e = base_e / speed * float(rng.uniform(0.8, 1.2))
+            energy.append(
+                dict(
+                    model=name,
+                    img_size=size,
+                    gpu=gpu,
+                    runtime=runtime,
+                    precision=prec,
+                    setup=setup,
+                    source=source,
+                    energy_per_image_j=e,
+                    throughput_ips=250.0 / e,
+                    latency_s=0.01 + e,
+                    batch_size=64,
+                    max_batch=512,
+                    power_limit_w=300.0,
+                    meter="nvml",
+                )
+            )
+        if j < 5:
+            energy.append(
+                dict(
+                    model=name,
+                    img_size=size,
+                    gpu="H200",
+                    runtime="torch-fp32",
+                    precision="fp32",
+                    setup="H200:torch-fp32",
+                    source="joulebench",
+                    energy_per_image_j=base_e / 1.5,
+                    throughput_ips=100.0,
+                    latency_s=0.05,
+                    batch_size=32,
+                    max_batch=256,
+                    power_limit_w=700.0,
+                    meter="sim",
+                )
+            )
+        for t_ix, t in enumerate(TESTSETS):
+            if t == "sketch" and j in (3, 4):
+                continue  # missing accuracy: these two drop out when sketch is chosen
+            acc.append(
+                dict(
+                    model=name, img_size=size, testset=t, top1=top1 - 5 * t_ix * rng.random(), top5=None, source="timm"
+                )
+            )
+        cat.append(
+            dict(
+                model=name,
+                arch=name.split(".")[0],
+                tag="test_in1k",
+                img_size=size,
+                type=FAMILIES[fam],
+                family=fam,
+                year=2019 + j % 5,
+                pretrain="in1k",
+                url=f"https://huggingface.co/timm/{name}",
+                params=1e6 * (j + 1),
+                macs=1e9 * (j + 1) / 2,
+                activations=1e6,
+            )
+        )
+    return Dataset(pd.DataFrame(energy), pd.DataFrame(acc), pd.DataFrame(cat))
+
+
+def test_payload_is_columnar_and_complete():
+    ds = make_dataset()
+    p = build_payload(ds)
+    models = p["models"]
+    n = len(models["name"])
+    assert n == 40
+    assert all(len(col) == n for col in models.values())
+    assert p["testsets"] == list(TESTSETS)
+    assert p["types"] == ["CNN", "Transformer", "Hybrid CNN-Transformer", "MLP"]
+    ids = [s["id"] for s in p["setups"]]
+    assert set(ids) == set(SETUPS) | {"H200:torch-fp32 (simulated)"}
+    sim = next(s for s in p["setups"] if s["id"].endswith("(simulated)"))
+    assert sim["simulated"] is True and len(sim["m"]) == 5
+    # the same model configuration at two input sizes stays two entries
+    keys = list(zip(models["name"], models["img"], strict=True))
+    assert ("resnet_0.test_in1k", 224) in keys and ("resnet_0.test_in1k", 288) in keys
+    # every energy value maps back to its row (rounded to 6 significant digits)
+    trt = next(s for s in p["setups"] if s["id"] == "H100:tensorrt-fp16")
+    assert len(trt["m"]) == 30
+    e = ds.energy[ds.energy.setup == "H100:tensorrt-fp16"].set_index(["model", "img_size"])["energy_per_image_j"]
+    for i, val in zip(trt["m"], trt["e"], strict=True):
+        assert math.isclose(val, e[keys[i]], rel_tol=1e-5)
+    # accuracy aligned with models; missing sketch values are null
+    sk = p["acc"]["sketch"]
+    assert sum(v is None for v in sk) == 2
+    a = ds.accuracy[ds.accuracy.testset == "imagenet"].set_index(["model", "img_size"])["top1"]
+    assert all(math.isclose(p["acc"]["imagenet"][i], a[k], rel_tol=1e-5) for i, k in enumerate(keys))
+    json.dumps(p, allow_nan=False)  # strict JSON: no NaN reaches the browser
+
+
+def test_payload_handles_missing_catalogue_and_nan():
+    ds = make_dataset()
+    energy = ds.energy.copy()
+    energy.loc[0, "energy_per_image_j"] = float("nan")  # a failed run: dropped, not plotted as 0
+    energy.loc[1, "throughput_ips"] = float("nan")
+    extra = energy.iloc[[2]].copy()
+    extra["model"] = "not_in_catalogue.x"
+    p = build_payload(Dataset(pd.concat([energy, extra]), ds.accuracy, ds.catalogue.iloc[0:0]))
+    m = p["models"]
+    assert "not_in_catalogue.x" in m["name"]
+    assert p["types"] == ["Unknown"] and set(m["url"]) == {None}
+    first = next(s for s in p["setups"] if s["id"] == energy.loc[0, "setup"])
+    failed = (energy.loc[0, "model"], energy.loc[0, "img_size"])
+    assert failed not in {(m["name"][i], m["img"][i]) for i in first["m"]}
+    json.dumps(p, allow_nan=False)
+
+
+def test_payload_rejects_missing_columns():
+    ds = make_dataset()
+    with pytest.raises(ConfigError, match="energy_per_image_j"):
+        build_payload(Dataset(ds.energy.drop(columns=["energy_per_image_j"]), ds.accuracy, ds.catalogue))
+    with pytest.raises(ConfigError, match="testset"):
+        build_payload(Dataset(ds.energy, ds.accuracy.drop(columns=["testset"]), ds.catalogue))
+
+
+def test_only_http_urls_and_no_script_breakout():
+    ds = make_dataset()
+    cat = ds.catalogue.copy()
+    cat.loc[0, "url"] = "javascript:alert(1)"
+    energy = ds.energy.copy()
+    energy.loc[energy.model == cat.loc[1, "model"], "model"] = "</script><script>alert(1)</script>"
+    p = build_payload(Dataset(energy, ds.accuracy, cat))
+    assert None in p["models"]["url"]
+    assert not any(u and u.startswith("javascript") for u in p["models"]["url"])
+    js = payload_js(p)
+    assert "</script>" not in js and js.startswith("window.JB_DATA=")
+    back = json.loads(js[len("window.JB_DATA=") : -2])
+    assert "</script><script>alert(1)</script>" in back["models"]["name"]
+
+
+def test_build_site_writes_a_self_contained_site(tmp_path):
+    index = build_site(tmp_path / "site", dataset=make_dataset())
+    site = index.parent
+    assert sorted(f.name for f in site.iterdir()) == ["app.js", "data.js", "index.html", "style.css"]
+    html = index.read_text()
+    assert 'src="data.js"' in html and 'src="app.js"' in html
+    for text in (html, (site / "app.js").read_text(), (site / "style.css").read_text()):
+        assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)  # nothing loaded from elsewhere
+        assert "@import" not in text and "fetch(" not in text
+    with pytest.raises(ConfigError, match="is a file"):
+        write_site(index, build_payload(make_dataset()))
+
+
+def test_server_serves_the_site_on_a_free_port(tmp_path):
+    build_site(tmp_path, dataset=make_dataset())
+    server = make_server(tmp_path, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = server_url(server)
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0/")
+        with urllib.request.urlopen(url + "data.js", timeout=10) as r:
+            assert r.read().startswith(b"window.JB_DATA=")
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(ConfigError, match="no index.html"):
+        make_server(tmp_path / "empty", "127.0.0.1", 0)
+
+
+@pytest.fixture
+def fake_data_module(monkeypatch):
+    """Stand in for joulebench.data so the CLI can be tested on the hand-made dataset."""
+    calls = []
+
+    def load_dataset(db=None):
+        calls.append(db)
+        return make_dataset()
+
+    monkeypatch.setitem(sys.modules, "joulebench.data", types.SimpleNamespace(load_dataset=load_dataset))
+    return calls
+
+
+def test_cli_app_build_writes_site(tmp_path, fake_data_module, monkeypatch):
+    from joulebench.cli import app
+
+    monkeypatch.delenv("JOULEBENCH_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["app", "build", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "data.js").is_file() and "wrote" in res.output
+    assert fake_data_module == [None]  # no ./joulebench.db here: reference data only
+    db = tmp_path / "mine.db"
+    db.write_bytes(b"")
+    res = CliRunner().invoke(app, ["app", "build", str(tmp_path / "out2"), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert fake_data_module[-1] == db
+    res = CliRunner().invoke(app, ["app", "build", str(tmp_path / "out3"), "--db", str(tmp_path / "missing.db")])
+    assert res.exit_code != 0
+
+
+def test_cli_app_serves_with_options(tmp_path, fake_data_module, monkeypatch):
+    import joulebench.app.server as server_mod
+    from joulebench.cli import app
+
+    seen = {}
+
+    def fake_serve(site_dir, host, port, open_browser, on_ready):
+        seen.update(
+            host=host, port=port, open_browser=open_browser, files=sorted(p.name for p in site_dir_path(site_dir))
+        )
+        on_ready(f"http://{host}:12345/")
+
+    def site_dir_path(d):
+        from pathlib import Path
+
+        return Path(d).iterdir()
+
+    monkeypatch.setattr(server_mod, "serve", fake_serve)
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["app", "--no-browser", "--port", "0"])
+    assert res.exit_code == 0, res.output
+    assert seen == {
+        "host": "127.0.0.1",
+        "port": 0,
+        "open_browser": False,
+        "files": ["app.js", "data.js", "index.html", "style.css"],
+    }
+    assert "http://127.0.0.1:12345/" in res.output
+    res = CliRunner().invoke(app, ["app", "--host", "0.0.0.0", "--port", "8123"])
+    assert res.exit_code == 0, res.output
+    assert seen["host"] == "0.0.0.0" and seen["port"] == 8123 and seen["open_browser"] is True
