@@ -1,0 +1,193 @@
+"""``joulebench measure``: sweep batch sizes for models x runtimes and store energy per image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from joulebench.commands._common import DbOpt, JsonOpt, db_path, emit_json, err_console
+from joulebench.errors import ConfigError
+
+
+def _time(flag: str, text: str | None) -> float | None:
+    from joulebench.units import parse_time_s
+
+    if text is None:
+        return None
+    try:
+        return parse_time_s(text)
+    except ConfigError as e:
+        raise ConfigError(f"{flag}: {e}") from None
+
+
+def _gpus(text: str | None) -> list[int] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--gpus takes comma-separated GPU indices, e.g. 0,1,2,3 (got '{text}')") from None
+
+
+def build_options(
+    *,
+    meter: str,
+    search: str,
+    tf32: str | None,
+    cuda_graphs: bool,
+    warmup: str,
+    min_iters: int,
+    min_window: str,
+    precision: str | None,
+    max_window: str | None,
+    cooldown: str,
+    idle: str,
+    max_batch: int | None,
+    latency_budget: str | None,
+) -> Any:
+    """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
+
+    Raises:
+        ConfigError: A flag cannot be read or is out of range.
+    """
+    from joulebench.sweep.tasks import SweepOptions
+    from joulebench.units import parse_percent
+
+    budget = None if latency_budget in (None, "", "none", "off") else _time("--latency-budget", latency_budget)
+    opts = SweepOptions(
+        meter=meter,
+        search=search,
+        warmup_s=_time("--warmup", warmup) or 0.0,
+        min_iters=min_iters,
+        min_window_s=_time("--min-window", min_window) or 0.0,
+        precision=None if precision in (None, "", "off") else parse_percent(precision),
+        max_window_s=_time("--max-window", max_window),
+        cooldown_s=_time("--cooldown", cooldown) or 0.0,
+        idle_s=_time("--idle", idle) or 0.0,
+        max_batch=max_batch,
+        latency_budget_s=budget,
+        tf32=tf32,
+        cuda_graphs=cuda_graphs,
+    )
+    opts.validate()
+    return opts
+
+
+def _table(summaries: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from joulebench.units import fmt_energy, fmt_power, fmt_time
+
+    t = Table(title="joulebench measure")
+    for col in ("model", "img", "runtime", "status", "best batch", "energy/img", "above idle", "img/s", "p95", "power"):
+        t.add_column(col, justify="right" if col not in ("model", "runtime", "status") else "left")
+    for s in summaries:
+        t.add_row(
+            s.model,
+            str(s.img_size),
+            s.runtime,
+            s.status if s.status == "ok" else f"failed: {s.error}",
+            str(s.optimal_batch or "–"),
+            fmt_energy(s.energy_per_image_j),
+            fmt_energy(s.dynamic_energy_per_image_j),
+            "–" if s.throughput_ips is None else f"{s.throughput_ips:,.0f}",
+            fmt_time(s.latency_p95_s),
+            fmt_power(s.avg_power_w),
+        )
+    Console().print(t)
+
+
+def measure(
+    models: list[str] = typer.Argument(..., help="Models: timm names or arch.tag, globs, or module:factory."),
+    runtime: list[str] = typer.Option(..., "--runtime", "-r", help="Runtime(s): torch-fp32, compile-fp16, ..."),
+    meter: str = typer.Option("nvml", "--meter", help="Energy source: nvml, smi, sim (simulated) or rapl."),
+    db: Path | None = DbOpt,
+    gpus: str | None = typer.Option(None, "--gpus", help="GPUs to spread the models over, e.g. 0,1,2,3."),
+    search: str = typer.Option("plateau", "--search", help="Batch search: plateau (default) or paper."),
+    img_size: int | None = typer.Option(None, "--img-size", help="Input side override (pixels)."),
+    pretrained_only: bool = typer.Option(False, "--pretrained-only", help="Globs expand to pretrained tags."),
+    weights: str | None = typer.Option(None, "--weights", help="Local weights file (one model only)."),
+    input_shape: str | None = typer.Option(None, "--input-shape", help="Per-sample C,H,W, e.g. 3,224,224."),
+    tf32: str | None = typer.Option(None, "--tf32", help="on/off: TF32 for FP32 runtimes (default: runtime's)."),
+    cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="Replay the model as a CUDA graph."),
+    warmup: str = typer.Option("3s", "--warmup", help="Warm-up before each full window."),
+    min_iters: int = typer.Option(13, "--min-iters", help="Iterations per window at least."),
+    min_window: str = typer.Option("10s", "--min-window", help="Window length at least."),
+    precision: str | None = typer.Option(None, "--precision", help="Extend windows until the 95% CI is +-this."),
+    max_window: str | None = typer.Option(None, "--max-window", help="Longest window for --precision (4x min)."),
+    cooldown: str = typer.Option("0s", "--cooldown", help="Idle pause between batches."),
+    idle: str = typer.Option("2s", "--idle", help="Idle-baseline measurement before each model."),
+    max_batch: int | None = typer.Option(None, "--max-batch", help="Largest batch to try."),
+    latency_budget: str | None = typer.Option(
+        "50ms", "--latency-budget", help="Per-batch p95 budget for the summary ('off' to skip)."
+    ),
+    timeout: str = typer.Option("30min", "--timeout", help="Wall-clock limit per model and runtime."),
+    force: bool = typer.Option(False, "--force", help="Measure again what this protocol already measured."),
+    exclusive: bool = typer.Option(False, "--exclusive", help="Refuse to start if other processes use the GPU."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
+    from joulebench.sweep import prepare_sweep, run_sweep
+    from joulebench.sweep.progress import make_progress
+
+    opts = build_options(
+        meter=meter,
+        search=search,
+        tf32=tf32,
+        cuda_graphs=cuda_graphs,
+        warmup=warmup,
+        min_iters=min_iters,
+        min_window=min_window,
+        precision=precision,
+        max_window=max_window,
+        cooldown=cooldown,
+        idle=idle,
+        max_batch=max_batch,
+        latency_budget=latency_budget,
+    )
+    timeout_s = _time("--timeout", timeout)
+    if weights is not None and not Path(weights).is_file():
+        raise ConfigError(f"--weights {weights}: no such file")
+    plan = prepare_sweep(
+        models,
+        runtime,
+        opts,
+        gpus=_gpus(gpus),
+        pretrained_only=pretrained_only,
+        img_size=img_size,
+        input_shape=input_shape,
+        weights=weights,
+        timeout_s=timeout_s,
+        exclusive=exclusive,
+    )
+    progress = make_progress(quiet=json_out)
+    report = run_sweep(plan, db_path(db), force=force, progress=progress)
+    summaries = report.summaries
+    if json_out:
+        emit_json(
+            {
+                "run_id": report.run_id,
+                "db": str(db_path(db)),
+                "interrupted": report.interrupted,
+                "skipped": [list(k) for k in report.skipped],
+                "summaries": [s.to_dict() for s in summaries],
+            }
+        )
+    else:
+        if summaries:
+            _table(summaries)
+        elif report.skipped:
+            err_console().print("nothing to do: every model/runtime pair is already measured (use --force)")
+    if report.interrupted:
+        err_console().print("interrupted: finished models are saved; run the same command again to resume")
+        raise typer.Exit(130)
+    if summaries and all(s.status != "ok" for s in summaries):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``joulebench measure`` to the CLI."""
+    app.command("measure")(measure)

@@ -1,0 +1,358 @@
+"""The sweep engine: for each (model configuration, runtime), search the batch size of least energy per image.
+
+Layers (each usable alone)::
+
+    search.py     which batch sizes to measure (``paper``, ``plateau``), pure logic over measure(batch, phase)
+    protocol.py   how one batch is measured (warm-up, window, sub-windows, precision) -> BatchMeasurement
+    summary.py    BatchMeasurements -> ModelSummary (optimal batch, batch 1, latency budget...)
+    worker.py     one task in a fresh subprocess (crash/hang/OOM isolation, timeout, Ctrl-C)
+    executors.py  who runs the tasks (``local`` now: one thread per GPU; ``ray`` later)
+    progress.py   the rich progress display
+    tasks.py      the pure data: SweepOptions, Task, TaskResult
+
+Task API (what an executor such as a future Ray executor builds on)
+    ``Task`` (``tasks.py``): a frozen dataclass holding the model spec's fields (``spec`` dict), the runtime
+    name, runtime options, the protocol (``SweepOptions``), the ``run_id`` and a timeout. Pure data:
+    picklable and JSON round-trippable (``Task.to_dict`` / ``Task.from_dict``).
+
+    ``run_task(task, device_index, *, on_event=None, stop=None, kill=None) -> TaskResult`` (``worker.py``,
+    re-exported by ``executors.py``): runs the task in a fresh ``python -m joulebench.sweep.worker``
+    subprocess pinned with ``CUDA_VISIBLE_DEVICES=device_index`` and bounded by ``task.timeout_s``. It ALWAYS
+    returns a ``TaskResult(task, measurements, summary, failures, interrupted, gpu_seconds)``: a crash, a hang
+    or an out-of-memory cascade becomes a ``Failure`` row (stage ``worker``/``timeout``) plus a summary with
+    status ``failed``, keeping the batches measured before it. ``stop`` (an Event) asks the worker to finish
+    its current batch and return (``interrupted=True``); ``kill`` kills it.
+
+    Executors (``EXECUTORS`` registry, ``Executor.run(tasks, sink, on_event=, stop=)``) call
+    ``sink(result)`` on the driver thread; the driver alone writes the store
+    (``Store.save_task(measurements, summary, failures)``, one transaction per task).
+
+Driver
+    :func:`prepare_sweep` validates everything (options, models, runtimes, meter, devices) and writes nothing;
+    :func:`run_sweep` records the run, skips finished work (``Store.done_keys``) unless ``force``, runs the
+    tasks and saves each finished one. Interrupted tasks are not saved (a re-run measures them).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from joulebench.errors import ConfigError, MeterError
+from joulebench.sweep.tasks import SweepOptions, Task, TaskResult
+
+
+@dataclass
+class SweepPlan:
+    """A validated sweep, ready to run (nothing written yet).
+
+    Attributes:
+        tasks: One per (model configuration, runtime), run id already assigned.
+        options: The protocol.
+        devices: Device indices of the workers (``[None]`` = one unpinned worker).
+        gpu_uuids: UUIDs (or simulated ids) of those devices, for resume.
+        run_id: The run's id.
+        provenance: Facts about the machine and software.
+        warnings: Things the user should know before the sweep starts.
+        command: The command line that asked for the sweep.
+    """
+
+    tasks: list[Task]
+    options: SweepOptions
+    devices: list[int | None]
+    gpu_uuids: list[str | None]
+    run_id: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    command: str = ""
+
+
+@dataclass
+class SweepReport:
+    """What a sweep did."""
+
+    run_id: str
+    results: list[TaskResult] = field(default_factory=list)
+    skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def summaries(self) -> list[Any]:
+        """The summaries of the saved tasks."""
+        return [r.summary for r in self.results if r.summary is not None and not r.interrupted]
+
+
+def _minimal_provenance(meter_desc: dict[str, Any]) -> dict[str, Any]:
+    from joulebench import __version__
+
+    return {
+        "joulebench": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "host": platform.node(),
+        "cpu": platform.processor() or platform.machine(),
+        "meter": meter_desc,
+    }
+
+
+def collect(meter_desc: dict[str, Any]) -> dict[str, Any]:
+    """Provenance from ``joulebench.provenance`` when present, else a minimal dict (always has the meter)."""
+    try:
+        from joulebench.provenance import collect_provenance
+    except ImportError:
+        return _minimal_provenance(meter_desc)
+    try:
+        prov = dict(collect_provenance())
+    except Exception as e:  # provenance is recorded best-effort; the sweep must not die for it
+        prov = _minimal_provenance(meter_desc)
+        prov["provenance_error"] = str(e)
+    prov.setdefault("meter", meter_desc)
+    return prov
+
+
+def _device_uuids(meter_name: str, devices: Sequence[int | None]) -> tuple[list[str | None], dict[str, Any]]:
+    """UUIDs of the devices as the workers' meters will report them, and the first meter's description."""
+    from joulebench.meters import get_meter
+    from joulebench.sweep.protocol import device_facts
+    from joulebench.sweep.worker import meter_kwargs
+
+    uuids: list[str | None] = []
+    desc: dict[str, Any] = {}
+    for d in devices:
+        meter = get_meter(meter_name, **meter_kwargs(meter_name, d, pinned=False))
+        try:
+            uuids.append(device_facts(meter).get("gpu_uuid"))
+            desc = desc or meter.describe()
+        finally:
+            meter.close()
+    return uuids, desc
+
+
+def other_gpu_processes(devices: Sequence[int | None]) -> dict[int, list[int]]:
+    """PIDs of other processes running on the given (CUDA-visible) GPUs, from NVML; empty if unknown."""
+    try:
+        from joulebench.meters.nvml import init_nvml, map_visible, parse_visible_devices
+    except ImportError:
+        return {}
+    try:
+        nv = init_nvml()
+    except MeterError:
+        return {}
+    try:
+        physical = [nv.nvmlDeviceGetHandleByIndex(i) for i in range(nv.nvmlDeviceGetCount())]
+        uuids = [str(nv.nvmlDeviceGetUUID(h)) for h in physical]
+        visible = map_visible(parse_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES")), uuids)
+        out: dict[int, list[int]] = {}
+        for d in devices:
+            idx = d or 0
+            if idx >= len(visible):
+                continue
+            procs = nv.nvmlDeviceGetComputeRunningProcesses(physical[visible[idx]])
+            pids = [p.pid for p in procs if p.pid != os.getpid()]
+            if pids:
+                out[idx] = pids
+        return out
+    except Exception:  # process listing is advisory; an old driver without it must not stop the sweep
+        return {}
+    finally:
+        try:
+            nv.nvmlShutdown()
+        except Exception:  # noqa: S110 - shutting down a library we only peeked into
+            pass
+
+
+def prepare_sweep(
+    models: Sequence[str],
+    runtimes: Sequence[str],
+    options: SweepOptions,
+    *,
+    gpus: Sequence[int] | None = None,
+    pretrained_only: bool = False,
+    img_size: int | str | None = None,
+    input_shape: Sequence[int] | str | None = None,
+    weights: str | None = None,
+    timeout_s: float | None = 1800.0,
+    exclusive: bool = False,
+    command: str | None = None,
+) -> SweepPlan:
+    """Validate a sweep and build its tasks; writes nothing.
+
+    Args:
+        models: Model names, tags, globs or ``module:factory`` paths.
+        runtimes: Runtime names.
+        options: The protocol.
+        gpus: GPU indices to spread the tasks over (one worker each); None = one unpinned worker.
+        pretrained_only: Globs expand to pretrained tags.
+        img_size: Input side override.
+        input_shape: Per-sample ``(C, H, W)`` (required for custom models).
+        weights: Local weights file for a single model.
+        timeout_s: Wall-clock limit of each task's worker.
+        exclusive: Refuse to start when other processes use the GPUs (else warn).
+        command: The command line to record.
+
+    Raises:
+        ConfigError: Contradictory or invalid options, unknown models or runtimes, a runtime that cannot run.
+        MeterError: The meter cannot work here.
+    """
+    from joulebench.meters import METERS
+    from joulebench.meters import _load_builtin as _load_meters
+    from joulebench.models.resolve import resolve_models
+    from joulebench.runtimes import get_runtime
+    from joulebench.sweep.search import get_search
+
+    options.validate()
+    get_search(options.search)
+    _load_meters()
+    meter_cls = METERS.get(options.meter)
+    if not models:
+        raise ConfigError("name at least one model, e.g. `joulebench measure resnet50.a1_in1k --runtime torch-fp16`")
+    if not runtimes:
+        raise ConfigError("name at least one runtime with --runtime, e.g. --runtime torch-fp16")
+    if len(set(runtimes)) != len(runtimes):
+        raise ConfigError(f"--runtime lists a runtime twice: {', '.join(runtimes)}")
+    if timeout_s is not None and timeout_s <= 0:
+        raise ConfigError(f"--timeout must be positive (got {timeout_s} s)")
+    devices: list[int | None] = [None]
+    if gpus:
+        if len(set(gpus)) != len(gpus) or any(g < 0 for g in gpus):
+            raise ConfigError(f"--gpus must list distinct non-negative indices, got {','.join(map(str, gpus))}")
+        devices = list(gpus)
+    rt_opts = options.runtime_options()
+    device_types = {}
+    for name in runtimes:
+        rt = get_runtime(name, **rt_opts)  # unknown names, impossible options, unavailable backends: ConfigError
+        device_types[name] = str(rt.device).split(":")[0]
+    if gpus and all(t == "cpu" for t in device_types.values()) and not meter_cls.simulated:
+        raise ConfigError("--gpus pins workers to GPUs, but every runtime given runs on the CPU; drop --gpus")
+    if options.meter == "rapl" and any(t == "cuda" for t in device_types.values()):
+        gpu_rts = ", ".join(n for n, t in device_types.items() if t == "cuda")
+        raise ConfigError(f"--meter rapl measures the CPU package, but {gpu_rts} runs on the GPU; use --meter nvml")
+    specs = resolve_models(
+        list(models), pretrained_only=pretrained_only, img_size=img_size, input_shape=input_shape, weights=weights
+    )
+    if not specs:
+        raise ConfigError(f"no model matches {' '.join(models)}; list names with `joulebench models list`")
+    warnings: list[str] = []
+    if not meter_cls.simulated and any(t == "cuda" for t in device_types.values()):
+        busy = other_gpu_processes(devices)
+        if busy:
+            what = "; ".join(f"GPU {d}: pid {', '.join(map(str, p))}" for d, p in busy.items())
+            if exclusive:
+                raise ConfigError(f"other processes are using the GPU ({what}); stop them or drop --exclusive")
+            warnings.append(f"warning: other processes are using the GPU ({what}): their energy is measured too")
+    if meter_cls.simulated:
+        warnings.append("note: --meter sim simulates energy (power follows a load hint); these are not measurements")
+    uuids, desc = _device_uuids(options.meter, devices)
+    run_id = uuid.uuid4().hex
+    tasks = [
+        Task(
+            run_id=run_id,
+            spec=_spec_dict(spec),
+            runtime=name,
+            options=options,
+            runtime_options=rt_opts,
+            timeout_s=timeout_s,
+        )
+        for spec in specs
+        for name in runtimes
+    ]
+    cmd = command if command is not None else "joulebench " + shlex.join(sys.argv[1:])
+    return SweepPlan(tasks, options, devices, uuids, run_id, collect(desc), warnings, cmd)
+
+
+def _spec_dict(spec: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    d = asdict(spec)
+    d["input_shape"] = list(d.get("input_shape") or ())
+    return d
+
+
+def run_sweep(
+    plan: SweepPlan,
+    db: str | Path,
+    *,
+    force: bool = False,
+    executor: str = "local",
+    progress: Any = None,
+    runner: Callable[..., TaskResult] | None = None,
+) -> SweepReport:
+    """Run a prepared sweep, saving every finished task to the store at ``db``.
+
+    Args:
+        plan: From :func:`prepare_sweep`.
+        db: SQLite results file (created if missing).
+        force: Redo tasks already finished under the same protocol on the same devices.
+        executor: Registered executor name.
+        progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
+        runner: Replaces ``run_task`` (tests).
+
+    Returns:
+        The :class:`SweepReport`.
+    """
+    from joulebench.store.db import Store
+    from joulebench.store.records import RunRecord, config_hash
+    from joulebench.sweep.executors import get_executor
+    from joulebench.sweep.progress import Progress
+
+    progress = progress or Progress()
+    config = plan.options.to_config()
+    store = Store(db)
+    report = SweepReport(plan.run_id)
+    try:
+        todo = plan.tasks
+        if not force:
+            done: set[tuple[str, int, str]] = set()
+            for u in set(plan.gpu_uuids):
+                done |= store.done_keys(u, config_hash(config), meter=plan.options.meter)
+            todo = [t for t in plan.tasks if t.key not in done]
+            report.skipped = [t.key for t in plan.tasks if t.key in done]
+        for w in plan.warnings:
+            progress.message(w)
+        if not todo:
+            progress.start(0, len(report.skipped))
+            progress.stop()
+            return report
+        store.add_run(
+            RunRecord(
+                run_id=plan.run_id,
+                started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                meter=plan.options.meter,
+                command=plan.command,
+                provenance=plan.provenance,
+                config=config,
+            )
+        )
+        stop = threading.Event()
+
+        def sink(result: TaskResult) -> None:
+            report.results.append(result)
+            if not result.interrupted:
+                store.save_task(result.measurements, result.summary, result.failures)
+            progress.finished(result)
+
+        ex = get_executor(executor, plan.devices, **({"runner": runner} if runner else {}))
+        progress.start(len(todo), len(report.skipped))
+        status = "failed"
+        try:
+            ex.run(todo, sink, on_event=progress.event, stop=stop)
+            report.interrupted = stop.is_set()
+            status = "interrupted" if report.interrupted else "ok"
+        finally:
+            progress.stop()
+            store.finish_run(plan.run_id, status)
+        return report
+    finally:
+        store.close()
+
+
+__all__ = ["SweepOptions", "SweepPlan", "SweepReport", "Task", "TaskResult", "prepare_sweep", "run_sweep"]

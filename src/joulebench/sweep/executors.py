@@ -1,0 +1,139 @@
+"""Executors: who runs the tasks of a sweep, and where. Registered by name in :data:`EXECUTORS`.
+
+An executor receives pure :class:`~joulebench.sweep.tasks.Task` objects and hands every
+:class:`~joulebench.sweep.tasks.TaskResult` to ``sink`` **on the calling (driver) thread**: the driver
+alone writes the store. ``run_task(task, device_index)`` is the unit of work; it runs one task in a fresh
+worker subprocess with a timeout and always returns a TaskResult.
+
+* ``local``: one thread per device, all pulling from one queue; each thread launches worker subprocesses
+  pinned to its GPU with ``CUDA_VISIBLE_DEVICES``. Devices ``[None]`` = one worker that inherits the
+  environment (CPU runtimes, the simulated meter).
+* ``ray`` (planned): the same ``run_task`` as a Ray remote function with ``num_gpus=1``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from joulebench.registry import Registry
+from joulebench.sweep.tasks import Task, TaskResult
+from joulebench.sweep.worker import run_task
+
+Sink = Callable[[TaskResult], None]
+#: ``on_event(device_index, task, event)`` -- progress events of the workers (called on the driver thread).
+OnEvent = Callable[[Any, Task, dict[str, Any]], None]
+
+
+class Executor(ABC):
+    """Runs tasks and feeds their results to a sink on the driver thread.
+
+    Args:
+        devices: Device indices to use (one task at a time on each); ``[None]`` = no pinning.
+        runner: ``runner(task, device_index, on_event=..., stop=...) -> TaskResult`` (tests swap it).
+    """
+
+    def __init__(self, devices: Sequence[int | None] = (None,), runner: Callable[..., TaskResult] = run_task):
+        self.devices = list(devices) or [None]
+        self.runner = runner
+
+    @abstractmethod
+    def run(
+        self,
+        tasks: Sequence[Task],
+        sink: Sink,
+        *,
+        on_event: OnEvent | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Run ``tasks``; call ``sink(result)`` for each on this thread. ``stop`` set = no new tasks."""
+
+
+EXECUTORS: Registry[type[Executor]] = Registry("executor")
+
+
+@EXECUTORS.register("local")
+class LocalExecutor(Executor):
+    """One thread per device pulling tasks from one queue; each task in a fresh worker subprocess."""
+
+    def run(
+        self,
+        tasks: Sequence[Task],
+        sink: Sink,
+        *,
+        on_event: OnEvent | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Run every task (see :class:`Executor`). KeyboardInterrupt on this thread sets ``stop`` and waits."""
+        stop = stop or threading.Event()
+        kill = threading.Event()
+        todo: queue.Queue[Task] = queue.Queue()
+        for t in tasks:
+            todo.put(t)
+        inbox: queue.Queue[tuple[str, Any, Any, Any]] = queue.Queue()
+
+        def work(device: int | None) -> None:
+            try:
+                while not stop.is_set():
+                    try:
+                        task = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    inbox.put(("event", device, task, {"type": "task_start"}))
+                    result = self.runner(
+                        task,
+                        device,
+                        on_event=lambda ev, task=task: inbox.put(("event", device, task, ev)),
+                        stop=stop,
+                        kill=kill,
+                    )
+                    inbox.put(("result", device, task, result))
+            except BaseException as e:  # a bug in the runner must reach the driver, not die with the thread
+                inbox.put(("error", device, None, e))
+            finally:
+                inbox.put(("done", device, None, None))
+
+        threads = [
+            threading.Thread(target=work, args=(d,), name=f"joulebench-gpu-{d}", daemon=True) for d in self.devices
+        ]
+        for th in threads:
+            th.start()
+        running = len(threads)
+        error: BaseException | None = None
+        while running:
+            try:
+                try:
+                    kind, device, task, payload = inbox.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if kind == "event" and on_event is not None:
+                    on_event(device, task, payload)
+                elif kind == "result":
+                    sink(payload)
+                elif kind == "error":
+                    error = error or payload
+                    stop.set()
+                elif kind == "done":
+                    running -= 1
+            except KeyboardInterrupt:
+                # First Ctrl-C: workers finish their current batch. Second: kill them.
+                (kill if stop.is_set() else stop).set()
+        for th in threads:
+            th.join(timeout=5)
+        if error is not None:
+            raise error
+
+
+def get_executor(name: str, devices: Sequence[int | None] = (None,), **kwargs: Any) -> Executor:
+    """Instantiate the executor registered as ``name``.
+
+    Raises:
+        ConfigError: Unknown executor name.
+    """
+    return EXECUTORS.get(name)(devices, **kwargs)
+
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "get_executor", "run_task"]

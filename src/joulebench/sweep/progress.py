@@ -1,0 +1,130 @@
+"""Progress display of a sweep: models done of total, what each device is doing, ETA. Quiet in JSON mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from joulebench.sweep.tasks import Task, TaskResult
+from joulebench.units import fmt_energy
+
+
+class Progress:
+    """Base: a silent progress sink (``--json`` mode, library use)."""
+
+    def start(self, total: int, skipped: int = 0) -> None:
+        """The sweep begins with ``total`` tasks to run (``skipped`` already done)."""
+
+    def event(self, device: Any, task: Task, ev: dict[str, Any]) -> None:
+        """A worker's event (``task_start``, ``stage``, ``batch``, ``measurement``, ``failure``...)."""
+
+    def finished(self, result: TaskResult) -> None:
+        """A task's result was saved."""
+
+    def message(self, text: str) -> None:
+        """A warning or note for the user."""
+
+    def stop(self) -> None:
+        """The sweep ended."""
+
+
+class QuietProgress(Progress):
+    """Shows nothing (messages go to stderr as plain lines)."""
+
+    def message(self, text: str) -> None:
+        """Print a warning on stderr."""
+        import sys
+
+        print(text, file=sys.stderr)
+
+
+class RichProgress(Progress):
+    """A rich progress bar on stderr: models done of total with ETA, one status line per device."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self._progress: Any = None
+        self._bar: Any = None
+        self._lines: dict[Any, Any] = {}
+
+    def start(self, total: int, skipped: int = 0) -> None:
+        """Start the display."""
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        if skipped:
+            self.console.print(f"skipping {skipped} model/runtime pair(s) already measured (use --force to redo)")
+        self._progress = __import__("rich.progress", fromlist=["Progress"]).Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._progress.start()
+        self._bar = self._progress.add_task("models", total=total)
+
+    def _line(self, device: Any) -> Any:
+        if device not in self._lines:
+            label = "cpu" if device is None else f"gpu {device}"
+            self._lines[device] = self._progress.add_task(f"  {label}: starting", total=None)
+        return self._lines[device]
+
+    def event(self, device: Any, task: Task, ev: dict[str, Any]) -> None:
+        """Update the device's status line."""
+        if self._progress is None:
+            return
+        kind = ev.get("type")
+        label = "cpu" if device is None else f"gpu {device}"
+        if kind == "task_start":
+            text = f"{task.label()}: starting worker"
+        elif kind == "stage":
+            text = f"{task.label()}: {ev.get('stage')}"
+        elif kind == "batch":
+            text = f"{task.label()}: batch {ev.get('batch')} ({ev.get('phase')})"
+        elif kind == "measurement":
+            row = ev.get("row") or {}
+            status = row.get("status")
+            shown = fmt_energy(row.get("energy_per_image_j")) + "/img" if status == "ok" else status
+            text = f"{task.label()}: batch {row.get('batch_size')} -> {shown}"
+        else:
+            return
+        self._progress.update(self._line(device), description=f"  {label}: {text}")
+
+    def finished(self, result: TaskResult) -> None:
+        """Advance the bar and print a one-line outcome."""
+        if self._progress is None:
+            return
+        s = result.summary
+        if result.interrupted:
+            line = f"[yellow]interrupted[/] {result.task.label()} (not saved; re-run to resume)"
+        elif s is not None and s.status == "ok":
+            epi = fmt_energy(s.energy_per_image_j)
+            line = f"[green]done[/] {result.task.label()}: batch {s.optimal_batch}, {epi}/img"
+            if s.throttled:
+                line += " [yellow](the card throttled: see throttle_reasons)[/]"
+        else:
+            line = f"[red]failed[/] {result.task.label()}: {s.error if s else 'no result'}"
+        self._progress.console.print(line)
+        self._progress.advance(self._bar)
+
+    def message(self, text: str) -> None:
+        """Print a warning above the bars."""
+        (self._progress.console if self._progress else self.console).print(text, markup=False)
+
+    def stop(self) -> None:
+        """Stop the display."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def make_progress(quiet: bool) -> Progress:
+    """A rich display, or a quiet one for ``--json`` and non-interactive use."""
+    return QuietProgress() if quiet else RichProgress()
+
+
+__all__ = ["Progress", "QuietProgress", "RichProgress", "make_progress"]

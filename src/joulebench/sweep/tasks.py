@@ -1,0 +1,267 @@
+"""The pure, picklable units of a sweep: protocol options, one task, one task's result.
+
+Everything here is plain data (frozen dataclasses of str/int/float/bool/dict) so that a task can be
+pickled for Ray, written as JSON for a worker subprocess, and hashed for resume.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from joulebench.errors import ConfigError
+from joulebench.store.records import BatchMeasurement, Failure, ModelSummary
+
+#: Largest batch ever tried when neither ``--max-batch`` nor an out-of-memory error stops the doubling.
+HARD_MAX_BATCH = 65536
+#: Default batch ceiling for CPU runtimes, where "out of memory" is the kernel killing the process.
+CPU_MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """Protocol settings of a sweep (everything that changes the numbers is part of the config hash).
+
+    Attributes:
+        meter: Registered meter name (``nvml``, ``smi``, ``sim``, ``rapl``).
+        search: Registered batch-size search (``plateau`` or ``paper``).
+        warmup_s: Warm-up before each full window (cuDNN/inductor algorithm selection, clocks settling).
+        warmup_min_iters: Warm-up iterations at least, however long they take.
+        min_window_s: A full window lasts at least this long ...
+        min_iters: ... and at least this many iterations.
+        precision: Target half-width of the 95% confidence interval of energy per image (fraction), or None
+            to stop at the minimum window. The window is extended (up to ``max_window_s``) until it is met.
+        max_window_s: Longest a window may be extended for ``precision``; None = 4 x ``min_window_s``.
+        scout_fraction: Scouting windows of the plateau search last this fraction of the full window and
+            warm-up (they only need to tell which way energy per image goes).
+        cooldown_s: Idle pause between batches (lets the card cool down; 0 = none).
+        idle_s: Duration of the idle-baseline measurement before each model.
+        max_batch: Largest batch size to try; None = until out of memory (capped at 65536, 256 on CPU).
+        latency_budget_s: Latency budget (per batch, p95) for the summary's "largest batch within budget".
+        tf32: ``on``/``off`` to force TF32 matmuls for FP32 runtimes; None = the runtime's default.
+        cuda_graphs: Capture the model in a CUDA graph where the runtime supports it.
+        plateau_threshold: Relative improvement of energy per image below which a doubling "did not help".
+        plateau_patience: Consecutive doublings without help that end the plateau search.
+    """
+
+    meter: str = "nvml"
+    search: str = "plateau"
+    warmup_s: float = 3.0
+    warmup_min_iters: int = 3
+    min_window_s: float = 10.0
+    min_iters: int = 13
+    precision: float | None = None
+    max_window_s: float | None = None
+    scout_fraction: float = 0.1
+    cooldown_s: float = 0.0
+    idle_s: float = 2.0
+    max_batch: int | None = None
+    latency_budget_s: float | None = 0.05
+    tf32: str | None = None
+    cuda_graphs: bool = False
+    plateau_threshold: float = 0.01
+    plateau_patience: int = 2
+
+    def validate(self) -> None:
+        """Check the values a user can set; raise one-line :class:`ConfigError` on nonsense.
+
+        Raises:
+            ConfigError: A value is out of range.
+        """
+        checks = [
+            (self.warmup_s >= 0, f"--warmup must not be negative (got {self.warmup_s} s)"),
+            (self.warmup_min_iters >= 0, "the warm-up needs a non-negative iteration count"),
+            (self.min_window_s > 0, f"--min-window must be positive (got {self.min_window_s} s), e.g. 10s"),
+            (self.min_iters >= 1, f"--min-iters must be at least 1 (got {self.min_iters})"),
+            (
+                self.precision is None or 0 < self.precision < 0.5,
+                f"--precision must be between 0% and 50% (got {self.precision}); e.g. 1%",
+            ),
+            (
+                self.max_window_s is None or self.max_window_s >= self.min_window_s,
+                "the maximum window must not be shorter than --min-window",
+            ),
+            (0 < self.scout_fraction <= 1, "the scouting fraction must be in (0, 1]"),
+            (self.cooldown_s >= 0, f"--cooldown must not be negative (got {self.cooldown_s} s)"),
+            (self.idle_s > 0, f"--idle must be positive (got {self.idle_s} s)"),
+            (
+                self.max_batch is None or 1 <= self.max_batch <= HARD_MAX_BATCH,
+                f"--max-batch must be between 1 and {HARD_MAX_BATCH} (got {self.max_batch})",
+            ),
+            (
+                self.latency_budget_s is None or self.latency_budget_s > 0,
+                f"--latency-budget must be positive (got {self.latency_budget_s} s)",
+            ),
+            (self.tf32 in (None, "on", "off"), f"--tf32 must be 'on' or 'off' (got {self.tf32!r})"),
+            (self.plateau_threshold >= 0, "the plateau threshold must not be negative"),
+            (self.plateau_patience >= 1, "the plateau patience must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def effective_max_window_s(self) -> float:
+        """The longest a window may become when extended for ``precision``."""
+        return self.max_window_s if self.max_window_s is not None else 4 * self.min_window_s
+
+    def to_config(self) -> dict[str, Any]:
+        """The run's protocol configuration (stored on the RunRecord; its hash keys resume)."""
+        d = asdict(self)
+        d["protocol_version"] = PROTOCOL_VERSION
+        return d
+
+    def runtime_options(self) -> dict[str, Any]:
+        """Options passed to ``get_runtime`` (only those set, so runtimes keep their defaults)."""
+        opts: dict[str, Any] = {}
+        if self.tf32 is not None:
+            opts["tf32"] = self.tf32
+        if self.cuda_graphs:
+            opts["cuda_graphs"] = True
+        return opts
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepOptions:
+        """Inverse of ``asdict`` (unknown keys, such as ``protocol_version``, are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+#: Bumped when the protocol changes in a way that makes old results incomparable (it is in the config hash).
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Task:
+    """One (model configuration, runtime) to sweep: pure data, picklable, JSON-serialisable.
+
+    Attributes:
+        run_id: The sweep's run id (every row the task produces carries it).
+        spec: The model spec's fields (``joulebench.models.resolve.ModelSpec`` as a dict).
+        runtime: Registered runtime name (``torch-fp32``, ``compile-fp16``...).
+        options: The protocol.
+        runtime_options: Extra keyword arguments for ``get_runtime`` (tf32, cuda_graphs...).
+        timeout_s: Wall-clock limit of the worker subprocess (None = no limit).
+    """
+
+    run_id: str
+    spec: dict[str, Any]
+    runtime: str
+    options: SweepOptions = field(default_factory=SweepOptions)
+    runtime_options: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float | None = 1800.0
+
+    @property
+    def model(self) -> str:
+        """The model configuration's key (timm ``arch.tag``)."""
+        return str(self.spec["model"])
+
+    @property
+    def img_size(self) -> int:
+        """The input side in pixels."""
+        return int(self.spec["img_size"])
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """``(model, img_size, runtime)``, the resume key."""
+        return (self.model, self.img_size, self.runtime)
+
+    def label(self) -> str:
+        """Short display name."""
+        return f"{self.model}@{self.img_size} {self.runtime}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = asdict(self)
+        d["spec"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["spec"].items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Task:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            run_id=d["run_id"],
+            spec=dict(d["spec"]),
+            runtime=d["runtime"],
+            options=SweepOptions.from_dict(d["options"]),
+            runtime_options=dict(d.get("runtime_options") or {}),
+            timeout_s=d.get("timeout_s"),
+        )
+
+    def to_json(self) -> str:
+        """The task as a JSON string."""
+        return json.dumps(self.to_dict())
+
+    def with_options(self, **changes: Any) -> Task:
+        """A copy with some protocol options changed."""
+        return replace(self, options=replace(self.options, **changes))
+
+
+@dataclass
+class TaskResult:
+    """Everything one task produced; the driver's sink writes it to the store in one transaction.
+
+    Attributes:
+        task: The task that ran.
+        measurements: Every batch attempted (ok, oom or error), in the order measured.
+        summary: The model's summary (``status`` ``failed`` with the reason when the task failed).
+        failures: Failure rows (out-of-memory batches, compile errors, a crashed or hung worker).
+        interrupted: True when the user stopped the sweep during this task (the driver does not save it).
+        gpu_seconds: Wall time the task held its device.
+    """
+
+    task: Task
+    measurements: list[BatchMeasurement] = field(default_factory=list)
+    summary: ModelSummary | None = None
+    failures: list[Failure] = field(default_factory=list)
+    interrupted: bool = False
+    gpu_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the model was measured (its summary has status ``ok``)."""
+        return self.summary is not None and self.summary.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "task": self.task.to_dict(),
+            "measurements": [m.to_dict() for m in self.measurements],
+            "summary": self.summary.to_dict() if self.summary else None,
+            "failures": [f.to_dict() for f in self.failures],
+            "interrupted": self.interrupted,
+            "gpu_seconds": self.gpu_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TaskResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            task=Task.from_dict(d["task"]),
+            measurements=[measurement_from_dict(m) for m in d.get("measurements") or []],
+            summary=summary_from_dict(d["summary"]) if d.get("summary") else None,
+            failures=[failure_from_dict(f) for f in d.get("failures") or []],
+            interrupted=bool(d.get("interrupted")),
+            gpu_seconds=d.get("gpu_seconds"),
+        )
+
+
+def _from_dict(cls, d: dict[str, Any]):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def measurement_from_dict(d: dict[str, Any]) -> BatchMeasurement:
+    """Rebuild a :class:`BatchMeasurement` from its dict."""
+    return _from_dict(BatchMeasurement, d)
+
+
+def summary_from_dict(d: dict[str, Any]) -> ModelSummary:
+    """Rebuild a :class:`ModelSummary` from its dict."""
+    return _from_dict(ModelSummary, d)
+
+
+def failure_from_dict(d: dict[str, Any]) -> Failure:
+    """Rebuild a :class:`Failure` from its dict."""
+    return _from_dict(Failure, d)

@@ -1,0 +1,464 @@
+"""Run one task in a fresh worker subprocess: isolation from crashes, hangs and out-of-memory cascades.
+
+``run_task(task, device_index)`` starts ``python -m joulebench.sweep.worker TASK.json --event-fd N`` in a
+new session (its own process group), pinned to one GPU with ``CUDA_VISIBLE_DEVICES`` when
+``device_index`` is given, and supervises it:
+
+* the worker streams JSON events on a pipe: ``batch`` (a batch is starting), ``row`` (a measurement or a
+  failure, so nothing measured is lost if it dies later) and finally ``result`` (the whole TaskResult);
+* a worker that exits without a result (segfault, ``os._exit``, killed by the kernel) becomes a
+  ``Failure(stage="worker")`` with its exit status and the tail of its output, and a failed summary;
+* a worker running longer than ``task.timeout_s`` has its process group killed: ``Failure(stage="timeout")``;
+* ``stop`` (a ``threading.Event``, set on Ctrl-C) sends SIGINT to the worker, which finishes the current
+  batch and returns what it has, marked ``interrupted``; a second stop request kills it.
+
+``run_task`` always returns a :class:`TaskResult`. ``execute_task`` is the worker's body (also callable
+in-process, which tests use).
+"""
+
+from __future__ import annotations
+
+import time
+
+_T_START = time.monotonic()  # the worker holds its device from process start: GPU-seconds count from here
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import select  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from joulebench.errors import JoulebenchError  # noqa: E402
+from joulebench.store.records import BatchMeasurement, Failure  # noqa: E402
+from joulebench.sweep.tasks import (  # noqa: E402
+    CPU_MAX_BATCH,
+    HARD_MAX_BATCH,
+    Task,
+    TaskResult,
+    failure_from_dict,
+    measurement_from_dict,
+)
+
+Emit = Callable[[dict[str, Any]], None]
+
+#: Meters that measure every device they see (no per-device selection): here, all CPU packages.
+_WHOLE_MACHINE_METERS = {"rapl"}
+#: Environment variable telling a worker which ``--gpus`` entry it serves.
+DEVICE_ENV = "JOULEBENCH_DEVICE_INDEX"
+#: Tail of a crashed worker's output kept in the failure's detail.
+_TAIL_CHARS = 4000
+
+
+def meter_kwargs(meter_name: str, device_index: int | None, *, pinned: bool) -> dict[str, Any]:
+    """Constructor arguments that point a meter at the worker's device.
+
+    Args:
+        meter_name: Registered meter name.
+        device_index: The sweep's device index (``--gpus`` entry), or None.
+        pinned: True inside a worker whose ``CUDA_VISIBLE_DEVICES`` shows only that device (index 0 then);
+            simulated meters ignore the environment and keep the sweep's index, so ids stay distinct.
+    """
+    from joulebench.meters import METERS, _load_builtin
+
+    if meter_name in _WHOLE_MACHINE_METERS:
+        return {}
+    _load_builtin()
+    simulated = meter_name in METERS and METERS.get(meter_name).simulated
+    if simulated or not pinned:
+        return {"device": device_index or 0}
+    return {"device": 0}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+def _base(task: Task, precision: str) -> dict[str, Any]:
+    return {
+        "run_id": task.run_id,
+        "model": task.model,
+        "img_size": task.img_size,
+        "runtime": task.runtime,
+        "precision": precision,
+    }
+
+
+def _precision_of(runtime_name: str) -> str:
+    try:
+        from joulebench.runtimes import get_runtime_class
+
+        return get_runtime_class(runtime_name).precision
+    except Exception:  # an unknown runtime is reported by the task's own failure
+        return "?"
+
+
+def _failure(task: Task, stage: str, reason: str, batch: int | None = None, detail: str | None = None) -> Failure:
+    return Failure(
+        run_id=task.run_id,
+        model=task.model,
+        img_size=task.img_size,
+        runtime=task.runtime,
+        stage=stage,
+        reason=reason,
+        batch_size=batch,
+        detail=detail,
+        occurred_at=_now(),
+    )
+
+
+def failed_result(
+    task: Task,
+    stage: str,
+    reason: str,
+    *,
+    detail: str | None = None,
+    measurements: list[BatchMeasurement] | None = None,
+    failures: list[Failure] | None = None,
+    gpu_seconds: float | None = None,
+) -> TaskResult:
+    """A TaskResult for a task that failed as a whole (crash, hang, setup error), keeping partial rows."""
+    from joulebench.sweep.summary import summarize
+
+    measurements = list(measurements or [])
+    failures = [*(failures or []), _failure(task, stage, reason, detail=detail)]
+    first = next((m for m in measurements if m.gpu_uuid), None)
+    summary = summarize(
+        _base(task, _precision_of(task.runtime)),
+        measurements,
+        failures,
+        meter=task.options.meter,
+        gpu_name=first.gpu_name if first else None,
+        gpu_uuid=first.gpu_uuid if first else None,
+        latency_budget_s=task.options.latency_budget_s,
+        gpu_seconds=gpu_seconds,
+        error=reason,
+    )
+    return TaskResult(task, measurements, summary, failures, gpu_seconds=gpu_seconds)
+
+
+# ------------------------------------------------------------------------------------------ the body
+
+
+def execute_task(
+    task: Task,
+    *,
+    emit: Emit | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    t_start: float | None = None,
+) -> TaskResult:
+    """Measure one (model configuration, runtime) in this process: idle baseline, search, summary.
+
+    Args:
+        task: The task.
+        emit: Receives progress events and every row as soon as it exists.
+        should_stop: Polled between batches; True ends the search after the current batch.
+        t_start: Monotonic time the device was taken (for GPU-seconds); default: now.
+
+    Returns:
+        The :class:`TaskResult`; errors become failure rows, never exceptions.
+    """
+    from joulebench.meters import get_meter
+    from joulebench.models.resolve import ModelSpec
+    from joulebench.runtimes import get_runtime
+    from joulebench.sweep.protocol import device_facts, measure_batch, plan_for, to_measurement
+    from joulebench.sweep.search import get_search
+    from joulebench.sweep.summary import summarize
+
+    t0 = time.monotonic() if t_start is None else t_start
+    emit = emit or (lambda ev: None)
+    stop = should_stop or (lambda: False)
+    opts = task.options
+    measurements: list[BatchMeasurement] = []
+    failures: list[Failure] = []
+    meter = runtime = None
+    stage = "meter"
+    base = _base(task, _precision_of(task.runtime))
+
+    def add_failure(f: Failure) -> None:
+        failures.append(f)
+        emit({"type": "failure", "row": f.to_dict()})
+
+    try:
+        index = os.environ.get(DEVICE_ENV)
+        kwargs = meter_kwargs(opts.meter, int(index) if index else None, pinned=index is not None)
+        meter = get_meter(opts.meter, align=True, **kwargs)
+        facts = device_facts(meter)
+        stage = "idle"
+        emit({"type": "stage", "stage": "idle"})
+        idle_w = meter.measure_idle(opts.idle_s)
+        stage = "load"
+        emit({"type": "stage", "stage": "load"})
+        spec_fields = dict(task.spec)
+        spec_fields["input_shape"] = tuple(spec_fields.get("input_shape") or ())
+        spec = ModelSpec(**spec_fields)
+        runtime = get_runtime(task.runtime, **task.runtime_options)
+        base["precision"] = runtime.precision
+        runtime.load(spec)
+        cpu = not str(runtime.device).startswith("cuda")
+        max_batch = opts.max_batch or (CPU_MAX_BATCH if cpu else HARD_MAX_BATCH)
+        stage = "search"
+        first = [True]
+
+        def measure(batch: int, phase: str) -> BatchMeasurement:
+            if opts.cooldown_s > 0 and not first[0]:
+                time.sleep(opts.cooldown_s)
+            emit({"type": "batch", "batch": batch, "phase": phase})
+            plan = plan_for(opts, phase, first=first[0])
+            first[0] = False
+            try:
+                run = measure_batch(runtime, meter, batch, plan, should_stop=stop)
+                row = to_measurement(run, base, meter, facts)
+            except Exception as e:  # one batch failing (OOM, compile error) must not end the model
+                oom = runtime.is_oom(e)
+                reason = f"out of memory at batch {batch}" if oom else _short(e)
+                row = BatchMeasurement(
+                    **base,
+                    batch_size=batch,
+                    status="oom" if oom else "error",
+                    error=reason,
+                    gpu_name=facts.get("gpu_name"),
+                    gpu_uuid=facts.get("gpu_uuid"),
+                    meter=meter.name,
+                    trace_summary={"phase": phase},
+                    measured_at=_now(),
+                )
+                detail = None if oom else traceback.format_exc()[-_TAIL_CHARS:]
+                add_failure(_failure(task, "oom" if oom else "batch", reason, batch, detail))
+            finally:
+                runtime.release()
+            measurements.append(row)
+            emit({"type": "measurement", "row": row.to_dict()})
+            return row
+
+        search = get_search(opts.search)
+        search(
+            measure,
+            max_batch=max_batch,
+            threshold=opts.plateau_threshold,
+            patience=opts.plateau_patience,
+            should_stop=stop,
+        )
+        if not stop() and not any(m.batch_size == 1 for m in measurements):
+            measure(1, "scout")  # the summary reports batch 1; it is cheap
+        gpu_s = time.monotonic() - t0
+        summary = summarize(
+            base,
+            measurements,
+            failures,
+            meter=meter.name,
+            gpu_name=facts.get("gpu_name"),
+            gpu_uuid=facts.get("gpu_uuid"),
+            idle_power_w=idle_w,
+            power_limit_w=facts.get("power_limit_w"),
+            latency_budget_s=opts.latency_budget_s,
+            load_s=getattr(runtime, "load_s", None),
+            gpu_seconds=gpu_s,
+        )
+        return TaskResult(task, measurements, summary, failures, interrupted=stop(), gpu_seconds=gpu_s)
+    except Exception as e:  # setup failures (meter, model, runtime) become a failed summary
+        detail = None if isinstance(e, JoulebenchError) else traceback.format_exc()[-_TAIL_CHARS:]
+        return failed_result(
+            task,
+            stage,
+            _short(e),
+            detail=detail,
+            measurements=measurements,
+            failures=failures,
+            gpu_seconds=time.monotonic() - t0,
+        )
+    finally:
+        if runtime is not None:
+            try:
+                runtime.close()
+            except Exception as e:  # closing must not hide the task's outcome
+                print(f"joulebench worker: closing the runtime failed: {e}", file=sys.stderr)
+        if meter is not None:
+            meter.close()
+
+
+# --------------------------------------------------------------------------------- the subprocess side
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m joulebench.sweep.worker TASK.json --event-fd N``."""
+    p = argparse.ArgumentParser(prog="joulebench.sweep.worker", description="Run one joulebench sweep task.")
+    p.add_argument("task", help="JSON file with the task")
+    p.add_argument("--event-fd", type=int, default=None, help="file descriptor for JSON-line events")
+    args = p.parse_args(argv)
+    task = Task.from_dict(json.loads(Path(args.task).read_text()))
+    out = os.fdopen(args.event_fd, "w", buffering=1) if args.event_fd is not None else sys.stdout
+    lock = threading.Lock()
+
+    def emit(ev: dict[str, Any]) -> None:
+        with lock:
+            out.write(json.dumps(ev, default=str) + "\n")
+            out.flush()
+
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        stop.set()  # finish the current batch, then return what we have
+
+    signal.signal(signal.SIGINT, on_sigint)
+    emit({"type": "start", "pid": os.getpid()})
+    result = execute_task(task, emit=emit, should_stop=stop.is_set, t_start=_T_START)
+    emit({"type": "result", "result": result.to_dict()})
+    out.close()
+    return 0
+
+
+def _worker_env(device_index: int | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if device_index is not None:
+        # --gpus indices are as this process sees them: map through an existing CUDA_VISIBLE_DEVICES.
+        parent = [e.strip() for e in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if e.strip()]
+        env["CUDA_VISIBLE_DEVICES"] = parent[device_index] if device_index < len(parent) else str(device_index)
+        env[DEVICE_ENV] = str(device_index)
+    src = str(Path(__file__).resolve().parents[2])  # make the worker import this same joulebench
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def run_task(
+    task: Task,
+    device_index: int | None = None,
+    *,
+    on_event: Emit | None = None,
+    stop: threading.Event | None = None,
+    kill: threading.Event | None = None,
+    python: str | None = None,
+) -> TaskResult:
+    """Run ``task`` in a fresh worker subprocess and always return a :class:`TaskResult`.
+
+    Args:
+        task: The task (its ``timeout_s`` bounds the worker's wall time).
+        device_index: GPU to pin the worker to (``CUDA_VISIBLE_DEVICES``); None = inherit.
+        on_event: Receives the worker's progress events (called on this thread).
+        stop: Set it to stop after the current batch (Ctrl-C); the worker is killed if it lingers.
+        kill: Set it to kill the worker now (a second Ctrl-C).
+        python: Interpreter for the worker (default: this one).
+
+    Returns:
+        The worker's result, or a failed result describing a crash or a timeout.
+    """
+    on_event = on_event or (lambda ev: None)
+    t0 = time.monotonic()
+    measurements: list[BatchMeasurement] = []
+    failures: list[Failure] = []
+    result: TaskResult | None = None
+    with tempfile.TemporaryDirectory(prefix="joulebench-task-") as tmp:
+        task_file = Path(tmp) / "task.json"
+        task_file.write_text(task.to_json())
+        log_path = Path(tmp) / "worker.log"
+        r_fd, w_fd = os.pipe()
+        with open(log_path, "wb") as log:
+            try:
+                proc = subprocess.Popen(
+                    [python or sys.executable, "-m", "joulebench.sweep.worker", str(task_file)]
+                    + ["--event-fd", str(w_fd)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=_worker_env(device_index),
+                    pass_fds=(w_fd,),
+                    start_new_session=True,  # Ctrl-C reaches the driver only; it decides what the worker does
+                )
+            finally:
+                os.close(w_fd)
+            reason: str | None = None
+            stage = "worker"
+            interrupt_sent_at: float | None = None
+            buf = b""
+            with os.fdopen(r_fd, "rb", buffering=0) as events:
+                while True:
+                    now = time.monotonic()
+                    if task.timeout_s is not None and now - t0 > task.timeout_s:
+                        _kill_group(proc, signal.SIGKILL)
+                        stage = "timeout"
+                        reason = f"timeout: the worker ran longer than {task.timeout_s:g} s and was killed"
+                        break
+                    if kill is not None and kill.is_set():
+                        _kill_group(proc, signal.SIGKILL)
+                        stage, reason = "interrupted", "interrupted: the worker was killed (second Ctrl-C)"
+                        break
+                    if stop is not None and stop.is_set():
+                        if interrupt_sent_at is None:
+                            _kill_group(proc, signal.SIGINT)
+                            interrupt_sent_at = now
+                        elif now - interrupt_sent_at > max(task.options.min_window_s * 8, 60.0):
+                            _kill_group(proc, signal.SIGKILL)
+                            stage, reason = "interrupted", "interrupted: the worker did not stop and was killed"
+                            break
+                    ready, _, _ = select.select([events], [], [], 0.2)
+                    if not ready:
+                        continue
+                    chunk = events.read(65536)
+                    if not chunk:
+                        break  # EOF: the worker closed its end (exited)
+                    buf += chunk
+                    *lines, buf = buf.split(b"\n")
+                    for line in lines:
+                        if not line.strip():
+                            continue
+                        try:
+                            ev = json.loads(line)
+                        except json.JSONDecodeError:
+                            continue  # a torn line from a dying worker carries nothing usable
+                        kind = ev.get("type")
+                        if kind == "measurement":
+                            measurements.append(measurement_from_dict(ev["row"]))
+                        elif kind == "failure":
+                            failures.append(failure_from_dict(ev["row"]))
+                        elif kind == "result":
+                            result = TaskResult.from_dict(ev["result"])
+                        on_event(ev)
+            try:
+                rc = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc, signal.SIGKILL)
+                rc = proc.wait()
+        gpu_s = time.monotonic() - t0
+        if result is not None and reason is None:
+            result.task = task
+            result.gpu_seconds = gpu_s
+            if result.summary is not None:
+                from dataclasses import replace
+
+                result.summary = replace(result.summary, gpu_seconds=gpu_s)
+            return result
+        tail = log_path.read_text(errors="replace")[-_TAIL_CHARS:] if log_path.exists() else ""
+    if reason is None:
+        how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+        reason = f"worker crashed ({how}) before finishing"
+    out = failed_result(
+        task, stage, reason, detail=tail or None, measurements=measurements, failures=failures, gpu_seconds=gpu_s
+    )
+    out.interrupted = stage == "interrupted" or bool(stop is not None and stop.is_set())
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
