@@ -104,37 +104,41 @@ def _minimal_provenance(meter_desc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def collect(meter_desc: dict[str, Any]) -> dict[str, Any]:
+def collect(meter: Any) -> dict[str, Any]:
     """Provenance from ``joulebench.provenance`` when present, else a minimal dict (always has the meter)."""
+    try:
+        desc = meter.describe()
+    except Exception as e:  # facts are best-effort; the sweep must not die for them
+        desc = {"meter": getattr(meter, "name", "?"), "describe_error": str(e)}
     try:
         from joulebench.provenance import collect_provenance
     except ImportError:
-        return _minimal_provenance(meter_desc)
+        return _minimal_provenance(desc)
     try:
-        prov = dict(collect_provenance())
+        prov = dict(collect_provenance(meter))
     except Exception as e:  # provenance is recorded best-effort; the sweep must not die for it
-        prov = _minimal_provenance(meter_desc)
+        prov = _minimal_provenance(desc)
         prov["provenance_error"] = str(e)
-    prov.setdefault("meter", meter_desc)
+    prov["meter_facts"] = desc
     return prov
 
 
 def _device_uuids(meter_name: str, devices: Sequence[int | None]) -> tuple[list[str | None], dict[str, Any]]:
-    """UUIDs of the devices as the workers' meters will report them, and the first meter's description."""
+    """UUIDs of the devices as the workers' meters will report them, and provenance from the first meter."""
     from joulebench.meters import get_meter
     from joulebench.sweep.protocol import device_facts
     from joulebench.sweep.worker import meter_kwargs
 
     uuids: list[str | None] = []
-    desc: dict[str, Any] = {}
+    prov: dict[str, Any] = {}
     for d in devices:
         meter = get_meter(meter_name, **meter_kwargs(meter_name, d, pinned=False))
         try:
             uuids.append(device_facts(meter).get("gpu_uuid"))
-            desc = desc or meter.describe()
+            prov = prov or collect(meter)
         finally:
             meter.close()
-    return uuids, desc
+    return uuids, prov
 
 
 def other_gpu_processes(devices: Sequence[int | None]) -> dict[int, list[int]]:
@@ -251,7 +255,7 @@ def prepare_sweep(
             warnings.append(f"warning: other processes are using the GPU ({what}): their energy is measured too")
     if meter_cls.simulated:
         warnings.append("note: --meter sim simulates energy (power follows a load hint); these are not measurements")
-    uuids, desc = _device_uuids(options.meter, devices)
+    uuids, prov = _device_uuids(options.meter, devices)
     run_id = uuid.uuid4().hex
     tasks = [
         Task(
@@ -266,7 +270,7 @@ def prepare_sweep(
         for name in runtimes
     ]
     cmd = command if command is not None else "joulebench " + shlex.join(sys.argv[1:])
-    return SweepPlan(tasks, options, devices, uuids, run_id, collect(desc), warnings, cmd)
+    return SweepPlan(tasks, options, devices, uuids, run_id, prov, warnings, cmd)
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:

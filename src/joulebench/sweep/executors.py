@@ -33,7 +33,7 @@ class Executor(ABC):
 
     Args:
         devices: Device indices to use (one task at a time on each); ``[None]`` = no pinning.
-        runner: ``runner(task, device_index, on_event=..., stop=...) -> TaskResult`` (tests swap it).
+        runner: ``runner(task, device_index, on_event=..., stop=..., kill=...) -> TaskResult`` (tests swap it).
     """
 
     def __init__(self, devices: Sequence[int | None] = (None,), runner: Callable[..., TaskResult] = run_task):
@@ -127,13 +127,36 @@ class LocalExecutor(Executor):
             raise error
 
 
+#: Modules that register further executors when imported (their heavy dependencies stay lazy).
+_OPTIONAL = ("joulebench.sweep.ray_executor",)
+
+
+def _load_optional() -> None:
+    import importlib
+
+    for mod in _OPTIONAL:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name != mod:  # a real import error inside the module must not be hidden
+                raise
+
+
+def executor_names() -> list[str]:
+    """Registered executor names."""
+    _load_optional()
+    return EXECUTORS.names()
+
+
 def get_executor(name: str, devices: Sequence[int | None] = (None,), **kwargs: Any) -> Executor:
     """Instantiate the executor registered as ``name``.
 
     Raises:
         ConfigError: Unknown executor name.
     """
+    if name not in EXECUTORS:
+        _load_optional()
     return EXECUTORS.get(name)(devices, **kwargs)
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "get_executor", "run_task"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "executor_names", "get_executor", "run_task"]

@@ -1,0 +1,206 @@
+"""The per-batch protocol with the simulated meter and a fake runtime; summaries from measurement rows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from joulebench.meters.sim import SimMeter
+from joulebench.store.records import BatchMeasurement
+from joulebench.sweep.protocol import (
+    WindowPlan,
+    images_at,
+    load_hint,
+    measure_batch,
+    percentile,
+    plan_for,
+    ratio_ci95_rel,
+    to_measurement,
+)
+from joulebench.sweep.summary import optimal, summarize, within_budget
+from joulebench.sweep.tasks import SweepOptions
+
+
+class WatchedSim(SimMeter):
+    """A sim meter that knows whether a window is open."""
+
+    def __init__(self, **kw):
+        super().__init__(counter_period_s=0.01, **kw)
+        self.open = False
+
+    def _begin(self, window):
+        super()._begin(window)
+        self.open = True
+
+    def _end(self, window):
+        self.open = False
+        return super()._end(window)
+
+
+class FakeRuntime:
+    name = "fake"
+    precision = "fp32"
+    device = "cpu"
+
+    def __init__(self, meter, iter_s=0.002):
+        self.meter = meter
+        self.iter_s = iter_s
+        self.last_prepare_s = 0.0
+        self.calls: list[tuple[int, bool]] = []
+        self.inputs_made_in_window = 0
+        self.inputs_made = 0
+
+    def prepare(self, batch):
+        self.last_prepare_s = 0.001
+        return self._fn
+
+    def _fn(self, x):
+        self.calls.append((id(x), self.meter.open))
+        time.sleep(self.iter_s)
+
+    def make_inputs(self, batch, n=2):
+        self.inputs_made += 1
+        self.inputs_made_in_window += self.meter.open
+        return [object() for _ in range(n)]
+
+    def synchronize(self):
+        pass
+
+
+def _plan(**kw):
+    base = dict(warmup_s=0.02, warmup_min_iters=3, min_window_s=0.1, min_iters=13, precision=None, max_window_s=0.4)
+    base.update(kw)
+    return WindowPlan(**base)
+
+
+def test_min_iterations_are_honoured_when_the_window_is_short():
+    meter = WatchedSim()
+    rt = FakeRuntime(meter, iter_s=0.001)
+    run = measure_batch(rt, meter, 4, _plan(min_window_s=0.001, min_iters=13))
+    assert run.iterations >= 13
+    assert run.images == run.iterations * 4
+
+
+def test_min_window_is_honoured_and_inputs_rotate_without_creation_inside():
+    meter = WatchedSim()
+    rt = FakeRuntime(meter, iter_s=0.002)
+    run = measure_batch(rt, meter, 8, _plan(min_window_s=0.15, min_iters=3))
+    assert run.duration_s >= 0.15
+    in_window = [xid for xid, is_open in rt.calls if is_open]
+    assert len(in_window) == run.iterations
+    assert len(set(in_window)) == 2  # two buffers
+    assert all(a != b for a, b in zip(in_window, in_window[1:], strict=False))  # alternating
+    assert rt.inputs_made == 1 and rt.inputs_made_in_window == 0
+    warm = [xid for xid, is_open in rt.calls if not is_open]
+    assert len(warm) >= 3 and run.warmup_iters == len(warm)
+
+
+def test_precision_target_extends_the_window_up_to_the_maximum():
+    meter = WatchedSim(noise_rel=0.05)
+    rt = FakeRuntime(meter, iter_s=0.002)
+    loose = measure_batch(rt, meter, 8, _plan(min_window_s=0.1, min_iters=3, precision=0.5))
+    assert len(loose.segments) == 1
+    tight = measure_batch(rt, meter, 8, _plan(min_window_s=0.1, min_iters=3, precision=1e-9, max_window_s=0.3))
+    assert len(tight.segments) > 1
+    assert tight.duration_s >= 0.3
+    # extensions are at least a quarter of the minimum window and stop once the maximum is reached
+    assert len(tight.segments) <= 1 + (0.3 - 0.1) / (0.1 / 4) + 1
+    assert tight.ci95_rel is not None and tight.subwindows >= 3
+
+
+def test_measurement_row_is_consistent_and_marks_the_simulation():
+    meter = WatchedSim()
+    meter.measure_idle(0.02)
+    rt = FakeRuntime(meter)
+    run = measure_batch(rt, meter, 16, _plan())
+    base = dict(run_id="r", model="m.tag", img_size=32, runtime="fake", precision="fp32")
+    row = to_measurement(run, base, meter, {"gpu_name": "sim", "gpu_uuid": "SIM-0", "power_limit_w": 300.0})
+    assert row.status == "ok" and row.method == "simulated" and row.meter == "sim"
+    assert row.energy_per_image_j == pytest.approx(row.energy_j / row.images)
+    assert row.dynamic_energy_per_image_j < row.energy_per_image_j
+    assert row.latency_p50_s <= row.latency_p95_s
+    assert row.trace_summary["phase"] == "full"
+    assert row.trace_summary["load_hint"] == pytest.approx(load_hint(16))
+    assert row.peak_memory_b is None  # a simulated trace's memory is invented, not reported
+
+
+def test_scout_plan_is_shorter_and_the_first_batch_gets_the_full_warmup():
+    opts = SweepOptions(warmup_s=3.0, min_window_s=10.0, min_iters=13, precision=0.01)
+    full, scout, first = plan_for(opts, "full"), plan_for(opts, "scout"), plan_for(opts, "scout", first=True)
+    assert full.min_window_s == 10.0 and full.precision == 0.01
+    assert scout.min_window_s < full.min_window_s and scout.precision is None and scout.warmup_s < 3.0
+    assert first.warmup_s == 3.0
+
+
+def test_load_hint_grows_with_batch_and_saturates():
+    hints = [load_hint(b) for b in (1, 8, 32, 256, 4096)]
+    assert hints == sorted(hints) and hints[-1] <= 1.0 and hints[0] > 0
+
+
+def test_ratio_ci_is_zero_for_proportional_subwindows_and_grows_with_noise():
+    assert ratio_ci95_rel([2.0, 4.0, 6.0], [1, 2, 3]) == pytest.approx(0.0)
+    noisy = ratio_ci95_rel([2.2, 3.6, 6.3, 1.9], [1, 2, 3, 1])
+    assert noisy is not None and noisy > 0
+    assert ratio_ci95_rel([1.0, 2.0], [1, 2]) is None
+
+
+def test_images_interpolate_within_the_running_iteration():
+    comps = [0.1, 0.2, 0.3]
+    assert images_at(0.05, comps, 10) == pytest.approx(5.0)
+    assert images_at(0.25, comps, 10) == pytest.approx(25.0)
+    assert images_at(9.0, comps, 10) == 30.0
+    assert percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
+
+
+def _row(b, e, phase="full", p95=0.01, status="ok"):
+    return BatchMeasurement(
+        run_id="r",
+        model="m",
+        img_size=224,
+        runtime="rt",
+        precision="fp32",
+        batch_size=b,
+        status=status,
+        energy_per_image_j=e,
+        latency_p95_s=p95,
+        avg_power_w=200.0,
+        trace_summary={"phase": phase, "prepare_s": 0.5},
+    )
+
+
+def test_summary_picks_the_full_optimum_batch_one_and_the_budget_batch():
+    rows = [
+        _row(1, 1.0, "scout", 0.001),
+        _row(2, 0.6, "scout", 0.002),
+        _row(4, 0.3, "scout", 0.004),  # a lucky scout reading: full windows decide
+        _row(4, 0.42, "full", 0.004),
+        _row(3, 0.45, "full", 0.003),
+        _row(8, 0.5, "scout", 0.2),
+        _row(16, None, "scout", None, status="oom"),
+    ]
+    assert optimal(rows).batch_size == 4 and optimal(rows).energy_per_image_j == 0.42
+    assert within_budget(rows, 0.05).batch_size == 4
+    s = summarize(
+        dict(run_id="r", model="m", img_size=224, runtime="rt", precision="fp32"),
+        rows,
+        meter="sim",
+        power_limit_w=400.0,
+        latency_budget_s=0.05,
+    )
+    assert s.status == "ok" and s.optimal_batch == 4 and s.max_batch == 8
+    assert s.energy_per_image_batch1_j == 1.0 and s.budget_batch == 4
+    assert s.power_ratio == pytest.approx(0.5)
+    assert s.batches_measured == 6 and s.compile_time_s == pytest.approx(3.5)
+
+
+def test_summary_without_any_success_is_failed_with_the_reason():
+    from joulebench.store.records import Failure
+
+    f = Failure(run_id="r", model="m", img_size=224, runtime="rt", stage="oom", reason="out of memory at batch 1")
+    s = summarize(
+        dict(run_id="r", model="m", img_size=224, runtime="rt", precision="fp32"),
+        [_row(1, None, status="oom")],
+        [f],
+    )
+    assert s.status == "failed" and s.error == "out of memory at batch 1" and s.optimal_batch is None
