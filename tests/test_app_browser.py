@@ -263,6 +263,7 @@ def test_url_state_round_trip(page, site, browser):
     set_value(page, "#intensity", 55)
     page.click("#tab-compare")
     page.select_option("#cmp-a", "A100:torch-fp32")
+    wait_js(page, "!window.__jb.urlPending")  # the URL follows the controls after a short debounce
     strip = "__jb.points().map(p => { delete p.cx; delete p.cy; return p; })"
     state, pts, url = page.evaluate("__jb.state()"), page.evaluate(strip), page.url
     assert "#" in url

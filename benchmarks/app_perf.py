@@ -1,0 +1,240 @@
+"""Explorer speed in a real browser: first render and every control change on 2,000 models x 8 setups.
+
+Builds a synthetic site (random but realistic-looking numbers; nothing here is a measurement of any model),
+serves it on 127.0.0.1, drives Debian's Chromium through Playwright and reads the timings the app records
+on ``window.__jb.timings`` with ``performance.now()``:
+
+- ``first render``: from navigation start to the end of the first synchronous render (data.js parsed,
+  controls built, scatter/bars/table drawn); ``first frame`` adds the browser's paint of that frame.
+- each control change: ``sync`` is the handler's own work (compute + draw), ``frame`` runs until the next
+  frame has been produced (requestAnimationFrame + a task), i.e. what a person waits for.
+
+Usage: ``python benchmarks/app_perf.py [--models 2000] [--setups 8] [--repeat 5]``; writes JSON to
+``$OUT/app_perf.json`` when ``$OUT`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import namedtuple
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from joulebench.app.build import build_site  # noqa: E402
+
+Dataset = namedtuple("Dataset", "energy accuracy catalogue")
+TESTSETS = (
+    "imagenet",
+    "imagenet-real",
+    "imagenetv2",
+    "sketch",
+    "imagenet-a",
+    "imagenet-a-clean",
+    "imagenet-r",
+    "imagenet-r-clean",
+)
+TYPES = ("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def synthetic(n_models: int, n_setups: int, seed: int = 0) -> Dataset:
+    """A dataset shaped like the real one: n models, n setups (some models missing per setup), 8 test sets."""
+    rng = np.random.default_rng(seed)
+    gpus = ["A100", "H100", "H200", "B200"]
+    runtimes = ["torch-fp32", "tensorrt-fp16"]
+    setups = [(g, r) for g in gpus for r in runtimes][:n_setups]
+    fams = [f"fam{k}" for k in range(120)]
+    names = [f"{fams[k % 120]}_{k}.synthetic" for k in range(n_models)]
+    base = np.exp(rng.uniform(np.log(0.0005), np.log(5.0), n_models))
+    top1 = 50 + 40 * rng.random(n_models)
+    energy = []
+    for s_ix, (g, r) in enumerate(setups):
+        keep = rng.random(n_models) > 0.03
+        e = base / (1 + s_ix * 0.4) * rng.uniform(0.8, 1.2, n_models)
+        energy.append(
+            pd.DataFrame(
+                dict(
+                    model=np.array(names)[keep],
+                    img_size=224,
+                    gpu=g,
+                    runtime=r,
+                    precision=r[-4:],
+                    setup=f"{g}:{r}",
+                    source="synthetic",
+                    energy_per_image_j=e[keep],
+                    throughput_ips=250 / e[keep],
+                    latency_s=0.01 + e[keep],
+                    batch_size=64,
+                    max_batch=512,
+                    power_limit_w=300.0,
+                )
+            )
+        )
+    acc = pd.DataFrame(
+        [
+            dict(model=m, img_size=224, testset=t, top1=top1[k] - 3 * j * rng.random(), top5=None)
+            for k, m in enumerate(names)
+            for j, t in enumerate(TESTSETS)
+        ]
+    )
+    cat = pd.DataFrame(
+        dict(
+            model=names,
+            arch=[m.split(".")[0] for m in names],
+            tag="synthetic",
+            img_size=224,
+            type=[TYPES[k % 4] for k in range(n_models)],
+            family=[fams[k % 120] for k in range(n_models)],
+            year=2015 + np.arange(n_models) % 10,
+            pretrain="in1k",
+            url=[f"https://example.org/{m}" for m in names],
+            params=rng.uniform(1e6, 3e8, n_models),
+            macs=rng.uniform(1e8, 1e11, n_models),
+            activations=1e7,
+        )
+    )
+    return Dataset(pd.concat(energy, ignore_index=True), acc, cat)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        return
+
+
+def wait_js(pg, expr: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not pg.evaluate(f"!!({expr})"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(expr)
+        pg.wait_for_timeout(5)
+
+
+def change(pg, action) -> dict:
+    """Run one control change; return the app's own timing record once its frame is done."""
+    before = pg.evaluate("__jb.timings.changes.length")
+    action()
+    wait_js(pg, f"__jb.timings.changes.length > {before} && !Number.isNaN(__jb.timings.last.frame_ms)")
+    return pg.evaluate("__jb.timings.last")
+
+
+def control_actions(pg, k: int, setups: list[str]) -> dict:
+    """The control changes to time, as callables on page ``pg`` (``k`` varies the values between runs)."""
+    return {
+        "setup": lambda: pg.select_option("#setup", setups[k % len(setups)]),
+        "test sets (+1)": lambda: pg.check("#ts-3"),
+        "test sets (-1)": lambda: pg.uncheck("#ts-3"),
+        "score": lambda: pg.select_option("#score", "apj"),
+        "score back": lambda: pg.select_option("#score", "manhattan"),
+        "weight": lambda: pg.fill("#weight", str(0.1 + 0.1 * k)),
+        "min accuracy": lambda: pg.fill("#amin", str(60 + k)),
+        "max energy": lambda: pg.fill("#emax", str(500 + 100 * k)),
+        "axis": lambda: pg.select_option("#axis", "linear" if k % 2 else "log"),
+        "top models": lambda: pg.fill("#topn", str(5 + k)),
+        "types": lambda: pg.uncheck("#type-1"),
+        "families": lambda: pg.select_option("#families", [f"fam{k}", f"fam{k + 7}"]),
+        "families clear": lambda: pg.click("#families-clear"),
+        "search": lambda: pg.fill("#search", f"fam{k}_"),
+        "carbon intensity": lambda: pg.fill("#intensity", str(100 + k)),
+        "table sort": lambda: pg.click("#table thead button[data-key='mj']"),
+        "compare tab": lambda: pg.click("#tab-compare"),
+        "compare setup B": lambda: pg.select_option("#cmp-b", setups[(k + 3) % len(setups)]),
+        "explorer tab": lambda: pg.click("#tab-explorer"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", type=int, default=2000)
+    ap.add_argument("--setups", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    ds = synthetic(args.models, args.setups)
+    out = Path(tempfile.mkdtemp(prefix="jb-app-perf-"))
+    build_site(out, dataset=ds)
+    size_kb = (out / "data.js").stat().st_size / 1024
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    setups = sorted(ds.energy.setup.unique())
+
+    rows: dict[str, list[dict]] = {}
+    loads = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(args.repeat):
+            pg = browser.new_page(viewport={"width": 1366, "height": 768})
+            pg.goto(url)
+            wait_js(pg, "window.__jb && window.__jb.ready")
+            loads.append(pg.evaluate("({first: __jb.timings.firstRender, frame: __jb.timings.firstFrame})"))
+            n_points = pg.evaluate("__jb.points().length")
+            k = len(loads)
+            actions = control_actions(pg, k, setups)
+            for name, act in actions.items():
+                rows.setdefault(name, []).append(change(pg, act))
+            errors = pg.evaluate("__jb.errors")
+            if errors:
+                raise SystemExit(f"page errors: {errors}")
+            pg.close()
+        version = browser.version
+        browser.close()
+    server.shutdown()
+
+    def med(xs):
+        return statistics.median(xs)
+
+    print(
+        f"explorer speed: {args.models} models x {args.setups} setups ({n_points} points on the first view), "
+        f"data.js {size_kb:.0f} KiB, Chromium {version} headless, {os.cpu_count()} CPUs, {args.repeat} runs"
+    )
+    print(f"{'what':<20} {'median ms':>10} {'max ms':>8} {'frame median':>13} {'frame max':>10}")
+    first = [x["first"] for x in loads]
+    frame = [x["frame"] for x in loads]
+    print(f"{'first render':<20} {med(first):>10.1f} {max(first):>8.1f} {med(frame):>13.1f} {max(frame):>10.1f}")
+    result = {
+        "models": args.models,
+        "setups": args.setups,
+        "points": n_points,
+        "data_kib": size_kb,
+        "chromium": version,
+        "cpus": os.cpu_count(),
+        "repeat": args.repeat,
+        "first_render_ms": first,
+        "first_frame_ms": frame,
+        "changes": {},
+    }
+    for name, recs in rows.items():
+        s = [r["sync_ms"] for r in recs]
+        f = [r["frame_ms"] for r in recs]
+        print(f"{name:<20} {med(s):>10.1f} {max(s):>8.1f} {med(f):>13.1f} {max(f):>10.1f}")
+        result["changes"][name] = {"sync_ms": s, "frame_ms": f}
+    if os.environ.get("OUT"):
+        path = Path(os.environ["OUT"]) / "app_perf.json"
+        path.write_text(json.dumps(result, indent=1))
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
