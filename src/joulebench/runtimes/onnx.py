@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,7 +155,9 @@ class OnnxRuntime(Runtime):
                 kwargs["dynamo"] = True
                 kwargs["external_data"] = False  # one self-contained file (models < 2 GB)
             try:
-                with torch.inference_mode(False), torch.no_grad():
+                # Tracer and exporter-deprecation warnings are noise here; failures raise.
+                with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+                    warnings.simplefilter("ignore")
                     torch.onnx.export(self.model, (example,), str(path), **kwargs)
                 self.exporter_used = exporter
                 return path
