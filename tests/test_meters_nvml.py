@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -393,3 +394,31 @@ def test_measure_idle_sets_baseline_and_dynamic_energy(fake):
         clock.t += 1.0
     assert w.idle_power_w == pytest.approx(25.0)
     assert w.dynamic_energy_j == pytest.approx(50.0 - 25.0)
+
+
+def test_counter_watch_records_changes_only(monkeypatch, fake):
+    values = iter([1000, 1000, 1000, 2000, 2000, 3500] + [3500] * 100_000)
+    use(monkeypatch, FakeNvml(counters={0: values}))
+    clock = Clock()
+    m = NvmlMeter(clock=clock, sync=lambda: None)  # the probe consumes the first 1000
+    watch = m.counter_watch(poll_s=1e-4)
+    watch.start()
+    deadline = time.monotonic() + 5.0
+    while len(watch.marks()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    marks = watch.stop()
+    assert [mk.energy_j for mk in marks] == [2.0, 3.5]
+
+
+def test_counter_watch_reports_failure(monkeypatch, fake):
+    m = NvmlMeter(sync=lambda: None)
+    fake.counter_supported = False  # the board stops answering after the meter was set up
+    watch = m.counter_watch(poll_s=1e-4).start()
+    with pytest.raises(MeterError, match="watching the energy counter failed"):
+        watch.stop()
+
+
+def test_counter_watch_needs_a_counter(monkeypatch, fake):
+    use(monkeypatch, FakeNvml(counter_supported=False))
+    with pytest.raises(MeterError, match="no cumulative energy counter"):
+        NvmlMeter(sync=lambda: None).counter_watch()

@@ -261,6 +261,85 @@ class Window:
         return getattr(result, name)
 
 
+@dataclass(frozen=True)
+class CounterMark:
+    """An instant at which a cumulative energy counter was seen to change.
+
+    Attributes:
+        t_s: The meter's clock right after the changed value was read.
+        energy_j: The counter's new value (joules; one device or the sum over the meter's devices).
+    """
+
+    t_s: float
+    energy_j: float
+
+
+class CounterWatch:
+    """Watches a meter's energy counter on a background thread and keeps every change as a :class:`CounterMark`.
+
+    For counter-aligned sub-windows while work keeps running: the measured loop never blocks on the
+    counter (an NVML counter read can take milliseconds); afterwards, pair marks about a window length
+    apart and attribute to each pair the work done between their instants. Use as a context manager
+    or call :meth:`start` / :meth:`stop`; :meth:`marks` is safe to call while it runs.
+
+    Args:
+        meter: A meter with ``has_counter``.
+        device: Device whose counter is watched (None = the sum over the meter's devices).
+        poll_s: Pause between reads (the read itself may take longer than this).
+    """
+
+    def __init__(self, meter: Meter, device: int | None = None, poll_s: float = 0.001):
+        from joulebench.meters.sampler import BackgroundSampler
+
+        self.meter = meter
+        self.device = device
+        self._last: float | None = None
+        self._sampler: BackgroundSampler[CounterMark] = BackgroundSampler(
+            self._read, poll_s, meter.clock, name=f"joulebench-{meter.name}-counter-watch"
+        )
+
+    def _read(self, _t: float) -> list[CounterMark]:
+        value = self.meter.read_counter_j(self.device)
+        t = self.meter.clock()
+        if self._last is None or value == self._last:
+            self._last = value
+            return []  # the first value and repeats say nothing about when the counter changed
+        self._last = value
+        return [CounterMark(t, value)]
+
+    def start(self) -> CounterWatch:
+        """Start watching (the first read only learns the current value)."""
+        self._sampler.start()
+        return self
+
+    def stop(self) -> list[CounterMark]:
+        """Stop watching and return all marks.
+
+        Raises:
+            MeterError: If reading the counter failed on the thread.
+        """
+        marks = self._sampler.stop(final=False)
+        if self._sampler.error is not None:
+            raise MeterError(f"watching the energy counter failed: {self._sampler.error}") from self._sampler.error
+        return marks
+
+    def marks(self) -> list[CounterMark]:
+        """The marks so far (a copy)."""
+        with self._sampler._lock:
+            return list(self._sampler.readings)
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the watcher thread, if any."""
+        return self._sampler.error
+
+    def __enter__(self) -> CounterWatch:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 class Meter(ABC):
     """An energy source. Subclasses register with :func:`joulebench.meters.register_meter`.
 
@@ -369,6 +448,16 @@ class Meter(ABC):
                 single = device is not None or len(self.devices or []) <= 1
                 return t, (now_val if single else self.read_counter_j(None))
         return None
+
+    def counter_watch(self, device: int | None = None, poll_s: float = 0.001) -> CounterWatch:
+        """A :class:`CounterWatch` on this meter's energy counter (not started; use it with ``with``).
+
+        Raises:
+            MeterError: If this meter has no energy counter.
+        """
+        if not self.has_counter:
+            raise MeterError(f"meter '{self.name}' has no cumulative energy counter to watch")
+        return CounterWatch(self, device, poll_s)
 
     def _primary_device(self) -> int | None:
         return self.devices[0] if self.devices else None

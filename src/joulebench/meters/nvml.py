@@ -14,14 +14,21 @@ Counter-aligned edges
     its value changes and uses that instant as the edge. The end edge therefore lies up to one update
     period after the work finished; aligned windows suit work that keeps running across the edge.
 
-Counter API for the sweep (cheap; one driver call per device, no thread)
+Counter API for the sweep (counter-aligned sub-windows while work keeps running)
     ``meter.read_counter_j(device=None) -> float``
         Cumulative energy in joules of one measured device (visible index), or the sum over all.
+        One driver call per device, but not free: ``benchmarks/meter_check.py`` prints its cost
+        (milliseconds on the H200 we measured, versus microseconds for a power reading), so never
+        call it once per iteration of the measured loop.
     ``meter.wait_for_counter_update(device=None, timeout_s=1.0) -> (t, energy_j) | None``
-        Poll until the counter changes; ``t`` is ``meter.clock()`` right after the change. Two such
-        marks taken while work keeps running bound a counter-aligned sub-window:
-        ``energy = e1 - e0`` over ``duration = t1 - t0``.
-    ``meter.counter_supported`` (bool) tells whether every measured device has the counter.
+        Poll until the counter changes; ``t`` is ``meter.clock()`` right after the change.
+    ``with meter.counter_watch(device=None) as cw: ...`` then ``cw.marks()`` / ``cw.stop()``
+        A background thread (pynvml's ctypes calls release the GIL) records a
+        :class:`~joulebench.meters.base.CounterMark` ``(t_s, energy_j)`` at every counter change. The
+        measured loop records its own ``(t, iterations done)``; a sub-window between two marks
+        ``a``, ``b`` about a window length apart has ``energy = b.energy_j - a.energy_j`` over
+        ``duration = b.t_s - a.t_s`` and the iterations finished between those instants.
+    ``meter.counter_supported`` / ``meter.has_counter`` tell whether every measured device has the counter.
 
 Devices are indices as the process sees them: ``CUDA_VISIBLE_DEVICES`` is honoured (index lists and
 ``GPU-<uuid>`` entries, prefixes allowed, CUDA's stop-at-the-first-invalid-entry rule); when torch
@@ -254,6 +261,7 @@ class NvmlMeter(Meter):
         for d, h in self._handles.items():
             self._refuse_mig(d, h)
         self._counter_ok = {d: self._probe_counter(h) for d, h in self._handles.items()}
+        self.has_counter = all(self._counter_ok.values())  # type: ignore[misc]  # per board, not per class
         self._fields = {d: self._probe_fields(h) for d, h in self._handles.items()}
 
     def _refuse_mig(self, d: int, h: Any) -> None:
