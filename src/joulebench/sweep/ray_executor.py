@@ -242,6 +242,8 @@ class RayExecutor(Executor):
     ):
         super().__init__(devices, runner)
         import_ray()  # fail before the sweep records its run, with the install command
+        if any(d is not None for d in self.devices):
+            raise ConfigError("--gpus pins local workers; with --executor ray, Ray assigns the GPUs: drop --gpus")
         if retries < 0:
             raise ConfigError(f"--retries must not be negative (got {retries})")
         self.address = address
