@@ -150,7 +150,7 @@ def test_loads_with_defaults_and_no_console_errors(page, site, ds):
     assert page.locator("#table tbody tr").count() == 40
     assert page.locator("#bars li").count() == 10
     ids = [s["id"] for s in page.evaluate("__jb.setups()")]
-    assert "H200:torch-fp32 (simulated)" in ids and "A100:torch-fp32" in ids
+    assert "H200:torch-fp32:sim" in ids and "A100:torch-fp32" in ids
     # every control is labelled (reachable and named for keyboard and screen-reader users)
     unlabeled = page.evaluate(
         "[...document.querySelectorAll('input,select')].filter(e => !e.labels || !e.labels.length).map(e => e.id)"
@@ -334,10 +334,10 @@ def test_csv_upload_adds_points(page, site):
     assert len(pts) == before + 2 and {p["model"] for p in over} == {"resnet_2.test_in1k", "vit_2.test_in1k"}
     assert next(p for p in over if p["model"] == "vit_2.test_in1k")["energy_mj"] == pytest.approx(45.6)
     ids = {s["id"]: s for s in page.evaluate("__jb.setups()")}
-    assert "H200:torch-fp16 [mine.csv]" in ids and ids["H200:torch-fp16 (simulated) [mine.csv]"]["simulated"]
+    assert "H200:torch-fp16 [mine.csv]" in ids and ids["H200:torch-fp16:sim [mine.csv]"]["simulated"]
     assert "Loaded 4 rows" in page.text_content("#msg")
     # choose the simulated upload: it is labelled in the points and the legend
-    page.select_option("#setup", "H200:torch-fp16 (simulated) [mine.csv]")
+    page.select_option("#setup", "H200:torch-fp16:sim [mine.csv]")
     sim = points(page)
     assert sim and all(p["simulated"] for p in sim if not p["overlay"])
     assert "SIMULATED" in page.text_content("#legend")

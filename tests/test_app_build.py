@@ -74,7 +74,9 @@ def make_dataset(seed: int = 0) -> Dataset:
                     batch_size=64,
                     max_batch=512,
                     power_limit_w=300.0,
+                    status="ok",
                     meter="nvml",
+                    simulated=False,
                 )
             )
         if j < 5:
@@ -85,7 +87,7 @@ def make_dataset(seed: int = 0) -> Dataset:
                     gpu="H200",
                     runtime="torch-fp32",
                     precision="fp32",
-                    setup="H200:torch-fp32",
+                    setup="H200:torch-fp32:sim",
                     source="joulebench",
                     energy_per_image_j=base_e / 1.5,
                     throughput_ips=100.0,
@@ -93,7 +95,9 @@ def make_dataset(seed: int = 0) -> Dataset:
                     batch_size=32,
                     max_batch=256,
                     power_limit_w=700.0,
+                    status="ok",
                     meter="sim",
+                    simulated=True,
                 )
             )
         for t_ix, t in enumerate(TESTSETS):
@@ -133,8 +137,8 @@ def test_payload_is_columnar_and_complete():
     assert p["testsets"] == list(TESTSETS)
     assert p["types"] == ["CNN", "Transformer", "Hybrid CNN-Transformer", "MLP"]
     ids = [s["id"] for s in p["setups"]]
-    assert set(ids) == set(SETUPS) | {"H200:torch-fp32 (simulated)"}
-    sim = next(s for s in p["setups"] if s["id"].endswith("(simulated)"))
+    assert set(ids) == set(SETUPS) | {"H200:torch-fp32:sim"}
+    sim = next(s for s in p["setups"] if s["id"].endswith(":sim"))
     assert sim["simulated"] is True and len(sim["m"]) == 5
     # the same model configuration at two input sizes stays two entries
     keys = list(zip(models["name"], models["img"], strict=True))
@@ -163,7 +167,8 @@ def test_payload_handles_missing_catalogue_and_nan():
     p = build_payload(Dataset(pd.concat([energy, extra]), ds.accuracy, ds.catalogue.iloc[0:0]))
     m = p["models"]
     assert "not_in_catalogue.x" in m["name"]
-    assert p["types"] == ["Unknown"] and set(m["url"]) == {None}
+    j = m["name"].index("not_in_catalogue.x")  # no catalogue row and no family rule: Unknown, no page
+    assert p["types"][m["type"][j]] == "Unknown" and m["url"][j] is None and m["year"][j] is None
     first = next(s for s in p["setups"] if s["id"] == energy.loc[0, "setup"])
     failed = (energy.loc[0, "model"], energy.loc[0, "img_size"])
     assert failed not in {(m["name"][i], m["img"][i]) for i in first["m"]}
@@ -285,3 +290,41 @@ def test_cli_app_serves_with_options(tmp_path, fake_data_module, monkeypatch):
     res = CliRunner().invoke(app, ["app", "--host", "0.0.0.0", "--port", "8123"])
     assert res.exit_code == 0, res.output
     assert seen["host"] == "0.0.0.0" and seen["port"] == 8123 and seen["open_browser"] is True
+
+
+def test_own_rows_of_a_reference_setup_stay_apart_and_failed_rows_drop():
+    ds = make_dataset()
+    own = ds.energy[ds.energy.setup == "A100:torch-fp32"].head(3).copy()
+    own["source"] = "joulebench"
+    own["energy_per_image_j"] *= 2
+    failed = ds.energy[ds.energy.setup == "H100:torch-fp32"].head(1).copy()
+    failed["setup"], failed["status"] = "B200:torch-fp32", "failed"
+    p = build_payload(Dataset(pd.concat([own, ds.energy, failed]), ds.accuracy, ds.catalogue))
+    by_id = {s["id"]: s for s in p["setups"]}
+    assert len(by_id["A100:torch-fp32"]["m"]) == 40 and by_id["A100:torch-fp32"]["source"] == "hidden-joules-2025"
+    mine = by_id["A100:torch-fp32 [joulebench]"]
+    assert len(mine["m"]) == 3 and mine["source"] == "joulebench"
+    assert "B200:torch-fp32" not in by_id  # only a failed row: nothing to plot
+
+
+def test_timm_accuracy_wins_over_the_papers():
+    ds = make_dataset()
+    paper = ds.accuracy.copy()
+    paper["source"], paper["top1"] = "hidden-joules-2025", 1.0
+    p = build_payload(Dataset(ds.energy, pd.concat([ds.accuracy, paper]), ds.catalogue))
+    assert min(v for v in p["acc"]["imagenet"] if v is not None) > 50
+
+
+def test_family_table_fills_what_the_catalogue_lacks():
+    families = pytest.importorskip("joulebench.models.families")
+    name = "resnet50.a1_in1k"
+    fam, typ = families.classify(name)
+    energy = pd.DataFrame([dict(model=name, img_size=224, setup="A100:torch-fp32", energy_per_image_j=0.01)])
+    acc = pd.DataFrame([dict(model=name, img_size=224, testset="imagenet", top1=80.0)])
+    stats = pd.DataFrame([dict(model=name, img_size=224, params=25.6e6, macs=4.1e9, activations=1e7)])
+    ds = types.SimpleNamespace(energy=energy, accuracy=acc, catalogue=pd.DataFrame(), stats=stats)
+    p = build_payload(ds)
+    m = p["models"]
+    assert p["types"][m["type"][0]] == typ and p["families"][m["family"][0]] == fam.name
+    assert m["year"][0] == fam.year and m["params"][0] == 25600000 and m["macs"][0] == 4100000000
+    assert m["url"][0] == f"https://huggingface.co/timm/{name}"

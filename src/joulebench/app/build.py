@@ -36,6 +36,10 @@ TESTSET_ORDER = (
 TYPE_ORDER = ("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")
 UNKNOWN = "Unknown"
 
+OWN_SOURCE = "joulebench"
+ACCURACY_SOURCE_RANK = {"timm": 0, "hidden-joules-2025": 1}
+HF_MODEL_URL = "https://huggingface.co/timm/{model}"  # a timm pretrained tag's page on the Hugging Face Hub
+
 _ENERGY_REQUIRED = ("model", "img_size", "setup", "energy_per_image_j")
 _ACCURACY_REQUIRED = ("model", "img_size", "testset", "top1")
 _SIG_DIGITS = 6  # measured values carry far fewer significant digits; this only trims float noise
@@ -103,6 +107,12 @@ def build_payload(dataset: Any) -> dict[str, Any]:
     energy, accuracy, catalogue = dataset.energy, dataset.accuracy, getattr(dataset, "catalogue", None)
     _check_columns(energy, _ENERGY_REQUIRED, "energy")
     _check_columns(accuracy, _ACCURACY_REQUIRED, "accuracy")
+    if "status" in energy.columns:
+        energy = energy[energy["status"].fillna("ok") == "ok"]
+    if "source" in accuracy.columns:
+        # timm's published accuracy first, the paper's as a fallback (the dataset view's own rule)
+        rank = accuracy["source"].map(ACCURACY_SOURCE_RANK).fillna(len(ACCURACY_SOURCE_RANK))
+        accuracy = accuracy.assign(_rank=rank).sort_values("_rank", kind="stable", ascending=False)
 
     # Catalogue facts keyed on (model, img_size), with a by-model fallback for other input sizes.
     cat_exact: dict[tuple[str, int], dict[str, Any]] = {}
@@ -129,6 +139,8 @@ def build_payload(dataset: Any) -> dict[str, Any]:
             keys.append(key)
         return index[key]
 
+    if "source" in energy.columns:
+        energy = energy.assign(_own=energy["source"].eq(OWN_SOURCE)).sort_values("_own", kind="stable")
     energy_rows = _records(energy)
     for r in energy_rows:
         model_index(r.get("model"), r.get("img_size"))
@@ -145,7 +157,8 @@ def build_payload(dataset: Any) -> dict[str, Any]:
         if i is not None and t is not None and v is not None:
             acc[t][i] = v
 
-    cats = [cat_exact.get(k) or cat_by_model.get(k[0]) or {} for k in keys]
+    stats = _stats_index(getattr(dataset, "stats", None))
+    cats = [_describe(k, cat_exact.get(k) or cat_by_model.get(k[0]) or {}, stats) for k in keys]
     types = _ordered({_str(c.get("type")) or UNKNOWN for c in cats}, (*TYPE_ORDER, UNKNOWN))
     families = sorted({_str(c.get("family")) or UNKNOWN for c in cats}, key=str.lower)
     type_ix = {t: i for i, t in enumerate(types)}
@@ -163,13 +176,19 @@ def build_payload(dataset: Any) -> dict[str, Any]:
 
     # One entry per setup; simulated rows (meter 'sim') form their own setup so they never mix with real ones.
     setups: dict[str, dict[str, Any]] = {}
+    setup_source: dict[str, str] = {}
     for r in energy_rows:
         i, e = model_index(r.get("model"), r.get("img_size")), _num(r.get("energy_per_image_j"))
         setup = _str(r.get("setup"))
         if i is None or e is None or e <= 0 or setup is None:
             continue
-        simulated = _str(r.get("meter")) == "sim"
-        sid = f"{setup} (simulated)" if simulated else setup
+        simulated = _str(r.get("simulated")) in ("True", "true", "1") or _str(r.get("meter")) == "sim"
+        if simulated and not setup.endswith(":sim"):
+            setup += ":sim"
+        source = _str(r.get("source")) or ""
+        # one setup name measured by two sources (the paper's A100 and your own A100) stays two setups
+        first = setup_source.setdefault(setup, source)
+        sid = setup if source == first else f"{setup} [{source}]"
         s = setups.get(sid)
         if s is None:
             gpu, _, runtime = setup.partition(":")
@@ -208,6 +227,43 @@ def build_payload(dataset: Any) -> dict[str, Any]:
         "acc": acc,
         "setups": out_setups,
     }
+
+
+def _stats_index(stats: Any) -> dict[tuple[str, int], dict[str, Any]]:
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in _records(stats):
+        name, size = _str(r.get("model")), _num(r.get("img_size"))
+        if name is not None and size is not None:
+            out[(name, int(size))] = r
+    return out
+
+
+def _describe(key: tuple[str, int], cat: dict[str, Any], stats: dict[tuple[str, int], dict[str, Any]]) -> dict:
+    """Catalogue facts for one configuration, filled from the stats table and the family table where missing."""
+    out = dict(cat)
+    st = stats.get(key, {})
+    for col in ("params", "macs"):
+        if _num(out.get(col)) is None:
+            out[col] = st.get(col)
+    if not (_str(out.get("type")) and _str(out.get("family"))) or _num(out.get("year")) is None:
+        hit = _classify(key[0])
+        if hit is not None:
+            fam, typ = hit
+            out["type"] = _str(out.get("type")) or typ
+            out["family"] = _str(out.get("family")) or fam.name
+            out["year"] = out.get("year") if _num(out.get("year")) is not None else fam.year
+            if not _str(out.get("url")) and "." in key[0]:
+                out["url"] = HF_MODEL_URL.format(model=key[0])
+    return out
+
+
+def _classify(model: str) -> Any:
+    """(Family, type) from joulebench's family table, or None (unknown architecture or table not present)."""
+    try:
+        from joulebench.models.families import classify
+    except ImportError:
+        return None
+    return classify(model.split(".")[0])
 
 
 def _safe_url(v: Any) -> str | None:

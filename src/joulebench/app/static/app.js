@@ -222,6 +222,7 @@
   function setupLabel(s) {
     var tags = [];
     if (s.uploaded) tags.push("uploaded");
+    if (s.simulated) tags.push("SIMULATED");
     if (s.source === "joulebench" && !s.uploaded) tags.push("own");
     return s.id + " \u2013 " + s.count + " models" + (tags.length ? " (" + tags.join(", ") + ")" : "");
   }
@@ -1047,7 +1048,7 @@
       var gpu = col.gpu >= 0 && row[col.gpu] ? shortGpu(row[col.gpu]) : "";
       var rt = (col.runtime >= 0 && row[col.runtime] ? row[col.runtime] : col.precision >= 0 && row[col.precision] ? row[col.precision] : "").trim().slice(0, 40);
       var sim = col.meter >= 0 && String(row[col.meter]).trim().toLowerCase() === "sim";
-      var id = (gpu || rt ? (gpu || "GPU") + ":" + (rt || "runtime") : "uploaded") + (sim ? " (simulated)" : "") + " [" + fileName + "]";
+      var id = (gpu || rt ? (gpu || "GPU") + ":" + (rt || "runtime") : "uploaded") + (sim ? ":sim" : "") + " [" + fileName + "]";
       var b = bySetup[id] || (bySetup[id] = { id: id, gpu: gpu, runtime: rt, simulated: sim, m: [], e: [], tp: [], lat: [], bs: [], seen: {} });
       var val = [e, finiteOrNaN(row[col.tp]), finiteOrNaN(row[col.lat]), finiteOrNaN(row[col.bs])];
       if (i in b.seen) { var k = b.seen[i]; b.e[k] = val[0]; b.tp[k] = val[1]; b.lat[k] = val[2]; b.bs[k] = val[3]; continue; }
