@@ -1,0 +1,180 @@
+"""``joulebench measure`` end to end on the CPU with the simulated meter, checked through the store."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from joulebench.cli import main
+from joulebench.store.db import Store
+
+FAST = [
+    "--meter",
+    "sim",
+    "--min-window",
+    "0.2s",
+    "--warmup",
+    "0.05s",
+    "--min-iters",
+    "3",
+    "--idle",
+    "0.1s",
+    "--max-batch",
+    "4",
+    "--img-size",
+    "64",
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    # Worker subprocesses inherit this: one BLAS/OpenMP thread keeps tiny models fast on a busy 2-core runner.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(list(args))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    code, out, err = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    [summary] = payload["summaries"]
+    assert summary["status"] == "ok" and summary["meter"] == "sim" and summary["gpu_uuid"] == "SIM-0"
+    with Store(db) as store:
+        [s] = store.summaries()
+        rows = store.measurements()
+        [run] = store.runs()
+    assert s["model"] == "test_vit.r160_in1k" and s["img_size"] == 64 and s["runtime"] == "cpu-fp32"
+    batches = {r["batch_size"] for r in rows}
+    assert 1 in batches and max(batches) <= 4
+    assert s["optimal_batch"] in batches and s["energy_per_image_batch1_j"] is not None
+    assert all(r["status"] == "ok" and r["iterations"] >= 3 for r in rows)
+    assert run["meter"] == "sim" and run["config"]["search"] == "plateau" and run["config"]["max_batch"] == 4
+
+    # same command again: everything is done, nothing is measured or recorded
+    code, out, _ = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json")
+    again = json.loads(out)
+    assert code == 0 and again["summaries"] == [] and again["skipped"] == [["test_vit.r160_in1k", 64, "cpu-fp32"]]
+    with Store(db) as store:
+        assert len(store.runs()) == 1 and len(store.summaries()) == 1
+
+    # --force measures it again under a new run
+    code, out, _ = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json", "--force")
+    assert code == 0 and len(json.loads(out)["summaries"]) == 1
+    with Store(db) as store:
+        assert len(store.runs()) == 2 and len(store.summaries()) == 2
+
+
+@pytest.fixture
+def custom_models(tmp_path, monkeypatch):
+    (tmp_path / "jb_custom_models.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            import torch
+
+            class Crash(torch.nn.Module):
+                def forward(self, x):
+                    os._exit(7)  # dies like a segfaulting kernel would
+
+            class Tiny(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = torch.nn.Conv2d(3, 4, 3)
+
+                def forward(self, x):
+                    return self.conv(x).mean((2, 3))
+
+            def crash():
+                return Crash()
+
+            def tiny():
+                return Tiny()
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    yield
+    sys.modules.pop("jb_custom_models", None)
+
+
+def test_a_crashing_model_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, custom_models):
+    db = str(tmp_path / "r.db")
+    code, out, err = _run(
+        capsys,
+        "measure",
+        "jb_custom_models:crash",
+        "jb_custom_models:tiny",
+        "--input-shape",
+        "3,16,16",
+        "--runtime",
+        "cpu-fp32",
+        *[a for a in FAST if a not in ("--img-size", "64")],
+        "--db",
+        db,
+        "--json",
+    )
+    assert code == 0, err
+    by_model = {s["model"]: s for s in json.loads(out)["summaries"]}
+    assert by_model["jb_custom_models:crash"]["status"] == "failed"
+    assert "exit status 7" in by_model["jb_custom_models:crash"]["error"]
+    assert by_model["jb_custom_models:tiny"]["status"] == "ok"
+    with Store(db) as store:
+        [failure] = store.failures()
+        assert failure["model"] == "jb_custom_models:crash" and failure["stage"] == "worker"
+        assert "exit status 7" in failure["reason"]
+        # a failed model is not "done": a re-run tries it again, but skips the finished one
+        assert store.done_keys("SIM-0") == {("jb_custom_models:tiny", 16, "cpu-fp32")}
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--precision", "80%"], "--precision"),
+        (["--min-window", "0s"], "--min-window"),
+        (["--warmup", "3 parsecs"], "--warmup"),
+        (["--tf32", "on"], "tf32"),
+        (["--cuda-graphs"], "cuda_graphs"),
+        (["--gpus", "0,0"], "--gpus"),
+        (["--search", "bisect"], "unknown search"),
+        (["--max-batch", "0"], "--max-batch"),
+        (["--runtime", "cpu-fp32"], "twice"),
+    ],
+)
+def test_contradictory_or_invalid_flags_fail_before_anything_is_written(tmp_path, capsys, args, message):
+    db = tmp_path / "r.db"
+    code, out, err = _run(
+        capsys, "measure", "test_vit", "--runtime", "cpu-fp32", "--meter", "sim", *args, "--db", str(db)
+    )
+    assert code == 2
+    assert message in err and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert not db.exists()
+
+
+def test_unknown_model_names_close_matches(tmp_path, capsys):
+    db = tmp_path / "r.db"
+    code, _, err = _run(capsys, "measure", "test_vitt", "--runtime", "cpu-fp32", "--meter", "sim", "--db", str(db))
+    assert code == 2 and "test_vit" in err and not db.exists()
+
+
+def test_unavailable_runtime_says_why(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = _run(capsys, "measure", "test_vit", "--runtime", "torch-fp16", "--meter", "sim", "--db", "x.db")
+    assert code == 2 and "torch-fp16" in err and "cannot run here" in err
