@@ -71,7 +71,14 @@ def load_measurements(db: Path | None):
     from joulebench.store import Store
 
     with Store(path, create=False) as store:
-        return store.measurements_frame()
+        m = store.measurements_frame()
+        runs = store.runs_frame()
+    # rows may leave the power limit to their run (as `joulebench results` does)
+    if len(m) and "run_id" in m.columns and "power_limit_w" in runs.columns:
+        limits = runs.set_index("run_id")["power_limit_w"]
+        own = m["power_limit_w"] if "power_limit_w" in m.columns else None
+        m["power_limit_w"] = m["run_id"].map(limits) if own is None else own.fillna(m["run_id"].map(limits))
+    return m
 
 
 def _out():
