@@ -10,7 +10,8 @@ on ``window.__jb.timings`` with ``performance.now()``:
   frame has been produced (requestAnimationFrame + a task), i.e. what a person waits for.
 
 Usage: ``python benchmarks/app_perf.py [--models 2000] [--setups 8] [--repeat 5]``; writes JSON to
-``$OUT/app_perf.json`` when ``$OUT`` is set.
+``$OUT/app_perf.json`` when ``$OUT`` is set. ``--screenshots docs/img`` instead saves the README's
+screenshots (explorer.png, compare.png) of the real shipped dataset at 1366x768.
 """
 
 from __future__ import annotations
@@ -163,12 +164,43 @@ def control_actions(pg, k: int, setups: list[str]) -> dict:
     }
 
 
+def screenshots(out_dir: Path) -> None:
+    """The README's pictures: the explorer and the compare view at 1366x768 on the real shipped dataset."""
+    from playwright.sync_api import sync_playwright
+
+    site = Path(tempfile.mkdtemp(prefix="jb-app-shots-"))
+    build_site(site)  # the shipped reference data (and ./joulebench.db's results if present)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1366, "height": 768})
+        pg.goto((site / "index.html").as_uri() + "#q=convnextv2")
+        wait_js(pg, "window.__jb && window.__jb.ready")
+        top = pg.evaluate("__jb.ranking()")[0]
+        pt = next(x for x in pg.evaluate("__jb.points()") if x["model"] == top["model"] and x["img"] == top["img"])
+        pg.mouse.move(pt["cx"], pt["cy"])
+        pg.wait_for_timeout(100)
+        pg.screenshot(path=str(out_dir / "explorer.png"))
+        setups = [s["id"] for s in pg.evaluate("__jb.setups()")]
+        a, b = ("A100:torch-fp32", "A100:tensorrt-fp16") if "A100:tensorrt-fp16" in setups else setups[:2]
+        pg.goto((site / "index.html").as_uri() + f"#v=compare&ca={a}&cb={b}")
+        pg.reload()
+        wait_js(pg, "window.__jb && window.__jb.ready")
+        pg.screenshot(path=str(out_dir / "compare.png"))
+        browser.close()
+    print(f"wrote {out_dir / 'explorer.png'} and {out_dir / 'compare.png'}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", type=int, default=2000)
     ap.add_argument("--setups", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--screenshots", type=Path, help="instead: save explorer.png and compare.png of the real data here")
     args = ap.parse_args()
+    if args.screenshots:
+        screenshots(args.screenshots)
+        return
     from playwright.sync_api import sync_playwright
 
     ds = synthetic(args.models, args.setups)

@@ -595,7 +595,7 @@
       var x = xs.px(q.e * 1e3), y = ys.px(q.a);
       ctx.strokeStyle = "#e00000"; ctx.lineWidth = 2.2;
       ctx.beginPath(); ctx.arc(x, y, 7, 0, 6.2832); ctx.stroke();
-      if (k < 15) {
+      if (hits.length <= 8) { // beyond a few, labels only hide each other
         ctx.fillStyle = "rgba(255,255,255,0.85)";
         var label = D.name[q.i].slice(0, 48);
         var tw = ctx.measureText(label).width;
@@ -657,17 +657,17 @@
   }
   var TABLE_COLS = [
     { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; } },
-    { key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
+    { plain: true, key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
     { key: "type", label: "Type", txt: true, get: function (q) { return D.types[D.type[q.i]]; } },
     { key: "family", label: "Family", txt: true, get: function (q) { return D.families[D.family[q.i]]; } },
     { key: "acc", label: "Acc %", get: function (q) { return q.a; }, d: 4 },
     { key: "mj", label: "mJ/img", get: function (q) { return q.e * 1e3; }, d: 4 },
     { key: "tp", label: "img/s", get: function (q) { return R.setup.tp[q.i]; }, d: 4 },
     { key: "lat", label: "Latency ms", get: function (q) { return R.setup.lat[q.i] * 1e3; }, d: 3 },
-    { key: "bs", label: "Batch", get: function (q) { return R.setup.bs[q.i]; } },
+    { plain: true, key: "bs", label: "Batch", get: function (q) { return R.setup.bs[q.i]; } },
     { key: "params", label: "Params M", get: function (q) { return D.params[q.i] === null ? NaN : D.params[q.i] / 1e6; }, d: 3 },
     { key: "gmacs", label: "GMACs", get: function (q) { return D.macs[q.i] === null ? NaN : D.macs[q.i] / 1e9; }, d: 3 },
-    { key: "year", label: "Year", get: function (q) { return D.year[q.i] === null ? NaN : D.year[q.i]; } },
+    { plain: true, key: "year", label: "Year", get: function (q) { return D.year[q.i] === null ? NaN : D.year[q.i]; } },
     { key: "score", label: "Score", get: function (q) { return q.score; }, d: 4 },
     { key: "kwh", label: "kWh/M img", get: function (q) { return perMillion(q.e).kwh; }, d: 3 },
     { key: "co2", label: "kg CO2e/M", get: function (q) { return perMillion(q.e).co2; }, d: 3 },
@@ -675,7 +675,7 @@
   ];
   var CMP_COLS = [
     { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; } },
-    { key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
+    { plain: true, key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
     { key: "type", label: "Type", txt: true, get: function (q) { return D.types[D.type[q.i]]; } },
     { key: "ea", label: "A mJ/img", get: function (q) { return q.ea * 1e3; }, d: 4 },
     { key: "eb", label: "B mJ/img", get: function (q) { return q.eb * 1e3; }, d: 4 },
@@ -724,7 +724,8 @@
       var r = el("tr", rowClass ? rowClass(q) : null);
       cols.forEach(function (c) {
         var v = c.get(q);
-        var td = el("td", (c.txt ? "txt" : "") + (c.key === "model" ? " model" : ""), c.txt ? v : fmt(v, c.d || 6));
+        var shown = c.txt ? v : c.plain ? (v === null || v !== v || !v ? "\u2013" : String(v)) : fmt(v, c.d || 6);
+        var td = el("td", (c.txt ? "txt" : "") + (c.key === "model" ? " model" : ""), shown);
         if (c.key === "model") td.title = String(v);
         r.appendChild(td);
       });
@@ -804,9 +805,11 @@
     lines.forEach(function (L) {
       ctx.strokeStyle = L[1]; ctx.fillStyle = L[1]; ctx.setLineDash(L[0] === 1 ? [] : [6, 4]); ctx.lineWidth = 1.3;
       ctx.beginPath(); ctx.moveTo(xs.px(ex[0]), ys.px(ex[0] / L[0])); ctx.lineTo(xs.px(ex[1]), ys.px(ex[1] / L[0])); ctx.stroke();
-      var lx = ex[0] * Math.pow(ex[1] / ex[0], L[0] === 1 ? 0.06 : 0.55);
+      // A = B at the lower left above its line; the mean line's label in the empty lower right, below it
+      var lx = ex[0] * Math.pow(ex[1] / ex[0], L[0] === 1 ? 0.06 : 0.97);
       ctx.textAlign = L[0] === 1 ? "left" : "right";
-      ctx.fillText(L[2], xs.px(lx) - (L[0] === 1 ? -4 : 4), ys.px(lx / L[0]) - 4);
+      ctx.textBaseline = L[0] === 1 ? "bottom" : "top";
+      ctx.fillText(L[2], xs.px(lx) + (L[0] === 1 ? 4 : 0), ys.px(lx / L[0]) + (L[0] === 1 ? -4 : 8));
     });
     ctx.setLineDash([]);
     var n = C.rows.length, hx = new Float32Array(n), hy = new Float32Array(n);
@@ -921,7 +924,9 @@
       tipRow(tip, "batch", fmt(s.bs[i], 6));
       if (q.ok) tipRow(tip, "score", fmt(q.score, 4));
       var pm = perMillion(q.e);
-      tipRow(tip, "per million images", fmt(pm.kwh, 3) + " kWh, " + fmt(pm.co2, 3) + " kg CO2e, " + fmt(pm.cost, 3) + " cost");
+      tipRow(tip, "per million images", fmt(pm.kwh, 3) + " kWh");
+      tipRow(tip, "\u2026 at " + fmt(S.ci, 3) + " g/kWh", fmt(pm.co2, 3) + " kg CO2e");
+      tipRow(tip, "\u2026 at " + fmt(S.price, 3) + " per kWh", fmt(pm.cost, 3));
       if (s.simulated) tip.appendChild(el("div", "t-note", "simulated numbers (meter sim)"));
     } else {
       tipRow(tip, "A " + C.a.id, fmt(q.ea * 1e3, 4) + " mJ/img");
