@@ -23,7 +23,7 @@ def fake_trt(monkeypatch):
     mod.calls = []
 
     def compile(model, **kwargs):  # noqa: A001 - mirrors torch_tensorrt.compile
-        mod.calls.append({"model": model, **kwargs})
+        mod.calls.append({"model": model, "inference_mode": torch.is_inference_mode_enabled(), **kwargs})
         return model
 
     mod.compile = compile
@@ -53,12 +53,15 @@ def test_engine_is_built_per_batch_size_in_fp16(fake_trt):
     assert len(fake_trt.calls) == 2
     for bs, call in zip((1, 2), fake_trt.calls, strict=True):
         assert call["model"] is rt.model
+        assert not call["inference_mode"]  # torch.export (dynamo front end) refuses inference tensors
+        assert not call["inputs"][0].is_inference()
         assert call["ir"] == "dynamo"
         assert call["enabled_precisions"] == {torch.half}
         assert call["workspace_size"] == 1 << 20
         (example,) = call["inputs"]
         assert example.shape == (bs, *spec.input_shape) and example.dtype == torch.float16
     d = rt.describe()
+    assert d["inference_mode"] is False
     assert d["torch_tensorrt_version"] == "0.0-fake" and d["enabled_precisions"] == ["fp16"] and d["ir"] == "dynamo"
 
 

@@ -41,6 +41,8 @@ class TensorRTFP16Runtime(TorchRuntime):
     extra = "tensorrt"
     summary = "TensorRT FP16 engine per batch size via torch-tensorrt"
     OPTIONS = {**TorchRuntime.OPTIONS, "ir": "dynamo", "trt_kwargs": None}
+    # torch-tensorrt's dynamo front end goes through torch.export, which refuses inference-mode tensors.
+    inference_mode = False
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

@@ -123,13 +123,13 @@ class TorchRuntime(Runtime):
 
     def prepare(self, batch_size: int) -> Callable[[Any], Any]:
         """Build (and, for subclasses, compile) for ``batch_size``, warm up once, capture a graph if asked."""
-        torch = import_torch()
+        import_torch()
         self._check_batch(batch_size)
         self._require_loaded()
         self._prepared = None
         t0 = self._clock()
         example = self.make_inputs(batch_size, n=1)[0]
-        with torch.inference_mode():
+        with self._grad_context():
             fn = self._build(batch_size, example)
             for _ in range(self._warmup_calls()):
                 fn(example)  # triggers lazy work (compilation, cuDNN setup) outside any measured window
@@ -139,7 +139,7 @@ class TorchRuntime(Runtime):
         else:
 
             def run(x: Any) -> Any:
-                with torch.inference_mode():
+                with self._grad_context():
                     return fn(x)
 
         self._prepared = (fn, run)
@@ -149,17 +149,24 @@ class TorchRuntime(Runtime):
     def _warmup_calls(self) -> int:
         return 1
 
+    #: Run under ``torch.inference_mode()``; False means ``torch.no_grad()`` (for exporters that need it).
+    inference_mode: bool = True
+
+    def _grad_context(self) -> Any:
+        torch = import_torch()
+        return torch.inference_mode() if self.inference_mode else torch.no_grad()
+
     def _capture(self, fn: Callable[[Any], Any], example: Any) -> Callable[[Any], Any]:
         torch = import_torch()
         static_in = example.clone(memory_format=torch.preserve_format)
         side = torch.cuda.Stream(device=self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.inference_mode(), torch.cuda.stream(side):
+        with self._grad_context(), torch.cuda.stream(side):
             for _ in range(3):  # warm up on a side stream, as CUDA-graph capture requires
                 fn(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.inference_mode(), torch.cuda.graph(graph):
+        with self._grad_context(), torch.cuda.graph(graph):
             static_out = fn(static_in)
         self.synchronize()
 
@@ -200,7 +207,7 @@ class TorchRuntime(Runtime):
             dtype=str(torch_dtype(self.precision)).replace("torch.", ""),
             channels_last=self.channels_last,
             cuda_graphs=bool(self.options["cuda_graphs"]),
-            inference_mode=True,
+            inference_mode=self.inference_mode,
         )
         if self.device_type == "cuda":
             d.update(cudnn_benchmark=bool(torch.backends.cudnn.benchmark), **tf32_state())

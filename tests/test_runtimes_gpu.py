@@ -1,0 +1,84 @@
+"""CUDA runtimes on a real GPU (deselected by default; run with `pytest -m gpu tests/test_runtimes_gpu.py`)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("timm")
+
+from joulebench.models.resolve import resolve_models  # noqa: E402
+from joulebench.runtimes import get_runtime, get_runtime_class  # noqa: E402
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+def _run(name, spec, bs=4, **options):
+    if not get_runtime_class(name).available()[0]:
+        pytest.skip(get_runtime_class(name).available()[1])
+    rt = get_runtime(name, **options)
+    rt.load(spec)
+    fn = rt.prepare(bs)
+    xs = rt.make_inputs(bs)
+    out = torch.as_tensor(fn(xs[0])).float().clone()
+    rt.synchronize()
+    return rt, fn, xs, out
+
+
+@pytest.mark.parametrize("name", ["torch-fp32", "torch-fp16", "torch-bf16", "compile-fp16", "compile-bf16"])
+def test_cuda_runtime_runs_and_is_finite(name):
+    (spec,) = resolve_models(["test_efficientnet"])
+    rt, fn, xs, out = _run(name, spec)
+    assert out.shape == (4, 1000) and torch.isfinite(out).all()
+    assert rt.describe()["device"] == "cuda:0"
+    del fn, xs
+    rt.close()
+
+
+@pytest.mark.parametrize("name", ["torch-fp16", "compile-fp16"])
+def test_cuda_graphs_give_the_same_output(name):
+    (spec,) = resolve_models(["test_vit"])
+    rt, fn, xs, out = _run(name, spec, cuda_graphs=True)
+    with torch.inference_mode():
+        ref = rt.model(xs[0]).float()
+    torch.testing.assert_close(out, ref, rtol=2e-2, atol=2e-2)
+    out1 = torch.as_tensor(fn(xs[1])).float()
+    with torch.inference_mode():
+        torch.testing.assert_close(out1, rt.model(xs[1]).float(), rtol=2e-2, atol=2e-2)
+    rt.close()
+
+
+def test_tf32_option_is_recorded():
+    (spec,) = resolve_models(["test_resnet"])
+    rt, fn, xs, out = _run("torch-fp32", spec, tf32="off")
+    d = rt.describe()
+    assert d["tf32_matmul"] is False and d["tf32_cudnn"] is False and d["float32_matmul_precision"] == "highest"
+    rt.close()
+
+
+def test_onnxruntime_cuda_io_binding():
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("onnxruntime without CUDAExecutionProvider")
+    (spec,) = resolve_models(["test_efficientnet"])
+    rt, fn, xs, out = _run("onnxruntime", spec, provider="cuda")
+    with torch.inference_mode():
+        ref = rt.model(xs[0].cpu()).float()
+    assert out.device.type == "cuda" and rt.describe()["io_binding"] is True
+    torch.testing.assert_close(out.cpu(), ref, rtol=2e-2, atol=2e-2)
+    rt.close()
+
+
+def test_oom_is_recognised():
+    (spec,) = resolve_models(["test_vit"])
+    rt = get_runtime("torch-fp16")
+    rt.load(spec)
+    with pytest.raises(Exception) as e:
+        rt.prepare(1 << 22)
+    assert rt.is_oom(e.value)
+    rt.release()
