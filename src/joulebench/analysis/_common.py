@@ -30,6 +30,8 @@ TESTSETS = (
 STATIC = ("params", "macs", "activations")
 #: When several sources give the same (model, img_size, setup), the first in this order wins.
 SOURCE_PRIORITY = ("joulebench", "hidden-joules-2025", "timm")
+#: Accuracy: timm's own validation results first (as the explorer does), then the paper's copy of them.
+ACCURACY_SOURCE_PRIORITY = ("joulebench", "timm", "hidden-joules-2025")
 
 
 def require(module: str, extra: str = "analysis", purpose: str = "this analysis") -> Any:
@@ -77,7 +79,10 @@ def check_choice(value: str, values: Iterable[Any], what: str) -> str:
 def dedupe_energy(energy: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, img_size, setup): own measurements before the paper's, before timm's."""
     _check_columns(energy, [*KEY, "setup", ENERGY], "energy")
-    e = energy[energy[ENERGY].notna() & (energy[ENERGY] > 0)].copy()
+    e = energy[energy[ENERGY].notna() & (energy[ENERGY] > 0)]
+    if "status" in e.columns:  # failed runs of the dataset view carry no energy; keep only successful rows
+        e = e[e["status"].isna() | (e["status"] == "ok")]
+    e = e.copy()
     if "source" in e.columns:
         rank = {s: i for i, s in enumerate(SOURCE_PRIORITY)}
         e["_prio"] = e["source"].map(rank).fillna(len(rank))
@@ -109,32 +114,47 @@ def accuracy_wide(accuracy: pd.DataFrame, testsets: Sequence[str] | None = None)
         a = a[a["testset"].isin(list(testsets))]
     if a.empty:
         return pd.DataFrame(columns=[*KEY, *(testsets or [])])
+    if "source" in a.columns:  # one source per (model, size, test set), by priority; sources agree to ~0.01 points
+        rank = {s: i for i, s in enumerate(ACCURACY_SOURCE_PRIORITY)}
+        a = a.assign(_prio=a["source"].map(rank).fillna(len(rank))).sort_values("_prio", kind="stable")
+        a = a.drop_duplicates([*KEY, "testset"], keep="first")
     w = a.pivot_table(index=KEY, columns="testset", values="top1", aggfunc="mean").reset_index()
     w.columns.name = None
     return w
 
 
 def static_facts(catalogue: pd.DataFrame | None, stats: pd.DataFrame | None = None) -> pd.DataFrame | None:
-    """Per (model, img_size) static facts: type, family, arch, params, macs, activations (where known)."""
-    # ``stats`` may be something other than a table (e.g. summary counts); only tables keyed on model count
-    frames = [f for f in (catalogue, stats) if hasattr(f, "columns") and len(f) and "model" in f.columns]
+    """Per (model, img_size) static facts: arch, type, family, year, pretrain, params, macs, activations.
+
+    Catalogue values come first; ``stats`` (computed model statistics) fills the ones the catalogue lacks and
+    adds configurations the catalogue does not list. Either may be None.
+    """
+    import pandas as pd
+
+    cols = ("model", "img_size", "arch", "type", "family", "year", "pretrain", *STATIC)
+
+    def usable_table(f):  # ``stats`` may be something other than a table; only tables keyed on model count
+        return f is not None and hasattr(f, "columns") and len(f) and "model" in f.columns
+
+    frames = [f[[c for c in cols if c in f.columns]] for f in (catalogue, stats) if usable_table(f)]
     if not frames:
         return None
-    out = None
-    for f in frames:
-        cols = [
-            c for c in ("model", "img_size", "arch", "type", "family", "year", "pretrain", *STATIC) if c in f.columns
-        ]
-        f = f[cols]
-        keys = [k for k in KEY if k in f.columns]
-        f = f.drop_duplicates(keys)
-        if out is None:
-            out = f
-        else:
-            new = [c for c in f.columns if c not in out.columns or c in keys]
-            on = [k for k in keys if k in out.columns]
-            out = out.merge(f[new], on=on, how="left") if len(new) > len(on) else out
-    return out
+    out = frames[0].drop_duplicates([k for k in KEY if k in frames[0].columns])
+    if len(frames) == 2:
+        st = frames[1]
+        keys = [k for k in KEY if k in out.columns and k in st.columns]
+        st = st.drop_duplicates(keys)
+        merged = out.merge(st, on=keys, how="outer", suffixes=("", "_stats"))
+        for c in st.columns:
+            if c in keys:
+                continue
+            if f"{c}_stats" in merged.columns:
+                merged[c] = merged[c].fillna(merged.pop(f"{c}_stats"))
+        out = merged
+    for c in STATIC:
+        if c in out.columns:
+            out[c] = pd.to_numeric(out[c], errors="coerce")
+    return out.reset_index(drop=True)
 
 
 def attach(df: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
