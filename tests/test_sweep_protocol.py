@@ -117,7 +117,9 @@ def test_measurement_row_is_consistent_and_marks_the_simulation():
     base = dict(run_id="r", model="m.tag", img_size=32, runtime="fake", precision="fp32")
     row = to_measurement(run, base, meter, {"gpu_name": "sim", "gpu_uuid": "SIM-0", "power_limit_w": 300.0})
     assert row.status == "ok" and row.method == "simulated" and row.meter == "sim"
-    assert row.energy_per_image_j == pytest.approx(row.energy_j / row.images)
+    # the sim meter has a counter: energy per image comes from the counter-aligned span inside the window
+    assert row.trace_summary["epi_source"] == "counter_span" and row.trace_summary["span_s"] > 0
+    assert row.energy_per_image_j == pytest.approx(row.energy_j / row.images, rel=0.2)
     assert row.dynamic_energy_per_image_j < row.energy_per_image_j
     assert row.latency_p50_s <= row.latency_p95_s
     assert row.trace_summary["phase"] == "full"
@@ -131,6 +133,29 @@ def test_scout_plan_is_shorter_and_the_first_batch_gets_the_full_warmup():
     assert full.min_window_s == 10.0 and full.precision == 0.01
     assert scout.min_window_s < full.min_window_s and scout.precision is None and scout.warmup_s < 3.0
     assert first.warmup_s == 3.0
+
+
+def test_without_a_counter_energy_per_image_is_the_window_average():
+    class NoCounter(WatchedSim):
+        has_counter = False
+
+    meter = NoCounter()
+    rt = FakeRuntime(meter)
+    run = measure_batch(rt, meter, 4, _plan())
+    base = dict(run_id="r", model="m", img_size=32, runtime="fake", precision="fp32")
+    row = to_measurement(run, base, meter, {})
+    assert row.trace_summary["epi_source"] == "window"
+    assert row.energy_per_image_j == pytest.approx(row.energy_j / row.images)
+    assert row.trace_summary["subwindow_source"] == "trace"  # fixed-length sub-windows over the power trace
+
+
+def test_the_window_runs_on_until_the_counter_updates_so_the_span_covers_the_minimum():
+    meter = WatchedSim()  # counter period 10 ms
+    rt = FakeRuntime(meter, iter_s=0.001)
+    run = measure_batch(rt, meter, 2, _plan(min_window_s=0.1, min_iters=3))
+    [seg] = run.segments
+    assert len(seg.counter_marks) >= 2
+    assert seg.counter_marks[-1][0] >= 0.1  # the last mark comes after the minimum window
 
 
 def test_load_hint_grows_with_batch_and_saturates():

@@ -46,6 +46,7 @@ def build_options(
     idle: str,
     max_batch: int | None,
     latency_budget: str | None,
+    start_batch: int = 1,
 ) -> Any:
     """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
 
@@ -67,6 +68,7 @@ def build_options(
         cooldown_s=_time("--cooldown", cooldown) or 0.0,
         idle_s=_time("--idle", idle) or 0.0,
         max_batch=max_batch,
+        start_batch=start_batch,
         latency_budget_s=budget,
         tf32=tf32,
         cuda_graphs=cuda_graphs,
@@ -121,6 +123,7 @@ def measure(
     cooldown: str = typer.Option("0s", "--cooldown", help="Idle pause between batches."),
     idle: str = typer.Option("2s", "--idle", help="Idle-baseline measurement before each model."),
     max_batch: int | None = typer.Option(None, "--max-batch", help="Largest batch to try."),
+    start_batch: int = typer.Option(1, "--start-batch", help="First batch of the search (batch 1 is still measured)."),
     latency_budget: str | None = typer.Option(
         "50ms", "--latency-budget", help="Per-batch p95 budget for the summary ('off' to skip)."
     ),
@@ -147,6 +150,7 @@ def measure(
         idle=idle,
         max_batch=max_batch,
         latency_budget=latency_budget,
+        start_batch=start_batch,
     )
     timeout_s = _time("--timeout", timeout)
     if weights is not None and not Path(weights).is_file():

@@ -14,7 +14,11 @@ The protocol for one batch (``measure_batch``):
    per launch); every change of its value is a sub-window boundary. Images completed by each boundary are
    interpolated from the iteration completion times, so every sub-window gives an energy per image. The 95%
    confidence interval of energy per image (ratio estimator over sub-windows) is reported as ``ci95_rel``.
-   Meters without a counter use fixed-length sub-windows over the sampled power trace instead.
+   Launching goes on past the minimum until the counter updates once more; energy per image, power and
+   throughput then come from the span between the first and last counter updates (both observed while the
+   device was busy), which avoids the +-1 update error of unaligned edges and the idle tail of an aligned
+   end edge. Meters without a counter use the whole window, and fixed-length sub-windows over the sampled
+   power trace for the confidence interval.
 5. ``precision``: while the interval is wider than the target, the window is extended by further segments
    (each a full meter window) up to ``max_window_s``.
 
@@ -308,6 +312,23 @@ class BatchRun:
         """Total window energy (J)."""
         return sum(s.result.energy_j for s in self.segments)
 
+    def counter_span(self) -> tuple[float, float, float] | None:
+        """``(energy J, images, seconds)`` between the first and last counter marks of each segment, summed.
+
+        Both ends are counter updates observed while work was running, so the span carries neither the
+        quantisation of unaligned edges nor the idle tail of an edge that waits for an update after the
+        device has drained. None without at least two marks in some segment.
+        """
+        e = imgs = secs = 0.0
+        for s in self.segments:
+            if len(s.counter_marks) < 2:
+                continue
+            (ta, ea), (tb, eb) = s.counter_marks[0], s.counter_marks[-1]
+            e += eb - ea
+            imgs += images_at(tb, s.completions, self.batch_size) - images_at(ta, s.completions, self.batch_size)
+            secs += tb - ta
+        return (e, imgs, secs) if imgs > 0 and secs > 0 else None
+
     def latencies_s(self) -> list[float]:
         """Per-iteration times: differences of consecutive completion times within each segment."""
         out: list[float] = []
@@ -350,17 +371,22 @@ def run_segment(
     load: float | None = None,
     timer_factory: Callable[[], CpuTimer | CudaTimer] = CpuTimer,
     clock: Callable[[], float] = time.perf_counter,
+    span_grace_s: float = 1.0,
 ) -> Segment:
     """Run ``fn`` back to back inside one meter window until ``min_iters`` and ``min_s`` are both reached.
 
     The energy counter, where the meter has one, is polled after each launch; each change of its value is
-    recorded as a ``(t, cumulative J)`` mark for counter-aligned sub-windows.
+    recorded as a ``(t, cumulative J)`` mark for counter-aligned sub-windows. With a counter, launching goes
+    on past the minimum until the counter updates once more (at most ``span_grace_s``), so that the span
+    between the first and last marks -- counter-aligned edges taken while the device is busy -- covers the
+    minimum window.
     """
     n_buf = len(inputs)
     read = _counter_reader(meter)
     timer = timer_factory()
     marks: list[tuple[float, float]] = []
     i = 0
+    done_at: float | None = None  # when the minimum was reached
     with meter.window(load=load) as w:
         timer.start()
         t0 = clock()
@@ -370,12 +396,19 @@ def run_segment(
             timer.mark()
             i += 1
             now = clock()
+            new_mark = False
             if read is not None:
                 v = read()
                 if v != last:
                     marks.append((now - t0, v))
                     last = v
-            if i >= min_iters and now - t0 >= min_s:
+                    new_mark = True
+            if done_at is None and i >= min_iters and now - t0 >= min_s:
+                done_at = now
+                if read is None:
+                    break
+                continue
+            if done_at is not None and ((new_mark and len(marks) >= 2) or now - done_at >= span_grace_s):
                 break
     assert w.result is not None
     return Segment(w.result, i, timer.completions(), marks)
@@ -515,8 +548,20 @@ def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dic
     ts = summarize_trace(trace)
     # Simulated traces invent memory use: only a real trace may stand in for the allocator's peak.
     peak_b = run.peak_memory_b if run.peak_memory_b is not None or meter.simulated else ts.get("mem_used_b_max")
-    # Throughput from the iteration timeline (GPU events): aligned window edges add an idle tail to duration_s.
-    busy = sum(s.completions[-1] for s in run.segments if s.completions) or duration
+    # Energy per image, power and throughput from the counter-aligned span when there is one (see
+    # BatchRun.counter_span); else from the whole window, with throughput from the iteration timeline.
+    span = run.counter_span()
+    if span is not None:
+        span_e, span_i, span_t = span
+        epi = span_e / span_i
+        dyn = (span_e - idle * span_t) / span_i if idle is not None else None
+        power, throughput = span_e / span_t, span_i / span_t
+    else:
+        busy = sum(s.completions[-1] for s in run.segments if s.completions) or duration
+        epi = energy / images if images else None
+        dyn = (energy - idle * duration) / images if images and idle is not None else None
+        power = energy / duration if duration > 0 else None
+        throughput = images / busy if busy > 0 else None
     methods = {r.method for r in results}
     notes = sorted({n for r in results for n in r.notes})
     ts.update(
@@ -529,6 +574,8 @@ def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dic
         subwindow_source=run.subwindow_source,
         aligned=all(r.aligned for r in results),
         load_hint=load_hint(run.batch_size) if meter.simulated else None,
+        epi_source="counter_span" if span is not None else "window",
+        span_s=span[2] if span is not None else None,
         notes=notes,
     )
     return BatchMeasurement(
@@ -543,14 +590,14 @@ def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dic
         images=images,
         duration_s=duration,
         energy_j=energy,
-        energy_per_image_j=energy / images if images else None,
-        dynamic_energy_per_image_j=(energy - idle * duration) / images if images and idle is not None else None,
+        energy_per_image_j=epi,
+        dynamic_energy_per_image_j=dyn,
         counter_energy_j=_sum_or_none([r.counter_energy_j for r in results]),
         sampled_energy_j=_sum_or_none([r.sampled_energy_j for r in results]),
         idle_power_w=idle,
-        avg_power_w=energy / duration if duration > 0 else None,
+        avg_power_w=power,
         power_limit_w=facts.get("power_limit_w"),
-        throughput_ips=images / busy if busy > 0 else None,
+        throughput_ips=throughput,
         latency_mean_s=sum(lat) / len(lat) if lat else None,
         latency_p50_s=percentile(lat, 50),
         latency_p95_s=percentile(lat, 95),

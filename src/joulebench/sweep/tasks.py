@@ -38,6 +38,7 @@ class SweepOptions:
         cooldown_s: Idle pause between batches (lets the card cool down; 0 = none).
         idle_s: Duration of the idle-baseline measurement before each model.
         max_batch: Largest batch size to try; None = until out of memory (capped at 65536, 256 on CPU).
+        start_batch: First batch size of the search (batch 1 is still measured once for the summary).
         latency_budget_s: Latency budget (per batch, p95) for the summary's "largest batch within budget".
         tf32: ``on``/``off`` to force TF32 matmuls for FP32 runtimes; None = the runtime's default.
         cuda_graphs: Capture the model in a CUDA graph where the runtime supports it.
@@ -57,6 +58,7 @@ class SweepOptions:
     cooldown_s: float = 0.0
     idle_s: float = 2.0
     max_batch: int | None = None
+    start_batch: int = 1
     latency_budget_s: float | None = 0.05
     tf32: str | None = None
     cuda_graphs: bool = False
@@ -88,6 +90,10 @@ class SweepOptions:
             (
                 self.max_batch is None or 1 <= self.max_batch <= HARD_MAX_BATCH,
                 f"--max-batch must be between 1 and {HARD_MAX_BATCH} (got {self.max_batch})",
+            ),
+            (
+                self.start_batch >= 1 and (self.max_batch is None or self.start_batch <= self.max_batch),
+                f"--start-batch must be between 1 and --max-batch (got {self.start_batch})",
             ),
             (
                 self.latency_budget_s is None or self.latency_budget_s > 0,

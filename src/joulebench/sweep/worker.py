@@ -249,6 +249,7 @@ def execute_task(
         search(
             measure,
             max_batch=max_batch,
+            start=opts.start_batch,
             threshold=opts.plateau_threshold,
             patience=opts.plateau_patience,
             should_stop=stop,
