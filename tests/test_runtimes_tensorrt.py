@@ -60,6 +60,7 @@ def test_engine_is_built_per_batch_size_in_fp16(fake_trt):
         assert call["workspace_size"] == 1 << 20
         (example,) = call["inputs"]
         assert example.shape == (bs, *spec.input_shape) and example.dtype == torch.float16
+        assert example.is_contiguous()  # NCHW engine inputs: channels_last is off for TensorRT
     d = rt.describe()
     assert d["inference_mode"] is False
     assert d["torch_tensorrt_version"] == "0.0-fake" and d["enabled_precisions"] == ["fp16"] and d["ir"] == "dynamo"

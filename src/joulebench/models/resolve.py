@@ -110,7 +110,7 @@ def _timm_spec(name: str, *, img_size: int | str | None, input_shape: tuple[int,
     try:
         cfg = timm.get_pretrained_cfg(name)  # bare arch -> its default tag's config
     except RuntimeError:  # timm: "Invalid pretrained tag (...) for arch."
-        tags = timm.list_pretrained(f"{arch}.*")
+        tags = timm.list_models(f"{arch}.*", pretrained=True)
         raise ConfigError(f"'{arch}' has no pretrained tag '{tag}'. Its tags: {', '.join(tags) or 'none'}.") from None
     if not tag and cfg is not None and cfg.tag and timm.is_model_pretrained(f"{arch}.{cfg.tag}"):
         tag = cfg.tag  # the default pretrained tag; untrained defaults ('untrained', '') key on the bare arch

@@ -120,7 +120,7 @@ class OnnxRuntime(Runtime):
                 raise ConfigError(f"onnxruntime on '{self.device}' cannot run here: {reason}; use provider=cpu")
         have = _import_ort().get_available_providers()
         if ep not in have:
-            hint = " (install onnxruntime-gpu instead of onnxruntime)" if kind == "cuda" else ""
+            hint = " (install onnxruntime-gpu instead of onnxruntime, or use provider=cpu)" if kind == "cuda" else ""
             raise ConfigError(f"onnxruntime here has no {ep}{hint}; available: {', '.join(have)}")
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -209,6 +209,7 @@ class OnnxRuntime(Runtime):
             binding.bind_output(out_name, "cuda", dev_id, np.float32, list(out.shape), out.data_ptr())
 
             def run(x: Any) -> Any:
+                x = x.contiguous()  # no-op for make_inputs() buffers; IO binding reads raw memory
                 binding.bind_input(in_name, "cuda", dev_id, np.float32, list(x.shape), x.data_ptr())
                 session.run_with_iobinding(binding)
                 return out

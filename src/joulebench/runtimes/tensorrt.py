@@ -31,7 +31,7 @@ def _import_trt():
 class TensorRTFP16Runtime(TorchRuntime):
     """TensorRT FP16 through torch-tensorrt, one engine per batch size.
 
-    Options (besides channels_last, cuda_graphs, cudnn_benchmark, seed):
+    Options (besides cuda_graphs, cudnn_benchmark, seed; channels_last defaults to False here):
         ir: torch-tensorrt front end: ``dynamo`` (default), ``torch_compile``, ``ts`` or ``default``.
         trt_kwargs: Extra keyword arguments for ``torch_tensorrt.compile`` (e.g. ``workspace_size``).
     """
@@ -40,7 +40,8 @@ class TensorRTFP16Runtime(TorchRuntime):
     precision = "fp16"
     extra = "tensorrt"
     summary = "TensorRT FP16 engine per batch size via torch-tensorrt"
-    OPTIONS = {**TorchRuntime.OPTIONS, "ir": "dynamo", "trt_kwargs": None}
+    # channels_last off: TensorRT chooses its own internal formats and takes contiguous NCHW engine inputs.
+    OPTIONS = {**TorchRuntime.OPTIONS, "channels_last": False, "ir": "dynamo", "trt_kwargs": None}
     # torch-tensorrt's dynamo front end goes through torch.export, which refuses inference-mode tensors.
     inference_mode = False
 
