@@ -230,6 +230,11 @@ class RayExecutor(Executor):
         init_kwargs: Extra ``ray.init`` arguments (tests start a small local cluster with fake GPUs).
     """
 
+    #: Ray, not the driver, picks each task's GPU: resume must count work done on any device of the cluster.
+    assigns_devices = True
+    #: The CLI options this executor takes (``measure --address ... --retries ...``).
+    OPTIONS = ("address", "retries")
+
     def __init__(
         self,
         devices: Sequence[int | None] = (None,),
@@ -257,7 +262,8 @@ class RayExecutor(Executor):
         """Join or start the cluster; True when this call started the connection (so it shuts it down)."""
         if ray.is_initialized():
             return False
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
+        # Worker logs stay in Ray's log folder: failures reach the store as Failure rows, and the progress stays clean.
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if self.address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs["object_store_memory"] = 200 * 1024**2  # results are small; leave memory to the models
         kwargs.update(self.init_kwargs)
