@@ -165,7 +165,7 @@ def main() -> int:
     done: list[tuple[float, int]] = []
     finished = launched = 0
     with meter.counter_watch(args.device) as watch:
-        t_stop = time.monotonic() + args.windows * 1.0 + 1.5
+        t_stop = time.monotonic() + args.windows * 1.1 + 2.5
         while time.monotonic() < t_stop:
             while len(pending) < depth:
                 for _ in range(chunk):
@@ -191,8 +191,8 @@ def main() -> int:
         return na + (nb - na) * (t - ta) / (tb - ta) if tb > ta else float(nb)
 
     subs: list[tuple[float, int, float]] = []
-    j = 0
-    for k in range(1, len(marks)):
+    j = 1  # skip the first mark: power is still ramping up after the idle gaps of the windows above
+    for k in range(2, len(marks)):
         if marks[k].t_s - marks[j].t_s >= 1.0:
             n_it = iters_at(marks[k].t_s) - iters_at(marks[j].t_s)
             if n_it == n_it:  # both ends inside the recorded run

@@ -140,6 +140,8 @@ def fake(monkeypatch):
     monkeypatch.setattr(nvml_mod, "_nvml", lambda: f)
     monkeypatch.setattr(nvml_mod, "_torch_visible_uuids", lambda: None)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    # Exact-joule tests count counter reads; the window's watcher thread would add reads. Tested on its own below.
+    monkeypatch.setattr(NvmlMeter, "watch_counter_default", False)
     return f
 
 
@@ -422,3 +424,25 @@ def test_counter_watch_needs_a_counter(monkeypatch, fake):
     use(monkeypatch, FakeNvml(counter_supported=False))
     with pytest.raises(MeterError, match="no cumulative energy counter"):
         NvmlMeter(sync=lambda: None).counter_watch()
+
+
+def test_window_watches_counter_so_reads_are_instant_and_marks_recorded(monkeypatch, fake):
+    calls = itertools.count()
+    fake.counters = {0: (1_000_000 + 100_000 * (next(calls) // 3) for _ in itertools.count())}
+    m = NvmlMeter(sync=lambda: None, watch_counter=True)
+    with m.window() as w:
+        deadline = time.monotonic() + 5.0
+        while len(m._watch.marks()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        watch = m._watch
+        before = fake.counter_calls
+        value = m.read_counter_j()
+        assert value == watch.latest
+        assert fake.counter_calls - before <= 1  # at most the watcher's own concurrent read, not ours
+    assert not watch.running and m._watch is None
+    marks = w.result.counter_marks
+    assert len(marks) >= 3
+    assert all(b.energy_j - a.energy_j == pytest.approx(100.0) for a, b in zip(marks, marks[1:], strict=False))
+    assert all(0 <= mk.t_s <= w.duration_s for mk in marks)
+    assert w.to_dict()["counter_mark_count"] == len(marks)
+    assert len(w.to_dict(with_trace=True)["counter_marks"]) == len(marks)

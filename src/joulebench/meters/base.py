@@ -70,6 +70,20 @@ class DeviceReading:
 
 
 @dataclass(frozen=True)
+class CounterMark:
+    """An instant at which a cumulative energy counter was seen to change.
+
+    Attributes:
+        t_s: The meter's clock right after the changed value was read (in ``WindowResult.counter_marks``:
+            seconds since the window began).
+        energy_j: The counter's new value (joules; one device or the sum over the meter's devices).
+    """
+
+    t_s: float
+    energy_j: float
+
+
+@dataclass(frozen=True)
 class WindowResult:
     """The frozen outcome of one measurement window (all devices of the meter summed).
 
@@ -87,6 +101,9 @@ class WindowResult:
         trace: The sampler's readings during the window.
         notes: Plain-language remarks on how the numbers were obtained (fallbacks, sampler errors,
             an edge that could not be aligned). Shown beside the result; empty when all went as planned.
+        counter_marks: Every change of the energy counter seen during the window (meters that watch
+            their counter), for counter-aligned sub-windows: energy between two marks is exact up to the
+            counter's resolution, their instants are known to about one counter read.
     """
 
     meter: str
@@ -101,6 +118,7 @@ class WindowResult:
     devices: tuple[DeviceReading, ...] = ()
     trace: tuple[Sample, ...] = field(default=(), repr=False)
     notes: tuple[str, ...] = ()
+    counter_marks: tuple[CounterMark, ...] = field(default=(), repr=False)
 
     @property
     def avg_power_w(self) -> float:
@@ -131,11 +149,14 @@ class WindowResult:
         """Plain dict for JSON output; the trace is summarised unless ``with_trace``."""
         d = asdict(self)
         d.pop("trace")
+        marks = d.pop("counter_marks")
+        d["counter_mark_count"] = len(marks)
         d["avg_power_w"] = self.avg_power_w
         d["dynamic_energy_j"] = self.dynamic_energy_j
         d["trace_summary"] = self.trace_summary()
         if with_trace:
             d["trace"] = [asdict(s) for s in self.trace]
+            d["counter_marks"] = marks
         return d
 
 
@@ -170,6 +191,7 @@ def combine_readings(
     aligned: bool = False,
     trace: Sequence[Sample] = (),
     notes: Sequence[str] = (),
+    counter_marks: Sequence[CounterMark] = (),
 ) -> WindowResult:
     """Sum per-device readings into one :class:`WindowResult`.
 
@@ -194,6 +216,7 @@ def combine_readings(
         devices=tuple(readings),
         trace=tuple(trace),
         notes=tuple(notes),
+        counter_marks=tuple(counter_marks),
     )
 
 
@@ -261,19 +284,6 @@ class Window:
         return getattr(result, name)
 
 
-@dataclass(frozen=True)
-class CounterMark:
-    """An instant at which a cumulative energy counter was seen to change.
-
-    Attributes:
-        t_s: The meter's clock right after the changed value was read.
-        energy_j: The counter's new value (joules; one device or the sum over the meter's devices).
-    """
-
-    t_s: float
-    energy_j: float
-
-
 class CounterWatch:
     """Watches a meter's energy counter on a background thread and keeps every change as a :class:`CounterMark`.
 
@@ -286,31 +296,57 @@ class CounterWatch:
         meter: A meter with ``has_counter``.
         device: Device whose counter is watched (None = the sum over the meter's devices).
         poll_s: Pause between reads (the read itself may take longer than this).
+        read: Reads the counter in joules (default: ``meter.read_counter_j(device)``).
+
+    Attributes:
+        latest: The most recent value read (None before the first read).
     """
 
-    def __init__(self, meter: Meter, device: int | None = None, poll_s: float = 0.001):
+    def __init__(
+        self,
+        meter: Meter,
+        device: int | None = None,
+        poll_s: float = 0.001,
+        read: Callable[[], float] | None = None,
+    ):
         from joulebench.meters.sampler import BackgroundSampler
 
         self.meter = meter
         self.device = device
+        self._read_j = read or (lambda: meter.read_counter_j(device))
         self._last: float | None = None
+        self.latest: float | None = None
         self._sampler: BackgroundSampler[CounterMark] = BackgroundSampler(
             self._read, poll_s, meter.clock, name=f"joulebench-{meter.name}-counter-watch"
         )
 
     def _read(self, _t: float) -> list[CounterMark]:
-        value = self.meter.read_counter_j(self.device)
+        value = self._read_j()
         t = self.meter.clock()
+        self.latest = value
         if self._last is None or value == self._last:
             self._last = value
             return []  # the first value and repeats say nothing about when the counter changed
         self._last = value
         return [CounterMark(t, value)]
 
-    def start(self) -> CounterWatch:
-        """Start watching (the first read only learns the current value)."""
-        self._sampler.start()
+    def start(self, known_value: float | None = None) -> CounterWatch:
+        """Start watching.
+
+        Args:
+            known_value: The counter's value just read by the caller; saves the first (possibly slow) read.
+        """
+        if known_value is None:
+            self._sampler.start()
+        else:
+            self._last = self.latest = known_value
+            self._sampler.start(initial=False)
         return self
+
+    @property
+    def running(self) -> bool:
+        """True while the watcher thread is alive."""
+        return self._sampler.running
 
     def stop(self) -> list[CounterMark]:
         """Stop watching and return all marks.

@@ -49,7 +49,16 @@ from typing import Any
 
 from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import register_meter
-from joulebench.meters.base import DeviceReading, Meter, Sample, Window, WindowResult, combine_readings
+from joulebench.meters.base import (
+    CounterMark,
+    CounterWatch,
+    DeviceReading,
+    Meter,
+    Sample,
+    Window,
+    WindowResult,
+    combine_readings,
+)
 from joulebench.meters.sampler import BackgroundSampler, integrate_trapezoid
 
 INSTALL_HINT = (
@@ -181,6 +190,9 @@ class NvmlMeter(Meter):
         interval_s: Sampler period in seconds (0.005 = 200 Hz; must be <= 0.01 for >= 100 Hz).
         power_source: ``usage`` (``nvmlDeviceGetPowerUsage``) or ``instant`` (field ``POWER_INSTANT``).
         align_timeout_s: How long an aligned edge waits for the counter to change before giving up.
+        watch_counter: During windows, watch the counter on a background thread: ``read_counter_j()``
+            then answers from it at once (a driver read can take milliseconds) and the result carries
+            ``counter_marks`` (default: the class attribute ``watch_counter_default``).
 
     Raises:
         MeterError: NVML missing or not initialising, no visible GPU, or a MIG instance.
@@ -189,6 +201,7 @@ class NvmlMeter(Meter):
 
     name = "nvml"
     has_counter = True
+    watch_counter_default = True
 
     def __init__(
         self,
@@ -201,6 +214,7 @@ class NvmlMeter(Meter):
         interval_s: float = 0.005,
         power_source: str = "usage",
         align_timeout_s: float = 1.0,
+        watch_counter: bool | None = None,
     ):
         if device is not None:
             devices = [device]
@@ -210,8 +224,10 @@ class NvmlMeter(Meter):
         self.interval_s = interval_s
         self.power_source = power_source
         self.align_timeout_s = align_timeout_s
+        self.watch_counter = self.watch_counter_default if watch_counter is None else watch_counter
         self.mapping_note: str | None = None
         self._sampler: BackgroundSampler[Sample] | None = None
+        self._watch: CounterWatch | None = None
         self._nv = init_nvml()
         self._closed = False
         try:
@@ -338,9 +354,23 @@ class NvmlMeter(Meter):
     def read_counter_j(self, device: int | None = None) -> float:
         """Cumulative energy counter in joules of ``device`` (visible index), or summed over the measured devices.
 
+        Inside a window (with ``watch_counter``) the value comes from the watcher thread at once; it is at
+        most one driver read old, far less than the counter's own update period.
+
         Raises:
             MeterError: If a device's board has no energy counter, or ``device`` is not measured.
         """
+        watch = self._watch
+        if (
+            watch is not None
+            and watch.latest is not None
+            and watch.running
+            and (device is None or list(self._handles) == [device])
+        ):
+            return watch.latest
+        return self._read_counter_direct(device)
+
+    def _read_counter_direct(self, device: int | None = None) -> float:
         ds = list(self._handles) if device is None else [device]
         total = 0
         for d in ds:
@@ -404,11 +434,15 @@ class NvmlMeter(Meter):
         )
         sampler.start()
         self._sampler = sampler
+        if self.watch_counter and self.counter_supported and all(v is not None for v in c0.values()):
+            watch = CounterWatch(self, None, poll_s=0.0005, read=self._read_counter_direct)
+            self._watch = watch.start(known_value=sum(c0.values()) / 1000.0)  # type: ignore[arg-type]
         window.state.update(t0=t0, c0=c0, aligned=aligned, notes=notes, sampler=sampler, started_at=time.time())
 
     def _end(self, window: Window) -> WindowResult:
         st = window.state
         notes: list[str] = st["notes"]
+        marks = self._stop_watch(notes)  # before the end edge, so its reads do not queue behind the watcher's
         t1, c1, aligned_end = self._edge(window, "end", notes)
         sampler: BackgroundSampler[Sample] = st["sampler"]
         samples = sampler.stop()
@@ -451,13 +485,25 @@ class NvmlMeter(Meter):
             aligned=st["aligned"] and aligned_end,
             trace=trace,
             notes=notes,
+            counter_marks=[CounterMark(m.t_s - t0, m.energy_j) for m in marks],
         )
+
+    def _stop_watch(self, notes: list[str]) -> list[CounterMark]:
+        watch, self._watch = self._watch, None
+        if watch is None:
+            return []
+        try:
+            return watch.stop()
+        except MeterError as e:
+            notes.append(f"counter watcher stopped early: {e}")
+            return watch.marks()
 
     def _abort(self, window: Window) -> None:
         sampler = window.state.get("sampler")
         if sampler is not None:
             sampler.stop(final=False)
         self._sampler = None
+        self._stop_watch([])
 
     # facts
 
@@ -480,6 +526,7 @@ class NvmlMeter(Meter):
 
     def close(self) -> None:
         """Stop a running sampler and shut NVML down (once)."""
+        self._stop_watch([])
         if self._sampler is not None:
             self._sampler.stop(final=False)
             self._sampler = None
