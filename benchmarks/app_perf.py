@@ -212,6 +212,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
     setups = sorted(ds.energy.setup.unique())
 
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     rows: dict[str, list[dict]] = {}
     loads = []
     with sync_playwright() as p:
@@ -241,10 +242,20 @@ def main() -> None:
         f"explorer speed: {args.models} models x {args.setups} setups ({n_points} points on the first view), "
         f"data.js {size_kb:.0f} KiB, Chromium {version} headless, {os.cpu_count()} CPUs, {args.repeat} runs"
     )
-    print(f"{'what':<20} {'median ms':>10} {'max ms':>8} {'frame median':>13} {'frame max':>10}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(
+        f"load average during the run: {load_before[0]:.1f} before, {load[0]:.1f} after "
+        "(other work on the machine inflates wall times; min is the least disturbed run)"
+    )
+    head = ("what", "sync min", "median", "max", "frame min", "median", "max")
+    print(f"{head[0]:<18}" + "".join(f"{h:>10}" for h in head[1:]))
     first = [x["first"] for x in loads]
     frame = [x["frame"] for x in loads]
-    print(f"{'first render':<20} {med(first):>10.1f} {max(first):>8.1f} {med(frame):>13.1f} {max(frame):>10.1f}")
+
+    def line(name, a, b):
+        print(f"{name:<18}" + "".join(f"{v:>10.1f}" for v in (min(a), med(a), max(a), min(b), med(b), max(b))))
+
+    line("first render", first, frame)
     result = {
         "models": args.models,
         "setups": args.setups,
@@ -253,6 +264,7 @@ def main() -> None:
         "chromium": version,
         "cpus": os.cpu_count(),
         "repeat": args.repeat,
+        "load_avg": [load_before[0], load[0]],
         "first_render_ms": first,
         "first_frame_ms": frame,
         "changes": {},
@@ -260,7 +272,7 @@ def main() -> None:
     for name, recs in rows.items():
         s = [r["sync_ms"] for r in recs]
         f = [r["frame_ms"] for r in recs]
-        print(f"{name:<20} {med(s):>10.1f} {max(s):>8.1f} {med(f):>13.1f} {max(f):>10.1f}")
+        line(name, s, f)
         result["changes"][name] = {"sync_ms": s, "frame_ms": f}
     if os.environ.get("OUT"):
         path = Path(os.environ["OUT"]) / "app_perf.json"

@@ -325,6 +325,8 @@ def test_csv_upload_adds_points(page, site):
         b"vit_2.test_in1k,224,NVIDIA H200,torch-fp16,fp16,0.0456,3000,0.02,64,nvml\n"
         b"my_new_net.custom,224,NVIDIA H200,torch-fp16,fp16,0.0200,4000,0.02,64,nvml\n"
         b"mixer_1.test_in1k,224,NVIDIA H200,torch-fp16,fp16,0.0300,1000,0.02,64,sim\n"
+        b"levit_1.test_in1k,224,NVIDIA H200,torch-fp16,fp16,,,,,nvml\n"
+        b"levit_2.test_in1k,224,NVIDIA GeForce RTX 4090,torch-fp16,fp16,0.0100,1000,0.02,64,nvml\n"
     )
     _upload(page, "mine.csv", csv)
     wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.ok")
@@ -335,15 +337,18 @@ def test_csv_upload_adds_points(page, site):
     assert next(p for p in over if p["model"] == "vit_2.test_in1k")["energy_mj"] == pytest.approx(45.6)
     ids = {s["id"]: s for s in page.evaluate("__jb.setups()")}
     assert "H200:torch-fp16 [mine.csv]" in ids and ids["H200:torch-fp16:sim [mine.csv]"]["simulated"]
-    assert "Loaded 4 rows" in page.text_content("#msg")
+    assert "RTX4090:torch-fp16 [mine.csv]" in ids  # the dataset view's short GPU names
+    msg = page.text_content("#msg")
+    assert "Loaded 5 rows" in msg and "1 without a positive energy" in msg
     # choose the simulated upload: it is labelled in the points and the legend
     page.select_option("#setup", "H200:torch-fp16:sim [mine.csv]")
     sim = points(page)
     assert sim and all(p["simulated"] for p in sim if not p["overlay"])
     assert "SIMULATED" in page.text_content("#legend")
     # minimal form: model, energy, accuracy
-    _upload(page, "min.csv", b"model,energy_per_image_j,accuracy\nbrand_new.x,0.01,80.5\n")
+    _upload(page, "min.csv", b"model,energy_per_image_j,accuracy,status\nbrand_new.x,0.01,80.5,ok\nbroken.x,,,failed\n")
     wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.setups[0] === 'uploaded [min.csv]'")
+    assert "1 failed runs" in page.text_content("#msg")
     page.select_option("#setup", "uploaded [min.csv]")
     assert as_map(points(page)) == {("brand_new.x", 0): (pytest.approx(10.0), pytest.approx(80.5))}
     assert page.problems == []

@@ -991,12 +991,19 @@
     model: ["model", "model_name"], img_size: ["img_size", "input_size"], gpu: ["gpu_name", "gpu"],
     runtime: ["runtime"], precision: ["precision"], energy: ["energy_per_image_j"],
     tp: ["throughput_ips"], lat: ["latency_mean_s", "latency_s"], bs: ["optimal_batch", "batch_size"],
-    meter: ["meter"], accuracy: ["accuracy", "top1"]
+    meter: ["meter"], accuracy: ["accuracy", "top1"], status: ["status"]
   };
+  /* Same rule as joulebench.data.gpu_short_name, so uploaded setups line up with the store's:
+   * 'NVIDIA H200' -> H200, 'NVIDIA A100-PCIE-40GB' -> A100, 'NVIDIA GeForce RTX 4090' -> RTX4090. */
   function shortGpu(name) {
-    var s = String(name || "").replace(/NVIDIA|GeForce|Tesla/gi, "").trim();
-    var m = s.match(/\b([A-Z]{1,2}\d{1,4}[A-Z]?)\b/i);
-    return (m ? m[1] : s.split(/[\s-]/)[0] || "GPU").toUpperCase();
+    var s = String(name || "").trim(), t;
+    var vendor = /^(nvidia|tesla|geforce|quadro|amd|radeon|instinct)\s+/i;
+    while ((t = s.replace(vendor, "")) !== s) s = t;
+    var toks = s.split(/[\s\-_]+/).filter(function (x) { return x; });
+    if (!toks.length) return "unknown";
+    var first = toks[0].toUpperCase();
+    if ((first === "RTX" || first === "GTX") && toks.length > 1) return first + toks[1].toUpperCase();
+    return first.slice(0, 24);
   }
   function finiteOrNaN(v) {
     if (v === undefined || v === null || String(v).trim() === "") return NaN;
@@ -1022,9 +1029,11 @@
       throw new Error("missing required column(s) " + missing.join(", ") + "; found " +
         head.slice(0, 12).map(function (h) { return h.slice(0, 30); }).join(", ") + ". Required: model, energy_per_image_j");
     }
-    var bySetup = {}, skipped = { energy: 0, name: 0, acc: 0 }, newModels = 0;
+    var bySetup = {}, skipped = { energy: 0, name: 0, failed: 0 }, newModels = 0;
     for (var r = 1; r < rows.length; r++) {
       var row = rows[r];
+      var status = col.status >= 0 ? String(row[col.status] || "").trim().toLowerCase() : "";
+      if (status && status !== "ok") { skipped.failed++; continue; } // failed runs carry no energy to plot
       var name = (row[col.model] || "").trim();
       if (!name || name.length > MAX_NAME_LEN) { skipped.name++; continue; }
       var e = finiteOrNaN(row[col.energy]);
@@ -1099,6 +1108,7 @@
       var sk = res.skipped, notes = [];
       if (sk.energy) notes.push(sk.energy + " without a positive energy");
       if (sk.name) notes.push(sk.name + " without a usable model name");
+      if (sk.failed) notes.push(sk.failed + " failed runs");
       var sims = res.setups.filter(function (id) { return D.setupById[id].simulated; }).length;
       setMsg("Loaded " + res.rows + " rows into " + res.setups.length + " setup(s)" + (res.newModels ? ", " + res.newModels + " models not in the reference" : "") +
         (sims ? "; simulated rows are labelled" : "") + (notes.length ? "; skipped " + notes.join(", ") : "") +
