@@ -158,6 +158,27 @@ def test_the_window_runs_on_until_the_counter_updates_so_the_span_covers_the_min
     assert seg.counter_marks[-1][0] >= 0.1  # the last mark comes after the minimum window
 
 
+def test_marks_of_a_meter_that_watched_its_counter_are_preferred():
+    import dataclasses
+
+    from joulebench.meters.base import CounterMark
+
+    class Watching(WatchedSim):
+        def _end(self, window):
+            r = super()._end(window)
+            # a watcher thread saw the counter change at 10 ms and 90 ms after the window began: 8 J between
+            marks = (CounterMark(0.01, 100.0), CounterMark(0.09, 108.0))
+            return dataclasses.replace(r, counter_marks=marks)
+
+    meter = Watching()
+    rt = FakeRuntime(meter, iter_s=0.002)
+    run = measure_batch(rt, meter, 4, _plan(min_window_s=0.12, min_iters=3))
+    [seg] = run.segments
+    assert [e for _, e in seg.counter_marks] == [100.0, 108.0]
+    energy, images, seconds = run.counter_span()
+    assert energy == pytest.approx(8.0) and images > 0 and seconds == pytest.approx(0.08, abs=0.02)
+
+
 def test_load_hint_grows_with_batch_and_saturates():
     hints = [load_hint(b) for b in (1, 8, 32, 256, 4096)]
     assert hints == sorted(hints) and hints[-1] <= 1.0 and hints[0] > 0

@@ -390,6 +390,7 @@ def run_segment(
     with meter.window(load=load) as w:
         timer.start()
         t0 = clock()
+        m0 = meter.clock()
         last = read() if read else None
         while True:
             fn(inputs[(start_iter + i) % n_buf])
@@ -410,8 +411,15 @@ def run_segment(
                 continue
             if done_at is not None and ((new_mark and len(marks) >= 2) or now - done_at >= span_grace_s):
                 break
-    assert w.result is not None
-    return Segment(w.result, i, timer.completions(), marks)
+    result = w.result
+    assert result is not None
+    # A meter that watched its counter on a thread (NVML) timed the changes better than this loop's polls,
+    # which wait for launches to return: use its marks, moved onto this loop's time axis.
+    watched = getattr(result, "counter_marks", ())
+    if len(watched) >= 2:
+        offset = m0 - float(w.state.get("t0", m0))
+        marks = [(cm.t_s - offset, cm.energy_j) for cm in watched if cm.t_s - offset >= 0]
+    return Segment(result, i, timer.completions(), marks)
 
 
 def _subwindows(run: BatchRun) -> tuple[list[float], list[float], str]:
