@@ -37,10 +37,23 @@ def serve_cmd(
     """Build the explorer into a temporary folder and serve it (Ctrl-C stops)."""
     if ctx.invoked_subcommand is not None:
         return
-    import tempfile
+    import signal
 
     from joulebench.app.build import build_site
     from joulebench.app.server import serve
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C, so the temporary site is removed
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        _build_and_serve(build_site, serve, db, host, port, no_browser)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _build_and_serve(build_site, serve, db: Path | None, host: str, port: int, no_browser: bool) -> None:
+    import tempfile
 
     with tempfile.TemporaryDirectory(prefix="joulebench-app-") as tmp:
         build_site(tmp, db=_resolve_db(db))
