@@ -178,22 +178,27 @@ def _ray_task(task: Task, token: int, channel: Any, runner: Callable[..., TaskRe
 
     th = threading.Thread(target=work, name="joulebench-ray-task", daemon=True)
     th.start()
-    while True:
-        finished = not th.is_alive()
-        with lock:
-            batch, pending[:] = list(pending), []
-        if batch or not finished:
-            try:
-                level = ray.get(channel.post.remote(token, device, batch), timeout=10)
-            except Exception:  # the driver's channel is gone or slow: keep measuring, events are cosmetic
-                level = 0
-            if level >= 1:
-                stop.set()
-            if level >= 2:
-                kill.set()
-        if finished:
-            break
-        th.join(POLL_S)
+    try:
+        while True:
+            finished = not th.is_alive()
+            with lock:
+                batch, pending[:] = list(pending), []
+            if batch or not finished:
+                try:
+                    level = ray.get(channel.post.remote(token, device, batch), timeout=10)
+                except Exception:  # the driver's channel is gone or slow: keep measuring, events are cosmetic
+                    level = 0
+                if level >= 1:
+                    stop.set()
+                if level >= 2:
+                    kill.set()
+            if finished:
+                break
+            th.join(POLL_S)
+    except KeyboardInterrupt:  # ray.cancel(): never leave the worker subprocess running on a GPU Ray thinks free
+        kill.set()
+        th.join(60)
+        raise
     if "error" in box:
         raise box["error"]
     gpu_uuid = _uuid_of(gpu_ids[0]) if gpu_ids else None
@@ -391,8 +396,10 @@ class RayExecutor(Executor):
                 if stop.is_set() and level == 0:
                     level = 1
                     ray.get(channel.set_stop.remote(1))
+                    relay()  # learn which tasks have started: only the others are cancelled
                     self._cancel_queued(ray, pending, by_token)
                 if level >= 2 and kill_requested_at is not None and time.monotonic() - kill_requested_at > KILL_GRACE_S:
+                    kill_requested_at = None
                     for ref in list(pending):
                         ray.cancel(ref, force=True)
                 done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
@@ -421,6 +428,11 @@ class RayExecutor(Executor):
                     level = 2
                     kill_requested_at = time.monotonic()
                     ray.get(channel.set_stop.remote(2))
+            except BaseException:
+                # The sink failed (store unwritable...): nothing more can be saved, so free the cluster's GPUs.
+                for ref in list(pending):
+                    ray.cancel(ref, force=True)
+                raise
 
     def _cancel_queued(self, ray: Any, pending: dict[Any, _Attempt], by_token: dict[int, _Attempt]) -> None:
         """Cancel tasks that have not started (they report ``task_start`` when they do)."""
