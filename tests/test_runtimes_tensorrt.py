@@ -39,10 +39,22 @@ def test_missing_torch_tensorrt_names_the_extra(monkeypatch):
         TensorRTFP16Runtime()
 
 
-def test_engine_is_built_per_batch_size_in_fp16(fake_trt):
+@pytest.fixture
+def tiny_spec(tmp_path, monkeypatch):
+    # a tiny CNN: fp16 convolutions are slow on the CPU, and the fake engine runs the model eagerly
+    (tmp_path / "jb_trt_cnn.py").write_text(
+        "import torch\n\ndef cnn():\n"
+        "    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),\n"
+        "                               torch.nn.Flatten(), torch.nn.Linear(8, 1000))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return resolve_models(["jb_trt_cnn:cnn"], input_shape=(3, 32, 32))[0]
+
+
+def test_engine_is_built_per_batch_size_in_fp16(fake_trt, tiny_spec):
     assert get_runtime_class("tensorrt-fp16") is TensorRTFP16Runtime
     cpu_cls = type("CpuTRT", (TensorRTFP16Runtime,), {"device_type": "cpu"})
-    (spec,) = resolve_models(["test_efficientnet"])
+    spec = tiny_spec
     rt = cpu_cls(trt_kwargs={"workspace_size": 1 << 20})
     rt.load(spec)
     assert all(p.dtype == torch.float16 for p in rt.model.parameters())
