@@ -156,6 +156,10 @@ def test_loads_with_defaults_and_no_console_errors(page, site, ds):
         "[...document.querySelectorAll('input,select')].filter(e => !e.labels || !e.labels.length).map(e => e.id)"
     )
     assert unlabeled == []
+    # fits a 1366x768 screen: no horizontal scrolling, the scatter and the ranking side by side in view
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    box, bars = page.locator("#scatter").bounding_box(), page.locator("#bars").bounding_box()
+    assert box["y"] + box["height"] <= 768 and bars["x"] > box["x"] + box["width"]
     assert page.problems == []
 
 
