@@ -83,13 +83,26 @@ def test_sim_counter_is_quantised_and_alignment_removes_the_error():
         m.read_counter_j(3)
 
 
-def test_sim_aligned_window_on_real_clock():
-    m = SimMeter(noise_rel=0.0, sync=lambda: None, counter_period_s=0.02)
+class TickingClock(Clock):
+    """Advances 1 ms on every reading, like time passing while a loop polls."""
+
+    def __call__(self):
+        self.t += 0.001
+        return self.t
+
+
+def test_sim_aligned_window_edges_sit_on_counter_updates():
+    clock = TickingClock(0.0)
+    m = SimMeter(clock=clock, noise_rel=0.0, sync=lambda: None, counter_period_s=0.02)
     with m.window(load=1.0, align=True) as w:
-        pass
+        clock.t += 0.0503
     assert w.aligned
-    # Both edges sit right after counter updates, so counter and duration agree to well under one period.
-    assert w.counter_energy_j == pytest.approx(300.0 * w.duration_s, abs=300.0 * 0.005)
+    # Both edges sit right after counter updates, so counter and duration agree to a few clock ticks,
+    # although the window is not a whole number of update periods long.
+    assert w.counter_energy_j == pytest.approx(300.0 * w.duration_s, abs=300.0 * 0.004)
+    with m.window(load=1.0, align=False) as u:
+        clock.t += 0.0503
+    assert not u.aligned
 
 
 def test_measure_idle_and_dynamic_energy():
