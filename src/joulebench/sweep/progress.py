@@ -50,11 +50,18 @@ class RichProgress(Progress):
 
     def start(self, total: int, skipped: int = 0) -> None:
         """Start the display."""
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bars
 
         if skipped:
             self.console.print(f"skipping {skipped} model/runtime pair(s) already measured (use --force to redo)")
-        self._progress = __import__("rich.progress", fromlist=["Progress"]).Progress(
+        self._progress = Bars(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
