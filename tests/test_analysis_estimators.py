@@ -126,7 +126,8 @@ def transfer_energy():
     a = 10 ** rng.uniform(-3, 0, 40)
     rows = [{"model": f"m{i}", "img_size": 224, "setup": "A100:x", "energy_per_image_j": v} for i, v in enumerate(a)]
     rows += [
-        {"model": f"m{i}", "img_size": 224, "setup": "H100:x", "energy_per_image_j": 2 * v**0.9} for i, v in enumerate(a)
+        {"model": f"m{i}", "img_size": 224, "setup": "H100:x", "energy_per_image_j": 2 * v**0.9}
+        for i, v in enumerate(a)
     ]
     return pd.DataFrame(rows)
 
@@ -156,7 +157,7 @@ def test_estimators_never_negative(macs, power, tput, x):
     fit = E.LogLinear().fit(synthetic(n_arch=6, per_arch=1, family_effect=False))
     row = pd.DataFrame({"params": [x[0]], "macs": [x[1]], "activations": [x[2]]})
     assert fit.predict(row)[0] >= 0
-    assert E.fit_transfer([1e-3, 1.0], [2e-3, 1.5]).predict(x) .min() >= 0
+    assert E.fit_transfer([1e-3, 1.0], [2e-3, 1.5]).predict(x).min() >= 0
 
 
 def test_estimate_model_all_estimators():

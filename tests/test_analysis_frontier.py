@@ -121,9 +121,18 @@ def tiny_dataset():
             if setup == "H100:torch-fp32" and i == 11:
                 continue  # only measured on one setup
             rows.append({"model": m, "img_size": 224, "setup": setup, "energy_per_image_j": scale * (i + 1) / 100})
-        for t, drop in (("imagenet", 0), ("imagenet-real", -5), ("imagenetv2", 10), ("sketch", 40), ("imagenet-a", 50), ("imagenet-r", 35)):
+        for t, drop in (
+            ("imagenet", 0),
+            ("imagenet-real", -5),
+            ("imagenetv2", 10),
+            ("sketch", 40),
+            ("imagenet-a", 50),
+            ("imagenet-r", 35),
+        ):
             acc.append({"model": m, "img_size": 224, "testset": t, "top1": 70 + i - drop})
-    cat = pd.DataFrame({"model": [f"net{i}.tag" for i in range(12)], "img_size": 224, "type": ["CNN", "Transformer"] * 6})
+    cat = pd.DataFrame(
+        {"model": [f"net{i}.tag" for i in range(12)], "img_size": 224, "type": ["CNN", "Transformer"] * 6}
+    )
     return pd.DataFrame(rows), pd.DataFrame(acc), cat
 
 

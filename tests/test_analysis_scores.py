@@ -79,7 +79,9 @@ def test_thresholds_and_n_of_the_compared_set():
 def test_thresholds_excluding_everything_say_why():
     r = rank(models(), thresholds=Thresholds(min_accuracy=75, max_energy_j=0.1))
     assert r.table.empty
-    assert r.reason == "no model passes the thresholds: min accuracy 75% removed 1 of 4; max energy 0.1 J removed 3 of 3"
+    assert (
+        r.reason == "no model passes the thresholds: min accuracy 75% removed 1 of 4; max energy 0.1 J removed 3 of 3"
+    )
     assert r.candidates == 4
 
 

@@ -68,7 +68,7 @@ def runtime_reduction(energy: pd.DataFrame, baseline: str, optimised: str) -> Re
         n=len(p),
         geomean=float(np.exp(lf.mean())),
         gsd=float(np.exp(lf.std(ddof=1))),
-        quantiles=dict(zip(("p05", "p25", "median", "p75", "p95"), map(float, q))),
+        quantiles=dict(zip(("p05", "p25", "median", "p75", "p95"), map(float, q), strict=True)),
         fraction_worse=float((p["factor"] < 1).mean()),
         per_model=p.sort_values("factor").reset_index(drop=True),
     )

@@ -16,11 +16,11 @@ from joulebench.analysis._common import (
     static_facts,
 )
 from joulebench.analysis.estimators import (
-    PEAK_FLOPS_SOURCE,
     LogLinear,
     StaticBoost,
     naive_energy,
     peak_flops,
+    peak_flops_source,
     throughput_energy,
     transfer_predict,
     usable,
@@ -120,11 +120,8 @@ def estimate_model(
     if has_stats and limit is not None:
         try:
             v = float(naive_energy(row["macs"].iloc[0], gpu, prec, limit))
-            add(
-                "naive",
-                v,
-                f"2*MACs / {peak_flops(gpu, prec) / 1e12:g} TFLOP/s ({PEAK_FLOPS_SOURCE[gpu[:4].upper()]}) x {limit:g} W",
-            )
+            peak = peak_flops(gpu, prec) / 1e12
+            add("naive", v, f"2*MACs / {peak:g} TFLOP/s ({peak_flops_source(gpu)}) x {limit:g} W")
         except ConfigError as exc:
             add("naive", None, str(exc))
     else:

@@ -96,15 +96,25 @@ def group_kfold(groups: Sequence[Any], k: int = 5, seed: int = 0) -> list[np.nda
 # ---------------------------------------------------------------------------------------------- naive
 
 
+def _gpu_key(gpu: str) -> str:
+    key = next((g for g in PEAK_FLOPS if str(gpu).upper().startswith(g)), None)
+    if key is None:
+        raise ConfigError(f"no peak FLOP/s known for GPU '{gpu}'; known: {', '.join(PEAK_FLOPS)}")
+    return key
+
+
+def peak_flops_source(gpu: str) -> str:
+    """The datasheet that :data:`PEAK_FLOPS` takes ``gpu``'s figures from."""
+    return PEAK_FLOPS_SOURCE[_gpu_key(gpu)]
+
+
 def peak_flops(gpu: str, precision: str) -> float:
     """Dense peak FLOP/s of ``gpu`` (A100, H100, H200; prefix match) at ``precision``.
 
     Raises:
         ConfigError: Unknown GPU or precision (the message lists the table).
     """
-    key = next((g for g in PEAK_FLOPS if str(gpu).upper().startswith(g)), None)
-    if key is None:
-        raise ConfigError(f"no peak FLOP/s known for GPU '{gpu}'; known: {', '.join(PEAK_FLOPS)}")
+    key = _gpu_key(gpu)
     table = PEAK_FLOPS[key]
     if precision not in table:
         raise ConfigError(f"no peak FLOP/s known for precision '{precision}' on {key}; known: {', '.join(table)}")
@@ -211,7 +221,7 @@ class LogLinear:
 
     def describe(self) -> dict[str, float]:
         """Named coefficients."""
-        return dict(zip(("b0", "b_params", "b_macs", "b_activations"), map(float, self.coef)))
+        return dict(zip(("b0", "b_params", "b_macs", "b_activations"), map(float, self.coef), strict=True))
 
 
 def _family(df: pd.DataFrame) -> pd.Series:
@@ -298,6 +308,8 @@ def cross_validate(
     Args:
         df: One setup's rows with ``params, macs, activations`` and measured energy.
         estimators: Names in :data:`ESTIMATORS`.
+        k: Number of folds.
+        seed: Seed of the fold assignment.
 
     Returns:
         One row per estimator: ``estimator, n, folds, mape, median_ape, geomean_measured_over_predicted``.
@@ -438,6 +450,7 @@ __all__ = [
     "naive_energy",
     "naive_errors",
     "peak_flops",
+    "peak_flops_source",
     "rows_for",
     "throughput_energy",
     "throughput_errors",

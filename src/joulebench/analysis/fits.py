@@ -100,7 +100,8 @@ class FrontierFit:
             reach = float(self.predict(limit))
             raise ConfigError(
                 f"target accuracy {t:g}% is beyond the fitted curve's range: even {MAX_EXTRAPOLATION:g}x the costliest "
-                f"frontier model's energy only reaches {reach:.2f}% (the measured frontier tops out at {self.acc_max:.2f}%)"
+                f"frontier model's energy only reaches {reach:.2f}% "
+                f"(the measured frontier tops out at {self.acc_max:.2f}%)"
             )
         extrapolated = t > self.acc_max
         msg = (
@@ -120,6 +121,8 @@ def fit_frontier(front: pd.DataFrame, energy_col: str = ENERGY, acc_col: str = A
 
     Args:
         front: Frontier rows (see :func:`joulebench.analysis.frontier.frontier`).
+        energy_col: Column with energy per image (J).
+        acc_col: Column with accuracy (%).
 
     Raises:
         ConfigError: Fewer than 4 frontier points, or the fit fails to converge.

@@ -272,10 +272,15 @@ def build_report(
     """Build the HTML report for ``setups`` (default: every setup in ``energy``).
 
     Args:
-        energy, accuracy, catalogue, stats: The dataset view's tables.
+        energy: The dataset view's energy table.
+        accuracy: Its accuracy table.
+        catalogue: Its catalogue (type, family, statistics), or None.
+        stats: Its computed statistics table, or None.
         setups: Setups to report on (ConfigError lists the available ones when one is unknown).
         measurements: Per-batch store rows for batch-size curves (None or empty: that section says so).
-        intensity_g_per_kwh, price_per_kwh, currency: Carbon/cost figures in the ranking tables.
+        intensity_g_per_kwh: Grid intensity for the carbon columns of the ranking tables (None: none).
+        price_per_kwh: Electricity price for the cost columns (None: none).
+        currency: Label of the price's currency.
         include_test_models: Keep timm's ``test_*`` models (untrained fixtures; dropped by default).
         weight: W of the Manhattan score in the ranking tables.
         cv_folds: Folds of the estimator cross-validation.
@@ -408,16 +413,23 @@ def build_report(
             nd, ns = naive_errors(d)
             factors[s] = nd["underestimation"].to_numpy()
             row.update(
-                {"naive_geomean_underestimation": ns["geomean"], "naive_median": ns["median"], "naive_mape": ns["mape"]}
+                {
+                    "naive_n": ns["n"],
+                    "naive_geomean_underestimation": ns["geomean"],
+                    "naive_median": ns["median"],
+                    "naive_mape": ns["mape"],
+                }
             )
         except JoulebenchError as exc:
             row["naive_note"] = str(exc)
         try:
-            row["throughput_mape"] = throughput_errors(d)["mape"]
+            te = throughput_errors(d)
+            row.update({"throughput_n": te["n"], "throughput_mape": te["mape"]})
         except JoulebenchError as exc:
             row["throughput_note"] = str(exc)
         try:
             cv = cross_validate(d, k=cv_folds)
+            row["cv_n"] = int(cv["n"].iloc[0])
             for _, r in cv.iterrows():
                 row[f"{r['estimator']}_cv_mape"] = r["mape"]
                 row[f"{r['estimator']}_cv_median_ape"] = r["median_ape"]
