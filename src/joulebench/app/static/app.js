@@ -132,7 +132,7 @@
     var setup = defaultSetup();
     var cmp = defaultCompare(setup);
     return {
-      view: "explorer", setup: setup, overlay: "", ts: [D.testsets.indexOf("imagenet") >= 0 ? "imagenet" : D.testsets[0]],
+      view: "explorer", setup: setup, overlay: "", ts: D.testsets.indexOf("imagenet") >= 0 ? ["imagenet"] : D.testsets.slice(0, 1),
       score: "manhattan", w: 0.5, amin: null, emax: null, axis: "log", top: 10,
       types: D.types.slice(), fams: [], q: "", ci: EXAMPLE_INTENSITY, price: EXAMPLE_PRICE,
       ca: cmp[0], cb: cmp[1], sort: "score", dir: -1, csort: "factor", cdir: -1
@@ -1225,6 +1225,7 @@
       requestAnimationFrame(function () { pending = false; renderAll(); });
     });
 
+    if (!D.setups.length) setMsg("This site holds no energy measurements: measure with `joulebench measure`, then rebuild it.", "error");
     renderAll();
     jb.timings.firstRender = performance.now();
     performance.mark("jb-first-render");
