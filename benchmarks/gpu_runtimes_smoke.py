@@ -53,6 +53,7 @@ def _rel_err(out, ref) -> float:
 def run_variant(label, name, options, spec, batch, ref, calls, device="cuda:0"):
     import torch
 
+    from joulebench.errors import JoulebenchError
     from joulebench.runtimes import get_runtime, get_runtime_class
 
     row = {"model": spec.model, "runtime": label, "batch": batch}
@@ -60,9 +61,12 @@ def run_variant(label, name, options, spec, batch, ref, calls, device="cuda:0"):
     if not ok:
         row.update(status="unavailable", reason=reason)
         return row
-    rt = None
     try:
         rt = get_runtime(name, device=device, **options)
+    except JoulebenchError as e:  # not installed / not supported here: a fact about the host, not a failure
+        row.update(status="unavailable", reason=str(e))
+        return row
+    try:
         rt.load(spec)
         row["load_s"] = rt.load_s
         fn = rt.prepare(batch)
@@ -89,11 +93,10 @@ def run_variant(label, name, options, spec, batch, ref, calls, device="cuda:0"):
             row["reason"] = "non-finite output" if not finite else f"relative error {err:.3g} > {tol}"
         del fn, xs, out
     except Exception as e:  # report every failure in the table rather than stopping
-        row.update(status="oom" if rt is not None and rt.is_oom(e) else "failed", reason=f"{type(e).__name__}: {e}")
+        row.update(status="oom" if rt.is_oom(e) else "failed", reason=f"{type(e).__name__}: {e}")
         row["traceback"] = traceback.format_exc(limit=8)
     finally:
-        if rt is not None:
-            rt.close()
+        rt.close()
     return row
 
 

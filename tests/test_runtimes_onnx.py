@@ -60,3 +60,20 @@ def test_onnxruntime_export_failure_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.onnx, "export", broken)
     with pytest.raises(ConfigError, match="cannot export 'test_resnet.* to ONNX .*torchscript: RuntimeError"):
         rt.prepare(2)
+
+
+def test_onnxruntime_silent_provider_fallback_is_refused(monkeypatch):
+    import onnxruntime
+
+    real = onnxruntime.InferenceSession
+
+    class FellBack(real):
+        def get_providers(self):
+            return ["AzureExecutionProvider"]
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", FellBack)
+    (spec,) = resolve_models(["test_resnet"])
+    rt = get_runtime("onnxruntime", device="cpu")
+    rt.load(spec)
+    with pytest.raises(ConfigError, match="could not use CPUExecutionProvider"):
+        rt.prepare(1)

@@ -184,7 +184,13 @@ class OnnxRuntime(Runtime):
             providers = [(ep, {"device_id": dev_id}), ("CUDAExecutionProvider", {"device_id": dev_id})]
         else:
             providers = [ep]
-        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        if ep not in session.get_providers():  # ONNX Runtime falls back silently when a provider fails to load
+            raise ConfigError(
+                f"onnxruntime could not use {ep} (the session runs on {', '.join(session.get_providers())}); "
+                "check its libraries (CUDA, cuDNN, TensorRT) or choose another provider"
+            )
+        return session
 
     def prepare(self, batch_size: int) -> Callable[[Any], Any]:
         """Export for ``batch_size``, open the session, bind IO (CUDA) and run once; timed in last_prepare_s."""

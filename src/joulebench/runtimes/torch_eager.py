@@ -105,6 +105,8 @@ class TorchRuntime(Runtime):
         torch = import_torch()
         t0 = self._clock()
         self._apply_process_settings()
+        if self.device_type == "cuda":
+            torch.cuda.set_device(self.device)  # graph capture and compiled kernels use the current device
         model = create_model(spec, device=self.device)
         model = model.to(device=self.device, dtype=torch_dtype(self.precision))
         self.channels_last = self._use_channels_last(model)
