@@ -194,6 +194,40 @@ def _timm():
     return timm
 
 
+# In-place ops that change a tensor's shape or autograd state must still run on meta tensors.
+_KEEP_INPLACE = frozenset(
+    ("requires_grad_", "resize_", "resize_as_", "set_", "as_strided_", "unsqueeze_", "squeeze_", "transpose_", "t_",
+     "swapdims_", "swapaxes_", "detach_", "share_memory_", "fill_diagonal_")
+)  # fmt: skip
+
+
+def _skip_meta_init():
+    """A function mode that skips value-only in-place ops (weight init) on meta tensors.
+
+    On the meta device every init op (``trunc_normal_``, ``uniform_``, ``clamp_``...) still runs its Python
+    reference meta kernel, which makes building a model take seconds; meta tensors have no values, so
+    skipping ops that cannot change a shape gives the same module, several times faster.
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class _Skip(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            name = getattr(func, "__name__", "")
+            if (
+                name.endswith("_")
+                and not name.endswith("__")
+                and name not in _KEEP_INPLACE
+                and args
+                and isinstance(args[0], torch.Tensor)
+                and args[0].is_meta
+            ):
+                return args[0]
+            return func(*args, **(kwargs or {}))
+
+    return _Skip()
+
+
 def _create(timm: Any, name: str, img_size: int | None, device: str) -> tuple[Any, int, int]:
     import torch
 
@@ -204,7 +238,10 @@ def _create(timm: Any, name: str, img_size: int | None, device: str) -> tuple[An
     default = int(cfg.input_size[-1]) if cfg is not None else 224
     in_chans = int(cfg.input_size[0]) if cfg is not None else 3
     size = int(img_size or default)
-    with torch.device(device):
+    import contextlib
+
+    skip = _skip_meta_init() if device == "meta" else contextlib.nullcontext()
+    with torch.device(device), skip:
         model = None
         if size != default:
             try:  # models with position embeddings must be built for the size
