@@ -29,13 +29,13 @@ def test_onnxruntime_cpu_end_to_end(model):
             ref = rt.model(xs[1]).numpy()
         assert out.shape == ref.shape == (bs, 1000)
         assert abs(out - ref).max() <= 1e-3 * max(1.0, abs(ref).max())
+        assert list(rt._tmp.glob("*.onnx")) == [rt._tmp / f"model_b{bs}.onnx"]
         del fn, xs
         rt.release()
-        assert rt.session is None
+        assert rt.session is None and not any(rt._tmp.iterdir())  # exports do not pile up over a sweep
     d = rt.describe()
     assert d["provider"] == "cpu" and d["exporter"] in ("torchscript", "dynamo") and d["io_binding"] is False
     tmp = rt._tmp
-    assert any(tmp.glob("*.onnx"))
     rt.close()
     assert not tmp.exists()
 

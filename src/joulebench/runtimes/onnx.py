@@ -72,7 +72,7 @@ class OnnxRuntime(Runtime):
         self.model: Any = None
         self.session: Any = None
         self._prepared: Any = None
-        self._tmp = Path(tempfile.mkdtemp(prefix="joulebench-onnx-"))
+        self._tmp: Path | None = None  # created on the first export: constructing a runtime has no side effects
         self.exporter_used: str | None = None
 
     @classmethod
@@ -140,6 +140,8 @@ class OnnxRuntime(Runtime):
     def _export(self, batch_size: int) -> Path:
         torch = import_torch()
         spec = self._require_loaded()
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="joulebench-onnx-"))
         path = self._tmp / f"model_b{batch_size}.onnx"
         example = torch.zeros((batch_size, *spec.input_shape))
         exporters = ["torchscript", "dynamo"] if self.options["exporter"] == "auto" else [self.options["exporter"]]
@@ -260,16 +262,21 @@ class OnnxRuntime(Runtime):
         return d
 
     def release(self) -> None:
-        """Close the session and drop the prepared function."""
+        """Close the session, drop the prepared function and delete this batch size's ONNX files."""
         self._prepared = None
         self.session = None
+        if self._tmp is not None:
+            for f in self._tmp.iterdir():  # a large model's export is hundreds of MB per batch size
+                f.unlink(missing_ok=True)
         super().release()
 
     def close(self) -> None:
         """Drop the model and delete the exported files."""
         self.model = None
         self.release()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def __del__(self) -> None:
         tmp = getattr(self, "_tmp", None)
