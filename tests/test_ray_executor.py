@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import signal
 import socket
@@ -125,6 +126,13 @@ def _tasks(models, runtime="cpu-fp32", run_id="r1"):
     ]
 
 
+def _prepare(models, runtimes, options, **kw):
+    """``prepare_sweep`` as ``measure --executor ray`` calls it (once the sweep takes ``executor``)."""
+    if "executor" in inspect.signature(prepare_sweep).parameters:
+        kw["executor"] = "ray"
+    return prepare_sweep(models, runtimes, options, **kw)
+
+
 def _summaries(db):
     with Store(db) as store:
         return store.summaries()
@@ -236,7 +244,7 @@ def test_runner_exception_is_a_failure_not_a_retry(cluster):
 def test_killed_worker_is_retried_and_every_model_stored_once(cluster, tmp_path):
     """End to end: real worker subprocesses, CPU runtime, sim meter; each task's first Ray worker is killed."""
     db = tmp_path / "jb.db"
-    plan = prepare_sweep(["test_vit", "test_resnet"], ["cpu-fp32"], FAST, timeout_s=240)
+    plan = _prepare(["test_vit", "test_resnet"], ["cpu-fp32"], FAST, timeout_s=240)
     runner = functools.partial(kill_first_attempt, marker_dir=str(tmp_path))
     report = run_sweep(plan, db, executor="ray", runner=runner)
     rows = _summaries(db)
@@ -253,7 +261,7 @@ def test_killed_worker_is_retried_and_every_model_stored_once(cluster, tmp_path)
 def test_stopped_driver_resumes_without_redoing_or_losing_work(cluster, tmp_path):
     db = tmp_path / "jb.db"
     models = ["test_vit", "test_resnet", "test_convnext"]
-    first = prepare_sweep(models, ["cpu-fp32"], FAST)
+    first = _prepare(models, ["cpu-fp32"], FAST)
 
     class StopAfterFirst:
         """A progress display whose user presses Ctrl-C once the first model is saved."""
@@ -285,7 +293,7 @@ def test_stopped_driver_resumes_without_redoing_or_losing_work(cluster, tmp_path
     saved = {r["model"] for r in _summaries(db)}
     assert saved == {"test_vit.r160_in1k"}  # interrupted models were not saved
 
-    again = prepare_sweep(models, ["cpu-fp32"], FAST)  # a new driver process would do the same
+    again = _prepare(models, ["cpu-fp32"], FAST)  # a new driver process would do the same
     runner = functools.partial(fake_run, marker_dir=str(tmp_path), hold_s=0.2)
     report2 = run_sweep(again, db, executor="ray", runner=runner)
     assert {k[0] for k in report2.skipped} == saved

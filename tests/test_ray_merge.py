@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from joulebench.store import BatchMeasurement, Failure, ModelSummary, RunRecord, Store
@@ -15,7 +16,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "DISTRIBUTED.md"
 def _recipe() -> str:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     (block,) = [b for b in blocks if "merge_results.py" in b]
-    return "\n".join(line[3:] if line.startswith("   ") else line for line in block.splitlines())
+    return textwrap.dedent(block)
 
 
 def _fill(path: Path, run_id: str, gpu: str, models: list[str]) -> None:
