@@ -174,3 +174,36 @@ def test_setup_correlations_common_models_only():
     assert r["pearson"] == pytest.approx(1.0) and r["spearman"] == pytest.approx(1.0)
     assert r["median_ratio_b_over_a"] == pytest.approx(0.5)
     assert not math.isnan(r["pearson_log"])
+
+
+def test_source_priority_failed_rows_and_stats_fill():
+    from joulebench.analysis._common import attach, static_facts
+
+    e = pd.DataFrame(
+        {
+            "model": ["a.t", "a.t", "a.t", "b.t"],
+            "img_size": 224,
+            "setup": "G:x",
+            "source": ["timm", "joulebench", "hidden-joules-2025", "joulebench"],
+            "status": ["ok", "ok", "ok", "failed"],
+            "energy_per_image_j": [3.0, 1.0, 2.0, 5.0],
+        }
+    )
+    a = pd.DataFrame(
+        {
+            "model": ["a.t", "a.t"],
+            "img_size": 224,
+            "testset": "imagenet",
+            "top1": [80.0, 79.0],
+            "source": ["hidden-joules-2025", "timm"],
+        }
+    )
+    cat = pd.DataFrame({"model": ["a.t"], "img_size": [224], "type": ["CNN"], "params": [None], "macs": [5e9]})
+    stats = pd.DataFrame({"model": ["a.t"], "img_size": [224], "params": [2e7], "macs": [1.0], "activations": [3e6]})
+    d = energy_accuracy(e, a, "G:x", catalogue=cat, stats=stats)
+    assert len(d) == 1  # the failed row of b.t is skipped
+    r = d.iloc[0]
+    assert r["energy_per_image_j"] == 1.0  # own measurement first
+    assert r["accuracy"] == 79.0  # timm's accuracy first
+    assert (r["params"], r["macs"], r["activations"]) == (2e7, 5e9, 3e6)  # catalogue first, stats fill gaps
+    assert attach(e.head(1), static_facts(cat)).loc[0, "arch"] == "a"

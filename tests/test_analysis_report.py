@@ -236,3 +236,8 @@ def test_parse_count():
     assert parse_count("50M") == 50e6 and parse_count("1.5B") == 1.5e9 and parse_count("300k") == 3e5
     with pytest.raises(ConfigError, match="50M"):
         parse_count("lots")
+
+
+def test_cli_missing_db_is_a_clear_error(monkeypatch):
+    r = CliRunner().invoke(app, ["rank", "-s", "A100:torch-fp32", "--db", "/nonexistent/x.db"], env=ENV)
+    assert isinstance(r.exception, ConfigError) and "does not exist" in str(r.exception)
