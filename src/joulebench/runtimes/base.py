@@ -166,6 +166,8 @@ class Runtime(ABC):
             raise ConfigError(f"runtime '{self.name}' has no option {', '.join(unknown)}; its options: {accepted}")
         self.options: dict[str, Any] = {**self.OPTIONS, **{k: v for k, v in options.items() if v is not None}}
         self.device: str = str(device) if device is not None else ("cuda:0" if self.device_type == "cuda" else "cpu")
+        if self.device == "cuda":  # an explicit index keeps set_device, generators and IO binding unambiguous
+            self.device = "cuda:0"
         self.last_prepare_s: float = 0.0
         self.load_s: float = 0.0
         self.spec: ModelSpec | None = None
