@@ -241,6 +241,7 @@ def test_runner_exception_is_a_failure_not_a_retry(cluster):
     assert [f.stage for f in r.failures] == ["ray"]
 
 
+@pytest.mark.slow
 def test_killed_worker_is_retried_and_every_model_stored_once(cluster, tmp_path):
     """End to end: real worker subprocesses, CPU runtime, sim meter; each task's first Ray worker is killed."""
     db = tmp_path / "jb.db"
