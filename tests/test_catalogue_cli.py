@@ -1,0 +1,101 @@
+"""``joulebench models``, ``show``, ``stats`` and ``data`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("pandas")
+from typer.testing import CliRunner  # noqa: E402
+
+from joulebench.cli import app  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./joulebench.db, no repository data/ lookups through cwd
+    monkeypatch.setenv("JOULEBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("JOULEBENCH_DB", raising=False)
+
+
+def _json(args):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_models_filters_and_sorts():
+    rows = _json(["models", "--family", "convnext", "--max-params", "30M", "--sort", "accuracy", "--limit", "0",
+                  "--json"])  # fmt: skip
+    assert rows and all(r["family"] == "convnext" for r in rows)
+    assert all(r["params"] is None or r["params"] <= 30e6 for r in rows)
+    top1 = [r["top1"] for r in rows if r["top1"] is not None]
+    assert top1 == sorted(top1, reverse=True)
+
+
+def test_models_energy_filter_on_a_setup():
+    rows = _json(["models", "--type", "cnn", "--setup", "A100:tensorrt-fp16", "--max-energy", "5mJ", "--sort",
+                  "energy", "--limit", "0", "--json"])  # fmt: skip
+    assert rows
+    energies = [r["energy_per_image_j"] for r in rows]
+    assert all(e <= 5e-3 for e in energies) and energies == sorted(energies)
+    assert all(r["energy_source"] == "hidden-joules-2025" for r in rows)
+
+
+def test_models_year_and_accuracy_filters():
+    rows = _json(["models", "--year-min", "2022", "--year-max", "2023", "--min-accuracy", "85", "--testset",
+                  "imagenet", "--limit", "0", "--json"])  # fmt: skip
+    assert rows and all(2022 <= r["year"] <= 2023 and r["top1"] >= 85 for r in rows)
+
+
+def test_models_table_renders():
+    r = runner.invoke(app, ["models", "resnet50.", "--setup", "H100:torch-fp32", "--limit", "3"])
+    assert r.exit_code == 0, r.output
+    assert "resnet50." in r.output and "model configuration" in r.output
+
+
+def test_energy_without_setup_is_an_error():
+    r = runner.invoke(app, ["models", "--max-energy", "20mJ"])
+    assert r.exit_code != 0
+    assert "--setup" in str(r.exception)
+
+
+def test_show_everything_about_one_configuration():
+    info = _json(["show", "resnet50.a1_in1k", "--img-size", "224", "--json"])
+    assert info["catalogue"]["family"] == "resnet"
+    assert {a["testset"] for a in info["accuracy"]} >= {"imagenet", "imagenet-a", "sketch"}
+    assert {e["setup"] for e in info["energy"]} == {
+        "A100:torch-fp32", "A100:tensorrt-fp16", "H100:torch-fp32", "H100:tensorrt-fp16"
+    }  # fmt: skip
+    r = runner.invoke(app, ["show", "resnet50.a1_in1k", "--img-size", "224"])
+    assert r.exit_code == 0 and "energy per image" in r.output
+
+
+def test_show_unknown_model_suggests_names():
+    r = runner.invoke(app, ["show", "resnet50.a1_in1kk"])
+    assert r.exit_code != 0
+    assert "resnet50.a1_in1k" in str(r.exception)
+
+
+def test_show_architecture_with_many_tags_asks_to_pick():
+    r = runner.invoke(app, ["show", "resnet50"])
+    assert r.exit_code != 0 and "pick one" in str(r.exception)
+
+
+def test_stats_reads_shipped_or_computes():
+    pytest.importorskip("timm")
+    first = _json(["stats", "test_vit.r160_in1k", "--json"])  # shipped, cached or computed
+    assert first[0]["img_size"] == 160 and first[0]["macs"] > 0 and first[0]["params"] > 0
+    computed = _json(["stats", "test_vit", "--img-size", "128", "--json"])  # not shipped at 128 px: computed
+    assert computed[0]["method"] == "meta" and computed[0]["params"] == first[0]["params"]
+    assert computed[0]["macs"] < first[0]["macs"]
+
+
+def test_data_info_lists_setups():
+    info = _json(["data", "info", "--json"])
+    setups = {r["setup"] for r in info["setups"]}
+    assert {"A100:torch-fp32", "H100:tensorrt-fp16"} <= setups
+    assert info["sources"]["hidden-joules-2025"]["license"] == "MIT"
