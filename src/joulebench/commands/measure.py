@@ -130,6 +130,15 @@ def measure(
     timeout: str = typer.Option("30min", "--timeout", help="Wall-clock limit per model and runtime."),
     force: bool = typer.Option(False, "--force", help="Measure again what this protocol already measured."),
     exclusive: bool = typer.Option(False, "--exclusive", help="Refuse to start if other processes use the GPU."),
+    executor: str = typer.Option(
+        "local", "--executor", help="Who runs the tasks: local (this machine's --gpus) or ray (a Ray cluster)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="--executor ray: auto, HOST:6379 or ray://HOST:10001 (default $RAY_ADDRESS)."
+    ),
+    retries: int | None = typer.Option(
+        None, "--retries", help="--executor ray: run a task whose worker died again up to N times (2)."
+    ),
     json_out: bool = JsonOpt,
 ) -> None:
     """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
@@ -166,9 +175,16 @@ def measure(
         weights=weights,
         timeout_s=timeout_s,
         exclusive=exclusive,
+        executor=executor,
     )
+    from joulebench.sweep.executors import executor_class
+
+    ex_opts = {k: v for k, v in {"address": address, "retries": retries}.items() if v is not None}
+    foreign = sorted(set(ex_opts) - set(getattr(executor_class(executor), "OPTIONS", ())))
+    if foreign:
+        raise ConfigError(f"--executor {executor} takes no --{', --'.join(foreign)}")
     progress = make_progress(quiet=json_out)
-    report = run_sweep(plan, db_path(db), force=force, progress=progress)
+    report = run_sweep(plan, db_path(db), force=force, progress=progress, executor=executor, executor_options=ex_opts)
     summaries = report.summaries
     if json_out:
         emit_json(

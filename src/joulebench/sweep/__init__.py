@@ -187,6 +187,7 @@ def prepare_sweep(
     timeout_s: float | None = 1800.0,
     exclusive: bool = False,
     command: str | None = None,
+    executor: str = "local",
 ) -> SweepPlan:
     """Validate a sweep and build its tasks; writes nothing.
 
@@ -202,6 +203,8 @@ def prepare_sweep(
         timeout_s: Wall-clock limit of each task's worker.
         exclusive: Refuse to start when other processes use the GPUs (else warn).
         command: The command line to record.
+        executor: Registered executor name; one that assigns devices itself (``ray``) is validated without
+            this machine's GPUs (the cluster's nodes run the tasks; the driver may have none).
 
     Raises:
         ConfigError: Contradictory or invalid options, unknown models or runtimes, a runtime that cannot run.
@@ -210,7 +213,7 @@ def prepare_sweep(
     from joulebench.meters import METERS
     from joulebench.meters import _load_builtin as _load_meters
     from joulebench.models.resolve import resolve_models
-    from joulebench.runtimes import get_runtime
+    from joulebench.runtimes import get_runtime, get_runtime_class
     from joulebench.sweep.search import get_search
 
     options.validate()
@@ -232,7 +235,15 @@ def prepare_sweep(
         devices = list(gpus)
     rt_opts = options.runtime_options()
     device_types = {}
+    from joulebench.sweep.executors import executor_class
+
+    remote = getattr(executor_class(executor), "assigns_devices", False)
+    if remote and gpus:
+        raise ConfigError(f"--gpus pins local workers; --executor {executor} lets the cluster pick GPUs: drop --gpus")
     for name in runtimes:
+        if remote:  # the nodes check their own devices; here only the name and its class
+            device_types[name] = get_runtime_class(name).device_type
+            continue
         rt = get_runtime(name, **rt_opts)  # unknown names, impossible options, unavailable backends: ConfigError
         device_types[name] = str(rt.device).split(":")[0]
     if gpus and all(t == "cpu" for t in device_types.values()) and not meter_cls.simulated:
@@ -247,7 +258,7 @@ def prepare_sweep(
         raise ConfigError(f"no model matches {' '.join(models)}; list names with `joulebench models list`")
     warnings: list[str] = []
     if not meter_cls.simulated and any(t == "cuda" for t in device_types.values()):
-        busy = other_gpu_processes(devices)
+        busy = {} if remote else other_gpu_processes(devices)
         if busy:
             what = "; ".join(f"GPU {d}: pid {', '.join(map(str, p))}" for d, p in busy.items())
             if exclusive:
@@ -255,7 +266,10 @@ def prepare_sweep(
             warnings.append(f"warning: other processes are using the GPU ({what}): their energy is measured too")
     if meter_cls.simulated:
         warnings.append("note: --meter sim simulates energy (power follows a load hint); these are not measurements")
-    uuids, prov = _device_uuids(options.meter, devices)
+    if remote:  # resume counts work done on any device of the cluster (gpu_uuid None matches all)
+        uuids, prov = [None], _minimal_provenance({"meter": options.meter, "executor": executor})
+    else:
+        uuids, prov = _device_uuids(options.meter, devices)
     run_id = uuid.uuid4().hex
     tasks = [
         Task(
@@ -289,6 +303,7 @@ def run_sweep(
     executor: str = "local",
     progress: Any = None,
     runner: Callable[..., TaskResult] | None = None,
+    executor_options: dict[str, Any] | None = None,
 ) -> SweepReport:
     """Run a prepared sweep, saving every finished task to the store at ``db``.
 
@@ -299,6 +314,7 @@ def run_sweep(
         executor: Registered executor name.
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
+        executor_options: Keyword arguments of the executor (``ray``: ``address``, ``retries``).
 
     Returns:
         The :class:`SweepReport`.
@@ -326,6 +342,8 @@ def run_sweep(
             progress.start(0, len(report.skipped))
             progress.stop()
             return report
+        # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
+        ex = get_executor(executor, plan.devices, **(executor_options or {}), **({"runner": runner} if runner else {}))
         store.add_run(
             RunRecord(
                 run_id=plan.run_id,
@@ -344,7 +362,6 @@ def run_sweep(
                 store.save_task(result.measurements, result.summary, result.failures)
             progress.finished(result)
 
-        ex = get_executor(executor, plan.devices, **({"runner": runner} if runner else {}))
         progress.start(len(todo), len(report.skipped))
         status = "failed"
         try:

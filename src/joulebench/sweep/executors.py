@@ -148,6 +148,17 @@ def executor_names() -> list[str]:
     return EXECUTORS.names()
 
 
+def executor_class(name: str) -> type[Executor]:
+    """The executor class registered as ``name`` (optional executors are loaded on demand).
+
+    Raises:
+        ConfigError: Unknown executor name.
+    """
+    if name not in EXECUTORS:
+        _load_optional()
+    return EXECUTORS.get(name)
+
+
 def get_executor(name: str, devices: Sequence[int | None] = (None,), **kwargs: Any) -> Executor:
     """Instantiate the executor registered as ``name``.
 
