@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "joulebench.commands.models",
     "joulebench.commands.data",
     "joulebench.commands.analysis",
+    "joulebench.commands.panel",
     "joulebench.commands.app",
 )
 
@@ -53,7 +54,7 @@ def _root(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning joulebench errors into one-line messages."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except JoulebenchError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -72,3 +73,5 @@ def main(argv: list[str] | None = None) -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    if isinstance(rc, int) and rc:  # typer.Exit(code) is returned, not raised, without standalone mode
+        sys.exit(rc)

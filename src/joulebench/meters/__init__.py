@@ -32,6 +32,8 @@ def get_meter(name: str = "auto", **kwargs) -> Meter:
         try:
             return METERS.get("nvml")(**kwargs)
         except MeterError as e:
+            if "--meter sim" in str(e):
+                raise
             raise MeterError(f"{e} (use `--meter sim` to try joulebench without a GPU)") from e
     return METERS.get(name)(**kwargs)
 
