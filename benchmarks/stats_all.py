@@ -22,6 +22,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--refresh", action="store_true")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--every", type=int, default=1, help="only every N-th configuration (a uniform sample)")
     ap.add_argument("--ship", action="store_true", help="write the shipped stats file")
     args = ap.parse_args()
 
@@ -33,6 +34,7 @@ def main() -> None:
 
     configs = pretrained_configurations()
     jobs = [(c["model"], c["img_size"]) for c in configs]
+    jobs = jobs[:: max(args.every, 1)]
     if args.limit:
         jobs = jobs[: args.limit]
     t_list = time.perf_counter() - t0
@@ -46,8 +48,12 @@ def main() -> None:
         if n_new % 50 == 0:
             print(f"  {n_new} computed, {time.perf_counter() - t1:.0f} s", flush=True)
 
+    cpu0 = os.times()
     results = compute_many(jobs, workers=args.workers, refresh=args.refresh, progress=progress)
     t_stats = time.perf_counter() - t1
+    cpu1 = os.times()
+    # CPU seconds of this process and its (joined) workers: independent of other load on the machine
+    cpu_s = sum(getattr(cpu1, k) - getattr(cpu0, k) for k in ("user", "system", "children_user", "children_system"))
     methods: dict[str, int] = {}
     for r in results:
         methods[r.method] = methods.get(r.method, 0) + 1
@@ -67,6 +73,10 @@ def main() -> None:
         ("listing pretrained configs (s)", f"{t_list:.1f}"),
         ("stats wall time (s)", f"{t_stats:.1f}"),
         ("per computed config (s)", f"{t_stats / max(n_new, 1):.2f}"),
+        ("CPU seconds (all processes)", f"{cpu_s:.0f}"),
+        ("CPU s per computed config", f"{cpu_s / max(n_new, 1):.2f}"),
+        (f"estimate on {args.workers} idle cores (min)", f"{cpu_s / max(args.workers, 1) / 60:.1f}"),
+        ("load average at end", " ".join(f"{x:.1f}" for x in os.getloadavg())),
         ("workers", f"{args.workers}"),
         ("cpu cores", f"{os.cpu_count()}"),
         ("timm", timm.__version__),

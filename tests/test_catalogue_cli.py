@@ -19,6 +19,9 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no ./joulebench.db, no repository data/ lookups through cwd
     monkeypatch.setenv("JOULEBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("JOULEBENCH_DB", raising=False)
+    monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
+    # project datasets in the repository's data/ folder would add setups: test the reference alone
+    monkeypatch.setattr("joulebench.data.dataset.REPO_DATA", tmp_path / "no-data")
 
 
 def _json(args):

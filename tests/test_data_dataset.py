@@ -162,3 +162,13 @@ def test_unknown_model_suggests_closest(reference):
 def test_unknown_setup_suggests_closest(reference):
     with pytest.raises(ConfigError, match="Did you mean A100:torch-fp32"):
         reference.compare("A100:torch-fp33", "H100:torch-fp32")
+
+
+def test_project_data_is_searched_recursively_and_skips_other_csvs(tmp_path):
+    d = tmp_path / "data" / "h200"
+    d.mkdir(parents=True)
+    pd.DataFrame([_summary(meter="nvml").to_dict()]).to_csv(d / "summaries.csv", index=False)
+    pd.DataFrame([{"model": "x", "batch_size": 8, "energy_per_image_j": 1.0}]).to_csv(d / "batches.csv", index=False)
+    ds = load_dataset(data=[tmp_path / "data"], include_cache=False)
+    own = ds.energy[ds.energy["source"] == "joulebench"]
+    assert list(own["setup"]) == ["H200:torch-fp32"]

@@ -112,9 +112,14 @@ def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
 
 
 def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
-    """CSV exports of store summaries to include: ``data/*.csv[.gz]`` of the repository and ``$JOULEBENCH_DATA``."""
+    """CSV exports of store summaries to include, from the repository's ``data/`` and ``$JOULEBENCH_DATA``.
+
+    Folders are searched recursively for ``*.csv`` and ``*.csv.gz``; only files with an ``optimal_batch``
+    column (summaries exports) are used.
+    """
     if dirs is None:
-        dirs = [REPO_DATA]
+        # only in a source checkout: an installed package must not pick up an unrelated ``data/`` folder
+        dirs = [REPO_DATA] if (REPO_DATA.parent / "pyproject.toml").exists() else []
         env = os.environ.get(DATA_ENV)
         if env:
             dirs += [Path(p) for p in env.split(os.pathsep) if p]
@@ -124,8 +129,25 @@ def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
         if d.is_file():
             files.append(d)
         elif d.is_dir():
-            files += sorted(d.glob("*.csv")) + sorted(d.glob("*.csv.gz"))
-    return files
+            files += sorted(d.rglob("*.csv")) + sorted(d.rglob("*.csv.gz"))
+    return [f for f in files if _is_summaries_export(f)]
+
+
+def _is_summaries_export(path: Path) -> bool:
+    """True for a CSV export of store summaries (recognised by its ``optimal_batch`` column).
+
+    Other CSVs in a data folder (per-batch measurements, panels...) are not energy summaries and are left out.
+    """
+    import csv
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read this project data file ({e})") from None
+    return "optimal_batch" in [h.strip() for h in header]
 
 
 def _read_project_file(path: Path) -> Any:
