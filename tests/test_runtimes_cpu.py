@@ -127,3 +127,35 @@ def test_tf32_option_is_applied_on_load(monkeypatch):
     r = cuda_like(tf32="off")
     r._apply_process_settings()
     assert calls == ["off"]
+
+
+def test_tf32_state_survives_pytorch_refusing_a_read(monkeypatch):
+    import torch
+
+    from joulebench.runtimes.base import tf32_state
+
+    def refuse():
+        raise RuntimeError("PyTorch is checking the matmul precision without a specific backend name")
+
+    monkeypatch.setattr(torch, "get_float32_matmul_precision", refuse)
+    state = tf32_state()
+    assert state["float32_matmul_precision"] is None
+    assert "tf32_matmul" in state and "tf32_cudnn" in state
+
+
+def test_set_tf32_uses_one_api_and_is_reported():
+    import torch
+
+    from joulebench.runtimes.base import set_tf32, tf32_state
+
+    if not isinstance(getattr(torch.backends.cuda.matmul, "fp32_precision", None), str):
+        pytest.skip("this torch has no per-backend fp32_precision API")
+    before = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.fp32_precision)
+    try:
+        set_tf32("on")
+        assert tf32_state()["fp32_precision_matmul"] == "tf32"
+        set_tf32("off")
+        state = tf32_state()
+        assert state["fp32_precision_matmul"] == "ieee" and state["fp32_precision_cudnn"] == "ieee"
+    finally:
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.fp32_precision = before

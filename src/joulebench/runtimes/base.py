@@ -79,13 +79,27 @@ def has_conv(model: Any) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
+def _read_precision(read: Any) -> Any:
+    """One TF32 setting, or None where PyTorch refuses to report it.
+
+    torch 2.9-2.11 raise RuntimeError from the legacy getters once the legacy and the per-backend
+    ``fp32_precision`` API have both been used in a process (seen on the H200 with torch 2.11).
+    """
+    try:
+        return read()
+    except RuntimeError:
+        return None
+
+
 def tf32_state() -> dict[str, Any]:
     """The TF32 settings of this process, as PyTorch reports them (recorded with every run)."""
     torch = import_torch()
+    matmul = _read_precision(lambda: torch.backends.cuda.matmul.allow_tf32)
+    cudnn = _read_precision(lambda: torch.backends.cudnn.allow_tf32)
     state: dict[str, Any] = {
-        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
-        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "tf32_matmul": None if matmul is None else bool(matmul),
+        "tf32_cudnn": None if cudnn is None else bool(cudnn),
+        "float32_matmul_precision": _read_precision(torch.get_float32_matmul_precision),
     }
     # PyTorch >= 2.9 also has per-backend fp32_precision ("none" means: follow the legacy flags).
     for label, obj in (
@@ -93,18 +107,27 @@ def tf32_state() -> dict[str, Any]:
         ("fp32_precision_matmul", torch.backends.cuda.matmul),
         ("fp32_precision_cudnn", torch.backends.cudnn),
     ):
-        value = getattr(obj, "fp32_precision", None)
+        value = _read_precision(lambda obj=obj: getattr(obj, "fp32_precision", None))
         if isinstance(value, str):
             state[label] = value
     return state
 
 
 def set_tf32(mode: str) -> None:
-    """Switch TF32 for matmuls and cuDNN convolutions ``on`` or ``off`` (process-wide)."""
+    """Switch TF32 for matmuls and cuDNN convolutions ``on`` or ``off`` (process-wide).
+
+    Uses the per-backend ``fp32_precision`` API where this torch has it, so the process never mixes the
+    two APIs (which makes later reads raise on torch 2.9-2.11); the legacy flags otherwise.
+    """
     torch = import_torch()
     on = mode == "on"
-    torch.backends.cuda.matmul.allow_tf32 = on
-    torch.backends.cudnn.allow_tf32 = on
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    if isinstance(getattr(matmul, "fp32_precision", None), str):
+        matmul.fp32_precision = "tf32" if on else "ieee"
+        cudnn.fp32_precision = "tf32" if on else "ieee"
+        return
+    matmul.allow_tf32 = on
+    cudnn.allow_tf32 = on
     torch.set_float32_matmul_precision("high" if on else "highest")
 
 
