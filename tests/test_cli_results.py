@@ -192,3 +192,13 @@ def test_export_csv_and_parquet(runner, db, tmp_path):
 def test_export_bad_extension(runner, db, tmp_path):
     r = invoke(runner, "export", tmp_path / "x.txt", "--db", db)
     assert isinstance(r.exception, ConfigError) and "--format" in str(r.exception)
+
+
+def test_usage_error_is_one_message_not_a_traceback():
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "joulebench", "results", "--no-such-flag"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "No such option" in r.stderr and "Traceback" not in r.stderr
