@@ -104,14 +104,15 @@
     var i = RUNTIME_ORDER.indexOf(rt);
     return i < 0 ? RUNTIME_ORDER.length - 2 : i; // unknown runtimes rank just above plain torch-fp32
   }
-  /* The most recent GPU with the most optimised runtime, among real (not simulated) setups that hold
-   * enough models to make a useful first view. */
+  /* The most recent GPU with the most optimised runtime, among real (not simulated) setups: a new GPU
+   * (joulebench's own H200 runs) is shown first as soon as it has a handful of models to compare. */
+  var MIN_DEFAULT_MODELS = 5;
   function defaultSetup() {
     var real = D.setups.filter(function (s) { return !s.simulated && !s.uploaded; });
     if (!real.length) real = D.setups.slice();
     if (!real.length) return "";
     var most = Math.max.apply(null, real.map(function (s) { return s.count; }));
-    var enough = real.filter(function (s) { return s.count >= Math.min(50, most); });
+    var enough = real.filter(function (s) { return s.count >= Math.min(MIN_DEFAULT_MODELS, most); });
     enough.sort(function (a, b) {
       return gpuRank(a.gpu) - gpuRank(b.gpu) || runtimeRank(a.runtime) - runtimeRank(b.runtime) || b.count - a.count;
     });
