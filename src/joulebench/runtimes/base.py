@@ -94,13 +94,13 @@ def _read_precision(read: Any) -> Any:
 def tf32_state() -> dict[str, Any]:
     """The TF32 settings of this process, as PyTorch reports them (recorded with every run)."""
     torch = import_torch()
-    matmul = _read_precision(lambda: torch.backends.cuda.matmul.allow_tf32)
-    cudnn = _read_precision(lambda: torch.backends.cudnn.allow_tf32)
-    state: dict[str, Any] = {
-        "tf32_matmul": None if matmul is None else bool(matmul),
-        "tf32_cudnn": None if cudnn is None else bool(cudnn),
-        "float32_matmul_precision": _read_precision(torch.get_float32_matmul_precision),
-    }
+    state: dict[str, Any] = {}
+    # tf32_matmul / tf32_cudnn are the effective settings: the per-backend value where one is set, else the flag.
+    for key, backend in (("tf32_matmul", torch.backends.cuda.matmul), ("tf32_cudnn", torch.backends.cudnn)):
+        per_backend = _read_precision(lambda b=backend: getattr(b, "fp32_precision", None))
+        flag = _read_precision(lambda b=backend: b.allow_tf32)
+        state[key] = {"tf32": True, "ieee": False}.get(per_backend, None if flag is None else bool(flag))
+    state["float32_matmul_precision"] = _read_precision(torch.get_float32_matmul_precision)
     # PyTorch >= 2.9 also has per-backend fp32_precision ("none" means: follow the legacy flags).
     for label, obj in (
         ("fp32_precision", torch.backends),
