@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from joulebench.data.importer import TESTSETS  # noqa: F401 - re-exported for the analysis modules
 from joulebench.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -17,16 +18,6 @@ ACC = "accuracy"
 #: Test sets averaged for "robustness": the five sets that are not ImageNet itself and not a "-clean"
 #: subset (the clean subsets are the ImageNet classes of A/R, which measure the class subset, not shift).
 ROBUST_TESTSETS = ("imagenet-real", "imagenetv2", "sketch", "imagenet-a", "imagenet-r")
-TESTSETS = (
-    "imagenet",
-    "imagenet-real",
-    "imagenetv2",
-    "sketch",
-    "imagenet-a",
-    "imagenet-a-clean",
-    "imagenet-r",
-    "imagenet-r-clean",
-)
 STATIC = ("params", "macs", "activations")
 #: When several sources give the same (model, img_size, setup), the first in this order wins.
 SOURCE_PRIORITY = ("joulebench", "hidden-joules-2025", "timm")

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from joulebench.data.importer import TESTSETS
 from joulebench.errors import ConfigError
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -23,16 +24,7 @@ PAYLOAD_SCHEMA = 1
 DATA_GLOBAL = "JB_DATA"
 
 # Display order of test sets and architecture types; names outside these lists follow, sorted.
-TESTSET_ORDER = (
-    "imagenet",
-    "imagenet-real",
-    "imagenetv2",
-    "sketch",
-    "imagenet-a",
-    "imagenet-a-clean",
-    "imagenet-r",
-    "imagenet-r-clean",
-)
+TESTSET_ORDER = TESTSETS
 TYPE_ORDER = ("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")
 UNKNOWN = "Unknown"
 
