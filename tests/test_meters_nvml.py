@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import threading
 import time
@@ -448,3 +449,19 @@ def test_window_watches_counter_so_reads_are_instant_and_marks_recorded(monkeypa
     assert all(0 <= mk.t_s <= w.duration_s for mk in marks)
     assert w.to_dict()["counter_mark_count"] == len(marks)
     assert len(w.to_dict(with_trace=True)["counter_marks"]) == len(marks)
+
+
+def test_gpu_process_check_lists_others_and_warns_when_the_driver_cannot(fake, monkeypatch):
+    from joulebench.sweep import other_gpu_processes
+
+    procs = [SimpleNamespace(pid=os.getpid()), SimpleNamespace(pid=4242)]
+    monkeypatch.setattr(fake, "nvmlDeviceGetComputeRunningProcesses", lambda h: procs, raising=False)
+    assert other_gpu_processes([0]) == {0: [4242]}
+
+    def refuse(h):
+        raise FakeNVMLError(3)
+
+    monkeypatch.setattr(fake, "nvmlDeviceGetComputeRunningProcesses", refuse, raising=False)
+    with pytest.warns(UserWarning, match="cannot list the processes"):
+        assert other_gpu_processes([0]) == {}
+    assert fake.shutdown_calls == 2

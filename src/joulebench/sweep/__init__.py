@@ -35,12 +35,14 @@ Driver
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shlex
 import sys
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -165,13 +167,12 @@ def other_gpu_processes(devices: Sequence[int | None]) -> dict[int, list[int]]:
             if pids:
                 out[idx] = pids
         return out
-    except Exception:  # process listing is advisory; an old driver without it must not stop the sweep
+    except nv.NVMLError as e:  # advisory: an old driver without process listing must not stop the sweep
+        warnings.warn(f"cannot list the processes on the GPU ({e}): --exclusive cannot check it", stacklevel=2)
         return {}
     finally:
-        try:
+        with contextlib.suppress(nv.NVMLError):  # shutting down a library we only peeked into
             nv.nvmlShutdown()
-        except Exception:  # noqa: S110 - shutting down a library we only peeked into
-            pass
 
 
 def prepare_sweep(
