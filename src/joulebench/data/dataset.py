@@ -336,15 +336,10 @@ class Dataset:
 
 
 def _py(v: Any) -> Any:
-    if v is None:
-        return None
-    try:
-        import pandas as pd
+    import pandas as pd
 
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
+    if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
+        return None
     return v.item() if hasattr(v, "item") else v
 
 
