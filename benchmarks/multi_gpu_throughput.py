@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             row = run_config(list(range(n)), args, Path(tmp))
             rows.append(row)
-            print(f"  done: {n} GPU(s) in {row['wall_s']:.1f} s", file=sys.stderr, flush=True)
+            print(f"  done: {n} GPU(s) in {row['wall_s']:.1f} s: {row}", flush=True)
+            _write(rows, args, n_visible)  # after every configuration, so a run cut short still reports
 
     base = rows[0]["models_per_hour"] or 0.0
     print(f"\nSweep throughput: {len(args.models)} models, runtime {args.runtime}, meter {args.meter}, ")
@@ -157,12 +158,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['gpus']:>4}  {r['ok']:>3}  {r['failed']:>6}  {r['wall_s']:>7.1f}  {r['gpu_seconds']:>7.1f}  "
             f"{mph:>9.0f}  {speedup:>8.2f}  {r['efficiency']:>5.2f}"
         )
-    out = os.environ.get("OUT")
-    if out:
-        path = Path(out) / "multi_gpu_throughput.json"
-        path.write_text(json.dumps({"args": vars(args), "visible_gpus": n_visible, "rows": rows}, indent=2))
+    path = _write(rows, args, n_visible)
+    if path:
         print(f"\nwrote {path}")
     return 0
+
+
+def _write(rows: list[dict], args: argparse.Namespace, n_visible: int) -> Path | None:
+    out = os.environ.get("OUT")
+    if not out:
+        return None
+    path = Path(out) / "multi_gpu_throughput.json"
+    path.write_text(json.dumps({"args": vars(args), "visible_gpus": n_visible, "rows": rows}, indent=2))
+    return path
 
 
 if __name__ == "__main__":
