@@ -388,6 +388,7 @@ class Meter(ABC):
 
     Args:
         devices: Device indices to measure (as the process sees them); None = the meter's default.
+        device: Shorthand for ``devices=[device]``; it wins over ``devices``.
         sync: Called at both edges of every window; defaults to synchronising CUDA if torch uses it.
         align: Default for aligning window edges to energy-counter updates.
         clock: Monotonic clock in seconds (patched in tests).
@@ -403,10 +404,13 @@ class Meter(ABC):
         self,
         devices: Sequence[int] | None = None,
         *,
+        device: int | None = None,
         sync: Callable[[], None] | None = None,
         align: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ):
+        if device is not None:
+            devices = [device]
         self.devices = list(devices) if devices is not None else None
         self._sync = sync or default_sync
         self.align = align

@@ -222,9 +222,7 @@ class NvmlMeter(Meter):
         watch_counter: bool | None = None,
         slow_every: int = 4,
     ):
-        if device is not None:
-            devices = [device]
-        super().__init__(devices, sync=sync, align=align, clock=clock)
+        super().__init__(devices, device=device, sync=sync, align=align, clock=clock)
         if power_source not in _POWER_SOURCES:
             raise ConfigError(f"unknown NVML power source '{power_source}': use one of {', '.join(_POWER_SOURCES)}")
         self.interval_s = interval_s

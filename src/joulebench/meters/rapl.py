@@ -70,9 +70,7 @@ class RaplMeter(Meter):
         clock: Callable[[], float] = time.monotonic,
         interval_s: float = 0.1,
     ):
-        if device is not None:
-            devices = [device]
-        super().__init__(devices, sync=sync, align=align, clock=clock)
+        super().__init__(devices, device=device, sync=sync, align=align, clock=clock)
         self.root = Path(root)
         self.interval_s = interval_s
         packages = find_packages(self.root)

@@ -86,9 +86,9 @@ class SimMeter(Meter):
         rate_hz: float = 100.0,
         counter_period_s: float = 0.1,
     ):
-        if device is not None:
-            devices = [device]
-        super().__init__(list(devices) if devices is not None else [0], sync=sync, align=align, clock=clock)
+        super().__init__(devices, device=device, sync=sync, align=align, clock=clock)
+        if self.devices is None:
+            self.devices = [0]
         if not 0 <= idle_power_w <= power_limit_w:
             raise ConfigError(f"sim meter: need 0 <= idle_power_w ({idle_power_w}) <= power_limit_w ({power_limit_w})")
         if rate_hz <= 0 or counter_period_s <= 0 or noise_rel < 0:

@@ -161,9 +161,7 @@ class SmiMeter(Meter):
         executable: str = "nvidia-smi",
         start_timeout_s: float = 10.0,
     ):
-        if device is not None:
-            devices = [device]
-        super().__init__(devices, sync=sync, align=align, clock=clock)
+        super().__init__(devices, device=device, sync=sync, align=align, clock=clock)
         exe = shutil.which(executable)
         if exe is None:
             raise MeterError(f"nvidia-smi not found on PATH; {INSTALL_HINT}")
