@@ -25,11 +25,7 @@ nvidia-smi -q -d POWER,CLOCK,TEMPERATURE >"$W/nvidia-smi-q.txt" 2>&1
 python3 -m joulebench info --json >"$W/info.json" 2>"$W/info.err"
 python3 -m joulebench info >"$W/info.txt" 2>&1
 
-PANEL=(resnet50.a1_in1k vit_base_patch16_224.augreg2_in21k_ft_in1k mobilenetv4_conv_small.e2400_r224_in1k
-  efficientvit_b2.r224_in1k convnext_base.fb_in22k_ft_in1k vgg16.tv_in1k)
-COMMON=(--meter nvml --warmup 1s --min-window 2s --min-iters 13 --idle 1s --latency-budget 50ms --timeout 4min --json)
-EAGER=(--runtime torch-fp32 --start-batch 16 --max-batch 4096)
-COMPILED=(--runtime compile-fp16 --start-batch 512 --max-batch 1024)
+source benchmarks/panel_flags.sh
 DB=$W/panel.db
 
 gpu0() {
@@ -41,7 +37,7 @@ gpu0() {
 }
 eager() {
   local g=$1
-  timeout "$(left)" python3 -m joulebench measure "${PANEL[@]}" "${EAGER[@]}" "${COMMON[@]}" --gpus "$g" --db "$DB" \
+  timeout "$(left)" python3 -m joulebench measure "${MODELS[@]}" "${EAGER[@]}" "${COMMON[@]}" --gpus "$g" --db "$DB" \
     >"$W/panel_torch_fp32.json" 2>"$W/panel_torch_fp32.err"
   for i in 2 3; do
     timeout "$(left)" python3 -m joulebench measure resnet50.a1_in1k "${EAGER[@]}" "${COMMON[@]}" --gpus "$g" --force \
@@ -50,7 +46,7 @@ eager() {
 }
 compiled() {
   local g=$1
-  timeout "$(left)" python3 -m joulebench measure "${PANEL[@]}" "${COMPILED[@]}" "${COMMON[@]}" --gpus "$g" \
+  timeout "$(left)" python3 -m joulebench measure "${MODELS[@]}" "${COMPILED[@]}" "${COMMON[@]}" --gpus "$g" \
     --db "$DB" >"$W/panel_compile_fp16.json" 2>"$W/panel_compile_fp16.err"
 }
 search() {
