@@ -80,3 +80,72 @@ def test_real_inductor_compile_on_cpu_matches_eager(tiny_spec):
         torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
         del fn
         rt.release()
+
+
+def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(tiny_spec, monkeypatch):
+    calls, resets, marked = [], [], []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: calls.append(kw["dynamic"]) or model)
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: resets.append(1))
+    monkeypatch.setattr(torch._dynamo, "maybe_mark_dynamic", lambda t, dim: marked.append((tuple(t.shape), dim)))
+    rt = on_cpu(CompileFP16Runtime)()
+    assert rt.scout_build == "dynamic-batch" and rt.describe()["scout_build"] == "dynamic-batch"
+    rt.load(tiny_spec)
+    for bs in (1, 2, 4, 8):  # the worker releases after every batch; the scouting compilation must survive it
+        fn = rt.prepare_scout(bs)
+        assert fn(rt.make_inputs(bs)[0]).shape == (bs, 10)
+        del fn
+        rt.release()
+    assert calls == [None]  # one compilation, dynamo's automatic dynamic shapes
+    assert len(resets) == 1
+    assert [dim for _, dim in marked] == [0, 0, 0, 0] and [s[0] for s, _ in marked] == [1, 2, 4, 8]
+    fn = rt.prepare(4)  # a final candidate: a fresh, static compilation
+    assert calls == [None, False] and len(resets) == 2
+    del fn
+    rt.release()
+    assert len(resets) == 3  # no scouting compilation left to keep
+    rt.prepare_scout(2)  # scouting after a static candidate compiles a new dynamic graph
+    assert calls == [None, False, None]
+    rt.close()
+    assert rt._scout_fn is None
+
+
+def test_static_scouts_compile_each_scouted_size(tiny_spec, monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: calls.append(kw["dynamic"]) or model)
+    rt = on_cpu(CompileFP16Runtime)(scout_dynamic=False)
+    assert rt.scout_build is None
+    rt.load(tiny_spec)
+    for bs in (1, 2, 4):
+        rt.prepare_scout(bs)
+        rt.release()
+    assert calls == [False, False, False]
+
+
+def test_static_scouts_option_reaches_compile_runtimes_only():
+    from joulebench.runtimes import get_runtime_class
+    from joulebench.sweep.tasks import SweepOptions
+
+    opts = SweepOptions(static_scouts=True)
+    assert opts.runtime_options(get_runtime_class("compile-fp16").OPTIONS) == {"scout_dynamic": False}
+    assert opts.runtime_options(get_runtime_class("torch-fp32").OPTIONS) == {}
+    assert SweepOptions().runtime_options(get_runtime_class("compile-fp16").OPTIONS) == {}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None, reason="inductor needs a C compiler")
+def test_real_dynamic_scout_compile_on_cpu_matches_eager_without_recompiling(tiny_spec):
+    from torch._dynamo.utils import counters
+
+    rt = on_cpu(CompiledRuntime, name="compile-fp32-test", precision="fp32")()
+    rt.load(tiny_spec)
+    counters.clear()
+    for bs in (2, 3, 5):
+        fn = rt.prepare_scout(bs)
+        x = rt.make_inputs(bs)[1]
+        with torch.inference_mode():
+            ref = rt.model(x)
+        torch.testing.assert_close(fn(x), ref, rtol=1e-4, atol=1e-5)
+        del fn
+        rt.release()
+    assert counters["stats"]["unique_graphs"] == 1  # sizes 3 and 5 reused the dynamic graph of size 2
+    rt.close()

@@ -85,3 +85,26 @@ def test_oom_is_recognised():
         rt.prepare(1 << 22)
     assert rt.is_oom(e.value)
     rt.release()
+
+
+def test_compile_scouting_shares_one_dynamic_graph_then_candidates_compile_statically():
+    from torch._dynamo.utils import counters
+
+    (spec,) = resolve_models(["test_efficientnet"])
+    rt = get_runtime("compile-fp16")
+    rt.load(spec)
+    counters.clear()
+    for bs in (2, 8, 32):
+        fn = rt.prepare_scout(bs)
+        x = rt.make_inputs(bs)[1]
+        with torch.inference_mode():
+            ref = rt.model(x).float()
+        torch.testing.assert_close(torch.as_tensor(fn(x)).float(), ref, rtol=2e-2, atol=2e-2)
+        del fn
+        rt.release()
+    assert counters["stats"]["unique_graphs"] == 1
+    fn = rt.prepare(8)
+    assert counters["stats"]["unique_graphs"] == 2  # the candidate's own static graph
+    assert torch.isfinite(torch.as_tensor(fn(rt.make_inputs(8)[0])).float()).all()
+    del fn
+    rt.close()

@@ -250,3 +250,34 @@ def test_summary_without_any_success_is_failed_with_the_reason():
         [f],
     )
     assert s.status == "failed" and s.error == "out of memory at batch 1" and s.optimal_batch is None
+
+
+class ScoutingRuntime(FakeRuntime):
+    scout_build = "dynamic-batch"
+
+    def __init__(self, meter):
+        super().__init__(meter, iter_s=0.001)
+        self.prepared: list[tuple[str, int]] = []
+
+    def prepare(self, batch):
+        self.prepared.append(("full", batch))
+        return super().prepare(batch)
+
+    def prepare_scout(self, batch):
+        self.prepared.append(("scout", batch))
+        return super().prepare(batch)
+
+
+def test_scouting_windows_use_the_runtimes_scout_preparation_and_record_it():
+    meter = WatchedSim()
+    rt = ScoutingRuntime(meter)
+    scout = measure_batch(rt, meter, 4, _plan(min_window_s=0.02, min_iters=3, phase="scout"))
+    full = measure_batch(rt, meter, 4, _plan(min_window_s=0.02, min_iters=3))
+    assert rt.prepared == [("scout", 4), ("full", 4)]
+    assert scout.build == "dynamic-batch" and full.build is None
+    base = dict(run_id="r", model="m", img_size=8, runtime="fake", precision="fp32")
+    row = to_measurement(scout, base, meter, {})
+    assert row.trace_summary["build"] == "dynamic-batch" and row.trace_summary["phase"] == "scout"
+    # runtimes without a scouting preparation (duck-typed ones too) are prepared as usual
+    plain = FakeRuntime(meter, iter_s=0.001)
+    assert measure_batch(plain, meter, 2, _plan(min_window_s=0.02, min_iters=3, phase="scout")).build is None

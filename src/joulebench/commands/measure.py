@@ -47,6 +47,7 @@ def build_options(
     max_batch: int | None,
     latency_budget: str | None,
     start_batch: int = 1,
+    static_scouts: bool = False,
 ) -> Any:
     """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
 
@@ -72,6 +73,7 @@ def build_options(
         latency_budget_s=budget,
         tf32=tf32,
         cuda_graphs=cuda_graphs,
+        static_scouts=static_scouts,
     )
     opts.validate()
     return opts
@@ -115,6 +117,9 @@ def measure(
     input_shape: str | None = typer.Option(None, "--input-shape", help="Per-sample C,H,W, e.g. 3,224,224."),
     tf32: str | None = typer.Option(None, "--tf32", help="on/off: TF32 for FP32 runtimes (default: runtime's)."),
     cuda_graphs: bool = typer.Option(False, "--cuda-graphs", help="Replay the model as a CUDA graph."),
+    static_scouts: bool = typer.Option(
+        False, "--static-scouts", help="compile-*: compile each scouted batch statically (default: one dynamic)."
+    ),
     warmup: str = typer.Option("3s", "--warmup", help="Warm-up before each full window."),
     min_iters: int = typer.Option(13, "--min-iters", help="Iterations per window at least."),
     min_window: str = typer.Option("10s", "--min-window", help="Window length at least."),
@@ -160,6 +165,7 @@ def measure(
         max_batch=max_batch,
         latency_budget=latency_budget,
         start_batch=start_batch,
+        static_scouts=static_scouts,
     )
     timeout_s = _time("--timeout", timeout)
     if weights is not None and not Path(weights).is_file():

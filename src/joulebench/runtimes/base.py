@@ -237,6 +237,18 @@ class Runtime(ABC):
         this time is never part of a measured window. May raise an out-of-memory error (see :meth:`is_oom`).
         """
 
+    def prepare_scout(self, batch_size: int) -> Callable[[Any], Any]:
+        """Like :meth:`prepare`, for a short scouting window of the batch-size search.
+
+        Scouting only has to tell which way energy per image goes, so a runtime whose preparation is
+        expensive per batch size (compilers) may reuse one preparation across scouting batch sizes; the
+        final candidates are always prepared with :meth:`prepare`. The default is :meth:`prepare`.
+        """
+        return self.prepare(batch_size)
+
+    #: How :meth:`prepare_scout` differs from :meth:`prepare` (recorded with scouting windows), or None.
+    scout_build: str | None = None
+
     @abstractmethod
     def make_inputs(self, batch_size: int, n: int = 2) -> list[Any]:
         """``n`` random input batches, already on the device with the right dtype and layout."""

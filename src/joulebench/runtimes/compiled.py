@@ -3,6 +3,13 @@
 Each :meth:`prepare` resets dynamo and compiles afresh with ``dynamic=False`` for that batch size, so a
 sweep over many batch sizes never reaches dynamo's recompile limit and earlier compilations do not hold
 memory. Compilation time goes to ``last_prepare_s`` and is never part of a measured window.
+
+The batch-size search's short scouting windows only have to tell which way energy per image goes, and a
+static compile per scouted size (a dozen of them, up to a minute each) would cost far more GPU time than the
+windows themselves. :meth:`prepare_scout` therefore compiles once with the batch dimension dynamic and
+reuses that compilation for every scouted size (batch 1 gets its own, as dynamo specialises sizes 0 and 1);
+the final candidates are compiled statically by :meth:`prepare`. ``scout_dynamic=False`` compiles every
+scouted size statically instead.
 """
 
 from __future__ import annotations
@@ -51,8 +58,12 @@ class CompiledRuntime(TorchRuntime):
     it cannot be combined with a compile mode that already uses CUDA graphs.
     """
 
-    OPTIONS = {**TorchRuntime.OPTIONS, "compile_mode": "default", "fullgraph": False}
+    OPTIONS = {**TorchRuntime.OPTIONS, "compile_mode": "default", "fullgraph": False, "scout_dynamic": True}
     extra = "torch"
+
+    def __init__(self, device: str | None = None, **options: Any):
+        super().__init__(device, **options)
+        self._scout_fn: Any = None  # the dynamic-batch compilation shared by scouting windows
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -72,32 +83,63 @@ class CompiledRuntime(TorchRuntime):
                 f"compile_mode {mode} already captures CUDA graphs; drop cuda_graphs or use compile_mode default"
             )
 
-    def _build(self, batch_size: int, example: Any) -> Callable[[Any], Any]:
+    def _compile(self, dynamic: bool | None) -> Callable[[Any], Any]:
         torch = import_torch()
-        torch._dynamo.reset()  # forget earlier batch sizes: no recompile limit, no stale graphs in memory
         mode = self.options["compile_mode"]
         return torch.compile(
             self.model,
             backend="inductor",
             mode=None if mode == "default" else mode,
-            dynamic=False,
+            dynamic=dynamic,
             fullgraph=bool(self.options["fullgraph"]),
         )
+
+    def _build(self, batch_size: int, example: Any) -> Callable[[Any], Any]:
+        self._scout_fn = None
+        import_torch()._dynamo.reset()  # forget earlier batch sizes: no recompile limit, no stale graphs in memory
+        return self._compile(dynamic=False)
+
+    def _build_scout(self, batch_size: int, example: Any) -> Callable[[Any], Any]:
+        torch = import_torch()
+        if self._scout_fn is None:
+            torch._dynamo.reset()
+            # dynamic=None: dynamo's automatic dynamic shapes; the batch dimension is marked dynamic below.
+            self._scout_fn = self._compile(dynamic=None)
+        # "maybe": a model that specialises on its batch size recompiles per size instead of failing.
+        torch._dynamo.maybe_mark_dynamic(example, 0)
+        return self._scout_fn
+
+    def prepare_scout(self, batch_size: int) -> Callable[[Any], Any]:
+        """One dynamic-batch compilation reused across scouting batch sizes (see the module docstring)."""
+        if not self.options["scout_dynamic"]:
+            return self.prepare(batch_size)
+        return self._prepare_with(batch_size, self._build_scout)
+
+    @property
+    def scout_build(self) -> str | None:  # type: ignore[override]
+        """``dynamic-batch`` when scouting reuses one dynamic compilation."""
+        return "dynamic-batch" if self.options["scout_dynamic"] else None
 
     def describe(self) -> dict[str, Any]:
         """Adds the compile mode and whether inductor's own CUDA graphs are in use."""
         d = super().describe()
         mode = self.options["compile_mode"]
-        d.update(compiler="inductor", dynamic=False)
+        d.update(compiler="inductor", dynamic=False, scout_build=self.scout_build)
         if mode in _GRAPH_MODES:
             d["cuda_graphs"] = "inductor"
         return d
 
     def release(self) -> None:
-        """Also reset dynamo so the compiled code and its caches are freed."""
+        """Also reset dynamo so the compiled code and its caches are freed (kept while scouting)."""
         self._prepared = None
-        import_torch()._dynamo.reset()
+        if self._scout_fn is None:
+            import_torch()._dynamo.reset()
         super().release()
+
+    def close(self) -> None:
+        """Drop the scouting compilation too."""
+        self._scout_fn = None
+        super().close()
 
     def _warmup_calls(self) -> int:
         # inductor's CUDA graphs (reduce-overhead) are recorded on the calls after the first

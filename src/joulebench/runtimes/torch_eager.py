@@ -125,6 +125,9 @@ class TorchRuntime(Runtime):
 
     def prepare(self, batch_size: int) -> Callable[[Any], Any]:
         """Build (and, for subclasses, compile) for ``batch_size``, warm up once, capture a graph if asked."""
+        return self._prepare_with(batch_size, self._build)
+
+    def _prepare_with(self, batch_size: int, build: Callable[[int, Any], Callable[[Any], Any]]) -> Callable[[Any], Any]:
         import_torch()
         self._check_batch(batch_size)
         self._require_loaded()
@@ -132,7 +135,7 @@ class TorchRuntime(Runtime):
         t0 = self._clock()
         example = self.make_inputs(batch_size, n=1)[0]
         with self._grad_context():
-            fn = self._build(batch_size, example)
+            fn = build(batch_size, example)
             for _ in range(self._warmup_calls()):
                 fn(example)  # triggers lazy work (compilation, cuDNN setup) outside any measured window
         self.synchronize()

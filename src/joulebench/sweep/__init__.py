@@ -234,7 +234,7 @@ def prepare_sweep(
         if len(set(gpus)) != len(gpus) or any(g < 0 for g in gpus):
             raise ConfigError(f"--gpus must list distinct non-negative indices, got {','.join(map(str, gpus))}")
         devices = list(gpus)
-    rt_opts = options.runtime_options()
+    rt_opts = {name: options.runtime_options(get_runtime_class(name).OPTIONS) for name in runtimes}
     device_types = {}
     from joulebench.sweep.executors import executor_class
 
@@ -245,7 +245,7 @@ def prepare_sweep(
         if remote:  # the nodes check their own devices; here only the name and its class
             device_types[name] = get_runtime_class(name).device_type
             continue
-        rt = get_runtime(name, **rt_opts)  # unknown names, impossible options, unavailable backends: ConfigError
+        rt = get_runtime(name, **rt_opts[name])  # unknown names, impossible options, unavailable backends: ConfigError
         device_types[name] = str(rt.device).split(":")[0]
     if gpus and all(t == "cpu" for t in device_types.values()) and not meter_cls.simulated:
         raise ConfigError("--gpus pins workers to GPUs, but every runtime given runs on the CPU; drop --gpus")
@@ -278,7 +278,7 @@ def prepare_sweep(
             spec=_spec_dict(spec),
             runtime=name,
             options=options,
-            runtime_options=rt_opts,
+            runtime_options=rt_opts[name],
             timeout_s=timeout_s,
         )
         for spec in specs

@@ -4,6 +4,8 @@ The protocol for one batch (``measure_batch``):
 
 1. ``runtime.prepare(batch)`` (compile, engine build; timed, never measured) and ``runtime.make_inputs``:
    at least two input buffers, pre-generated on the device; the measured loop only rotates among them.
+   Scouting windows call ``runtime.prepare_scout(batch)`` instead, which compilers use to reuse one
+   dynamic-batch compilation across the scouted batch sizes (recorded as ``build`` in the trace summary).
 2. Warm-up: at least ``warmup_s`` seconds and ``warmup_min_iters`` iterations (cuDNN/inductor algorithm
    selection, clocks settling), then a synchronise.
 3. The window: ``meter.window(load=hint)`` (synchronised edges, counter-aligned where the meter can) around
@@ -291,6 +293,8 @@ class BatchRun:
     subwindows: int = 0
     subwindow_source: str = ""
     inputs_created_in_window: int = 0
+    #: How the scouting preparation differed from the full one (e.g. a dynamic-batch compile), or None.
+    build: str | None = None
 
     @property
     def iterations(self) -> int:
@@ -471,8 +475,10 @@ def measure_batch(
         The :class:`BatchRun`. Exceptions (out of memory, compile errors) propagate to the caller.
     """
     peak = _peak_memory_reset(runtime)
-    fn = runtime.prepare(batch_size)
+    scout = plan.phase == "scout" and hasattr(runtime, "prepare_scout")
+    fn = runtime.prepare_scout(batch_size) if scout else runtime.prepare(batch_size)
     run = BatchRun(batch_size=batch_size, phase=plan.phase, prepare_s=float(getattr(runtime, "last_prepare_s", 0.0)))
+    run.build = getattr(runtime, "scout_build", None) if scout else None
     inputs = list(runtime.make_inputs(batch_size, n=2))
     load = load_hint(batch_size)
 
@@ -578,6 +584,7 @@ def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dic
         warmup_s=run.warmup_s,
         warmup_iters=run.warmup_iters,
         prepare_s=run.prepare_s,
+        build=run.build,
         subwindows=run.subwindows,
         subwindow_source=run.subwindow_source,
         aligned=all(r.aligned for r in results),

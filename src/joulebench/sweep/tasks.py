@@ -44,6 +44,8 @@ class SweepOptions:
         cuda_graphs: Capture the model in a CUDA graph where the runtime supports it.
         plateau_threshold: Relative improvement of energy per image below which a doubling "did not help".
         plateau_patience: Consecutive doublings without help that end the plateau search.
+        static_scouts: Compile every scouted batch size statically (compile runtimes); default False reuses
+            one dynamic-batch compilation for the scouting windows.
     """
 
     meter: str = "nvml"
@@ -64,6 +66,7 @@ class SweepOptions:
     cuda_graphs: bool = False
     plateau_threshold: float = 0.01
     plateau_patience: int = 2
+    static_scouts: bool = False
 
     def validate(self) -> None:
         """Check the values a user can set; raise one-line :class:`ConfigError` on nonsense.
@@ -118,13 +121,20 @@ class SweepOptions:
         d["protocol_version"] = PROTOCOL_VERSION
         return d
 
-    def runtime_options(self) -> dict[str, Any]:
-        """Options passed to ``get_runtime`` (only those set, so runtimes keep their defaults)."""
+    def runtime_options(self, accepted: Any = None) -> dict[str, Any]:
+        """Options passed to ``get_runtime`` (only those set, so runtimes keep their defaults).
+
+        Args:
+            accepted: The runtime class's ``OPTIONS``; options that only some runtimes have (``scout_dynamic``)
+                are passed only where accepted. None leaves them out.
+        """
         opts: dict[str, Any] = {}
         if self.tf32 is not None:
             opts["tf32"] = self.tf32
         if self.cuda_graphs:
             opts["cuda_graphs"] = True
+        if self.static_scouts and accepted is not None and "scout_dynamic" in accepted:
+            opts["scout_dynamic"] = False
         return opts
 
     @classmethod
