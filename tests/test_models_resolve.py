@@ -88,6 +88,25 @@ def test_img_size_override_and_test_size():
         resolve_models(["resnet50"], img_size=0)
 
 
+def test_name_at_size_sets_the_size_for_that_name_only():
+    specs = resolve_models(["resnet18.a3_in1k@224", "resnet18.a3_in1k", "resnet18.a3_in1k@224", "test_vit*@96"])
+    assert [(s.model, s.img_size) for s in specs] == [
+        ("resnet18.a3_in1k", 224),
+        ("resnet18.a3_in1k", 160),  # its pretrained config's size: a second configuration
+        *[(s.model, 96) for s in resolve_models(["test_vit*"], img_size=96)],
+    ]
+    assert resolve_models(["resnet18.a3_in1k@224"], img_size=224)[0].img_size == 224  # agreeing is fine
+    for bad, kw, msg in [
+        ("resnet18@", {}, "input size after '@'"),
+        ("resnet18@big", {}, "input size after '@'"),
+        ("resnet18@0", {}, "input size after '@'"),
+        ("resnet18@224", {"img_size": 256}, "names its input size"),
+        ("resnet18@224", {"input_shape": (3, 224, 224)}, "names its input size"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            resolve_models([bad], **kw)
+
+
 def test_img_size_override_builds_a_model_for_that_size():
     # test_vit has a fixed input size: the override must be passed to timm as img_size
     (vit,) = resolve_models(["test_vit"], img_size=128)

@@ -20,18 +20,26 @@ def register(app: typer.Typer) -> None:
         add: list[str] = typer.Option(
             None, "--add", help="Baseline architectures or tags to add (default: the classic five)."
         ),
-        names: bool = typer.Option(False, "--names", help="Print only model tags, one per line (for scripts)."),
+        names: bool = typer.Option(
+            False, "--names", help="Print only tag@size, one per line (for `joulebench measure`)."
+        ),
+        distinct: bool = typer.Option(
+            False, "--distinct-first", help="One tag per architecture and size first (same work with random weights)."
+        ),
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
         """Choose a panel of model configurations: the cheapest on a setup, its frontier and classic baselines."""
-        from joulebench.analysis.panel import CLASSICS, select_panel
+        from joulebench.analysis.panel import CLASSICS, distinct_first, select_panel
         from joulebench.commands.analysis import load
 
         ds = load(db)
         df = select_panel(ds.energy, ds.accuracy, setup, lowest=lowest, with_frontier=frontier, extra=add or CLASSICS)
+        if distinct:
+            df = distinct_first(df)
         if names:
-            typer.echo("\n".join(df["model"]))
+            # The size travels with the name: the dataset has some tags at two input sizes.
+            typer.echo("\n".join(f"{m}@{int(px)}" for m, px in zip(df["model"], df["img_size"], strict=True)))
         elif json_out:
             emit_json(df.to_dict(orient="records"))
         else:

@@ -5,7 +5,8 @@ Accepted names:
 * a timm architecture (``resnet50``) -> its default pretrained tag (``resnet50.a1_in1k``);
 * a pretrained tag (``resnet50.a1_in1k``);
 * a glob (``'mobilenetv4*'``, ``'resnet50.a*'``) -> architectures, or every pretrained tag with ``pretrained_only``;
-* a custom factory ``package.module:factory`` returning an ``nn.Module`` (needs ``input_shape``).
+* a custom factory ``package.module:factory`` returning an ``nn.Module`` (needs ``input_shape``);
+* any timm name or glob with ``@SIZE`` (``resnet18.a3_in1k@224``): that input size for this name only.
 
 Resolution reads timm's registry and pretrained configs only: no model is instantiated and nothing is
 downloaded. :func:`create_model` builds a model with random weights (energy does not depend on weight
@@ -184,6 +185,20 @@ def _expand_glob(pattern: str, pretrained_only: bool) -> list[str]:
     return list(names)
 
 
+def _split_size(
+    pattern: str, img_size: int | str | None, shape: tuple[int, ...] | None
+) -> tuple[str, int | str | None]:
+    """``name@288`` -> ``(name, 288)``: a per-name input size (as ``joulebench panel --names`` writes)."""
+    name, at, size = pattern.partition("@")
+    if not at:
+        return pattern, img_size
+    if not size.isdigit() or int(size) <= 0:
+        raise ConfigError(f"'{pattern}': write the input size after '@' in pixels, e.g. resnet50.a1_in1k@288")
+    if (img_size is not None and img_size != int(size)) or shape is not None:
+        raise ConfigError(f"'{pattern}' names its input size; drop --img-size/--input-shape or the '@{size}'")
+    return name, int(size)
+
+
 def resolve_models(
     patterns: Iterable[str] | str,
     *,
@@ -230,12 +245,14 @@ def resolve_models(
     for pattern in patterns:
         if ":" in pattern:
             specs.append(_custom_spec(pattern, input_shape=shape))
-        elif _GLOB_CHARS & set(pattern):
+            continue
+        pattern, size = _split_size(pattern, img_size, shape)
+        if _GLOB_CHARS & set(pattern):
             specs.extend(
-                _timm_spec(n, img_size=img_size, input_shape=shape) for n in _expand_glob(pattern, pretrained_only)
+                _timm_spec(n, img_size=size, input_shape=shape) for n in _expand_glob(pattern, pretrained_only)
             )
         else:
-            spec = _timm_spec(pattern, img_size=img_size, input_shape=shape)
+            spec = _timm_spec(pattern, img_size=size, input_shape=shape)
             if pretrained_only and spec.tag is None:
                 raise ConfigError(f"'{pattern}' has no pretrained weights in timm; drop pretrained_only to measure it")
             specs.append(spec)
