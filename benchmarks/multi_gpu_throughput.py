@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", default="torch-fp16")
     p.add_argument("--meter", default="nvml")
     p.add_argument("--max-gpus", type=int, default=4, help="largest GPU count to try (1, 2, 4)")
+    p.add_argument("--counts", default="1,2,4", help="GPU counts to run, e.g. 2,4 to finish an earlier run")
     p.add_argument("--max-batch", type=int, default=64)
     p.add_argument("--window", default="0.5s", help="--min-window of each batch")
     p.add_argument("--warmup", default="0.25s")
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.meter != "sim" and n_visible == 0:
         raise SystemExit("no CUDA GPU is visible; for a smoke test use --meter sim --runtime cpu-fp32")
     limit = min(args.max_gpus, max(n_visible, 1))
-    counts = [n for n in (1, 2, 4) if n <= limit]
+    counts = [n for n in sorted({int(c) for c in args.counts.split(",") if c.strip()}) if 1 <= n <= limit]
     # Warm the file cache (torch, timm imports) so the first configuration is not charged for it.
     subprocess.run([sys.executable, "-c", "import torch, timm"], env=_env(), check=False)
 

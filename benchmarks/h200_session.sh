@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# One device call of the H200 work, in parallel across the machine's GPUs, under a deadline.
+#
+#   bash benchmarks/h200_session.sh checks    # sweep issue + Ray issue checks, the dataset on the spare GPUs
+#   bash benchmarks/h200_session.sh dataset   # the H200 dataset sweep on every GPU (resumes)
+#
+# checks:  first P1 seconds, in parallel:
+#            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
+#            GPU 1:     the runtime smoke test, the GPU-marked tests, vgg16.tv_in1k on compile-fp16 with the
+#                       sweep panel's flags (benchmarks/panel_flags.sh),
+#            GPUs 2, 3: the dataset sweep;
+#          then, all GPUs: benchmarks/multi_gpu_throughput.py (models per hour on 1, 2 and 4 GPUs).
+# dataset: the panel of data/h200/README.md, torch-fp32 and compile-fp16, default protocol, every GPU.
+#
+# The dataset database lives outside the work tree ($JB_DB, default /root/jb/h200.db) so that a following
+# call on the still-warm machine resumes it; on a fresh machine it is seeded from the repository's copy.
+# Stopping at the deadline is a SIGINT: finished models are stored, the model in progress is redone later.
+# Everything comes back in $OUT/session.tar.gz.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=src PYTHONUNBUFFERED=1
+MODE=${1:-dataset}
+OUT=${OUT:-out}
+W=$OUT/session
+mkdir -p "$W"
+DEADLINE=${DEADLINE:-540}
+T0=$(date +%s)
+left() { local l=$((DEADLINE - ($(date +%s) - T0))); [ "$l" -gt 5 ] && echo "$l" || echo 5; }
+NG=$(nvidia-smi -L | wc -l)
+echo "mode $MODE, GPUs: $NG, deadline ${DEADLINE}s"
+nvidia-smi >"$W/nvidia-smi-$MODE.txt" 2>&1
+
+JB_DB=${JB_DB:-/root/jb/h200.db}
+mkdir -p "$(dirname "$JB_DB")"
+if [ ! -f "$JB_DB" ] && [ -f data/h200/dataset/h200.db ]; then
+  cp data/h200/dataset/h200.db "$JB_DB"
+  echo "seeded $JB_DB from the repository"
+fi
+python3 -m joulebench panel --setup H100:tensorrt-fp16 --names --distinct-first >"$W/order.txt"
+echo "panel: $(wc -l <"$W/order.txt") configurations"
+
+if [ "$MODE" = checks ]; then
+  source benchmarks/panel_flags.sh
+  P1=${P1:-250}  # the first phase's share of the deadline; the throughput benchmark gets the rest
+  until1() { local l=$((P1 - ($(date +%s) - T0))); [ "$l" -gt 5 ] && echo "$l" || echo 5; }
+  repeats() {
+    for i in 1 2 3; do
+      timeout -s INT -k 30 "$(until1)" python3 -m joulebench measure resnet50.a1_in1k --runtime torch-fp32 \
+        --meter nvml --gpus 0 --force --db "$W/repeat.db" --json >"$W/repeat_$i.json" 2>"$W/repeat_$i.err"
+    done
+  }
+  checks1() {
+    CUDA_VISIBLE_DEVICES=1 OUT=$W timeout 120 python3 benchmarks/gpu_runtimes_smoke.py >"$W/runtimes_smoke.txt" 2>&1
+    CUDA_VISIBLE_DEVICES=1 timeout 100 python3 -m pytest -m gpu -q -p no:cacheprovider tests >"$W/gpu_tests.txt" 2>&1
+    timeout -s INT -k 30 "$(until1)" python3 -m joulebench measure vgg16.tv_in1k "${COMPILED[@]}" "${COMMON[@]}" \
+      --gpus 1 --db "$W/panel.db" >"$W/panel_vgg16_compile.json" 2>"$W/panel_vgg16_compile.err"
+  }
+  dataset1() {
+    timeout -s INT -k 60 "$(until1)" python3 -m joulebench measure $(cat "$W/order.txt") \
+      --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus 2,3 --db "$JB_DB" --timeout 15min --json \
+      >"$W/dataset_checks.json" 2>"$W/dataset_checks.err"
+    echo "dataset on GPUs 2,3 ended with status $? after $(($(date +%s) - T0)) s"
+  }
+  repeats &
+  checks1 &
+  [ "$NG" -ge 4 ] && dataset1 &
+  wait
+  echo "first phase took $(($(date +%s) - T0)) s"
+  OUT=$W timeout "$(left)" python3 benchmarks/multi_gpu_throughput.py \
+    --models resnet18,mobilenetv3_small_100,efficientnet_b0,regnety_008,convnext_atto,vit_tiny_patch16_224,resnet34,mobilenetv2_100 \
+    >"$W/multi_gpu_throughput.txt" 2>&1
+  echo "throughput benchmark ended after $(($(date +%s) - T0)) s"
+  for db in repeat panel; do
+    for t in summaries measurements runs failures; do
+      python3 -m joulebench export "$W/${db}_$t.csv" --table $t --db "$W/$db.db" >/dev/null 2>&1
+    done
+  done
+else
+  G=$(seq -s, 0 $((NG - 1)))
+  timeout -s INT -k 90 "$(left)" python3 -m joulebench measure $(cat "$W/order.txt") \
+    --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$G" --db "$JB_DB" --timeout 15min --json \
+    >"$W/dataset_all.json" 2>"$W/dataset_all.err"
+  echo "dataset on GPUs $G ended with status $? after $(($(date +%s) - T0)) s"
+fi
+echo "phases took $(($(date +%s) - T0)) s"
+python3 -m joulebench results --db "$JB_DB" >"$W/dataset_results.txt" 2>&1
+python3 -m joulebench results --db "$JB_DB" --failures >"$W/dataset_failures.txt" 2>&1
+cp "$JB_DB" "$W/h200.db"
+tar czf "$OUT/session.tar.gz" -C "$OUT" session
+tail -n 25 "$W/dataset_results.txt"
+[ -f "$W/multi_gpu_throughput.txt" ] && tail -n 12 "$W/multi_gpu_throughput.txt"
+[ -f "$W/gpu_tests.txt" ] && tail -n 5 "$W/gpu_tests.txt"
+[ -f "$W/runtimes_smoke.txt" ] && tail -n 26 "$W/runtimes_smoke.txt"
+ls "$W"
