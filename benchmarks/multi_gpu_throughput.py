@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--meter", default="nvml")
     p.add_argument("--max-gpus", type=int, default=4, help="largest GPU count to try (1, 2, 4)")
     p.add_argument("--counts", default="1,2,4", help="GPU counts to run, e.g. 2,4 to finish an earlier run")
+    p.add_argument("--base-mph", type=float, default=None, help="models/h on 1 GPU from an earlier run (with --counts)")
     p.add_argument("--max-batch", type=int, default=64)
     p.add_argument("--window", default="0.5s", help="--min-window of each batch")
     p.add_argument("--warmup", default="0.25s")
@@ -144,11 +145,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  done: {n} GPU(s) in {row['wall_s']:.1f} s: {row}", flush=True)
             _write(rows, args, n_visible)  # after every configuration, so a run cut short still reports
 
-    base = rows[0]["models_per_hour"] or 0.0
+    # Speed-up and efficiency are against one GPU: measured here, or given by --base-mph from an earlier run
+    # (rows[0] per GPU otherwise, which assumes perfect scaling up to rows[0]).
+    base = args.base_mph or ((rows[0]["models_per_hour"] or 0.0) / rows[0]["gpus"])
     print(f"\nSweep throughput: {len(args.models)} models, runtime {args.runtime}, meter {args.meter}, ")
     print(f"max batch {args.max_batch}, window {args.window}, warm-up {args.warmup}; {n_visible} GPU(s) visible\n")
     head = [("GPUs", 4), ("ok", 3), ("failed", 6), ("wall s", 7), ("GPU-s", 7)]
-    head += [("models/h", 9), ("speed-up", 8), ("eff.", 5)]
+    head += [("models/h", 9), ("speed-up vs 1 GPU", 17), ("eff.", 5)]
     print("  ".join(f"{name:>{w}}" for name, w in head))
     for r in rows:
         mph = r["models_per_hour"] or 0.0
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         r["efficiency"] = speedup / r["gpus"]
         print(
             f"{r['gpus']:>4}  {r['ok']:>3}  {r['failed']:>6}  {r['wall_s']:>7.1f}  {r['gpu_seconds']:>7.1f}  "
-            f"{mph:>9.0f}  {speedup:>8.2f}  {r['efficiency']:>5.2f}"
+            f"{mph:>9.0f}  {speedup:>17.2f}  {r['efficiency']:>5.2f}"
         )
     path = _write(rows, args, n_visible)
     if path:

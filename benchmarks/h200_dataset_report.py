@@ -1,0 +1,126 @@
+"""The H200 dataset against the paper's H100 and A100 data: progress, runtime reduction, rank agreement, frontier.
+
+Reads the reference dataset and joulebench's own H200 dataset (``data/h200/dataset`` by default; only that
+folder, so the shortened-protocol rows of the sweep issue's panel stay out) and prints markdown tables:
+
+1. progress: configurations of the panel measured per runtime, and failures by reason;
+2. the per-model reduction from ``torch-fp32`` to ``compile-fp16`` on the H200 beside the paper's PyTorch ->
+   TensorRT reduction on the H100 and A100, over all their models and over the models the H200 has;
+3. Spearman (and log-Pearson) correlation of per-model energy between the H200 setups and the reference ones;
+4. the ImageNet Pareto frontier of the H200 compile-fp16 setup against the H100 TensorRT one, both restricted
+   to the models measured on both.
+
+Run from the repository root (CPU only, a few seconds)::
+
+    PYTHONPATH=src python3 benchmarks/h200_dataset_report.py [--data data/h200/dataset] [--panel .../panel.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+H200 = ("H200:torch-fp32", "H200:compile-fp16")
+PAPER = (("H100:torch-fp32", "H100:tensorrt-fp16"), ("A100:torch-fp32", "A100:tensorrt-fp16"))
+
+
+def _table(head: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _reduction_row(name: str, red) -> list[object]:
+    q = red.quantiles
+    return [
+        name,
+        red.n,
+        f"{red.geomean:.2f}x",
+        f"{red.gsd:.2f}",
+        f"{q['p05']:.2f}x / {q['median']:.2f}x / {q['p95']:.2f}x",
+        f"{100 * red.fraction_worse:.0f}%",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, default=ROOT / "data/h200/dataset", help="folder with summaries.csv")
+    p.add_argument("--panel", type=Path, default=None, help="panel file (tag@size per line); default DATA/panel.txt")
+    args = p.parse_args(argv)
+
+    import pandas as pd
+
+    from joulebench.analysis._common import dedupe_energy, energy_accuracy, paired_setups
+    from joulebench.analysis.correlation import setup_correlations
+    from joulebench.analysis.effects import runtime_reduction
+    from joulebench.analysis.frontier import frontier
+    from joulebench.data import load_dataset
+
+    ds = load_dataset(data=[args.data])
+    energy = dedupe_energy(ds.energy)
+    own = energy[energy["setup"].isin(H200)]
+    panel_path = args.panel or args.data / "panel.txt"
+    panel = (
+        [line.strip() for line in panel_path.read_text().splitlines() if line.strip()] if panel_path.exists() else []
+    )
+
+    print("## Progress\n")
+    rows = []
+    for setup in H200:
+        n = int((own["setup"] == setup).sum())
+        rows.append([setup, n, len(panel) or "?", f"{100 * n / len(panel):.0f}%" if panel else "?"])
+    print(_table(["setup", "measured", "panel", "done"], rows))
+    failures = args.data / "failures.csv"
+    if failures.exists():
+        f = pd.read_csv(failures)
+        if len(f):
+            print("\nFailures by runtime, stage and reason:\n")
+            g = f.groupby(["runtime", "stage", "reason"]).size().reset_index(name="n")
+            print(_table(["runtime", "stage", "reason", "n"], g.values.tolist()))
+        else:
+            print("\nNo failures recorded.")
+
+    print("\n## Reduction from the baseline runtime to the optimised one (per model, baseline / optimised)\n")
+    have = set(map(tuple, own[[*("model", "img_size")]].drop_duplicates().values.tolist()))
+    rows = [_reduction_row("H200 torch-fp32 -> compile-fp16", runtime_reduction(energy, *H200))]
+    for base, opt in PAPER:
+        red = runtime_reduction(energy, base, opt)
+        gpu = base.split(":")[0]
+        rows.append(_reduction_row(f"{gpu} torch-fp32 -> tensorrt-fp16, all (paper)", red))
+        sub = energy[energy.set_index(["model", "img_size"]).index.isin(list(have))]
+        if len(paired_setups(sub, base, opt)) >= 2:
+            rows.append(
+                _reduction_row(f"{gpu} torch-fp32 -> tensorrt-fp16, H200's models", runtime_reduction(sub, base, opt))
+            )
+    print(_table(["comparison", "models", "geometric mean", "GSD", "p05 / median / p95", "optimised worse"], rows))
+
+    print("\n## Rank agreement of per-model energy with the reference setups\n")
+    setups = [*H200, *(s for pair in PAPER for s in pair)]
+    corr = setup_correlations(energy[energy["setup"].isin(setups)], setups, min_n=3)
+    corr = corr[corr["setup_a"].isin(H200) | corr["setup_b"].isin(H200)]
+    corr = corr[~(corr["setup_a"].isin(H200) & corr["setup_b"].isin(H200))]
+    rows = [
+        [r.setup_a, r.setup_b, r.n, f"{r.spearman:.3f}", f"{r.pearson_log:.3f}", f"{r.median_ratio_b_over_a:.2f}"]
+        for r in corr.itertuples()
+    ]
+    print(_table(["setup A", "setup B", "models", "Spearman", "Pearson (log)", "median B/A energy"], rows))
+
+    print("\n## ImageNet frontier: H200 compile-fp16 vs H100 TensorRT FP16, over the models measured on both\n")
+    both = paired_setups(energy, "H200:compile-fp16", "H100:tensorrt-fp16")[["model", "img_size"]]
+    fronts = {}
+    for setup in ("H200:compile-fp16", "H100:tensorrt-fp16"):
+        df = energy_accuracy(energy, ds.accuracy, setup).merge(both, on=["model", "img_size"])
+        fronts[setup] = set(zip(frontier(df)["model"], frontier(df)["img_size"], strict=True))
+    a, b = fronts["H200:compile-fp16"], fronts["H100:tensorrt-fp16"]
+    fmt = lambda keys: ", ".join(f"{m}@{s}" for m, s in sorted(keys)) or "none"  # noqa: E731
+    print(f"- models on both setups (with ImageNet accuracy): {len(both)}")
+    print(f"- on both frontiers ({len(a & b)}): {fmt(a & b)}")
+    print(f"- only on the H200 frontier ({len(a - b)}): {fmt(a - b)}")
+    print(f"- only on the H100 frontier ({len(b - a)}): {fmt(b - a)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
