@@ -178,3 +178,19 @@ def test_unavailable_runtime_says_why(tmp_path, capsys):
         pytest.skip("this machine has CUDA")
     code, _, err = _run(capsys, "measure", "test_vit", "--runtime", "torch-fp16", "--meter", "sim", "--db", "x.db")
     assert code == 2 and "torch-fp16" in err and "cannot run here" in err
+
+
+def test_resume_counts_work_of_any_board_of_the_same_gpu_model_unless_per_board(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    base = ["measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
+    code, out, err = _run(capsys, *base, "--gpus", "0")
+    assert code == 0, err
+    assert json.loads(out)["summaries"][0]["gpu_uuid"] == "SIM-0"
+    # another board of the same model (a new node, a fresh device machine): nothing to redo
+    code, out, _ = _run(capsys, *base, "--gpus", "1")
+    assert code == 0 and json.loads(out)["skipped"] == [["test_vit.r160_in1k", 64, "cpu-fp32"]]
+    # --per-board: only what board 1 itself measured counts
+    code, out, err = _run(capsys, *base, "--gpus", "1", "--per-board")
+    payload = json.loads(out)
+    assert code == 0, err
+    assert payload["skipped"] == [] and payload["summaries"][0]["gpu_uuid"] == "SIM-1"

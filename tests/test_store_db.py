@@ -209,6 +209,20 @@ def test_done_keys(store):
     assert ("b.x", 224, "torch-fp32") not in store.done_keys(None)
 
 
+def test_done_keys_by_gpu_model_and_power_limit(store):
+    store.add_run(run("run2", uuid="GPU-bbbb"))  # another H200 board
+    store.add_run(run("run3", uuid="GPU-cccc", gpu="NVIDIA H100"))
+    store.save_task(*task(model="a.x"))
+    store.save_task(*task(run_id="run2", model="b.x", uuid="GPU-bbbb"))
+    store.save_task(*task(run_id="run3", model="c.x", uuid="GPU-cccc", gpu="NVIDIA H100"))
+    h200 = {("a.x", 224, "torch-fp32"), ("b.x", 224, "torch-fp32")}
+    assert store.done_keys(None, gpu_name="NVIDIA H200") == h200
+    assert store.done_keys(None, gpu_name="NVIDIA H200", power_limit_w=700.2) == h200
+    assert store.done_keys(None, gpu_name="NVIDIA H200", power_limit_w=500.0) == set()  # a capped card differs
+    assert store.done_keys(None, gpu_name="NVIDIA H100") == {("c.x", 224, "torch-fp32")}
+    assert store.done_keys("GPU-bbbb", gpu_name="NVIDIA H200") == {("b.x", 224, "torch-fp32")}
+
+
 def test_done_keys_uses_the_runs_gpu_when_the_summary_lacks_it(store):
     ms, summary, _ = task(uuid=None)
     store.save_task(ms, summary, [])

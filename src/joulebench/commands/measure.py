@@ -134,6 +134,9 @@ def measure(
     ),
     timeout: str = typer.Option("30min", "--timeout", help="Wall-clock limit per model and runtime."),
     force: bool = typer.Option(False, "--force", help="Measure again what this protocol already measured."),
+    per_board: bool = typer.Option(
+        False, "--per-board", help="Resume only what these boards measured (default: any GPU of the same model)."
+    ),
     exclusive: bool = typer.Option(False, "--exclusive", help="Refuse to start if other processes use the GPU."),
     executor: str = typer.Option(
         "local", "--executor", help="Who runs the tasks: local (this machine's --gpus) or ray (a Ray cluster)."
@@ -182,6 +185,7 @@ def measure(
         timeout_s=timeout_s,
         exclusive=exclusive,
         executor=executor,
+        per_board=per_board,
     )
     from joulebench.sweep.executors import executor_class
 

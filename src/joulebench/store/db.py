@@ -474,14 +474,22 @@ class Store:
     # -- queries ------------------------------------------------------------------------------------------
 
     def done_keys(
-        self, gpu_uuid: str | None, config_hash: str | None = None, *, meter: str | None = None
+        self,
+        gpu_uuid: str | None,
+        config_hash: str | None = None,
+        *,
+        meter: str | None = None,
+        gpu_name: str | None = None,
+        power_limit_w: float | None = None,
     ) -> set[tuple[str, int, str]]:
         """(model, img_size, runtime) of every successfully finished summary, to skip on resume.
 
         Args:
-            gpu_uuid: Only results from this device; None = from any device.
+            gpu_uuid: Only results from this device (board); None = from any device.
             config_hash: Only results of runs with this protocol (:func:`joulebench.store.records.config_hash`).
             meter: Only results from this meter (keeps simulated numbers from counting as done on hardware).
+            gpu_name: Only results from GPUs of this model (``NVIDIA H200``), whichever board.
+            power_limit_w: Only results measured under this power limit (within 0.5 W).
         """
         sql = (
             "SELECT DISTINCT t.model, t.img_size, t.runtime FROM summaries t JOIN runs r ON r.run_id = t.run_id "
@@ -491,6 +499,12 @@ class Store:
         if gpu_uuid is not None:
             sql += " AND COALESCE(t.gpu_uuid, r.gpu_uuid) = ?"
             params.append(gpu_uuid)
+        if gpu_name is not None:
+            sql += " AND COALESCE(t.gpu_name, r.gpu_name) = ?"
+            params.append(gpu_name)
+        if power_limit_w is not None:
+            sql += " AND ABS(COALESCE(t.power_limit_w, r.power_limit_w) - ?) < 0.5"
+            params.append(float(power_limit_w))
         if config_hash is not None:
             sql += " AND r.config_hash = ?"
             params.append(config_hash)

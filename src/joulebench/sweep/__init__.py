@@ -62,6 +62,9 @@ class SweepPlan:
         options: The protocol.
         devices: Device indices of the workers (``[None]`` = one unpinned worker).
         gpu_uuids: UUIDs (or simulated ids) of those devices, for resume.
+        gpu_facts: ``gpu_name`` and ``power_limit_w`` of those devices (same order), for resume.
+        per_board: Resume skips only work done on these very boards; False (default) skips work done on any
+            GPU of the same model and power limit, so a sweep can move to another node of identical GPUs.
         run_id: The run's id.
         provenance: Facts about the machine and software.
         warnings: Things the user should know before the sweep starts.
@@ -76,6 +79,8 @@ class SweepPlan:
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     command: str = ""
+    gpu_facts: list[dict[str, Any]] = field(default_factory=list)
+    per_board: bool = False
 
 
 @dataclass
@@ -125,22 +130,39 @@ def collect(meter: Any) -> dict[str, Any]:
     return prov
 
 
-def _device_uuids(meter_name: str, devices: Sequence[int | None]) -> tuple[list[str | None], dict[str, Any]]:
-    """UUIDs of the devices as the workers' meters will report them, and provenance from the first meter."""
+def _device_facts(meter_name: str, devices: Sequence[int | None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Facts of each device as the workers' meters will report them, and provenance from the first meter.
+
+    Each device's facts are ``gpu_uuid``, ``gpu_name`` and ``power_limit_w``.
+    """
     from joulebench.meters import get_meter
     from joulebench.sweep.protocol import device_facts
     from joulebench.sweep.worker import meter_kwargs
 
-    uuids: list[str | None] = []
+    facts: list[dict[str, Any]] = []
     prov: dict[str, Any] = {}
     for d in devices:
         meter = get_meter(meter_name, **meter_kwargs(meter_name, d, pinned=False))
         try:
-            uuids.append(device_facts(meter).get("gpu_uuid"))
+            facts.append(device_facts(meter))
             prov = prov or collect(meter)
         finally:
             meter.close()
-    return uuids, prov
+    return facts, prov
+
+
+def _resume_queries(plan: SweepPlan) -> list[dict[str, Any]]:
+    """``done_keys`` filters, one per distinct device: by board, or by GPU model and power limit."""
+    queries = []
+    for i, uuid_ in enumerate(plan.gpu_uuids):
+        f = plan.gpu_facts[i] if i < len(plan.gpu_facts) else {}
+        if plan.per_board or uuid_ is None or not f.get("gpu_name"):
+            q = {"gpu_uuid": uuid_}
+        else:
+            q = {"gpu_uuid": None, "gpu_name": f["gpu_name"], "power_limit_w": f.get("power_limit_w")}
+        if q not in queries:
+            queries.append(q)
+    return queries
 
 
 def other_gpu_processes(devices: Sequence[int | None]) -> dict[int, list[int]]:
@@ -189,6 +211,7 @@ def prepare_sweep(
     exclusive: bool = False,
     command: str | None = None,
     executor: str = "local",
+    per_board: bool = False,
 ) -> SweepPlan:
     """Validate a sweep and build its tasks; writes nothing.
 
@@ -206,6 +229,8 @@ def prepare_sweep(
         command: The command line to record.
         executor: Registered executor name; one that assigns devices itself (``ray``) is validated without
             this machine's GPUs (the cluster's nodes run the tasks; the driver may have none).
+        per_board: Resume only what these very boards measured (default: what any GPU of the same model and
+            power limit measured).
 
     Raises:
         ConfigError: Contradictory or invalid options, unknown models or runtimes, a runtime that cannot run.
@@ -268,9 +293,10 @@ def prepare_sweep(
     if meter_cls.simulated:
         warnings.append("note: --meter sim simulates energy (power follows a load hint); these are not measurements")
     if remote:  # resume counts work done on any device of the cluster (gpu_uuid None matches all)
-        uuids, prov = [None], _minimal_provenance({"meter": options.meter, "executor": executor})
+        facts, prov = [{}], _minimal_provenance({"meter": options.meter, "executor": executor})
     else:
-        uuids, prov = _device_uuids(options.meter, devices)
+        facts, prov = _device_facts(options.meter, devices)
+    uuids = [f.get("gpu_uuid") for f in facts]
     run_id = uuid.uuid4().hex
     tasks = [
         Task(
@@ -285,7 +311,7 @@ def prepare_sweep(
         for name in runtimes
     ]
     cmd = command if command is not None else "joulebench " + shlex.join(sys.argv[1:])
-    return SweepPlan(tasks, options, devices, uuids, run_id, prov, warnings, cmd)
+    return SweepPlan(tasks, options, devices, uuids, run_id, prov, warnings, cmd, gpu_facts=facts, per_board=per_board)
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:
@@ -333,8 +359,8 @@ def run_sweep(
         todo = plan.tasks
         if not force:
             done: set[tuple[str, int, str]] = set()
-            for u in set(plan.gpu_uuids):
-                done |= store.done_keys(u, config_hash(config), meter=plan.options.meter)
+            for q in _resume_queries(plan):
+                done |= store.done_keys(**q, config_hash=config_hash(config), meter=plan.options.meter)
             todo = [t for t in plan.tasks if t.key not in done]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:
