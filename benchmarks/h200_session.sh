@@ -3,6 +3,8 @@
 #
 #   bash benchmarks/h200_session.sh checks    # sweep issue + Ray issue checks, the dataset on the spare GPUs
 #   bash benchmarks/h200_session.sh dataset   # the H200 dataset sweep on every GPU (resumes)
+#   bash benchmarks/h200_session.sh search-cost  # paper vs plateau with the default windows on GPU 0,
+#                                                # the dataset on the other GPUs (about 9 minutes)
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -75,6 +77,20 @@ if [ "$MODE" = checks ]; then
       python3 -m joulebench export "$W/${db}_$t.csv" --table $t --db "$W/$db.db" >/dev/null 2>&1
     done
   done
+elif [ "$MODE" = search-cost ]; then
+  # The sweep issue's search-cost target with the default protocol (3 s warm-up, 10 s windows) on GPU 0,
+  # the dataset on the others.
+  CUDA_VISIBLE_DEVICES=0 OUT=$W timeout -s INT -k 30 "$(left)" python3 benchmarks/search_cost.py resnet50.a1_in1k \
+    --runtime torch-fp32 --meter nvml --db "$W/search_cost.db" >"$W/search_cost.txt" 2>&1 &
+  if [ "$NG" -ge 2 ]; then
+    G=$(seq -s, 1 $((NG - 1)))
+    timeout -s INT -k 90 "$(left)" python3 -m joulebench measure $(cat "$W/order.txt") \
+      --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$G" --db "$JB_DB" --timeout 15min --json \
+      >"$W/dataset_all.json" 2>"$W/dataset_all.err"
+    echo "dataset on GPUs $G ended with status $? after $(($(date +%s) - T0)) s"
+  fi
+  wait
+  tail -n 8 "$W/search_cost.txt"
 else
   G=$(seq -s, 0 $((NG - 1)))
   timeout -s INT -k 90 "$(left)" python3 -m joulebench measure $(cat "$W/order.txt") \

@@ -1,0 +1,59 @@
+"""benchmarks/h200_dataset_report.py on a hand-made H200 folder: the numbers it prints are the known ones."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "h200_dataset_report.py"
+
+
+def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypatch, capsys):
+    template = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    models = ["tinynet_e.in1k", "mobilenetv3_small_050.lamb_in1k", "regnetx_002.pycls_in1k"]
+    rows = template[template["model"].isin(models)].copy()
+    assert set(rows["runtime"]) == {"torch-fp32", "compile-fp16"} and len(rows) == 6
+    # fp32 spends exactly 3x (tinynet_e), 4x and 6x the compiled energy: geometric mean (3*4*6)^(1/3)
+    compiled = {"tinynet_e.in1k": 0.002, "mobilenetv3_small_050.lamb_in1k": 0.003, "regnetx_002.pycls_in1k": 0.004}
+    factor = {"tinynet_e.in1k": 3.0, "mobilenetv3_small_050.lamb_in1k": 4.0, "regnetx_002.pycls_in1k": 6.0}
+    rows["energy_per_image_j"] = [
+        compiled[m] * (factor[m] if rt == "torch-fp32" else 1.0)
+        for m, rt in zip(rows["model"], rows["runtime"], strict=True)
+    ]
+    data = tmp_path / "h200"
+    data.mkdir()
+    rows.to_csv(data / "summaries.csv", index=False)
+    (data / "panel.txt").write_text("\n".join(f"{m}@224" for m in [*models, "resnet50.a1_in1k"]) + "\n")
+    pd.DataFrame(
+        [
+            {
+                "run_id": "r",
+                "model": "resnet50.a1_in1k",
+                "img_size": 224,
+                "runtime": "compile-fp16",
+                "stage": "timeout",
+                "reason": "worker timed out",
+                "batch_size": None,
+                "detail": None,
+                "occurred_at": "2026-11-28",
+            }
+        ]
+    ).to_csv(data / "failures.csv", index=False)
+
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "| H200:torch-fp32 | 3 | 4 | 75% |" in out and "| H200:compile-fp16 | 3 | 4 | 75% |" in out
+    assert "| compile-fp16 | timeout | worker timed out | 1 |" in out
+    geomean = (3 * 4 * 6) ** (1 / 3)
+    assert f"| H200 torch-fp32 -> compile-fp16 | 3 | {geomean:.2f}x |" in out
+    assert "| H100 torch-fp32 -> tensorrt-fp16, all (paper) | 1403 |" in out
+    assert "| H100 torch-fp32 -> tensorrt-fp16, H200's models | 3 |" in out
+    assert "models on both setups (with ImageNet accuracy): 3" in out
