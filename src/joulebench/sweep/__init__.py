@@ -61,8 +61,8 @@ class SweepPlan:
         tasks: One per (model configuration, runtime), run id already assigned.
         options: The protocol.
         devices: Device indices of the workers (``[None]`` = one unpinned worker).
-        gpu_uuids: UUIDs (or simulated ids) of those devices, for resume.
-        gpu_facts: ``gpu_name`` and ``power_limit_w`` of those devices (same order), for resume.
+        gpu_facts: ``gpu_uuid`` (or a simulated id), ``gpu_name`` and ``power_limit_w`` of those devices, in
+            the same order, for resume; ``{}`` where unknown (a cluster picks the devices).
         per_board: Resume skips only work done on these very boards; False (default) skips work done on any
             GPU of the same model and power limit, so a sweep can move to another node of identical GPUs.
         run_id: The run's id.
@@ -74,12 +74,11 @@ class SweepPlan:
     tasks: list[Task]
     options: SweepOptions
     devices: list[int | None]
-    gpu_uuids: list[str | None]
+    gpu_facts: list[dict[str, Any]]
     run_id: str
     provenance: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     command: str = ""
-    gpu_facts: list[dict[str, Any]] = field(default_factory=list)
     per_board: bool = False
 
 
@@ -154,10 +153,9 @@ def _device_facts(meter_name: str, devices: Sequence[int | None]) -> tuple[list[
 def _resume_queries(plan: SweepPlan) -> list[dict[str, Any]]:
     """``done_keys`` filters, one per distinct device: by board, or by GPU model and power limit."""
     queries = []
-    for i, uuid_ in enumerate(plan.gpu_uuids):
-        f = plan.gpu_facts[i] if i < len(plan.gpu_facts) else {}
-        if plan.per_board or uuid_ is None or not f.get("gpu_name"):
-            q = {"gpu_uuid": uuid_}
+    for f in plan.gpu_facts:
+        if plan.per_board or f.get("gpu_uuid") is None or not f.get("gpu_name"):
+            q = {"gpu_uuid": f.get("gpu_uuid")}
         else:
             q = {"gpu_uuid": None, "gpu_name": f["gpu_name"], "power_limit_w": f.get("power_limit_w")}
         if q not in queries:
@@ -296,7 +294,6 @@ def prepare_sweep(
         facts, prov = [{}], _minimal_provenance({"meter": options.meter, "executor": executor})
     else:
         facts, prov = _device_facts(options.meter, devices)
-    uuids = [f.get("gpu_uuid") for f in facts]
     run_id = uuid.uuid4().hex
     tasks = [
         Task(
@@ -311,7 +308,7 @@ def prepare_sweep(
         for name in runtimes
     ]
     cmd = command if command is not None else "joulebench " + shlex.join(sys.argv[1:])
-    return SweepPlan(tasks, options, devices, uuids, run_id, prov, warnings, cmd, gpu_facts=facts, per_board=per_board)
+    return SweepPlan(tasks, options, devices, facts, run_id, prov, warnings, cmd, per_board=per_board)
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:

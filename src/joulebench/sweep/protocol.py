@@ -477,8 +477,12 @@ def measure_batch(
     peak = _peak_memory_reset(runtime)
     scout = plan.phase == "scout" and hasattr(runtime, "prepare_scout")
     fn = runtime.prepare_scout(batch_size) if scout else runtime.prepare(batch_size)
-    run = BatchRun(batch_size=batch_size, phase=plan.phase, prepare_s=float(getattr(runtime, "last_prepare_s", 0.0)))
-    run.build = getattr(runtime, "scout_build", None) if scout else None
+    run = BatchRun(
+        batch_size=batch_size,
+        phase=plan.phase,
+        prepare_s=float(getattr(runtime, "last_prepare_s", 0.0)),
+        build=getattr(runtime, "scout_build", None) if scout else None,
+    )
     inputs = list(runtime.make_inputs(batch_size, n=2))
     load = load_hint(batch_size)
 
