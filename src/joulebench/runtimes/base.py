@@ -59,6 +59,13 @@ def torch_dtype(precision: str):
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
 
 
+def random_batches(shape: tuple[int, ...], n: int, seed: int, device: str) -> list[Any]:
+    """``n`` FP32 standard-normal tensors of ``shape`` on ``device``, the same for the same seed on every run."""
+    torch = import_torch()
+    gen = torch.Generator(device=device).manual_seed(int(seed))
+    return [torch.randn(shape, generator=gen, device=device, dtype=torch.float32) for _ in range(n)]
+
+
 def cuda_reason() -> str | None:
     """Why CUDA cannot be used from torch here, or None when it can."""
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from joulebench.errors import ConfigError, MissingDependencyError
 from joulebench.runtimes import register_runtime
-from joulebench.runtimes.base import Runtime, cuda_reason, import_torch
+from joulebench.runtimes.base import Runtime, cuda_reason, import_torch, random_batches
 
 if TYPE_CHECKING:  # pragma: no cover
     from joulebench.models.resolve import ModelSpec
@@ -235,14 +235,9 @@ class OnnxRuntime(Runtime):
 
     def make_inputs(self, batch_size: int, n: int = 2) -> list[Any]:
         """``n`` contiguous FP32 standard-normal batches as torch tensors on the device."""
-        torch = import_torch()
         self._check_batch(batch_size)
         spec = self._require_loaded()
-        gen = torch.Generator(device=self.device).manual_seed(int(self.options["seed"]))
-        out = [
-            torch.randn((batch_size, *spec.input_shape), generator=gen, device=self.device, dtype=torch.float32)
-            for _ in range(n)
-        ]
+        out = random_batches((batch_size, *spec.input_shape), n, self.options["seed"], self.device)
         self.synchronize()
         return out
 

@@ -17,6 +17,7 @@ from joulebench.runtimes.base import (
     cuda_reason,
     has_conv,
     import_torch,
+    random_batches,
     set_tf32,
     tf32_state,
     torch_dtype,
@@ -189,13 +190,10 @@ class TorchRuntime(Runtime):
         torch = import_torch()
         self._check_batch(batch_size)
         spec = self._require_loaded()
-        gen = torch.Generator(device=self.device).manual_seed(int(self.options["seed"]))
         dtype = self._input_dtype()
         fmt = torch.channels_last if self.channels_last and len(spec.input_shape) == 3 else torch.contiguous_format
-        out = []
-        for _ in range(n):
-            x = torch.randn((batch_size, *spec.input_shape), generator=gen, device=self.device, dtype=torch.float32)
-            out.append(x.to(dtype=dtype).contiguous(memory_format=fmt))
+        raw = random_batches((batch_size, *spec.input_shape), n, self.options["seed"], self.device)
+        out = [x.to(dtype=dtype).contiguous(memory_format=fmt) for x in raw]
         self.synchronize()
         return out
 
