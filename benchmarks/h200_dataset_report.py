@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\nNo failures recorded.")
 
     print("\n## Reduction from the baseline runtime to the optimised one (per model, baseline / optimised)\n")
-    have = set(map(tuple, own[[*("model", "img_size")]].drop_duplicates().values.tolist()))
+    have = set(zip(own["model"], own["img_size"], strict=True))
     rows = [_reduction_row("H200 torch-fp32 -> compile-fp16", runtime_reduction(energy, *H200))]
     for base, opt in PAPER:
         red = runtime_reduction(energy, base, opt)
@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     both = paired_setups(energy, "H200:compile-fp16", "H100:tensorrt-fp16")[["model", "img_size"]]
     fronts = {}
     for setup in ("H200:compile-fp16", "H100:tensorrt-fp16"):
-        df = energy_accuracy(energy, ds.accuracy, setup).merge(both, on=["model", "img_size"])
-        fronts[setup] = set(zip(frontier(df)["model"], frontier(df)["img_size"], strict=True))
+        front = frontier(energy_accuracy(energy, ds.accuracy, setup).merge(both, on=["model", "img_size"]))
+        fronts[setup] = set(zip(front["model"], front["img_size"], strict=True))
     a, b = fronts["H200:compile-fp16"], fronts["H100:tensorrt-fp16"]
     fmt = lambda keys: ", ".join(f"{m}@{s}" for m, s in sorted(keys)) or "none"  # noqa: E731
     print(f"- models on both setups (with ImageNet accuracy): {len(both)}")

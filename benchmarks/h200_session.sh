@@ -41,6 +41,13 @@ fi
 python3 -m joulebench panel --setup H100:tensorrt-fp16 --names --distinct-first >"$W/order.txt"
 echo "panel: $(wc -l <"$W/order.txt") configurations"
 
+dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the resumable dataset sweep, SIGINT after SECONDS
+  timeout -s INT -k "${4:-90}" "$3" python3 -m joulebench measure $(cat "$W/order.txt") \
+    --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$1" --db "$JB_DB" --timeout 15min --json \
+    >"$W/$2.json" 2>"$W/$2.err"
+  echo "dataset on GPUs $1 ended with status $? after $(($(date +%s) - T0)) s"
+}
+
 if [ "$MODE" = checks ]; then
   source benchmarks/panel_flags.sh
   P1=${P1:-250}  # the first phase's share of the deadline; the throughput benchmark gets the rest
@@ -57,15 +64,9 @@ if [ "$MODE" = checks ]; then
     timeout -s INT -k 30 "$(until1)" python3 -m joulebench measure vgg16.tv_in1k "${COMPILED[@]}" "${COMMON[@]}" \
       --gpus 1 --db "$W/panel.db" >"$W/panel_vgg16_compile.json" 2>"$W/panel_vgg16_compile.err"
   }
-  dataset1() {
-    timeout -s INT -k 60 "$(until1)" python3 -m joulebench measure $(cat "$W/order.txt") \
-      --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus 2,3 --db "$JB_DB" --timeout 15min --json \
-      >"$W/dataset_checks.json" 2>"$W/dataset_checks.err"
-    echo "dataset on GPUs 2,3 ended with status $? after $(($(date +%s) - T0)) s"
-  }
   repeats &
   checks1 &
-  [ "$NG" -ge 4 ] && dataset1 &
+  [ "$NG" -ge 4 ] && dataset 2,3 dataset_checks "$(until1)" 60 &
   wait
   echo "first phase took $(($(date +%s) - T0)) s"
   OUT=$W timeout "$(left)" python3 benchmarks/multi_gpu_throughput.py \
@@ -82,21 +83,11 @@ elif [ "$MODE" = search-cost ]; then
   # the dataset on the others.
   CUDA_VISIBLE_DEVICES=0 OUT=$W timeout -s INT -k 30 "$(left)" python3 benchmarks/search_cost.py resnet50.a1_in1k \
     --runtime torch-fp32 --meter nvml --db "$W/search_cost.db" >"$W/search_cost.txt" 2>&1 &
-  if [ "$NG" -ge 2 ]; then
-    G=$(seq -s, 1 $((NG - 1)))
-    timeout -s INT -k 90 "$(left)" python3 -m joulebench measure $(cat "$W/order.txt") \
-      --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$G" --db "$JB_DB" --timeout 15min --json \
-      >"$W/dataset_all.json" 2>"$W/dataset_all.err"
-    echo "dataset on GPUs $G ended with status $? after $(($(date +%s) - T0)) s"
-  fi
+  [ "$NG" -ge 2 ] && dataset "$(seq -s, 1 $((NG - 1)))" dataset_all "$(left)"
   wait
   tail -n 8 "$W/search_cost.txt"
 else
-  G=$(seq -s, 0 $((NG - 1)))
-  timeout -s INT -k 90 "$(left)" python3 -m joulebench measure $(cat "$W/order.txt") \
-    --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$G" --db "$JB_DB" --timeout 15min --json \
-    >"$W/dataset_all.json" 2>"$W/dataset_all.err"
-  echo "dataset on GPUs $G ended with status $? after $(($(date +%s) - T0)) s"
+  dataset "$(seq -s, 0 $((NG - 1)))" dataset_all "$(left)"
 fi
 echo "phases took $(($(date +%s) - T0)) s"
 python3 -m joulebench results --db "$JB_DB" >"$W/dataset_results.txt" 2>&1
