@@ -34,18 +34,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from joulebench.app.build import build_site  # noqa: E402
+from joulebench.data import TESTSETS  # noqa: E402
 
 Dataset = namedtuple("Dataset", "energy accuracy catalogue")
-TESTSETS = (
-    "imagenet",
-    "imagenet-real",
-    "imagenetv2",
-    "sketch",
-    "imagenet-a",
-    "imagenet-a-clean",
-    "imagenet-r",
-    "imagenet-r-clean",
-)
 TYPES = ("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

@@ -23,6 +23,7 @@ SetupOpt = typer.Option(..., "--setup", "-s", help="Setup GPU:runtime, e.g. A100
 IntensityOpt = typer.Option(None, "--intensity", help="Grid carbon intensity in g CO2e/kWh, e.g. 400.")
 PriceOpt = typer.Option(None, "--price", help="Electricity price per kWh, e.g. 0.30.")
 CurrencyOpt = typer.Option("", "--currency", help="Currency label of --price, e.g. EUR.")
+IncludeTestOpt = typer.Option(False, "--include-test-models", help="Keep timm's untrained test_* models.")
 
 
 def parse_count(text: str | float) -> float:
@@ -250,9 +251,7 @@ def register(app: typer.Typer) -> None:
         setup: str = SetupOpt,
         testset: list[str] = typer.Option(["imagenet"], "--testset", "-t", help="Test set(s); several are averaged."),
         target: list[float] = typer.Option([], "--target", help="Accuracy (%) to predict the energy for (repeatable)."),
-        include_test_models: bool = typer.Option(
-            False, "--include-test-models", help="Keep timm's untrained test_* models."
-        ),
+        include_test_models: bool = IncludeTestOpt,
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
@@ -365,9 +364,7 @@ def register(app: typer.Typer) -> None:
         price: float | None = PriceOpt,
         currency: str = CurrencyOpt,
         weight: float = typer.Option(0.5, "--weight", "-w", help="W of the score in the ranking tables."),
-        include_test_models: bool = typer.Option(
-            False, "--include-test-models", help="Keep timm's untrained test_* models."
-        ),
+        include_test_models: bool = IncludeTestOpt,
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
