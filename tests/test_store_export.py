@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import stat
 
 import pandas as pd
 import pytest
@@ -126,6 +128,15 @@ def test_empty_export_keeps_the_header(store, tmp_path):
     out = tmp_path / "none.csv"
     assert export_table(store, out, model="zzz*") == 0
     assert list(pd.read_csv(out).columns) == export_columns("summaries")
+
+
+def test_export_gets_the_umask_mode_not_a_private_one(store, tmp_path):
+    old = os.umask(0o022)
+    try:
+        export_table(store, tmp_path / "s.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "s.csv").stat().st_mode) == 0o644
 
 
 def test_explicit_format_beats_the_extension(store, tmp_path):

@@ -169,6 +169,10 @@ def _write_atomic(out: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        # mkstemp makes the file private (0600); an export is an ordinary file, so it gets the umask's mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
