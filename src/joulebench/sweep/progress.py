@@ -76,8 +76,7 @@ class RichProgress(Progress):
 
     def _line(self, device: Any) -> Any:
         if device not in self._lines:
-            label = "cpu" if device is None else f"gpu {device}"
-            self._lines[device] = self._progress.add_task(f"  {label}: starting", total=None)
+            self._lines[device] = self._progress.add_task(f"  {_where(device)}starting", total=None)
         return self._lines[device]
 
     def event(self, device: Any, task: Task, ev: dict[str, Any]) -> None:
@@ -85,7 +84,6 @@ class RichProgress(Progress):
         if self._progress is None:
             return
         kind = ev.get("type")
-        label = "cpu" if device is None else f"gpu {device}"
         if kind == "task_start":
             text = f"{task.label()}: starting worker"
         elif kind == "stage":
@@ -99,7 +97,7 @@ class RichProgress(Progress):
             text = f"{task.label()}: batch {row.get('batch_size')} -> {shown}"
         else:
             return
-        self._progress.update(self._line(device), description=f"  {label}: {text}")
+        self._progress.update(self._line(device), description=f"  {_where(device)}{text}")
 
     def finished(self, result: TaskResult) -> None:
         """Advance the bar and print a one-line outcome."""
@@ -127,6 +125,11 @@ class RichProgress(Progress):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+def _where(device: Any) -> str:
+    # None is an unpinned worker (the runtime's default device, a GPU as often as the CPU): no label then.
+    return "" if device is None else f"gpu {device}: "
 
 
 def make_progress(quiet: bool) -> Progress:
