@@ -3,8 +3,9 @@
 #
 #   bash benchmarks/h200_session.sh checks    # sweep issue + Ray issue checks, the dataset on the spare GPUs
 #   bash benchmarks/h200_session.sh dataset   # the H200 dataset sweep on every GPU (resumes)
-#   bash benchmarks/h200_session.sh search-cost  # paper vs plateau with the default windows on GPU 0 (about
-#                                                # 10 minutes, detached: it outlives this call), the dataset on
+#   bash benchmarks/h200_session.sh search-cost  # paper vs plateau with the default windows on GPU 0, two
+#                                                # rounds in alternating order (about 15 minutes on resnet50,
+#                                                # detached: it outlives this call), the dataset on
 #                                                # the other GPUs; a following `dataset` call on the warm
 #                                                # machine takes GPU 0 back once it is done
 #
@@ -84,11 +85,12 @@ if [ "$MODE" = checks ]; then
   done
 elif [ "$MODE" = search-cost ]; then
   # The sweep issue's search-cost target with the default protocol (3 s warm-up, 10 s windows) on GPU 0, the
-  # dataset on the others. Paper's search to out-of-memory takes longer than one call, so it runs in its own
-  # process session (it survives the call's end) and writes outside $OUT; later calls copy what it has.
+  # dataset on the others; SC_MODELS picks the models (default resnet50.a1_in1k). Two rounds of paper's search
+  # to out-of-memory take longer than one call, so the benchmark runs in its own process session (it survives
+  # the call's end) and writes outside $OUT; later calls copy what it has.
   rm -rf "$SC" && mkdir -p "$SC"
-  CUDA_VISIBLE_DEVICES=0 OUT=$SC setsid python3 benchmarks/search_cost.py resnet50.a1_in1k --runtime torch-fp32 \
-    --meter nvml --db "$SC/search_cost.db" </dev/null >"$SC/search_cost.txt" 2>&1 &
+  CUDA_VISIBLE_DEVICES=0 OUT=$SC setsid python3 benchmarks/search_cost.py ${SC_MODELS:-resnet50.a1_in1k} \
+    --runtime torch-fp32 --meter nvml --quiet --db "$SC/search_cost.db" </dev/null >"$SC/search_cost.txt" 2>&1 &
   echo $! >"$SC/pid"
   [ "$NG" -ge 2 ] && dataset "$(seq -s, 1 $((NG - 1)))" dataset_all "$(left)"
 else
