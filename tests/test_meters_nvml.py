@@ -52,6 +52,7 @@ class FakeNvml:
         self.init_calls = 0
         self.shutdown_calls = 0
         self.on_counter = None
+        self.temperatures: dict[int, object] = {}
 
     def nvmlInit(self):
         self.init_calls += 1
@@ -101,7 +102,10 @@ class FakeNvml:
         return SimpleNamespace(used=2e9, total=141e9)
 
     def nvmlDeviceGetTemperature(self, h, sensor):
-        return 55
+        t = self.temperatures.get(h, 55)
+        if isinstance(t, Exception):
+            raise t
+        return t
 
     def nvmlDeviceGetClockInfo(self, h, kind):
         return 1980
@@ -198,6 +202,20 @@ def test_two_devices_sum_and_keep_per_device_readings(monkeypatch, fake):
     assert [d.uuid for d in w.devices] == UUIDS[:2]
     assert m.read_counter_j(1) == pytest.approx((7 + 3 * 3000) / 1000)  # probe, two edges, now
     assert f.init_calls == 1
+
+
+def test_temperature_is_the_hottest_measured_gpus(monkeypatch, fake):
+    f = use(monkeypatch, FakeNvml(n=2))
+    f.temperatures = {0: 48, 1: 63}
+    assert NvmlMeter(sync=lambda: None).read_temperature_c() == 63.0
+    assert NvmlMeter(device=0, sync=lambda: None).read_temperature_c() == 48.0
+
+
+def test_temperature_the_board_does_not_report_is_none(monkeypatch, fake):
+    # Probed once at setup (the trace leaves it out), then refused: the cooldown must see None, not crash.
+    m = NvmlMeter(sync=lambda: None)
+    fake.temperatures = {0: FakeNVMLError(3)}
+    assert m.read_temperature_c() is None
 
 
 def test_counter_unsupported_falls_back_to_sampled_and_says_so(monkeypatch, fake):

@@ -19,6 +19,10 @@ if os.environ.get("FAKE_SMI_FAIL"):
     print("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", file=sys.stderr)
     sys.exit(9)
 gpus = [(0, "GPU-aaaa-1111", "NVIDIA H200"), (1, "GPU-bbbb-2222", "NVIDIA H200")]
+if "--query-gpu=index,temperature.gpu" in args:
+    for i, u, n in gpus:
+        print(f"{{i}}, {{[55, 71][i]}}")
+    sys.exit(0)
 if "-lms" not in args:
     for i, u, n in gpus:
         print(f"{{i}}, {{u}}, {{n}}, 143771, 700.00, 700.00, 700.00, 580.159.04")
@@ -92,3 +96,8 @@ def test_smi_failure_and_absence(fake_smi, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(MeterError, match="nvidia-smi not found"):
         SmiMeter()
+
+
+def test_smi_reads_the_hottest_measured_gpus_temperature(fake_smi):
+    assert get_meter("smi", device=0, sync=lambda: None).read_temperature_c() == 55.0
+    assert get_meter("smi", devices=[0, 1], sync=lambda: None).read_temperature_c() == 71.0

@@ -45,6 +45,24 @@ def parse_bytes(text: str | float, default_unit: str = "b") -> float:
     return _parse(text, _BYTES, default_unit, "size")
 
 
+_TEMPERATURE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+))\s*°?\s*[cC]\s*$")
+
+
+def is_temperature(text: str) -> bool:
+    """True for a Celsius temperature such as '45C' or '45 °C' (no duration unit ends in C)."""
+    return _TEMPERATURE.match(str(text)) is not None
+
+
+def parse_temperature_c(text: str | float) -> float:
+    """Parse '45C', '45 °C' or a bare number into degrees Celsius."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _TEMPERATURE.match(str(text))
+    if not m:
+        raise ConfigError(f"cannot read temperature '{text}': write degrees Celsius, e.g. 45C")
+    return float(m.group(1))
+
+
 def parse_percent(text: str | float) -> float:
     """Parse '1%' or '0.01' into a fraction (0.01)."""
     s = str(text).strip()

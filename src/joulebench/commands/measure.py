@@ -55,9 +55,10 @@ def build_options(
         ConfigError: A flag cannot be read or is out of range.
     """
     from joulebench.sweep.tasks import SweepOptions
-    from joulebench.units import parse_percent
+    from joulebench.units import is_temperature, parse_percent, parse_temperature_c
 
     budget = None if latency_budget in (None, "", "none", "off") else _time("--latency-budget", latency_budget)
+    to_c = parse_temperature_c(cooldown) if is_temperature(cooldown) else None
     opts = SweepOptions(
         meter=meter,
         search=search,
@@ -66,7 +67,8 @@ def build_options(
         min_window_s=_time("--min-window", min_window) or 0.0,
         precision=None if precision in (None, "", "off") else parse_percent(precision),
         max_window_s=_time("--max-window", max_window),
-        cooldown_s=_time("--cooldown", cooldown) or 0.0,
+        cooldown_s=0.0 if to_c is not None else _time("--cooldown", cooldown) or 0.0,
+        cooldown_to_c=to_c,
         idle_s=_time("--idle", idle) or 0.0,
         max_batch=max_batch,
         start_batch=start_batch,
@@ -125,7 +127,12 @@ def measure(
     min_window: str = typer.Option("10s", "--min-window", help="Window length at least."),
     precision: str | None = typer.Option(None, "--precision", help="Extend windows until the 95% CI is +-this."),
     max_window: str | None = typer.Option(None, "--max-window", help="Longest window for --precision (4x min)."),
-    cooldown: str = typer.Option("0s", "--cooldown", help="Idle pause between batches."),
+    cooldown: str = typer.Option(
+        "0s",
+        "--cooldown",
+        help="Between batches: a pause (5s), or a GPU temperature to wait for (45C; also before each model's idle"
+        " baseline; 5 min at most).",
+    ),
     idle: str = typer.Option("2s", "--idle", help="Idle-baseline measurement before each model."),
     max_batch: int | None = typer.Option(None, "--max-batch", help="Largest batch to try."),
     start_batch: int = typer.Option(1, "--start-batch", help="First batch of the search (batch 1 is still measured)."),

@@ -399,6 +399,8 @@ class Meter(ABC):
     simulated: ClassVar[bool] = False
     #: True when :meth:`read_counter_j` works (a cumulative energy counter exists).
     has_counter: ClassVar[bool] = False
+    #: True when :meth:`read_temperature_c` reads the device's temperature (``--cooldown 45C`` needs it).
+    reads_temperature: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -508,6 +510,10 @@ class Meter(ABC):
 
     def _primary_device(self) -> int | None:
         return self.devices[0] if self.devices else None
+
+    def read_temperature_c(self) -> float | None:
+        """The hottest measured device's temperature now (°C), or None where this meter cannot read it."""
+        return None
 
     def describe(self) -> dict[str, Any]:
         """Facts about the measured devices for provenance (name, uuid, power limits...)."""

@@ -206,6 +206,7 @@ class NvmlMeter(Meter):
 
     name = "nvml"
     has_counter = True
+    reads_temperature = True
     watch_counter_default = True
 
     def __init__(
@@ -343,6 +344,14 @@ class NvmlMeter(Meter):
                 continue
             ok[key] = read
         return ok
+
+    def read_temperature_c(self) -> float | None:
+        """The hottest measured GPU's core temperature (°C); None if the board does not report it."""
+        nv = self._nv
+        try:
+            return max(float(nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU)) for h in self._handles.values())
+        except (nv.NVMLError, ValueError):  # NotSupported on this board, or no handle at all
+            return None
 
     # counter API
 

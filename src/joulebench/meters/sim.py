@@ -70,6 +70,7 @@ class SimMeter(Meter):
     name = "sim"
     simulated = True
     has_counter = True
+    reads_temperature = True
 
     def __init__(
         self,
@@ -126,6 +127,11 @@ class SimMeter(Meter):
         i = max(bisect.bisect_right(self._seg_t, t) - 1, 0)
         load, cum = self._seg[i]
         return cum + self.power_w(load) * max(t - self._seg_t[i], 0.0)
+
+    def read_temperature_c(self) -> float | None:
+        """Simulated temperature: the trace's ``35 + 0.4 x utilisation`` at the current load (35 °C idle)."""
+        load = self._seg[-1][0]
+        return 35.0 + 0.4 * min(max(load, 0.0), 1.0) * 100.0
 
     # counter API
 

@@ -148,6 +148,7 @@ class SmiMeter(Meter):
     """
 
     name = "smi"
+    reads_temperature = True
 
     def __init__(
         self,
@@ -213,6 +214,23 @@ class SmiMeter(Meter):
                 }
             )
         return facts
+
+    def read_temperature_c(self) -> float | None:
+        """The hottest measured GPU's temperature (°C) from one nvidia-smi query; None if it reports none."""
+        ids = ",".join(str(n) for n in self._nvml_index.values())
+        cmd = [self.exe, "--query-gpu=index,temperature.gpu", "--format=csv,noheader,nounits", f"--id={ids}"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise MeterError(f"nvidia-smi failed to run ({e}); {INSTALL_HINT}") from None
+        temps = []
+        for line in out.stdout.splitlines():
+            parts = [x.strip() for x in line.split(",")]
+            if len(parts) == 2 and parts[0].isdigit() and int(parts[0]) in self._visible_of:
+                t = _num(parts[1])
+                if t is not None:
+                    temps.append(t)
+        return max(temps) if temps else None
 
     def _begin(self, window: Window) -> None:
         ids = ",".join(str(n) for n in self._nvml_index.values())

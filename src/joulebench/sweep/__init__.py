@@ -244,6 +244,12 @@ def prepare_sweep(
     get_search(options.search)
     _load_meters()
     meter_cls = METERS.get(options.meter)
+    if options.cooldown_to_c is not None and not meter_cls.reads_temperature:
+        readers = ", ".join(sorted(n for n in METERS.names() if METERS.get(n).reads_temperature))
+        raise ConfigError(
+            f"--cooldown {options.cooldown_to_c:g}C needs a meter that reads the temperature ({readers}); "
+            f"--meter {options.meter} does not: give a pause instead, e.g. --cooldown 5s"
+        )
     if not models:
         raise ConfigError("name at least one model, e.g. `joulebench measure resnet50.a1_in1k --runtime torch-fp16`")
     if not runtimes:

@@ -17,6 +17,8 @@ from joulebench.store.records import BatchMeasurement, Failure, ModelSummary
 HARD_MAX_BATCH = 65536
 #: Default batch ceiling for CPU runtimes, where "out of memory" is the kernel killing the process.
 CPU_MAX_BATCH = 256
+#: Options that arrived after the first stored results; ``to_config`` leaves them out while they are None.
+ADDED_LATER = ("cooldown_to_c",)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class SweepOptions:
         scout_fraction: Scouting windows of the plateau search last this fraction of the full window and
             warm-up (they only need to tell which way energy per image goes).
         cooldown_s: Idle pause between batches (lets the card cool down; 0 = none).
+        cooldown_to_c: Wait, before each model's idle baseline and between batches, until the GPU is at most this
+            hot (°C; at most ``COOLDOWN_MAX_S``), so that every window starts from a comparable temperature.
         idle_s: Duration of the idle-baseline measurement before each model.
         max_batch: Largest batch size to try; None = until out of memory (capped at 65536, 256 on CPU).
         start_batch: First batch size of the search (batch 1 is still measured once for the summary).
@@ -67,6 +71,7 @@ class SweepOptions:
     plateau_threshold: float = 0.01
     plateau_patience: int = 2
     static_scouts: bool = False
+    cooldown_to_c: float | None = None
 
     def validate(self) -> None:
         """Check the values a user can set; raise one-line :class:`ConfigError` on nonsense.
@@ -89,6 +94,14 @@ class SweepOptions:
             ),
             (0 < self.scout_fraction <= 1, "the scouting fraction must be in (0, 1]"),
             (self.cooldown_s >= 0, f"--cooldown must not be negative (got {self.cooldown_s} s)"),
+            (
+                self.cooldown_to_c is None or 0 < self.cooldown_to_c < 100,
+                f"--cooldown takes a GPU temperature between 0 and 100 °C, e.g. 45C (got {self.cooldown_to_c} °C)",
+            ),
+            (
+                self.cooldown_to_c is None or self.cooldown_s == 0,
+                "--cooldown is either a pause (5s) or a temperature (45C), not both",
+            ),
             (self.idle_s > 0, f"--idle must be positive (got {self.idle_s} s)"),
             (
                 self.max_batch is None or 1 <= self.max_batch <= HARD_MAX_BATCH,
@@ -118,6 +131,11 @@ class SweepOptions:
     def to_config(self) -> dict[str, Any]:
         """The run's protocol configuration (stored on the RunRecord; its hash keys resume)."""
         d = asdict(self)
+        # Options added after results were stored enter the configuration only when set: at their default they
+        # change nothing, and their absence keeps the hash of those results, so they still resume.
+        for name in ADDED_LATER:
+            if d[name] is None:
+                del d[name]
         d["protocol_version"] = PROTOCOL_VERSION
         return d
 

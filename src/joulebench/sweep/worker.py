@@ -23,6 +23,7 @@ import time
 _T_START = time.monotonic()  # the worker holds its device from process start: GPU-seconds count from here
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import select  # noqa: E402
@@ -151,6 +152,16 @@ def failed_result(
     return TaskResult(task, measurements, summary, failures, gpu_seconds=gpu_seconds)
 
 
+def _with_cooldown(row: BatchMeasurement, cooldown: Any) -> BatchMeasurement:
+    """The row with the wait before it in its trace summary (a note when the card did not get cool enough)."""
+    ts = dict(row.trace_summary or {})
+    ts.update(cooldown.record())
+    note = cooldown.note()
+    if note:
+        ts["notes"] = [*ts.get("notes", []), note]
+    return dataclasses.replace(row, trace_summary=ts)
+
+
 # ------------------------------------------------------------------------------------------ the body
 
 
@@ -175,7 +186,7 @@ def execute_task(
     from joulebench.meters import get_meter
     from joulebench.models.resolve import ModelSpec
     from joulebench.runtimes import get_runtime
-    from joulebench.sweep.protocol import device_facts, measure_batch, plan_for, to_measurement
+    from joulebench.sweep.protocol import Cooldown, cool_down, device_facts, measure_batch, plan_for, to_measurement
     from joulebench.sweep.search import get_search
     from joulebench.sweep.summary import summarize
 
@@ -198,6 +209,15 @@ def execute_task(
         kwargs = meter_kwargs(opts.meter, int(index) if index else None, pinned=index is not None)
         meter = get_meter(opts.meter, align=True, **kwargs)
         facts = device_facts(meter)
+        cooled: list[Cooldown | None] = [None]  # the last wait, recorded on the next measurement
+
+        def wait_until_cool() -> None:
+            emit({"type": "stage", "stage": "cooldown"})
+            cooled[0] = cool_down(meter, opts.cooldown_to_c, should_stop=stop)
+
+        if opts.cooldown_to_c is not None:  # the previous model's heat must not raise this one's idle baseline
+            stage = "cooldown"
+            wait_until_cool()
         stage = "idle"
         emit({"type": "stage", "stage": "idle"})
         idle_w = meter.measure_idle(opts.idle_s)
@@ -217,6 +237,8 @@ def execute_task(
         def measure(batch: int, phase: str) -> BatchMeasurement:
             if opts.cooldown_s > 0 and not first[0]:
                 time.sleep(opts.cooldown_s)
+            if opts.cooldown_to_c is not None and not first[0]:
+                wait_until_cool()
             emit({"type": "batch", "batch": batch, "phase": phase})
             plan = plan_for(opts, phase, first=first[0])
             first[0] = False
@@ -241,6 +263,9 @@ def execute_task(
                 add_failure(_failure(task, "oom" if oom else "batch", reason, batch, detail))
             finally:
                 runtime.release()
+            if cooled[0] is not None:
+                row = _with_cooldown(row, cooled[0])
+                cooled[0] = None
             measurements.append(row)
             emit({"type": "measurement", "row": row.to_dict()})
             return row
