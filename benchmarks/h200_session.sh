@@ -19,7 +19,8 @@
 #
 # The dataset database lives outside the work tree ($JB_DB, default /root/jb/h200.db) so that a following
 # call on the still-warm machine resumes it; on a fresh machine it is seeded from the repository's copy.
-# Stopping at the deadline is a SIGINT: finished models are stored, the model in progress is redone later.
+# The sweep keeps the deadline itself (--deadline): models not expected to finish in time are left for the next
+# call, and models still running at the deadline stop after their batch and are redone later.
 # Everything comes back in $OUT/session.tar.gz.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -46,10 +47,12 @@ sc_running() { [ -f "$SC/pid" ] && kill -0 "$(cat "$SC/pid")" 2>/dev/null; }
 python3 -m joulebench panel --setup H100:tensorrt-fp16 --names --distinct-first >"$W/order.txt"
 echo "panel: $(wc -l <"$W/order.txt") configurations"
 
-dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the resumable dataset sweep, SIGINT after SECONDS
-  timeout -s INT -k "${4:-90}" "$3" python3 -m joulebench measure $(cat "$W/order.txt") \
+dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the resumable dataset sweep, ending within SECONDS
+  # --deadline starts only models expected to finish in time and stops the others at it; the SIGINT 20 s later
+  # (then SIGKILL after the grace) is the safety net.
+  timeout -s INT -k "${4:-90}" "$(($3 + 20))" python3 -m joulebench measure $(cat "$W/order.txt") \
     --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$1" --db "$JB_DB" --timeout 15min --json \
-    >"$W/$2.json" 2>"$W/$2.err"
+    --deadline "$3s" >"$W/$2.json" 2>"$W/$2.err"
   echo "dataset on GPUs $1 ended with status $? after $(($(date +%s) - T0)) s"
 }
 

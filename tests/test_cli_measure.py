@@ -152,6 +152,10 @@ def test_a_crashing_model_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, cu
         (["--search", "bisect"], "unknown search"),
         (["--max-batch", "0"], "--max-batch"),
         (["--runtime", "cpu-fp32"], "twice"),
+        (["--deadline", "0s"], "--deadline must be positive"),
+        (["--deadline", "1h", "--executor", "ray"], "--deadline needs the local executor"),
+        (["--cooldown", "450C"], "--cooldown takes a GPU temperature"),
+        (["--cooldown", "45C", "--meter", "rapl"], "--meter rapl does not"),
     ],
 )
 def test_contradictory_or_invalid_flags_fail_before_anything_is_written(tmp_path, capsys, args, message):

@@ -140,6 +140,12 @@ def measure(
         "50ms", "--latency-budget", help="Per-batch p95 budget for the summary ('off' to skip)."
     ),
     timeout: str = typer.Option("30min", "--timeout", help="Wall-clock limit per model and runtime."),
+    deadline: str | None = typer.Option(
+        None,
+        "--deadline",
+        help="End the sweep within this time (e.g. 55min, a batch job's limit): start only models expected to"
+        " finish in time, stop the rest at it; a re-run does what is left.",
+    ),
     force: bool = typer.Option(False, "--force", help="Measure again what this protocol already measured."),
     per_board: bool = typer.Option(
         False, "--per-board", help="Resume only what these boards measured (default: any GPU of the same model)."
@@ -178,6 +184,7 @@ def measure(
         static_scouts=static_scouts,
     )
     timeout_s = _time("--timeout", timeout)
+    deadline_s = _time("--deadline", deadline)
     if weights is not None and not Path(weights).is_file():
         raise ConfigError(f"--weights {weights}: no such file")
     plan = prepare_sweep(
@@ -201,7 +208,15 @@ def measure(
     if foreign:
         raise ConfigError(f"--executor {executor} takes no --{', --'.join(foreign)}")
     progress = make_progress(quiet=json_out)
-    report = run_sweep(plan, db_path(db), force=force, progress=progress, executor=executor, executor_options=ex_opts)
+    report = run_sweep(
+        plan,
+        db_path(db),
+        force=force,
+        progress=progress,
+        executor=executor,
+        executor_options=ex_opts,
+        deadline_s=deadline_s,
+    )
     summaries = report.summaries
     if json_out:
         emit_json(
@@ -210,6 +225,8 @@ def measure(
                 "db": str(db_path(db)),
                 "interrupted": report.interrupted,
                 "skipped": [list(k) for k in report.skipped],
+                "deferred": [list(k) for k in report.deferred],
+                "deadline_reached": report.deadline_reached,
                 "summaries": [s.to_dict() for s in summaries],
             }
         )
@@ -218,9 +235,16 @@ def measure(
             _table(summaries)
         elif report.skipped:
             err_console().print("nothing to do: every model/runtime pair is already measured (use --force)")
-    if report.interrupted:
+    if report.interrupted and not report.deadline_reached:
         err_console().print("interrupted: finished models are saved; run the same command again to resume")
         raise typer.Exit(130)
+    if report.deferred or report.deadline_reached:
+        stopped = sum(r.interrupted for r in report.results)
+        err_console().print(
+            f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"
+            f" time left), {stopped} stopped at the deadline; finished models are saved; run the same command"
+            " again to do the rest"
+        )
     if summaries and all(s.status != "ok" for s in summaries):
         raise typer.Exit(1)
 

@@ -491,10 +491,34 @@ class Store:
             gpu_name: Only results from GPUs of this model (``NVIDIA H200``), whichever board.
             power_limit_w: Only results measured under this power limit (within 0.5 W).
         """
-        sql = (
-            "SELECT DISTINCT t.model, t.img_size, t.runtime FROM summaries t JOIN runs r ON r.run_id = t.run_id "
-            "WHERE t.status = 'ok'"
-        )
+        where, params = self._finished(gpu_uuid, config_hash, meter, gpu_name, power_limit_w)
+        sql = f"SELECT DISTINCT t.model, t.img_size, t.runtime {where}"
+        return {(m, s, rt) for m, s, rt in self._require().execute(sql, params)}
+
+    def gpu_seconds_by_runtime(
+        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
+    ) -> dict[str, list[float]]:
+        """GPU-seconds of every successfully finished summary, by runtime: what a task has cost.
+
+        Filters as in :meth:`done_keys`.
+        """
+        where, params = self._finished(None, config_hash, meter, gpu_name, None)
+        out: dict[str, list[float]] = {}
+        for rt, sec in self._require().execute(f"SELECT t.runtime, t.gpu_seconds {where}", params):
+            if sec is not None:
+                out.setdefault(rt, []).append(float(sec))
+        return out
+
+    @staticmethod
+    def _finished(
+        gpu_uuid: str | None,
+        config_hash: str | None,
+        meter: str | None,
+        gpu_name: str | None,
+        power_limit_w: float | None,
+    ) -> tuple[str, list[Any]]:
+        """FROM and WHERE of the successfully finished summaries that match the filters, and its parameters."""
+        sql = "FROM summaries t JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok'"
         params: list[Any] = []
         if gpu_uuid is not None:
             sql += " AND COALESCE(t.gpu_uuid, r.gpu_uuid) = ?"
@@ -511,7 +535,7 @@ class Store:
         if meter is not None:
             sql += " AND COALESCE(t.meter, r.meter) = ?"
             params.append(meter)
-        return {(m, s, rt) for m, s, rt in self._require().execute(sql, params)}
+        return sql, params
 
     def rows(self, table: str, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
         """Rows of ``table`` as dicts (SI units; JSON columns decoded), filtered with :data:`FILTERS`.

@@ -6,7 +6,7 @@ Layers (each usable alone)::
     protocol.py   how one batch is measured (warm-up, window, sub-windows, precision) -> BatchMeasurement
     summary.py    BatchMeasurements -> ModelSummary (optimal batch, batch 1, latency budget...)
     worker.py     one task in a fresh subprocess (crash/hang/OOM isolation, timeout, Ctrl-C)
-    executors.py  who runs the tasks (``local`` now: one thread per GPU; ``ray`` later)
+    executors.py  who runs the tasks (``local``: one thread per GPU; ``ray``: a cluster, ray_executor.py)
     progress.py   the rich progress display
     tasks.py      the pure data: SweepOptions, Task, TaskResult
 
@@ -30,7 +30,8 @@ Task API (what an executor such as a future Ray executor builds on)
 Driver
     :func:`prepare_sweep` validates everything (options, models, runtimes, meter, devices) and writes nothing;
     :func:`run_sweep` records the run, skips finished work (``Store.done_keys``) unless ``force``, runs the
-    tasks and saves each finished one. Interrupted tasks are not saved (a re-run measures them).
+    tasks and saves each finished one. Interrupted tasks are not saved (a re-run measures them). With a
+    deadline it starts only tasks expected to finish in time (:class:`TaskCosts`) and stops the rest at it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import platform
 import shlex
 import sys
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -90,6 +92,10 @@ class SweepReport:
     results: list[TaskResult] = field(default_factory=list)
     skipped: list[tuple[str, int, str]] = field(default_factory=list)
     interrupted: bool = False
+    #: Tasks not started because they were not expected to finish before the deadline (done on resume).
+    deferred: list[tuple[str, int, str]] = field(default_factory=list)
+    #: True when the deadline passed with tasks still running (they stopped after their current batch).
+    deadline_reached: bool = False
 
     @property
     def summaries(self) -> list[Any]:
@@ -325,6 +331,50 @@ def _spec_dict(spec: Any) -> dict[str, Any]:
     return d
 
 
+class TaskCosts:
+    """What a task of each runtime costs, in seconds, to tell whether one still fits before a deadline.
+
+    The estimate for a runtime is the 75th percentile of the GPU-seconds of its finished tasks under the same
+    protocol: those stored before this sweep (same GPU model and meter) and those this sweep finishes. A
+    runtime with none has no estimate, and its tasks are started.
+    """
+
+    QUANTILE = 0.75
+
+    def __init__(self, history: dict[str, list[float]] | None = None):
+        self._seconds = {rt: list(v) for rt, v in (history or {}).items()}
+        self._lock = threading.Lock()  # added on the driver thread, read on the executor's threads
+
+    def add(self, runtime: str, seconds: float | None) -> None:
+        """Record a finished task's GPU-seconds."""
+        if seconds is not None:
+            with self._lock:
+                self._seconds.setdefault(runtime, []).append(float(seconds))
+
+    def estimate(self, runtime: str) -> float | None:
+        """The 75th percentile of the runtime's task costs (s), or None without any."""
+        with self._lock:
+            xs = sorted(self._seconds.get(runtime, []))
+        if not xs:
+            return None
+        pos = self.QUANTILE * (len(xs) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(xs) - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def _counting(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable[..., TaskResult]:
+    """``runner`` that records each successful task's cost before its device asks for the next task."""
+
+    def run(task: Task, device: Any, **kw: Any) -> TaskResult:
+        result = runner(task, device, **kw)
+        if not result.interrupted and result.summary is not None and result.summary.status == "ok":
+            costs.add(task.runtime, result.gpu_seconds)
+        return result
+
+    return run
+
+
 def run_sweep(
     plan: SweepPlan,
     db: str | Path,
@@ -334,6 +384,8 @@ def run_sweep(
     progress: Any = None,
     runner: Callable[..., TaskResult] | None = None,
     executor_options: dict[str, Any] | None = None,
+    deadline_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> SweepReport:
     """Run a prepared sweep, saving every finished task to the store at ``db``.
 
@@ -345,16 +397,32 @@ def run_sweep(
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
         executor_options: Keyword arguments of the executor (``ray``: ``address``, ``retries``).
+        deadline_s: Seconds from now by which the sweep must end (a batch job's time limit). A task starts only
+            if its runtime's estimated cost (:class:`TaskCosts`) fits in the time left, else it is deferred to a
+            later run; at the deadline, running tasks stop after their current batch, as on Ctrl-C.
+        clock: Monotonic clock for the deadline (tests).
 
     Returns:
         The :class:`SweepReport`.
+
+    Raises:
+        ConfigError: A deadline that is not positive, or an executor that cannot keep one.
     """
     from joulebench.store.db import Store
     from joulebench.store.records import RunRecord, config_hash
-    from joulebench.sweep.executors import get_executor
+    from joulebench.sweep.executors import executor_class, get_executor, run_task
     from joulebench.sweep.progress import Progress
 
     progress = progress or Progress()
+    if deadline_s is not None:
+        if deadline_s <= 0:
+            raise ConfigError(f"--deadline must be positive (got {deadline_s} s), e.g. 55min")
+        if not executor_class(executor).admits:
+            raise ConfigError(
+                f"--deadline needs the local executor; --executor {executor} hands tasks to a cluster scheduler: "
+                "give the job its time limit there instead"
+            )
+    ends_at = None if deadline_s is None else clock() + deadline_s
     config = plan.options.to_config()
     store = Store(db)
     report = SweepReport(plan.run_id)
@@ -372,6 +440,15 @@ def run_sweep(
             progress.start(0, len(report.skipped))
             progress.stop()
             return report
+        costs = None
+        if ends_at is not None:
+            names = {f.get("gpu_name") for f in plan.gpu_facts}
+            costs = TaskCosts(
+                store.gpu_seconds_by_runtime(
+                    config_hash(config), meter=plan.options.meter, gpu_name=names.pop() if len(names) == 1 else None
+                )
+            )
+            runner = _counting(runner or run_task, costs)
         # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
         ex = get_executor(executor, plan.devices, **(executor_options or {}), **({"runner": runner} if runner else {}))
         store.add_run(
@@ -392,13 +469,35 @@ def run_sweep(
                 store.save_task(result.measurements, result.summary, result.failures)
             progress.finished(result)
 
+        def admit(task: Task) -> bool:
+            left = ends_at - clock()
+            need = costs.estimate(task.runtime)
+            return left > 0 and (need is None or need <= left)
+
+        def deferred(task: Task) -> None:
+            report.deferred.append(task.key)
+            need = costs.estimate(task.runtime)
+            why = "no time left" if need is None else f"needs about {need:.0f} s"
+            progress.message(f"deadline: not starting {task.label()} ({why}; left for a re-run)")
+
+        def at_deadline() -> None:
+            report.deadline_reached = True
+            stop.set()
+
+        extra = {} if ends_at is None else {"admit": admit, "on_deferred": deferred}
+        timer = None if ends_at is None else threading.Timer(max(ends_at - clock(), 0.0), at_deadline)
         progress.start(len(todo), len(report.skipped))
         status = "failed"
         try:
-            ex.run(todo, sink, on_event=progress.event, stop=stop)
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
+            ex.run(todo, sink, on_event=progress.event, stop=stop, **extra)
             report.interrupted = stop.is_set()
             status = "interrupted" if report.interrupted else "ok"
         finally:
+            if timer is not None:
+                timer.cancel()
             progress.stop()
             store.finish_run(plan.run_id, status)
         return report
@@ -406,4 +505,13 @@ def run_sweep(
         store.close()
 
 
-__all__ = ["SweepOptions", "SweepPlan", "SweepReport", "Task", "TaskResult", "prepare_sweep", "run_sweep"]
+__all__ = [
+    "SweepOptions",
+    "SweepPlan",
+    "SweepReport",
+    "Task",
+    "TaskCosts",
+    "TaskResult",
+    "prepare_sweep",
+    "run_sweep",
+]

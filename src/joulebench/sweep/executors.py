@@ -36,6 +36,9 @@ class Executor(ABC):
         runner: ``runner(task, device_index, on_event=..., stop=..., kill=...) -> TaskResult`` (tests swap it).
     """
 
+    #: True when :meth:`run` takes ``admit`` (a deadline needs to decide, per task, whether it may still start).
+    admits: bool = False
+
     def __init__(self, devices: Sequence[int | None] = (None,), runner: Callable[..., TaskResult] = run_task):
         self.devices = list(devices) or [None]
         self.runner = runner
@@ -49,7 +52,11 @@ class Executor(ABC):
         on_event: OnEvent | None = None,
         stop: threading.Event | None = None,
     ) -> None:
-        """Run ``tasks``; call ``sink(result)`` for each on this thread. ``stop`` set = no new tasks."""
+        """Run ``tasks``; call ``sink(result)`` for each on this thread. ``stop`` set = no new tasks.
+
+        Executors whose ``admits`` is True also take ``admit(task) -> bool``, asked just before a task would
+        start; a task it refuses is not run and goes to ``on_deferred(task)`` (on this thread).
+        """
 
 
 EXECUTORS: Registry[type[Executor]] = Registry("executor")
@@ -59,6 +66,8 @@ EXECUTORS: Registry[type[Executor]] = Registry("executor")
 class LocalExecutor(Executor):
     """One thread per device pulling tasks from one queue; each task in a fresh worker subprocess."""
 
+    admits = True
+
     def run(
         self,
         tasks: Sequence[Task],
@@ -66,6 +75,8 @@ class LocalExecutor(Executor):
         *,
         on_event: OnEvent | None = None,
         stop: threading.Event | None = None,
+        admit: Callable[[Task], bool] | None = None,
+        on_deferred: Callable[[Task], None] | None = None,
     ) -> None:
         """Run every task (see :class:`Executor`). KeyboardInterrupt on this thread sets ``stop`` and waits."""
         stop = stop or threading.Event()
@@ -82,6 +93,9 @@ class LocalExecutor(Executor):
                         task = todo.get_nowait()
                     except queue.Empty:
                         return
+                    if admit is not None and not admit(task):
+                        inbox.put(("deferred", device, task, None))
+                        continue
                     inbox.put(("event", device, task, {"type": "task_start"}))
                     result = self.runner(
                         task,
@@ -113,6 +127,8 @@ class LocalExecutor(Executor):
                     on_event(device, task, payload)
                 elif kind == "result":
                     sink(payload)
+                elif kind == "deferred" and on_deferred is not None:
+                    on_deferred(task)
                 elif kind == "error":
                     error = error or payload
                     stop.set()

@@ -1,0 +1,153 @@
+"""--deadline: start only the tasks expected to finish in time, stop the rest at the deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from joulebench.store.db import Store
+from joulebench.store.records import BatchMeasurement, ModelSummary, RunRecord, config_hash
+from joulebench.sweep import TaskCosts, prepare_sweep, run_sweep
+from joulebench.sweep.executors import LocalExecutor
+from joulebench.sweep.tasks import SweepOptions, Task, TaskResult
+
+OPTS = SweepOptions(meter="sim", min_window_s=0.2, warmup_s=0.05, min_iters=3, idle_s=0.1, max_batch=4)
+MODELS = ["test_vit", "test_resnet", "test_convnext"]
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _ok(task: Task, seconds: float) -> TaskResult:
+    base = dict(run_id=task.run_id, model=task.model, img_size=task.img_size, runtime=task.runtime, precision="fp32")
+    m = BatchMeasurement(**base, batch_size=1, meter="sim", energy_per_image_j=1.0)
+    s = ModelSummary(**base, status="ok", meter="sim", optimal_batch=1, energy_per_image_j=1.0, gpu_seconds=seconds)
+    return TaskResult(task, [m], s, [], gpu_seconds=seconds)
+
+
+def _seed(db, plan, seconds):
+    """Results of an earlier sweep under the same protocol, on the same GPU model, costing ``seconds`` each."""
+    gpu = plan.gpu_facts[0]["gpu_name"]
+    with Store(db) as store:
+        store.add_run(RunRecord(run_id="old", started_at="2026-11-01T00:00:00", meter="sim", config=OPTS.to_config()))
+        for i, s in enumerate(seconds):
+            base = dict(run_id="old", model=f"old{i}", img_size=32, runtime="cpu-fp32", precision="fp32")
+            store.save_task([], ModelSummary(**base, status="ok", meter="sim", gpu_name=gpu, gpu_seconds=s), [])
+
+
+def test_costs_are_the_75th_percentile_per_runtime():
+    costs = TaskCosts({"a": [100.0, 120.0, 140.0]})
+    assert costs.estimate("a") == pytest.approx(130.0) and costs.estimate("b") is None
+    costs.add("a", 100.0)
+    costs.add("b", 7.0)
+    assert costs.estimate("a") == pytest.approx(125.0) and costs.estimate("b") == 7.0
+
+
+def test_the_store_lists_what_tasks_cost_under_one_protocol(tmp_path):
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+    _seed(tmp_path / "jb.db", plan, [100.0, 120.0])
+    with Store(tmp_path / "jb.db") as store:
+        assert store.gpu_seconds_by_runtime(config_hash(OPTS.to_config()), meter="sim") == {"cpu-fp32": [100.0, 120.0]}
+        assert store.gpu_seconds_by_runtime("another-protocol") == {}
+        assert store.gpu_seconds_by_runtime(meter="nvml") == {}
+
+
+def test_a_task_that_would_not_finish_in_time_is_deferred(tmp_path):
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS, ["cpu-fp32"], OPTS)
+    _seed(db, plan, [100.0, 120.0, 140.0])  # estimate 130 s, then 125 s once the first new task took 100 s
+    clock = FakeClock()
+    ran = []
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        ran.append(task.model)
+        clock.t += 100.0
+        return _ok(task, 100.0)
+
+    report = run_sweep(plan, db, runner=runner, deadline_s=250.0, clock=clock)
+    # 250 s left >= 130: start; 150 s left >= 125: start; 50 s left < 125: defer.
+    assert ran == [t.model for t in plan.tasks[:2]]
+    assert report.deferred == [plan.tasks[2].key] and not report.deadline_reached and not report.interrupted
+    with Store(db) as store:
+        assert {k[0] for k in store.done_keys(None)} == {*ran, "old0", "old1", "old2"}
+    # the deferred task is simply not done: the next run does it
+    again = run_sweep(prepare_sweep(MODELS, ["cpu-fp32"], OPTS), db, runner=runner)
+    assert [r.task.key for r in again.results] == [plan.tasks[2].key]
+
+
+def test_without_any_cost_known_tasks_start_and_learn_their_cost(tmp_path):
+    plan = prepare_sweep(MODELS, ["cpu-fp32"], OPTS)
+    clock = FakeClock()
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        clock.t += 100.0
+        return _ok(task, 100.0)
+
+    report = run_sweep(plan, tmp_path / "jb.db", runner=runner, deadline_s=150.0, clock=clock)
+    assert len(report.results) == 1 and report.deferred == [t.key for t in plan.tasks[1:]]
+
+
+def test_at_the_deadline_running_tasks_stop_and_are_not_saved(tmp_path):
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        assert stop.wait(30), "the deadline never stopped the task"
+        out = _ok(task, 0.3)
+        out.interrupted = True
+        return out
+
+    t0 = time.monotonic()
+    report = run_sweep(plan, db, runner=runner, deadline_s=0.3)
+    assert report.deadline_reached and report.interrupted and time.monotonic() - t0 < 10
+    with Store(db) as store:
+        assert store.done_keys(None) == set()
+
+
+def test_the_local_executor_asks_before_each_task_and_reports_the_refused():
+    tasks = [Task(run_id="r", spec={"model": m, "img_size": 32}, runtime=rt) for m in "ab" for rt in ("x", "y")]
+    got, deferred = [], []
+    lock = threading.Lock()
+
+    def runner(task, device, **kw):
+        with lock:
+            got.append(task.key)
+        return _ok(task, 1.0)
+
+    LocalExecutor([0, 1], runner=runner).run(
+        tasks, lambda r: None, admit=lambda t: t.runtime == "x", on_deferred=lambda t: deferred.append(t.key)
+    )
+    assert sorted(got) == [("a", 32, "x"), ("b", 32, "x")]
+    assert sorted(deferred) == [("a", 32, "y"), ("b", 32, "y")]
+
+
+def test_when_the_time_is_up_nothing_more_starts_even_without_an_estimate(tmp_path):
+    plan = prepare_sweep(MODELS[:2], ["cpu-fp32"], OPTS)
+    clock = FakeClock()
+    messages = []
+
+    class Recorder:
+        def start(self, total, skipped=0): ...
+        def event(self, device, task, ev): ...
+        def finished(self, result): ...
+        def stop(self): ...
+
+        def message(self, text):
+            messages.append(text)
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        clock.t += 1000.0  # a task that took far longer than the deadline, and reports no cost
+        out = _ok(task, None)
+        out.summary = None
+        return out
+
+    report = run_sweep(plan, tmp_path / "jb.db", runner=runner, deadline_s=60.0, clock=clock, progress=Recorder())
+    assert report.deferred == [plan.tasks[1].key]
+    assert any("not starting test_resnet" in m and "no time left" in m for m in messages)
