@@ -3,8 +3,9 @@
 #
 #   bash benchmarks/h200_session.sh checks    # sweep issue + Ray issue checks, the dataset on the spare GPUs
 #   bash benchmarks/h200_session.sh dataset   # the H200 dataset sweep on every GPU (resumes)
-#   bash benchmarks/h200_session.sh search-cost  # paper vs plateau with the default windows on GPU 0, two
-#                                                # rounds in alternating order (about 15 minutes on resnet50,
+#   bash benchmarks/h200_session.sh search-cost  # on GPU 0: the meter's GPU test and a --cooldown 45C check,
+#                                                # then paper vs plateau with the default windows, two
+#                                                # rounds in alternating order (about 17 minutes on resnet50,
 #                                                # detached: it outlives this call), the dataset on
 #                                                # the other GPUs; a following `dataset` call on the warm
 #                                                # machine takes GPU 0 back once it is done
@@ -91,9 +92,20 @@ elif [ "$MODE" = search-cost ]; then
   # dataset on the others; SC_MODELS picks the models (default resnet50.a1_in1k). Two rounds of paper's search
   # to out-of-memory take longer than one call, so the benchmark runs in its own process session (it survives
   # the call's end) and writes outside $OUT; later calls copy what it has.
+  # First, on the same GPU (about 2 minutes): the meter's GPU test (its temperature reading) and a short sweep
+  # with --cooldown 45C, whose rows record each wait for the card to cool.
   rm -rf "$SC" && mkdir -p "$SC"
-  CUDA_VISIBLE_DEVICES=0 OUT=$SC setsid python3 benchmarks/search_cost.py ${SC_MODELS:-resnet50.a1_in1k} \
-    --runtime torch-fp32 --meter nvml --quiet --db "$SC/search_cost.db" </dev/null >"$SC/search_cost.txt" 2>&1 &
+  gpu0_job() {
+    timeout 120 python3 -m pytest -m gpu -q -p no:cacheprovider tests/test_meters_gpu.py >"$SC/gpu_meter_test.txt" 2>&1
+    timeout -s INT -k 20 150 python3 -m joulebench measure resnet18.a1_in1k --runtime torch-fp16 --meter nvml \
+      --cooldown 45C --warmup 1s --min-window 2s --max-batch 256 --db "$SC/cooldown.db" --json \
+      >"$SC/cooldown.json" 2>"$SC/cooldown.err"
+    python3 benchmarks/search_cost.py ${SC_MODELS:-resnet50.a1_in1k} --runtime torch-fp32 --meter nvml --quiet \
+      --db "$SC/search_cost.db" >"$SC/search_cost.txt" 2>&1
+  }
+  export -f gpu0_job
+  export SC SC_MODELS
+  CUDA_VISIBLE_DEVICES=0 OUT=$SC setsid bash -c gpu0_job </dev/null >/dev/null 2>&1 &
   echo $! >"$SC/pid"
   [ "$NG" -ge 2 ] && dataset "$(seq -s, 1 $((NG - 1)))" dataset_all "$(left)"
 else
