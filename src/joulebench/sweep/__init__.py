@@ -339,11 +339,11 @@ class TaskCosts:
     runtime with none has no estimate, and its tasks are started.
     """
 
-    QUANTILE = 0.75
+    PERCENTILE = 75.0
 
     def __init__(self, history: dict[str, list[float]] | None = None):
         self._seconds = {rt: list(v) for rt, v in (history or {}).items()}
-        self._lock = threading.Lock()  # added on the driver thread, read on the executor's threads
+        self._lock = threading.Lock()  # added and read on the executor's threads, one per device
 
     def add(self, runtime: str, seconds: float | None) -> None:
         """Record a finished task's GPU-seconds."""
@@ -353,14 +353,11 @@ class TaskCosts:
 
     def estimate(self, runtime: str) -> float | None:
         """The 75th percentile of the runtime's task costs (s), or None without any."""
+        from joulebench.sweep.protocol import percentile
+
         with self._lock:
-            xs = sorted(self._seconds.get(runtime, []))
-        if not xs:
-            return None
-        pos = self.QUANTILE * (len(xs) - 1)
-        lo = int(pos)
-        hi = min(lo + 1, len(xs) - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+            xs = list(self._seconds.get(runtime, []))
+        return percentile(xs, self.PERCENTILE)
 
 
 def _counting(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable[..., TaskResult]:
@@ -424,6 +421,7 @@ def run_sweep(
             )
     ends_at = None if deadline_s is None else clock() + deadline_s
     config = plan.options.to_config()
+    protocol = config_hash(config)
     store = Store(db)
     report = SweepReport(plan.run_id)
     try:
@@ -431,7 +429,7 @@ def run_sweep(
         if not force:
             done: set[tuple[str, int, str]] = set()
             for q in _resume_queries(plan):
-                done |= store.done_keys(**q, config_hash=config_hash(config), meter=plan.options.meter)
+                done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter)
             todo = [t for t in plan.tasks if t.key not in done]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:
@@ -445,7 +443,7 @@ def run_sweep(
             names = {f.get("gpu_name") for f in plan.gpu_facts}
             costs = TaskCosts(
                 store.gpu_seconds_by_runtime(
-                    config_hash(config), meter=plan.options.meter, gpu_name=names.pop() if len(names) == 1 else None
+                    protocol, meter=plan.options.meter, gpu_name=names.pop() if len(names) == 1 else None
                 )
             )
             runner = _counting(runner or run_task, costs)
