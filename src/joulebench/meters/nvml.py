@@ -346,11 +346,13 @@ class NvmlMeter(Meter):
         return ok
 
     def read_temperature_c(self) -> float | None:
-        """The hottest measured GPU's core temperature (°C); None if the board does not report it."""
-        nv = self._nv
+        """The hottest measured GPU's core temperature (°C); None if a board does not report it."""
+        readers = [fields.get("temperature_c") for fields in self._fields.values()]
+        if not readers or None in readers:  # left out at the probe: not supported on that board
+            return None
         try:
-            return max(float(nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU)) for h in self._handles.values())
-        except (nv.NVMLError, ValueError):  # NotSupported on this board, or no handle at all
+            return max(read() for read in readers)
+        except self._nv.NVMLError:  # refused after the probe
             return None
 
     # counter API

@@ -37,6 +37,21 @@ def _splitmix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
+def _fraction(load: float | None) -> float:
+    """``load`` clamped to [0, 1] (None = idle = 0)."""
+    return 0.0 if load is None else min(max(float(load), 0.0), 1.0)
+
+
+def _util_pct(load: float | None) -> float:
+    """Simulated utilisation (%) at ``load``."""
+    return _fraction(load) * 100.0
+
+
+def _temperature_c(util_pct: float) -> float:
+    """Simulated temperature (°C) at a utilisation: 35 °C idle, 75 °C at full load."""
+    return 35.0 + 0.4 * util_pct
+
+
 def _normal(seed: int, device: int, k: int) -> float:
     """A standard normal deviate that depends only on its arguments (Box-Muller on two hashed uniforms)."""
     h1 = _splitmix64((seed * 1_000_003 + device) * 2_654_435_761 + k)
@@ -109,8 +124,7 @@ class SimMeter(Meter):
 
     def power_w(self, load: float | None) -> float:
         """Noise-free model power (W) of one device at ``load`` (None = idle)."""
-        x = 0.0 if load is None else min(max(float(load), 0.0), 1.0)
-        return self.idle_w + x * (self.limit_w - self.idle_w)
+        return self.idle_w + _fraction(load) * (self.limit_w - self.idle_w)
 
     def set_load(self, load: float | None) -> None:
         """Set the load the energy counter integrates from now on (windows set it themselves)."""
@@ -130,8 +144,7 @@ class SimMeter(Meter):
 
     def read_temperature_c(self) -> float | None:
         """Simulated temperature: the trace's ``35 + 0.4 x utilisation`` at the current load (35 °C idle)."""
-        load = self._seg[-1][0]
-        return 35.0 + 0.4 * min(max(load, 0.0), 1.0) * 100.0
+        return _temperature_c(_util_pct(self._seg[-1][0]))
 
     # counter API
 
@@ -156,7 +169,7 @@ class SimMeter(Meter):
     def _trace(self, t0: float, t1: float, load: float | None) -> list[Sample]:
         k0 = math.ceil((t0 - self.origin) * self.rate_hz)
         k1 = math.floor((t1 - self.origin) * self.rate_hz)
-        util = 0.0 if load is None else min(max(load, 0.0), 1.0) * 100.0
+        util = _util_pct(load)
         out = []
         for d in self.devices or []:
             points = [(t0, round((t0 - self.origin) * self.rate_hz))]
@@ -171,7 +184,7 @@ class SimMeter(Meter):
                         gpu_util_pct=util,
                         mem_util_pct=util * 0.6,
                         mem_used_b=2e9 + 40e9 * util / 100.0,
-                        temperature_c=35.0 + 0.4 * util,
+                        temperature_c=_temperature_c(util),
                         sm_clock_mhz=1980.0,
                         throttle_reasons=0,
                     )

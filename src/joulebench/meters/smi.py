@@ -186,12 +186,20 @@ class SmiMeter(Meter):
         self._nvml_index = {d: visible[d] for d in self.devices}
         self._visible_of = {n: d for d, n in self._nvml_index.items()}
 
-    def _query_facts(self) -> list[dict[str, Any]]:
-        cmd = [self.exe, f"--query-gpu={FACT_FIELDS}", "--format=csv,noheader,nounits"]
+    def _query(self, fields: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """One ``nvidia-smi --query-gpu=FIELDS`` call (CSV, no header, no units).
+
+        Raises:
+            MeterError: nvidia-smi could not be run or did not answer within 30 s.
+        """
+        cmd = [self.exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits", *args]
         try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as e:
             raise MeterError(f"nvidia-smi failed to run ({e}); {INSTALL_HINT}") from None
+
+    def _query_facts(self) -> list[dict[str, Any]]:
+        out = self._query(FACT_FIELDS)
         if out.returncode != 0:
             msg = (out.stderr or out.stdout).strip().splitlines()
             raise MeterError(f"nvidia-smi failed: {msg[0] if msg else f'exit code {out.returncode}'}; {INSTALL_HINT}")
@@ -218,11 +226,7 @@ class SmiMeter(Meter):
     def read_temperature_c(self) -> float | None:
         """The hottest measured GPU's temperature (°C) from one nvidia-smi query; None if it reports none."""
         ids = ",".join(str(n) for n in self._nvml_index.values())
-        cmd = [self.exe, "--query-gpu=index,temperature.gpu", "--format=csv,noheader,nounits", f"--id={ids}"]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            raise MeterError(f"nvidia-smi failed to run ({e}); {INSTALL_HINT}") from None
+        out = self._query("index,temperature.gpu", f"--id={ids}")
         temps = []
         for line in out.stdout.splitlines():
             parts = [x.strip() for x in line.split(",")]
