@@ -220,6 +220,23 @@
     });
     sel.value = value;
   }
+  // One checkbox per value, after the box's legend (its first child); decorate(label, k) adds to a label
+  // between its checkbox and its text.
+  function fillChecks(box, values, idPrefix, group, decorate) {
+    while (box.children.length > 1) box.removeChild(box.lastChild);
+    var wrap = el("div", "checks");
+    values.forEach(function (v, k) {
+      var lab = el("label");
+      lab.htmlFor = idPrefix + k;
+      var cb = el("input");
+      cb.type = "checkbox"; cb.id = idPrefix + k; cb.value = v; cb.dataset.group = group;
+      lab.appendChild(cb);
+      if (decorate) decorate(lab, k);
+      lab.appendChild(document.createTextNode(v));
+      wrap.appendChild(lab);
+    });
+    box.appendChild(wrap);
+  }
   function setupLabel(s) {
     var tags = [];
     if (s.uploaded) tags.push("uploaded");
@@ -234,36 +251,12 @@
     fillSelect($("cmp-a"), setupOpts, S.ca);
     fillSelect($("cmp-b"), setupOpts, S.cb);
 
-    var tsBox = $("testsets");
-    while (tsBox.children.length > 1) tsBox.removeChild(tsBox.lastChild);
-    var wrap = el("div", "checks");
-    D.testsets.forEach(function (t, k) {
-      var id = "ts-" + k;
-      var lab = el("label");
-      lab.htmlFor = id;
-      var cb = el("input");
-      cb.type = "checkbox"; cb.id = id; cb.value = t; cb.dataset.group = "ts";
-      lab.appendChild(cb);
-      lab.appendChild(document.createTextNode(t));
-      wrap.appendChild(lab);
-    });
-    tsBox.appendChild(wrap);
-
-    var tyBox = $("types");
-    while (tyBox.children.length > 1) tyBox.removeChild(tyBox.lastChild);
-    var tw = el("div", "checks");
-    D.types.forEach(function (t, k) {
-      var id = "type-" + k;
-      var lab = el("label");
-      lab.htmlFor = id;
-      var cb = el("input");
-      cb.type = "checkbox"; cb.id = id; cb.value = t; cb.dataset.group = "types";
+    fillChecks($("testsets"), D.testsets, "ts-", "ts");
+    fillChecks($("types"), D.types, "type-", "types", function (lab, k) {
       var sw = el("span", "swatch");
       sw.style.background = TYPE_COLORS[k % TYPE_COLORS.length];
-      lab.appendChild(cb); lab.appendChild(sw); lab.appendChild(document.createTextNode(t));
-      tw.appendChild(lab);
+      lab.appendChild(sw);
     });
-    tyBox.appendChild(tw);
 
     var counts = {};
     for (var i = 0; i < D.n; i++) counts[D.family[i]] = (counts[D.family[i]] || 0) + 1;
