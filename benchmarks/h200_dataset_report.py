@@ -6,6 +6,7 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
 1. progress: configurations of the panel measured per runtime, and failures by reason;
 2. the per-model reduction from ``torch-fp32`` to ``compile-fp16`` on the H200 beside the paper's PyTorch ->
    TensorRT reduction on the H100 and A100, over all their models and over the models the H200 has;
+   and, per model, the H200's reduction beside the H100's (their ratio: above 1, TensorRT saved more);
 3. Spearman (and log-Pearson) correlation of per-model energy between the H200 setups and the reference ones;
 4. the ImageNet Pareto frontier of the H200 compile-fp16 setup against the H100 TensorRT one, both restricted
    to the models measured on both.
@@ -84,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n## Reduction from the baseline runtime to the optimised one (per model, baseline / optimised)\n")
     have = set(zip(own["model"], own["img_size"], strict=True))
-    rows = [_reduction_row("H200 torch-fp32 -> compile-fp16", runtime_reduction(energy, *H200))]
+    h200 = runtime_reduction(energy, *H200)
+    rows = [_reduction_row("H200 torch-fp32 -> compile-fp16", h200)]
+    paper = {}
     for base, opt in PAPER:
-        red = runtime_reduction(energy, base, opt)
+        red = paper[base] = runtime_reduction(energy, base, opt)
         gpu = base.split(":")[0]
         rows.append(_reduction_row(f"{gpu} torch-fp32 -> tensorrt-fp16, all (paper)", red))
         sub = energy[energy.set_index(["model", "img_size"]).index.isin(list(have))]
@@ -95,6 +98,25 @@ def main(argv: list[str] | None = None) -> int:
                 _reduction_row(f"{gpu} torch-fp32 -> tensorrt-fp16, H200's models", runtime_reduction(sub, base, opt))
             )
     print(_table(["comparison", "models", "geometric mean", "GSD", "p05 / median / p95", "optimised worse"], rows))
+
+    print("\n## Per model: the H200's compile-fp16 reduction beside the H100's TensorRT one (mJ per image)\n")
+    both = h200.per_model.merge(paper["H100:torch-fp32"].per_model, on=["model", "img_size"], suffixes=("", "_h100"))
+    both["ratio"] = both["factor_h100"] / both["factor"]
+    rows = [
+        [
+            f"{r.model}@{r.img_size}",
+            f"{r.energy_a * 1e3:.2f}",
+            f"{r.energy_b * 1e3:.2f}",
+            f"{r.factor:.2f}x",
+            f"{r.energy_a_h100 * 1e3:.2f}",
+            f"{r.energy_b_h100 * 1e3:.2f}",
+            f"{r.factor_h100:.2f}x",
+            f"{r.ratio:.2f}",
+        ]
+        for r in both.sort_values("ratio").itertuples()
+    ]
+    head = ["model", "H200 fp32", "H200 compile", "H200 reduction", "H100 fp32", "H100 TensorRT", "H100 reduction"]
+    print(_table([*head, "H100 / H200 reduction"], rows))
 
     print("\n## Rank agreement of per-model energy with the reference setups\n")
     setups = [*H200, *(s for pair in PAPER for s in pair)]

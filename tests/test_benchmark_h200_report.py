@@ -57,3 +57,7 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert "| H100 torch-fp32 -> tensorrt-fp16, all (paper) | 1403 |" in out
     assert "| H100 torch-fp32 -> tensorrt-fp16, H200's models | 3 |" in out
     assert "models on both setups (with ImageNet accuracy): 3" in out
+    per_model = out.split("## Per model")[1].split("##")[0]
+    assert "| tinynet_e.in1k@106 | 6.00 | 2.00 | 3.00x |" in per_model
+    assert "| regnetx_002.pycls_in1k@224 | 24.00 | 4.00 | 6.00x |" in per_model
+    assert per_model.count("\n| ") == 2 + 3  # the header, its rule and one row per model
