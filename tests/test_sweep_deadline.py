@@ -106,9 +106,29 @@ def test_at_the_deadline_running_tasks_stop_and_are_not_saved(tmp_path):
 
     t0 = time.monotonic()
     report = run_sweep(plan, db, runner=runner, deadline_s=0.3)
-    assert report.deadline_reached and report.interrupted and time.monotonic() - t0 < 10
+    assert report.deadline_reached and not report.interrupted and report.stopped == 1
+    assert time.monotonic() - t0 < 10
     with Store(db) as store:
         assert store.done_keys(None) == set()
+        assert [r["status"] for r in store.runs()] == ["deadline"]
+
+
+def test_a_task_that_finishes_after_the_deadline_passed_is_kept_and_nothing_counts_as_interrupted(tmp_path):
+    # What the H200's third dataset call showed: the deadline passed while a worker was already returning its
+    # result. The sweep reached its deadline but stopped nothing, and the finished result is saved.
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        assert stop.wait(30), "the deadline never fired"
+        return _ok(task, 0.3)  # finished anyway: not interrupted
+
+    report = run_sweep(plan, db, runner=runner, deadline_s=0.3)
+    assert report.deadline_reached and not report.interrupted and report.stopped == 0
+    assert [s.model for s in report.summaries] == [plan.tasks[0].model]
+    with Store(db) as store:
+        assert {k[0] for k in store.done_keys(None)} == {plan.tasks[0].model}
+        assert [r["status"] for r in store.runs()] == ["deadline"]
 
 
 def test_the_local_executor_asks_before_each_task_and_reports_the_refused():

@@ -227,6 +227,7 @@ def measure(
                 "skipped": [list(k) for k in report.skipped],
                 "deferred": [list(k) for k in report.deferred],
                 "deadline_reached": report.deadline_reached,
+                "stopped": [list(r.task.key) for r in report.results if r.interrupted],
                 "summaries": [s.to_dict() for s in summaries],
             }
         )
@@ -235,15 +236,14 @@ def measure(
             _table(summaries)
         elif report.skipped:
             err_console().print("nothing to do: every model/runtime pair is already measured (use --force)")
-    if report.interrupted and not report.deadline_reached:
+    if report.interrupted:
         err_console().print("interrupted: finished models are saved; run the same command again to resume")
         raise typer.Exit(130)
     if report.deferred or report.deadline_reached:
-        stopped = sum(r.interrupted for r in report.results)
         err_console().print(
             f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"
-            f" time left), {stopped} stopped at the deadline; finished models are saved; run the same command"
-            " again to do the rest"
+            f" time left), {report.stopped} stopped at the deadline; finished models are saved; run the same"
+            " command again to do the rest"
         )
     if summaries and all(s.status != "ok" for s in summaries):
         raise typer.Exit(1)

@@ -345,7 +345,7 @@ class Store:
             )
 
     def finish_run(self, run_id: str, status: str = "ok") -> None:
-        """Mark a run finished with ``status`` (``ok``, ``failed``, ``interrupted``...) and the time now.
+        """Mark a run finished with ``status`` (``ok``, ``failed``, ``interrupted``, ``deadline``) and the time now.
 
         Raises:
             StoreError: If there is no such run.

@@ -91,11 +91,18 @@ class SweepReport:
     run_id: str
     results: list[TaskResult] = field(default_factory=list)
     skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    #: True when the user (Ctrl-C) or an error stopped the sweep; the deadline does not count as interrupted.
     interrupted: bool = False
     #: Tasks not started because they were not expected to finish before the deadline (done on resume).
     deferred: list[tuple[str, int, str]] = field(default_factory=list)
-    #: True when the deadline passed with tasks still running (they stopped after their current batch).
+    #: True when the deadline passed before the sweep ended; running tasks were asked to stop after their
+    #: current batch (``stopped`` counts those that did; one already finishing is kept).
     deadline_reached: bool = False
+
+    @property
+    def stopped(self) -> int:
+        """Tasks stopped before they finished (by Ctrl-C or the deadline); they are not saved."""
+        return sum(r.interrupted for r in self.results)
 
     @property
     def summaries(self) -> list[Any]:
@@ -491,8 +498,8 @@ def run_sweep(
                 timer.daemon = True
                 timer.start()
             ex.run(todo, sink, on_event=progress.event, stop=stop, **extra)
-            report.interrupted = stop.is_set()
-            status = "interrupted" if report.interrupted else "ok"
+            report.interrupted = stop.is_set() and not report.deadline_reached
+            status = "interrupted" if report.interrupted else "deadline" if report.deadline_reached else "ok"
         finally:
             if timer is not None:
                 timer.cancel()
