@@ -106,7 +106,7 @@ def test_at_the_deadline_running_tasks_stop_and_are_not_saved(tmp_path):
 
     t0 = time.monotonic()
     report = run_sweep(plan, db, runner=runner, deadline_s=0.3)
-    assert report.deadline_reached and not report.interrupted and report.stopped == 1
+    assert report.deadline_reached and not report.interrupted and report.stopped == [plan.tasks[0].key]
     assert time.monotonic() - t0 < 10
     with Store(db) as store:
         assert store.done_keys(None) == set()
@@ -124,7 +124,7 @@ def test_a_task_that_finishes_after_the_deadline_passed_is_kept_and_nothing_coun
         return _ok(task, 0.3)  # finished anyway: not interrupted
 
     report = run_sweep(plan, db, runner=runner, deadline_s=0.3)
-    assert report.deadline_reached and not report.interrupted and report.stopped == 0
+    assert report.deadline_reached and not report.interrupted and report.stopped == []
     assert [s.model for s in report.summaries] == [plan.tasks[0].model]
     with Store(db) as store:
         assert {k[0] for k in store.done_keys(None)} == {plan.tasks[0].model}

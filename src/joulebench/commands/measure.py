@@ -227,7 +227,7 @@ def measure(
                 "skipped": [list(k) for k in report.skipped],
                 "deferred": [list(k) for k in report.deferred],
                 "deadline_reached": report.deadline_reached,
-                "stopped": [list(r.task.key) for r in report.results if r.interrupted],
+                "stopped": [list(k) for k in report.stopped],
                 "summaries": [s.to_dict() for s in summaries],
             }
         )
@@ -242,7 +242,7 @@ def measure(
     if report.deferred or report.deadline_reached:
         err_console().print(
             f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"
-            f" time left), {report.stopped} stopped at the deadline; finished models are saved; run the same"
+            f" time left), {len(report.stopped)} stopped at the deadline; finished models are saved; run the same"
             " command again to do the rest"
         )
     if summaries and all(s.status != "ok" for s in summaries):

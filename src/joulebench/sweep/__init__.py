@@ -96,13 +96,13 @@ class SweepReport:
     #: Tasks not started because they were not expected to finish before the deadline (done on resume).
     deferred: list[tuple[str, int, str]] = field(default_factory=list)
     #: True when the deadline passed before the sweep ended; running tasks were asked to stop after their
-    #: current batch (``stopped`` counts those that did; one already finishing is kept).
+    #: current batch (``stopped`` lists those that did; one already finishing is kept).
     deadline_reached: bool = False
 
     @property
-    def stopped(self) -> int:
-        """Tasks stopped before they finished (by Ctrl-C or the deadline); they are not saved."""
-        return sum(r.interrupted for r in self.results)
+    def stopped(self) -> list[tuple[str, int, str]]:
+        """Keys of the tasks stopped before they finished (by Ctrl-C or the deadline); they are not saved."""
+        return [r.task.key for r in self.results if r.interrupted]
 
     @property
     def summaries(self) -> list[Any]:
