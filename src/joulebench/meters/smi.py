@@ -186,13 +186,18 @@ class SmiMeter(Meter):
         self._nvml_index = {d: visible[d] for d in self.devices}
         self._visible_of = {n: d for d, n in self._nvml_index.items()}
 
-    def _query(self, fields: str, *args: str) -> subprocess.CompletedProcess[str]:
-        """One ``nvidia-smi --query-gpu=FIELDS`` call (CSV, no header, no units).
+    def _query_cmd(self, fields: str, *args: str, measured_only: bool = False) -> list[str]:
+        """``nvidia-smi --query-gpu=FIELDS`` (CSV, no header, no units), of the measured GPUs only if asked."""
+        ids = [f"--id={','.join(str(n) for n in self._nvml_index.values())}"] if measured_only else []
+        return [self.exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits", *ids, *args]
+
+    def _query(self, fields: str, *, measured_only: bool = False) -> subprocess.CompletedProcess[str]:
+        """One ``nvidia-smi --query-gpu=FIELDS`` call (see :meth:`_query_cmd`).
 
         Raises:
             MeterError: nvidia-smi could not be run or did not answer within 30 s.
         """
-        cmd = [self.exe, f"--query-gpu={fields}", "--format=csv,noheader,nounits", *args]
+        cmd = self._query_cmd(fields, measured_only=measured_only)
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -225,8 +230,7 @@ class SmiMeter(Meter):
 
     def read_temperature_c(self) -> float | None:
         """The hottest measured GPU's temperature (°C) from one nvidia-smi query; None if it reports none."""
-        ids = ",".join(str(n) for n in self._nvml_index.values())
-        out = self._query("index,temperature.gpu", f"--id={ids}")
+        out = self._query("index,temperature.gpu", measured_only=True)
         temps = []
         for line in out.stdout.splitlines():
             parts = [x.strip() for x in line.split(",")]
@@ -237,9 +241,7 @@ class SmiMeter(Meter):
         return max(temps) if temps else None
 
     def _begin(self, window: Window) -> None:
-        ids = ",".join(str(n) for n in self._nvml_index.values())
-        cmd = [self.exe, f"--query-gpu={QUERY_FIELDS}", "--format=csv,noheader,nounits", f"--id={ids}"]
-        cmd += ["-lms", str(self.interval_ms)]
+        cmd = self._query_cmd(QUERY_FIELDS, "-lms", str(self.interval_ms), measured_only=True)
         poller = _Poller(cmd, self.clock)
         if not poller.wait_for(set(self._nvml_index.values()), None, self.start_timeout_s):
             err = poller.stop()
