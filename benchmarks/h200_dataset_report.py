@@ -88,11 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     h200 = runtime_reduction(energy, *H200)
     rows = [_reduction_row("H200 torch-fp32 -> compile-fp16", h200)]
     paper = {}
+    sub = energy[energy.set_index(["model", "img_size"]).index.isin(list(have))]  # the H200's models only
     for base, opt in PAPER:
         red = paper[base] = runtime_reduction(energy, base, opt)
         gpu = base.split(":")[0]
         rows.append(_reduction_row(f"{gpu} torch-fp32 -> tensorrt-fp16, all (paper)", red))
-        sub = energy[energy.set_index(["model", "img_size"]).index.isin(list(have))]
         if len(paired_setups(sub, base, opt)) >= 2:
             rows.append(
                 _reduction_row(f"{gpu} torch-fp32 -> tensorrt-fp16, H200's models", runtime_reduction(sub, base, opt))

@@ -77,19 +77,12 @@ def main() -> int:
             for key, run in _sweep(a, search, rnd, db, tmp).items():
                 runs.setdefault(key, {}).setdefault(search, []).append(run)
     rows = [_row(key, d) for key, d in runs.items()]
-    _print(rows, a)
+    total = {search: sum(r[search]["gpu_seconds"] or 0 for r in rows) for search in ("paper", "plateau")}
+    _print(rows, total, a)
     out = os.environ.get("OUT")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
-        tot_pa = sum(r["paper"].get("gpu_seconds") or 0 for r in rows)
-        tot_pl = sum(r["plateau"].get("gpu_seconds") or 0 for r in rows)
-        payload = {
-            "meter": a.meter,
-            "args": vars(a),
-            "order": order,
-            "rows": rows,
-            "total": {"paper": tot_pa, "plateau": tot_pl},
-        }
+        payload = {"meter": a.meter, "args": vars(a), "order": order, "rows": rows, "total": total}
         (Path(out) / "search_cost.json").write_text(json.dumps(payload, indent=2, default=str))
     return 0
 
@@ -181,7 +174,7 @@ def _mj(x: float | None) -> float | None:
     return None if x is None else x * 1e3
 
 
-def _print(rows: list[dict], a: argparse.Namespace) -> None:
+def _print(rows: list[dict], total: dict[str, float], a: argparse.Namespace) -> None:
     print("Each run (rounds alternate which search goes first):")
     head = f"{'model runtime':<48} {'search':<8} {'round':>5} {'GPU-s':>7} {'mJ/img':>8} {'batch':>6}"
     head += f" {'idle W':>6} {'°C':>4}"
@@ -210,8 +203,7 @@ def _print(rows: list[dict], a: argparse.Namespace) -> None:
             f"{_f(_mj(pl['energy_per_image_j']), '9.4g')} {_f(row['energy_rel_diff'], '+7.2%')} "
             f"{_f(row['dynamic_energy_rel_diff'], '+13.2%')}"
         )
-    tot_pa = sum(r["paper"]["gpu_seconds"] or 0 for r in rows)
-    tot_pl = sum(r["plateau"]["gpu_seconds"] or 0 for r in rows)
+    tot_pa, tot_pl = total["paper"], total["plateau"]
     worst = max((abs(r["energy_rel_diff"]) for r in rows if r["energy_rel_diff"] is not None), default=None)
     print("-" * len(head))
     print(
