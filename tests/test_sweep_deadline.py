@@ -113,6 +113,42 @@ def test_at_the_deadline_running_tasks_stop_and_are_not_saved(tmp_path):
         assert [r["status"] for r in store.runs()] == ["deadline"]
 
 
+def test_a_task_that_cannot_stop_after_its_batch_is_killed_a_grace_period_after_the_deadline(tmp_path):
+    # What the H200's fifth-session third call showed: a worker in the middle of torch.compile cannot stop after
+    # a batch, and the sweep waited for it past the deadline until the shell's safety-net timeout sent SIGINT.
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+    seen = {}
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        assert kill.wait(30), "the deadline's grace period never killed the task"
+        seen["stop_was_set"] = stop.is_set()
+        out = _ok(task, 0.5)
+        out.interrupted = True
+        return out
+
+    t0 = time.monotonic()
+    report = run_sweep(plan, db, runner=runner, deadline_s=0.2, deadline_grace_s=0.3)
+    assert seen == {"stop_was_set": True}
+    assert report.deadline_reached and not report.interrupted and report.stopped == [plan.tasks[0].key]
+    assert time.monotonic() - t0 < 10
+    with Store(db) as store:
+        assert store.done_keys(None) == set()
+
+
+def test_a_sweep_that_ends_before_its_deadline_kills_nothing(tmp_path):
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+    kills = []
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        kills.append(kill)
+        return _ok(task, 0.1)
+
+    report = run_sweep(plan, tmp_path / "jb.db", runner=runner, deadline_s=0.3, deadline_grace_s=0.0)
+    time.sleep(0.6)  # past the deadline and its grace: the cancelled timers must not fire
+    assert not report.deadline_reached and not kills[0].is_set()
+
+
 def test_a_task_that_finishes_after_the_deadline_passed_is_kept_and_nothing_counts_as_interrupted(tmp_path):
     # What the H200's third dataset call showed: the deadline passed while a worker was already returning its
     # result. The sweep reached its deadline but stopped nothing, and the finished result is saved.

@@ -7,6 +7,7 @@ import pickle
 import stat
 import sys
 import threading
+import time
 from pathlib import Path
 
 from joulebench.store.records import BatchMeasurement, ModelSummary
@@ -83,6 +84,25 @@ def test_stop_interrupts_a_worker(tmp_path):
     body = "import signal\nsignal.signal(signal.SIGINT, lambda *a: os._exit(0))\ntime.sleep(120)"
     res = run_task(_task(), python=_fake_python(tmp_path, body), stop=stop)
     assert res.interrupted
+
+
+def test_kill_ends_a_worker_that_ignores_the_stop_request(tmp_path):
+    # A worker inside torch.compile cannot stop after a batch; the deadline's grace period sets ``kill``.
+    stop, kill = threading.Event(), threading.Event()
+
+    def ready(ev):  # the worker ignores SIGINT from now on: ask it to stop, then kill it half a second later
+        stop.set()
+        threading.Timer(0.5, kill.set).start()
+
+    body = (
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        'os.write(fd, b\'{"type": "compiling"}\\n\')\ntime.sleep(120)'
+    )
+    t0 = time.monotonic()
+    res = run_task(_task(), python=_fake_python(tmp_path, body), on_event=ready, stop=stop, kill=kill)
+    assert res.interrupted and res.failures[-1].stage == "interrupted"
+    assert "killed before it stopped" in res.summary.error
+    assert time.monotonic() - t0 < 30  # not the 60 s the stop request alone would wait
 
 
 def test_local_executor_spreads_tasks_over_devices_and_sinks_on_the_caller_thread():

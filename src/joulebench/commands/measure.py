@@ -144,7 +144,7 @@ def measure(
         None,
         "--deadline",
         help="End the sweep within this time (e.g. 55min, a batch job's limit): start only models expected to"
-        " finish in time, stop the rest at it; a re-run does what is left.",
+        " finish in time, stop the rest at it (killed 10 s later if still running); a re-run does what is left.",
     ),
     force: bool = typer.Option(False, "--force", help="Measure again what this protocol already measured."),
     per_board: bool = typer.Option(

@@ -338,6 +338,10 @@ def _spec_dict(spec: Any) -> dict[str, Any]:
     return d
 
 
+#: Seconds after a deadline at which tasks that did not stop after their batch are killed.
+DEADLINE_GRACE_S = 10.0
+
+
 class TaskCosts:
     """What a task of each runtime costs, in seconds, to tell whether one still fits before a deadline.
 
@@ -389,6 +393,7 @@ def run_sweep(
     runner: Callable[..., TaskResult] | None = None,
     executor_options: dict[str, Any] | None = None,
     deadline_s: float | None = None,
+    deadline_grace_s: float = DEADLINE_GRACE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> SweepReport:
     """Run a prepared sweep, saving every finished task to the store at ``db``.
@@ -404,6 +409,8 @@ def run_sweep(
         deadline_s: Seconds from now by which the sweep must end (a batch job's time limit). A task starts only
             if its runtime's estimated cost (:class:`TaskCosts`) fits in the time left, else it is deferred to a
             later run; at the deadline, running tasks stop after their current batch, as on Ctrl-C.
+        deadline_grace_s: Seconds after the deadline at which tasks still running are killed (a compile or a
+            long batch cannot stop midway; a stopped task is not saved, so waiting for it gains nothing).
         clock: Monotonic clock for the deadline (tests).
 
     Returns:
@@ -485,11 +492,16 @@ def run_sweep(
             why = "no time left" if need is None else f"needs about {need:.0f} s"
             progress.message(f"deadline: not starting {task.label()} ({why}; left for a re-run)")
 
+        kill = threading.Event()
+        grace = threading.Timer(deadline_grace_s, kill.set)
+        grace.daemon = True
+
         def at_deadline() -> None:
             report.deadline_reached = True
             stop.set()
+            grace.start()
 
-        extra = {} if ends_at is None else {"admit": admit, "on_deferred": deferred}
+        extra = {} if ends_at is None else {"admit": admit, "on_deferred": deferred, "kill": kill}
         timer = None if ends_at is None else threading.Timer(max(ends_at - clock(), 0.0), at_deadline)
         progress.start(len(todo), len(report.skipped))
         status = "failed"
@@ -503,6 +515,7 @@ def run_sweep(
         finally:
             if timer is not None:
                 timer.cancel()
+                grace.cancel()
             progress.stop()
             store.finish_run(plan.run_id, status)
         return report

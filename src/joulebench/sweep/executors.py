@@ -55,7 +55,9 @@ class Executor(ABC):
         """Run ``tasks``; call ``sink(result)`` for each on this thread. ``stop`` set = no new tasks.
 
         Executors whose ``admits`` is True also take ``admit(task) -> bool``, asked just before a task would
-        start; a task it refuses is not run and goes to ``on_deferred(task)`` (on this thread).
+        start; a task it refuses is not run and goes to ``on_deferred(task)`` (on this thread); and ``kill``, an
+        event that, once set, kills the running tasks' workers now (what a deadline does to the ones that did not
+        stop after their batch).
         """
 
 
@@ -77,10 +79,11 @@ class LocalExecutor(Executor):
         stop: threading.Event | None = None,
         admit: Callable[[Task], bool] | None = None,
         on_deferred: Callable[[Task], None] | None = None,
+        kill: threading.Event | None = None,
     ) -> None:
         """Run every task (see :class:`Executor`). KeyboardInterrupt on this thread sets ``stop`` and waits."""
         stop = stop or threading.Event()
-        kill = threading.Event()
+        kill = kill or threading.Event()
         todo: queue.Queue[Task] = queue.Queue()
         for t in tasks:
             todo.put(t)

@@ -384,7 +384,7 @@ def run_task(
         device_index: GPU to pin the worker to (``CUDA_VISIBLE_DEVICES``); None = inherit.
         on_event: Receives the worker's progress events (called on this thread).
         stop: Set it to stop after the current batch (Ctrl-C); the worker is killed if it lingers.
-        kill: Set it to kill the worker now (a second Ctrl-C).
+        kill: Set it to kill the worker now (a second Ctrl-C, or the end of a deadline's grace period).
         python: Interpreter for the worker (default: this one).
 
     Returns:
@@ -428,7 +428,7 @@ def run_task(
                         break
                     if kill is not None and kill.is_set():
                         _kill_group(proc, signal.SIGKILL)
-                        stage, reason = "interrupted", "interrupted: the worker was killed (second Ctrl-C)"
+                        stage, reason = "interrupted", "interrupted: the worker was killed before it stopped on its own"
                         break
                     if stop is not None and stop.is_set():
                         if interrupt_sent_at is None:
