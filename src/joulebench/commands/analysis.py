@@ -356,6 +356,96 @@ def register(app: typer.Typer) -> None:
             f"{r.fraction_worse:.1%} of models spend more."
         )
 
+    @app.command("consistency")
+    def consistency_cmd(
+        setup: list[str] = typer.Option([], "--setup", "-s", help="Setup(s) to check (default: all)."),
+        reference: str | None = typer.Option(
+            None,
+            "--reference",
+            "-r",
+            help="Also list the models whose energy ratio to this setup is far from the typical ratio "
+            "(needs exactly one --setup), e.g. A100:torch-fp32.",
+        ),
+        threshold: float = typer.Option(
+            1.10, "--threshold", help="Spread (highest / lowest energy) that makes a repeated workload discordant."
+        ),
+        factor: float = typer.Option(1.5, "--factor", help="Distance from the median ratio that makes an outlier."),
+        top: int = typer.Option(10, "--top", help="Rows to show per table (all with --json)."),
+        json_out: bool = JsonOpt,
+        db: Path | None = DbOpt,
+    ) -> None:
+        """Check energy data: identical workloads measured under several tags, and outliers against a setup."""
+        from joulebench.analysis.consistency import ratio_outliers, repeatability, repeatability_table
+
+        if reference is not None and len(setup) != 1:
+            raise ConfigError("--reference compares one setup with another: give exactly one --setup with it")
+        if top < 1:
+            raise ConfigError(f"--top must be at least 1 (got {top})")
+        ds = load(db)
+        table = repeatability_table(ds.energy, setup or None, ds.catalogue, threshold)
+        groups = [repeatability(ds.energy, s, ds.catalogue, threshold).per_group for s in setup]
+        outl = None if reference is None else ratio_outliers(ds.energy, setup[0], reference, factor)
+        if json_out:
+            emit_json(
+                {
+                    "repeatability": table.to_dict("records"),
+                    "groups": {s: g.to_dict("records") for s, g in zip(setup, groups, strict=True)},
+                    "ratio_outliers": None
+                    if outl is None
+                    else {**outl.to_dict(), "outliers": outl.outliers.to_dict("records")},
+                }
+            )
+            return
+        from rich.table import Table
+
+        t = Table(title=f"Identical workloads measured under several tags (discordant: spread > {threshold:g})")
+        for c in ("setup", "workloads", "configs", "pooled SD", "median spread", "p90", "max", "discordant"):
+            t.add_column(c, justify="left" if c == "setup" else "right")
+        for _, r in table.iterrows():
+            t.add_row(
+                r["setup"],
+                str(r["groups"]),
+                str(r["configs"]),
+                f"{100 * r['pooled_sd_log']:.1f}%",
+                f"{r['median_spread']:.3f}",
+                f"{r['p90_spread']:.3f}",
+                f"{r['max_spread']:.2f}",
+                str(r["discordant"]),
+            )
+        _out().print(t)
+        if table.empty:
+            console().print("no setup measured one workload under two or more tags")
+        for s, g in zip(setup, groups, strict=True):
+            t = Table(title=f"{s}: the {min(top, len(g))} most discordant of {len(g)} repeated workloads")
+            for c in ("workload", "tags", "mJ/img low", "mJ/img high", "spread"):
+                t.add_column(c, justify="left" if c in ("workload", "tags") else "right")
+            for _, r in g.head(top).iterrows():
+                t.add_row(
+                    f"{r['arch']}@{r['img_size']}",
+                    str(r["models"]),
+                    _mj(r["energy_min_j"]),
+                    _mj(r["energy_max_j"]),
+                    f"{r['spread']:.2f}",
+                )
+            _out().print(t)
+        if outl is not None:
+            t = Table(
+                title=f"{outl.setup} / {outl.reference}: median ratio {outl.median_ratio:.3f} over {outl.n} models; "
+                f"{outl.low} below and {outl.high} above it by more than {outl.factor:g}x"
+            )
+            for c in ("model", "px", f"mJ/img {outl.setup}", f"mJ/img {outl.reference}", "ratio", "vs median"):
+                t.add_column(c, justify="left" if c == "model" else "right")
+            for _, r in outl.outliers.head(top).iterrows():
+                t.add_row(
+                    str(r["model"]),
+                    str(r["img_size"]),
+                    _mj(r["energy_j"]),
+                    _mj(r["reference_energy_j"]),
+                    f"{r['ratio']:.3f}",
+                    f"{r['off_by']:.2f}x",
+                )
+            _out().print(t)
+
     @app.command("report")
     def report_cmd(
         setup: list[str] = typer.Option([], "--setup", "-s", help="Setup(s) to report on (default: all)."),

@@ -1,0 +1,255 @@
+"""Consistency checks of energy data: repeated workloads within a setup, and outliers against another setup.
+
+**Repeatability.** timm's pretrained tags of one architecture (``resnet18.a1_in1k``, ``resnet18.tv_in1k``,
+...) differ only in their weights, so at one input size they run the same computation. A setup that
+measured several of them measured one workload several times, and the spread of those energies estimates
+its run-to-run noise: identical work should cost the same joules. joulebench measures with random weights,
+so its repeats differ only in the moment, the board and the random draw; the reference data's also differ in
+trained weights, which change the values the GPU moves but not the operations it runs.
+
+**Ratio outliers.** Two setups that ran the same models (the same runtime on two GPUs, say) differ by a
+fairly steady factor per model. A model whose ratio lies far from the typical (median) one either behaves
+differently on the two (a kernel one GPU or runtime handles poorly) or was measured under other conditions
+on one of them. Repeats tell the two apart: when its identical siblings sit at the typical ratio, the
+measurement is the odd one out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from joulebench.analysis._common import ENERGY, KEY, check_choice, paired_setups, select_setup
+from joulebench.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+#: A group whose highest energy exceeds its lowest by more than this factor is listed as discordant.
+DISCORDANT = 1.10
+#: A model whose energy ratio to the reference is this factor away from the median ratio is an outlier.
+OUTLIER_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Repeatability:
+    """Energy spread of identical workloads measured under several tags on one setup.
+
+    Attributes:
+        setup: The setup.
+        groups: Workloads (architecture, input size) measured under two or more tags.
+        configs: Model configurations in those groups.
+        pooled_sd_log: Pooled within-group standard deviation of log energy; for small values it is the
+            relative standard deviation of one measurement (0.01 = 1 %).
+        median_spread, p90_spread, max_spread: Highest over lowest energy within a group, across groups.
+        discordant: Groups whose spread exceeds ``threshold``.
+        threshold: The spread above which a group counts as discordant.
+        per_group: ``arch, img_size, n, models, energy_min_j, energy_max_j, spread, sd_log`` rows, most
+            discordant first.
+    """
+
+    setup: str
+    groups: int
+    configs: int
+    pooled_sd_log: float
+    median_spread: float
+    p90_spread: float
+    max_spread: float
+    discordant: int
+    threshold: float
+    per_group: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        """Summary without the per-group table."""
+        return {
+            "setup": self.setup,
+            "groups": self.groups,
+            "configs": self.configs,
+            "pooled_sd_log": self.pooled_sd_log,
+            "median_spread": self.median_spread,
+            "p90_spread": self.p90_spread,
+            "max_spread": self.max_spread,
+            "discordant": self.discordant,
+            "threshold": self.threshold,
+        }
+
+
+def workload_groups(rows: pd.DataFrame, catalogue: pd.DataFrame | None = None) -> pd.Series:
+    """A workload label per row: ``arch@size``, plus params and MACs when the catalogue knows them.
+
+    Params and MACs keep apart tags of one architecture whose classifier differs (an ImageNet-22k head
+    against an ImageNet-1k one), which do not run the same computation.
+    """
+    import pandas as pd
+
+    arch = rows["model"].astype(str).str.split(".").str[0]
+    label = arch + "@" + rows["img_size"].astype(int).astype(str)
+    if catalogue is None or catalogue.empty:
+        return label
+    facts = catalogue[[*KEY, "params", "macs"]].drop_duplicates(KEY)
+    m = rows[KEY].merge(facts, on=KEY, how="left")
+    sizes = [
+        "" if pd.isna(p) or pd.isna(q) else f"#{int(p)}/{int(q)}" for p, q in zip(m["params"], m["macs"], strict=True)
+    ]
+    return label + pd.Series(sizes, index=rows.index)
+
+
+def repeatability(
+    energy: pd.DataFrame,
+    setup: str,
+    catalogue: pd.DataFrame | None = None,
+    threshold: float = DISCORDANT,
+) -> Repeatability:
+    """How far apart the energies of identical workloads are on ``setup`` (see the module docstring).
+
+    Args:
+        energy: Energy rows (``model, img_size, setup, energy_per_image_j``), e.g. ``Dataset.energy``.
+        setup: The setup, e.g. ``H100:torch-fp32``.
+        catalogue: Optional model catalogue; with it, tags whose params or MACs differ are kept apart.
+        threshold: Spread (highest / lowest energy) above which a group counts as discordant.
+
+    Raises:
+        ConfigError: Unknown setup, a threshold below 1, or no workload measured under two tags.
+    """
+    import pandas as pd
+
+    check_choice(setup, energy["setup"].unique(), "setup")
+    if not threshold >= 1:
+        raise ConfigError(f"the discordance threshold is a ratio of energies and must be >= 1 (got {threshold})")
+    e = select_setup(energy, setup)
+    e = e.assign(arch=e["model"].astype(str).str.split(".").str[0], group=workload_groups(e, catalogue))
+    size = e.groupby("group")["model"].transform("size")
+    e = e[size >= 2]
+    if e.empty:
+        raise ConfigError(
+            f"no workload of {setup} was measured under two or more tags of one architecture at one input "
+            "size, so its repeatability cannot be estimated; measure a second tag (e.g. resnet18.a1_in1k and "
+            "resnet18.tv_in1k) or choose another setup"
+        )
+    e = e.assign(log_e=np.log(e[ENERGY].to_numpy(dtype=float)))
+    rows = []
+    squares, dof = 0.0, 0
+    for _, g in e.groupby("group", sort=False):
+        dev = g["log_e"] - g["log_e"].mean()
+        squares += float((dev**2).sum())
+        dof += len(g) - 1
+        rows.append(
+            {
+                "arch": g["arch"].iloc[0],
+                "img_size": int(g["img_size"].iloc[0]),
+                "n": len(g),
+                "models": ", ".join(sorted(g["model"].astype(str))),
+                "energy_min_j": float(g[ENERGY].min()),
+                "energy_max_j": float(g[ENERGY].max()),
+                "spread": float(g[ENERGY].max() / g[ENERGY].min()),
+                "sd_log": float(g["log_e"].std(ddof=1)),
+            }
+        )
+    per = pd.DataFrame(rows).sort_values(["spread", "arch"], ascending=[False, True]).reset_index(drop=True)
+    spread = per["spread"].to_numpy()
+    return Repeatability(
+        setup=setup,
+        groups=len(per),
+        configs=int(per["n"].sum()),
+        pooled_sd_log=float(np.sqrt(squares / dof)),
+        median_spread=float(np.median(spread)),
+        p90_spread=float(np.quantile(spread, 0.9)),
+        max_spread=float(spread.max()),
+        discordant=int((spread > threshold).sum()),
+        threshold=float(threshold),
+        per_group=per,
+    )
+
+
+def repeatability_table(
+    energy: pd.DataFrame,
+    setups: Sequence[str] | None = None,
+    catalogue: pd.DataFrame | None = None,
+    threshold: float = DISCORDANT,
+) -> pd.DataFrame:
+    """One :func:`repeatability` summary row per setup that has repeated workloads (all setups by default)."""
+    import pandas as pd
+
+    rows = []
+    for s in setups if setups is not None else sorted(energy["setup"].dropna().unique()):
+        try:
+            rows.append(repeatability(energy, s, catalogue, threshold).to_dict())
+        except ConfigError:
+            if setups is not None:  # asked for by name: say why it is missing instead of dropping it
+                raise
+    return pd.DataFrame(rows, columns=list(Repeatability.__dataclass_fields__)[:-1])
+
+
+@dataclass(frozen=True)
+class RatioOutliers:
+    """Models whose energy ratio between two setups lies far from the typical ratio.
+
+    Attributes:
+        setup, reference: The setup checked and the one it is compared with.
+        n: Models measured on both.
+        median_ratio: Median of ``setup / reference`` energy over those models.
+        factor: How far from the median ratio (either way) a model must lie to be listed.
+        low, high: Models below ``median_ratio / factor`` and above ``median_ratio * factor``.
+        outliers: ``model, img_size, energy_j, reference_energy_j, ratio, off_by`` rows (``off_by``: the
+            ratio over the median one), lowest ``off_by`` first.
+    """
+
+    setup: str
+    reference: str
+    n: int
+    median_ratio: float
+    factor: float
+    low: int
+    high: int
+    outliers: pd.DataFrame
+
+    def to_dict(self) -> dict:
+        """Summary without the outlier table."""
+        return {
+            "setup": self.setup,
+            "reference": self.reference,
+            "n": self.n,
+            "median_ratio": self.median_ratio,
+            "factor": self.factor,
+            "low": self.low,
+            "high": self.high,
+        }
+
+
+def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: float = OUTLIER_FACTOR) -> RatioOutliers:
+    """Models whose ``setup / reference`` energy ratio is more than ``factor`` away from the median ratio.
+
+    Args:
+        energy: Energy rows, e.g. ``Dataset.energy``.
+        setup: The setup to check, e.g. ``H100:torch-fp32``.
+        reference: A setup that ran the same models, e.g. ``A100:torch-fp32``.
+        factor: Multiplicative distance from the median ratio that makes an outlier (> 1).
+
+    Raises:
+        ConfigError: Unknown setup, a factor not above 1, or fewer than 3 models on both setups.
+    """
+    from joulebench.analysis._common import need
+
+    if not factor > 1:
+        raise ConfigError(f"the outlier factor is a ratio and must be above 1 (got {factor}), e.g. 1.5")
+    p = paired_setups(energy, setup, reference)
+    need(len(p), 3, f"checking {setup} against {reference}")
+    ratio = p["energy_a"] / p["energy_b"]
+    median = float(ratio.median())
+    p = p.assign(ratio=ratio, off_by=ratio / median).rename(
+        columns={"energy_a": "energy_j", "energy_b": "reference_energy_j"}
+    )
+    out = p[(p["off_by"] < 1 / factor) | (p["off_by"] > factor)].sort_values("off_by").reset_index(drop=True)
+    return RatioOutliers(
+        setup=setup,
+        reference=reference,
+        n=len(p),
+        median_ratio=median,
+        factor=float(factor),
+        low=int((out["off_by"] < 1).sum()),
+        high=int((out["off_by"] > 1).sum()),
+        outliers=out[[*KEY, "energy_j", "reference_energy_j", "ratio", "off_by"]],
+    )

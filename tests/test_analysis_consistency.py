@@ -1,0 +1,168 @@
+"""Consistency checks: repeated workloads within a setup, and ratio outliers between setups (exact numbers)."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import joulebench.commands.analysis as cmd
+from joulebench.analysis.consistency import ratio_outliers, repeatability, repeatability_table, workload_groups
+from joulebench.cli import app
+from joulebench.errors import ConfigError
+
+ENV = {"COLUMNS": "250", "JOULEBENCH_DB": ""}
+
+
+def rows(setup: str, energies: dict[str, float], img_size: int = 224, source: str = "hidden-joules-2025"):
+    return pd.DataFrame(
+        {
+            "model": list(energies),
+            "img_size": img_size,
+            "setup": setup,
+            "source": source,
+            "energy_per_image_j": list(energies.values()),
+        }
+    )
+
+
+@pytest.fixture
+def energy():
+    a = rows(
+        "A100:torch-fp32",
+        {
+            "resnet18.a1_in1k": 0.010,
+            "resnet18.tv_in1k": 0.011,  # spread 1.1: not above the default threshold
+            "resnet18.gluon_in1k": 0.0105,
+            "vit_small.augreg_in1k": 0.040,
+            "vit_small.fb_in1k": 0.080,  # spread 2.0: discordant
+            "convnext_tiny.fb_in1k": 0.050,  # alone: not a repeat
+        },
+    )
+    b = rows(
+        "H100:torch-fp32",
+        {
+            "resnet18.a1_in1k": 0.008,  # ratio 0.8
+            "resnet18.tv_in1k": 0.0088,  # 0.8
+            "resnet18.gluon_in1k": 0.0084,  # 0.8
+            "vit_small.augreg_in1k": 0.032,  # 0.8
+            "vit_small.fb_in1k": 0.020,  # 0.25: far below the median
+            "convnext_tiny.fb_in1k": 0.100,  # 2.0: far above
+        },
+    )
+    alone = rows("H200:torch-fp32", {"resnet18.a1_in1k": 0.009, "vit_small.fb_in1k": 0.03})
+    return pd.concat([a, b, alone], ignore_index=True)
+
+
+def test_repeatability_spreads_and_pooled_sd_are_exact(energy):
+    r = repeatability(energy, "A100:torch-fp32")
+    assert (r.groups, r.configs, r.discordant, r.threshold) == (2, 5, 1, 1.10)
+    g = r.per_group
+    assert list(g["arch"]) == ["vit_small", "resnet18"]  # most discordant first
+    assert g["spread"].tolist() == pytest.approx([2.0, 1.1])
+    assert g.loc[1, "models"] == "resnet18.a1_in1k, resnet18.gluon_in1k, resnet18.tv_in1k"
+    assert (g.loc[1, "energy_min_j"], g.loc[1, "energy_max_j"], g.loc[1, "n"]) == (0.010, 0.011, 3)
+    logs = [math.log(x) for x in (0.010, 0.011, 0.0105)]
+    m = sum(logs) / 3
+    ss_resnet = sum((x - m) ** 2 for x in logs)
+    ss_vit = 2 * (math.log(2) / 2) ** 2
+    assert r.pooled_sd_log == pytest.approx(math.sqrt((ss_resnet + ss_vit) / (2 + 1)))
+    assert r.median_spread == pytest.approx(1.55) and r.max_spread == pytest.approx(2.0)
+    assert r.to_dict()["discordant"] == 1 and "per_group" not in r.to_dict()
+
+
+def test_threshold_changes_what_counts_as_discordant(energy):
+    assert repeatability(energy, "A100:torch-fp32", threshold=1.05).discordant == 2
+    assert repeatability(energy, "A100:torch-fp32", threshold=3.0).discordant == 0
+    with pytest.raises(ConfigError, match="must be >= 1"):
+        repeatability(energy, "A100:torch-fp32", threshold=0.9)
+
+
+def test_catalogue_keeps_apart_tags_whose_computation_differs(energy):
+    cat = pd.DataFrame(
+        {
+            "model": ["vit_small.augreg_in1k", "vit_small.fb_in1k", "resnet18.a1_in1k"],
+            "img_size": 224,
+            "params": [22e6, 22e6 + 21e6, 11.7e6],  # an in22k head on one tag: not the same workload
+            "macs": [4.6e9, 4.62e9, 1.8e9],
+        }
+    )
+    labels = workload_groups(energy[energy["setup"] == "A100:torch-fp32"], cat)
+    assert labels.nunique() == 5  # the vit tags split; resnet18 tags stay together (unknown facts keep arch@size)
+    r = repeatability(energy, "A100:torch-fp32", catalogue=cat)
+    assert r.groups == 1 and r.per_group.loc[0, "arch"] == "resnet18" and r.discordant == 0
+
+
+def test_input_sizes_are_separate_workloads():
+    e = pd.concat(
+        [
+            rows("A100:torch-fp32", {"resnet18.a1_in1k": 0.01}, 224),
+            rows("A100:torch-fp32", {"resnet18.a1_in1k": 0.02}, 288),
+        ]
+    )
+    with pytest.raises(ConfigError, match="two or more tags"):
+        repeatability(e, "A100:torch-fp32")
+
+
+def test_unknown_setup_lists_the_options(energy):
+    with pytest.raises(ConfigError, match="Available setups"):
+        repeatability(energy, "B200:torch-fp32")
+
+
+def test_table_skips_setups_without_repeats_unless_named(energy):
+    t = repeatability_table(energy)
+    assert t["setup"].tolist() == ["A100:torch-fp32", "H100:torch-fp32"] and "per_group" not in t.columns
+    with pytest.raises(ConfigError, match="H200:torch-fp32"):
+        repeatability_table(energy, ["H200:torch-fp32"])
+
+
+def test_ratio_outliers_flag_models_far_from_the_median_ratio(energy):
+    o = ratio_outliers(energy, "H100:torch-fp32", "A100:torch-fp32")
+    assert (o.n, o.low, o.high, o.factor) == (6, 1, 1, 1.5)
+    assert o.median_ratio == pytest.approx(0.8)
+    assert o.outliers["model"].tolist() == ["vit_small.fb_in1k", "convnext_tiny.fb_in1k"]
+    assert o.outliers["off_by"].tolist() == pytest.approx([0.25 / 0.8, 2.0 / 0.8])
+    assert o.outliers["ratio"].tolist() == pytest.approx([0.25, 2.0])
+    wide = ratio_outliers(energy, "H100:torch-fp32", "A100:torch-fp32", factor=3.0)
+    assert (wide.low, wide.high) == (1, 0)  # 0.3125 is still beyond 1/3, 2.5 is not beyond 3
+    wider = ratio_outliers(energy, "H100:torch-fp32", "A100:torch-fp32", factor=3.3)
+    assert (wider.low, wider.high) == (0, 0) and wider.outliers.empty
+
+
+def test_ratio_outliers_refuse_bad_input(energy):
+    with pytest.raises(ConfigError, match="above 1"):
+        ratio_outliers(energy, "H100:torch-fp32", "A100:torch-fp32", factor=1.0)
+    with pytest.raises(ConfigError, match="at least 3 models"):
+        ratio_outliers(energy, "H200:torch-fp32", "A100:torch-fp32")
+
+
+@pytest.fixture
+def runner(monkeypatch, energy):
+    monkeypatch.setattr(cmd, "load", lambda db: SimpleNamespace(energy=energy, catalogue=None))
+    return CliRunner()
+
+
+def test_cli_consistency_json(runner):
+    r = runner.invoke(app, ["consistency", "-s", "H100:torch-fp32", "-r", "A100:torch-fp32", "--json"], env=ENV)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [t["setup"] for t in out["repeatability"]] == ["H100:torch-fp32"]
+    assert out["repeatability"][0]["discordant"] == 1  # vit_small 0.032 vs 0.020
+    assert out["groups"]["H100:torch-fp32"][0]["arch"] == "vit_small"
+    assert [m["model"] for m in out["ratio_outliers"]["outliers"]] == ["vit_small.fb_in1k", "convnext_tiny.fb_in1k"]
+
+
+def test_cli_consistency_tables_and_errors(runner):
+    r = runner.invoke(app, ["consistency"], env=ENV)
+    assert r.exit_code == 0, r.output
+    assert "A100:torch-fp32" in r.output and "H200:torch-fp32" not in r.output
+    r = runner.invoke(app, ["consistency", "-s", "H100:torch-fp32", "-r", "A100:torch-fp32", "--top", "1"], env=ENV)
+    assert "vit_small@224" in r.output and "resnet18@224" not in r.output and "vit_small.fb_in1k" in r.output
+    r = runner.invoke(app, ["consistency", "-r", "A100:torch-fp32"], env=ENV)
+    assert isinstance(r.exception, ConfigError) and "exactly one --setup" in str(r.exception)
+    r = runner.invoke(app, ["consistency", "--top", "0"], env=ENV)
+    assert isinstance(r.exception, ConfigError) and "--top" in str(r.exception)
