@@ -9,7 +9,10 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
    and, per model, the H200's reduction beside the H100's (their ratio: above 1, TensorRT saved more);
 3. Spearman (and log-Pearson) correlation of per-model energy between the H200 setups and the reference ones;
 4. the ImageNet Pareto frontier of the H200 compile-fp16 setup against the H100 TensorRT one, both restricted
-   to the models measured on both.
+   to the models measured on both;
+5. consistency of the energy data: identical workloads measured under several tags on each setup, and the
+   models whose energy ratio between two setups of one runtime is far from the typical one (joulebench's
+   ``repeatability`` and ``ratio_outliers``), listing those among the H200's models.
 
 Run from the repository root (CPU only, a few seconds)::
 
@@ -141,6 +144,51 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- on both frontiers ({len(a & b)}): {fmt(a & b)}")
     print(f"- only on the H200 frontier ({len(a - b)}): {fmt(a - b)}")
     print(f"- only on the H100 frontier ({len(b - a)}): {fmt(b - a)}")
+
+    print("\n## Consistency: identical workloads under several tags, and ratio outliers between GPUs\n")
+    from joulebench.analysis.consistency import ratio_outliers, repeatability_table
+
+    rep = repeatability_table(energy, None, ds.catalogue)
+    rows = [
+        [
+            r.setup,
+            r.groups,
+            r.configs,
+            f"{100 * r.pooled_sd_log:.1f}%",
+            f"{r.median_spread:.3f}",
+            f"{r.p90_spread:.3f}",
+            f"{r.max_spread:.2f}",
+            r.discordant,
+        ]
+        for r in rep.itertuples()
+    ]
+    head = ["setup", "workloads", "configs", "pooled SD (log)", "median spread", "p90", "max", "spread > 1.10"]
+    print(_table(head, rows))
+    none = [s for s in setups if s not in set(rep["setup"])]
+    if none:
+        print(f"\nNo workload measured under two or more tags yet: {', '.join(none)}.")
+    pairs = [
+        ("H100:torch-fp32", "A100:torch-fp32"),
+        ("H100:tensorrt-fp16", "A100:tensorrt-fp16"),
+        ("H200:torch-fp32", "A100:torch-fp32"),
+        ("H200:torch-fp32", "H100:torch-fp32"),
+    ]
+    rows, flagged = [], []
+    for setup, ref in pairs:
+        if len(paired_setups(energy, setup, ref)) < 3:
+            continue
+        o = ratio_outliers(energy, setup, ref)
+        mine = o.outliers[o.outliers.set_index(["model", "img_size"]).index.isin(list(have))]
+        rows.append([f"{setup} / {ref}", o.n, f"{o.median_ratio:.3f}", o.low, o.high, len(mine)])
+        flagged += [
+            f"- {setup} / {ref}: {r.model}@{r.img_size} {r.energy_j * 1e3:.2f} / {r.reference_energy_j * 1e3:.2f} mJ"
+            f" = {r.ratio:.2f} ({r.off_by:.2f}x the median)"
+            for r in mine.itertuples()
+        ]
+    print()
+    print(_table(["setups", "models", "median ratio", "below / 1.5", "above x 1.5", "of them H200's models"], rows))
+    print("\nOutliers among the H200's models:\n")
+    print("\n".join(flagged) or "none")
     return 0
 
 

@@ -61,3 +61,29 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert "| tinynet_e.in1k@106 | 6.00 | 2.00 | 3.00x |" in per_model
     assert "| regnetx_002.pycls_in1k@224 | 24.00 | 4.00 | 6.00x |" in per_model
     assert per_model.count("\n| ") == 2 + 3  # the header, its rule and one row per model
+
+
+def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeypatch, capsys):
+    template = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    keep = ["hardcorenas_c.miil_green_in1k", "mobilenetv4_conv_small.e1200_r224_in1k", "tinynet_e.in1k"]
+    rows = template[template["model"].isin(keep) & (template["img_size"] != 256)].copy()
+    assert len(rows) == 6
+    # a second tag of one workload, 20 % dearer: one repeated workload per runtime, spread exactly 1.2
+    twin = rows[rows["model"] == "mobilenetv4_conv_small.e1200_r224_in1k"].copy()
+    twin["model"] = "mobilenetv4_conv_small.e2400_r224_in1k"
+    twin["energy_per_image_j"] *= 1.2
+    data = tmp_path / "h200"
+    data.mkdir()
+    pd.concat([rows, twin]).to_csv(data / "summaries.csv", index=False)
+
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert done.value.code == 0
+    section = capsys.readouterr().out.split("## Consistency")[1]
+    for setup in ("H200:torch-fp32", "H200:compile-fp16"):
+        assert f"| {setup} | 1 | 2 |" in section and "| 1.200 | 1.200 | 1.20 | 1 |" in section
+    assert "| H100:torch-fp32 | 230 | 585 |" in section and "No workload measured" not in section
+    # the paper's H100 fp32 reading of hardcorenas_c is a third of its A100 one (reference data, exact values)
+    assert "- H100:torch-fp32 / A100:torch-fp32: hardcorenas_c.miil_green_in1k@224 13.27 / 42.63 mJ = 0.31" in section
+    assert "| H100:torch-fp32 / A100:torch-fp32 | 1433 | 0.877 | 29 | 0 | 1 |" in section
