@@ -166,3 +166,17 @@ def test_cli_consistency_tables_and_errors(runner):
     assert isinstance(r.exception, ConfigError) and "exactly one --setup" in str(r.exception)
     r = runner.invoke(app, ["consistency", "--top", "0"], env=ENV)
     assert isinstance(r.exception, ConfigError) and "--top" in str(r.exception)
+
+
+def test_report_section_lists_repeats_and_outliers_per_gpu_pair(energy):
+    from joulebench.analysis.report import _consistency
+
+    html, summary = _consistency(energy, None, ["A100:torch-fp32", "H100:torch-fp32", "H200:torch-fp32"])
+    assert [r["setup"] for r in summary["repeatability"]] == ["A100:torch-fp32", "H100:torch-fp32"]
+    assert "No workload measured under two or more tags on: H200:torch-fp32." in html
+    assert "workloads whose tags disagree by more than 1.1×" in html and "vit_small" in html
+    pairs = [(o["setup"], o["reference"]) for o in summary["ratio_outliers"]]
+    assert pairs == [("H100:torch-fp32", "A100:torch-fp32")]  # H200 shares 2 models: too few, said in a warning
+    assert (summary["ratio_outliers"][0]["low"], summary["ratio_outliers"][0]["high"]) == (1, 1)
+    assert "ratio-outliers-H100:torch-fp32-A100:torch-fp32.csv" in html
+    assert html.count("needs at least 3 models") == 2

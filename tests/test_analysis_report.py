@@ -115,8 +115,10 @@ def test_report_html_is_self_contained_and_escaped(ds):
         "Cross-setup agreement",
         "Energy estimators",
         "Batch size",
+        "Consistency of the energy data",
     ):
         assert section in html
+    assert "No workload measured under two or more tags on: A100:torch-fp32, A100:tensorrt-fp16." in html
     assert "batch-curves.csv" in html and "energy-accuracy-A100:torch-fp32.csv" in html
     s = rep.summary
     assert s["setups"] == ["A100:torch-fp32", "A100:tensorrt-fp16"]

@@ -34,6 +34,7 @@ from joulebench.analysis._common import (
     static_facts,
 )
 from joulebench.analysis.carbon import add_carbon_columns
+from joulebench.analysis.consistency import ratio_outliers, repeatability
 from joulebench.analysis.correlation import setup_correlations
 from joulebench.analysis.effects import batch_curves, input_size_effect, runtime_reduction
 from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
@@ -252,6 +253,63 @@ def _runtime_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
         base = next((s for s in group if s.endswith(":torch-fp32")), sorted(group)[0])
         pairs += [(base, s) for s in sorted(group) if s != base]
     return pairs
+
+
+def _gpu_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
+    """(setup, reference) pairs of one runtime on two GPUs, each pair once."""
+    by_rt: dict[str, list[str]] = {}
+    for s in setups:
+        by_rt.setdefault(parse_setup(s)[1], []).append(s)
+    return [pair for group in by_rt.values() for pair in itertools.combinations(sorted(group, reverse=True), 2)]
+
+
+def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: Sequence[str]) -> tuple[str, dict]:
+    """Section 7: repeated workloads per setup and ratio outliers between GPUs (HTML, summary)."""
+    import pandas as pd
+
+    parts = [
+        "<h2>7. Consistency of the energy data</h2>",
+        "<p class=note>Tags of one architecture at one input size run the same computation, so their energies "
+        "should agree: spread = highest / lowest energy of such a workload; pooled SD = within-workload standard "
+        "deviation of log energy (about the relative noise of one measurement). Ratio outliers: models whose "
+        "energy ratio between two GPUs of one runtime is more than 1.5× from the median ratio; when their "
+        "identical siblings sit at the usual ratio, the reading is the odd one out (docs/ANALYSIS.md).</p>",
+    ]
+    reps, notes = [], []
+    for s in setups:
+        try:
+            r = repeatability(energy, s, catalogue)
+        except ConfigError:
+            notes.append(s)  # a setup without repeated workloads has nothing to check here
+            continue
+        reps.append(r)
+    summary: dict[str, Any] = {"repeatability": [r.to_dict() for r in reps], "ratio_outliers": []}
+    if reps:
+        table = pd.DataFrame([r.to_dict() for r in reps])
+        parts.append("<h3>Identical workloads under several tags</h3>" + _table(table) + _csv(table, "repeatability"))
+        for r in reps:
+            bad = r.per_group[r.per_group["spread"] > r.threshold]
+            if len(bad):
+                parts.append(f"<h4>{_esc(r.setup)}: workloads whose tags disagree by more than {r.threshold:g}×</h4>")
+                parts.append(_table(bad, 10) + _csv(r.per_group, f"repeated-workloads-{r.setup}"))
+    if notes:
+        parts.append(
+            "<p class=note>No workload measured under two or more tags on: " + ", ".join(map(_esc, notes)) + ".</p>"
+        )
+    for s, ref in _gpu_pairs(setups):
+        try:
+            o = ratio_outliers(energy, s, ref)
+        except ConfigError as exc:
+            parts.append(f"<p class=warn>{_esc(exc)}</p>")
+            continue
+        summary["ratio_outliers"].append(o.to_dict())
+        parts.append(
+            f"<h3>{_esc(s)} / {_esc(ref)}: median ratio {o.median_ratio:.3f} over {o.n} models; "
+            f"{o.low} below and {o.high} above it by more than {o.factor:g}×</h3>"
+        )
+        if len(o.outliers):
+            parts.append(_table(o.outliers, 20) + _csv(o.outliers, f"ratio-outliers-{s}-{ref}"))
+    return "\n".join(parts), summary
 
 
 def build_report(
@@ -538,6 +596,10 @@ def build_report(
         )
         parts.append(f"<h3>{_esc(s)}</h3>" + _table(t))
         summary["per_setup"].setdefault(s, {})["top3"] = r.table["model"].head(3).tolist()
+
+    # 7. consistency ------------------------------------------------------------------------------
+    html_part, summary["consistency"] = _consistency(energy, catalogue, setups)
+    parts.append(html_part)
 
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = (
