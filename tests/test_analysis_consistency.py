@@ -180,3 +180,33 @@ def test_report_section_lists_repeats_and_outliers_per_gpu_pair(energy):
     assert (summary["ratio_outliers"][0]["low"], summary["ratio_outliers"][0]["high"]) == (1, 1)
     assert "ratio-outliers-H100:torch-fp32-A100:torch-fp32.csv" in html
     assert html.count("needs at least 3 models") == 2
+
+
+def test_model_checks_name_the_failed_checks(energy):
+    from joulebench.analysis.consistency import model_checks
+
+    checks = model_checks(energy, "vit_small.fb_in1k", 224)
+    assert [(c["check"], c["setup"]) for c in checks] == [
+        ("repeats", "A100:torch-fp32"),
+        ("repeats", "H100:torch-fp32"),
+        ("ratio", "H100:torch-fp32"),  # H200 shares two models with each: no typical ratio, no check
+    ]
+    assert checks[0]["spread"] == pytest.approx(2.0) and checks[1]["spread"] == pytest.approx(1.6)
+    assert "with two tags the data cannot tell which is wrong" in checks[0]["message"]
+    assert checks[2]["reference"] == "A100:torch-fp32" and checks[2]["ratio"] == pytest.approx(0.25)
+    assert checks[2]["median_ratio"] == pytest.approx(0.8)
+    assert model_checks(energy, "resnet18.tv_in1k", 224) == []  # spread exactly 1.1, ratio 0.8
+    assert [c["check"] for c in model_checks(energy, "convnext_tiny.fb_in1k", 224)] == ["ratio"]
+
+
+def test_model_checks_tell_the_odd_tag_among_three():
+    from joulebench.analysis.consistency import model_checks
+
+    e = rows("A100:torch-fp32", {"net.a": 0.100, "net.b": 0.101, "net.c": 0.050})
+    odd = model_checks(e, "net.c", 224)[0]["message"]
+    assert "the 3 tags of its workload read 50-101 mJ (median 100)" in odd and "odd one out (0.50x the median)" in odd
+    ok = model_checks(e, "net.a", 224)[0]["message"]
+    assert "agrees with the median; the odd one(s): net.c 50 mJ" in ok
+    both_sides = rows("A100:torch-fp32", {"net.a": 0.100, "net.b": 0.107, "net.c": 0.094})
+    msg = model_checks(both_sides, "net.a", 224, threshold=1.1)[0]["message"]
+    assert "the spread comes from readings on both sides of it" in msg

@@ -103,3 +103,20 @@ def test_data_info_lists_setups():
     setups = {r["setup"] for r in info["setups"]}
     assert {"A100:torch-fp32", "H100:tensorrt-fp16"} <= setups
     assert info["sources"]["hidden-joules-2025"]["license"] == "MIT"
+
+
+def test_show_flags_readings_that_disagree_with_identical_workloads():
+    # the paper's H100 FP32 reading of resnet50.ram_in1k is half that of the 17 other resnet50@224 tags
+    info = _json(["show", "resnet50.ram_in1k", "--img-size", "224", "--json"])
+    kinds = [(c["check"], c["setup"]) for c in info["checks"]]
+    assert kinds == [("repeats", "H100:torch-fp32"), ("ratio", "H100:torch-fp32")]
+    assert "the 18 tags of its workload read 40.6-80.3 mJ" in info["checks"][0]["message"]
+    assert "this reading is the odd one out (0.51x the median)" in info["checks"][0]["message"]
+    assert info["checks"][1]["reference"] == "A100:torch-fp32" and info["checks"][1]["off_by"] < 1 / 1.5
+    sibling = _json(["show", "resnet50.a1_in1k", "--img-size", "224", "--json"])["checks"]
+    assert [c["check"] for c in sibling] == ["repeats"]
+    assert "agrees with the median; the odd one(s): resnet50.ram_in1k 40.6 mJ" in sibling[0]["message"]
+    r = runner.invoke(app, ["show", "resnet50.ram_in1k", "--img-size", "224"], env={"COLUMNS": "250"})
+    assert r.exit_code == 0 and "check (repeats): on H100:torch-fp32" in r.output
+    clean = _json(["show", "convnext_tiny.in12k_ft_in1k", "--img-size", "288", "--json"])
+    assert clean["checks"] == []

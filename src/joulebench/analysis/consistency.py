@@ -253,3 +253,91 @@ def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: flo
         high=int((out["off_by"] > 1).sum()),
         outliers=out[[*KEY, "energy_j", "reference_energy_j", "ratio", "off_by"]],
     )
+
+
+def model_checks(
+    energy: pd.DataFrame,
+    model: str,
+    img_size: int,
+    catalogue: pd.DataFrame | None = None,
+    threshold: float = DISCORDANT,
+    factor: float = OUTLIER_FACTOR,
+) -> list[dict]:
+    """The consistency checks one model configuration fails, each with a message a reader can act on.
+
+    Two kinds: ``repeats`` (on a setup, a tag of the same workload differs by more than ``threshold``) and
+    ``ratio`` (its energy ratio between two GPUs of one runtime is more than ``factor`` from the median).
+
+    Args:
+        energy: Energy rows, e.g. ``Dataset.energy``.
+        model: timm tag, e.g. ``hardcorenas_c.miil_green_in1k``.
+        img_size: Its input size.
+        catalogue: Optional catalogue (keeps apart tags whose params or MACs differ).
+        threshold: Spread that makes a repeated workload discordant.
+        factor: Distance from the median ratio that makes an outlier.
+    """
+    from joulebench.analysis._common import dedupe_energy, parse_setup
+
+    e = dedupe_energy(energy)
+    mine = e[(e["model"] == model) & (e["img_size"] == img_size)]
+    checks: list[dict] = []
+    arch = model.split(".")[0]
+    same = e[(e["model"].astype(str).str.split(".").str[0] == arch) & (e["img_size"] == img_size)]
+    if len(same):
+        same = same[workload_groups(same, catalogue) == workload_groups(mine, catalogue).iloc[0]] if len(mine) else same
+    for setup in sorted(mine["setup"].unique()):
+        g = same[same["setup"] == setup]
+        if len(g) < 2:
+            continue
+        spread = float(g[ENERGY].max() / g[ENERGY].min())
+        if spread > threshold:
+            own = float(g.loc[g["model"] == model, ENERGY].iloc[0])
+            others = {str(m): float(v) for m, v in zip(g["model"], g[ENERGY], strict=True) if m != model}
+            typical = float(g[ENERGY].median())
+            odd = {m: v for m, v in others.items() if max(v / typical, typical / v) > threshold}
+            if len(g) == 2:
+                verdict = "with two tags the data cannot tell which is wrong; a ratio check against another GPU can"
+            elif max(own / typical, typical / own) > threshold:
+                verdict = f"this reading is the odd one out ({own / typical:.2f}x the median)"
+            else:
+                shown = ", ".join(f"{m} {v * 1e3:.3g} mJ" for m, v in sorted(odd.items())[:3])
+                verdict = "this reading agrees with the median; " + (
+                    f"the odd one(s): {shown}" if shown else "the spread comes from readings on both sides of it"
+                )
+            checks.append(
+                {
+                    "check": "repeats",
+                    "setup": setup,
+                    "spread": spread,
+                    "energy_j": own,
+                    "siblings": others,
+                    "message": f"on {setup} this tag reads {own * 1e3:.3g} mJ; the {len(g)} tags of its workload read "
+                    f"{g[ENERGY].min() * 1e3:.3g}-{g[ENERGY].max() * 1e3:.3g} mJ (median {typical * 1e3:.3g}): "
+                    + verdict,
+                }
+            )
+    setups = sorted(mine["setup"].unique(), reverse=True)
+    for i, s in enumerate(setups):
+        for ref in setups[i + 1 :]:
+            if parse_setup(s)[1] != parse_setup(ref)[1]:
+                continue
+            try:
+                o = ratio_outliers(e, s, ref, factor)
+            except ConfigError:
+                continue  # fewer than 3 shared models: no typical ratio to compare with
+            hit = o.outliers[(o.outliers["model"] == model) & (o.outliers["img_size"] == img_size)]
+            if len(hit):
+                r = hit.iloc[0]
+                checks.append(
+                    {
+                        "check": "ratio",
+                        "setup": s,
+                        "reference": ref,
+                        "ratio": float(r["ratio"]),
+                        "median_ratio": o.median_ratio,
+                        "off_by": float(r["off_by"]),
+                        "message": f"{s} / {ref} energy is {r['ratio']:.2f} for this model but {o.median_ratio:.2f} "
+                        f"typically ({o.n} models): one of its two readings is off, or it runs unusually on one GPU",
+                    }
+                )
+    return checks

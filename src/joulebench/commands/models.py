@@ -232,7 +232,9 @@ def _show_cmd(
             + ", ".join(names[:12])
             + (" ..." if len(names) > 12 else "")
         )
-    infos = [ds.describe(m, s) for m, s in configs]
+    from joulebench.analysis.consistency import model_checks
+
+    infos = [{**ds.describe(m, s), "checks": model_checks(ds.energy, m, s, ds.catalogue)} for m, s in configs]
     if json_out:
         emit_json(infos if len(infos) > 1 else infos[0])
         return
@@ -286,6 +288,8 @@ def _print_show(info: dict[str, Any]) -> None:
                 r["status"],
             )
         out.print(t)
+    for c in info.get("checks", []):
+        out.print(f"[yellow]check ({c['check']}):[/] {c['message']}")
     if info["throughput"]:
         t = Table(title="timm throughput (no energy)")
         for c in ("setup", "img/s", "batch"):
