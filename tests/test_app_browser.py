@@ -404,3 +404,45 @@ def test_state_link_with_unknown_setup_falls_back(page, site):
     assert st["setup"] == "H200:compile-fp16" and st["ts"] == ["imagenet"] and st["top"] == 50
     assert "B999:warp-fp4" in page.text_content("#msg")
     assert set(TESTSETS) >= set(st["ts"])
+
+
+@pytest.fixture(scope="module")
+def suspect_site(tmp_path_factory):
+    """The test dataset with one H100 FP32 reading five times too low, as in the paper's data."""
+    ds = make_dataset()
+    e = ds.energy.copy()
+    bad = (e.setup == "H100:torch-fp32") & (e.model == "vit_2.test_in1k")
+    e.loc[bad, "energy_per_image_j"] *= 0.2
+    ds = ds._replace(energy=e)
+    out = tmp_path_factory.mktemp("suspect-site")
+    build_site(out, dataset=ds)
+    return {"ds": ds, "url": (out / "index.html").as_uri()}
+
+
+def test_suspect_readings_are_marked_and_explained(page, suspect_site):
+    from joulebench.analysis.consistency import suspect_readings
+
+    ds = suspect_site["ds"]
+    want = suspect_readings(ds.energy, ds.catalogue)
+    want = want[want.setup == "H100:torch-fp32"]
+    assert "vit_2.test_in1k" in set(want.model)
+    open_app(page, suspect_site["url"], "#setup=H100:torch-fp32")
+    pts = {(p["model"], p["img"]): p for p in points(page)}
+    flagged = {k for k, p in pts.items() if p["flag"]}
+    assert flagged == {k for k in zip(want.model, want.img_size, strict=True) if k in pts}
+    target = pts[("vit_2.test_in1k", 224)]
+    assert "its energy on A100:torch-fp32" in target["flag"]
+    assert f"orange squares: {len(flagged)} reading(s)" in page.text_content("#legend")
+    page.mouse.move(target["cx"], target["cy"])
+    tip = page.locator("#tooltip")
+    tip.wait_for(state="visible")
+    assert page.evaluate("__jb.tooltip.model") == "vit_2.test_in1k"
+    assert "suspect reading: " + target["flag"] in tip.text_content()
+    # the comparison view names the suspect side
+    open_app(page, suspect_site["url"], "#v=compare&ca=A100:torch-fp32&cb=H100:torch-fp32")
+    cmp = {p["model"]: p for p in page.evaluate("__jb.compare()")["points"]}
+    page.mouse.move(cmp["vit_2.test_in1k"]["cx"], cmp["vit_2.test_in1k"]["cy"])
+    tip.wait_for(state="visible")
+    assert page.evaluate("__jb.tooltip.model") == "vit_2.test_in1k"
+    assert "suspect B reading: " in tip.text_content() and "suspect A reading: " in tip.text_content()
+    assert page.problems == []

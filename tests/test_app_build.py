@@ -328,3 +328,24 @@ def test_family_table_fills_what_the_catalogue_lacks():
     assert p["types"][m["type"][0]] == typ and p["families"][m["family"][0]] == fam.name
     assert m["year"][0] == fam.year and m["params"][0] == 25600000 and m["macs"][0] == 4100000000
     assert m["url"][0] == f"https://huggingface.co/timm/{name}"
+
+
+def test_payload_flags_readings_that_fail_a_consistency_check():
+    ds = make_dataset()
+    e = ds.energy.copy()
+    e.loc[(e.setup == "H100:torch-fp32") & (e.model == "vit_2.test_in1k"), "energy_per_image_j"] *= 0.2
+    payload = build_payload(ds._replace(energy=e))
+    setups = {s["id"]: s for s in payload["setups"]}
+    names = payload["models"]["name"]
+    h100 = {names[i]: why for i, why in setups["H100:torch-fp32"]["flag"]}
+    a100 = {names[i]: why for i, why in setups["A100:torch-fp32"]["flag"]}
+    assert "vit_2.test_in1k" in h100 and "vit_2.test_in1k" in a100
+    assert (
+        h100["vit_2.test_in1k"].startswith("0.")
+        and "x its energy on A100:torch-fp32 (typically" in h100["vit_2.test_in1k"]
+    )
+    assert a100["vit_2.test_in1k"].startswith("H100:torch-fp32 reads 0.")
+    assert all(i in setups["H100:torch-fp32"]["m"] for i, _ in setups["H100:torch-fp32"]["flag"])
+    assert setups["H200:torch-fp32:sim"]["flag"] == []  # simulated numbers are not checked
+    clean = {s["id"]: s["flag"] for s in build_payload(ds)["setups"]}
+    assert "vit_2.test_in1k" not in {names[i] for i, _ in clean["H100:torch-fp32"]}

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import ENERGY, KEY, check_choice, paired_setups, select_setup
+from joulebench.analysis._common import (
+    ENERGY,
+    KEY,
+    check_choice,
+    dedupe_energy,
+    need,
+    paired_setups,
+    parse_setup,
+    select_setup,
+)
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -87,7 +96,7 @@ def workload_groups(rows: pd.DataFrame, catalogue: pd.DataFrame | None = None) -
 
     arch = rows["model"].astype(str).str.split(".").str[0]
     label = arch + "@" + rows["img_size"].astype(int).astype(str)
-    if catalogue is None or catalogue.empty:
+    if catalogue is None or catalogue.empty or not {"params", "macs"} <= set(catalogue.columns):
         return label
     facts = catalogue[[*KEY, "params", "macs"]].drop_duplicates(KEY)
     m = rows[KEY].merge(facts, on=KEY, how="left")
@@ -231,8 +240,6 @@ def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: flo
     Raises:
         ConfigError: Unknown setup, a factor not above 1, or fewer than 3 models on both setups.
     """
-    from joulebench.analysis._common import need
-
     if not factor > 1:
         raise ConfigError(f"the outlier factor is a ratio and must be above 1 (got {factor}), e.g. 1.5")
     p = paired_setups(energy, setup, reference)
@@ -253,6 +260,23 @@ def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: flo
         high=int((out["off_by"] > 1).sum()),
         outliers=out[[*KEY, "energy_j", "reference_energy_j", "ratio", "off_by"]],
     )
+
+
+def gpu_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
+    """(setup, reference) pairs of one runtime on two GPUs, each pair once (reverse-sorted: H200 before H100)."""
+    ordered = sorted(set(setups), reverse=True)
+    return [
+        (s, ref) for i, s in enumerate(ordered) for ref in ordered[i + 1 :] if parse_setup(s)[1] == parse_setup(ref)[1]
+    ]
+
+
+def _pair_outliers(energy: pd.DataFrame, setups: Sequence[str], factor: float):
+    """(setup, reference, RatioOutliers) for every GPU pair with at least 3 shared models."""
+    for s, ref in gpu_pairs(setups):
+        try:
+            yield s, ref, ratio_outliers(energy, s, ref, factor)
+        except ConfigError:
+            continue  # fewer than 3 shared models: no typical ratio to compare with
 
 
 def model_checks(
@@ -276,8 +300,6 @@ def model_checks(
         threshold: Spread that makes a repeated workload discordant.
         factor: Distance from the median ratio that makes an outlier.
     """
-    from joulebench.analysis._common import dedupe_energy, parse_setup
-
     e = dedupe_energy(energy)
     mine = e[(e["model"] == model) & (e["img_size"] == img_size)]
     checks: list[dict] = []
@@ -316,28 +338,80 @@ def model_checks(
                     + verdict,
                 }
             )
-    setups = sorted(mine["setup"].unique(), reverse=True)
-    for i, s in enumerate(setups):
-        for ref in setups[i + 1 :]:
-            if parse_setup(s)[1] != parse_setup(ref)[1]:
+    for s, ref, o in _pair_outliers(e, mine["setup"].unique(), factor):
+        hit = o.outliers[(o.outliers["model"] == model) & (o.outliers["img_size"] == img_size)]
+        if len(hit):
+            r = hit.iloc[0]
+            checks.append(
+                {
+                    "check": "ratio",
+                    "setup": s,
+                    "reference": ref,
+                    "ratio": float(r["ratio"]),
+                    "median_ratio": o.median_ratio,
+                    "off_by": float(r["off_by"]),
+                    "message": f"{s} / {ref} energy is {r['ratio']:.2f} for this model but {o.median_ratio:.2f} "
+                    f"typically ({o.n} models): one of its two readings is off, or it runs unusually on one GPU",
+                }
+            )
+    return checks
+
+
+def suspect_readings(
+    energy: pd.DataFrame,
+    catalogue: pd.DataFrame | None = None,
+    threshold: float = DISCORDANT,
+    factor: float = OUTLIER_FACTOR,
+) -> pd.DataFrame:
+    """Every reading (setup, model configuration) that fails a consistency check, with a short reason.
+
+    The bulk form of :func:`model_checks`, for tables and the explorer: a tag that is the odd one out among
+    three or more tags of its workload (both tags when there are only two), and both readings of a model
+    whose energy ratio between two GPUs of one runtime is more than ``factor`` from the median ratio.
+    Simulated setups (``...:sim``) are not checked.
+
+    Returns:
+        Columns ``setup, model, img_size, check, message``; one row per failed check.
+    """
+    import pandas as pd
+
+    e = dedupe_energy(energy)
+    e = e[~e["setup"].astype(str).str.endswith(":sim")]
+    rows: list[dict] = []
+    setups = sorted(e["setup"].unique(), reverse=True)
+    for setup in setups:
+        es = e[e["setup"] == setup]
+        es = es.assign(group=workload_groups(es, catalogue))
+        for _, g in es.groupby("group", sort=False):
+            if len(g) < 2:
                 continue
-            try:
-                o = ratio_outliers(e, s, ref, factor)
-            except ConfigError:
-                continue  # fewer than 3 shared models: no typical ratio to compare with
-            hit = o.outliers[(o.outliers["model"] == model) & (o.outliers["img_size"] == img_size)]
-            if len(hit):
-                r = hit.iloc[0]
-                checks.append(
+            lo, hi = float(g[ENERGY].min()), float(g[ENERGY].max())
+            if hi / lo <= threshold:
+                continue
+            work = f"{str(g['model'].iloc[0]).split('.')[0]}@{int(g['img_size'].iloc[0])}"
+            median = float(g[ENERGY].median())
+            for m, size, v in zip(g["model"], g["img_size"], g[ENERGY], strict=True):
+                if len(g) == 2:
+                    msg = f"the 2 tags of its workload ({work}) read {lo * 1e3:.3g} and {hi * 1e3:.3g} mJ: one is wrong"
+                elif max(v / median, median / v) > threshold:
+                    msg = f"{v / median:.2f}x the median of the {len(g)} tags of its workload ({work}): looks wrong"
+                else:
+                    continue
+                rows.append({"setup": setup, "model": m, "img_size": int(size), "check": "repeats", "message": msg})
+    for s, ref, o in _pair_outliers(e, setups, factor):
+        for r in o.outliers.itertuples():
+            typical = f"typically {o.median_ratio:.2f}x over {o.n} models"
+            for setup, text in (
+                (s, f"{r.ratio:.2f}x its energy on {ref} ({typical})"),
+                (ref, f"{s} reads {r.ratio:.2f}x this ({typical})"),
+            ):
+                rows.append(
                     {
+                        "setup": setup,
+                        "model": r.model,
+                        "img_size": int(r.img_size),
                         "check": "ratio",
-                        "setup": s,
-                        "reference": ref,
-                        "ratio": float(r["ratio"]),
-                        "median_ratio": o.median_ratio,
-                        "off_by": float(r["off_by"]),
-                        "message": f"{s} / {ref} energy is {r['ratio']:.2f} for this model but {o.median_ratio:.2f} "
-                        f"typically ({o.n} models): one of its two readings is off, or it runs unusually on one GPU",
+                        "message": text,
                     }
                 )
-    return checks
+    return pd.DataFrame(rows, columns=["setup", "model", "img_size", "check", "message"])

@@ -34,7 +34,7 @@ from joulebench.analysis._common import (
     static_facts,
 )
 from joulebench.analysis.carbon import add_carbon_columns
-from joulebench.analysis.consistency import ratio_outliers, repeatability
+from joulebench.analysis.consistency import gpu_pairs, ratio_outliers, repeatability
 from joulebench.analysis.correlation import setup_correlations
 from joulebench.analysis.effects import batch_curves, input_size_effect, runtime_reduction
 from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
@@ -255,14 +255,6 @@ def _runtime_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _gpu_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
-    """(setup, reference) pairs of one runtime on two GPUs, each pair once."""
-    by_rt: dict[str, list[str]] = {}
-    for s in setups:
-        by_rt.setdefault(parse_setup(s)[1], []).append(s)
-    return [pair for group in by_rt.values() for pair in itertools.combinations(sorted(group, reverse=True), 2)]
-
-
 def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: Sequence[str]) -> tuple[str, dict]:
     """Section 7: repeated workloads per setup and ratio outliers between GPUs (HTML, summary)."""
     import pandas as pd
@@ -296,7 +288,7 @@ def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: S
         parts.append(
             "<p class=note>No workload measured under two or more tags on: " + ", ".join(map(_esc, notes)) + ".</p>"
         )
-    for s, ref in _gpu_pairs(setups):
+    for s, ref in gpu_pairs(setups):
         try:
             o = ratio_outliers(energy, s, ref)
         except ConfigError as exc:

@@ -91,7 +91,9 @@ def build_payload(dataset: Any) -> dict[str, Any]:
     Returns:
         A JSON-serialisable dict: ``models`` (columns per model configuration), ``acc`` (top-1 per test
         set, aligned with ``models``), ``setups`` (per setup: model indices and energy/throughput/latency/
-        batch columns), plus the ordered ``types``, ``families`` and ``testsets``.
+        batch columns, and ``flag``: ``[model index, reason]`` for each reading that fails a consistency check
+        of ``joulebench.analysis.consistency.suspect_readings``), plus the ordered ``types``, ``families``
+        and ``testsets``.
 
     Raises:
         ConfigError: A table lacks a required column.
@@ -195,6 +197,7 @@ def build_payload(dataset: Any) -> dict[str, Any]:
                 "_rows": {},
             }
         s["_rows"][i] = r  # a later row for the same model configuration replaces an earlier one
+    flags = _flags(energy, catalogue, index)
     out_setups = []
     for sid in sorted(setups):
         s = setups[sid]
@@ -205,6 +208,8 @@ def build_payload(dataset: Any) -> dict[str, Any]:
         s["tp"] = [_num(rows[i].get("throughput_ips"), 5) for i in order]
         s["lat"] = [_num(rows[i].get("latency_s"), 5) for i in order]
         s["bs"] = [_num(rows[i].get("batch_size")) for i in order]
+        # checks run per setup name: a second source under the same name ("... [source]") is not checked
+        s["flag"] = [] if s["simulated"] else [[i, why] for i, why in sorted(flags.get(sid, {}).items()) if i in rows]
         out_setups.append(s)
 
     sources = sorted({s["source"] for s in out_setups if s["source"]})
@@ -219,6 +224,18 @@ def build_payload(dataset: Any) -> dict[str, Any]:
         "acc": acc,
         "setups": out_setups,
     }
+
+
+def _flags(energy: Any, catalogue: Any, index: dict[tuple[str, int], int]) -> dict[str, dict[int, str]]:
+    """Setup -> model index -> the reasons its reading fails a consistency check ("; "-joined)."""
+    from joulebench.analysis.consistency import suspect_readings
+
+    out: dict[str, dict[int, list[str]]] = {}
+    for r in _records(suspect_readings(energy, catalogue if catalogue is not None and len(catalogue) else None)):
+        i = index.get((str(r["model"]), int(r["img_size"])))
+        if i is not None:
+            out.setdefault(str(r["setup"]), {}).setdefault(i, []).append(str(r["message"]))
+    return {s: {i: "; ".join(m) for i, m in d.items()} for s, d in out.items()}
 
 
 def _stats_index(stats: Any) -> dict[tuple[str, int], dict[str, Any]]:

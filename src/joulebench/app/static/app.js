@@ -74,8 +74,10 @@
       id: meta.id, gpu: meta.gpu || "", runtime: meta.runtime || "", precision: meta.precision || "",
       source: meta.source || "", simulated: !!meta.simulated, uploaded: !!meta.uploaded, count: idx.length,
       e: new Float64Array(D.n).fill(NaN), tp: new Float64Array(D.n).fill(NaN),
-      lat: new Float64Array(D.n).fill(NaN), bs: new Float64Array(D.n).fill(NaN)
+      lat: new Float64Array(D.n).fill(NaN), bs: new Float64Array(D.n).fill(NaN),
+      flag: {} // model index -> why its reading fails a consistency check (joulebench.analysis.consistency)
     };
+    (meta.flag || []).forEach(function (f) { s.flag[f[0]] = String(f[1]); });
     for (var k = 0; k < idx.length; k++) {
       var i = idx[k];
       s.e[i] = cols.e[k] === null ? NaN : cols.e[k];
@@ -577,6 +579,11 @@
       });
       ctx.stroke();
     }
+    // readings that fail a consistency check: orange square
+    ctx.strokeStyle = "#d97706"; ctx.lineWidth = 1.4;
+    R.pts.forEach(function (q, k) {
+      if (R.setup.flag[q.i]) ctx.strokeRect(hx[k] - 4.5, hy[k] - 4.5, 9, 9);
+    });
     // top-ranked: ring
     ctx.strokeStyle = "#1d2329"; ctx.lineWidth = 1.2;
     R.ranking.forEach(function (q) {
@@ -616,6 +623,8 @@
     if (R.missingAcc) txt += ", " + R.missingAcc + " without accuracy on " + S.ts.join(" + ");
     if (R.over.length) txt += "; \u25C7 " + R.overlay.id + " (" + R.over.length + ")";
     if (s && s.simulated) txt += "; SIMULATED numbers";
+    var flagged = R.pts.filter(function (q) { return s && s.flag[q.i]; }).length;
+    if (flagged) txt += "; orange squares: " + flagged + " reading(s) failing a consistency check (hover for why)";
     txt += ". Line: Pareto frontier; shading: score (darker = better); rings: top " + S.top + ".";
     lg.appendChild(el("span", null, txt));
   }
@@ -922,10 +931,13 @@
       tipRow(tip, "\u2026 at " + fmt(S.ci, 3) + " g/kWh", fmt(pm.co2, 3) + " kg CO2e");
       tipRow(tip, "\u2026 at " + fmt(S.price, 3) + " per kWh", fmt(pm.cost, 3));
       if (s.simulated) tip.appendChild(el("div", "t-note", "simulated numbers (meter sim)"));
+      if (s.flag[i]) tip.appendChild(el("div", "t-warn", "suspect reading: " + s.flag[i]));
     } else {
       tipRow(tip, "A " + C.a.id, fmt(q.ea * 1e3, 4) + " mJ/img");
       tipRow(tip, "B " + C.b.id, fmt(q.eb * 1e3, 4) + " mJ/img");
       tipRow(tip, "reduction A/B", fmt(q.ea / q.eb, 3) + "\u00d7");
+      if (C.a.flag[i]) tip.appendChild(el("div", "t-warn", "suspect A reading: " + C.a.flag[i]));
+      if (C.b.flag[i]) tip.appendChild(el("div", "t-warn", "suspect B reading: " + C.b.flag[i]));
     }
     tipRow(tip, "params", D.params[i] === null ? "\u2013" : fmt(D.params[i] / 1e6, 3) + " M");
     tipRow(tip, "GMACs", D.macs[i] === null ? "\u2013" : fmt(D.macs[i] / 1e9, 3));
@@ -1154,7 +1166,7 @@
       var c = pointInfo(q, "explorer");
       return { model: D.name[q.i], img: D.img[q.i], setup: s.id, energy_mj: q.e * 1e3, acc: q.a, type: D.types[D.type[q.i]],
         family: D.families[D.family[q.i]], ranked: q.ok, hit: q.hit, overlay: !!q.overlay, score: q.ok ? q.score : null,
-        simulated: s.simulated, cx: c && c.x, cy: c && c.y };
+        simulated: s.simulated, flag: s.flag[q.i] || null, cx: c && c.x, cy: c && c.y };
     });
   };
   jb.ranking = function () { return R.ranking.map(function (q) { return { model: D.name[q.i], img: D.img[q.i], score: q.score, acc: q.a, energy_mj: q.e * 1e3 }; }); };
