@@ -438,6 +438,22 @@ def test_suspect_readings_are_marked_and_explained(page, suspect_site):
     tip.wait_for(state="visible")
     assert page.evaluate("__jb.tooltip.model") == "vit_2.test_in1k"
     assert "suspect reading: " + target["flag"] in tip.text_content()
+    # the table marks the row and names the reason; the CSV carries it
+    page.fill("#search", "vit_2.test_in1k")
+    row = page.locator('#table tbody tr.hit:has(td.model[title^="vit_2.test_in1k"])')
+    row.wait_for()
+    assert "suspect" in row.get_attribute("class")
+    assert "suspect reading: " + target["flag"] in row.locator("td.model").get_attribute("title")
+    with page.expect_download() as dl:
+        page.click("#download")
+    lines = Path(dl.value.path()).read_text().strip().split("\n")
+    assert lines[0].endswith(",setup,ranked,suspect")
+    vit = [line for line in lines if line.startswith("vit_2.test_in1k,")]
+    assert len(vit) == 1 and target["flag"].split(" (")[0] in vit[0]
+    # the ranking marks it when it is ranked
+    top = page.evaluate("__jb.ranking()")
+    marked = page.locator("#bars li.suspect").count()
+    assert marked >= 1 and marked == sum(1 for r in top if pts[(r["model"], r["img"])]["flag"])
     # the comparison view names the suspect side
     open_app(page, suspect_site["url"], "#v=compare&ca=A100:torch-fp32&cb=H100:torch-fp32")
     cmp = {p["model"]: p for p in page.evaluate("__jb.compare()")["points"]}

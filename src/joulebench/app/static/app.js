@@ -636,11 +636,12 @@
     R.ranking.forEach(function (q) { if (q.score > max) max = q.score; });
     $("bars-title").textContent = "Top " + R.ranking.length + " by " + (S.score === "apj" ? "accuracy per mJ" : "weighted Manhattan (W=" + S.w.toFixed(2) + ")");
     R.ranking.forEach(function (q, k) {
-      var li = el("li", q.hit ? "hit" : null);
+      var why = R.setup.flag[q.i];
+      var li = el("li", (q.hit ? "hit" : "") + (why ? " suspect" : ""));
       li.appendChild(el("span", "rank", k + 1));
       var mid = el("div");
       var nm = el("div", "name", D.name[q.i] + " @" + D.img[q.i]);
-      nm.title = D.name[q.i] + " \u2013 " + fmt(q.a, 4) + "%, " + fmt(q.e * 1e3, 3) + " mJ";
+      nm.title = D.name[q.i] + " \u2013 " + fmt(q.a, 4) + "%, " + fmt(q.e * 1e3, 3) + " mJ" + (why ? "\nsuspect reading: " + why : "");
       mid.appendChild(nm);
       var bar = el("div", "bar");
       bar.style.width = (max > 0 ? Math.max(2, 100 * q.score / max) : 0) + "%";
@@ -659,7 +660,8 @@
     return { kwh: kwh, co2: kwh * S.ci / 1000, cost: kwh * S.price };
   }
   var TABLE_COLS = [
-    { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; } },
+    { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; },
+      note: function (q) { return R.setup && R.setup.flag[q.i] ? "suspect reading: " + R.setup.flag[q.i] : ""; } },
     { plain: true, key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
     { key: "type", label: "Type", txt: true, get: function (q) { return D.types[D.type[q.i]]; } },
     { key: "family", label: "Family", txt: true, get: function (q) { return D.families[D.family[q.i]]; } },
@@ -677,7 +679,11 @@
     { key: "cost", label: "Cost/M", get: function (q) { return perMillion(q.e).cost; }, d: 3 }
   ];
   var CMP_COLS = [
-    { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; } },
+    { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; },
+      note: function (q) {
+        return [["A", C.a], ["B", C.b]].filter(function (x) { return x[1].flag[q.i]; })
+          .map(function (x) { return "suspect " + x[0] + " reading: " + x[1].flag[q.i]; }).join("\n");
+      } },
     { plain: true, key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
     { key: "type", label: "Type", txt: true, get: function (q) { return D.types[D.type[q.i]]; } },
     { key: "ea", label: "A mJ/img", get: function (q) { return q.ea * 1e3; }, d: 4 },
@@ -729,7 +735,9 @@
         var v = c.get(q);
         var shown = c.txt ? v : c.plain ? (v === null || v !== v || !v ? "\u2013" : String(v)) : fmt(v, c.d || 6);
         var td = el("td", (c.txt ? "txt" : "") + (c.key === "model" ? " model" : ""), shown);
-        if (c.key === "model") td.title = String(v);
+        var note = c.note ? c.note(q) : "";
+        if (c.key === "model") td.title = String(v) + (note ? "\n" + note : "");
+        if (note) r.className += " suspect";
         r.appendChild(td);
       });
       frag.appendChild(r);
@@ -1215,10 +1223,10 @@
     $("cmp-prev").addEventListener("click", function () { pages.compare--; changed("page", drawCmpTable); });
     $("cmp-next").addEventListener("click", function () { pages.compare++; changed("page", drawCmpTable); });
     $("download").addEventListener("click", function () {
-      download("joulebench-" + safeFileName(S.setup) + ".csv", TABLE_COLS, R.tableRows, { head: ["setup", "ranked"], row: function (q) { return [R.setup.id, q.ok ? 1 : 0]; } });
+      download("joulebench-" + safeFileName(S.setup) + ".csv", TABLE_COLS, R.tableRows, { head: ["setup", "ranked", "suspect"], row: function (q) { return [R.setup.id, q.ok ? 1 : 0, R.setup.flag[q.i] || ""]; } });
     });
     $("cmp-download").addEventListener("click", function () {
-      download("joulebench-compare.csv", CMP_COLS, C.tableRows, { head: ["setup_a", "setup_b"], row: function () { return [C.a.id, C.b.id]; } });
+      download("joulebench-compare.csv", CMP_COLS, C.tableRows, { head: ["setup_a", "setup_b", "suspect_a", "suspect_b"], row: function (q) { return [C.a.id, C.b.id, C.a.flag[q.i] || "", C.b.flag[q.i] || ""]; } });
     });
     window.addEventListener("hashchange", function () {
       if (location.hash === encodeState()) return;
