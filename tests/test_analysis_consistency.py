@@ -210,3 +210,21 @@ def test_model_checks_tell_the_odd_tag_among_three():
     both_sides = rows("A100:torch-fp32", {"net.a": 0.100, "net.b": 0.107, "net.c": 0.094})
     msg = model_checks(both_sides, "net.a", 224, threshold=1.1)[0]["message"]
     assert "the spread comes from readings on both sides of it" in msg
+
+
+def test_drop_suspect_removes_only_the_flagged_rows_of_one_setup(energy):
+    from joulebench.analysis.consistency import drop_suspect
+
+    kept, why = drop_suspect(energy, "H100:torch-fp32")
+    # both vit_small tags disagree (only two: either may be wrong); vit_small.fb and convnext_tiny are ratio outliers
+    assert sorted(why["model"]) == ["convnext_tiny.fb_in1k", "vit_small.augreg_in1k", "vit_small.fb_in1k"]
+    assert "; " in why.set_index("model").loc["vit_small.fb_in1k", "message"]  # two checks, one row
+    assert len(energy) - len(kept) == 3
+    assert set(kept[kept.setup == "H100:torch-fp32"]["model"]) == {
+        "resnet18.a1_in1k",
+        "resnet18.tv_in1k",
+        "resnet18.gluon_in1k",
+    }
+    assert len(kept[kept.setup == "A100:torch-fp32"]) == 6  # the references stay
+    with pytest.raises(ConfigError, match="Available setups"):
+        drop_suspect(energy, "B200:torch-fp32")

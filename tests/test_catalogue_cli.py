@@ -120,3 +120,25 @@ def test_show_flags_readings_that_disagree_with_identical_workloads():
     assert r.exit_code == 0 and "check (repeats): on H100:torch-fp32" in r.output
     clean = _json(["show", "convnext_tiny.in12k_ft_in1k", "--img-size", "288", "--json"])
     assert clean["checks"] == []
+
+
+def test_frontier_and_rank_can_leave_out_suspect_readings():
+    from joulebench.analysis.consistency import suspect_readings
+    from joulebench.data import load_dataset
+
+    ds = load_dataset()
+    flagged = suspect_readings(ds.energy, ds.catalogue)
+    flagged = set(zip(*[flagged[flagged.setup == "H100:torch-fp32"][c] for c in ("model", "img_size")], strict=True))
+    plain = _json(["frontier", "-s", "H100:torch-fp32", "--json"])
+    clean = _json(["frontier", "-s", "H100:torch-fp32", "--drop-suspect", "--json"])
+    assert plain["dropped_suspect"] is None
+    assert {(d["model"], d["img_size"]) for d in clean["dropped_suspect"]} == flagged
+    assert ("eva_large_patch14_196.in22k_ft_in22k_in1k", 196) in flagged
+    on_plain = {(m["model"], m["img_size"]) for m in plain["frontier"]}
+    on_clean = {(m["model"], m["img_size"]) for m in clean["frontier"]}
+    assert on_plain & flagged and not on_clean & flagged  # suspect rows sat on the frontier; now none do
+    assert clean["models"] == plain["models"] - len(flagged)
+    top = _json(["rank", "-s", "H100:torch-fp32", "--drop-suspect", "--limit", "50", "--json"])
+    assert not {(m["model"], m["img_size"]) for m in top["models"]} & flagged
+    r = runner.invoke(app, ["rank", "-s", "H100:torch-fp32", "--drop-suspect", "--limit", "3"])
+    assert r.exit_code == 0 and f"left out {len(flagged)} suspect reading(s) of H100:torch-fp32" in r.output

@@ -415,3 +415,22 @@ def suspect_readings(
                     }
                 )
     return pd.DataFrame(rows, columns=["setup", "model", "img_size", "check", "message"])
+
+
+def drop_suspect(
+    energy: pd.DataFrame, setup: str, catalogue: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``energy`` without the readings of ``setup`` that :func:`suspect_readings` flags, and those readings.
+
+    Other setups' rows stay (they are the references the checks compare with).
+
+    Returns:
+        ``(energy without the flagged rows of setup, flagged rows: model, img_size, check, message)``.
+    """
+    check_choice(setup, energy["setup"].unique(), "setup")
+    flagged = suspect_readings(energy, catalogue)
+    flagged = flagged[flagged["setup"] == setup]
+    why = flagged.groupby(KEY, as_index=False)["message"].agg("; ".join)
+    flag = energy[KEY].merge(why[KEY].assign(_flag=True), on=KEY, how="left")["_flag"].eq(True).to_numpy()
+    hit = (energy["setup"] == setup).to_numpy() & flag
+    return energy[~hit], why.reset_index(drop=True)

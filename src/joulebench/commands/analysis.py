@@ -24,6 +24,11 @@ IntensityOpt = typer.Option(None, "--intensity", help="Grid carbon intensity in 
 PriceOpt = typer.Option(None, "--price", help="Electricity price per kWh, e.g. 0.30.")
 CurrencyOpt = typer.Option("", "--currency", help="Currency label of --price, e.g. EUR.")
 IncludeTestOpt = typer.Option(False, "--include-test-models", help="Keep timm's untrained test_* models.")
+DropSuspectOpt = typer.Option(
+    False,
+    "--drop-suspect",
+    help="Leave out this setup's readings that fail a consistency check (see `joulebench consistency`).",
+)
 
 
 def parse_count(text: str | float) -> float:
@@ -94,6 +99,24 @@ def _mj(j: Any) -> str:
     return "–" if j is None or j != j else f"{j * 1e3:.4g}"
 
 
+def _suspect_filter(ds: Any, setup: str, drop: bool, quiet: bool) -> tuple[Any, list[dict] | None]:
+    """The energy table, without ``setup``'s suspect readings when ``drop`` (and those readings, else None)."""
+    if not drop:
+        return ds.energy, None
+    from joulebench.analysis.consistency import drop_suspect
+
+    energy, why = drop_suspect(ds.energy, setup, ds.catalogue)
+    if not quiet:
+        names = ", ".join(f"{m}@{s}" for m, s in zip(why["model"][:5], why["img_size"][:5], strict=True))
+        more = f" and {len(why) - 5} more" if len(why) > 5 else ""
+        err_console().print(
+            f"left out {len(why)} suspect reading(s) of {setup}"
+            + (f": {names}{more}" if len(why) else "")
+            + " (why: joulebench show MODEL, or joulebench consistency)"
+        )
+    return energy, why.to_dict("records")
+
+
 def _cmdline() -> str:
     return "joulebench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -152,6 +175,7 @@ def register(app: typer.Typer) -> None:
         intensity: float | None = IntensityOpt,
         price: float | None = PriceOpt,
         currency: str = CurrencyOpt,
+        drop_suspect: bool = DropSuspectOpt,
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
@@ -169,7 +193,8 @@ def register(app: typer.Typer) -> None:
             max_memory_b=None if max_memory is None else parse_bytes(max_memory),
         )
         ds = load(db)
-        df = energy_accuracy(ds.energy, ds.accuracy, setup, testset, ds.catalogue, _stats(ds))
+        energy, dropped = _suspect_filter(ds, setup, drop_suspect, json_out)
+        df = energy_accuracy(energy, ds.accuracy, setup, testset, ds.catalogue, _stats(ds))
         res = rank(df, score, weight, th, limit)
         table = add_carbon_columns(res.table, intensity, price)
         if json_out:
@@ -206,6 +231,7 @@ def register(app: typer.Typer) -> None:
                     "filtered": res.filtered,
                     "reason": res.reason,
                     "currency": currency or None,
+                    "dropped_suspect": dropped,
                     "models": table[list(dict.fromkeys(cols))].to_dict("records"),
                 }
             )
@@ -252,6 +278,7 @@ def register(app: typer.Typer) -> None:
         testset: list[str] = typer.Option(["imagenet"], "--testset", "-t", help="Test set(s); several are averaged."),
         target: list[float] = typer.Option([], "--target", help="Accuracy (%) to predict the energy for (repeatable)."),
         include_test_models: bool = IncludeTestOpt,
+        drop_suspect: bool = DropSuspectOpt,
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
@@ -261,7 +288,8 @@ def register(app: typer.Typer) -> None:
         from joulebench.analysis.frontier import frontier, frontier_families
 
         ds = load(db)
-        df = energy_accuracy(ds.energy, ds.accuracy, setup, testset, ds.catalogue, _stats(ds))
+        energy, dropped = _suspect_filter(ds, setup, drop_suspect, json_out)
+        df = energy_accuracy(energy, ds.accuracy, setup, testset, ds.catalogue, _stats(ds))
         if not include_test_models:
             df = drop_test_models(df)
         front = frontier(df)
@@ -302,6 +330,7 @@ def register(app: typer.Typer) -> None:
                     "fit_error": fit_error,
                     "families": frontier_families(front).to_dict("records"),
                     "predictions": preds,
+                    "dropped_suspect": dropped,
                 }
             )
             return
