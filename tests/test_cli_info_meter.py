@@ -217,3 +217,12 @@ def test_info_probes_a_runtimes_registry(monkeypatch):
     assert why is None
     assert [(r["name"], r["available"]) for r in rows] == [("a-ok", True), ("b-no", False), ("c-broken", False)]
     assert "driver mismatch" in rows[2]["detail"]
+
+
+def test_version_prints_and_exits_zero(capsys):
+    from joulebench import __version__
+
+    cli.main(["--version"])  # returns (exit status 0) instead of asking for a command
+    assert capsys.readouterr().out.strip() == __version__
+    r = CliRunner().invoke(cli.app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == __version__

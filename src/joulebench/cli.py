@@ -40,15 +40,22 @@ for _mod in COMMAND_MODULES:
     _m.register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    # a parameter callback runs while the arguments are parsed, before the group asks for a command
+    if value:
         from joulebench import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+) -> None:
+    """Measure energy per inference on real accelerators and choose models by accuracy per joule."""
 
 
 def main(argv: list[str] | None = None) -> None:
