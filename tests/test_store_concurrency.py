@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from joulebench.errors import StoreError
-from joulebench.store import Store
+from joulebench.store import SCHEMA_VERSION, Store
 from joulebench.store import db as store_db
 from test_store_helpers import run, task
 
@@ -55,7 +55,7 @@ def test_two_processes_writing_at_once(tmp_path):
         assert [m["batch_size"] for m in shared] == [1, 2, 4, 8]
         # all four rows come from one writer's save, never a mix of two
         assert len({m["energy_per_image_j"] * m["batch_size"] ** 0.5 for m in shared}) == 1
-        assert s.meta()["schema_version"] == "1"
+        assert s.meta()["schema_version"] == str(SCHEMA_VERSION)
 
 
 def _die_mid_task(path: str) -> None:

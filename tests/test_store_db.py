@@ -433,26 +433,28 @@ def test_older_schema_is_migrated_in_order(db, monkeypatch):
         s.save_task(*task())
     calls = []
 
-    def v1_to_v2(conn):
-        calls.append(2)
+    now = SCHEMA_VERSION
+
+    def step_1(conn):
+        calls.append(now + 1)
         conn.execute("ALTER TABLE summaries ADD COLUMN note TEXT")
 
-    def v2_to_v3(conn):
-        calls.append(3)
+    def step_2(conn):
+        calls.append(now + 2)
         conn.execute("UPDATE summaries SET note = 'migrated'")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
-    monkeypatch.setattr(schema, "MIGRATIONS", {1: v1_to_v2, 2: v2_to_v3})
-    with pytest.raises(StoreError, match="older schema version 1"):
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", now + 2)
+    monkeypatch.setattr(schema, "MIGRATIONS", {now: step_1, now + 1: step_2})
+    with pytest.raises(StoreError, match=f"older schema version {now}"):
         Store.open_readonly(db)
     with Store(db) as s:
-        assert s.meta()["schema_version"] == "3"
-        assert "migrated_to_3" in s.meta()
+        assert s.meta()["schema_version"] == str(now + 2)
+        assert f"migrated_to_{now + 2}" in s.meta()
     with Store(db):
         pass  # already current: migrations do not run twice
-    assert calls == [2, 3]
+    assert calls == [now + 1, now + 2]
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == now + 2
     assert conn.execute("SELECT note FROM summaries").fetchall() == [("migrated",)]
     conn.close()
 
@@ -465,12 +467,12 @@ def test_failed_migration_changes_nothing(db, monkeypatch):
         conn.execute("CREATE TABLE half_done (x)")
         raise RuntimeError("bug in migration")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(schema, "MIGRATIONS", {1: broken})
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "MIGRATIONS", {SCHEMA_VERSION: broken})
     with pytest.raises(RuntimeError, match="bug in migration"):
         Store(db)
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT name FROM sqlite_master ORDER BY name").fetchall() == before_tables
     conn.close()
 
@@ -495,3 +497,26 @@ def test_closed_store_says_so(db):
     s.close()
     with pytest.raises(StoreError, match="closed"):
         s.summaries()
+
+
+def test_version_1_database_gains_the_failures_gpu_seconds_column(tmp_path):
+    # schema 1 is schema 2 without failures.gpu_seconds: make one, with a run and a failure in it
+    old = tmp_path / "v1.db"
+    with Store(old) as s:
+        s.add_run(run())
+        s.save_task(*task())
+    conn = sqlite3.connect(old)
+    conn.execute("ALTER TABLE failures DROP COLUMN gpu_seconds")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    before = conn.execute("SELECT model, stage, reason FROM failures").fetchall()
+    conn.close()
+    assert before
+    with pytest.raises(StoreError, match="older schema version 1"):
+        Store.open_readonly(old)
+    with Store(old) as s:
+        assert s.meta()["schema_version"] == str(SCHEMA_VERSION) == "2" and "migrated_to_2" in s.meta()
+        fails = s.failures()
+        assert [(f["model"], f["stage"], f["reason"]) for f in fails] == before
+        assert all(f["gpu_seconds"] is None for f in fails)

@@ -113,7 +113,7 @@ def test_parquet_has_typed_columns_and_metadata(store, tmp_path):
     assert str(t.schema.field("throttled").type) == "bool"
     assert str(t.schema.field("error").type) == "string"
     meta = {k.decode(): v.decode() for k, v in t.schema.metadata.items()}
-    assert meta["joulebench.table"] == "summaries" and meta["joulebench.schema_version"] == "1"
+    assert meta["joulebench.table"] == "summaries" and meta["joulebench.schema_version"] == "2"
 
 
 def test_filters_apply_to_exports(store, tmp_path):

@@ -207,3 +207,71 @@ def test_when_the_time_is_up_nothing_more_starts_even_without_an_estimate(tmp_pa
     report = run_sweep(plan, tmp_path / "jb.db", runner=runner, deadline_s=60.0, clock=clock, progress=Recorder())
     assert report.deferred == [plan.tasks[1].key]
     assert any("not starting test_resnet" in m and "no time left" in m for m in messages)
+
+
+def test_a_task_stopped_at_the_deadline_is_remembered_and_planned_for(tmp_path):
+    # A task that a deadline stopped after 200 s needs more than 200 s: the next run must not start it with
+    # less time left (it would be stopped again), and a run shorter than that must say it can never fit.
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+
+    def stopped_runner(task, device, on_event=None, stop=None, kill=None):
+        assert stop.wait(30), "the deadline never stopped the task"
+        out = _ok(task, 200.0)
+        out.interrupted, out.gpu_seconds = True, 200.0
+        return out
+
+    run_sweep(plan, db, runner=stopped_runner, deadline_s=0.3)
+    key = plan.tasks[0].key
+    with Store(db) as store:
+        (row,) = store.failures()
+        assert (row["stage"], row["gpu_seconds"], row["model"]) == ("deadline", 200.0, key[0])
+        assert "stopped at the deadline after 200 s" in row["reason"]
+        assert store.done_keys(None) == set()  # still to do
+        assert store.deadline_stops(config_hash(OPTS.to_config()), meter="sim") == {key: 200.0}
+        assert store.deadline_stops("another-protocol") == {}
+
+    messages, ran = [], []
+    progress = type("P", (), {})()
+    progress.message = messages.append
+    for name in ("start", "stop", "event"):
+        setattr(progress, name, lambda *a, **k: None)
+    progress.finished = lambda result: None
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        ran.append(task.key)
+        return _ok(task, 250.0)
+
+    # Other tasks cost 10 s, but this one needs more than 200: with 150 s it waits for a longer run ...
+    _seed(db, plan, [10.0, 10.0])
+    again = run_sweep(prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS), db, runner=runner, deadline_s=150.0,
+                      clock=FakeClock(), progress=progress)  # fmt: skip
+    assert ran == [] and again.deferred == [key]
+    assert any("more than this whole run's 150 s" in m and "longer --deadline" in m for m in messages)
+    # ... and with 300 s it starts
+    again = run_sweep(prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS), db, runner=runner, deadline_s=300.0,
+                      clock=FakeClock(), progress=progress)  # fmt: skip
+    assert ran == [key] and again.deferred == []
+
+
+def test_an_interrupted_task_is_not_recorded_as_a_deadline_stop(tmp_path):
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        out = _ok(task, 5.0)
+        out.interrupted = True  # the user pressed Ctrl-C: nothing was learnt about the task's length
+        return out
+
+    run_sweep(plan, db, runner=runner, deadline_s=100.0)
+    with Store(db) as store:
+        assert store.failures() == [] and store.deadline_stops() == {}
+
+
+def test_task_estimate_is_at_least_how_long_a_deadline_let_it_run():
+    plan = prepare_sweep(MODELS[:2], ["cpu-fp32"], OPTS)
+    a, b = plan.tasks
+    costs = TaskCosts({"cpu-fp32": [100.0]}, {a.key: 300.0})
+    assert costs.estimate_task(a) == 300.0 and costs.estimate_task(b) == 100.0
+    assert TaskCosts({}, {a.key: 40.0}).estimate_task(a) == 40.0 and TaskCosts().estimate_task(a) is None
+    assert TaskCosts({"cpu-fp32": [100.0]}, {a.key: 40.0}).estimate_task(a) == 100.0

@@ -509,6 +509,25 @@ class Store:
                 out.setdefault(rt, []).append(float(sec))
         return out
 
+    def deadline_stops(
+        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
+    ) -> dict[tuple[str, int, str], float]:
+        """(model, img_size, runtime) -> the longest a task ran before a deadline stopped it, in seconds.
+
+        From ``failures`` rows of stage ``deadline``; filters as in :meth:`done_keys` (on the run's columns).
+        """
+        sql = (
+            "SELECT f.model, f.img_size, f.runtime, MAX(f.gpu_seconds) FROM failures f "
+            "JOIN runs r ON r.run_id = f.run_id WHERE f.stage = 'deadline' AND f.gpu_seconds IS NOT NULL"
+        )
+        params: list[Any] = []
+        for column, value in (("r.config_hash", config_hash), ("r.meter", meter), ("r.gpu_name", gpu_name)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        sql += " GROUP BY f.model, f.img_size, f.runtime"
+        return {(m, s, rt): float(sec) for m, s, rt, sec in self._require().execute(sql, params)}
+
     @staticmethod
     def _finished(
         gpu_uuid: str | None,

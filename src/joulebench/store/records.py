@@ -152,6 +152,8 @@ class Failure:
     batch_size: int | None = None
     detail: str | None = None
     occurred_at: str | None = None
+    #: Seconds the task had held its device when it failed or was stopped (set for ``deadline`` stops).
+    gpu_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of all fields."""

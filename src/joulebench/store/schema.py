@@ -17,7 +17,7 @@ from joulebench.store.records import BatchMeasurement, Failure, ModelSummary
 APPLICATION_ID = 0x4A424442
 
 #: The schema version this joulebench writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Columns holding JSON text in the database and dicts in Python.
 JSON_COLUMNS = {
@@ -152,9 +152,13 @@ def create_schema(conn: sqlite3.Connection, joulebench_version: str, now: str) -
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    # failures remember how long a task ran before a deadline stopped it, so the next run can plan for it
+    conn.execute("ALTER TABLE failures ADD COLUMN gpu_seconds REAL")
+
+
 #: ``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1`` (inside one transaction).
-#: Version 1 is the first schema, so there is nothing to migrate yet; add steps here when the schema changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
 
 def migrate(conn: sqlite3.Connection, from_version: int, joulebench_version: str, now: str) -> int:

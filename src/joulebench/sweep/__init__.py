@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from joulebench.errors import ConfigError, MeterError
+from joulebench.store.records import Failure
 from joulebench.sweep.tasks import SweepOptions, Task, TaskResult
 
 
@@ -347,13 +348,19 @@ class TaskCosts:
 
     The estimate for a runtime is the 75th percentile of the GPU-seconds of its finished tasks under the same
     protocol: those stored before this sweep (same GPU model and meter) and those this sweep finishes. A
-    runtime with none has no estimate, and its tasks are started.
+    runtime with none has no estimate, and its tasks are started. A task that an earlier deadline stopped
+    after S seconds needs more than S, so its own estimate is at least S (``stopped``).
     """
 
     PERCENTILE = 75.0
 
-    def __init__(self, history: dict[str, list[float]] | None = None):
+    def __init__(
+        self,
+        history: dict[str, list[float]] | None = None,
+        stopped: dict[tuple[str, int, str], float] | None = None,
+    ):
         self._seconds = {rt: list(v) for rt, v in (history or {}).items()}
+        self.stopped = dict(stopped or {})
         self._lock = threading.Lock()  # added and read on the executor's threads, one per device
 
     def add(self, runtime: str, seconds: float | None) -> None:
@@ -369,6 +376,26 @@ class TaskCosts:
         with self._lock:
             xs = list(self._seconds.get(runtime, []))
         return percentile(xs, self.PERCENTILE)
+
+    def estimate_task(self, task: Task) -> float | None:
+        """The runtime's estimate, raised to how long an earlier deadline let this task run, if longer."""
+        est, floor = self.estimate(task.runtime), self.stopped.get(task.key)
+        return floor if est is None else est if floor is None else max(est, floor)
+
+
+def _deadline_stop(result: TaskResult) -> Failure:
+    """The failure row that records a task stopped at the deadline, with how long it had run."""
+    task, seconds = result.task, float(result.gpu_seconds or 0.0)
+    return Failure(
+        run_id=task.run_id,
+        model=task.model,
+        img_size=task.img_size,
+        runtime=task.runtime,
+        stage="deadline",
+        reason=f"stopped at the deadline after {seconds:.0f} s; not saved, so the next run redoes it",
+        occurred_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        gpu_seconds=seconds,
+    )
 
 
 def _counting(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable[..., TaskResult]:
@@ -455,10 +482,10 @@ def run_sweep(
         costs = None
         if ends_at is not None:
             names = {f.get("gpu_name") for f in plan.gpu_facts}
+            gpu_name = names.pop() if len(names) == 1 else None
             costs = TaskCosts(
-                store.gpu_seconds_by_runtime(
-                    protocol, meter=plan.options.meter, gpu_name=names.pop() if len(names) == 1 else None
-                )
+                store.gpu_seconds_by_runtime(protocol, meter=plan.options.meter, gpu_name=gpu_name),
+                store.deadline_stops(protocol, meter=plan.options.meter, gpu_name=gpu_name),
             )
             runner = _counting(runner or run_task, costs)
         # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
@@ -479,18 +506,30 @@ def run_sweep(
             report.results.append(result)
             if not result.interrupted:
                 store.save_task(result.measurements, result.summary, result.failures)
+            elif report.deadline_reached and result.gpu_seconds is not None:
+                # its results are not kept, but how long it ran is: the next run plans for at least that much
+                store.save_task([], None, [_deadline_stop(result)])
             progress.finished(result)
 
         def admit(task: Task) -> bool:
             left = ends_at - clock()
-            need = costs.estimate(task.runtime)
+            need = costs.estimate_task(task)
             return left > 0 and (need is None or need <= left)
 
         def deferred(task: Task) -> None:
             report.deferred.append(task.key)
-            need = costs.estimate(task.runtime)
-            why = "no time left" if need is None else f"needs about {need:.0f} s"
-            progress.message(f"deadline: not starting {task.label()} ({why}; left for a re-run)")
+            need, floor = costs.estimate_task(task), costs.stopped.get(task.key)
+            if floor is not None and floor >= deadline_s:
+                why = (
+                    f"a deadline stopped it after {floor:.0f} s before, more than this whole run's {deadline_s:.0f} s; "
+                    "give it a longer --deadline or none"
+                )
+            elif floor is not None and floor >= (costs.estimate(task.runtime) or 0.0):
+                why = f"needs more than {floor:.0f} s: a deadline stopped it that late before; left for a re-run"
+            else:
+                why = "no time left" if need is None else f"needs about {need:.0f} s"
+                why += "; left for a re-run"
+            progress.message(f"deadline: not starting {task.label()} ({why})")
 
         kill = threading.Event()
         grace = threading.Timer(deadline_grace_s, kill.set)
