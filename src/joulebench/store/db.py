@@ -245,7 +245,7 @@ class Store:
         if self.readonly:
             if kind == "new":
                 raise StoreError(self._no_results_message())
-            if kind == "older":
+            if kind == "older" and not schema.readable_as_is(conn.execute("PRAGMA user_version").fetchone()[0]):
                 raise StoreError(
                     f"{self.path} has the older schema version {conn.execute('PRAGMA user_version').fetchone()[0]}: "
                     "open it once with write access (any `joulebench results`, `export` or `measure` does) "
@@ -564,7 +564,8 @@ class Store:
         """
         cols = self.columns(table)
         where, params = self._where(table, filters)
-        sql = f"SELECT {', '.join('t.' + c for c in cols)} FROM {table} t"
+        present = self._present(table)  # an older file read as it is lacks the columns added since: NULL
+        sql = f"SELECT {', '.join(f't.{c}' if c in present else f'NULL AS {c}' for c in cols)} FROM {table} t"
         if table != "runs":
             sql += " LEFT JOIN runs r ON r.run_id = t.run_id"
         sql += f"{where} ORDER BY {_ORDER[table]}"
@@ -586,6 +587,10 @@ class Store:
                 row[c] = None if row[c] is None else bool(row[c])
             out.append(row)
         return out
+
+    def _present(self, table: str) -> set[str]:
+        """Columns the file's ``table`` actually has."""
+        return {r[1] for r in self._require().execute(f"PRAGMA table_info({table})")}
 
     def count(self, table: str, **filters: Any) -> int:
         """Number of rows of ``table`` matching ``filters``."""

@@ -160,6 +160,15 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
 #: ``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1`` (inside one transaction).
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
+#: Versions whose step to the next one only adds columns: a read-only open reads such a file as it is (the
+#: missing columns read as None), so looking at an older store does not need write access.
+ADDITIVE: frozenset[int] = frozenset({1})
+
+
+def readable_as_is(version: int) -> bool:
+    """True when every step from ``version`` to :data:`SCHEMA_VERSION` only adds columns."""
+    return all(v in ADDITIVE for v in range(version, SCHEMA_VERSION))
+
 
 def migrate(conn: sqlite3.Connection, from_version: int, joulebench_version: str, now: str) -> int:
     """Upgrade the schema from ``from_version`` to :data:`SCHEMA_VERSION` inside the caller's transaction.
