@@ -524,7 +524,7 @@ def run_sweep(
                     f"a deadline stopped it after {floor:.0f} s before, more than this whole run's {deadline_s:.0f} s; "
                     "give it a longer --deadline or none"
                 )
-            elif floor is not None and floor >= (costs.estimate(task.runtime) or 0.0):
+            elif floor is not None and need == floor:  # the stop, not the runtime's estimate, holds it back
                 why = f"needs more than {floor:.0f} s: a deadline stopped it that late before; left for a re-run"
             else:
                 why = "no time left" if need is None else f"needs about {need:.0f} s"
