@@ -157,9 +157,9 @@ def attach(df: pd.DataFrame, facts: pd.DataFrame | None) -> pd.DataFrame:
         extra = [c for c in facts.columns if c not in df.columns or c in on]
         out = df.merge(facts[extra], on=on, how="left")
     if "arch" not in out.columns:
-        out["arch"] = out["model"].astype(str).str.split(".").str[0]
+        out["arch"] = arch_of(out["model"])
     else:
-        out["arch"] = out["arch"].fillna(out["model"].astype(str).str.split(".").str[0])
+        out["arch"] = out["arch"].fillna(arch_of(out["model"]))
     return out
 
 
@@ -185,6 +185,11 @@ def energy_accuracy(
     df = e.merge(w, on=KEY, how="inner").dropna(subset=testsets)
     df[ACC] = df[testsets].mean(axis=1)
     return attach(df, static_facts(catalogue, stats)).reset_index(drop=True)
+
+
+def arch_of(models: pd.Series) -> pd.Series:
+    """The timm architecture of each model name: the part before the tag (``resnet50`` of ``resnet50.a1_in1k``)."""
+    return models.astype(str).str.split(".").str[0]
 
 
 def setups_of(energy: pd.DataFrame) -> list[str]:

@@ -17,7 +17,7 @@ measurement is the odd one out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +25,7 @@ import numpy as np
 from joulebench.analysis._common import (
     ENERGY,
     KEY,
+    arch_of,
     check_choice,
     dedupe_energy,
     need,
@@ -41,6 +42,11 @@ if TYPE_CHECKING:  # pragma: no cover
 DISCORDANT = 1.10
 #: A model whose energy ratio to the reference is this factor away from the median ratio is an outlier.
 OUTLIER_FACTOR = 1.5
+
+
+def _summary(result: Repeatability | RatioOutliers) -> dict:
+    """Every field of a check's result but its last, the table."""
+    return {f.name: getattr(result, f.name) for f in fields(result)[:-1]}
 
 
 @dataclass(frozen=True)
@@ -73,17 +79,7 @@ class Repeatability:
 
     def to_dict(self) -> dict:
         """Summary without the per-group table."""
-        return {
-            "setup": self.setup,
-            "groups": self.groups,
-            "configs": self.configs,
-            "pooled_sd_log": self.pooled_sd_log,
-            "median_spread": self.median_spread,
-            "p90_spread": self.p90_spread,
-            "max_spread": self.max_spread,
-            "discordant": self.discordant,
-            "threshold": self.threshold,
-        }
+        return _summary(self)
 
 
 def workload_groups(rows: pd.DataFrame, catalogue: pd.DataFrame | None = None) -> pd.Series:
@@ -94,8 +90,7 @@ def workload_groups(rows: pd.DataFrame, catalogue: pd.DataFrame | None = None) -
     """
     import pandas as pd
 
-    arch = rows["model"].astype(str).str.split(".").str[0]
-    label = arch + "@" + rows["img_size"].astype(int).astype(str)
+    label = arch_of(rows["model"]) + "@" + rows["img_size"].astype(int).astype(str)
     if catalogue is None or catalogue.empty or not {"params", "macs"} <= set(catalogue.columns):
         return label
     facts = catalogue[[*KEY, "params", "macs"]].drop_duplicates(KEY)
@@ -129,7 +124,7 @@ def repeatability(
     if not threshold >= 1:
         raise ConfigError(f"the discordance threshold is a ratio of energies and must be >= 1 (got {threshold})")
     e = select_setup(energy, setup)
-    e = e.assign(arch=e["model"].astype(str).str.split(".").str[0], group=workload_groups(e, catalogue))
+    e = e.assign(arch=arch_of(e["model"]), group=workload_groups(e, catalogue))
     size = e.groupby("group")["model"].transform("size")
     e = e[size >= 2]
     if e.empty:
@@ -173,23 +168,48 @@ def repeatability(
     )
 
 
+def repeatabilities(
+    energy: pd.DataFrame,
+    setups: Sequence[str] | None = None,
+    catalogue: pd.DataFrame | None = None,
+    threshold: float = DISCORDANT,
+    *,
+    skip_missing: bool = False,
+) -> list[Repeatability]:
+    """:func:`repeatability` of each setup (all setups by default) that has repeated workloads.
+
+    A setup named in ``setups`` without any raises ConfigError (saying why), unless ``skip_missing``.
+    """
+    out = []
+    for s in setups if setups is not None else sorted(energy["setup"].dropna().unique()):
+        try:
+            out.append(repeatability(energy, s, catalogue, threshold))
+        except ConfigError:
+            if setups is not None and not skip_missing:  # asked for by name: say why it is missing
+                raise
+    return out
+
+
 def repeatability_table(
     energy: pd.DataFrame,
     setups: Sequence[str] | None = None,
     catalogue: pd.DataFrame | None = None,
     threshold: float = DISCORDANT,
 ) -> pd.DataFrame:
-    """One :func:`repeatability` summary row per setup that has repeated workloads (all setups by default)."""
+    """One :func:`repeatability` summary row per setup that has repeated workloads (see :func:`repeatabilities`)."""
+    return summary_table(repeatabilities(energy, setups, catalogue, threshold))
+
+
+def summary_table(reps: Sequence[Repeatability]) -> pd.DataFrame:
+    """The summaries of ``reps`` (without their per-group tables), one row each."""
     import pandas as pd
 
-    rows = []
-    for s in setups if setups is not None else sorted(energy["setup"].dropna().unique()):
-        try:
-            rows.append(repeatability(energy, s, catalogue, threshold).to_dict())
-        except ConfigError:
-            if setups is not None:  # asked for by name: say why it is missing instead of dropping it
-                raise
-    return pd.DataFrame(rows, columns=list(Repeatability.__dataclass_fields__)[:-1])
+    return pd.DataFrame([r.to_dict() for r in reps], columns=[f.name for f in fields(Repeatability)[:-1]])
+
+
+def _off(value: float, typical: float) -> float:
+    """How many times ``value`` is away from ``typical``, either way (>= 1)."""
+    return max(value / typical, typical / value)
 
 
 @dataclass(frozen=True)
@@ -217,15 +237,7 @@ class RatioOutliers:
 
     def to_dict(self) -> dict:
         """Summary without the outlier table."""
-        return {
-            "setup": self.setup,
-            "reference": self.reference,
-            "n": self.n,
-            "median_ratio": self.median_ratio,
-            "factor": self.factor,
-            "low": self.low,
-            "high": self.high,
-        }
+        return _summary(self)
 
 
 def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: float = OUTLIER_FACTOR) -> RatioOutliers:
@@ -303,10 +315,10 @@ def model_checks(
     e = dedupe_energy(energy)
     mine = e[(e["model"] == model) & (e["img_size"] == img_size)]
     checks: list[dict] = []
-    arch = model.split(".")[0]
-    same = e[(e["model"].astype(str).str.split(".").str[0] == arch) & (e["img_size"] == img_size)]
-    if len(same):
-        same = same[workload_groups(same, catalogue) == workload_groups(mine, catalogue).iloc[0]] if len(mine) else same
+    if mine.empty:
+        return checks
+    same = e[(arch_of(e["model"]) == model.split(".")[0]) & (e["img_size"] == img_size)]
+    same = same[workload_groups(same, catalogue) == workload_groups(mine, catalogue).iloc[0]]
     for setup in sorted(mine["setup"].unique()):
         g = same[same["setup"] == setup]
         if len(g) < 2:
@@ -316,10 +328,10 @@ def model_checks(
             own = float(g.loc[g["model"] == model, ENERGY].iloc[0])
             others = {str(m): float(v) for m, v in zip(g["model"], g[ENERGY], strict=True) if m != model}
             typical = float(g[ENERGY].median())
-            odd = {m: v for m, v in others.items() if max(v / typical, typical / v) > threshold}
+            odd = {m: v for m, v in others.items() if _off(v, typical) > threshold}
             if len(g) == 2:
                 verdict = "with two tags the data cannot tell which is wrong; a ratio check against another GPU can"
-            elif max(own / typical, typical / own) > threshold:
+            elif _off(own, typical) > threshold:
                 verdict = f"this reading is the odd one out ({own / typical:.2f}x the median)"
             else:
                 shown = ", ".join(f"{m} {v * 1e3:.3g} mJ" for m, v in sorted(odd.items())[:3])
@@ -393,7 +405,7 @@ def suspect_readings(
             for m, size, v in zip(g["model"], g["img_size"], g[ENERGY], strict=True):
                 if len(g) == 2:
                     msg = f"the 2 tags of its workload ({work}) read {lo * 1e3:.3g} and {hi * 1e3:.3g} mJ: one is wrong"
-                elif max(v / median, median / v) > threshold:
+                elif _off(v, median) > threshold:
                     msg = f"{v / median:.2f}x the median of the {len(g)} tags of its workload ({work}): looks wrong"
                 else:
                     continue
@@ -417,6 +429,11 @@ def suspect_readings(
     return pd.DataFrame(rows, columns=["setup", "model", "img_size", "check", "message"])
 
 
+def suspect_reasons(energy: pd.DataFrame, catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`suspect_readings` with one row per reading: ``setup, model, img_size, message`` ("; "-joined)."""
+    return suspect_readings(energy, catalogue).groupby(["setup", *KEY], as_index=False)["message"].agg("; ".join)
+
+
 def drop_suspect(
     energy: pd.DataFrame, setup: str, catalogue: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -428,9 +445,8 @@ def drop_suspect(
         ``(energy without the flagged rows of setup, flagged rows: model, img_size, check, message)``.
     """
     check_choice(setup, energy["setup"].unique(), "setup")
-    flagged = suspect_readings(energy, catalogue)
-    flagged = flagged[flagged["setup"] == setup]
-    why = flagged.groupby(KEY, as_index=False)["message"].agg("; ".join)
+    why = suspect_reasons(energy, catalogue)
+    why = why[why["setup"] == setup][[*KEY, "message"]]
     flag = energy[KEY].merge(why[KEY].assign(_flag=True), on=KEY, how="left")["_flag"].eq(True).to_numpy()
     hit = (energy["setup"] == setup).to_numpy() & flag
     return energy[~hit], why.reset_index(drop=True)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import ENERGY, dedupe_energy, need, paired_setups
+from joulebench.analysis._common import ENERGY, arch_of, dedupe_energy, need, paired_setups
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -84,7 +84,7 @@ def input_size_effect(energy: pd.DataFrame, setup: str | None = None) -> pd.Data
     import pandas as pd
 
     e = dedupe_energy(energy if setup is None else energy[energy["setup"] == setup])
-    e = e.assign(arch=e["model"].astype(str).str.split(".").str[0])
+    e = e.assign(arch=arch_of(e["model"]))
     g = e.groupby(["setup", "arch", "img_size"])[ENERGY].apply(lambda s: float(np.exp(np.log(s).mean()))).reset_index()
     rows = []
     for (s, arch), grp in g.groupby(["setup", "arch"]):

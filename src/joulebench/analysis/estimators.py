@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from joulebench.analysis._common import ENERGY, KEY, dedupe_energy, need, paired_setups, require
+from joulebench.analysis._common import ENERGY, KEY, arch_of, dedupe_energy, need, paired_setups, require
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -225,7 +225,7 @@ class LogLinear:
 
 
 def _family(df: pd.DataFrame) -> pd.Series:
-    arch = df["arch"] if "arch" in df.columns else df["model"].astype(str).str.split(".").str[0]
+    arch = df["arch"] if "arch" in df.columns else arch_of(df["model"])
     derived = arch.astype(str).str.extract(r"^([a-z]+)", expand=False).fillna("other")
     if "family" in df.columns:
         return df["family"].fillna(derived).astype(str)
@@ -318,7 +318,7 @@ def cross_validate(
 
     d = usable(df)
     need(len(d), max(2 * k, 10), f"{k}-fold cross-validation")
-    groups = d["arch"] if "arch" in d.columns else d["model"].astype(str).str.split(".").str[0]
+    groups = d["arch"] if "arch" in d.columns else arch_of(d["model"])
     folds = group_kfold(groups, k, seed)
     rows = []
     for name in estimators:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from joulebench.analysis._common import ENERGY, KEY, drop_test_models, energy_accuracy
+from joulebench.analysis._common import ENERGY, KEY, arch_of, drop_test_models, energy_accuracy
 from joulebench.analysis.frontier import frontier
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +51,7 @@ def select_panel(
     if with_frontier:
         add(frontier(df), "frontier")
     for name in extra:
-        hit = df[(df["model"] == name) | (df["model"].str.split(".").str[0] == name)]
+        hit = df[(df["model"] == name) | (arch_of(df["model"]) == name)]
         if hit.empty:
             raise_unknown(name, df)
         add(hit.head(1), "baseline")
@@ -69,7 +69,7 @@ def distinct_first(panel: pd.DataFrame) -> pd.DataFrame:
     """
     import pandas as pd
 
-    arch = panel["model"].astype(str).str.split(".").str[0]
+    arch = arch_of(panel["model"])
     repeat = pd.Series(list(zip(arch, panel["img_size"], strict=True)), index=panel.index).duplicated()
     return pd.concat([panel[~repeat], panel[repeat]]).reset_index(drop=True)
 

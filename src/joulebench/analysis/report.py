@@ -34,7 +34,7 @@ from joulebench.analysis._common import (
     static_facts,
 )
 from joulebench.analysis.carbon import add_carbon_columns
-from joulebench.analysis.consistency import gpu_pairs, ratio_outliers, repeatability
+from joulebench.analysis.consistency import gpu_pairs, ratio_outliers, repeatabilities, summary_table
 from joulebench.analysis.correlation import setup_correlations
 from joulebench.analysis.effects import batch_curves, input_size_effect, runtime_reduction
 from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
@@ -257,8 +257,6 @@ def _runtime_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
 
 def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: Sequence[str]) -> tuple[str, dict]:
     """Section 7: repeated workloads per setup and ratio outliers between GPUs (HTML, summary)."""
-    import pandas as pd
-
     parts = [
         "<h2>7. Consistency of the energy data</h2>",
         "<p class=note>Tags of one architecture at one input size run the same computation, so their energies "
@@ -267,17 +265,11 @@ def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: S
         "energy ratio between two GPUs of one runtime is more than 1.5× from the median ratio; when their "
         "identical siblings sit at the usual ratio, the reading is the odd one out (docs/ANALYSIS.md).</p>",
     ]
-    reps, notes = [], []
-    for s in setups:
-        try:
-            r = repeatability(energy, s, catalogue)
-        except ConfigError:
-            notes.append(s)  # a setup without repeated workloads has nothing to check here
-            continue
-        reps.append(r)
+    reps = repeatabilities(energy, setups, catalogue, skip_missing=True)
+    notes = [s for s in setups if s not in {r.setup for r in reps}]  # no repeated workload: nothing to check
     summary: dict[str, Any] = {"repeatability": [r.to_dict() for r in reps], "ratio_outliers": []}
     if reps:
-        table = pd.DataFrame([r.to_dict() for r in reps])
+        table = summary_table(reps)
         parts.append("<h3>Identical workloads under several tags</h3>" + _table(table) + _csv(table, "repeatability"))
         for r in reps:
             bad = r.per_group[r.per_group["spread"] > r.threshold]

@@ -228,14 +228,14 @@ def build_payload(dataset: Any) -> dict[str, Any]:
 
 def _flags(energy: Any, catalogue: Any, index: dict[tuple[str, int], int]) -> dict[str, dict[int, str]]:
     """Setup -> model index -> the reasons its reading fails a consistency check ("; "-joined)."""
-    from joulebench.analysis.consistency import suspect_readings
+    from joulebench.analysis.consistency import suspect_reasons
 
-    out: dict[str, dict[int, list[str]]] = {}
-    for r in _records(suspect_readings(energy, catalogue if catalogue is not None and len(catalogue) else None)):
+    out: dict[str, dict[int, str]] = {}
+    for r in _records(suspect_reasons(energy, catalogue)):
         i = index.get((str(r["model"]), int(r["img_size"])))
         if i is not None:
-            out.setdefault(str(r["setup"]), {}).setdefault(i, []).append(str(r["message"]))
-    return {s: {i: "; ".join(m) for i, m in d.items()} for s, d in out.items()}
+            out.setdefault(str(r["setup"]), {})[i] = str(r["message"])
+    return out
 
 
 def _stats_index(stats: Any) -> dict[tuple[str, int], dict[str, Any]]:

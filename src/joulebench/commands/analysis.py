@@ -404,15 +404,16 @@ def register(app: typer.Typer) -> None:
         db: Path | None = DbOpt,
     ) -> None:
         """Check energy data: identical workloads measured under several tags, and outliers against a setup."""
-        from joulebench.analysis.consistency import ratio_outliers, repeatability, repeatability_table
+        from joulebench.analysis.consistency import ratio_outliers, repeatabilities, summary_table
 
         if reference is not None and len(setup) != 1:
             raise ConfigError("--reference compares one setup with another: give exactly one --setup with it")
         if top < 1:
             raise ConfigError(f"--top must be at least 1 (got {top})")
         ds = load(db)
-        table = repeatability_table(ds.energy, setup or None, ds.catalogue, threshold)
-        groups = [repeatability(ds.energy, s, ds.catalogue, threshold).per_group for s in setup]
+        reps = repeatabilities(ds.energy, setup or None, ds.catalogue, threshold)
+        table = summary_table(reps)
+        groups = [r.per_group for r in reps] if setup else []  # named setups: each has repeats, or it raised
         outl = None if reference is None else ratio_outliers(ds.energy, setup[0], reference, factor)
         if json_out:
             emit_json(

@@ -636,12 +636,12 @@
     R.ranking.forEach(function (q) { if (q.score > max) max = q.score; });
     $("bars-title").textContent = "Top " + R.ranking.length + " by " + (S.score === "apj" ? "accuracy per mJ" : "weighted Manhattan (W=" + S.w.toFixed(2) + ")");
     R.ranking.forEach(function (q, k) {
-      var why = R.setup.flag[q.i];
+      var why = suspectNote(R.setup, q.i);
       var li = el("li", (q.hit ? "hit" : "") + (why ? " suspect" : ""));
       li.appendChild(el("span", "rank", k + 1));
       var mid = el("div");
       var nm = el("div", "name", D.name[q.i] + " @" + D.img[q.i]);
-      nm.title = D.name[q.i] + " \u2013 " + fmt(q.a, 4) + "%, " + fmt(q.e * 1e3, 3) + " mJ" + (why ? "\nsuspect reading: " + why : "");
+      nm.title = D.name[q.i] + " \u2013 " + fmt(q.a, 4) + "%, " + fmt(q.e * 1e3, 3) + " mJ" + (why ? "\n" + why : "");
       mid.appendChild(nm);
       var bar = el("div", "bar");
       bar.style.width = (max > 0 ? Math.max(2, 100 * q.score / max) : 0) + "%";
@@ -659,9 +659,15 @@
     var kwh = eJ * 1e6 / 3.6e6;
     return { kwh: kwh, co2: kwh * S.ci / 1000, cost: kwh * S.price };
   }
+  // Why a reading is suspect, as shown beside it: one line for the explorer's setup, one per side in a comparison.
+  function suspectNote(s, i) { return s && s.flag[i] ? "suspect reading: " + s.flag[i] : ""; }
+  function suspectSides(i) {
+    return [["A", C.a], ["B", C.b]].filter(function (x) { return x[1].flag[i]; })
+      .map(function (x) { return "suspect " + x[0] + " reading: " + x[1].flag[i]; });
+  }
   var TABLE_COLS = [
     { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; },
-      note: function (q) { return R.setup && R.setup.flag[q.i] ? "suspect reading: " + R.setup.flag[q.i] : ""; } },
+      note: function (q) { return suspectNote(R.setup, q.i); } },
     { plain: true, key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
     { key: "type", label: "Type", txt: true, get: function (q) { return D.types[D.type[q.i]]; } },
     { key: "family", label: "Family", txt: true, get: function (q) { return D.families[D.family[q.i]]; } },
@@ -680,10 +686,7 @@
   ];
   var CMP_COLS = [
     { key: "model", label: "Model", txt: true, get: function (q) { return D.name[q.i]; },
-      note: function (q) {
-        return [["A", C.a], ["B", C.b]].filter(function (x) { return x[1].flag[q.i]; })
-          .map(function (x) { return "suspect " + x[0] + " reading: " + x[1].flag[q.i]; }).join("\n");
-      } },
+      note: function (q) { return suspectSides(q.i).join("\n"); } },
     { plain: true, key: "img", label: "Size", get: function (q) { return D.img[q.i]; } },
     { key: "type", label: "Type", txt: true, get: function (q) { return D.types[D.type[q.i]]; } },
     { key: "ea", label: "A mJ/img", get: function (q) { return q.ea * 1e3; }, d: 4 },
@@ -939,13 +942,12 @@
       tipRow(tip, "\u2026 at " + fmt(S.ci, 3) + " g/kWh", fmt(pm.co2, 3) + " kg CO2e");
       tipRow(tip, "\u2026 at " + fmt(S.price, 3) + " per kWh", fmt(pm.cost, 3));
       if (s.simulated) tip.appendChild(el("div", "t-note", "simulated numbers (meter sim)"));
-      if (s.flag[i]) tip.appendChild(el("div", "t-warn", "suspect reading: " + s.flag[i]));
+      if (s.flag[i]) tip.appendChild(el("div", "t-warn", suspectNote(s, i)));
     } else {
       tipRow(tip, "A " + C.a.id, fmt(q.ea * 1e3, 4) + " mJ/img");
       tipRow(tip, "B " + C.b.id, fmt(q.eb * 1e3, 4) + " mJ/img");
       tipRow(tip, "reduction A/B", fmt(q.ea / q.eb, 3) + "\u00d7");
-      if (C.a.flag[i]) tip.appendChild(el("div", "t-warn", "suspect A reading: " + C.a.flag[i]));
-      if (C.b.flag[i]) tip.appendChild(el("div", "t-warn", "suspect B reading: " + C.b.flag[i]));
+      suspectSides(i).forEach(function (t) { tip.appendChild(el("div", "t-warn", t)); });
     }
     tipRow(tip, "params", D.params[i] === null ? "\u2013" : fmt(D.params[i] / 1e6, 3) + " M");
     tipRow(tip, "GMACs", D.macs[i] === null ? "\u2013" : fmt(D.macs[i] / 1e9, 3));
