@@ -9,6 +9,10 @@
 #                                                # detached: it outlives this call), the dataset on
 #                                                # the other GPUs; a following `dataset` call on the warm
 #                                                # machine takes GPU 0 back once it is done
+#   DEADLINE=1600 bash benchmarks/h200_session.sh dataset-long  # the dataset sweep as ONE detached run for the
+#                                                # whole lease; the following calls on the warm machine, the
+#                                                # same command, wait for it (WAIT s each, default 575) and
+#                                                # each brings back a snapshot of the store
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -17,6 +21,12 @@
 #            GPUs 2, 3: the dataset sweep;
 #          then, all GPUs: benchmarks/multi_gpu_throughput.py (models per hour on 1, 2 and 4 GPUs).
 # dataset: the panel of data/h200/README.md, torch-fp32 and compile-fp16, default protocol, every GPU.
+# dataset-long: the same sweep, started once (setsid: it outlives the call) with DEADLINE counted from its start,
+#          so one deadline spans several 10-minute calls: no call boundary leaves GPUs idle while the last models
+#          of a call end, and a model that needs longer than one call can still finish. Each call waits until
+#          the sweep ends or WAIT seconds pass, then copies a consistent snapshot of the store (SQLite's backup;
+#          the sweep saves after every model). If the machine goes back between calls, the snapshot last
+#          copied back holds everything saved until then.
 #
 # The dataset database lives outside the work tree ($JB_DB, default /root/jb/h200.db) so that a following
 # call on the still-warm machine resumes it; on a fresh machine it is seeded from the repository's copy.
@@ -108,6 +118,36 @@ elif [ "$MODE" = search-cost ]; then
   CUDA_VISIBLE_DEVICES=0 OUT=$SC setsid bash -c gpu0_job </dev/null >/dev/null 2>&1 &
   echo $! >"$SC/pid"
   [ "$NG" -ge 2 ] && dataset "$(seq -s, 1 $((NG - 1)))" dataset_all "$(left)"
+elif [ "$MODE" = dataset-long ]; then
+  L=$(dirname "$JB_DB")/long  # the detached sweep's own copy of the code, its order and its output
+  long_running() { [ -f "$L/pid" ] && kill -0 "$(cat "$L/pid")" 2>/dev/null; }
+  if [ ! -f "$L/pid" ]; then
+    # a copy of the code: the next call re-sends the work tree, and the sweep starts a worker per model from it
+    rm -rf "$L" && mkdir -p "$L" && cp -r src "$L/src" && cp "$W/order.txt" "$L/order.txt"
+    long_job() {
+      cd "$L" || exit
+      timeout -s INT -k 60 "$((DEADLINE + 20))" python3 -m joulebench measure $(cat order.txt) \
+        --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$GPUS" --db "$JB_DB" --timeout 15min \
+        --json --deadline "${DEADLINE}s" >dataset_all.json 2>dataset_all.err
+      echo $? >rc
+    }
+    export -f long_job
+    export L JB_DB DEADLINE GPUS="$(seq -s, 0 $((NG - 1)))" PYTHONPATH="$L/src"
+    setsid bash -c long_job </dev/null >/dev/null 2>&1 &
+    echo $! >"$L/pid"
+    date +%s >"$L/t0"
+    echo "started the detached sweep on GPUs $GPUS, deadline ${DEADLINE}s"
+  fi
+  WAIT=${WAIT:-575}
+  while long_running && [ $(($(date +%s) - T0)) -lt "$WAIT" ]; do sleep 2; done
+  since=$(($(date +%s) - $(cat "$L/t0")))
+  if long_running; then
+    echo "the detached sweep is still running, ${since} s after its start"
+  else
+    echo "the detached sweep ended with status $(cat "$L/rc" 2>/dev/null || echo '?') by ${since} s after its start"
+  fi
+  cp "$L/dataset_all.json" "$L/dataset_all.err" "$W/" 2>/dev/null
+  grep -v "│" "$W/dataset_all.err" | tail -n 8
 else
   gpus=$(seq -s, 0 $((NG - 1)))
   if sc_running; then  # a detached search-cost run holds GPU 0: wait a little for it, else leave GPU 0 to it
@@ -120,7 +160,8 @@ fi
 echo "phases took $(($(date +%s) - T0)) s"
 python3 -m joulebench results --db "$JB_DB" >"$W/dataset_results.txt" 2>&1
 python3 -m joulebench results --db "$JB_DB" --failures >"$W/dataset_failures.txt" 2>&1
-cp "$JB_DB" "$W/h200.db"
+# SQLite's backup: a consistent copy also while the detached sweep writes (the store is in WAL mode)
+python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$JB_DB" "$W/h200.db"
 tar czf "$OUT/session.tar.gz" -C "$OUT" session
 tail -n 25 "$W/dataset_results.txt"
 [ -f "$W/multi_gpu_throughput.txt" ] && tail -n 12 "$W/multi_gpu_throughput.txt"
