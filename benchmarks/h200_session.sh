@@ -44,7 +44,7 @@ DEADLINE=${DEADLINE:-540}
 T0=$(date +%s)
 left() { local l=$((DEADLINE - ($(date +%s) - T0))); [ "$l" -gt 5 ] && echo "$l" || echo 5; }
 NG=$(nvidia-smi -L | wc -l)
-echo "mode $MODE, GPUs: $NG, deadline ${DEADLINE}s"
+echo "mode $MODE, GPUs: $NG, deadline ${DEADLINE}s$([ "$MODE" = dataset-long ] && echo " if this call starts the sweep")"
 nvidia-smi >"$W/nvidia-smi-$MODE.txt" 2>&1
 
 JB_DB=${JB_DB:-/root/jb/h200.db}
@@ -136,11 +136,12 @@ elif [ "$MODE" = dataset-long ]; then
     setsid bash -c long_job </dev/null >/dev/null 2>&1 &
     echo $! >"$L/pid"
     date +%s >"$L/t0"
+    echo "$DEADLINE" >"$L/deadline"
     echo "started the detached sweep on GPUs $GPUS, deadline ${DEADLINE}s"
   fi
   WAIT=${WAIT:-575}
   while long_running && [ $(($(date +%s) - T0)) -lt "$WAIT" ]; do sleep 2; done
-  since=$(($(date +%s) - $(cat "$L/t0")))
+  since=$(($(date +%s) - $(cat "$L/t0"))) && echo "(the detached sweep's deadline is $(cat "$L/deadline") s from its start)"
   if long_running; then
     echo "the detached sweep is still running, ${since} s after its start"
   else

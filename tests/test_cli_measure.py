@@ -52,6 +52,8 @@ def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
     payload = json.loads(out)
     [summary] = payload["summaries"]
     assert summary["status"] == "ok" and summary["meter"] == "sim" and summary["gpu_uuid"] == "SIM-0"
+    # stdout is the JSON report alone; stderr is the log, a line per task start and outcome
+    assert " start test_vit.r160_in1k@64 cpu-fp32" in err and " done test_vit.r160_in1k@64 cpu-fp32: batch " in err
     with Store(db) as store:
         [s] = store.summaries()
         rows = store.measurements()

@@ -1,13 +1,15 @@
-"""The rich progress display names the GPU a worker is pinned to, and nothing for an unpinned worker."""
+"""Progress: the rich display names the GPU a worker is pinned to (nothing if unpinned); --json logs plain lines."""
 
 from __future__ import annotations
 
 import io
+from datetime import datetime, timezone
 
 from rich.console import Console
 
-from joulebench.sweep.progress import RichProgress
-from joulebench.sweep.tasks import Task
+from joulebench.store.records import ModelSummary
+from joulebench.sweep.progress import RichProgress, make_progress
+from joulebench.sweep.tasks import Task, TaskResult
 
 TASK = Task(run_id="r", spec={"model": "resnet50.a1_in1k", "img_size": 224}, runtime="torch-fp32")
 
@@ -30,3 +32,27 @@ def test_a_pinned_worker_shows_its_gpu():
 def test_an_unpinned_worker_is_not_called_cpu():
     # Without --gpus the worker runs on the runtime's default device, which is a GPU on a GPU machine.
     assert _lines(None) == ["  resnet50.a1_in1k@224 torch-fp32: batch 64 (scout)"]
+
+
+def _summary(status, **kw):
+    base = dict(run_id="r", model="resnet50.a1_in1k", img_size=224, runtime="torch-fp32", precision="fp32")
+    return ModelSummary(**base, status=status, meter="nvml", **kw)
+
+
+def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
+    at = datetime(2026, 11, 28, 23, 5, 12, tzinfo=timezone.utc)
+    p = make_progress(quiet=True)
+    p._now = lambda: at
+    p.event(1, TASK, {"type": "task_start"})
+    p.event(1, TASK, {"type": "batch", "batch": 64, "phase": "scout"})  # not logged: a line per task, not per batch
+    p.finished(TaskResult(TASK, [], _summary("ok", optimal_batch=256, energy_per_image_j=0.0459), gpu_seconds=72.4))
+    p.finished(TaskResult(TASK, [], _summary("failed", error="out of memory at batch 1"), gpu_seconds=None))
+    p.finished(TaskResult(TASK, [], None, interrupted=True, gpu_seconds=30.0))
+    p.message("deadline: not starting x")
+    assert capsys.readouterr().err.splitlines() == [
+        "2026-11-28T23:05:12+00:00 start gpu 1: resnet50.a1_in1k@224 torch-fp32",
+        "2026-11-28T23:05:12+00:00 done resnet50.a1_in1k@224 torch-fp32: batch 256, 45.9 mJ/img (72 GPU-s)",
+        "2026-11-28T23:05:12+00:00 failed resnet50.a1_in1k@224 torch-fp32: out of memory at batch 1",
+        "2026-11-28T23:05:12+00:00 interrupted resnet50.a1_in1k@224 torch-fp32 (30 GPU-s): not saved; re-run to resume",
+        "deadline: not starting x",
+    ]

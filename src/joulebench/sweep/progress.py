@@ -1,4 +1,4 @@
-"""Progress display of a sweep: models done of total, what each device is doing, ETA. Quiet in JSON mode."""
+"""Progress display of a sweep: models done of total, what each device is doing, ETA; a plain log in JSON mode."""
 
 from __future__ import annotations
 
@@ -28,13 +28,44 @@ class Progress:
 
 
 class QuietProgress(Progress):
-    """Shows nothing (messages go to stderr as plain lines)."""
+    """Plain, timestamped lines on stderr: a log for ``--json`` runs, batch jobs and detached sweeps.
 
-    def message(self, text: str) -> None:
-        """Print a warning on stderr."""
+    One line when a task starts (and where) and one with its outcome, so a sweep's log says what is in flight and
+    what each finished model cost while the run goes on; standard output stays free for the JSON report.
+    """
+
+    def __init__(self, clock: Any = None) -> None:
+        from datetime import datetime, timezone
+
+        self._now = clock or (lambda: datetime.now(timezone.utc))
+
+    def _print(self, text: str) -> None:
         import sys
 
-        print(text, file=sys.stderr)
+        print(f"{self._now().isoformat(timespec='seconds')} {text}", file=sys.stderr, flush=True)
+
+    def event(self, device: Any, task: Task, ev: dict[str, Any]) -> None:
+        """Log a task's start."""
+        if ev.get("type") == "task_start":
+            self._print(f"start {_where(device)}{task.label()}")
+
+    def finished(self, result: TaskResult) -> None:
+        """Log a task's outcome and its cost in GPU-seconds."""
+        s, label = result.summary, result.task.label()
+        cost = "" if result.gpu_seconds is None else f" ({result.gpu_seconds:.0f} GPU-s)"
+        if result.interrupted:
+            self._print(f"interrupted {label}{cost}: not saved; re-run to resume")
+        elif s is not None and s.status == "ok":
+            line = f"done {label}: batch {s.optimal_batch}, {fmt_energy(s.energy_per_image_j)}/img{cost}"
+            self._print(line + (" (the card throttled: see throttle_reasons)" if s.throttled else ""))
+        else:
+            self._print(f"failed {label}: {s.error if s else 'no result'}{cost}")
+
+    def message(self, text: str) -> None:
+        """Print a warning or note on stderr (as it is: callers' lines are read by people and scripts)."""
+        import sys
+
+        print(text, file=sys.stderr, flush=True)
 
 
 class RichProgress(Progress):
@@ -133,7 +164,7 @@ def _where(device: Any) -> str:
 
 
 def make_progress(quiet: bool) -> Progress:
-    """A rich display, or a quiet one for ``--json`` and non-interactive use."""
+    """A rich display, or plain log lines on stderr for ``--json`` (standard output holds the report)."""
     return QuietProgress() if quiet else RichProgress()
 
 
