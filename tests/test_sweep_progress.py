@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from rich.console import Console
 
 from joulebench.store.records import ModelSummary
-from joulebench.sweep.progress import RichProgress, make_progress
+from joulebench.sweep.progress import QuietProgress, RichProgress, make_progress
 from joulebench.sweep.tasks import Task, TaskResult
 
 TASK = Task(run_id="r", spec={"model": "resnet50.a1_in1k", "img_size": 224}, runtime="torch-fp32")
@@ -41,8 +41,8 @@ def _summary(status, **kw):
 
 def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
     at = datetime(2026, 11, 28, 23, 5, 12, tzinfo=timezone.utc)
-    p = make_progress(quiet=True)
-    p._now = lambda: at
+    assert isinstance(make_progress(quiet=True), QuietProgress)
+    p = QuietProgress(clock=lambda: at)
     p.event(1, TASK, {"type": "task_start"})
     p.event(1, TASK, {"type": "batch", "batch": 64, "phase": "scout"})  # not logged: a line per task, not per batch
     p.finished(TaskResult(TASK, [], _summary("ok", optimal_batch=256, energy_per_image_j=0.0459), gpu_seconds=72.4))

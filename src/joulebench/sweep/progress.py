@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from joulebench.sweep.tasks import Task, TaskResult
@@ -34,9 +36,8 @@ class QuietProgress(Progress):
     what each finished model cost while the run goes on; standard output stays free for the JSON report.
     """
 
-    def __init__(self, clock: Any = None) -> None:
-        from datetime import datetime, timezone
-
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock`` returns the time stamped on each line (default: now, in UTC)."""
         self._now = clock or (lambda: datetime.now(timezone.utc))
 
     def _print(self, text: str) -> None:
