@@ -52,15 +52,9 @@ class QuietProgress(Progress):
 
     def finished(self, result: TaskResult) -> None:
         """Log a task's outcome and its cost in GPU-seconds."""
-        s, label = result.summary, result.task.label()
         cost = "" if result.gpu_seconds is None else f" ({result.gpu_seconds:.0f} GPU-s)"
-        if result.interrupted:
-            self._print(f"interrupted {label}{cost}: not saved; re-run to resume")
-        elif s is not None and s.status == "ok":
-            line = f"done {label}: batch {s.optimal_batch}, {fmt_energy(s.energy_per_image_j)}/img{cost}"
-            self._print(line + (" (the card throttled: see throttle_reasons)" if s.throttled else ""))
-        else:
-            self._print(f"failed {label}: {s.error if s else 'no result'}{cost}")
+        word, text, warning = _outcome(result, cost)
+        self._print(f"{word} {text}" + (f" {warning}" if warning else ""))
 
     def message(self, text: str) -> None:
         """Print a warning or note on stderr (as it is: callers' lines are read by people and scripts)."""
@@ -135,16 +129,8 @@ class RichProgress(Progress):
         """Advance the bar and print a one-line outcome."""
         if self._progress is None:
             return
-        s = result.summary
-        if result.interrupted:
-            line = f"[yellow]interrupted[/] {result.task.label()} (not saved; re-run to resume)"
-        elif s is not None and s.status == "ok":
-            epi = fmt_energy(s.energy_per_image_j)
-            line = f"[green]done[/] {result.task.label()}: batch {s.optimal_batch}, {epi}/img"
-            if s.throttled:
-                line += " [yellow](the card throttled: see throttle_reasons)[/]"
-        else:
-            line = f"[red]failed[/] {result.task.label()}: {s.error if s else 'no result'}"
+        word, text, warning = _outcome(result)
+        line = f"[{_COLOURS[word]}]{word}[/] {text}" + (f" [yellow]{warning}[/]" if warning else "")
         self._progress.console.print(line)
         self._progress.advance(self._bar)
 
@@ -157,6 +143,20 @@ class RichProgress(Progress):
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+_COLOURS = {"done": "green", "failed": "red", "interrupted": "yellow"}
+
+
+def _outcome(result: TaskResult, cost: str = "") -> tuple[str, str, str]:
+    """A finished task's outcome word, the rest of its line (``cost`` after the numbers) and a warning, if any."""
+    s, label = result.summary, result.task.label()
+    if result.interrupted:
+        return "interrupted", f"{label}{cost}: not saved; re-run to resume", ""
+    if s is not None and s.status == "ok":
+        warning = "(the card throttled: see throttle_reasons)" if s.throttled else ""
+        return "done", f"{label}: batch {s.optimal_batch}, {fmt_energy(s.energy_per_image_j)}/img{cost}", warning
+    return "failed", f"{label}: {s.error if s else 'no result'}{cost}", ""
 
 
 def _where(device: Any) -> str:
