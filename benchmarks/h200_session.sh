@@ -54,7 +54,12 @@ if [ ! -f "$JB_DB" ] && [ -f data/h200/dataset/h200.db ]; then
   echo "seeded $JB_DB from the repository"
 fi
 SC=$(dirname "$JB_DB")/search_cost  # the detached search-cost run's folder
-sc_running() { [ -f "$SC/pid" ] && kill -0 "$(cat "$SC/pid")" 2>/dev/null; }
+running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }  # running DIR: DIR's detached job lives
+detach() {  # detach DIR FUNCTION: run the exported FUNCTION in its own process session (it outlives this call)
+  setsid bash -c "$2" </dev/null >/dev/null 2>&1 &
+  echo $! >"$1/pid"
+}
+sc_running() { running "$SC"; }
 python3 -m joulebench panel --setup H100:tensorrt-fp16 --names --distinct-first >"$W/order.txt"
 echo "panel: $(wc -l <"$W/order.txt") configurations"
 
@@ -115,12 +120,10 @@ elif [ "$MODE" = search-cost ]; then
   }
   export -f gpu0_job
   export SC SC_MODELS
-  CUDA_VISIBLE_DEVICES=0 OUT=$SC setsid bash -c gpu0_job </dev/null >/dev/null 2>&1 &
-  echo $! >"$SC/pid"
+  CUDA_VISIBLE_DEVICES=0 OUT=$SC detach "$SC" gpu0_job
   [ "$NG" -ge 2 ] && dataset "$(seq -s, 1 $((NG - 1)))" dataset_all "$(left)"
 elif [ "$MODE" = dataset-long ]; then
   L=$(dirname "$JB_DB")/long  # the detached sweep's own copy of the code, its order and its output
-  long_running() { [ -f "$L/pid" ] && kill -0 "$(cat "$L/pid")" 2>/dev/null; }
   if [ ! -f "$L/pid" ]; then
     # a copy of the code: the next call re-sends the work tree, and the sweep starts a worker per model from it
     rm -rf "$L" && mkdir -p "$L" && cp -r src "$L/src" && cp "$W/order.txt" "$L/order.txt"
@@ -133,16 +136,15 @@ elif [ "$MODE" = dataset-long ]; then
     }
     export -f long_job
     export L JB_DB DEADLINE GPUS="$(seq -s, 0 $((NG - 1)))" PYTHONPATH="$L/src"
-    setsid bash -c long_job </dev/null >/dev/null 2>&1 &
-    echo $! >"$L/pid"
+    detach "$L" long_job
     date +%s >"$L/t0"
     echo "$DEADLINE" >"$L/deadline"
     echo "started the detached sweep on GPUs $GPUS, deadline ${DEADLINE}s"
   fi
   WAIT=${WAIT:-575}
-  while long_running && [ $(($(date +%s) - T0)) -lt "$WAIT" ]; do sleep 2; done
+  while running "$L" && [ $(($(date +%s) - T0)) -lt "$WAIT" ]; do sleep 2; done
   since=$(($(date +%s) - $(cat "$L/t0"))) && echo "(the detached sweep's deadline is $(cat "$L/deadline") s from its start)"
-  if long_running; then
+  if running "$L"; then
     echo "the detached sweep is still running, ${since} s after its start"
   else
     echo "the detached sweep ended with status $(cat "$L/rc" 2>/dev/null || echo '?') by ${since} s after its start"
