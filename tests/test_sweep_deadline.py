@@ -25,11 +25,21 @@ class FakeClock:
         return self.t
 
 
-def _ok(task: Task, seconds: float) -> TaskResult:
+def _ok(task: Task, seconds: float, interrupted: bool = False) -> TaskResult:
     base = dict(run_id=task.run_id, model=task.model, img_size=task.img_size, runtime=task.runtime, precision="fp32")
     m = BatchMeasurement(**base, batch_size=1, meter="sim", energy_per_image_j=1.0)
     s = ModelSummary(**base, status="ok", meter="sim", optimal_batch=1, energy_per_image_j=1.0, gpu_seconds=seconds)
-    return TaskResult(task, [m], s, [], gpu_seconds=seconds)
+    return TaskResult(task, [m], s, [], interrupted=interrupted, gpu_seconds=seconds)
+
+
+def _until_stopped(seconds: float):
+    """A runner whose task waits for the deadline's stop, then returns unfinished after ``seconds``."""
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        assert stop.wait(30), "the deadline never stopped the task"
+        return _ok(task, seconds, interrupted=True)
+
+    return runner
 
 
 def _seed(db, plan, seconds):
@@ -98,14 +108,8 @@ def test_at_the_deadline_running_tasks_stop_and_are_not_saved(tmp_path):
     db = tmp_path / "jb.db"
     plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
 
-    def runner(task, device, on_event=None, stop=None, kill=None):
-        assert stop.wait(30), "the deadline never stopped the task"
-        out = _ok(task, 0.3)
-        out.interrupted = True
-        return out
-
     t0 = time.monotonic()
-    report = run_sweep(plan, db, runner=runner, deadline_s=0.3)
+    report = run_sweep(plan, db, runner=_until_stopped(0.3), deadline_s=0.3)
     assert report.deadline_reached and not report.interrupted and report.stopped == [plan.tasks[0].key]
     assert time.monotonic() - t0 < 10
     with Store(db) as store:
@@ -123,9 +127,7 @@ def test_a_task_that_cannot_stop_after_its_batch_is_killed_a_grace_period_after_
     def runner(task, device, on_event=None, stop=None, kill=None):
         assert kill.wait(30), "the deadline's grace period never killed the task"
         seen["stop_was_set"] = stop.is_set()
-        out = _ok(task, 0.5)
-        out.interrupted = True
-        return out
+        return _ok(task, 0.5, interrupted=True)
 
     t0 = time.monotonic()
     report = run_sweep(plan, db, runner=runner, deadline_s=0.2, deadline_grace_s=0.3)
@@ -215,13 +217,7 @@ def test_a_task_stopped_at_the_deadline_is_remembered_and_planned_for(tmp_path):
     db = tmp_path / "jb.db"
     plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
 
-    def stopped_runner(task, device, on_event=None, stop=None, kill=None):
-        assert stop.wait(30), "the deadline never stopped the task"
-        out = _ok(task, 200.0)
-        out.interrupted, out.gpu_seconds = True, 200.0
-        return out
-
-    run_sweep(plan, db, runner=stopped_runner, deadline_s=0.3)
+    run_sweep(plan, db, runner=_until_stopped(200.0), deadline_s=0.3)
     key = plan.tasks[0].key
     with Store(db) as store:
         (row,) = store.failures()
@@ -259,9 +255,7 @@ def test_an_interrupted_task_is_not_recorded_as_a_deadline_stop(tmp_path):
     plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
 
     def runner(task, device, on_event=None, stop=None, kill=None):
-        out = _ok(task, 5.0)
-        out.interrupted = True  # the user pressed Ctrl-C: nothing was learnt about the task's length
-        return out
+        return _ok(task, 5.0, interrupted=True)  # the user pressed Ctrl-C: nothing was learnt about its length
 
     run_sweep(plan, db, runner=runner, deadline_s=100.0)
     with Store(db) as store:
