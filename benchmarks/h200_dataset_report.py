@@ -12,7 +12,10 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
    to the models measured on both;
 5. consistency of the energy data: identical workloads measured under several tags on each setup, and the
    models whose energy ratio between two setups of one runtime is far from the typical one (joulebench's
-   ``repeatability`` and ``ratio_outliers``), listing those among the H200's models.
+   ``repeatability`` and ``ratio_outliers``), listing those among the H200's models;
+6. the measuring cost per model and runtime (``gpu_seconds``, ``compile_time_s``), how much of it the model's
+   MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need at the sweep's own
+   deadline estimate (:class:`joulebench.sweep.TaskCosts`).
 
 Run from the repository root (CPU only, a few seconds)::
 
@@ -189,7 +192,51 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(["setups", "models", "median ratio", "below / 1.5", "above x 1.5", "of them H200's models"], rows))
     print("\nOutliers among the H200's models:\n")
     print("\n".join(flagged) or "none")
+
+    print("\n## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n")
+    print(_cost_table(args.data / "summaries.csv", panel))
     return 0
+
+
+def _cost_table(summaries: Path, panel: list[str]) -> str:
+    """Per runtime: cost range, median and the sweep's estimate; compile time; the MACs fit; pairs left."""
+    import numpy as np
+    import pandas as pd
+
+    from joulebench.models.stats import load_stats
+    from joulebench.sweep import TaskCosts
+
+    s = pd.read_csv(summaries)
+    s = s[(s["status"] == "ok") & s["gpu_seconds"].notna()]
+    s = s.merge(load_stats(include_cache=False)[["model", "img_size", "macs"]], on=["model", "img_size"], how="left")
+    costs = TaskCosts({rt: g["gpu_seconds"].tolist() for rt, g in s.groupby("runtime")})
+    rows = []
+    for rt, g in s.groupby("runtime"):
+        sec, comp, fit = g["gpu_seconds"], g["compile_time_s"].dropna(), g[g["macs"] > 0]
+        r2 = slope = "–"
+        if len(fit) >= 3:
+            x, y = np.log(fit["macs"].to_numpy(float)), np.log(fit["gpu_seconds"].to_numpy(float))
+            b, a = np.polyfit(x, y, 1)
+            r2, slope = f"{100 * (1 - np.var(y - (a + b * x)) / np.var(y)):.1f}%", f"{b:+.3f}"
+        est = costs.estimate(rt)
+        done = {f"{m}@{i}" for m, i in zip(g["model"], g["img_size"], strict=True)}
+        left = len(set(panel) - done) if panel else None
+        rows.append(
+            [
+                rt,
+                len(g),
+                f"{sec.min():.0f}–{sec.max():.0f}",
+                f"{sec.median():.0f}",
+                f"{est:.0f}",
+                f"{comp.min():.0f}–{comp.max():.0f}" if len(comp) else "–",
+                slope,
+                r2,
+                "?" if left is None else left,
+                "?" if left is None else f"{left * est / 3600:.1f}",
+            ]
+        )
+    head = ["runtime", "models", "GPU-s", "median", "estimate (p75)", "compile s", "MACs slope (log-log)", "R²"]
+    return _table([*head, "pairs left", "GPU-hours left at the estimate"], rows)
 
 
 if __name__ == "__main__":

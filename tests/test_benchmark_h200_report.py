@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from joulebench.models.stats import load_stats
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "h200_dataset_report.py"
 
@@ -25,10 +27,18 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
         compiled[m] * (factor[m] if rt == "torch-fp32" else 1.0)
         for m, rt in zip(rows["model"], rows["runtime"], strict=True)
     ]
+    # cost: torch-fp32 60, 70 and 80 GPU-s; compile-fp16 exactly proportional to MACs (slope 1, all explained)
+    macs = load_stats(include_cache=False).set_index(["model", "img_size"])["macs"]
+    fp32 = rows["runtime"] == "torch-fp32"
+    rows.loc[fp32, "gpu_seconds"] = [60.0, 70.0, 80.0]
+    keys = zip(rows["model"][~fp32], rows["img_size"][~fp32], strict=True)
+    rows.loc[~fp32, "gpu_seconds"] = [macs[key] / 1e7 for key in keys]
     data = tmp_path / "h200"
     data.mkdir()
     rows.to_csv(data / "summaries.csv", index=False)
-    (data / "panel.txt").write_text("\n".join(f"{m}@224" for m in [*models, "resnet50.a1_in1k"]) + "\n")
+    sizes = dict(zip(rows["model"], rows["img_size"], strict=True))
+    panel = [f"{m}@{sizes[m]}" for m in models] + ["resnet50.a1_in1k@224"]
+    (data / "panel.txt").write_text("\n".join(panel) + "\n")
     pd.DataFrame(
         [
             {
@@ -61,6 +71,10 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert "| tinynet_e.in1k@106 | 6.00 | 2.00 | 3.00x |" in per_model
     assert "| regnetx_002.pycls_in1k@224 | 24.00 | 4.00 | 6.00x |" in per_model
     assert per_model.count("\n| ") == 2 + 3  # the header, its rule and one row per model
+    cost = out.split("## Cost per model")[1]
+    # the sweep's estimate is the 75th percentile (75 GPU-s); one pair per runtime is left (resnet50)
+    assert "| torch-fp32 | 3 | 60–80 | 70 | 75 |" in cost and cost.rstrip().endswith("| 1 | 0.0 |")
+    assert "| +1.000 | 100.0% | 1 |" in cost
 
 
 def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeypatch, capsys):
