@@ -91,6 +91,19 @@ def custom_models(tmp_path, monkeypatch):
                 def forward(self, x):
                     os._exit(7)  # dies like a segfaulting kernel would
 
+            class Greedy(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv = torch.nn.Conv2d(3, 4, 3)
+
+                def forward(self, x):
+                    if x.shape[0] > 2:  # killed for memory above batch 2, as an operating system does it
+                        os.kill(os.getpid(), 9)
+                    return self.conv(x).mean((2, 3))
+
+            def greedy():
+                return Greedy()
+
             class Tiny(torch.nn.Module):
                 def __init__(self):
                     super().__init__()
@@ -136,10 +149,40 @@ def test_a_crashing_model_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, cu
     assert by_model["jb_custom_models:tiny"]["status"] == "ok"
     with Store(db) as store:
         [failure] = store.failures()
-        assert failure["model"] == "jb_custom_models:crash" and failure["stage"] == "worker"
+        # it died measuring its first batch: a crash at that batch, and nothing smaller to retry it at
+        assert failure["model"] == "jb_custom_models:crash" and failure["stage"] == "crash"
+        assert failure["batch_size"] == 1 and "(retry" not in err
         assert "exit status 7" in failure["reason"]
         # a failed model is not "done": a re-run tries it again, but skips the finished one
         assert store.done_keys("SIM-0") == {("jb_custom_models:tiny", 16, "cpu-fp32")}
+
+
+def test_a_worker_killed_at_a_large_batch_is_retried_below_it_and_the_next_run_starts_capped(
+    tmp_path, capsys, custom_models
+):
+    db = str(tmp_path / "r.db")
+    args = ["measure", "jb_custom_models:greedy", "--input-shape", "3,16,16", "--runtime", "cpu-fp32"]
+    args += [a for a in FAST if a not in ("--img-size", "64")] + ["--db", db, "--json"]
+    code, out, err = _run(capsys, *args)
+    assert code == 0, err
+    [summary] = json.loads(out)["summaries"]
+    assert summary["status"] == "ok" and summary["optimal_batch"] in (1, 2)
+    assert "(retry, max batch 2: the worker crashed at batch 4)" in err
+    with Store(db) as store:
+        [failure] = store.failures()
+        rows = store.measurements()
+    assert failure["stage"] == "crash" and failure["batch_size"] == 4
+    assert "killed by signal 9) at batch 4 (scout)" in failure["reason"] and "ran out of memory" in failure["reason"]
+    # both attempts' batches are kept; nothing above the crash's ceiling was tried again
+    assert [r["batch_size"] for r in rows if r["trace_summary"]["phase"] == "scout"].count(2) == 2
+    assert max(r["batch_size"] for r in rows) == 2
+
+    code, out, err = _run(capsys, *args, "--force")
+    assert code == 0, err
+    assert "searching up to batch 2 only; its worker crashed at batch 4 in an earlier run" in err
+    assert "(retry" not in err and json.loads(out)["summaries"][0]["status"] == "ok"
+    with Store(db) as store:
+        assert len(store.failures()) == 1
 
 
 @pytest.mark.parametrize(

@@ -523,3 +523,28 @@ def test_version_1_database_gains_the_failures_gpu_seconds_column(tmp_path):
         fails = s.failures()
         assert [(f["model"], f["stage"], f["reason"]) for f in fails] == before
         assert all(f["gpu_seconds"] is None for f in fails)
+
+
+def test_crash_ceilings_are_the_largest_batch_that_worked_below_each_crash(tmp_path):
+    from joulebench.store.records import BatchMeasurement, Failure
+
+    def attempt(store, run_id, model, worked, crashed):
+        base = dict(run_id=run_id, model=model, img_size=224, runtime="compile-fp16")
+        rows = [BatchMeasurement(**base, precision="fp16", batch_size=b, energy_per_image_j=0.1) for b in worked]
+        rows.append(BatchMeasurement(**base, precision="fp16", batch_size=crashed * 2, status="oom"))  # not "worked"
+        crash = Failure(**base, stage="crash", reason="worker crashed", batch_size=crashed, occurred_at="now")
+        store.save_task(rows, None, [crash])
+
+    with Store(tmp_path / "jb.db") as store:
+        store.add_run(run("r1", config={"search": "plateau"}))
+        store.add_run(run("r2", config={"search": "plateau"}))
+        store.add_run(run("r3", gpu="NVIDIA A100", config={"search": "plateau"}))
+        attempt(store, "r1", "a", [1, 2, 8], 16)
+        attempt(store, "r2", "a", [1, 4], 8)  # crashed lower the second time: the lower ceiling holds
+        attempt(store, "r1", "b", [], 1)  # nothing worked: no ceiling
+        attempt(store, "r3", "c", [1, 2], 4)
+        store.save_task([], None, [Failure("r1", "d", 224, "compile-fp16", "worker", "exit status 1", batch_size=None)])
+        key = ("a", 224, "compile-fp16")
+        assert store.crash_ceilings(gpu_name="NVIDIA H200") == {key: (4, 8)}
+        assert store.crash_ceilings(meter="nvml") == {key: (4, 8), ("c", 224, "compile-fp16"): (2, 4)}
+        assert store.crash_ceilings(config_hash="another-protocol") == {}

@@ -13,7 +13,7 @@ from pathlib import Path
 from joulebench.store.records import BatchMeasurement, ModelSummary
 from joulebench.sweep.executors import EXECUTORS, get_executor
 from joulebench.sweep.tasks import SweepOptions, Task, TaskResult
-from joulebench.sweep.worker import run_task
+from joulebench.sweep.worker import failed_result, merge_attempts, retry_after_crash, run_task
 
 SPEC = {
     "model": "test_vit.r160_in1k",
@@ -141,3 +141,95 @@ def test_worker_env_pins_the_device(monkeypatch):
     assert env["CUDA_VISIBLE_DEVICES"] == "3" and env[DEVICE_ENV] == "3"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
     assert _worker_env(1)["CUDA_VISIBLE_DEVICES"] == "6"  # indices are as the driver sees them
+
+
+def _row(batch, status="ok"):
+    return BatchMeasurement("run1", SPEC["model"], 64, "cpu-fp32", "fp32", batch, status=status, energy_per_image_j=0.5)
+
+
+def _crashed_at(task, batch, worked=(1, 2, 4)):
+    rows = [_row(b) for b in worked]
+    return failed_result(
+        task, "crash", f"worker crashed at batch {batch}", measurements=rows, gpu_seconds=5.0, batch=batch
+    )
+
+
+def test_a_worker_killed_while_measuring_a_batch_records_that_batch(tmp_path):
+    rows = [_row(b).to_dict() for b in (1, 2)]
+    body = "".join(
+        f"os.write(fd, (json.dumps({ev!r}) + '\\n').encode())\n"
+        for ev in [
+            {"type": "batch", "batch": 1, "phase": "scout"},
+            {"type": "measurement", "row": rows[0]},
+            {"type": "batch", "batch": 2, "phase": "scout"},
+            {"type": "measurement", "row": rows[1]},
+            {"type": "batch", "batch": 4, "phase": "scout"},
+        ]
+    )
+    res = run_task(_task(), python=_fake_python(tmp_path, body + "os.kill(os.getpid(), 9)"))
+    [crash] = res.failures
+    assert crash.stage == "crash" and crash.batch_size == 4
+    assert crash.reason.startswith("worker crashed (killed by signal 9) at batch 4 (scout) before finishing; a SIGKILL")
+    retry = retry_after_crash(res)
+    assert retry.options.max_batch == 2 and retry.options.start_batch == 1 and retry.key == res.task.key
+    # a worker that exits between batches has no batch to blame: a plain worker failure, not retried
+    res = run_task(_task(), python=_fake_python(tmp_path, body.rsplit("os.write", 1)[0] + "os._exit(3)"))
+    assert [(f.stage, f.batch_size) for f in res.failures] == [("worker", None)]
+    assert "SIGKILL" not in res.failures[0].reason and retry_after_crash(res) is None
+
+
+def test_a_crash_is_retried_only_below_batches_that_worked_and_only_lower_than_the_task_cap():
+    assert retry_after_crash(_crashed_at(_task(), 8)).options.max_batch == 4
+    assert retry_after_crash(_crashed_at(_task(), 4)).options.max_batch == 2  # a crash in the full phase at 4
+    assert retry_after_crash(_crashed_at(_task(), 1, worked=())) is None  # nothing ran: the model itself fails
+    assert retry_after_crash(_crashed_at(_task(max_batch=4), 8)) is None  # already capped there: no second retry
+    capped = retry_after_crash(_crashed_at(_task(max_batch=16, start_batch=8), 16, worked=(1, 2)))
+    assert capped.options.max_batch == 2 and capped.options.start_batch == 2
+    ok = TaskResult(_task(), [_row(1)], ModelSummary("run1", SPEC["model"], 64, "cpu-fp32", "fp32", status="ok"))
+    assert retry_after_crash(ok) is None
+
+
+def test_merging_attempts_keeps_every_row_the_retry_summary_and_both_costs():
+    first = _crashed_at(_task(), 8)
+    retry_task = retry_after_crash(first)
+    second = TaskResult(
+        retry_task,
+        [_row(1), _row(4)],
+        ModelSummary("run1", SPEC["model"], 64, "cpu-fp32", "fp32", status="ok"),
+        gpu_seconds=7.0,
+    )
+    merged = merge_attempts(first, second)
+    assert merged.ok and merged.task == first.task  # saved under the task as planned, not the capped copy
+    assert [m.batch_size for m in merged.measurements] == [1, 2, 4, 1, 4]
+    assert [f.stage for f in merged.failures] == ["crash"]
+    assert merged.gpu_seconds == 12.0 and merged.summary.gpu_seconds == 12.0
+    second.interrupted = True
+    assert merge_attempts(first, second) is first  # an interrupted retry is not saved; the crash row is
+
+
+def test_local_executor_retries_a_crash_at_once_on_the_same_device_unless_no_time_is_left():
+    calls: list[tuple[int | None, int | None]] = []
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        calls.append((device, task.options.max_batch))
+        if task.options.max_batch is None:
+            return _crashed_at(task, 8)
+        summary = ModelSummary("run1", task.model, 64, task.runtime, "fp32", status="ok")
+        return TaskResult(task, [_row(4)], summary, gpu_seconds=1.0)
+
+    results, events = [], []
+    get_executor("local", [3], runner=runner).run(
+        [_task()], results.append, on_event=lambda d, t, ev: events.append(ev)
+    )
+    assert calls == [(3, None), (3, 4)]
+    [res] = results
+    assert res.ok and [f.stage for f in res.failures] == ["crash"] and res.gpu_seconds == 6.0
+    assert [ev.get("retry") for ev in events] == [None, "max batch 4: the worker crashed at batch 8"]
+
+    calls.clear()
+    results, deferred = [], []
+    get_executor("local", [3], runner=runner).run(
+        [_task()], results.append, admit=lambda t: t.options.max_batch is None, on_deferred=deferred.append
+    )
+    assert calls == [(3, None)] and not results[0].ok  # the crash is saved; its retry waits for the next run
+    assert [t.options.max_batch for t in deferred] == [4]

@@ -516,17 +516,46 @@ class Store:
 
         From ``failures`` rows of stage ``deadline``; filters as in :meth:`done_keys` (on the run's columns).
         """
+        where, params = self._of_runs(config_hash, meter, gpu_name)
         sql = (
             "SELECT f.model, f.img_size, f.runtime, MAX(f.gpu_seconds) FROM failures f "
             "JOIN runs r ON r.run_id = f.run_id WHERE f.stage = 'deadline' AND f.gpu_seconds IS NOT NULL"
+            f"{where} GROUP BY f.model, f.img_size, f.runtime"
         )
-        params: list[Any] = []
+        return {(m, s, rt): float(sec) for m, s, rt, sec in self._require().execute(sql, params)}
+
+    @staticmethod
+    def _of_runs(config_hash: str | None, meter: str | None, gpu_name: str | None) -> tuple[str, list[Any]]:
+        """`` AND ...`` conditions on the joined run ``r`` (protocol, meter, GPU model), and their parameters."""
+        where, params = "", []
         for column, value in (("r.config_hash", config_hash), ("r.meter", meter), ("r.gpu_name", gpu_name)):
             if value is not None:
-                sql += f" AND {column} = ?"
+                where += f" AND {column} = ?"
                 params.append(value)
-        sql += " GROUP BY f.model, f.img_size, f.runtime"
-        return {(m, s, rt): float(sec) for m, s, rt, sec in self._require().execute(sql, params)}
+        return where, params
+
+    def crash_ceilings(
+        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
+    ) -> dict[tuple[str, int, str], tuple[int, int]]:
+        """(model, img_size, runtime) -> (largest batch that worked, batch its worker crashed at).
+
+        From ``failures`` rows of stage ``crash`` and the same attempt's ``ok`` measurements below that batch (the
+        lowest such ceiling where a task crashed more than once); filters as in :meth:`deadline_stops`. A crash
+        with nothing working below it bounds nothing and is left out.
+        """
+        sql = (
+            "SELECT f.model, f.img_size, f.runtime, f.batch_size, (SELECT MAX(m.batch_size) FROM measurements m "
+            "WHERE m.run_id = f.run_id AND m.model = f.model AND m.img_size = f.img_size AND m.runtime = f.runtime "
+            "AND m.status = 'ok' AND m.batch_size < f.batch_size) FROM failures f JOIN runs r ON r.run_id = f.run_id "
+            "WHERE f.stage = 'crash' AND f.batch_size IS NOT NULL"
+        )
+        where, params = self._of_runs(config_hash, meter, gpu_name)
+        sql += where
+        out: dict[tuple[str, int, str], tuple[int, int]] = {}
+        for m, s, rt, crashed, worked in self._require().execute(sql, params):
+            if worked is not None and ((m, s, rt) not in out or worked < out[(m, s, rt)][0]):
+                out[(m, s, rt)] = (int(worked), int(crashed))
+        return out
 
     @staticmethod
     def _finished(

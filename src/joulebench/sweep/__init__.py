@@ -19,9 +19,10 @@ Task API (what an executor such as a future Ray executor builds on)
     re-exported by ``executors.py``): runs the task in a fresh ``python -m joulebench.sweep.worker``
     subprocess pinned with ``CUDA_VISIBLE_DEVICES=device_index`` and bounded by ``task.timeout_s``. It ALWAYS
     returns a ``TaskResult(task, measurements, summary, failures, interrupted, gpu_seconds)``: a crash, a hang
-    or an out-of-memory cascade becomes a ``Failure`` row (stage ``worker``/``timeout``) plus a summary with
-    status ``failed``, keeping the batches measured before it. ``stop`` (an Event) asks the worker to finish
-    its current batch and return (``interrupted=True``); ``kill`` kills it.
+    or an out-of-memory cascade becomes a ``Failure`` row (stage ``worker``/``timeout``, or ``crash`` with the
+    batch the worker died at) plus a summary with status ``failed``, keeping the batches measured before it.
+    ``stop`` (an Event) asks the worker to finish its current batch and return (``interrupted=True``); ``kill``
+    kills it.
 
     Executors (``EXECUTORS`` registry, ``Executor.run(tasks, sink, on_event=, stop=)``) call
     ``sink(result)`` on the driver thread; the driver alone writes the store
@@ -31,7 +32,9 @@ Driver
     :func:`prepare_sweep` validates everything (options, models, runtimes, meter, devices) and writes nothing;
     :func:`run_sweep` records the run, skips finished work (``Store.done_keys``) unless ``force``, runs the
     tasks and saves each finished one. Interrupted tasks are not saved (a re-run measures them). With a
-    deadline it starts only tasks expected to finish in time (:class:`TaskCosts`) and stops the rest at it.
+    deadline it starts only tasks expected to finish in time (:class:`TaskCosts`) and stops the rest at it. A
+    task whose worker crashed at some batch in an earlier run (``Store.crash_ceilings``) searches only up to
+    the largest batch that worked below it; within a run the local executor retries such a crash at once.
 """
 
 from __future__ import annotations
@@ -398,6 +401,21 @@ def _deadline_stop(result: TaskResult) -> Failure:
     )
 
 
+def _capped(tasks: list[Task], ceilings: dict[tuple[str, int, str], tuple[int, int]], progress: Any) -> list[Task]:
+    """``tasks`` with the batch search of those whose worker crashed in an earlier run capped below the crash."""
+    out = []
+    for t in tasks:
+        worked, crashed = ceilings.get(t.key, (None, None))
+        if worked is not None and (t.options.max_batch is None or worked < t.options.max_batch):
+            progress.message(
+                f"{t.label()}: searching up to batch {worked} only; its worker crashed at batch {crashed} in an "
+                "earlier run (see `joulebench results --table failures`)"
+            )
+            t = t.with_options(max_batch=worked, start_batch=min(t.options.start_batch, worked))
+        out.append(t)
+    return out
+
+
 def _counting(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable[..., TaskResult]:
     """``runner`` that records each successful task's cost before its device asks for the next task."""
 
@@ -479,10 +497,11 @@ def run_sweep(
             progress.start(0, len(report.skipped))
             progress.stop()
             return report
+        names = {f.get("gpu_name") for f in plan.gpu_facts}
+        gpu_name = names.pop() if len(names) == 1 else None
+        todo = _capped(todo, store.crash_ceilings(protocol, meter=plan.options.meter, gpu_name=gpu_name), progress)
         costs = None
         if ends_at is not None:
-            names = {f.get("gpu_name") for f in plan.gpu_facts}
-            gpu_name = names.pop() if len(names) == 1 else None
             costs = TaskCosts(
                 store.gpu_seconds_by_runtime(protocol, meter=plan.options.meter, gpu_name=gpu_name),
                 store.deadline_stops(protocol, meter=plan.options.meter, gpu_name=gpu_name),

@@ -7,7 +7,9 @@ worker subprocess with a timeout and always returns a TaskResult.
 
 * ``local``: one thread per device, all pulling from one queue; each thread launches worker subprocesses
   pinned to its GPU with ``CUDA_VISIBLE_DEVICES``. Devices ``[None]`` = one worker that inherits the
-  environment (CPU runtimes, the simulated meter).
+  environment (CPU runtimes, the simulated meter). A worker that died at a batch larger than some that worked
+  is retried once at once on the same device, its search capped below the crash
+  (:func:`~joulebench.sweep.worker.retry_after_crash`); the sink gets one result with both attempts' rows.
 * ``ray`` (planned): the same ``run_task`` as a Ray remote function with ``num_gpus=1``.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 from joulebench.registry import Registry
 from joulebench.sweep.tasks import Task, TaskResult
-from joulebench.sweep.worker import run_task
+from joulebench.sweep.worker import merge_attempts, retry_after_crash, run_task
 
 Sink = Callable[[TaskResult], None]
 #: ``on_event(device_index, task, event)`` -- progress events of the workers (called on the driver thread).
@@ -70,6 +72,24 @@ class LocalExecutor(Executor):
 
     admits = True
 
+    def _attempt(
+        self,
+        task: Task,
+        device: int | None,
+        inbox: queue.Queue,
+        stop: threading.Event,
+        kill: threading.Event,
+        start: dict[str, Any],
+    ) -> TaskResult:
+        inbox.put(("event", device, task, {"type": "task_start", **start}))
+        return self.runner(
+            task,
+            device,
+            on_event=lambda ev: inbox.put(("event", device, task, ev)),
+            stop=stop,
+            kill=kill,
+        )
+
     def run(
         self,
         tasks: Sequence[Task],
@@ -99,15 +119,16 @@ class LocalExecutor(Executor):
                     if admit is not None and not admit(task):
                         inbox.put(("deferred", device, task, None))
                         continue
-                    inbox.put(("event", device, task, {"type": "task_start"}))
-                    result = self.runner(
-                        task,
-                        device,
-                        on_event=lambda ev, task=task: inbox.put(("event", device, task, ev)),
-                        stop=stop,
-                        kill=kill,
-                    )
+                    result = self._attempt(task, device, inbox, stop, kill, {})
+                    retry = None if stop.is_set() else retry_after_crash(result)
+                    if retry is not None and (admit is None or admit(retry)):
+                        crash = result.failures[-1].batch_size  # failed_result appends the crash row last
+                        why = f"max batch {retry.options.max_batch}: the worker crashed at batch {crash}"
+                        result = merge_attempts(result, self._attempt(retry, device, inbox, stop, kill, {"retry": why}))
+                        retry = None
                     inbox.put(("result", device, task, result))
+                    if retry is not None:  # no time left for it: the crash row caps the next run instead
+                        inbox.put(("deferred", device, retry, None))
             except BaseException as e:  # a bug in the runner must reach the driver, not die with the thread
                 inbox.put(("error", device, None, e))
             finally:

@@ -48,7 +48,8 @@ class QuietProgress(Progress):
     def event(self, device: Any, task: Task, ev: dict[str, Any]) -> None:
         """Log a task's start."""
         if ev.get("type") == "task_start":
-            self._print(f"start {_where(device)}{task.label()}")
+            retry = f" (retry, {ev['retry']})" if ev.get("retry") else ""
+            self._print(f"start {_where(device)}{task.label()}{retry}")
 
     def finished(self, result: TaskResult) -> None:
         """Log a task's outcome and its cost in GPU-seconds."""
@@ -111,7 +112,7 @@ class RichProgress(Progress):
             return
         kind = ev.get("type")
         if kind == "task_start":
-            text = f"{task.label()}: starting worker"
+            text = f"{task.label()}: " + (f"retrying, {ev['retry']}" if ev.get("retry") else "starting worker")
         elif kind == "stage":
             text = f"{task.label()}: {ev.get('stage')}"
         elif kind == "batch":

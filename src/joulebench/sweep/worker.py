@@ -7,7 +7,10 @@ new session (its own process group), pinned to one GPU with ``CUDA_VISIBLE_DEVIC
 * the worker streams JSON events on a pipe: ``batch`` (a batch is starting), ``row`` (a measurement or a
   failure, so nothing measured is lost if it dies later) and finally ``result`` (the whole TaskResult);
 * a worker that exits without a result (segfault, ``os._exit``, killed by the kernel) becomes a
-  ``Failure(stage="worker")`` with its exit status and the tail of its output, and a failed summary;
+  ``Failure(stage="worker")`` with its exit status and the tail of its output, and a failed summary; when it
+  died while measuring a batch, ``Failure(stage="crash")`` carrying that batch size instead;
+* :func:`retry_after_crash` turns a crash above batches that worked into a retry capped at the largest of them
+  (the executor runs it at once, :func:`merge_attempts` joins the two), as an out-of-memory batch caps a search;
 * a worker running longer than ``task.timeout_s`` has its process group killed: ``Failure(stage="timeout")``;
 * ``stop`` (a ``threading.Event``, set on Ctrl-C) sends SIGINT to the worker, which finishes the current
   batch and returns what it has, marked ``interrupted``; a second stop request kills it.
@@ -131,12 +134,13 @@ def failed_result(
     measurements: list[BatchMeasurement] | None = None,
     failures: list[Failure] | None = None,
     gpu_seconds: float | None = None,
+    batch: int | None = None,
 ) -> TaskResult:
     """A TaskResult for a task that failed as a whole (crash, hang, setup error), keeping partial rows."""
     from joulebench.sweep.summary import summarize
 
     measurements = list(measurements or [])
-    failures = [*(failures or []), _failure(task, stage, reason, detail=detail)]
+    failures = [*(failures or []), _failure(task, stage, reason, batch, detail)]
     first = next((m for m in measurements if m.gpu_uuid), None)
     summary = summarize(
         _base(task, _precision_of(task.runtime)),
@@ -416,6 +420,7 @@ def run_task(
                 os.close(w_fd)
             reason: str | None = None
             stage = "worker"
+            in_flight: tuple[int, str] | None = None  # (batch, phase) announced and not yet measured
             interrupt_sent_at: float | None = None
             buf = b""
             with os.fdopen(r_fd, "rb", buffering=0) as events:
@@ -454,7 +459,10 @@ def run_task(
                         except json.JSONDecodeError:
                             continue  # a torn line from a dying worker carries nothing usable
                         kind = ev.get("type")
-                        if kind == "measurement":
+                        if kind == "batch":
+                            in_flight = (int(ev["batch"]), str(ev.get("phase") or ""))
+                        elif kind == "measurement":
+                            in_flight = None
                             measurements.append(measurement_from_dict(ev["row"]))
                         elif kind == "failure":
                             failures.append(failure_from_dict(ev["row"]))
@@ -476,14 +484,72 @@ def run_task(
                 result.summary = replace(result.summary, gpu_seconds=gpu_s)
             return result
         tail = log_path.read_text(errors="replace")[-_TAIL_CHARS:] if log_path.exists() else ""
+    batch = None
     if reason is None:
         how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
         reason = f"worker crashed ({how}) before finishing"
+        if in_flight is not None:
+            batch = in_flight[0]
+            stage = "crash"
+            reason = f"worker crashed ({how}) at batch {batch} ({in_flight[1]}) before finishing"
+        if rc == -signal.SIGKILL:  # the supervisor's own kills set a reason above, so this one came from outside
+            reason += "; a SIGKILL that joulebench did not send usually means the machine ran out of memory"
     out = failed_result(
-        task, stage, reason, detail=tail or None, measurements=measurements, failures=failures, gpu_seconds=gpu_s
+        task,
+        stage,
+        reason,
+        detail=tail or None,
+        measurements=measurements,
+        failures=failures,
+        gpu_seconds=gpu_s,
+        batch=batch,
     )
     out.interrupted = stage == "interrupted" or bool(stop is not None and stop.is_set())
     return out
+
+
+def retry_after_crash(result: TaskResult) -> Task | None:
+    """The task again with its batch search capped below the batch its worker died at, or None.
+
+    A worker that dies while measuring a batch larger than some that worked (the process killed for memory, a
+    driver fault at a size never tried) leaves no summary, yet those smaller batches show the model runs. As an
+    out-of-memory batch bounds a search, the crash bounds it: the retry searches up to the largest batch that
+    worked below the crash. None when the crash was not at a batch, nothing smaller worked, or the cap would not
+    lower the task's own ``max_batch`` (a retry that crashes again is not retried).
+    """
+    if result.ok or result.interrupted:
+        return None
+    crash = next((f for f in reversed(result.failures) if f.stage == "crash" and f.batch_size), None)
+    if crash is None:
+        return None
+    worked = [m.batch_size for m in result.measurements if m.status == "ok" and m.batch_size < crash.batch_size]
+    if not worked:
+        return None
+    cap, task = max(worked), result.task
+    if task.options.max_batch is not None and cap >= task.options.max_batch:
+        return None
+    return task.with_options(max_batch=cap, start_batch=min(task.options.start_batch, cap))
+
+
+def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
+    """One result for a task and its retry: every row of both, the retry's summary, the cost of both.
+
+    An interrupted retry is not saved (like any interrupted task), so the first attempt's result stands alone and
+    the crash it records still caps the next run's search.
+    """
+    if retry.interrupted:
+        return first
+    from dataclasses import replace
+
+    seconds = (first.gpu_seconds or 0.0) + (retry.gpu_seconds or 0.0)
+    summary = retry.summary if retry.summary is None else replace(retry.summary, gpu_seconds=seconds)
+    return TaskResult(
+        first.task,
+        [*first.measurements, *retry.measurements],
+        summary,
+        [*first.failures, *retry.failures],
+        gpu_seconds=seconds,
+    )
 
 
 if __name__ == "__main__":
