@@ -12,7 +12,8 @@
 #   DEADLINE=1600 bash benchmarks/h200_session.sh dataset-long  # the dataset sweep as ONE detached run for the
 #                                                # whole lease; the following calls on the warm machine, the
 #                                                # same command, wait for it (WAIT s each, default 575) and
-#                                                # each brings back a snapshot of the store
+#                                                # each brings back a snapshot of the store; MEMPROBE=1
+#                                                # first runs benchmarks/memory_limits.py (about a minute)
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -124,6 +125,10 @@ elif [ "$MODE" = search-cost ]; then
   [ "$NG" -ge 2 ] && dataset "$(seq -s, 1 $((NG - 1)))" dataset_all "$(left)"
 elif [ "$MODE" = dataset-long ]; then
   L=$(dirname "$JB_DB")/long  # the detached sweep's own copy of the code, its order and its output
+  if [ ! -f "$L/pid" ] && [ "${MEMPROBE:-0}" = 1 ]; then  # before the sweep, which would share the GPU with it
+    timeout 150 python3 benchmarks/memory_limits.py --timeout 120 >"$W/memory_limits.txt" 2>&1
+    tail -n 4 "$W/memory_limits.txt"
+  fi
   if [ ! -f "$L/pid" ]; then
     # a copy of the code: the next call re-sends the work tree, and the sweep starts a worker per model from it
     rm -rf "$L" && mkdir -p "$L" && cp -r src "$L/src" && cp "$W/order.txt" "$L/order.txt"
