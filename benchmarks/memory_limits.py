@@ -25,31 +25,22 @@ from typing import Any
 GIB = 1024**3
 
 
-def _meminfo_b(field: str) -> int | None:
+def _mem_total_b() -> int | None:
     try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
         return None
-    return None
-
-
-def _rss_b() -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def child(step_gib: float, max_gib: float) -> int:
     """Reserve GPU memory step by step, printing one JSON line per step (flushed: a kill loses nothing)."""
     import torch
+
+    from joulebench.sweep.protocol import host_memory
+
+    def host() -> dict[str, Any]:
+        h = host_memory()
+        return {"host_available_b": h["host_available_b"], "rss_b": h["host_rss_b"]}
 
     def say(**row: Any) -> None:
         print(json.dumps(row), flush=True)
@@ -58,8 +49,7 @@ def child(step_gib: float, max_gib: float) -> int:
         say(error="no CUDA device")
         return 2
     free, total = torch.cuda.mem_get_info()
-    say(start=True, gpu_total_b=total, gpu_free_b=free, host_total_b=_meminfo_b("MemTotal"),
-        host_available_b=_meminfo_b("MemAvailable"), rss_b=_rss_b())  # fmt: skip
+    say(start=True, gpu_total_b=total, gpu_free_b=free, host_total_b=_mem_total_b(), **host())
     held, reserved = [], 0.0
     while reserved + step_gib <= max_gib:
         try:
@@ -72,7 +62,7 @@ def child(step_gib: float, max_gib: float) -> int:
         held.append(block)
         reserved += step_gib
         free, _ = torch.cuda.mem_get_info()
-        say(gib=reserved, gpu_free_b=free, host_available_b=_meminfo_b("MemAvailable"), rss_b=_rss_b())
+        say(gib=reserved, gpu_free_b=free, **host())
     say(done=True, gib=reserved)
     return 0
 

@@ -125,6 +125,26 @@ def test_measurement_row_is_consistent_and_marks_the_simulation():
     assert row.trace_summary["phase"] == "full"
     assert row.trace_summary["load_hint"] == pytest.approx(load_hint(16))
     assert row.peak_memory_b is None  # a simulated trace's memory is invented, not reported
+    # the host's memory is real even under the simulated meter: this process's resident set, the machine's free
+    ts = row.trace_summary
+    assert ts["host_available_b"] > 0 and ts["host_rss_b"] > 10 * 2**20  # torch alone is more than 10 MiB
+
+
+def test_host_memory_reads_the_kernel_figures_in_bytes(monkeypatch):
+    import builtins
+    import io
+
+    from joulebench.sweep.protocol import host_memory
+
+    files = {"/proc/self/status": "Name: python\nVmRSS:\t  2048 kB\n", "/proc/meminfo": "MemAvailable: 4 kB\n"}
+    real_open = builtins.open
+    monkeypatch.setattr(
+        builtins, "open", lambda p, *a, **k: io.StringIO(files[p]) if p in files else real_open(p, *a, **k)
+    )
+    assert host_memory() == {"host_rss_b": 2048 * 1024.0, "host_available_b": 4096.0}
+    files.clear()
+    monkeypatch.setattr(builtins, "open", lambda p, *a, **k: (_ for _ in ()).throw(FileNotFoundError(p)))
+    assert host_memory() == {"host_rss_b": None, "host_available_b": None}  # no /proc: not Linux
 
 
 def test_scout_plan_is_shorter_and_the_first_batch_gets_the_full_warmup():

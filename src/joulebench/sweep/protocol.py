@@ -617,6 +617,29 @@ def device_facts(meter: Meter) -> dict[str, Any]:
     }
 
 
+def host_memory() -> dict[str, float | None]:
+    """``host_rss_b`` (this process's resident set) and ``host_available_b`` (the machine's available memory).
+
+    Kept per batch because a worker killed for host memory leaves no output: the rows before the kill show
+    whether host memory grew with the batch. Linux only (``/proc``); None elsewhere.
+    """
+
+    def field_b(path: str, name: str) -> float | None:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(name + ":"):
+                        return float(line.split()[1]) * 1024  # the kernel reports kB
+        except OSError:
+            return None
+        return None
+
+    return {
+        "host_rss_b": field_b("/proc/self/status", "VmRSS"),
+        "host_available_b": field_b("/proc/meminfo", "MemAvailable"),
+    }
+
+
 def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dict[str, Any]) -> Any:
     """Build the ``BatchMeasurement`` row of a :class:`BatchRun`.
 
@@ -666,6 +689,7 @@ def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dic
         epi_source="counter_span" if span is not None else "window",
         span_s=span[2] if span is not None else None,
         notes=notes,
+        **host_memory(),
     )
     return BatchMeasurement(
         **base,
