@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,18 @@ def fake_run(task, device_index, *, marker_dir=None, hold_s=0.0, holds=None, sto
         t0=t0,
         t1=time.time(),
     )
+
+
+def crash_above_two(task, device_index, **kw):
+    """Die at batch 4 (as run_task reports a worker killed there) unless the search is capped below it."""
+    if task.options.max_batch is None:
+        from joulebench.sweep.worker import failed_result
+
+        rows = [_ok_result(task).measurements[0], replace(_ok_result(task).measurements[0], batch_size=2)]
+        return failed_result(task, "crash", "worker crashed at batch 4", measurements=rows, gpu_seconds=3.0, batch=4)
+    out = _ok_result(task, cap=task.options.max_batch)
+    out.gpu_seconds = 2.0
+    return out
 
 
 def raising_run(task, device_index, **kw):
@@ -231,6 +244,19 @@ def test_worker_that_keeps_dying_is_recorded_failed_with_the_reason(cluster, tmp
         (f,) = store.failures()
     assert s["status"] == "failed" and "died 2 time(s)" in s["error"]
     assert f["stage"] == "ray" and "WorkerCrashedError" in f["reason"]
+
+
+def test_a_crash_at_a_batch_is_retried_once_below_it_and_saved_as_one_result(cluster):
+    got: list[TaskResult] = []
+    events: list[dict] = []
+    tasks = [replace(t, options=replace(FAST, max_batch=None)) for t in _tasks(["greedy"])]
+    RayExecutor(runner=crash_above_two, retries=0).run(tasks, got.append, on_event=lambda d, t, e: events.append(e))
+    (r,) = got
+    assert r.ok and r.task == tasks[0] and r.measurements[-1].trace_summary == {"cap": 2}
+    assert [m.batch_size for m in r.measurements] == [1, 2, 1] and [f.stage for f in r.failures] == ["crash"]
+    assert r.gpu_seconds == 5.0
+    starts = [e for e in events if e["type"] == "task_start"]
+    assert [e.get("retry") for e in starts] == [None, "max batch 2: the worker crashed at batch 4"]
 
 
 def test_runner_exception_is_a_failure_not_a_retry(cluster):

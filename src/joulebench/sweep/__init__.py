@@ -34,7 +34,7 @@ Driver
     tasks and saves each finished one. Interrupted tasks are not saved (a re-run measures them). With a
     deadline it starts only tasks expected to finish in time (:class:`TaskCosts`) and stops the rest at it. A
     task whose worker crashed at some batch in an earlier run (``Store.crash_ceilings``) searches only up to
-    the largest batch that worked below it; within a run the local executor retries such a crash at once.
+    the largest batch that worked below it; within a run the executor retries such a crash at once.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from typing import Any
 
 from joulebench.registry import Registry
 from joulebench.sweep.tasks import Task, TaskResult
-from joulebench.sweep.worker import merge_attempts, retry_after_crash, run_task
+from joulebench.sweep.worker import merge_attempts, retry_after_crash, retry_note, run_task
 
 Sink = Callable[[TaskResult], None]
 #: ``on_event(device_index, task, event)`` -- progress events of the workers (called on the driver thread).
@@ -122,9 +122,8 @@ class LocalExecutor(Executor):
                     result = self._attempt(task, device, inbox, stop, kill, {})
                     retry = None if stop.is_set() else retry_after_crash(result)
                     if retry is not None and (admit is None or admit(retry)):
-                        crash = result.failures[-1].batch_size  # failed_result appends the crash row last
-                        why = f"max batch {retry.options.max_batch}: the worker crashed at batch {crash}"
-                        result = merge_attempts(result, self._attempt(retry, device, inbox, stop, kill, {"retry": why}))
+                        why = {"retry": retry_note(result, retry)}
+                        result = merge_attempts(result, self._attempt(retry, device, inbox, stop, kill, why))
                         retry = None
                     inbox.put(("result", device, task, result))
                     if retry is not None:  # no time left for it: the crash row caps the next run instead

@@ -9,6 +9,8 @@ only the driver calls ``sink`` (which writes the store), so a local SQLite file 
 Faults: a task whose Ray worker dies (process killed, node lost, Ray's out-of-memory killer) is submitted
 again, preferring a node where it has not died yet, up to ``retries`` times; after that it becomes a failed
 :class:`~joulebench.sweep.tasks.TaskResult` with a ``Failure(stage="ray")`` naming every attempt's reason.
+A model whose worker subprocess died at a batch above some that worked (``Failure(stage="crash")``) is submitted
+once more with its search capped below the crash, as the local executor does, and saved as one result.
 
 Progress and Ctrl-C travel through one small actor (:class:`_Channel`, no CPU reserved): tasks post their
 worker's events to it and poll it for a stop request, so ``--executor ray`` shows the same progress as a
@@ -30,7 +32,7 @@ from typing import Any
 from joulebench.errors import ConfigError, MissingDependencyError
 from joulebench.sweep.executors import EXECUTORS, Executor, OnEvent, Sink
 from joulebench.sweep.tasks import Task, TaskResult
-from joulebench.sweep.worker import failed_result, run_task
+from joulebench.sweep.worker import failed_result, merge_attempts, retry_after_crash, retry_note, run_task
 
 #: Seconds between a running task's posts of its events (and checks for a stop request).
 POLL_S = 0.5
@@ -217,6 +219,8 @@ class _Attempt:
     device: Any = None
     reasons: list[str] = field(default_factory=list)
     died_on: list[str] = field(default_factory=list)
+    first: TaskResult | None = None  # the crashed attempt this one retries below its crash, if any
+    why: str | None = None  # that retry's reason, shown when it starts
 
 
 @EXECUTORS.register("ray")
@@ -388,6 +392,8 @@ class RayExecutor(Executor):
                     continue
                 if ev.get("type") == "task_start":
                     attempt.node_id, attempt.device = ev.get("node_id"), device
+                    if attempt.why:
+                        ev = {**ev, "retry": attempt.why}
                 if on_event is not None:
                     on_event(device, attempt.task, ev)
 
@@ -415,13 +421,19 @@ class RayExecutor(Executor):
                                 number=attempt.number + 1,
                                 reasons=attempt.reasons,
                                 died_on=attempt.died_on + ([attempt.node_id] if attempt.node_id else []),
+                                first=attempt.first,
+                                why=attempt.why,
                             )
                             next_token += 1
                             submit(retry)
                             continue
                         result = self._gave_up(attempt, interrupted=level > 0)
-                    if result is not None:
-                        sink(result)
+                    below = None if level > 0 or attempt.first is not None else retry_after_crash(result)
+                    if below is not None:
+                        submit(_Attempt(below, token=next_token, number=0, first=result, why=retry_note(result, below)))
+                        next_token += 1
+                        continue
+                    sink(result if attempt.first is None else merge_attempts(attempt.first, result))
             except KeyboardInterrupt:
                 stop.set()
                 if level >= 1:

@@ -531,6 +531,12 @@ def retry_after_crash(result: TaskResult) -> Task | None:
     return task.with_options(max_batch=cap, start_batch=min(task.options.start_batch, cap))
 
 
+def retry_note(first: TaskResult, retry: Task) -> str:
+    """Why ``retry`` (from :func:`retry_after_crash` on ``first``) runs, for the progress line of its start."""
+    crash = next(f.batch_size for f in reversed(first.failures) if f.stage == "crash" and f.batch_size)
+    return f"max batch {retry.options.max_batch}: the worker crashed at batch {crash}"
+
+
 def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
     """One result for a task and its retry: every row of both, the retry's summary, the cost of both.
 
