@@ -515,7 +515,7 @@ def retry_after_crash(result: TaskResult) -> Task | None:
     driver fault at a size never tried) leaves no summary, yet those smaller batches show the model runs. As an
     out-of-memory batch bounds a search, the crash bounds it: the retry searches up to the largest batch that
     worked below the crash. None when the crash was not at a batch, nothing smaller worked, or the cap would not
-    lower the task's own ``max_batch`` (a retry that crashes again is not retried).
+    lower the task's own ``max_batch``. Executors retry a task once: a retry that crashes too is saved as it is.
     """
     if result.ok or result.interrupted:
         return None
