@@ -38,10 +38,6 @@ def child(step_gib: float, max_gib: float) -> int:
 
     from joulebench.sweep.protocol import host_memory
 
-    def host() -> dict[str, Any]:
-        h = host_memory()
-        return {"host_available_b": h["host_available_b"], "rss_b": h["host_rss_b"]}
-
     def say(**row: Any) -> None:
         print(json.dumps(row), flush=True)
 
@@ -49,7 +45,7 @@ def child(step_gib: float, max_gib: float) -> int:
         say(error="no CUDA device")
         return 2
     free, total = torch.cuda.mem_get_info()
-    say(start=True, gpu_total_b=total, gpu_free_b=free, host_total_b=_mem_total_b(), **host())
+    say(start=True, gpu_total_b=total, gpu_free_b=free, host_total_b=_mem_total_b(), **host_memory())
     held, reserved = [], 0.0
     while reserved + step_gib <= max_gib:
         try:
@@ -62,7 +58,7 @@ def child(step_gib: float, max_gib: float) -> int:
         held.append(block)
         reserved += step_gib
         free, _ = torch.cuda.mem_get_info()
-        say(gib=reserved, gpu_free_b=free, **host())
+        say(gib=reserved, gpu_free_b=free, **host_memory())
     say(done=True, gib=reserved)
     return 0
 
@@ -89,7 +85,7 @@ def summarize(lines: list[str], returncode: int | None) -> str:
         )
     out += ["", "| reserved GiB | GPU free GiB | host available GiB | child RSS GiB |", "| --- | --- | --- | --- |"]
     out += [
-        f"| {r['gib']:g} | {gib(r.get('gpu_free_b'))} | {gib(r.get('host_available_b'))} | {gib(r.get('rss_b'))} |"
+        f"| {r['gib']:g} | {gib(r.get('gpu_free_b'))} | {gib(r.get('host_available_b'))} | {gib(r.get('host_rss_b'))} |"
         for r in steps
     ]
     last = steps[-1]["gib"] if steps else 0

@@ -25,7 +25,7 @@ def _lines(*rows):
 
 
 START = {"start": True, "gpu_total_b": 140 * GIB, "gpu_free_b": 139 * GIB, "host_total_b": 128 * GIB,
-         "host_available_b": 120 * GIB, "rss_b": 1 * GIB}  # fmt: skip
+         "host_available_b": 120 * GIB, "host_rss_b": 1 * GIB}  # fmt: skip
 
 
 def test_a_kill_after_host_memory_fell_is_told_apart_from_cuda_out_of_memory():

@@ -388,17 +388,11 @@ class TaskCosts:
 
 def _deadline_stop(result: TaskResult) -> Failure:
     """The failure row that records a task stopped at the deadline, with how long it had run."""
-    task, seconds = result.task, float(result.gpu_seconds or 0.0)
-    return Failure(
-        run_id=task.run_id,
-        model=task.model,
-        img_size=task.img_size,
-        runtime=task.runtime,
-        stage="deadline",
-        reason=f"stopped at the deadline after {seconds:.0f} s; not saved, so the next run redoes it",
-        occurred_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        gpu_seconds=seconds,
-    )
+    from joulebench.sweep.worker import task_failure
+
+    seconds = float(result.gpu_seconds or 0.0)
+    why = f"stopped at the deadline after {seconds:.0f} s; not saved, so the next run redoes it"
+    return task_failure(result.task, "deadline", why, gpu_seconds=seconds)
 
 
 def _capped(tasks: list[Task], ceilings: dict[tuple[str, int, str], tuple[int, int]], progress: Any) -> list[Task]:

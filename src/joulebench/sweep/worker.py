@@ -111,7 +111,15 @@ def _precision_of(runtime_name: str) -> str:
         return "?"
 
 
-def _failure(task: Task, stage: str, reason: str, batch: int | None = None, detail: str | None = None) -> Failure:
+def task_failure(
+    task: Task,
+    stage: str,
+    reason: str,
+    batch: int | None = None,
+    detail: str | None = None,
+    gpu_seconds: float | None = None,
+) -> Failure:
+    """A ``failures`` row of ``task``, stamped now."""
     return Failure(
         run_id=task.run_id,
         model=task.model,
@@ -122,6 +130,7 @@ def _failure(task: Task, stage: str, reason: str, batch: int | None = None, deta
         batch_size=batch,
         detail=detail,
         occurred_at=_now(),
+        gpu_seconds=gpu_seconds,
     )
 
 
@@ -140,7 +149,7 @@ def failed_result(
     from joulebench.sweep.summary import summarize
 
     measurements = list(measurements or [])
-    failures = [*(failures or []), _failure(task, stage, reason, batch, detail)]
+    failures = [*(failures or []), task_failure(task, stage, reason, batch, detail)]
     first = next((m for m in measurements if m.gpu_uuid), None)
     summary = summarize(
         _base(task, _precision_of(task.runtime)),
@@ -264,7 +273,7 @@ def execute_task(
                     measured_at=_now(),
                 )
                 detail = None if oom else traceback.format_exc()[-_TAIL_CHARS:]
-                add_failure(_failure(task, "oom" if oom else "batch", reason, batch, detail))
+                add_failure(task_failure(task, "oom" if oom else "batch", reason, batch, detail))
             finally:
                 runtime.release()
             if cooled[0] is not None:
