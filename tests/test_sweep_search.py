@@ -90,6 +90,55 @@ def test_plateau_stops_after_two_flat_doublings():
     assert sorted(b for b, p in curve.calls if p == "full") == [3, 4]
 
 
+class Table(Curve):
+    """A measured curve given as a table of energy per image by batch (what is not listed fits, at the last value)."""
+
+    def __init__(self, table: dict[int, float]):
+        super().__init__()
+        self.table = table
+
+    def energy(self, b: int) -> float:
+        below = [k for k in self.table if k <= b]
+        return self.table[max(below)] if below else self.table[min(self.table)]
+
+
+def test_plateau_goes_on_when_the_curve_falls_again_after_a_bump():
+    # vgg16 under compile-fp16 on the H200 (mJ per image, scouts): a bump at 16, falling again at 32; the old
+    # rule stopped there and kept batch 8; the curve's real minimum lies far above
+    curve = Table({1: 231.0, 2: 144.0, 4: 91.0, 8: 74.0, 16: 102.7, 32: 83.3, 64: 60.0, 128: 50.0, 256: 47.0})
+    res = plateau_search(curve, max_batch=65536)
+    scouts = [b for b, p in curve.calls if p == "scout"]
+    assert scouts == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+    assert res.stopped == "plateau"
+    assert res.best.batch_size >= 256 and res.best.energy_per_image_j == 47.0
+
+
+def test_plateau_bump_extension_is_bounded_on_a_zigzag():
+    # a curve that zigzags around its best without ever beating it: falling steps extend the search, but at
+    # most patience (2) more doublings than the plain rule
+    zig = {1: 10.0, 2: 5.0, 4: 6.0, 8: 5.5, 16: 6.0, 32: 5.5, 64: 6.0, 128: 5.5, 256: 6.0, 512: 5.5}
+    curve = Table(zig)
+    res = plateau_search(curve, max_batch=65536)
+    scouts = [b for b, p in curve.calls if p == "scout"]
+    assert res.stopped == "plateau"
+    assert scouts == [1, 2, 4, 8, 16]  # plain rule: [1, 2, 4, 8]; 8 fell, so 16 is tried; it rose: stop
+    assert res.best.batch_size == 2
+
+
+def test_plateau_bump_extension_ends_after_twice_the_patience():
+    # falling steadily after a bump but never back to the best: four doublings without a new best end it
+    curve = Table({1: 10.0, 2: 5.0, 4: 9.0, 8: 8.0, 16: 7.0, 32: 6.0, 64: 5.5, 128: 4.0})
+    res = plateau_search(curve, max_batch=65536)
+    assert [b for b, p in curve.calls if p == "scout"] == [1, 2, 4, 8, 16, 32]
+    assert res.stopped == "plateau"
+
+
+def test_plateau_rising_curve_still_stops_after_patience():
+    curve = Table({1: 10.0, 2: 5.0, 4: 6.0, 8: 7.0, 16: 8.0})
+    plateau_search(curve, max_batch=65536)
+    assert [b for b, p in curve.calls if p == "scout"] == [1, 2, 4, 8]
+
+
 def test_plateau_refines_towards_the_oom_boundary():
     curve = Curve(a=1.0, c=0.001, fits=700)  # still improving when memory runs out at 1024
     res = plateau_search(curve, max_batch=65536)

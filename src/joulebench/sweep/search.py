@@ -9,7 +9,10 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
   measured with the full protocol. It finds the largest batch that fits, at a high price.
 * ``plateau`` (default) -- scout upwards from batch 1 by doubling with short windows while energy per image
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
-  improved less (or out of memory, or the maximum). Then measure, with the full protocol, the best scouted
+  improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
+  from the one before: the curve is falling again after a bump (seen on the H200: vgg16 under compile-fp16
+  doubled its energy per image at batch 16 only), so it goes on, for at most ``patience`` more doublings
+  without a new best. Then measure, with the full protocol, the best scouted
   batch and the midpoints between it and its measured neighbours: for a unimodal curve the minimum lies
   between those neighbours, so the best of the three full measurements is within the flat bottom.
 
@@ -195,7 +198,8 @@ def plateau_search(
         max_batch: Largest batch to try.
         start: First batch size.
         threshold: Relative improvement over the best so far that counts as "still improving".
-        patience: Consecutive doublings without such an improvement that end the upward search.
+        patience: Consecutive doublings without such an improvement that end the upward search, unless the
+            last one still fell by ``threshold`` from its predecessor; ``2 * patience`` end it in any case.
         should_stop: Polled before each measurement; True ends the search (Ctrl-C).
         scout: Use short ``scout`` windows upwards and the full protocol only for the final candidates;
             False measures everything with the full protocol.
@@ -209,6 +213,7 @@ def plateau_search(
     ladder: list[int] = []  # successful batches of the upward search
     best: Any | None = None
     flat = 0
+    prev: Any | None = None
     first_fail: int | None = None
     while batch is not None:
         out = run(batch, up)
@@ -225,7 +230,9 @@ def plateau_search(
             flat += 1
         if best is None or _epi(out) < _epi(best):
             best = out
-        if flat >= patience:
+        falling = prev is not None and _epi(out) < _epi(prev) * (1.0 - threshold)
+        prev = out
+        if flat >= patience and not (falling and flat < 2 * patience):
             run.result.stopped = "plateau"
             break
         batch = _next_batch(batch, max_batch)
