@@ -79,6 +79,44 @@ def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
         assert len(store.runs()) == 2 and len(store.summaries()) == 2
 
 
+def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
+    code, _, err = _run(capsys, *cmd)
+    assert code == 0, err
+    with Store(db) as store:  # test_vit's result predates a (pretend) protocol fix on 2026-06-01
+        store._require().execute(
+            "UPDATE summaries SET finished_at = ? WHERE model LIKE 'test_vit%'", ("2026-05-01T00:00:00+00:00",)
+        )
+        store._require().commit()
+
+    code, out, err = _run(capsys, *cmd, "--redo-before", "2026-06-01T00:00")
+    payload = json.loads(out)
+    assert code == 0, err
+    assert [s["model"] for s in payload["summaries"]] == ["test_vit.r160_in1k"]
+    assert payload["skipped"] == [["test_resnet.r160_in1k", 64, "cpu-fp32"]]
+
+    # the same command again: the new result is after the time, so nothing is left to redo
+    code, out, _ = _run(capsys, *cmd, "--redo-before", "2026-06-01T02:00+02:00")
+    assert code == 0 and json.loads(out)["summaries"] == []
+    with Store(db) as store:
+        assert len(store.summaries()) == 3 and len(store.runs()) == 2  # a run with nothing to do is not recorded
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--redo-before", "yesterday"], "--redo-before takes an ISO 8601 time"),
+        (["--redo-before", "2026-06-01", "--force"], "give one"),
+    ],
+)
+def test_redo_before_rejects_bad_input_with_the_fix(tmp_path, capsys, extra, message):
+    code, _, err = _run(
+        capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", str(tmp_path / "r.db"), *extra
+    )
+    assert code != 0 and message in " ".join(err.split())
+
+
 @pytest.fixture
 def custom_models(tmp_path, monkeypatch):
     (tmp_path / "jb_custom_models.py").write_text(

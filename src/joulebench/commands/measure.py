@@ -22,6 +22,21 @@ def _time(flag: str, text: str | None) -> float | None:
         raise ConfigError(f"{flag}: {e}") from None
 
 
+def _instant(flag: str, text: str | None) -> str | None:
+    """An ISO 8601 time (UTC when it names no zone) as the store writes times: UTC, seconds."""
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} takes an ISO 8601 time, e.g. 2026-11-29T02:10 (UTC) (got '{text}')") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
 def _gpus(text: str | None) -> list[int] | None:
     if text is None or not text.strip():
         return None
@@ -147,6 +162,12 @@ def measure(
         " finish in time, stop the rest at it (killed 10 s later if still running); a re-run does what is left.",
     ),
     force: bool = typer.Option(False, "--force", help="Measure again what this protocol already measured."),
+    redo_before: str | None = typer.Option(
+        None,
+        "--redo-before",
+        help="Measure again what finished before this time (ISO 8601, UTC unless it names a zone), e.g. after a"
+        " protocol fix; results since then count as done, so the same command resumes.",
+    ),
     per_board: bool = typer.Option(
         False, "--per-board", help="Resume only what these boards measured (default: any GPU of the same model)."
     ),
@@ -184,6 +205,9 @@ def measure(
         static_scouts=static_scouts,
     )
     timeout_s = _time("--timeout", timeout)
+    redo_since = _instant("--redo-before", redo_before)
+    if force and redo_since is not None:
+        raise ConfigError("--force redoes everything; --redo-before only what finished before its time: give one")
     deadline_s = _time("--deadline", deadline)
     if weights is not None and not Path(weights).is_file():
         raise ConfigError(f"--weights {weights}: no such file")
@@ -212,6 +236,7 @@ def measure(
         plan,
         db_path(db),
         force=force,
+        redo_before=redo_since,
         progress=progress,
         executor=executor,
         executor_options=ex_opts,
@@ -235,7 +260,9 @@ def measure(
         if summaries:
             _table(summaries)
         elif report.skipped:
-            err_console().print("nothing to do: every model/runtime pair is already measured (use --force)")
+            err_console().print(
+                "nothing to do: every model/runtime pair is already measured (use --force or --redo-before)"
+            )
     if report.interrupted:
         err_console().print("interrupted: finished models are saved; run the same command again to resume")
         raise typer.Exit(130)

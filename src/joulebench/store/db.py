@@ -481,6 +481,7 @@ class Store:
         meter: str | None = None,
         gpu_name: str | None = None,
         power_limit_w: float | None = None,
+        finished_since: str | None = None,
     ) -> set[tuple[str, int, str]]:
         """(model, img_size, runtime) of every successfully finished summary, to skip on resume.
 
@@ -490,8 +491,13 @@ class Store:
             meter: Only results from this meter (keeps simulated numbers from counting as done on hardware).
             gpu_name: Only results from GPUs of this model (``NVIDIA H200``), whichever board.
             power_limit_w: Only results measured under this power limit (within 0.5 W).
+            finished_since: Only results finished at or after this UTC time (ISO 8601, as stored): older ones are
+                to be measured again.
         """
         where, params = self._finished(gpu_uuid, config_hash, meter, gpu_name, power_limit_w)
+        if finished_since is not None:
+            where += " AND t.finished_at >= ?"
+            params.append(finished_since)
         sql = f"SELECT DISTINCT t.model, t.img_size, t.runtime {where}"
         return {(m, s, rt) for m, s, rt in self._require().execute(sql, params)}
 

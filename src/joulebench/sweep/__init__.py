@@ -427,6 +427,7 @@ def run_sweep(
     db: str | Path,
     *,
     force: bool = False,
+    redo_before: str | None = None,
     executor: str = "local",
     progress: Any = None,
     runner: Callable[..., TaskResult] | None = None,
@@ -441,6 +442,8 @@ def run_sweep(
         plan: From :func:`prepare_sweep`.
         db: SQLite results file (created if missing).
         force: Redo tasks already finished under the same protocol on the same devices.
+        redo_before: Redo only the tasks whose results finished before this UTC time (ISO 8601 with seconds, as
+            stored, e.g. ``2026-11-29T02:10:00+00:00``): a re-run after a protocol fix, which later runs resume.
         executor: Registered executor name.
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
@@ -482,7 +485,7 @@ def run_sweep(
         if not force:
             done: set[tuple[str, int, str]] = set()
             for q in _resume_queries(plan):
-                done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter)
+                done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
             todo = [t for t in plan.tasks if t.key not in done]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:
