@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -141,10 +143,80 @@ def test_host_memory_reads_the_kernel_figures_in_bytes(monkeypatch):
     monkeypatch.setattr(
         builtins, "open", lambda p, *a, **k: io.StringIO(files[p]) if p in files else real_open(p, *a, **k)
     )
-    assert host_memory() == {"host_rss_b": 2048 * 1024.0, "host_available_b": 4096.0}
+    files["/proc/self/status"] += "VmHWM:\t  4096 kB\n"
+    assert host_memory() == {"host_rss_b": 2048 * 1024.0, "host_rss_peak_b": 4096 * 1024.0, "host_available_b": 4096.0}
     files.clear()
     monkeypatch.setattr(builtins, "open", lambda p, *a, **k: (_ for _ in ()).throw(FileNotFoundError(p)))
-    assert host_memory() == {"host_rss_b": None, "host_available_b": None}  # no /proc: not Linux
+    assert host_memory() == {"host_rss_b": None, "host_rss_peak_b": None, "host_available_b": None}  # not Linux
+
+
+GB = 1e9
+
+
+def _host_row(batch, used_gb, avail_gb, status="ok", peak_gb=None):
+    ts = {"host_rss_b": used_gb * GB, "host_available_b": avail_gb * GB}
+    if peak_gb is not None:
+        ts["host_rss_peak_b"] = peak_gb * GB
+    return SimpleNamespace(batch_size=batch, status=status, trace_summary=ts)
+
+
+def test_host_memory_shortfall_refuses_the_batch_that_killed_resnet18d_on_the_h200():
+    from joulebench.sweep.protocol import host_memory_shortfall
+
+    # the H200 rows of resnet18d.ra2_in1k@288 on compile-fp16 (GB): batch 16,384 was killed in session 8
+    rows = [_host_row(1024, 1.28, 132.1), _host_row(2048, 14.19, 118.9), _host_row(4096, 31.39, 101.3)]
+    rows.append(_host_row(8192, 65.78, 66.19))
+    why = host_memory_shortfall(rows, 16384)
+    assert why == (
+        "host memory: batch 16384 would need about 69 GB more host memory (8.4 MB per image from batches 4096 to"
+        " 8192), 66 GB available; not run"
+    )
+    assert host_memory_shortfall(rows, 12288) is None  # 34 GB of 66: the refinement between them may run
+    assert host_memory_shortfall(rows, 8192) == host_memory_shortfall(rows[:3], 8192) is None
+
+
+def test_host_memory_shortfall_needs_growth_two_good_rows_and_prefers_the_peak():
+    from joulebench.sweep.protocol import host_memory_shortfall
+
+    flat = [_host_row(b, 1.3, 2.0) for b in (1, 2, 4, 8)]
+    assert host_memory_shortfall(flat, 65536) is None  # memory that does not grow with the batch never stops it
+    assert host_memory_shortfall([_host_row(8, 9.0, 1.0)], 16) is None  # one row: no slope
+    failed = [_host_row(4, 1.0, 10.0), _host_row(8, 50.0, 10.0, status="oom")]
+    assert host_memory_shortfall(failed, 16) is None  # only successful batches count
+    # the resident set fell back after the batch, but its peak grew by 1 GB per image
+    peaks = [_host_row(4, 1.0, 8.0, peak_gb=4.0), _host_row(8, 1.0, 8.0, peak_gb=8.0)]
+    assert "batch 16 would need about 8 GB" in host_memory_shortfall(peaks, 16)
+    no_proc = [SimpleNamespace(batch_size=b, status="ok", trace_summary={"host_rss_b": None}) for b in (1, 2)]
+    assert host_memory_shortfall(no_proc, 4) is None  # not Linux: nothing to project
+
+
+def test_a_worker_stops_its_search_before_host_memory_runs_out(monkeypatch):
+    from joulebench.sweep import protocol
+    from joulebench.sweep.tasks import SweepOptions, Task
+    from joulebench.sweep.worker import execute_task
+
+    real = protocol.to_measurement
+
+    def growing(run, *a, **k):  # 1 GB of host memory per image on a 30 GB host
+        row = real(run, *a, **k)
+        used = (1 + run.batch_size) * GB
+        host = {"host_rss_b": used, "host_rss_peak_b": used, "host_available_b": 30 * GB - used}
+        return dataclasses.replace(row, trace_summary={**row.trace_summary, **host})
+
+    monkeypatch.setattr(protocol, "to_measurement", growing)
+    opts = SweepOptions(
+        meter="sim", search="paper", warmup_s=0.01, min_window_s=0.02, min_iters=2, idle_s=0.02, max_batch=64
+    )
+    spec = {"model": "test_vit.r160_in1k", "arch": "test_vit", "tag": "r160_in1k", "img_size": 32}
+    spec |= {"input_shape": [3, 32, 32], "custom": False, "weights": None, "default_img_size": 160}
+    result = execute_task(Task(run_id="r", spec=spec, runtime="cpu-fp32", options=opts))
+    assert result.summary.status == "ok", result.summary.error
+    refused = {m.batch_size: m.error for m in result.measurements if m.status == "oom"}
+    ran = sorted(m.batch_size for m in result.measurements if m.status == "ok")
+    # 32 would need 16 GB more with 13 GB available; bisection then runs 24 and 28 and refuses 30 and 29
+    assert sorted(refused) == [29, 30, 32] and refused[32].startswith("host memory: batch 32 would need about 16 GB")
+    assert max(ran) == 28 and result.summary.max_batch == 28
+    assert [(f.stage, f.batch_size) for f in result.failures] == [("oom", 32), ("oom", 30), ("oom", 29)]
 
 
 def test_scout_plan_is_shorter_and_the_first_batch_gets_the_full_warmup():

@@ -199,7 +199,15 @@ def execute_task(
     from joulebench.meters import get_meter
     from joulebench.models.resolve import ModelSpec
     from joulebench.runtimes import get_runtime
-    from joulebench.sweep.protocol import Cooldown, cool_down, device_facts, measure_batch, plan_for, to_measurement
+    from joulebench.sweep.protocol import (
+        Cooldown,
+        cool_down,
+        device_facts,
+        host_memory_shortfall,
+        measure_batch,
+        plan_for,
+        to_measurement,
+    )
     from joulebench.sweep.search import get_search
     from joulebench.sweep.summary import summarize
 
@@ -247,7 +255,27 @@ def execute_task(
         stage = "search"
         first = [True]
 
+        def unmeasured(batch: int, status: str, reason: str, phase: str) -> BatchMeasurement:
+            return BatchMeasurement(
+                **base,
+                batch_size=batch,
+                status=status,
+                error=reason,
+                gpu_name=facts.get("gpu_name"),
+                gpu_uuid=facts.get("gpu_uuid"),
+                meter=meter.name,
+                trace_summary={"phase": phase},
+                measured_at=_now(),
+            )
+
         def measure(batch: int, phase: str) -> BatchMeasurement:
+            short = host_memory_shortfall(measurements, batch)
+            if short is not None:  # a row in place of a SIGKILL that would lose the whole model
+                row = unmeasured(batch, "oom", short, phase)
+                add_failure(task_failure(task, "oom", short, batch))
+                measurements.append(row)
+                emit({"type": "measurement", "row": row.to_dict()})
+                return row
             if opts.cooldown_s > 0 and not first[0]:
                 time.sleep(opts.cooldown_s)
             if opts.cooldown_to_c is not None and not first[0]:
@@ -261,17 +289,7 @@ def execute_task(
             except Exception as e:  # one batch failing (OOM, compile error) must not end the model
                 oom = runtime.is_oom(e)
                 reason = f"out of memory at batch {batch}" if oom else _short(e)
-                row = BatchMeasurement(
-                    **base,
-                    batch_size=batch,
-                    status="oom" if oom else "error",
-                    error=reason,
-                    gpu_name=facts.get("gpu_name"),
-                    gpu_uuid=facts.get("gpu_uuid"),
-                    meter=meter.name,
-                    trace_summary={"phase": phase},
-                    measured_at=_now(),
-                )
+                row = unmeasured(batch, "oom" if oom else "error", reason, phase)
                 detail = None if oom else traceback.format_exc()[-_TAIL_CHARS:]
                 add_failure(task_failure(task, "oom" if oom else "batch", reason, batch, detail))
             finally:
