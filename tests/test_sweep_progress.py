@@ -41,8 +41,11 @@ def _summary(status, **kw):
 
 def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
     at = datetime(2026, 11, 28, 23, 5, 12, tzinfo=timezone.utc)
-    assert isinstance(make_progress(quiet=True), QuietProgress)
+    assert isinstance(make_progress(quiet=True, terminal=True), QuietProgress)
+    assert isinstance(make_progress(quiet=False, terminal=False), QuietProgress)  # a log file: lines, not a display
+    assert isinstance(make_progress(quiet=False, terminal=True), RichProgress)
     p = QuietProgress(clock=lambda: at)
+    p.start(total=3, skipped=2)
     p.event(1, TASK, {"type": "task_start"})
     p.event(1, TASK, {"type": "batch", "batch": 64, "phase": "scout"})  # not logged: a line per task, not per batch
     p.finished(TaskResult(TASK, [], _summary("ok", optimal_batch=256, energy_per_image_j=0.0459), gpu_seconds=72.4))
@@ -50,6 +53,7 @@ def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
     p.finished(TaskResult(TASK, [], None, interrupted=True, gpu_seconds=30.0))
     p.message("deadline: not starting x")
     assert capsys.readouterr().err.splitlines() == [
+        "skipping 2 model/runtime pair(s) already measured (use --force, or --redo-before TIME, to measure again)",
         "2026-11-28T23:05:12+00:00 start gpu 1: resnet50.a1_in1k@224 torch-fp32",
         "2026-11-28T23:05:12+00:00 done resnet50.a1_in1k@224 torch-fp32: batch 256, 45.9 mJ/img (72 GPU-s)",
         "2026-11-28T23:05:12+00:00 failed resnet50.a1_in1k@224 torch-fp32: out of memory at batch 1",

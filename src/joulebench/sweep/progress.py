@@ -45,6 +45,11 @@ class QuietProgress(Progress):
 
         print(f"{self._now().isoformat(timespec='seconds')} {text}", file=sys.stderr, flush=True)
 
+    def start(self, total: int, skipped: int = 0) -> None:
+        """Say what is skipped as already measured (the rest is logged task by task)."""
+        if skipped:
+            self.message(f"skipping {skipped} model/runtime pair(s) already measured ({SKIP_HINT})")
+
     def event(self, device: Any, task: Task, ev: dict[str, Any]) -> None:
         """Log a task's start."""
         if ev.get("type") == "task_start":
@@ -87,7 +92,7 @@ class RichProgress(Progress):
         from rich.progress import Progress as Bars
 
         if skipped:
-            self.console.print(f"skipping {skipped} model/runtime pair(s) already measured (use --force to redo)")
+            self.console.print(f"skipping {skipped} model/runtime pair(s) already measured ({SKIP_HINT})")
         self._progress = Bars(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -146,6 +151,8 @@ class RichProgress(Progress):
             self._progress = None
 
 
+SKIP_HINT = "use --force, or --redo-before TIME, to measure again"
+
 _COLOURS = {"done": "green", "failed": "red", "interrupted": "yellow"}
 
 
@@ -165,9 +172,21 @@ def _where(device: Any) -> str:
     return "" if device is None else f"gpu {device}: "
 
 
-def make_progress(quiet: bool) -> Progress:
-    """A rich display, or plain log lines on stderr for ``--json`` (standard output holds the report)."""
-    return QuietProgress() if quiet else RichProgress()
+def make_progress(quiet: bool, *, terminal: bool | None = None) -> Progress:
+    """A rich display on a terminal; plain log lines on stderr for ``--json`` or when stderr is not a terminal.
+
+    A live display written to a file or pipe (a batch job's log, ``2>log``) shows nothing until the sweep ends,
+    so a log would not say which model is in flight; plain lines do.
+
+    Args:
+        quiet: ``--json``: standard output holds the report.
+        terminal: Whether stderr is a terminal (default: ask it).
+    """
+    import sys
+
+    if terminal is None:
+        terminal = sys.stderr.isatty()
+    return QuietProgress() if quiet or not terminal else RichProgress()
 
 
 __all__ = ["Progress", "QuietProgress", "RichProgress", "make_progress"]
