@@ -7,7 +7,7 @@ import math
 import pytest
 
 from joulebench.errors import ConfigError
-from joulebench.sweep.search import SEARCHES, Point, get_search, paper_search, plateau_search
+from joulebench.sweep.search import SEARCHES, Point, first_unscouted, get_search, paper_search, plateau_search
 
 
 class Curve:
@@ -137,6 +137,23 @@ def test_plateau_rising_curve_still_stops_after_patience():
     curve = Table({1: 10.0, 2: 5.0, 4: 6.0, 8: 7.0, 16: 8.0})
     plateau_search(curve, max_batch=65536)
     assert [b for b, p in curve.calls if p == "scout"] == [1, 2, 4, 8]
+
+
+def test_replaying_stored_ladders_finds_those_the_current_rule_would_continue():
+    def ladder(table, oom_at=None):
+        pts = {b: Point(b, "ok", e, "scout") for b, e in table.items()}
+        if oom_at is not None:
+            pts[oom_at] = Point(oom_at, "oom", None, "scout")
+        return pts
+
+    vgg16 = {1: 231.0, 2: 144.0, 4: 91.0, 8: 74.0, 16: 102.7, 32: 83.3}  # stored before the bump rule
+    assert first_unscouted(ladder(vgg16), max_batch=65536) == 64
+    rising = {1: 10.0, 2: 5.0, 4: 6.0, 8: 7.0}
+    assert first_unscouted(ladder(rising), max_batch=65536) is None  # the current rule ends there too
+    assert first_unscouted(ladder({1: 10.0, 2: 5.0, 4: 4.0}, oom_at=8), max_batch=65536) is None  # memory ended it
+    assert first_unscouted(ladder({1: 10.0, 2: 5.0}), max_batch=2) is None  # so did the maximum
+    assert first_unscouted(ladder({1: 10.0, 2: 5.0, 4: 4.0}), max_batch=65536) == 8  # still improving: cut short
+    assert first_unscouted(ladder({16: 9.0, 32: 8.0, 64: 8.0, 128: 8.0}), max_batch=65536, start=16) is None
 
 
 def test_plateau_refines_towards_the_oom_boundary():

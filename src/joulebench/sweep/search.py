@@ -256,6 +256,53 @@ def plateau_search(
     return run.result
 
 
+class _Replayed(Exception):
+    """Ends a replay: ``batch`` is the scouting batch the stored ladder lacks (None: the upward search ended)."""
+
+    def __init__(self, batch: int | None):
+        super().__init__(batch)
+        self.batch = batch
+
+
+def first_unscouted(
+    scouted: dict[int, Any],
+    *,
+    max_batch: int,
+    start: int = 1,
+    threshold: float = 0.01,
+    patience: int = 2,
+) -> int | None:
+    """The first batch the plateau search would scout that a stored ladder lacks, or None.
+
+    Replays :func:`plateau_search` (the current rule) on scouting outcomes measured earlier, to audit results
+    taken under an older rule: a batch is returned when the current rule would not have stopped where the
+    stored ladder ends (on the H200, vgg16's compile-fp16 ladder ended on a bump that the rule now looks past).
+
+    Args:
+        scouted: Scouting outcomes by batch size (``status``, ``energy_per_image_j``; ``oom`` ends the ladder).
+        max_batch: The search's largest batch.
+        start: Its first batch.
+        threshold: Its plateau threshold.
+        patience: Its plateau patience.
+
+    Returns:
+        The first batch size missing from ``scouted`` that the upward search would measure, or None.
+    """
+
+    def replay(batch: int, phase: str) -> Any:
+        if phase != "scout":  # the upward search is over: refinement measures in full
+            raise _Replayed(None)
+        if batch not in scouted:
+            raise _Replayed(batch)
+        return scouted[batch]
+
+    try:
+        plateau_search(replay, max_batch=max_batch, start=start, threshold=threshold, patience=patience)
+    except _Replayed as r:
+        return r.batch
+    return None
+
+
 SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")
 SEARCHES.register("paper")(paper_search)
@@ -271,4 +318,14 @@ def get_search(name: str) -> SearchFn:
     return SEARCHES.get(name)
 
 
-__all__ = ["SEARCHES", "MeasureFn", "Outcome", "Point", "SearchResult", "get_search", "paper_search", "plateau_search"]
+__all__ = [
+    "SEARCHES",
+    "MeasureFn",
+    "Outcome",
+    "Point",
+    "SearchResult",
+    "first_unscouted",
+    "get_search",
+    "paper_search",
+    "plateau_search",
+]
