@@ -15,7 +15,9 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
    ``repeatability`` and ``ratio_outliers``), listing those among the H200's models;
 6. the measuring cost per model and runtime (``gpu_seconds``, ``compile_time_s``), how much of it the model's
    MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need at the sweep's own
-   deadline estimate (:class:`joulebench.sweep.TaskCosts`).
+   deadline estimate (:class:`joulebench.sweep.TaskCosts`);
+7. the results whose stored scouting ladder the current plateau rule would have continued
+   (:func:`joulebench.sweep.search.first_unscouted`): measured under an older rule, to be measured again.
 
 Run from the repository root (CPU only, a few seconds)::
 
@@ -195,7 +197,54 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n")
     print(_cost_table(args.data / "summaries.csv", panel))
+
+    print("\n## Searches the current plateau rule would continue (measured under an older rule)\n")
+    print(_unfinished_table(args.data))
     return 0
+
+
+def _unfinished_table(data: Path) -> str:
+    """The latest result per configuration and runtime whose scouting ladder the current rule would extend."""
+    import json
+
+    import pandas as pd
+
+    from joulebench.sweep.search import Point, first_unscouted
+    from joulebench.sweep.tasks import HARD_MAX_BATCH
+
+    missing = [f for f in ("runs.csv", "measurements.csv") if not (data / f).exists()]
+    if missing:
+        return f"not checked: no {' or '.join(missing)} in {data}"
+    s = pd.read_csv(data / "summaries.csv")
+    s = s[s["status"] == "ok"].drop_duplicates(["model", "img_size", "runtime"], keep="last")
+    runs = pd.read_csv(data / "runs.csv").set_index("run_id")
+    m = pd.read_csv(data / "measurements.csv")
+    m = m[m["trace_summary"].fillna("").str.contains('"phase": "scout"')]
+    scouts = {k: g for k, g in m.groupby(["run_id", "model", "img_size", "runtime"])}
+    rows = []
+    for r in s.itertuples():
+        ladder = scouts.get((r.run_id, r.model, r.img_size, r.runtime))
+        cfg = json.loads(runs.loc[r.run_id, "config"]) if r.run_id in runs.index else {}
+        if ladder is None or cfg.get("search", "plateau") != "plateau":
+            continue
+        cols = ladder[["batch_size", "status", "energy_per_image_j"]].itertuples(index=False)
+        pts = {int(b): Point(int(b), st, e, "scout") for b, st, e in cols}
+        nxt = first_unscouted(
+            pts,
+            max_batch=cfg.get("max_batch") or HARD_MAX_BATCH,
+            start=cfg.get("start_batch", 1),
+            threshold=cfg.get("plateau_threshold", 0.01),
+            patience=cfg.get("plateau_patience", 2),
+        )
+        if nxt is None:
+            continue
+        tail = sorted(b for b, p in pts.items() if p.status == "ok")[-3:]
+        last = ", ".join(f"{b}: {pts[b].energy_per_image_j * 1e3:.1f}" for b in tail)
+        rows.append([f"{r.model}@{r.img_size}", r.runtime, last, nxt, int(r.optimal_batch)])
+    if not rows:
+        return "none"
+    head = ["model", "runtime", "last scouted points (batch: mJ/img)", "would scout next", "optimal batch kept"]
+    return _table(head, rows)
 
 
 def _cost_table(summaries: Path, panel: list[str]) -> str:

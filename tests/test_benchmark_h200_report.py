@@ -71,7 +71,7 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert "| tinynet_e.in1k@106 | 6.00 | 2.00 | 3.00x |" in per_model
     assert "| regnetx_002.pycls_in1k@224 | 24.00 | 4.00 | 6.00x |" in per_model
     assert per_model.count("\n| ") == 2 + 3  # the header, its rule and one row per model
-    cost = out.split("## Cost per model")[1]
+    cost = out.split("## Cost per model")[1].split("## Searches")[0]
     # the sweep's estimate is the 75th percentile (75 GPU-s); one pair per runtime is left (resnet50)
     assert "| torch-fp32 | 3 | 60–80 | 70 | 75 |" in cost and cost.rstrip().endswith("| 1 | 0.0 |")
     assert "| +1.000 | 100.0% | 1 |" in cost
@@ -101,3 +101,39 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
     # the paper's H100 fp32 reading of hardcorenas_c is a third of its A100 one (reference data, exact values)
     assert "- H100:torch-fp32 / A100:torch-fp32: hardcorenas_c.miil_green_in1k@224 13.27 / 42.63 mJ = 0.31" in section
     assert "| H100:torch-fp32 / A100:torch-fp32 | 1433 | 0.877 | 29 | 0 | 1 |" in section
+
+
+def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_path, monkeypatch, capsys):
+    template = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    rows = template[template["model"].isin(["vgg16.tv_in1k", "tinynet_e.in1k"])].copy()
+    rows = rows.assign(run_id="old", status="ok")  # torch-fp32 rows too (the report needs both setups), no ladders
+    assert len(rows) == 4
+    data = tmp_path / "h200"
+    data.mkdir()
+    rows.to_csv(data / "summaries.csv", index=False)
+    config = (
+        '{"search": "plateau", "start_batch": 1, "max_batch": null, "plateau_threshold": 0.01, "plateau_patience": 2}'
+    )
+    pd.DataFrame([{"run_id": "old", "config": config}]).to_csv(data / "runs.csv", index=False)
+    ladders = {
+        "vgg16.tv_in1k": {1: 231.0, 2: 144.0, 4: 91.0, 8: 74.0, 16: 102.7, 32: 83.3},  # a bump, then falling
+        "tinynet_e.in1k": {1: 20.0, 2: 10.0, 4: 5.0, 8: 5.1, 16: 5.2},  # a plateau: ended as the rule ends it
+    }
+    meas = [
+        {"run_id": "old", "model": m, "img_size": int(rows.loc[rows["model"] == m, "img_size"].iloc[0]),
+         "runtime": "compile-fp16", "batch_size": b, "status": "ok", "energy_per_image_j": e / 1e3,
+         "trace_summary": '{"phase": "scout"}'}
+        for m, ladder in ladders.items() for b, e in ladder.items()
+    ]  # fmt: skip
+    meas.append({**meas[0], "batch_size": 12, "trace_summary": '{"phase": "full"}'})  # refinement rows don't count
+    pd.DataFrame(meas).to_csv(data / "measurements.csv", index=False)
+
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert done.value.code == 0
+    section = capsys.readouterr().out.split("## Searches the current plateau rule would continue")[1]
+    vgg = rows[(rows["model"] == "vgg16.tv_in1k") & (rows["runtime"] == "compile-fp16")]
+    optimal = int(vgg["optimal_batch"].iloc[0])
+    assert f"| vgg16.tv_in1k@224 | compile-fp16 | 8: 74.0, 16: 102.7, 32: 83.3 | 64 | {optimal} |" in section
+    assert "tinynet_e" not in section
