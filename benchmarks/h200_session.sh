@@ -139,16 +139,17 @@ elif [ "$MODE" = dataset-long ]; then
       local t0 before rt
       t0=$(date +%s)
       rest() { echo $((DEADLINE - ($(date +%s) - t0))); }
-      if [ -f redo.txt ]; then  # pairs measured before a protocol fix first, one measure per runtime in file order
-        before=$(grep -v '^#' redo.txt | sed -n 1p)
-        for rt in $(grep -v '^#' redo.txt | sed 1d | awk '{print $1}' | awk '!seen[$0]++'); do
+      if [ -f redo.txt ]; then  # pairs measured before a protocol fix first, in file order: one measure per run
+        before=$(grep -v '^#' redo.txt | sed -n 1p)  # of consecutive lines with the same runtime
+        grep -v '^#' redo.txt | sed 1d | awk 'NF == 2 {if ($1 != rt) {n++; rt = $1} print n, $1, $2}' >redo.chunks
+        for i in $(awk '{print $1}' redo.chunks | uniq); do
           [ "$(rest)" -gt 60 ] || break
+          rt=$(awk -v i="$i" '$1 == i {print $2; exit}' redo.chunks)
           timeout -s INT -k 60 "$(($(rest) + 20))" python3 -m joulebench measure \
-            $(grep -v '^#' redo.txt | sed 1d | awk -v r="$rt" '$1 == r {print $2}') --runtime "$rt" \
+            $(awk -v i="$i" '$1 == i {print $3}' redo.chunks) --runtime "$rt" \
             --redo-before "$before" --meter nvml --gpus "$GPUS" --db "$JB_DB" --timeout 15min --json \
-            --deadline "$(rest)s" >"redo_$rt.json" 2>"redo_$rt.err"
+            --deadline "$(rest)s" >"redo_$i.json" 2>>dataset_all.err
         done
-        cat redo_*.err >dataset_all.err 2>/dev/null
       fi
       [ "$(rest)" -gt 60 ] || { echo 0 >rc; return; }
       timeout -s INT -k 60 "$(($(rest) + 20))" python3 -m joulebench measure $(cat order.txt) \
