@@ -172,6 +172,10 @@ def test_host_memory_shortfall_refuses_the_batch_that_killed_resnet18d_on_the_h2
         " 8192), 66 GB available; not run"
     )
     assert host_memory_shortfall(rows, 12288) is None  # 34 GB of 66: the refinement between them may run
+    # a refinement batch measured after 8,192 reads its peak (66 GB): it must not flatten the slope
+    later = [*rows, _host_row(6144, 65.79, 66.15, peak_gb=65.79)]
+    assert host_memory_shortfall(later, 16384) == host_memory_shortfall(rows, 16384) is not None
+    assert host_memory_shortfall(later, 12288) is None
     assert host_memory_shortfall(rows, 8192) == host_memory_shortfall(rows[:3], 8192) is None
 
 

@@ -654,9 +654,10 @@ def host_memory_shortfall(rows: list[Any], batch: int, *, share: float = HOST_ME
     Some runtimes use host memory in proportion to the batch (seen on the H200 with resnet18d under
     compile-fp16: 14, 31 and 66 GB at batches 2,048, 4,096 and 8,192); the kernel's out-of-memory killer then
     ends the worker with SIGKILL and no output, losing the model. Host memory per image is taken from the two
-    largest successful batches below ``batch`` (their resident-set peaks), and the growth up to ``batch`` is
-    compared with ``share`` of the memory available after the larger one. Memory that does not grow with the
-    batch (torch, the model) projects no growth and never stops a batch.
+    largest successful batches below ``batch`` that were each the largest so far when measured (the upward
+    ladder: a smaller refinement batch measured later would read the larger one's peak and hide the growth),
+    and the growth up to ``batch`` is compared with ``share`` of the memory available after the larger one.
+    Memory that does not grow with the batch (torch, the model) projects no growth and never stops a batch.
 
     Args:
         rows: This task's measurements so far (``BatchMeasurement``).
@@ -667,12 +668,14 @@ def host_memory_shortfall(rows: list[Any], batch: int, *, share: float = HOST_ME
         A reason for an ``oom`` row (the projection, the memory available and what was done), or None.
     """
     known: dict[int, tuple[float, float]] = {}
-    for r in rows:
+    for r in rows:  # in the order measured
         ts = r.trace_summary or {}
         used = ts.get("host_rss_peak_b") or ts.get("host_rss_b")
         avail = ts.get("host_available_b")
-        if r.status == "ok" and r.batch_size < batch and used is not None and avail is not None:
-            known[r.batch_size] = (float(used), float(avail))
+        if r.status != "ok" or used is None or avail is None or (known and r.batch_size <= max(known)):
+            continue
+        known[r.batch_size] = (float(used), float(avail))
+    known = {b: v for b, v in known.items() if b < batch}
     if len(known) < 2:
         return None
     a, b = sorted(known)[-2:]

@@ -11,7 +11,7 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
   improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
   from the one before: the curve is falling again after a bump (seen on the H200: vgg16 under compile-fp16
-  doubled its energy per image at batch 16 only), so it goes on, for at most ``patience`` more doublings
+  rose by 39% at batch 16 only), so it goes on, for at most ``patience`` more doublings
   without a new best. Then measure, with the full protocol, the best scouted
   batch and the midpoints between it and its measured neighbours: for a unimodal curve the minimum lies
   between those neighbours, so the best of the three full measurements is within the flat bottom.
