@@ -400,13 +400,13 @@ def _capped(tasks: list[Task], ceilings: dict[tuple[str, int, str], tuple[int, i
     out = []
     for t in tasks:
         worked, crashed = ceilings.get(t.key, (None, None))
-        if worked is not None and (t.options.max_batch is None or worked < t.options.max_batch):
+        capped = None if worked is None else t.capped(worked)
+        if capped is not None:
             progress.message(
                 f"{t.label()}: searching up to batch {worked} only; its worker crashed at batch {crashed} in an "
                 "earlier run (see `joulebench results --table failures`)"
             )
-            t = t.with_options(max_batch=worked, start_batch=min(t.options.start_batch, worked))
-        out.append(t)
+        out.append(capped or t)
     return out
 
 

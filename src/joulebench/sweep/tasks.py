@@ -231,6 +231,13 @@ class Task:
         """A copy with some protocol options changed."""
         return replace(self, options=replace(self.options, **changes))
 
+    def capped(self, max_batch: int) -> Task | None:
+        """A copy whose batch search stops at ``max_batch`` (starting no higher), or None if that lowers nothing."""
+        own = self.options.max_batch
+        if own is not None and max_batch >= own:
+            return None
+        return self.with_options(max_batch=max_batch, start_batch=min(self.options.start_batch, max_batch))
+
 
 @dataclass
 class TaskResult:

@@ -544,24 +544,21 @@ def retry_after_crash(result: TaskResult) -> Task | None:
     worked below the crash. None when the crash was not at a batch, nothing smaller worked, or the cap would not
     lower the task's own ``max_batch``. Executors retry a task once: a retry that crashes too is saved as it is.
     """
-    if result.ok or result.interrupted:
-        return None
-    crash = next((f for f in reversed(result.failures) if f.stage == "crash" and f.batch_size), None)
+    crash = None if result.ok or result.interrupted else _crash_batch(result)
     if crash is None:
         return None
-    worked = [m.batch_size for m in result.measurements if m.status == "ok" and m.batch_size < crash.batch_size]
-    if not worked:
-        return None
-    cap, task = max(worked), result.task
-    if task.options.max_batch is not None and cap >= task.options.max_batch:
-        return None
-    return task.with_options(max_batch=cap, start_batch=min(task.options.start_batch, cap))
+    worked = [m.batch_size for m in result.measurements if m.status == "ok" and m.batch_size < crash]
+    return result.task.capped(max(worked)) if worked else None
+
+
+def _crash_batch(result: TaskResult) -> int | None:
+    """The batch the worker of ``result`` died at (its last ``crash`` failure row), or None."""
+    return next((f.batch_size for f in reversed(result.failures) if f.stage == "crash" and f.batch_size), None)
 
 
 def retry_note(first: TaskResult, retry: Task) -> str:
     """Why ``retry`` (from :func:`retry_after_crash` on ``first``) runs, for the progress line of its start."""
-    crash = next(f.batch_size for f in reversed(first.failures) if f.stage == "crash" and f.batch_size)
-    return f"max batch {retry.options.max_batch}: the worker crashed at batch {crash}"
+    return f"max batch {retry.options.max_batch}: the worker crashed at batch {_crash_batch(first)}"
 
 
 def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
