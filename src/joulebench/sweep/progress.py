@@ -1,4 +1,4 @@
-"""Progress display of a sweep: models done of total, what each device is doing, ETA; a plain log in JSON mode."""
+"""Progress display of a sweep: models done of total, what each device is doing, ETA; a plain log without a terminal."""
 
 from __future__ import annotations
 
