@@ -130,6 +130,8 @@ def test_measurement_row_is_consistent_and_marks_the_simulation():
     # the host's memory is real even under the simulated meter: this process's resident set, the machine's free
     ts = row.trace_summary
     assert ts["host_available_b"] > 0 and ts["host_rss_b"] > 10 * 2**20  # torch alone is more than 10 MiB
+    parts = ts["host_rss_anon_b"] + ts["host_rss_file_b"] + ts["host_rss_shmem_b"]
+    assert parts == ts["host_rss_b"]  # the kernel's VmRSS is the sum of its three parts, read at one moment
 
 
 def test_host_memory_reads_the_kernel_figures_in_bytes(monkeypatch):
@@ -143,11 +145,21 @@ def test_host_memory_reads_the_kernel_figures_in_bytes(monkeypatch):
     monkeypatch.setattr(
         builtins, "open", lambda p, *a, **k: io.StringIO(files[p]) if p in files else real_open(p, *a, **k)
     )
-    files["/proc/self/status"] += "VmHWM:\t  4096 kB\n"
-    assert host_memory() == {"host_rss_b": 2048 * 1024.0, "host_rss_peak_b": 4096 * 1024.0, "host_available_b": 4096.0}
+    none = dict.fromkeys(("host_rss_peak_b", "host_rss_anon_b", "host_rss_file_b", "host_rss_shmem_b"))
+    assert host_memory() == {**none, "host_rss_b": 2048 * 1024.0, "host_available_b": 4096.0}  # an older kernel
+    files["/proc/self/status"] += "VmHWM:\t  4096 kB\nRssAnon:\t  1024 kB\nRssFile:\t   768 kB\nRssShmem:\t 256 kB\n"
+    files["/proc/self/status"] += "Threads:\t8\nCpus_allowed_list:\t0-15\n"  # fields without kB are not sizes
+    assert host_memory() == {
+        "host_rss_b": 2048 * 1024.0,
+        "host_rss_peak_b": 4096 * 1024.0,
+        "host_rss_anon_b": 1024 * 1024.0,
+        "host_rss_file_b": 768 * 1024.0,
+        "host_rss_shmem_b": 256 * 1024.0,
+        "host_available_b": 4096.0,
+    }
     files.clear()
     monkeypatch.setattr(builtins, "open", lambda p, *a, **k: (_ for _ in ()).throw(FileNotFoundError(p)))
-    assert host_memory() == {"host_rss_b": None, "host_rss_peak_b": None, "host_available_b": None}  # not Linux
+    assert host_memory() == {**none, "host_rss_b": None, "host_available_b": None}  # not Linux
 
 
 GB = 1e9

@@ -620,26 +620,35 @@ def device_facts(meter: Meter) -> dict[str, Any]:
 def host_memory() -> dict[str, float | None]:
     """This process's resident set now and at its peak, and the machine's available memory, in bytes.
 
-    Keys ``host_rss_b``, ``host_rss_peak_b`` (the kernel's high-water mark, ``VmHWM``) and ``host_available_b``.
-    Kept per batch because a worker killed for host memory leaves no output: the rows before the kill show
-    whether host memory grew with the batch, and :func:`host_memory_shortfall` projects it. Linux only
-    (``/proc``); None elsewhere.
+    Keys ``host_rss_b``, ``host_rss_peak_b`` (the kernel's high-water mark, ``VmHWM``), the resident set's parts
+    ``host_rss_anon_b`` (the heap and other private memory), ``host_rss_file_b`` (mapped files and libraries)
+    and ``host_rss_shmem_b`` (shared memory, where a driver's mappings of device memory would show), and
+    ``host_available_b``. Kept per batch because a worker killed for host memory leaves no output: the rows
+    before the kill show whether host memory grew with the batch, and :func:`host_memory_shortfall` projects
+    it; the parts say what grew. Linux only (``/proc``); None elsewhere.
     """
 
-    def field_b(path: str, name: str) -> float | None:
+    def fields_b(path: str) -> dict[str, float]:
+        out: dict[str, float] = {}
         try:
             with open(path) as f:
                 for line in f:
-                    if line.startswith(name + ":"):
-                        return float(line.split()[1]) * 1024  # the kernel reports kB
+                    name, _, rest = line.partition(":")
+                    parts = rest.split()
+                    if len(parts) == 2 and parts[1] == "kB":  # the kernel reports kB
+                        out[name] = float(parts[0]) * 1024
         except OSError:
-            return None
-        return None
+            return {}
+        return out
 
+    status, meminfo = fields_b("/proc/self/status"), fields_b("/proc/meminfo")
     return {
-        "host_rss_b": field_b("/proc/self/status", "VmRSS"),
-        "host_rss_peak_b": field_b("/proc/self/status", "VmHWM"),
-        "host_available_b": field_b("/proc/meminfo", "MemAvailable"),
+        "host_rss_b": status.get("VmRSS"),
+        "host_rss_peak_b": status.get("VmHWM"),
+        "host_rss_anon_b": status.get("RssAnon"),
+        "host_rss_file_b": status.get("RssFile"),
+        "host_rss_shmem_b": status.get("RssShmem"),
+        "host_available_b": meminfo.get("MemAvailable"),
     }
 
 
