@@ -17,7 +17,10 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
    MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need at the sweep's own
    deadline estimate (:class:`joulebench.sweep.TaskCosts`);
 7. the results whose stored scouting ladder the current plateau rule would have continued
-   (:func:`joulebench.sweep.search.first_unscouted`): measured under an older rule, to be measured again.
+   (:func:`joulebench.sweep.search.first_unscouted`): measured under an older rule, to be measured again;
+8. the results measured more than once (the report keeps the latest): the first and the latest value, and the
+   two runs at the first's optimal batch, which separates a changed search from run-to-run (and, as the runs
+   land on different cards, card-to-card) differences at one batch size.
 
 Run from the repository root (CPU only, a few seconds)::
 
@@ -200,7 +203,62 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n## Searches the current plateau rule would continue (measured under an older rule)\n")
     print(_unfinished_table(args.data))
+
+    print("\n## Results measured more than once (the latest is kept)\n")
+    print(_repeats_table(args.data))
     return 0
+
+
+def _repeats_table(data: Path) -> str:
+    """First vs latest result per configuration and runtime, and both runs at the first result's optimal batch."""
+    import numpy as np
+    import pandas as pd
+
+    if not (data / "measurements.csv").exists():
+        return f"not checked: no measurements.csv in {data}"
+    s = pd.read_csv(data / "summaries.csv")
+    s = s[s["status"] == "ok"].sort_values("finished_at")
+    m = pd.read_csv(data / "measurements.csv")
+    m = m[m["status"] == "ok"]
+    m = m.assign(phase=m["trace_summary"].fillna("").str.extract(r'"phase": "([a-z]+)"', expand=False))
+    # one batch's windows of one phase (scouting windows are short and noisier): compare like with like
+    at = m.groupby(["run_id", "model", "img_size", "runtime", "batch_size", "phase"])["energy_per_image_j"].median()
+    rows, ratios = [], []
+    for (model, size, runtime), g in s.groupby(["model", "img_size", "runtime"], sort=True):
+        if len(g) < 2:
+            continue
+        first, last = g.iloc[0], g.iloc[-1]
+        b = int(first["optimal_batch"])
+        same = "–"
+        for phase in ("full", "scout"):
+            pair = [at.get((r["run_id"], model, size, runtime, b, phase)) for r in (first, last)]
+            if all(v is not None and v > 0 for v in pair):
+                ratios.append(pair[1] / pair[0])
+                same = f"{pair[0] * 1e3:.2f} -> {pair[1] * 1e3:.2f} ({pair[1] / pair[0]:.3f}, {phase})"
+                break
+        rows.append(
+            [
+                f"{model}@{size}",
+                runtime,
+                f"{first['energy_per_image_j'] * 1e3:.2f} @ {b}",
+                f"{last['energy_per_image_j'] * 1e3:.2f} @ {int(last['optimal_batch'])}",
+                f"{last['energy_per_image_j'] / first['energy_per_image_j'] - 1:+.1%}",
+                same,
+                "yes" if first.get("gpu_uuid") != last.get("gpu_uuid") else "no",
+            ]
+        )
+    if not rows:
+        return "none"
+    head = ["model", "runtime", "first (mJ @ batch)", "latest (mJ @ batch)", "change"]
+    out = _table([*head, "at the first's batch (ratio, windows)", "other card"], rows)
+    if ratios:
+        r = np.log(np.asarray(ratios))
+        out += (
+            f"\n\nAt the first result's batch, over {len(r)} pairs: latest / first geometric mean "
+            f"{np.exp(r.mean()):.3f}, GSD {np.exp(r.std(ddof=1)) if len(r) > 1 else 1.0:.3f}, "
+            f"range {np.exp(r.min()):.3f}–{np.exp(r.max()):.3f}."
+        )
+    return out
 
 
 def _unfinished_table(data: Path) -> str:

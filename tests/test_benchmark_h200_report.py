@@ -15,8 +15,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "h200_dataset_report.py"
 
 
+def _template() -> pd.DataFrame:
+    """The dataset's summaries, one row per model, size and runtime: the latest, as the report keeps it."""
+    rows = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    rows = rows[rows["status"] == "ok"].sort_values("finished_at")
+    return rows.drop_duplicates(["model", "img_size", "runtime"], keep="last")
+
+
+def _report(data: Path, monkeypatch, capsys) -> str:
+    """Run the script as ``python3 benchmarks/h200_dataset_report.py --data DATA``; what it printed."""
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
 def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypatch, capsys):
-    template = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    template = _template()
     models = ["tinynet_e.in1k", "mobilenetv3_small_050.lamb_in1k", "regnetx_002.pycls_in1k"]
     rows = template[template["model"].isin(models)].copy()
     assert set(rows["runtime"]) == {"torch-fp32", "compile-fp16"} and len(rows) == 6
@@ -55,11 +71,7 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
         ]
     ).to_csv(data / "failures.csv", index=False)
 
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(str(SCRIPT), run_name="__main__")
-    assert done.value.code == 0
-    out = capsys.readouterr().out
+    out = _report(data, monkeypatch, capsys)
     assert "| H200:torch-fp32 | 3 | 4 | 75% |" in out and "| H200:compile-fp16 | 3 | 4 | 75% |" in out
     assert "| compile-fp16 | timeout | worker timed out | 1 |" in out
     geomean = (3 * 4 * 6) ** (1 / 3)
@@ -78,7 +90,7 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
 
 
 def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeypatch, capsys):
-    template = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    template = _template()
     keep = ["hardcorenas_c.miil_green_in1k", "mobilenetv4_conv_small.e1200_r224_in1k", "tinynet_e.in1k"]
     rows = template[template["model"].isin(keep) & (template["img_size"] != 256)].copy()
     assert len(rows) == 6
@@ -90,11 +102,7 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
     data.mkdir()
     pd.concat([rows, twin]).to_csv(data / "summaries.csv", index=False)
 
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(str(SCRIPT), run_name="__main__")
-    assert done.value.code == 0
-    section = capsys.readouterr().out.split("## Consistency")[1]
+    section = _report(data, monkeypatch, capsys).split("## Consistency")[1]
     for setup in ("H200:torch-fp32", "H200:compile-fp16"):
         assert f"| {setup} | 1 | 2 |" in section and "| 1.200 | 1.200 | 1.20 | 1 |" in section
     assert "| H100:torch-fp32 | 230 | 585 |" in section and "No workload measured" not in section
@@ -104,7 +112,7 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
 
 
 def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_path, monkeypatch, capsys):
-    template = pd.read_csv(ROOT / "data/h200/dataset/summaries.csv")
+    template = _template()
     rows = template[template["model"].isin(["vgg16.tv_in1k", "tinynet_e.in1k"])].copy()
     rows = rows.assign(run_id="old", status="ok")  # torch-fp32 rows too (the report needs both setups), no ladders
     assert len(rows) == 4
@@ -128,12 +136,42 @@ def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_pa
     meas.append({**meas[0], "batch_size": 12, "trace_summary": '{"phase": "full"}'})  # refinement rows don't count
     pd.DataFrame(meas).to_csv(data / "measurements.csv", index=False)
 
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(str(SCRIPT), run_name="__main__")
-    assert done.value.code == 0
-    section = capsys.readouterr().out.split("## Searches the current plateau rule would continue")[1]
+    section = _report(data, monkeypatch, capsys).split("## Searches the current plateau rule would continue")[1]
     vgg = rows[(rows["model"] == "vgg16.tv_in1k") & (rows["runtime"] == "compile-fp16")]
     optimal = int(vgg["optimal_batch"].iloc[0])
     assert f"| vgg16.tv_in1k@224 | compile-fp16 | 8: 74.0, 16: 102.7, 32: 83.3 | 64 | {optimal} |" in section
     assert "tinynet_e" not in section
+
+
+def test_report_compares_the_first_and_latest_result_of_a_pair_measured_twice(tmp_path, monkeypatch, capsys):
+    rows = _template()
+    rows = rows[rows["model"].isin(["vgg16.tv_in1k", "tinynet_e.in1k"])].assign(run_id="old", gpu_uuid="GPU-a")
+    assert len(rows) == 4
+    again = rows[(rows["model"] == "vgg16.tv_in1k") & (rows["runtime"] == "compile-fp16")]
+    again = again.assign(run_id="new", gpu_uuid="GPU-b", finished_at="2099-01-01T00:00:00+00:00")
+    rows.loc[again.index, ["energy_per_image_j", "optimal_batch"]] = [0.0672, 12]  # the first: stopped at batch 12
+    again = again.assign(energy_per_image_j=0.048, optimal_batch=1024)
+    data = tmp_path / "h200"
+    data.mkdir()
+    pd.concat([rows, again]).to_csv(data / "summaries.csv", index=False)
+    window = {"model": "vgg16.tv_in1k", "img_size": 224, "runtime": "compile-fp16", "status": "ok"}
+    full, scout = '{"phase": "full"}', '{"phase": "scout"}'
+    pd.DataFrame(
+        [
+            {**window, "run_id": "old", "batch_size": 12, "energy_per_image_j": 0.0672, "trace_summary": full},
+            {**window, "run_id": "old", "batch_size": 12, "energy_per_image_j": 0.0700, "trace_summary": scout},
+            # the new run scouted batch 12 only: the scouting windows are compared, 0.0630 / 0.0700 = 0.9
+            {**window, "run_id": "new", "batch_size": 12, "energy_per_image_j": 0.0630, "trace_summary": scout},
+            {**window, "run_id": "new", "batch_size": 1024, "energy_per_image_j": 0.048, "trace_summary": full},
+        ]
+    ).to_csv(data / "measurements.csv", index=False)
+
+    out = _report(data, monkeypatch, capsys)
+    section = out.split("## Results measured more than once")[1]
+    row = "| vgg16.tv_in1k@224 | compile-fp16 | 67.20 @ 12 | 48.00 @ 1024 | -28.6% "
+    row += "| 70.00 -> 63.00 (0.900, scout) | yes |"
+    assert row in section and section.count("\n| ") == 3  # the header, its rule and the one pair measured twice
+    assert "over 1 pairs: latest / first geometric mean 0.900, GSD 1.000, range 0.900–0.900." in section
+    # the rest of the report keeps the latest result of the pair
+    assert "| vgg16.tv_in1k@224 |" in out.split("## Per model")[1].split("##")[0]
+    assert "| 48.00 | 3." in out.split("## Per model")[1].split("| vgg16.tv_in1k@224 |")[1].split("\n")[0]
