@@ -152,6 +152,22 @@ def test_summaries_keep_latest_result():
     assert len(e) == 1 and e.iloc[0]["energy_per_image_j"] == 0.2
 
 
+def test_a_failed_remeasurement_does_not_hide_the_latest_success():
+    def row(model: str, status: str, day: int, energy: float | None) -> dict:
+        return _summary(model=model, status=status, energy_per_image_j=energy, finished_at=f"2026-01-{day:02d}",
+                        meter="nvml").to_dict()  # fmt: skip
+
+    df = pd.DataFrame([
+        row("a", "ok", 1, 0.1), row("a", "ok", 2, 0.2), row("a", "failed", 3, None),  # redo crashed: keep 0.2
+        row("b", "failed", 1, None), row("b", "ok", 2, 0.3),  # crashed, then measured
+        row("c", "failed", 1, None), row("c", "failed", 2, None),  # never measured: its latest failure shows
+    ])  # fmt: skip
+    e = summaries_to_energy(df.iloc[::-1])  # in any row order: finished_at decides
+    e = e.set_index("model").sort_index()
+    assert list(e.index) == ["a", "b", "c"] and list(e["status"]) == ["ok", "ok", "failed"]
+    assert list(e["energy_per_image_j"][:2]) == [0.2, 0.3]
+
+
 def test_unknown_model_suggests_closest(reference):
     with pytest.raises(ConfigError) as ei:
         reference.resolve("resnet50.a1_in1kk")

@@ -107,8 +107,21 @@ def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
             "simulated": sim.astype(bool),
         }
     )
-    # the latest result per configuration and setup wins (a re-measurement replaces an older one)
-    return out.drop_duplicates(["model", "img_size", "setup", "source"], keep="last").reset_index(drop=True)
+    return _latest(out)
+
+
+def _latest(energy: Any) -> Any:
+    """One row per configuration, setup and source: the latest success, else the latest failure.
+
+    A re-measurement replaces an older result, but one that failed (a crash, a timeout) does not hide a valid
+    older result: its reason stays in the store's ``failures``. Rows are taken to be in time order; the rows
+    kept stay in that order.
+    """
+    import numpy as np
+
+    order = np.argsort(energy["status"].eq("ok").to_numpy(), kind="stable")  # failures first, each in time order
+    last = ~energy.iloc[order].duplicated(["model", "img_size", "setup", "source"], keep="last").to_numpy()
+    return energy.iloc[np.sort(order[last])].reset_index(drop=True)
 
 
 def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
@@ -410,7 +423,7 @@ def load_dataset(
             own.append(summaries_to_energy(store.summaries_frame()))
     own = [o for o in own if len(o)]
     if own:
-        o = pd.concat(own, ignore_index=True).drop_duplicates(["model", "img_size", "setup", "source"], keep="last")
+        o = _latest(pd.concat(own, ignore_index=True))
         energy_parts.append(o)
     energy_parts = [p for p in energy_parts if len(p)]
     energy = pd.concat(energy_parts, ignore_index=True) if energy_parts else _empty(VIEW_ENERGY_COLUMNS)
