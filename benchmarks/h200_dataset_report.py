@@ -17,7 +17,8 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
    MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need at the sweep's own
    deadline estimate (:class:`joulebench.sweep.TaskCosts`);
 7. the results whose stored scouting ladder the current plateau rule would have continued
-   (:func:`joulebench.sweep.search.first_unscouted`): measured under an older rule, to be measured again;
+   (:func:`joulebench.sweep.stale.next_scout`): measured under an older rule, to be measured again
+   (``joulebench measure … --redo-stale``);
 8. the results measured more than once (the report keeps the latest): the first and the latest value, and the
    two runs at the first's optimal batch, which separates a changed search from run-to-run (and, as the runs
    land on different cards, card-to-card) differences at one batch size.
@@ -267,8 +268,7 @@ def _unfinished_table(data: Path) -> str:
 
     import pandas as pd
 
-    from joulebench.sweep.search import Point, first_unscouted
-    from joulebench.sweep.tasks import HARD_MAX_BATCH
+    from joulebench.sweep.stale import next_scout
 
     missing = [f for f in ("runs.csv", "measurements.csv") if not (data / f).exists()]
     if missing:
@@ -282,22 +282,18 @@ def _unfinished_table(data: Path) -> str:
     rows = []
     for r in s.itertuples():
         ladder = scouts.get((r.run_id, r.model, r.img_size, r.runtime))
-        cfg = json.loads(runs.loc[r.run_id, "config"]) if r.run_id in runs.index else {}
-        if ladder is None or cfg.get("search", "plateau") != "plateau":
+        if ladder is None or r.run_id not in runs.index:
             continue
-        cols = ladder[["batch_size", "status", "energy_per_image_j"]].itertuples(index=False)
-        pts = {int(b): Point(int(b), st, e, "scout") for b, st, e in cols}
-        nxt = first_unscouted(
-            pts,
-            max_batch=cfg.get("max_batch") or HARD_MAX_BATCH,
-            start=cfg.get("start_batch", 1),
-            threshold=cfg.get("plateau_threshold", 0.01),
-            patience=cfg.get("plateau_patience", 2),
-        )
+        points = [
+            (int(b), st, e)
+            for b, st, e in ladder[["batch_size", "status", "energy_per_image_j"]].itertuples(index=False)
+        ]
+        nxt = next_scout(json.loads(runs.loc[r.run_id, "config"]), points, runtime=r.runtime)
         if nxt is None:
             continue
-        tail = sorted(b for b, p in pts.items() if p.status == "ok")[-3:]
-        last = ", ".join(f"{b}: {pts[b].energy_per_image_j * 1e3:.1f}" for b in tail)
+        tail = sorted(b for b, st, _ in points if st == "ok")[-3:]
+        energy = {b: e for b, _, e in points}
+        last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in tail)
         rows.append([f"{r.model}@{r.img_size}", r.runtime, last, nxt, int(r.optimal_batch)])
     if not rows:
         return "none"

@@ -103,11 +103,42 @@ def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path
         assert len(store.summaries()) == 3 and len(store.runs()) == 2  # a run with nothing to do is not recorded
 
 
+def test_redo_stale_measures_again_what_the_current_search_would_have_continued(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
+    code, _, err = _run(capsys, *cmd)
+    assert code == 0, err
+    with Store(db) as store:  # make test_vit's ladder look cut short: still falling fast at batch 2, no batch 4
+        [run_id] = [r["run_id"] for r in store.runs()]
+        assert {r["batch_size"] for r in store.measurements(model="test_vit*")} >= {1, 2, 4}
+        sql = "UPDATE measurements SET energy_per_image_j = ?, batch_size = ? WHERE model LIKE 'test_vit%' AND "
+        store._require().execute(sql + "batch_size = ?", (1.0, 1, 1))
+        store._require().execute(sql + "batch_size = ?", (0.5, 2, 2))
+        store._require().execute(sql + "batch_size = ?", (0.5, 3, 4))  # batch 4 was never scouted
+        store._require().commit()
+
+    code, out, err = _run(capsys, *cmd, "--redo-stale")
+    payload = json.loads(out)
+    assert code == 0, err
+    assert payload["stale"] == [["test_vit.r160_in1k", 64, "cpu-fp32", 4]]
+    assert [s["model"] for s in payload["summaries"]] == ["test_vit.r160_in1k"]
+    assert payload["skipped"] == [["test_resnet.r160_in1k", 64, "cpu-fp32"]]
+    assert "measuring again 1 result(s) whose batch search the current rule would have continued" in err
+
+    # measured again under the current rule, its ladder is complete: the same command does nothing
+    code, out, _ = _run(capsys, *cmd, "--redo-stale")
+    again = json.loads(out)
+    assert code == 0 and again["summaries"] == [] and again["stale"] == []
+    with Store(db) as store:
+        assert len(store.summaries()) == 3 and run_id in {r["run_id"] for r in store.runs()}
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
         (["--redo-before", "yesterday"], "--redo-before takes an ISO 8601 time"),
         (["--redo-before", "2026-06-01", "--force"], "give one"),
+        (["--redo-stale", "--force"], "--force redoes everything"),
     ],
 )
 def test_redo_before_rejects_bad_input_with_the_fix(tmp_path, capsys, extra, message):

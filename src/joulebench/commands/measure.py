@@ -168,6 +168,12 @@ def measure(
         help="Measure again what finished before this time (ISO 8601, UTC unless it names a zone), e.g. after a"
         " protocol fix; results since then count as done, so the same command resumes.",
     ),
+    redo_stale: bool = typer.Option(
+        False,
+        "--redo-stale",
+        help="Also measure again the results whose stored batch search the current rule would have continued"
+        " (measured under an older rule); once measured again they count as done.",
+    ),
     per_board: bool = typer.Option(
         False, "--per-board", help="Resume only what these boards measured (default: any GPU of the same model)."
     ),
@@ -208,6 +214,8 @@ def measure(
     redo_since = _instant("--redo-before", redo_before)
     if force and redo_since is not None:
         raise ConfigError("--force redoes everything; --redo-before only what finished before its time: give one")
+    if force and redo_stale:
+        raise ConfigError("--force redoes everything; --redo-stale only the results measured under an older rule")
     deadline_s = _time("--deadline", deadline)
     if weights is not None and not Path(weights).is_file():
         raise ConfigError(f"--weights {weights}: no such file")
@@ -237,6 +245,7 @@ def measure(
         db_path(db),
         force=force,
         redo_before=redo_since,
+        redo_stale=redo_stale,
         progress=progress,
         executor=executor,
         executor_options=ex_opts,
@@ -250,6 +259,7 @@ def measure(
                 "db": str(db_path(db)),
                 "interrupted": report.interrupted,
                 "skipped": [list(k) for k in report.skipped],
+                "stale": [[*k, nxt] for k, nxt in report.stale.items()],
                 "deferred": [list(k) for k in report.deferred],
                 "deadline_reached": report.deadline_reached,
                 "stopped": [list(k) for k in report.stopped],
@@ -261,7 +271,8 @@ def measure(
             _table(summaries)
         elif report.skipped:
             err_console().print(
-                "nothing to do: every model/runtime pair is already measured (use --force or --redo-before)"
+                "nothing to do: every model/runtime pair is already measured (use --force, --redo-before or"
+                " --redo-stale)"
             )
     if report.interrupted:
         err_console().print("interrupted: finished models are saved; run the same command again to resume")

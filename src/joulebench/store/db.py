@@ -494,12 +494,59 @@ class Store:
             finished_since: Only results finished at or after this UTC time (ISO 8601, as stored): older ones are
                 to be measured again.
         """
-        where, params = self._finished(gpu_uuid, config_hash, meter, gpu_name, power_limit_w)
-        if finished_since is not None:
-            where += " AND t.finished_at >= ?"
-            params.append(finished_since)
-        sql = f"SELECT DISTINCT t.model, t.img_size, t.runtime {where}"
-        return {(m, s, rt) for m, s, rt in self._require().execute(sql, params)}
+        rows = self.finished_results(gpu_uuid, config_hash, meter=meter, gpu_name=gpu_name, power_limit_w=power_limit_w)
+        return {
+            (r["model"], r["img_size"], r["runtime"])
+            for r in rows
+            if finished_since is None or (r["finished_at"] is not None and r["finished_at"] >= finished_since)
+        }
+
+    def finished_results(self, gpu_uuid: str | None, config_hash: str | None = None, **filters: Any) -> list[dict]:
+        """Every successfully finished summary matching the filters, with its run's protocol configuration.
+
+        Args:
+            gpu_uuid: As in :meth:`done_keys`.
+            config_hash: As in :meth:`done_keys`.
+            **filters: ``meter``, ``gpu_name``, ``power_limit_w``, as in :meth:`done_keys`.
+
+        Returns:
+            Rows of ``model``, ``img_size``, ``runtime``, ``run_id``, ``finished_at`` and ``config`` (the run's
+            ``SweepOptions.to_config()``, decoded; None if unreadable), in the order saved.
+        """
+        unknown = set(filters) - {"meter", "gpu_name", "power_limit_w"}
+        if unknown:
+            raise TypeError(f"finished_results() got unknown filter(s) {', '.join(sorted(unknown))}")
+        where, params = self._finished(
+            gpu_uuid, config_hash, filters.get("meter"), filters.get("gpu_name"), filters.get("power_limit_w")
+        )
+        sql = f"SELECT t.model, t.img_size, t.runtime, t.run_id, t.finished_at, r.config {where} ORDER BY t.id"
+        configs: dict[str, Any] = {}  # one decoded configuration per run
+        out = []
+        for m, s, rt, run_id, at, config in self._require().execute(sql, params):
+            if run_id not in configs:
+                try:
+                    configs[run_id] = json.loads(config) if config else None
+                except ValueError:
+                    configs[run_id] = None
+            row = {"model": m, "img_size": s, "runtime": rt, "run_id": run_id, "finished_at": at}
+            out.append({**row, "config": configs[run_id]})
+        return out
+
+    def scout_ladder(self, run_id: str, model: str, img_size: int, runtime: str) -> list[tuple[int, str, float | None]]:
+        """``(batch_size, status, energy_per_image_j)`` of one task's scouting windows, in the order measured."""
+        sql = (
+            "SELECT batch_size, status, energy_per_image_j, trace_summary FROM measurements "
+            "WHERE run_id = ? AND model = ? AND img_size = ? AND runtime = ? ORDER BY id"
+        )
+        out = []
+        for b, status, energy, trace in self._require().execute(sql, (run_id, model, img_size, runtime)):
+            try:
+                phase = (json.loads(trace) or {}).get("phase") if trace else None
+            except ValueError:
+                phase = None
+            if phase == "scout":
+                out.append((int(b), str(status), energy))
+        return out
 
     def gpu_seconds_by_runtime(
         self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None

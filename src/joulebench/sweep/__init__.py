@@ -102,6 +102,9 @@ class SweepReport:
     #: True when the deadline passed before the sweep ended; running tasks were asked to stop after their
     #: current batch (``stopped`` lists those that did; one already finishing is kept).
     deadline_reached: bool = False
+    #: Finished results measured again because the current batch search would have continued them
+    #: (``redo_stale``; :mod:`joulebench.sweep.stale`), with the batch it would have scouted next.
+    stale: dict[tuple[str, int, str], int] = field(default_factory=dict)
 
     @property
     def stopped(self) -> list[tuple[str, int, str]]:
@@ -428,6 +431,7 @@ def run_sweep(
     *,
     force: bool = False,
     redo_before: str | None = None,
+    redo_stale: bool = False,
     executor: str = "local",
     progress: Any = None,
     runner: Callable[..., TaskResult] | None = None,
@@ -444,6 +448,8 @@ def run_sweep(
         force: Redo tasks already finished under the same protocol on the same devices.
         redo_before: Redo only the tasks whose results finished before this UTC time (ISO 8601 with seconds, as
             stored, e.g. ``2026-11-29T02:10:00+00:00``): a re-run after a protocol fix, which later runs resume.
+        redo_stale: Also redo the finished results whose stored scouting ladder the current batch search would
+            have continued (:func:`joulebench.sweep.stale.stale_results`): measured under an older rule.
         executor: Registered executor name.
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
@@ -486,6 +492,18 @@ def run_sweep(
             done: set[tuple[str, int, str]] = set()
             for q in _resume_queries(plan):
                 done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
+            if redo_stale:
+                from joulebench.sweep.stale import stale_results
+
+                stale = stale_results(store, _resume_queries(plan), config_hash=protocol, meter=plan.options.meter)
+                report.stale = {t.key: stale[t.key] for t in plan.tasks if t.key in done and t.key in stale}
+                done -= set(report.stale)
+                if report.stale:
+                    names = ", ".join(f"{m}@{s} {rt}" for m, s, rt in report.stale)
+                    progress.message(
+                        f"measuring again {len(report.stale)} result(s) whose batch search the current rule would"
+                        f" have continued: {names}"
+                    )
             todo = [t for t in plan.tasks if t.key not in done]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:

@@ -1,0 +1,94 @@
+"""Stored results that the current batch search would not have ended where they did.
+
+When the plateau rule changes (on 2026-11-29 it learned to look past a bump), results measured under the old
+rule may have stopped early. Their stored scouting ladder says so without measuring anything: replaying the
+current rule on it (:func:`joulebench.sweep.search.first_unscouted`) either ends where the ladder ends, or
+asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures the second kind again; the H200
+report lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from joulebench.sweep.search import Point, first_unscouted
+from joulebench.sweep.tasks import CPU_MAX_BATCH, HARD_MAX_BATCH
+
+Key = tuple[str, int, str]
+
+
+def next_scout(
+    config: Mapping[str, Any],
+    ladder: Iterable[tuple[int, str, float | None]],
+    *,
+    runtime: str | None = None,
+    ceiling: int | None = None,
+) -> int | None:
+    """The batch the current plateau rule would scout next on a stored ladder, or None if it would stop there.
+
+    Args:
+        config: The run's protocol configuration (``SweepOptions.to_config()``, stored on the run): its
+            ``search``, ``start_batch``, ``max_batch``, ``plateau_threshold`` and ``plateau_patience``.
+        ladder: The result's scouting windows as ``(batch_size, status, energy_per_image_j)``.
+        runtime: The runtime's name; a CPU runtime's search stops at its own largest batch, as in the worker.
+        ceiling: A largest batch below a crash (``Store.crash_ceilings``): the search was capped there.
+
+    Returns:
+        The first batch size missing from the ladder, or None: the rule would end where the ladder ends, the
+        run used another search, or there is no ladder to judge.
+    """
+    if config.get("search", "plateau") != "plateau":
+        return None
+    points = {int(b): Point(int(b), status, energy, "scout") for b, status, energy in ladder}
+    if not points:
+        return None
+    cap = config.get("max_batch") or (CPU_MAX_BATCH if _on_cpu(runtime) else HARD_MAX_BATCH)
+    if ceiling is not None:
+        cap = min(cap, ceiling)
+    return first_unscouted(
+        points,
+        max_batch=cap,
+        start=min(config.get("start_batch", 1), cap),
+        threshold=config.get("plateau_threshold", 0.01),
+        patience=config.get("plateau_patience", 2),
+    )
+
+
+def _on_cpu(runtime: str | None) -> bool:
+    from joulebench.runtimes import runtime_names
+
+    if runtime is None or runtime not in runtime_names():  # a runtime this install lacks: judged as a GPU one
+        return False
+    from joulebench.runtimes import get_runtime_class
+
+    return getattr(get_runtime_class(runtime), "device_type", None) == "cpu"
+
+
+def stale_results(store: Any, queries: Iterable[Mapping[str, Any]], **filters: Any) -> dict[Key, int]:
+    """The latest finished result per (model, img_size, runtime) whose search the current rule would continue.
+
+    Args:
+        store: A :class:`~joulebench.store.Store`.
+        queries: ``Store.finished_results`` device filters, one per device of the sweep (as resume uses them);
+            a key's latest result over all of them is judged.
+        **filters: Further ``finished_results`` filters shared by all (``config_hash``, ``meter``).
+
+    Returns:
+        ``{key: the batch its search would scout next}`` for the results to measure again.
+    """
+    latest: dict[Key, dict[str, Any]] = {}
+    for q in queries:
+        for r in store.finished_results(**q, **filters):
+            key = (r["model"], r["img_size"], r["runtime"])
+            if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
+                latest[key] = r
+    crashes = store.crash_ceilings(filters.get("config_hash"), meter=filters.get("meter"))
+    ceilings = {k: worked for k, (worked, _) in crashes.items()}
+    out: dict[Key, int] = {}
+    for key, r in sorted(latest.items()):
+        ladder = store.scout_ladder(r["run_id"], *key)
+        nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key))
+        if nxt is not None:
+            out[key] = nxt
+    return out

@@ -1,0 +1,76 @@
+"""Which stored results the current plateau rule would have continued (``joulebench.sweep.stale``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from joulebench.store.db import Store
+from joulebench.store.records import BatchMeasurement, ModelSummary, RunRecord
+from joulebench.sweep.stale import next_scout, stale_results
+
+PLATEAU = {"search": "plateau", "start_batch": 1, "max_batch": None, "plateau_threshold": 0.01, "plateau_patience": 2}
+# vgg16 on compile-fp16 in the H200 dataset before 2026-11-29: a bump at 16, then falling again (mJ per image)
+VGG16 = [(1, 231.0), (2, 144.0), (4, 91.0), (8, 74.0), (16, 102.7), (32, 83.3)]
+
+
+def _ladder(points):
+    return [(b, "ok", e / 1e3) for b, e in points]
+
+
+def test_a_ladder_that_stopped_on_a_bump_asks_for_the_next_doubling():
+    assert next_scout(PLATEAU, _ladder(VGG16), runtime="compile-fp16") == 64
+
+
+def test_a_ladder_the_current_rule_ends_the_same_way_is_not_stale():
+    flat = [(1, 20.0), (2, 10.0), (4, 5.0), (8, 5.1), (16, 5.2)]  # two doublings without 1 %, the last not falling
+    assert next_scout(PLATEAU, _ladder(flat), runtime="torch-fp32") is None
+    oom = [*_ladder(VGG16), (64, "oom", None)]  # out of memory ends any search
+    assert next_scout(PLATEAU, oom, runtime="compile-fp16") is None
+
+
+@pytest.mark.parametrize(
+    ("config", "runtime", "ceiling", "expected"),
+    [
+        ({**PLATEAU, "search": "paper"}, "torch-fp32", None, None),  # another search: nothing to replay
+        ({**PLATEAU, "max_batch": 32}, "torch-fp32", None, None),  # the ladder reached the run's maximum
+        (PLATEAU, "torch-fp32", 32, None),  # capped below a crash at 64 (Store.crash_ceilings)
+        (PLATEAU, "torch-fp32", None, 64),
+    ],
+)
+def test_the_runs_own_search_bounds_are_replayed(config, runtime, ceiling, expected):
+    assert next_scout(config, _ladder(VGG16), runtime=runtime, ceiling=ceiling) == expected
+
+
+def test_a_cpu_runtime_stops_at_its_own_largest_batch():
+    falling = [(2**i, 100.0 / (i + 1)) for i in range(9)]  # still improving at batch 256
+    assert next_scout(PLATEAU, _ladder(falling), runtime="cpu-fp32") is None  # the worker's CPU maximum is 256
+    assert next_scout(PLATEAU, _ladder(falling), runtime="torch-fp32") == 512
+    assert next_scout(PLATEAU, [], runtime="torch-fp32") is None  # no scouting windows: nothing to judge
+
+
+def _save(store: Store, run_id: str, model: str, points, finished_at: str, phase_of=lambda b: "scout") -> None:
+    store.add_run(RunRecord(run_id=run_id, started_at=finished_at, meter="nvml", config=PLATEAU))
+    rows = [
+        BatchMeasurement(run_id=run_id, model=model, img_size=224, runtime="compile-fp16", precision="fp16",
+                         batch_size=b, status="ok", energy_per_image_j=e / 1e3, meter="nvml", gpu_name="H200",
+                         trace_summary={"phase": phase_of(b)})
+        for b, e in points
+    ]  # fmt: skip
+    best = min(points, key=lambda p: p[1])
+    summary = ModelSummary(run_id=run_id, model=model, img_size=224, runtime="compile-fp16", precision="fp16",
+                           status="ok", meter="nvml", gpu_name="H200", optimal_batch=best[0],
+                           energy_per_image_j=best[1] / 1e3, finished_at=finished_at)  # fmt: skip
+    store.save_task(rows, summary, [])
+
+
+def test_stale_results_judge_each_configurations_latest_result(tmp_path):
+    complete = [*VGG16, (64, 70.6), (128, 54.6), (256, 53.1), (512, 52.6), (1024, 48.4), (2048, 52.6), (4096, 52.7)]
+    with Store(tmp_path / "r.db") as store:
+        _save(store, "old", "vgg16.tv_in1k", VGG16, "2026-11-28T10:00:00+00:00")
+        _save(store, "other", "resnet50.a1_in1k", VGG16, "2026-11-28T11:00:00+00:00")
+        # a refinement window at 12 (phase full) is no part of the ladder
+        _save(store, "new", "vgg16.tv_in1k", [*complete, (12, 67.2)], "2026-11-29T03:00:00+00:00",
+              phase_of=lambda b: "full" if b == 12 else "scout")  # fmt: skip
+        stale = stale_results(store, [{"gpu_uuid": None}], meter="nvml")
+        assert stale == {("resnet50.a1_in1k", 224, "compile-fp16"): 64}  # vgg16's latest ladder is complete
+        assert stale_results(store, [{"gpu_uuid": None}], meter="sim") == {}  # filters apply as on resume
