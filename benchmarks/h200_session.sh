@@ -14,7 +14,8 @@
 #                                                # same command, wait for it (WAIT s each, default 575) and
 #                                                # each brings back a snapshot of the store; MEMPROBE=1
 #                                                # first runs benchmarks/memory_limits.py (about a minute);
-#                                                # the pairs of benchmarks/h200_redo.txt are redone first
+#                                                # the pairs of benchmarks/h200_redo.txt, if any, are
+#                                                # redone first
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -22,7 +23,8 @@
 #                       sweep panel's flags (benchmarks/panel_flags.sh),
 #            GPUs 2, 3: the dataset sweep;
 #          then, all GPUs: benchmarks/multi_gpu_throughput.py (models per hour on 1, 2 and 4 GPUs).
-# dataset: the panel of data/h200/README.md, torch-fp32 and compile-fp16, default protocol, every GPU.
+# dataset: the panel of data/h200/README.md, torch-fp32 and compile-fp16, default protocol, every GPU; results
+#          the current batch search would have continued (measured under an older rule) are redone (--redo-stale).
 # dataset-long: the same sweep, started once (setsid: it outlives the call) with DEADLINE counted from its start,
 #          so one deadline spans several 10-minute calls: no call boundary leaves GPUs idle while the last models
 #          of a call end, and a model that needs longer than one call can still finish. Each call waits until
@@ -70,7 +72,7 @@ dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the resumable dataset swee
   # (then SIGKILL after the grace) is the safety net.
   timeout -s INT -k "${4:-90}" "$(($3 + 20))" python3 -m joulebench measure $(cat "$W/order.txt") \
     --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$1" --db "$JB_DB" --timeout 15min --json \
-    --deadline "$3s" >"$W/$2.json" 2>"$W/$2.err"
+    --redo-stale --deadline "$3s" >"$W/$2.json" 2>"$W/$2.err"
   echo "dataset on GPUs $1 ended with status $? after $(($(date +%s) - T0)) s"
 }
 
@@ -154,7 +156,7 @@ elif [ "$MODE" = dataset-long ]; then
       [ "$(rest)" -gt 60 ] || { echo 0 >rc; return; }
       timeout -s INT -k 60 "$(($(rest) + 20))" python3 -m joulebench measure $(cat order.txt) \
         --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$GPUS" --db "$JB_DB" --timeout 15min \
-        --json --deadline "$(rest)s" >dataset_all.json 2>>dataset_all.err
+        --json --redo-stale --deadline "$(rest)s" >dataset_all.json 2>>dataset_all.err
       echo $? >rc
     }
     export -f long_job
