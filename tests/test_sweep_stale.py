@@ -6,7 +6,7 @@ import pytest
 
 from joulebench.store.db import Store
 from joulebench.store.records import BatchMeasurement, ModelSummary, RunRecord
-from joulebench.sweep.stale import next_scout, stale_results
+from joulebench.sweep.stale import next_scout, stale_message, stale_results
 
 PLATEAU = {"search": "plateau", "start_batch": 1, "max_batch": None, "plateau_threshold": 0.01, "plateau_patience": 2}
 # vgg16 on compile-fp16 in the H200 dataset before 2026-11-29: a bump at 16, then falling again (mJ per image)
@@ -74,3 +74,11 @@ def test_stale_results_judge_each_configurations_latest_result(tmp_path):
         stale = stale_results(store, [{"gpu_uuid": None}], meter="nvml")
         assert stale == {("resnet50.a1_in1k", 224, "compile-fp16"): 64}  # vgg16's latest ladder is complete
         assert stale_results(store, [{"gpu_uuid": None}], meter="sim") == {}  # filters apply as on resume
+
+
+def test_the_log_line_names_the_first_results_and_counts_the_rest():
+    stale = {(f"m{i}", 224, "compile-fp16"): 64 for i in range(12)}
+    line = stale_message(stale, shown=2)
+    assert line.startswith("measuring again 12 result(s) whose batch search the current rule would have continued")
+    assert line.endswith(": m0@224 compile-fp16 (next batch 64), m1@224 compile-fp16 (next batch 64) and 10 more")
+    assert "and" not in stale_message(dict(list(stale.items())[:2]), shown=2).split(": ", 1)[1]

@@ -493,17 +493,13 @@ def run_sweep(
             for q in _resume_queries(plan):
                 done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
             if redo_stale:
-                from joulebench.sweep.stale import stale_results
+                from joulebench.sweep.stale import stale_message, stale_results
 
                 stale = stale_results(store, _resume_queries(plan), config_hash=protocol, meter=plan.options.meter)
                 report.stale = {t.key: stale[t.key] for t in plan.tasks if t.key in done and t.key in stale}
                 done -= set(report.stale)
                 if report.stale:
-                    names = ", ".join(f"{m}@{s} {rt}" for m, s, rt in report.stale)
-                    progress.message(
-                        f"measuring again {len(report.stale)} result(s) whose batch search the current rule would"
-                        f" have continued: {names}"
-                    )
+                    progress.message(stale_message(report.stale))
             todo = [t for t in plan.tasks if t.key not in done]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:

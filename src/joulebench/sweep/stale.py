@@ -92,3 +92,11 @@ def stale_results(store: Any, queries: Iterable[Mapping[str, Any]], **filters: A
         if nxt is not None:
             out[key] = nxt
     return out
+
+
+def stale_message(stale: Mapping[Key, int], shown: int = 10) -> str:
+    """The sweep's log line for the results it measures again (the first ``shown`` named, then a count)."""
+    names = ", ".join(f"{m}@{s} {rt} (next batch {nxt})" for (m, s, rt), nxt in list(stale.items())[:shown])
+    more = f" and {len(stale) - shown} more" if len(stale) > shown else ""
+    head = f"measuring again {len(stale)} result(s) whose batch search the current rule would have continued"
+    return f"{head}: {names}{more}"
