@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from joulebench.errors import ConfigError
 from joulebench.store.db import Store
 from joulebench.store.records import BatchMeasurement, ModelSummary, RunRecord
 from joulebench.sweep.stale import next_scout, stale_message, stale_results
@@ -82,3 +83,35 @@ def test_the_log_line_names_the_first_results_and_counts_the_rest():
     assert line.startswith("measuring again 12 result(s) whose batch search the current rule would have continued")
     assert line.endswith(": m0@224 compile-fp16 (next batch 64), m1@224 compile-fp16 (next batch 64) and 10 more")
     assert "and" not in stale_message(dict(list(stale.items())[:2]), shown=2).split(": ", 1)[1]
+
+
+def test_results_stale_lists_them_per_setup_and_takes_the_filters(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from joulebench.cli import app
+
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        _save(store, "old", "vgg16.tv_in1k", VGG16, "2026-11-28T10:00:00+00:00")
+        _save(
+            store,
+            "other",
+            "resnet50.a1_in1k",
+            [(1, 20.0), (2, 10.0), (4, 5.0), (8, 5.1), (16, 5.2)],
+            "2026-11-28T11:00:00+00:00",
+        )  # fmt: skip  (a complete ladder)
+    env = {"COLUMNS": "200", "JOULEBENCH_DB": ""}
+    r = CliRunner().invoke(app, ["results", "--stale", "--db", str(db), "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == [
+        {"model": "vgg16.tv_in1k", "img_size": 224, "runtime": "compile-fp16", "gpu_name": "H200", "meter": "nvml",
+         "run_id": "old", "next_batch": 64}
+    ]  # fmt: skip
+    r = CliRunner().invoke(app, ["results", "--stale", "--db", str(db)], env=env)
+    assert r.exit_code == 0 and "vgg16.tv_in1k" in r.stdout and "64" in r.stdout and "resnet50" not in r.stdout
+    r = CliRunner().invoke(app, ["results", "--stale", "--db", str(db), "--model", "resnet*", "--json"], env=env)
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    r = CliRunner().invoke(app, ["results", "--stale", "--failures", "--db", str(db)], env=env)
+    assert isinstance(r.exception, ConfigError) and "pick one of" in str(r.exception)

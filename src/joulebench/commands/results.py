@@ -205,6 +205,35 @@ def _windows_table(rows: list[dict[str, Any]]):
     return t
 
 
+def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json: bool) -> None:
+    """``results --stale``: the stale results among the summaries that match the filters."""
+    from rich.table import Table
+
+    from joulebench.sweep.stale import stale_by_setup
+
+    with _open(db) as store:
+        rows = stale_by_setup(store)
+        if filters:  # the filters' own rules (globs, substrings), through the summaries they select
+            keep = {(r["run_id"], r["model"], r["img_size"], r["runtime"]) for r in store.rows("summaries", **filters)}
+            rows = [r for r in rows if (r["run_id"], r["model"], r["img_size"], r["runtime"]) in keep]
+    rows = rows[:limit] if limit is not None else rows
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        err_console().print(f"no stale results in {db_path(db)}: the current batch search would end every search there")
+        return
+    t = Table(
+        title="Results the current batch search would have continued (measure --redo-stale)", title_justify="left"
+    )
+    for name in ("model", "img", "runtime", "GPU", "meter", "next batch"):
+        t.add_column(name, justify="right" if name in ("img", "next batch") else "left")
+    for r in rows:
+        t.add_row(r["model"], str(r["img_size"]), r["runtime"], _gpu(r["gpu_name"]), _meter_cell(r["meter"]),
+                  str(r["next_batch"]))  # fmt: skip
+    console().print(t)
+
+
 _VIEWS = {
     "summaries": _summaries_table,
     "measurements": _batches_table,
@@ -224,6 +253,12 @@ def results(
     failures: bool = typer.Option(False, "--failures", help="List failures with their reasons instead."),
     batches: bool = typer.Option(False, "--batches", help="List every measured batch size instead."),
     windows: bool = typer.Option(False, "--windows", help="List `joulebench meter` windows instead."),
+    stale: bool = typer.Option(
+        False,
+        "--stale",
+        help="List the results whose batch search the current rule would have continued instead (what"
+        " `measure --redo-stale` measures again), with the batch it would scout next.",
+    ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N rows."),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -234,11 +269,15 @@ def results(
     """
     from joulebench.errors import ConfigError
 
-    chosen = [name for name, flag in (("failures", failures), ("measurements", batches), ("windows", windows)) if flag]
+    flags = (("failures", failures), ("measurements", batches), ("windows", windows), ("stale", stale))
+    chosen = [name for name, flag in flags if flag]
     if len(chosen) > 1:
-        raise ConfigError("pick one of --failures, --batches and --windows")
+        raise ConfigError("pick one of --failures, --batches, --windows and --stale")
     table = chosen[0] if chosen else "summaries"
     filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
+    if table == "stale":
+        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json)
+        return
     with _open(db) as store:
         rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))
         total = store.count(table, **filters) if limit is not None and len(rows) == limit else len(rows)

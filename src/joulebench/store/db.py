@@ -510,8 +510,8 @@ class Store:
             **filters: ``meter``, ``gpu_name``, ``power_limit_w``, as in :meth:`done_keys`.
 
         Returns:
-            Rows of ``model``, ``img_size``, ``runtime``, ``run_id``, ``finished_at`` and ``config`` (the run's
-            ``SweepOptions.to_config()``, decoded; None if unreadable), in the order saved.
+            Rows of ``model``, ``img_size``, ``runtime``, ``run_id``, ``finished_at``, ``gpu_name``, ``meter`` and
+            ``config`` (the run's ``SweepOptions.to_config()``, decoded; None if unreadable), in the order saved.
         """
         unknown = set(filters) - {"meter", "gpu_name", "power_limit_w"}
         if unknown:
@@ -519,17 +519,21 @@ class Store:
         where, params = self._finished(
             gpu_uuid, config_hash, filters.get("meter"), filters.get("gpu_name"), filters.get("power_limit_w")
         )
-        sql = f"SELECT t.model, t.img_size, t.runtime, t.run_id, t.finished_at, r.config {where} ORDER BY t.id"
+        cols = "t.model, t.img_size, t.runtime, t.run_id, t.finished_at, COALESCE(t.gpu_name, r.gpu_name), " + (
+            "COALESCE(t.meter, r.meter), r.config"
+        )
         configs: dict[str, Any] = {}  # one decoded configuration per run
         out = []
-        for m, s, rt, run_id, at, config in self._require().execute(sql, params):
+        for m, s, rt, run_id, at, gpu, meter, config in self._require().execute(
+            f"SELECT {cols} {where} ORDER BY t.id", params
+        ):
             if run_id not in configs:
                 try:
                     configs[run_id] = json.loads(config) if config else None
                 except ValueError:
                     configs[run_id] = None
-            row = {"model": m, "img_size": s, "runtime": rt, "run_id": run_id, "finished_at": at}
-            out.append({**row, "config": configs[run_id]})
+            row = {"model": m, "img_size": s, "runtime": rt, "run_id": run_id, "finished_at": at, "gpu_name": gpu}
+            out.append({**row, "meter": meter, "config": configs[run_id]})
         return out
 
     def scout_ladder(self, run_id: str, model: str, img_size: int, runtime: str) -> list[tuple[int, str, float | None]]:

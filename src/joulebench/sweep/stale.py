@@ -77,6 +77,11 @@ def stale_results(store: Any, queries: Iterable[Mapping[str, Any]], **filters: A
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
+    return {key: nxt for key, (nxt, _) in _judged(store, queries, **filters).items()}
+
+
+def _judged(store: Any, queries: Iterable[Mapping[str, Any]], **filters: Any) -> dict[Key, tuple[int, dict]]:
+    """:func:`stale_results` with each stale key's judged result row (``Store.finished_results``)."""
     latest: dict[Key, dict[str, Any]] = {}
     for q in queries:
         for r in store.finished_results(**q, **filters):
@@ -85,13 +90,31 @@ def stale_results(store: Any, queries: Iterable[Mapping[str, Any]], **filters: A
                 latest[key] = r
     crashes = store.crash_ceilings(filters.get("config_hash"), meter=filters.get("meter"))
     ceilings = {k: worked for k, (worked, _) in crashes.items()}
-    out: dict[Key, int] = {}
+    out: dict[Key, tuple[int, dict]] = {}
     for key, r in sorted(latest.items()):
         ladder = store.scout_ladder(r["run_id"], *key)
         nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key))
         if nxt is not None:
-            out[key] = nxt
+            out[key] = (nxt, r)
     return out
+
+
+def stale_by_setup(store: Any) -> list[dict[str, Any]]:
+    """Every stale result in a store, judged per GPU model and meter (what ``joulebench results --stale`` lists).
+
+    Returns:
+        Rows of ``model``, ``img_size``, ``runtime``, ``gpu_name``, ``meter``, ``run_id`` (of the result judged)
+        and ``next_batch`` (the batch the current rule would scout next), by setup, then key.
+    """
+    setups = {(r["gpu_name"], r["meter"]) for r in store.finished_results(None)}
+    rows = []
+    for gpu, meter in sorted(setups, key=lambda s: (str(s[0]), str(s[1]))):
+        for (model, size, runtime), (nxt, r) in _judged(
+            store, [{"gpu_uuid": None, "gpu_name": gpu}], meter=meter
+        ).items():
+            row = {"model": model, "img_size": size, "runtime": runtime, "gpu_name": gpu, "meter": meter}
+            rows.append({**row, "run_id": r["run_id"], "next_batch": nxt})
+    return rows
 
 
 def stale_message(stale: Mapping[Key, int], shown: int = 10) -> str:
