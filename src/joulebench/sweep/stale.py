@@ -3,8 +3,8 @@
 When the plateau rule changes (on 2026-11-29 it learned to look past a bump), results measured under the old
 rule may have stopped early. Their stored scouting ladder says so without measuring anything: replaying the
 current rule on it (:func:`joulebench.sweep.search.first_unscouted`) either ends where the ladder ends, or
-asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures the second kind again; the H200
-report lists them.
+asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures the second kind again;
+``joulebench results --stale`` and the H200 report list them.
 """
 
 from __future__ import annotations
