@@ -501,30 +501,30 @@ class Store:
             if finished_since is None or (r["finished_at"] is not None and r["finished_at"] >= finished_since)
         }
 
-    def finished_results(self, gpu_uuid: str | None, config_hash: str | None = None, **filters: Any) -> list[dict]:
+    def finished_results(
+        self,
+        gpu_uuid: str | None,
+        config_hash: str | None = None,
+        *,
+        meter: str | None = None,
+        gpu_name: str | None = None,
+        power_limit_w: float | None = None,
+    ) -> list[dict[str, Any]]:
         """Every successfully finished summary matching the filters, with its run's protocol configuration.
 
-        Args:
-            gpu_uuid: As in :meth:`done_keys`.
-            config_hash: As in :meth:`done_keys`.
-            **filters: ``meter``, ``gpu_name``, ``power_limit_w``, as in :meth:`done_keys`.
+        Args: as in :meth:`done_keys`.
 
         Returns:
             Rows of ``model``, ``img_size``, ``runtime``, ``run_id``, ``finished_at``, ``gpu_name``, ``meter`` and
             ``config`` (the run's ``SweepOptions.to_config()``, decoded; None if unreadable), in the order saved.
         """
-        unknown = set(filters) - {"meter", "gpu_name", "power_limit_w"}
-        if unknown:
-            raise TypeError(f"finished_results() got unknown filter(s) {', '.join(sorted(unknown))}")
-        where, params = self._finished(
-            gpu_uuid, config_hash, filters.get("meter"), filters.get("gpu_name"), filters.get("power_limit_w")
-        )
+        where, params = self._finished(gpu_uuid, config_hash, meter, gpu_name, power_limit_w)
         cols = "t.model, t.img_size, t.runtime, t.run_id, t.finished_at, COALESCE(t.gpu_name, r.gpu_name), " + (
             "COALESCE(t.meter, r.meter), r.config"
         )
         configs: dict[str, Any] = {}  # one decoded configuration per run
         out = []
-        for m, s, rt, run_id, at, gpu, meter, config in self._require().execute(
+        for m, s, rt, run_id, at, gpu, run_meter, config in self._require().execute(
             f"SELECT {cols} {where} ORDER BY t.id", params
         ):
             if run_id not in configs:
@@ -533,7 +533,7 @@ class Store:
                 except ValueError:
                     configs[run_id] = None
             row = {"model": m, "img_size": s, "runtime": rt, "run_id": run_id, "finished_at": at, "gpu_name": gpu}
-            out.append({**row, "meter": meter, "config": configs[run_id]})
+            out.append({**row, "meter": run_meter, "config": configs[run_id]})
         return out
 
     def scout_ladder(self, run_id: str, model: str, img_size: int, runtime: str) -> list[tuple[int, str, float | None]]:

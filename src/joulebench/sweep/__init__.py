@@ -488,14 +488,18 @@ def run_sweep(
     report = SweepReport(plan.run_id)
     try:
         todo = plan.tasks
+        names = {f.get("gpu_name") for f in plan.gpu_facts}
+        gpu_name = names.pop() if len(names) == 1 else None
+        ceilings = store.crash_ceilings(protocol, meter=plan.options.meter, gpu_name=gpu_name)
         if not force:
             done: set[tuple[str, int, str]] = set()
-            for q in _resume_queries(plan):
+            queries = _resume_queries(plan)
+            for q in queries:
                 done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
             if redo_stale:
                 from joulebench.sweep.stale import stale_message, stale_results
 
-                stale = stale_results(store, _resume_queries(plan), config_hash=protocol, meter=plan.options.meter)
+                stale = stale_results(store, queries, ceilings, config_hash=protocol, meter=plan.options.meter)
                 report.stale = {t.key: stale[t.key] for t in plan.tasks if t.key in done and t.key in stale}
                 done -= set(report.stale)
                 if report.stale:
@@ -508,9 +512,7 @@ def run_sweep(
             progress.start(0, len(report.skipped))
             progress.stop()
             return report
-        names = {f.get("gpu_name") for f in plan.gpu_facts}
-        gpu_name = names.pop() if len(names) == 1 else None
-        todo = _capped(todo, store.crash_ceilings(protocol, meter=plan.options.meter, gpu_name=gpu_name), progress)
+        todo = _capped(todo, ceilings, progress)
         costs = None
         if ends_at is not None:
             costs = TaskCosts(

@@ -65,22 +65,28 @@ def _on_cpu(runtime: str | None) -> bool:
     return getattr(get_runtime_class(runtime), "device_type", None) == "cpu"
 
 
-def stale_results(store: Any, queries: Iterable[Mapping[str, Any]], **filters: Any) -> dict[Key, int]:
+def stale_results(
+    store: Any, queries: Iterable[Mapping[str, Any]], ceilings: Mapping[Key, tuple[int, int]], **filters: Any
+) -> dict[Key, int]:
     """The latest finished result per (model, img_size, runtime) whose search the current rule would continue.
 
     Args:
         store: A :class:`~joulebench.store.Store`.
         queries: ``Store.finished_results`` device filters, one per device of the sweep (as resume uses them);
             a key's latest result over all of them is judged.
+        ceilings: ``Store.crash_ceilings`` of the same results, as the sweep caps its tasks with them: a search
+            capped below a crash is judged up to that cap.
         **filters: Further ``finished_results`` filters shared by all (``config_hash``, ``meter``).
 
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
-    return {key: nxt for key, (nxt, _) in _judged(store, queries, **filters).items()}
+    return {key: nxt for key, (nxt, _) in _judged(store, queries, ceilings, **filters).items()}
 
 
-def _judged(store: Any, queries: Iterable[Mapping[str, Any]], **filters: Any) -> dict[Key, tuple[int, dict]]:
+def _judged(
+    store: Any, queries: Iterable[Mapping[str, Any]], ceilings: Mapping[Key, tuple[int, int]], **filters: Any
+) -> dict[Key, tuple[int, dict]]:
     """:func:`stale_results` with each stale key's judged result row (``Store.finished_results``)."""
     latest: dict[Key, dict[str, Any]] = {}
     for q in queries:
@@ -88,12 +94,10 @@ def _judged(store: Any, queries: Iterable[Mapping[str, Any]], **filters: Any) ->
             key = (r["model"], r["img_size"], r["runtime"])
             if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
                 latest[key] = r
-    crashes = store.crash_ceilings(filters.get("config_hash"), meter=filters.get("meter"))
-    ceilings = {k: worked for k, (worked, _) in crashes.items()}
     out: dict[Key, tuple[int, dict]] = {}
     for key, r in sorted(latest.items()):
         ladder = store.scout_ladder(r["run_id"], *key)
-        nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key))
+        nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key, (None,))[0])
         if nxt is not None:
             out[key] = (nxt, r)
     return out
@@ -109,9 +113,9 @@ def stale_by_setup(store: Any) -> list[dict[str, Any]]:
     setups = {(r["gpu_name"], r["meter"]) for r in store.finished_results(None)}
     rows = []
     for gpu, meter in sorted(setups, key=lambda s: (str(s[0]), str(s[1]))):
-        for (model, size, runtime), (nxt, r) in _judged(
-            store, [{"gpu_uuid": None, "gpu_name": gpu}], meter=meter
-        ).items():
+        ceilings = store.crash_ceilings(None, meter=meter, gpu_name=gpu)  # as a sweep on that GPU would cap
+        judged = _judged(store, [{"gpu_uuid": None, "gpu_name": gpu}], ceilings, meter=meter)
+        for (model, size, runtime), (nxt, r) in judged.items():
             row = {"model": model, "img_size": size, "runtime": runtime, "gpu_name": gpu, "meter": meter}
             rows.append({**row, "run_id": r["run_id"], "next_batch": nxt})
     return rows
