@@ -13,9 +13,7 @@
 #                                                # whole lease; the following calls on the warm machine, the
 #                                                # same command, wait for it (WAIT s each, default 575) and
 #                                                # each brings back a snapshot of the store; MEMPROBE=1
-#                                                # first runs benchmarks/memory_limits.py (about a minute);
-#                                                # the pairs of benchmarks/h200_redo.txt, if any, are
-#                                                # redone first
+#                                                # first runs benchmarks/memory_limits.py (about a minute)
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -135,28 +133,11 @@ elif [ "$MODE" = dataset-long ]; then
   if [ ! -f "$L/pid" ]; then
     # a copy of the code: the next call re-sends the work tree, and the sweep starts a worker per model from it
     rm -rf "$L" && mkdir -p "$L" && cp -r src "$L/src" && cp "$W/order.txt" "$L/order.txt"
-    cp benchmarks/h200_redo.txt "$L/redo.txt" 2>/dev/null
     long_job() {
       cd "$L" || exit
-      local t0 before rt
-      t0=$(date +%s)
-      rest() { echo $((DEADLINE - ($(date +%s) - t0))); }
-      if [ -f redo.txt ]; then  # pairs measured before a protocol fix first, in file order: one measure per run
-        before=$(grep -v '^#' redo.txt | sed -n 1p)  # of consecutive lines with the same runtime
-        grep -v '^#' redo.txt | sed 1d | awk 'NF == 2 {if ($1 != rt) {n++; rt = $1} print n, $1, $2}' >redo.chunks
-        for i in $(awk '{print $1}' redo.chunks | uniq); do
-          [ "$(rest)" -gt 60 ] || break
-          rt=$(awk -v i="$i" '$1 == i {print $2; exit}' redo.chunks)
-          timeout -s INT -k 60 "$(($(rest) + 20))" python3 -m joulebench measure \
-            $(awk -v i="$i" '$1 == i {print $3}' redo.chunks) --runtime "$rt" \
-            --redo-before "$before" --meter nvml --gpus "$GPUS" --db "$JB_DB" --timeout 15min --json \
-            --deadline "$(rest)s" >"redo_$i.json" 2>>dataset_all.err
-        done
-      fi
-      [ "$(rest)" -gt 60 ] || { echo 0 >rc; return; }
-      timeout -s INT -k 60 "$(($(rest) + 20))" python3 -m joulebench measure $(cat order.txt) \
+      timeout -s INT -k 60 "$((DEADLINE + 20))" python3 -m joulebench measure $(cat order.txt) \
         --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$GPUS" --db "$JB_DB" --timeout 15min \
-        --json --redo-stale --deadline "$(rest)s" >dataset_all.json 2>>dataset_all.err
+        --json --redo-stale --deadline "${DEADLINE}s" >dataset_all.json 2>dataset_all.err
       echo $? >rc
     }
     export -f long_job
@@ -174,7 +155,7 @@ elif [ "$MODE" = dataset-long ]; then
   else
     echo "the detached sweep ended with status $(cat "$L/rc" 2>/dev/null || echo '?') by ${since} s after its start"
   fi
-  cp "$L/dataset_all.json" "$L/dataset_all.err" "$L"/redo_*.json "$W/" 2>/dev/null
+  cp "$L/dataset_all.json" "$L/dataset_all.err" "$W/" 2>/dev/null
   grep -v "│" "$W/dataset_all.err" | tail -n 8
 else
   gpus=$(seq -s, 0 $((NG - 1)))
