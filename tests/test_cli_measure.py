@@ -66,9 +66,10 @@ def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
     assert run["meter"] == "sim" and run["config"]["search"] == "plateau" and run["config"]["max_batch"] == 4
 
     # same command again: everything is done, nothing is measured or recorded
-    code, out, _ = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json")
+    code, out, err = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json")
     again = json.loads(out)
     assert code == 0 and again["summaries"] == [] and again["skipped"] == [["test_vit.r160_in1k", 64, "cpu-fp32"]]
+    assert "older batch-search rule" not in err  # its search ended under the current rule
     with Store(db) as store:
         assert len(store.runs()) == 1 and len(store.summaries()) == 1
 
@@ -116,6 +117,12 @@ def test_redo_stale_measures_again_what_the_current_search_would_have_continued(
         store._require().execute(sql + "batch_size = ?", (0.5, 2, 2))
         store._require().execute(sql + "batch_size = ?", (0.5, 3, 4))  # batch 4 was never scouted
         store._require().commit()
+
+    # without --redo-stale it is skipped like any finished result, but the log says so and names the fix
+    code, out, err = _run(capsys, *cmd)
+    assert code == 0 and json.loads(out)["summaries"] == []
+    assert "1 of the skipped result(s) were measured under an older batch-search rule" in " ".join(err.split())
+    assert "--redo-stale" in err
 
     code, out, err = _run(capsys, *cmd, "--redo-stale")
     payload = json.loads(out)

@@ -496,14 +496,17 @@ def run_sweep(
             queries = _resume_queries(plan)
             for q in queries:
                 done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
-            if redo_stale:
-                from joulebench.sweep.stale import stale_message, stale_results
+            from joulebench.sweep.stale import stale_hint, stale_message, stale_results
 
-                stale = stale_results(store, queries, ceilings, config_hash=protocol, meter=plan.options.meter)
-                report.stale = {t.key: stale[t.key] for t in plan.tasks if t.key in done and t.key in stale}
-                done -= set(report.stale)
-                if report.stale:
-                    progress.message(stale_message(report.stale))
+            stale = stale_results(store, queries, ceilings, config_hash=protocol, meter=plan.options.meter)
+            stale = {t.key: stale[t.key] for t in plan.tasks if t.key in done and t.key in stale}
+            if redo_stale:
+                report.stale = stale
+                done -= set(stale)
+                if stale:
+                    progress.message(stale_message(stale))
+            elif stale:  # skipped without a word, they would stay cut short: say so and how to redo them
+                progress.message(stale_hint(stale))
             todo = [t for t in plan.tasks if t.key not in done]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:

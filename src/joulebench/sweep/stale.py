@@ -127,3 +127,11 @@ def stale_message(stale: Mapping[Key, int], shown: int = 10) -> str:
     more = f" and {len(stale) - shown} more" if len(stale) > shown else ""
     head = f"measuring again {len(stale)} result(s) whose batch search the current rule would have continued"
     return f"{head}: {names}{more}"
+
+
+def stale_hint(stale: Mapping[Key, int]) -> str:
+    """The sweep's log line when it skips results measured under an older batch-search rule without ``--redo-stale``."""
+    return (
+        f"{len(stale)} of the skipped result(s) were measured under an older batch-search rule that stopped early "
+        "(`joulebench results --stale` lists them); add --redo-stale to measure them again"
+    )
