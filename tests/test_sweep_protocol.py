@@ -162,6 +162,58 @@ def test_host_memory_reads_the_kernel_figures_in_bytes(monkeypatch):
     assert host_memory() == {**none, "host_rss_b": None, "host_available_b": None}  # not Linux
 
 
+SMAPS = """\
+55d0c0000000-55d0c0021000 rw-p 00000000 00:00 0                          [heap]
+Rss:             5000000 kB
+Anonymous:       5000000 kB
+7f0000000000-7f0040000000 rw-s 00000000 00:01 1234                       /memfd:cuda (deleted)
+Size:            1048576 kB
+Rss:              700000 kB
+VmFlags: rd wr sh mr mw me ms sd
+7f0040000000-7f0080000000 rw-s 00000000 00:01 1235                       /memfd:cuda (deleted)
+Rss:              400000 kB
+7f0080000000-7f0080001000 rw-s 00000000 00:00 0
+Rss:                   4 kB
+7f0090000000-7f00a0000000 rw-s 00000000 00:05 77                         /dev/nvidia-uvm
+Rss:              100000 kB
+7f00b0000000-7f00b0100000 r--p 00000000 08:01 99                         /usr/lib/libcuda.so.1
+Rss:               20000 kB
+"""
+
+
+def test_shared_mappings_names_what_holds_shared_memory(tmp_path):
+    from joulebench.sweep.protocol import shared_mappings
+
+    (tmp_path / "smaps").write_text(SMAPS)
+    top = shared_mappings(str(tmp_path / "smaps"))
+    # private mappings (the heap, a library) are not shared memory, however large; one name's mappings add up
+    assert top == [
+        {"name": "/memfd:cuda (deleted)", "rss_b": 1_100_000 * 1024.0, "mappings": 2},
+        {"name": "/dev/nvidia-uvm", "rss_b": 100_000 * 1024.0, "mappings": 1},
+        {"name": "[shared anonymous]", "rss_b": 4 * 1024.0, "mappings": 1},
+    ]
+    assert shared_mappings(str(tmp_path / "smaps"), top=1) == top[:1]
+    assert shared_mappings(str(tmp_path / "missing")) == []
+
+
+def test_host_memory_names_the_shared_mappings_only_when_shared_memory_is_large(monkeypatch):
+    import builtins
+    import io
+
+    from joulebench.sweep import protocol
+
+    status = "VmRSS:\t 3000000 kB\nRssShmem:\t{} kB\n"
+    files = {"/proc/meminfo": "MemAvailable: 4 kB\n", "/proc/self/smaps": SMAPS}
+    real_open = builtins.open
+    monkeypatch.setattr(
+        builtins, "open", lambda p, *a, **k: io.StringIO(files[p]) if p in files else real_open(p, *a, **k)
+    )
+    files["/proc/self/status"] = status.format(1000)
+    assert "host_shmem_mappings" not in protocol.host_memory()  # 1 MB: not worth reading smaps
+    files["/proc/self/status"] = status.format(protocol.SHMEM_DETAIL_B // 1024)
+    assert protocol.host_memory()["host_shmem_mappings"][0]["name"] == "/memfd:cuda (deleted)"
+
+
 GB = 1e9
 
 

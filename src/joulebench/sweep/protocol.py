@@ -617,7 +617,7 @@ def device_facts(meter: Meter) -> dict[str, Any]:
     }
 
 
-def host_memory() -> dict[str, float | None]:
+def host_memory() -> dict[str, Any]:
     """This process's resident set now and at its peak, and the machine's available memory, in bytes.
 
     Keys ``host_rss_b``, ``host_rss_peak_b`` (the kernel's high-water mark, ``VmHWM``), the resident set's parts
@@ -625,7 +625,8 @@ def host_memory() -> dict[str, float | None]:
     and ``host_rss_shmem_b`` (shared memory, where a driver's mappings of device memory would show), and
     ``host_available_b``. Kept per batch because a worker killed for host memory leaves no output: the rows
     before the kill show whether host memory grew with the batch, and :func:`host_memory_shortfall` projects
-    it; the parts say what grew. Linux only (``/proc``); None elsewhere.
+    it; the parts say what grew. Where shared memory reaches :data:`SHMEM_DETAIL_B`, ``host_shmem_mappings``
+    also names what holds it (:func:`shared_mappings`). Linux only (``/proc``); None elsewhere.
     """
 
     def fields_b(path: str) -> dict[str, float]:
@@ -642,7 +643,7 @@ def host_memory() -> dict[str, float | None]:
         return out
 
     status, meminfo = fields_b("/proc/self/status"), fields_b("/proc/meminfo")
-    return {
+    out: dict[str, Any] = {
         "host_rss_b": status.get("VmRSS"),
         "host_rss_peak_b": status.get("VmHWM"),
         "host_rss_anon_b": status.get("RssAnon"),
@@ -650,6 +651,44 @@ def host_memory() -> dict[str, float | None]:
         "host_rss_shmem_b": status.get("RssShmem"),
         "host_available_b": meminfo.get("MemAvailable"),
     }
+    if (status.get("RssShmem") or 0) >= SHMEM_DETAIL_B:  # reading smaps costs more: only where it tells something
+        out["host_shmem_mappings"] = shared_mappings()
+    return out
+
+
+#: Shared memory from which :func:`host_memory` names the mappings that hold it (compile-fp16 workers on the H200
+#: held up to 60 GB of it, torch-fp32 ones none).
+SHMEM_DETAIL_B = 2**30
+
+
+def shared_mappings(path: str = "/proc/self/smaps", top: int = 3) -> list[dict[str, Any]]:
+    """The shared mappings of this process that hold the most resident memory, summed per name.
+
+    Args:
+        path: The kernel's per-mapping memory report.
+        top: How many names to keep.
+
+    Returns:
+        ``[{"name", "rss_b", "mappings"}]``, largest first; ``name`` is the mapped file (``/dev/shm/…``,
+        ``/memfd:… (deleted)``, a device such as ``/dev/nvidia-uvm``) or ``[shared anonymous]``. Empty where
+        the report cannot be read.
+    """
+    sizes: dict[str, list[float]] = {}
+    name: str | None = None
+    try:
+        with open(path) as f:
+            for line in f:
+                head = line.split(maxsplit=5)
+                if len(head) >= 5 and "-" in head[0] and len(head[1]) == 4:  # a mapping: addr perms offset dev inode
+                    shared = head[1][3] == "s"
+                    name = (head[5].strip() or "[shared anonymous]") if len(head) > 5 else "[shared anonymous]"
+                    name = name if shared else None
+                elif name is not None and head[:1] == ["Rss:"] and len(head) >= 3 and head[2] == "kB":
+                    sizes.setdefault(name, []).append(float(head[1]) * 1024)
+    except OSError:
+        return []
+    ranked = sorted(sizes.items(), key=lambda kv: -sum(kv[1]))[:top]
+    return [{"name": n, "rss_b": sum(v), "mappings": len(v)} for n, v in ranked]
 
 
 #: Share of the host's available memory a projected batch may take; the rest is headroom for the projection's
