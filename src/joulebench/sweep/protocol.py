@@ -671,7 +671,7 @@ def shared_mappings(path: str = "/proc/self/smaps", top: int = 3) -> list[dict[s
     Returns:
         ``[{"name", "rss_b", "mappings"}]``, largest first; ``name`` is the mapped file (``/dev/shm/…``,
         ``/memfd:… (deleted)``, a device such as ``/dev/nvidia-uvm``) or ``[shared anonymous]``. Empty where
-        the report cannot be read.
+        the report cannot be read or parsed.
     """
     sizes: dict[str, list[float]] = {}
     name: str | None = None
@@ -685,7 +685,7 @@ def shared_mappings(path: str = "/proc/self/smaps", top: int = 3) -> list[dict[s
                     name = name if shared else None
                 elif name is not None and head[:1] == ["Rss:"] and len(head) >= 3 and head[2] == "kB":
                     sizes.setdefault(name, []).append(float(head[1]) * 1024)
-    except OSError:
+    except (OSError, ValueError):  # diagnostics only: an unreadable report must not fail the measurement
         return []
     ranked = sorted(sizes.items(), key=lambda kv: -sum(kv[1]))[:top]
     return [{"name": n, "rss_b": sum(v), "mappings": len(v)} for n, v in ranked]
