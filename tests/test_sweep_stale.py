@@ -77,6 +77,10 @@ def test_stale_results_judge_each_configurations_latest_result(tmp_path):
         assert stale_results(store, [{"gpu_uuid": None}], {}, meter="sim") == {}  # filters apply as on resume
         capped = {("resnet50.a1_in1k", 224, "compile-fp16"): (32, 64)}  # its worker crashed at 64: the sweep caps at 32
         assert stale_results(store, [{"gpu_uuid": None}], capped, meter="nvml") == {}
+        # a sweep judges only its own finished tasks
+        mine = {("vgg16.tv_in1k", 224, "compile-fp16")}
+        assert stale_results(store, [{"gpu_uuid": None}], {}, mine, meter="nvml") == {}
+        assert stale_results(store, [{"gpu_uuid": None}], {}, {*mine, *stale}, meter="nvml") == stale
 
 
 def test_the_log_line_names_the_first_results_and_counts_the_rest():

@@ -498,8 +498,8 @@ def run_sweep(
                 done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
             from joulebench.sweep.stale import stale_hint, stale_message, stale_results
 
-            stale = stale_results(store, queries, ceilings, config_hash=protocol, meter=plan.options.meter)
-            stale = {t.key: stale[t.key] for t in plan.tasks if t.key in done and t.key in stale}
+            stale = stale_results(store, queries, ceilings, done, config_hash=protocol, meter=plan.options.meter)
+            stale = {t.key: stale[t.key] for t in plan.tasks if t.key in stale}  # in the plan's order
             if redo_stale:
                 report.stale = stale
                 done -= set(stale)

@@ -9,7 +9,7 @@ asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from joulebench.sweep.search import Point, first_unscouted
@@ -66,7 +66,11 @@ def _on_cpu(runtime: str | None) -> bool:
 
 
 def stale_results(
-    store: Any, queries: Iterable[Mapping[str, Any]], ceilings: Mapping[Key, tuple[int, int]], **filters: Any
+    store: Any,
+    queries: Iterable[Mapping[str, Any]],
+    ceilings: Mapping[Key, tuple[int, int]],
+    only: Collection[Key] | None = None,
+    **filters: Any,
 ) -> dict[Key, int]:
     """The latest finished result per (model, img_size, runtime) whose search the current rule would continue.
 
@@ -76,22 +80,30 @@ def stale_results(
             a key's latest result over all of them is judged.
         ceilings: ``Store.crash_ceilings`` of the same results, as the sweep caps its tasks with them: a search
             capped below a crash is judged up to that cap.
+        only: Judge only these keys (a sweep's own finished tasks): each judged key costs a query of its
+            scouting ladder, so a small sweep on a large store stays quick. None judges every key.
         **filters: Further ``finished_results`` filters shared by all (``config_hash``, ``meter``).
 
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
-    return {key: nxt for key, (nxt, _) in _judged(store, queries, ceilings, **filters).items()}
+    return {key: nxt for key, (nxt, _) in _judged(store, queries, ceilings, only, **filters).items()}
 
 
 def _judged(
-    store: Any, queries: Iterable[Mapping[str, Any]], ceilings: Mapping[Key, tuple[int, int]], **filters: Any
+    store: Any,
+    queries: Iterable[Mapping[str, Any]],
+    ceilings: Mapping[Key, tuple[int, int]],
+    only: Collection[Key] | None = None,
+    **filters: Any,
 ) -> dict[Key, tuple[int, dict]]:
     """:func:`stale_results` with each stale key's judged result row (``Store.finished_results``)."""
     latest: dict[Key, dict[str, Any]] = {}
     for q in queries:
         for r in store.finished_results(**q, **filters):
             key = (r["model"], r["img_size"], r["runtime"])
+            if only is not None and key not in only:
+                continue
             if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
                 latest[key] = r
     out: dict[Key, tuple[int, dict]] = {}
