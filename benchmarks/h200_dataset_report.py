@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 H200 = ("H200:torch-fp32", "H200:compile-fp16")
@@ -200,26 +201,27 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(flagged) or "none")
 
     print("\n## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n")
-    print(_cost_table(args.data / "summaries.csv", panel))
+    # each table below reads these exports: once here, not once per table
+    csv = {n: pd.read_csv(f) for n in ("summaries", "measurements", "runs") if (f := args.data / f"{n}.csv").exists()}
+    print(_cost_table(csv["summaries"], panel))
 
     print("\n## Searches the current plateau rule would continue (measured under an older rule)\n")
-    print(_unfinished_table(args.data))
+    print(_unfinished_table(csv, args.data))
 
     print("\n## Results measured more than once (the latest is kept)\n")
-    print(_repeats_table(args.data))
+    print(_repeats_table(csv, args.data))
     return 0
 
 
-def _repeats_table(data: Path) -> str:
+def _repeats_table(csv: dict[str, Any], data: Path) -> str:
     """First vs latest result per configuration and runtime, and both runs at the first result's optimal batch."""
     import numpy as np
-    import pandas as pd
 
-    if not (data / "measurements.csv").exists():
+    if "measurements" not in csv:
         return f"not checked: no measurements.csv in {data}"
-    s = pd.read_csv(data / "summaries.csv")
+    s = csv["summaries"]
     s = s[s["status"] == "ok"].sort_values("finished_at")
-    m = pd.read_csv(data / "measurements.csv")
+    m = csv["measurements"]
     m = m[m["status"] == "ok"]
     m = m.assign(phase=m["trace_summary"].fillna("").str.extract(r'"phase": "([a-z]+)"', expand=False))
     # one batch's windows of one phase (scouting windows are short and noisier): compare like with like
@@ -262,21 +264,19 @@ def _repeats_table(data: Path) -> str:
     return out
 
 
-def _unfinished_table(data: Path) -> str:
+def _unfinished_table(csv: dict[str, Any], data: Path) -> str:
     """The latest result per configuration and runtime whose scouting ladder the current rule would extend."""
     import json
 
-    import pandas as pd
-
     from joulebench.sweep.stale import next_scout
 
-    missing = [f for f in ("runs.csv", "measurements.csv") if not (data / f).exists()]
+    missing = [f"{f}.csv" for f in ("runs", "measurements") if f not in csv]
     if missing:
         return f"not checked: no {' or '.join(missing)} in {data}"
-    s = pd.read_csv(data / "summaries.csv")
+    s = csv["summaries"]
     s = s[s["status"] == "ok"].drop_duplicates(["model", "img_size", "runtime"], keep="last")
-    runs = pd.read_csv(data / "runs.csv").set_index("run_id")
-    m = pd.read_csv(data / "measurements.csv")
+    runs = csv["runs"].set_index("run_id")
+    m = csv["measurements"]
     m = m[m["trace_summary"].fillna("").str.contains('"phase": "scout"')]
     scouts = {k: g for k, g in m.groupby(["run_id", "model", "img_size", "runtime"])}
     rows = []
@@ -301,15 +301,13 @@ def _unfinished_table(data: Path) -> str:
     return _table(head, rows)
 
 
-def _cost_table(summaries: Path, panel: list[str]) -> str:
+def _cost_table(s: Any, panel: list[str]) -> str:
     """Per runtime: cost range, median and the sweep's estimate; compile time; the MACs fit; pairs left."""
     import numpy as np
-    import pandas as pd
 
     from joulebench.models.stats import load_stats
     from joulebench.sweep import TaskCosts
 
-    s = pd.read_csv(summaries)
     s = s[(s["status"] == "ok") & s["gpu_seconds"].notna()]
     s = s.merge(load_stats(include_cache=False)[["model", "img_size", "macs"]], on=["model", "img_size"], how="left")
     costs = TaskCosts({rt: g["gpu_seconds"].tolist() for rt, g in s.groupby("runtime")})
