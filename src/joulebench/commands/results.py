@@ -262,7 +262,7 @@ def results(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N rows."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Show stored results: per-model summaries (default), per-batch measurements, failures or meter windows.
+    """Show stored results: per-model summaries (default), per-batch rows, failures, meter windows or stale results.
 
     Energies are shown in mJ per image; rows from the simulated meter are marked `sim` and are not
     hardware measurements. `--json` prints the rows in SI units (J, s, W, B).
