@@ -13,7 +13,8 @@
 #                                                # whole lease; the following calls on the warm machine, the
 #                                                # same command, wait for it (WAIT s each, default 575) and
 #                                                # each brings back a snapshot of the store; MEMPROBE=1
-#                                                # first runs benchmarks/memory_limits.py (about a minute)
+#                                                # first runs benchmarks/memory_limits.py (about a minute);
+#                                                # GPUTEST='-k pinned' first runs those GPU-marked tests
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -129,6 +130,11 @@ elif [ "$MODE" = dataset-long ]; then
   if [ ! -f "$L/pid" ] && [ "${MEMPROBE:-0}" = 1 ]; then  # before the sweep, which would share the GPU with it
     timeout 150 python3 benchmarks/memory_limits.py --timeout 120 >"$W/memory_limits.txt" 2>&1
     tail -n 4 "$W/memory_limits.txt"
+  fi
+  if [ ! -f "$L/pid" ] && [ -n "${GPUTEST:-}" ]; then  # word splitting intended: GPUTEST holds pytest options
+    # shellcheck disable=SC2086
+    timeout 240 python3 -m pytest -m gpu -q -s -p no:cacheprovider $GPUTEST tests >"$W/gpu_tests.txt" 2>&1
+    tail -n 6 "$W/gpu_tests.txt"
   fi
   if [ ! -f "$L/pid" ]; then
     # a copy of the code: the next call re-sends the work tree, and the sweep starts a worker per model from it

@@ -149,3 +149,38 @@ def test_real_dynamic_scout_compile_on_cpu_matches_eager_without_recompiling(tin
         rt.release()
     assert counters["stats"]["unique_graphs"] == 1  # sizes 3 and 5 reused the dynamic graph of size 2
     rt.close()
+
+
+def test_prepare_gives_back_pinned_host_memory_after_the_first_call_on_cuda(tiny_spec, monkeypatch):
+    """Inductor's autotuner parks arguments in pinned host memory during the first call: emptied right after."""
+    from joulebench.runtimes import torch_eager
+
+    events = []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: lambda x: events.append("call") or model(x))
+    monkeypatch.setattr(torch_eager, "empty_pinned_cache", lambda t: events.append("empty") or True)
+    rt = on_cpu(CompileFP16Runtime)()
+    rt.load(tiny_spec)
+    rt.prepare(2)
+    assert "empty" not in events  # a CPU runtime has no pinned cache to empty
+    rt.device_type = "cuda"  # the CUDA branch, still computing on the CPU
+    events.clear()
+    rt.prepare(2)
+    assert events == ["call"] * rt._warmup_calls() + ["empty"]  # after the warm-up calls, before any window
+
+
+def test_empty_pinned_cache_uses_the_api_this_torch_has():
+    from types import SimpleNamespace
+
+    from joulebench.runtimes.base import empty_pinned_cache
+
+    called = []
+    both = SimpleNamespace(
+        accelerator=SimpleNamespace(empty_host_cache=lambda: called.append("accelerator")),
+        _C=SimpleNamespace(_host_emptyCache=lambda: called.append("_C")),
+    )
+    assert empty_pinned_cache(both) is True and called == ["accelerator"]  # the public API first
+    older = SimpleNamespace(
+        accelerator=SimpleNamespace(), _C=SimpleNamespace(_host_emptyCache=lambda: called.append("_C"))
+    )
+    assert empty_pinned_cache(older) is True and called == ["accelerator", "_C"]
+    assert empty_pinned_cache(SimpleNamespace(_C=SimpleNamespace())) is False and len(called) == 2

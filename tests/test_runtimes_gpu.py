@@ -108,3 +108,23 @@ def test_compile_scouting_shares_one_dynamic_graph_then_candidates_compile_stati
     assert torch.isfinite(torch.as_tensor(fn(rt.make_inputs(8)[0])).float()).all()
     del fn
     rt.close()
+
+
+def test_compile_keeps_no_pinned_host_memory_after_prepare():
+    """The sweep resets the GPU's peak before each batch; inductor's autotuner then parks large copies in pinned
+    host memory during the first call (RssShmem of 60 GB per worker on the H200). prepare gives it back."""
+    if not hasattr(torch.cuda, "host_memory_stats"):
+        pytest.skip(f"torch {torch.__version__} has no torch.cuda.host_memory_stats")
+    (spec,) = resolve_models(["resnet18"])
+    rt = get_runtime("compile-fp16")
+    rt.load(spec)
+    torch.cuda.reset_peak_memory_stats()
+    fn = rt.prepare(1024)
+    stats = torch.cuda.host_memory_stats()
+    print(
+        f"pinned host memory: peak {stats.get('allocated_bytes.peak', 0) / 1e9:.2f} GB, now "
+        f"{stats.get('allocated_bytes.current', 0) / 1e9:.2f} GB, {stats.get('num_host_alloc', 0)} blocks"
+    )
+    assert stats.get("allocated_bytes.current", 0) == 0
+    del fn
+    rt.close()

@@ -441,3 +441,23 @@ def test_scouting_windows_use_the_runtimes_scout_preparation_and_record_it():
     # runtimes without a scouting preparation (duck-typed ones too) are prepared as usual
     plain = FakeRuntime(meter, iter_s=0.001)
     assert measure_batch(plain, meter, 2, _plan(min_window_s=0.02, min_iters=3, phase="scout")).build is None
+
+
+def test_pinned_host_memory_reads_torchs_allocator_once_cuda_is_up(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from joulebench.sweep.protocol import host_memory, pinned_host_memory
+
+    stats = {"allocated_bytes.current": 0, "allocated_bytes.peak": 2**33, "num_host_alloc": 12}
+    up = [False]
+    cuda = SimpleNamespace(is_initialized=lambda: up[0], host_memory_stats=lambda: stats)
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    assert pinned_host_memory() == {}  # CUDA not initialised: torch would report nothing
+    up[0] = True
+    assert pinned_host_memory() == {"host_pinned_b": 0.0, "host_pinned_peak_b": float(2**33)}
+    assert host_memory()["host_pinned_peak_b"] == 2**33
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=SimpleNamespace(is_initialized=lambda: True)))
+    assert pinned_host_memory() == {}  # an older torch without the statistics
+    monkeypatch.delitem(sys.modules, "torch")
+    assert pinned_host_memory() == {}

@@ -66,6 +66,30 @@ def random_batches(shape: tuple[int, ...], n: int, seed: int, device: str) -> li
     return [torch.randn(shape, generator=gen, device=device, dtype=torch.float32) for _ in range(n)]
 
 
+def empty_pinned_cache(torch: Any) -> bool:
+    """Give the page-locked host memory that torch's caching host allocator keeps back to the driver.
+
+    Inductor's autotuner, benchmarking a kernel that writes into its own arguments, copies those arguments to pinned
+    host memory instead of cloning them on the GPU whenever a clone would raise the GPU's peak
+    (``copy_args_to_cpu_if_needed``). The sweep resets the peak before every batch, so the copies are as large as the
+    batch's activations, and the allocator caches them for the life of the process: compile-fp16 workers on the
+    H200 held up to 60 GB of such shared mappings, torch-fp32 workers none.
+
+    Args:
+        torch: The imported torch module.
+
+    Returns:
+        True when this torch has a way to empty the cache (``torch.accelerator.empty_host_cache``, or the older
+        ``torch._C._host_emptyCache``) and it was called.
+    """
+    empty = getattr(getattr(torch, "accelerator", None), "empty_host_cache", None)
+    empty = empty or getattr(getattr(torch, "_C", None), "_host_emptyCache", None)
+    if empty is None:
+        return False
+    empty()
+    return True
+
+
 def cuda_reason() -> str | None:
     """Why CUDA cannot be used from torch here, or None when it can."""
     try:
@@ -279,6 +303,7 @@ class Runtime(ABC):
         torch = sys.modules.get("torch")
         if self.device.startswith("cuda") and torch is not None and torch.cuda.is_initialized():
             torch.cuda.empty_cache()
+            empty_pinned_cache(torch)
 
     def close(self) -> None:
         """Free everything, the model included."""

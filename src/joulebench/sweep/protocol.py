@@ -626,7 +626,8 @@ def host_memory() -> dict[str, Any]:
     ``host_available_b``. Kept per batch because a worker killed for host memory leaves no output: the rows
     before the kill show whether host memory grew with the batch, and :func:`host_memory_shortfall` projects
     it; the parts say what grew. Where shared memory reaches :data:`SHMEM_DETAIL_B`, ``host_shmem_mappings``
-    also names what holds it (:func:`shared_mappings`). Linux only (``/proc``); None elsewhere.
+    also names what holds it (:func:`shared_mappings`), and :func:`pinned_host_memory` adds torch's own count of
+    page-locked memory. Linux only (``/proc``); None elsewhere.
     """
 
     def fields_b(path: str) -> dict[str, float]:
@@ -653,7 +654,25 @@ def host_memory() -> dict[str, Any]:
     }
     if (status.get("RssShmem") or 0) >= SHMEM_DETAIL_B:  # reading smaps costs more: only where it tells something
         out["host_shmem_mappings"] = shared_mappings()
+    out.update(pinned_host_memory())
     return out
+
+
+def pinned_host_memory() -> dict[str, float]:
+    """What torch's caching allocator of page-locked host memory holds now and held at most, in bytes.
+
+    Keys ``host_pinned_b`` and ``host_pinned_peak_b``; empty where torch, CUDA or the statistics
+    (``torch.cuda.host_memory_stats``, newer torch) are missing. Pinned memory is a shared mapping of
+    ``/dev/zero`` to the kernel, so it also counts in ``host_rss_shmem_b``; a peak well above the current value
+    shows that :func:`~joulebench.runtimes.base.empty_pinned_cache` gave it back.
+    """
+    torch = sys.modules.get("torch")
+    stats_fn = getattr(getattr(torch, "cuda", None), "host_memory_stats", None)
+    if stats_fn is None or not torch.cuda.is_initialized():
+        return {}
+    stats = stats_fn()
+    pairs = (("host_pinned_b", "allocated_bytes.current"), ("host_pinned_peak_b", "allocated_bytes.peak"))
+    return {key: float(stats[name]) for key, name in pairs if name in stats}
 
 
 #: Shared memory from which :func:`host_memory` names the mappings that hold it (compile-fp16 workers on the H200
