@@ -16,8 +16,9 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
 6. the measuring cost per model and runtime (``gpu_seconds``, ``compile_time_s``), how much of it the model's
    MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need at the sweep's own
    deadline estimate (:class:`joulebench.sweep.TaskCosts`);
-7. the results whose stored scouting ladder the current plateau rule would have continued
-   (:func:`joulebench.sweep.stale.next_scout`): measured under an older rule, to be measured again
+7. the results whose stored scouting ladder the current plateau rule would have continued, judged on the
+   folder's ``h200.db`` as ``joulebench results --stale`` judges them
+   (:func:`joulebench.sweep.stale.stale_by_setup`): measured under an older rule, to be measured again
    (``joulebench measure … --redo-stale``);
 8. the results measured more than once (the report keeps the latest): the first and the latest value, and the
    two runs at the first's optimal batch, which separates a changed search from run-to-run (and, as the runs
@@ -265,36 +266,29 @@ def _repeats_table(csv: dict[str, Any], data: Path) -> str:
 
 
 def _unfinished_table(csv: dict[str, Any], data: Path) -> str:
-    """The latest result per configuration and runtime whose scouting ladder the current rule would extend."""
-    import json
+    """The store's results whose search the current rule would continue (``joulebench results --stale``).
 
-    from joulebench.sweep.stale import next_scout
+    The judgment is the sweep's own (:func:`joulebench.sweep.stale.stale_by_setup`, crash ceilings included) on
+    the folder's ``h200.db``, opened read-only; the table adds each result's last scouted points and optimal batch.
+    """
+    from joulebench.store.db import Store
+    from joulebench.sweep.stale import stale_by_setup
 
-    missing = [f"{f}.csv" for f in ("runs", "measurements") if f not in csv]
-    if missing:
-        return f"not checked: no {' or '.join(missing)} in {data}"
+    db = data / "h200.db"
+    if not db.exists():
+        return f"not checked: no h200.db in {data}"
     s = csv["summaries"]
-    s = s[s["status"] == "ok"].drop_duplicates(["model", "img_size", "runtime"], keep="last")
-    runs = csv["runs"].set_index("run_id")
-    m = csv["measurements"]
-    m = m[m["trace_summary"].fillna("").str.contains('"phase": "scout"')]
-    scouts = {k: g for k, g in m.groupby(["run_id", "model", "img_size", "runtime"])}
+    kept = dict(
+        zip(zip(s["run_id"], s["model"], s["img_size"], s["runtime"], strict=True), s["optimal_batch"], strict=True)
+    )
     rows = []
-    for r in s.itertuples():
-        ladder = scouts.get((r.run_id, r.model, r.img_size, r.runtime))
-        if ladder is None or r.run_id not in runs.index:
-            continue
-        points = [
-            (int(b), st, e)
-            for b, st, e in ladder[["batch_size", "status", "energy_per_image_j"]].itertuples(index=False)
-        ]
-        nxt = next_scout(json.loads(runs.loc[r.run_id, "config"]), points, runtime=r.runtime)
-        if nxt is None:
-            continue
-        tail = sorted(b for b, st, _ in points if st == "ok")[-3:]
-        energy = {b: e for b, _, e in points}
-        last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in tail)
-        rows.append([f"{r.model}@{r.img_size}", r.runtime, last, nxt, int(r.optimal_batch)])
+    with Store.open_readonly(db) as store:
+        for r in stale_by_setup(store):
+            key = (r["model"], r["img_size"], r["runtime"])
+            energy = {b: e for b, st, e in store.scout_ladder(r["run_id"], *key) if st == "ok"}
+            last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in sorted(energy)[-3:])
+            optimal = kept.get((r["run_id"], *key))
+            rows.append([f"{key[0]}@{key[1]}", key[2], last, r["next_batch"], "?" if optimal is None else int(optimal)])
     if not rows:
         return "none"
     head = ["model", "runtime", "last scouted points (batch: mJ/img)", "would scout next", "optimal batch kept"]

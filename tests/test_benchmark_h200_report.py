@@ -111,36 +111,75 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
     assert "| H100:torch-fp32 / A100:torch-fp32 | 1433 | 0.877 | 29 | 0 | 1 |" in section
 
 
+def _stale_section(data: Path, rows: pd.DataFrame, monkeypatch, capsys) -> str:
+    rows.to_csv(data / "summaries.csv", index=False)
+    return _report(data, monkeypatch, capsys).split("## Searches the current plateau rule would continue")[1]
+
+
 def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    from joulebench.store.db import Store
+    from joulebench.store.records import BatchMeasurement, Failure, ModelSummary, RunRecord
+
     template = _template()
-    rows = template[template["model"].isin(["vgg16.tv_in1k", "tinynet_e.in1k"])].copy()
-    rows = rows.assign(run_id="old", status="ok")  # torch-fp32 rows too (the report needs both setups), no ladders
-    assert len(rows) == 4
+    rows = template[
+        template["model"].isin(["vgg16.tv_in1k", "tinynet_e.in1k", "mobilenetv3_small_050.lamb_in1k"])
+    ].copy()
+    rows = rows.assign(run_id="old", status="ok")  # torch-fp32 rows too (the report needs both setups)
+    assert len(rows) == 6
     data = tmp_path / "h200"
     data.mkdir()
-    rows.to_csv(data / "summaries.csv", index=False)
-    config = (
-        '{"search": "plateau", "start_batch": 1, "max_batch": null, "plateau_threshold": 0.01, "plateau_patience": 2}'
-    )
-    pd.DataFrame([{"run_id": "old", "config": config}]).to_csv(data / "runs.csv", index=False)
+    assert "not checked: no h200.db in" in _stale_section(data, rows, monkeypatch, capsys)
+    config = {
+        "search": "plateau",
+        "start_batch": 1,
+        "max_batch": None,
+        "plateau_threshold": 0.01,
+        "plateau_patience": 2,
+    }
     ladders = {
         "vgg16.tv_in1k": {1: 231.0, 2: 144.0, 4: 91.0, 8: 74.0, 16: 102.7, 32: 83.3},  # a bump, then falling
         "tinynet_e.in1k": {1: 20.0, 2: 10.0, 4: 5.0, 8: 5.1, 16: 5.2},  # a plateau: ended as the rule ends it
+        "mobilenetv3_small_050.lamb_in1k": {
+            1: 30.0,
+            2: 20.0,
+            4: 15.0,
+        },  # still falling, but its worker crashed at 8: capped at 4
     }
-    meas = [
-        {"run_id": "old", "model": m, "img_size": int(rows.loc[rows["model"] == m, "img_size"].iloc[0]),
-         "runtime": "compile-fp16", "batch_size": b, "status": "ok", "energy_per_image_j": e / 1e3,
-         "trace_summary": '{"phase": "scout"}'}
-        for m, ladder in ladders.items() for b, e in ladder.items()
-    ]  # fmt: skip
-    meas.append({**meas[0], "batch_size": 12, "trace_summary": '{"phase": "full"}'})  # refinement rows don't count
-    pd.DataFrame(meas).to_csv(data / "measurements.csv", index=False)
+    size = dict(zip(rows["model"], rows["img_size"], strict=True))
+    with Store(data / "h200.db") as store:
+        store.add_run(
+            RunRecord(
+                run_id="old",
+                started_at="2026-11-28T00:00:00+00:00",
+                meter="nvml",
+                provenance={"gpu_name": "H200"},
+                config=config,
+            )
+        )
+        for model, ladder in ladders.items():
+            common = {"run_id": "old", "model": model, "img_size": int(size[model]), "runtime": "compile-fp16"}
+            windows = [
+                BatchMeasurement(**common, precision="fp16", batch_size=b, status="ok", energy_per_image_j=e / 1e3,
+                                 meter="nvml", gpu_name="H200", trace_summary={"phase": "scout"})
+                for b, e in ladder.items()
+            ]  # fmt: skip
+            windows.append(replace(windows[-1], batch_size=12, trace_summary={"phase": "full"}))  # not ladder
+            best = min(ladder, key=ladder.get)
+            summary = ModelSummary(**common, precision="fp16", status="ok", meter="nvml", gpu_name="H200",
+                                   optimal_batch=best, energy_per_image_j=ladder[best] / 1e3,
+                                   finished_at="2026-11-28T01:00:00+00:00")  # fmt: skip
+            crash = [Failure(**common, stage="crash", reason="worker crashed", batch_size=8)] if best == 4 else []
+            store.save_task(windows, summary, crash)
 
-    section = _report(data, monkeypatch, capsys).split("## Searches the current plateau rule would continue")[1]
+    before = (data / "h200.db").read_bytes()
+    section = _stale_section(data, rows, monkeypatch, capsys)
     vgg = rows[(rows["model"] == "vgg16.tv_in1k") & (rows["runtime"] == "compile-fp16")]
-    optimal = int(vgg["optimal_batch"].iloc[0])
+    optimal = int(vgg["optimal_batch"].iloc[0])  # from summaries.csv, as exported
     assert f"| vgg16.tv_in1k@224 | compile-fp16 | 8: 74.0, 16: 102.7, 32: 83.3 | 64 | {optimal} |" in section
-    assert "tinynet_e" not in section
+    assert "tinynet_e" not in section and "mobilenetv3" not in section  # ended on its plateau; capped below its crash
+    assert (data / "h200.db").read_bytes() == before  # opened read-only: the committed store stays as it was
 
 
 def test_report_compares_the_first_and_latest_result_of_a_pair_measured_twice(tmp_path, monkeypatch, capsys):
