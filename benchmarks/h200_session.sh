@@ -14,7 +14,9 @@
 #                                                # same command, wait for it (WAIT s each, default 575) and
 #                                                # each brings back a snapshot of the store; MEMPROBE=1
 #                                                # first runs benchmarks/memory_limits.py (about a minute);
-#                                                # GPUTEST='-k pinned' first runs those GPU-marked tests
+#                                                # GPUTEST='-k pinned' first runs those GPU-marked tests;
+#                                                # PINPROBE=1 first runs benchmarks/pinned_memory_probe.py
+#                                                # (about 4 minutes: take it off DEADLINE)
 #
 # checks:  first P1 seconds, in parallel:
 #            GPU 0:     three runs of resnet50.a1_in1k on torch-fp32 with the default protocol (the spread),
@@ -130,6 +132,10 @@ elif [ "$MODE" = dataset-long ]; then
   if [ ! -f "$L/pid" ] && [ "${MEMPROBE:-0}" = 1 ]; then  # before the sweep, which would share the GPU with it
     timeout 150 python3 benchmarks/memory_limits.py --timeout 120 >"$W/memory_limits.txt" 2>&1
     tail -n 4 "$W/memory_limits.txt"
+  fi
+  if [ ! -f "$L/pid" ] && [ "${PINPROBE:-0}" = 1 ]; then
+    timeout 420 python3 benchmarks/pinned_memory_probe.py --timeout 400 >"$W/pinned_memory_probe.txt" 2>&1
+    tail -n 8 "$W/pinned_memory_probe.txt"
   fi
   if [ ! -f "$L/pid" ] && [ -n "${GPUTEST:-}" ]; then  # word splitting intended: GPUTEST holds pytest options
     # shellcheck disable=SC2086
