@@ -123,7 +123,7 @@ def summarize(lines: list[str], ended: dict[str, str]) -> str:
 def _verdict(keep: dict[str, Any], empty: dict[str, Any]) -> str:
     if keep["shmem_b"] < 2**30:
         return "not reproduced: with the cache kept, shared memory stayed below 1 GiB at this model and batch"
-    if not empty.get("pinned_peak_b"):
+    if empty.get("pinned_peak_b") == 0:  # None: a torch without the counters, judged on shared memory alone
         return "inconclusive: the emptied arm never asked for pinned memory (no pinned peak), so it tested nothing"
     if empty["shmem_b"] < 0.1 * keep["shmem_b"]:
         return "the shared memory is torch's pinned cache, and emptying it after prepare gives it back"

@@ -56,7 +56,63 @@ def test_the_verdict_needs_growth_with_the_cache_kept_and_pinned_use_in_both_arm
     assert f"verdict: {verdict}" in out
 
 
+def test_without_torchs_pinned_counters_the_verdict_rests_on_shared_memory():
+    keep, empty = json.loads(_step("keep", 4096, 8.6, 0, 0)), json.loads(_step("empty", 4096, 0.1, 0, 0))
+    for row in (keep, empty):
+        row.update(pinned_b=None, pinned_peak_b=None, pinned_blocks=None)
+    out = _module().summarize([json.dumps(keep), json.dumps(empty)], FINISHED)
+    assert "| empty | 4096 | 42 | 16.3 | 0.1 | – | – | – |" in out
+    assert "verdict: the shared memory is torch's pinned cache" in out
+
+
 def test_a_child_without_cuda_or_killed_says_so_and_gives_no_verdict():
     lines = ['{"arm": "keep", "error": "no CUDA device"}', _step("empty", 1024, 0.0, 0.0, 1.0)]
     out = _module().summarize(lines, {"keep": "exited with status 2", "empty": "timed out"})
     assert "keep: no CUDA device\nempty: timed out" in out and "verdict" not in out
+
+
+@pytest.mark.parametrize("arm", ["keep", "empty"])
+def test_the_child_prepares_each_batch_as_a_worker_does_and_only_keep_switches_emptying_off(arm, monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("timm")
+    import joulebench.runtimes as runtimes
+    from joulebench.runtimes import base, torch_eager
+
+    real = base.empty_pinned_cache
+    monkeypatch.setattr(base, "empty_pinned_cache", real)  # restored after the test, whatever the child sets
+    monkeypatch.setattr(torch_eager, "empty_pinned_cache", real)
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda: calls.append("reset"))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda: 16.3 * GB)
+    stats = {"allocated_bytes.current": 0, "allocated_bytes.peak": 8.6 * GB, "num_host_alloc": 12}
+    monkeypatch.setattr(torch.cuda, "host_memory_stats", lambda: stats)
+
+    class FakeRuntime:  # compile-fp16 on a GPU, as far as the child can tell
+        def load(self, spec):
+            calls.append(("load", spec.arch))
+
+        def prepare(self, batch):
+            emptying = base.empty_pinned_cache is real and torch_eager.empty_pinned_cache is real
+            calls.append(("prepare", batch, emptying))
+            return object()
+
+        def release(self):
+            calls.append("release")
+
+        def close(self):
+            calls.append("close")
+
+    monkeypatch.setattr(runtimes, "get_runtime", lambda name, **kw: calls.append((name, kw)) or FakeRuntime())
+    assert _module().child(arm, "vit_base_patch16_224", [1024, 4096]) == 0
+    emptying = arm == "empty"
+    assert calls == [
+        ("compile-fp16", {"device": "cuda:0"}),
+        ("load", "vit_base_patch16_224"),
+        *["reset", ("prepare", 1024, emptying), "release"],
+        *["reset", ("prepare", 4096, emptying), "release"],
+        "close",
+    ]
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("batch") for r in rows] == [1024, 4096, None] and rows[-1] == {"arm": arm, "done": True}
+    assert rows[0]["pinned_peak_b"] == 8.6 * GB and rows[0]["pinned_blocks"] == 12 and rows[0]["shmem_b"] is not None
