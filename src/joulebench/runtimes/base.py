@@ -72,8 +72,9 @@ def empty_pinned_cache(torch: Any) -> bool:
     Inductor's autotuner, benchmarking a kernel that writes into its own arguments, copies those arguments to pinned
     host memory instead of cloning them on the GPU whenever a clone would raise the GPU's peak
     (``copy_args_to_cpu_if_needed``). The sweep resets the peak before every batch, so the copies are as large as the
-    batch's activations, and the allocator caches them for the life of the process: compile-fp16 workers on the
-    H200 held up to 60 GB of such shared mappings, torch-fp32 workers none.
+    batch's activations, and the allocator caches them for the life of the process. Compile-fp16 workers on the
+    H200 held up to 60 GB in ``/dev/zero`` shared mappings, the kind pinned memory makes, and torch-fp32 workers
+    none; ``benchmarks/pinned_memory_probe.py`` tells whether this cache is what held it.
 
     Args:
         torch: The imported torch module.

@@ -142,7 +142,7 @@ class TorchRuntime(Runtime):
                 fn(example)  # triggers lazy work (compilation, cuDNN setup) outside any measured window
         self.synchronize()
         if self.device_type == "cuda":
-            empty_pinned_cache(import_torch())  # the autotuner's pinned copies of this first call (see there)
+            empty_pinned_cache(import_torch())  # inductor's pinned copies from the first call (see empty_pinned_cache)
         if self.options["cuda_graphs"]:
             run = self._capture(fn, example)
         else:
