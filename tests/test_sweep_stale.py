@@ -49,17 +49,18 @@ def test_a_cpu_runtime_stops_at_its_own_largest_batch():
     assert next_scout(PLATEAU, [], runtime="torch-fp32") is None  # no scouting windows: nothing to judge
 
 
-def _save(store: Store, run_id: str, model: str, points, finished_at: str, phase_of=lambda b: "scout") -> None:
-    store.add_run(RunRecord(run_id=run_id, started_at=finished_at, meter="nvml", config=PLATEAU))
+def _save(store: Store, run_id: str, model: str, points, finished_at: str, phase_of=lambda b: "scout", gpu="H200"):
+    store.add_run(RunRecord(run_id=run_id, started_at=finished_at, meter="nvml", config=PLATEAU,
+                            provenance={"gpu_name": gpu}))  # fmt: skip
     rows = [
         BatchMeasurement(run_id=run_id, model=model, img_size=224, runtime="compile-fp16", precision="fp16",
-                         batch_size=b, status="ok", energy_per_image_j=e / 1e3, meter="nvml", gpu_name="H200",
+                         batch_size=b, status="ok", energy_per_image_j=e / 1e3, meter="nvml", gpu_name=gpu,
                          trace_summary={"phase": phase_of(b)})
         for b, e in points
     ]  # fmt: skip
     best = min(points, key=lambda p: p[1])
     summary = ModelSummary(run_id=run_id, model=model, img_size=224, runtime="compile-fp16", precision="fp16",
-                           status="ok", meter="nvml", gpu_name="H200", optimal_batch=best[0],
+                           status="ok", meter="nvml", gpu_name=gpu, optimal_batch=best[0],
                            energy_per_image_j=best[1] / 1e3, finished_at=finished_at)  # fmt: skip
     store.save_task(rows, summary, [])
 
@@ -121,3 +122,29 @@ def test_results_stale_lists_them_per_setup_and_takes_the_filters(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout) == []
     r = CliRunner().invoke(app, ["results", "--stale", "--failures", "--db", str(db)], env=env)
     assert isinstance(r.exception, ConfigError) and "pick one of" in str(r.exception)
+
+
+def test_stale_by_setup_judges_each_gpu_model_on_its_own_results_and_crashes():
+    from joulebench.store.records import Failure
+    from joulebench.sweep.stale import stale_by_setup
+
+    with Store(":memory:") as store:
+        _save(store, "h200", "vgg16.tv_in1k", VGG16, "2026-11-28T10:00:00+00:00")
+        _save(store, "h100", "vgg16.tv_in1k", VGG16, "2026-11-28T11:00:00+00:00", gpu="H100")
+        # later and complete on the A100: judged there only, it hides neither ladder above
+        _save(
+            store,
+            "a100",
+            "vgg16.tv_in1k",
+            [*VGG16, (64, 70.0), (128, 70.1), (256, 70.2)],
+            "2026-11-28T12:00Z",
+            gpu="A100",
+        )
+        assert [(r["gpu_name"], r["run_id"], r["next_batch"]) for r in stale_by_setup(store)] == [
+            ("H100", "h100", 64),
+            ("H200", "h200", 64),
+        ]
+        crash = Failure(run_id="h100", model="vgg16.tv_in1k", img_size=224, runtime="compile-fp16", stage="crash",
+                        reason="worker crashed", batch_size=64)  # fmt: skip
+        store.save_task([], None, [crash])  # the H100's search was capped at 32 by a crash: no longer stale there
+        assert [r["gpu_name"] for r in stale_by_setup(store)] == ["H200"]

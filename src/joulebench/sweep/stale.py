@@ -87,26 +87,28 @@ def stale_results(
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
-    return {key: nxt for key, (nxt, _) in _judged(store, queries, ceilings, only, **filters).items()}
+    finished = (r for q in queries for r in store.finished_results(**q, **filters))
+    return {key: nxt for key, (nxt, _) in _judged(store, finished, ceilings, only).items()}
 
 
 def _judged(
     store: Any,
-    queries: Iterable[Mapping[str, Any]],
+    finished: Iterable[Mapping[str, Any]],
     ceilings: Mapping[Key, tuple[int, int]],
     only: Collection[Key] | None = None,
-    **filters: Any,
-) -> dict[Key, tuple[int, dict]]:
-    """:func:`stale_results` with each stale key's judged result row (``Store.finished_results``)."""
-    latest: dict[Key, dict[str, Any]] = {}
-    for q in queries:
-        for r in store.finished_results(**q, **filters):
-            key = (r["model"], r["img_size"], r["runtime"])
-            if only is not None and key not in only:
-                continue
-            if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
-                latest[key] = r
-    out: dict[Key, tuple[int, dict]] = {}
+) -> dict[Key, tuple[int, Mapping[str, Any]]]:
+    """The stale keys among ``finished``, each with the batch the current rule would scout next and the row judged.
+
+    ``finished`` are ``Store.finished_results`` rows in the order saved; a key's latest one is judged.
+    """
+    latest: dict[Key, Mapping[str, Any]] = {}
+    for r in finished:
+        key = (r["model"], r["img_size"], r["runtime"])
+        if only is not None and key not in only:
+            continue
+        if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
+            latest[key] = r
+    out: dict[Key, tuple[int, Mapping[str, Any]]] = {}
     for key, r in sorted(latest.items()):
         ladder = store.scout_ladder(r["run_id"], *key)
         nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key, (None,))[0])
@@ -122,12 +124,13 @@ def stale_by_setup(store: Any) -> list[dict[str, Any]]:
         Rows of ``model``, ``img_size``, ``runtime``, ``gpu_name``, ``meter``, ``run_id`` (of the result judged)
         and ``next_batch`` (the batch the current rule would scout next), by setup, then key.
     """
-    setups = {(r["gpu_name"], r["meter"]) for r in store.finished_results(None)}
+    by_setup: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for r in store.finished_results(None):  # read once, judged per setup
+        by_setup.setdefault((r["gpu_name"], r["meter"]), []).append(r)
     rows = []
-    for gpu, meter in sorted(setups, key=lambda s: (str(s[0]), str(s[1]))):
+    for (gpu, meter), finished in sorted(by_setup.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         ceilings = store.crash_ceilings(None, meter=meter, gpu_name=gpu)  # as a sweep on that GPU would cap
-        judged = _judged(store, [{"gpu_uuid": None, "gpu_name": gpu}], ceilings, meter=meter)
-        for (model, size, runtime), (nxt, r) in judged.items():
+        for (model, size, runtime), (nxt, r) in _judged(store, finished, ceilings).items():
             row = {"model": model, "img_size": size, "runtime": runtime, "gpu_name": gpu, "meter": meter}
             rows.append({**row, "run_id": r["run_id"], "next_batch": nxt})
     return rows
