@@ -19,6 +19,8 @@ while the empty arm's stays flat and its pinned peak exceeds its current bytes.
     python3 benchmarks/pinned_memory_probe.py [--model vit_base_patch16_224] [--batches 1024 4096] [--timeout 400]
 
 Prints one table row per arm and batch, then a verdict. Needs a CUDA GPU with Triton (torch.compile).
+On the H200 (docs/runs/2026-11-29-h200-session13/) the keep arm held 10.8 GB of shared memory at batch 4,096 and
+the empty arm none.
 """
 
 from __future__ import annotations
