@@ -73,15 +73,15 @@ def test_stale_results_judge_each_configurations_latest_result(tmp_path):
         # a refinement window at 12 (phase full) is no part of the ladder
         _save(store, "new", "vgg16.tv_in1k", [*complete, (12, 67.2)], "2026-11-29T03:00:00+00:00",
               phase_of=lambda b: "full" if b == 12 else "scout")  # fmt: skip
-        stale = stale_results(store, [{"gpu_uuid": None}], {}, meter="nvml")
+        stale = stale_results(store, store.finished_results(None, meter="nvml"), {})
         assert stale == {("resnet50.a1_in1k", 224, "compile-fp16"): 64}  # vgg16's latest ladder is complete
-        assert stale_results(store, [{"gpu_uuid": None}], {}, meter="sim") == {}  # filters apply as on resume
+        assert stale_results(store, store.finished_results(None, meter="sim"), {}) == {}  # only the rows given
         capped = {("resnet50.a1_in1k", 224, "compile-fp16"): (32, 64)}  # its worker crashed at 64: the sweep caps at 32
-        assert stale_results(store, [{"gpu_uuid": None}], capped, meter="nvml") == {}
+        assert stale_results(store, store.finished_results(None, meter="nvml"), capped) == {}
         # a sweep judges only its own finished tasks
         mine = {("vgg16.tv_in1k", 224, "compile-fp16")}
-        assert stale_results(store, [{"gpu_uuid": None}], {}, mine, meter="nvml") == {}
-        assert stale_results(store, [{"gpu_uuid": None}], {}, {*mine, *stale}, meter="nvml") == stale
+        assert stale_results(store, store.finished_results(None, meter="nvml"), {}, mine) == {}
+        assert stale_results(store, store.finished_results(None, meter="nvml"), {}, {*mine, *stale}) == stale
 
 
 def test_the_log_line_names_the_first_results_and_counts_the_rest():

@@ -14,7 +14,7 @@ import math
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
@@ -495,11 +495,7 @@ class Store:
                 to be measured again.
         """
         rows = self.finished_results(gpu_uuid, config_hash, meter=meter, gpu_name=gpu_name, power_limit_w=power_limit_w)
-        return {
-            (r["model"], r["img_size"], r["runtime"])
-            for r in rows
-            if finished_since is None or (r["finished_at"] is not None and r["finished_at"] >= finished_since)
-        }
+        return finished_keys(rows, finished_since)
 
     def finished_results(
         self,
@@ -824,3 +820,17 @@ def as_records(table: str, rows: Iterable[dict[str, Any]]) -> list[Any]:
         raise ConfigError(f"rows of '{table}' have no record class: use summaries, measurements, failures or runs")
     names = {f.name for f in fields(cls)}
     return [cls(**{k: v for k, v in r.items() if k in names}) for r in rows]
+
+
+def finished_keys(rows: Iterable[Mapping[str, Any]], since: str | None = None) -> set[tuple[str, int, str]]:
+    """(model, img_size, runtime) of :meth:`Store.finished_results` rows, those finished before ``since`` left out.
+
+    Args:
+        rows: Rows as :meth:`Store.finished_results` returns them.
+        since: UTC time (ISO 8601, as stored); None keeps every row.
+    """
+    return {
+        (r["model"], r["img_size"], r["runtime"])
+        for r in rows
+        if since is None or (r["finished_at"] is not None and r["finished_at"] >= since)
+    }

@@ -30,7 +30,7 @@ Task API (what an executor such as a future Ray executor builds on)
 
 Driver
     :func:`prepare_sweep` validates everything (options, models, runtimes, meter, devices) and writes nothing;
-    :func:`run_sweep` records the run, skips finished work (``Store.done_keys``) unless ``force``, runs the
+    :func:`run_sweep` records the run, skips finished work (``Store.finished_results``) unless ``force``, runs the
     tasks and saves each finished one. Interrupted tasks are not saved (a re-run measures them). With a
     deadline it starts only tasks expected to finish in time (:class:`TaskCosts`) and stops the rest at it. A
     task whose worker crashed at some batch in an earlier run (``Store.crash_ceilings``) searches only up to
@@ -171,7 +171,7 @@ def _device_facts(meter_name: str, devices: Sequence[int | None]) -> tuple[list[
 
 
 def _resume_queries(plan: SweepPlan) -> list[dict[str, Any]]:
-    """``done_keys`` filters, one per distinct device: by board, or by GPU model and power limit."""
+    """``Store.finished_results`` filters, one per distinct device: by board, or by GPU model and power limit."""
     queries = []
     for f in plan.gpu_facts:
         if plan.per_board or f.get("gpu_uuid") is None or not f.get("gpu_name"):
@@ -492,13 +492,16 @@ def run_sweep(
         gpu_name = names.pop() if len(names) == 1 else None
         ceilings = store.crash_ceilings(protocol, meter=plan.options.meter, gpu_name=gpu_name)
         if not force:
-            done: set[tuple[str, int, str]] = set()
-            queries = _resume_queries(plan)
-            for q in queries:
-                done |= store.done_keys(**q, config_hash=protocol, meter=plan.options.meter, finished_since=redo_before)
+            from joulebench.store.db import finished_keys
             from joulebench.sweep.stale import stale_hint, stale_message, stale_results
 
-            stale = stale_results(store, queries, ceilings, done, config_hash=protocol, meter=plan.options.meter)
+            finished = [  # read once: what to skip and which of it to judge stale
+                r
+                for q in _resume_queries(plan)
+                for r in store.finished_results(**q, config_hash=protocol, meter=plan.options.meter)
+            ]
+            done = finished_keys(finished, redo_before)
+            stale = stale_results(store, finished, ceilings, done)
             stale = {t.key: stale[t.key] for t in plan.tasks if t.key in stale}  # in the plan's order
             if redo_stale:
                 report.stale = stale

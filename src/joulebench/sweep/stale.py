@@ -67,27 +67,24 @@ def _on_cpu(runtime: str | None) -> bool:
 
 def stale_results(
     store: Any,
-    queries: Iterable[Mapping[str, Any]],
+    finished: Iterable[Mapping[str, Any]],
     ceilings: Mapping[Key, tuple[int, int]],
     only: Collection[Key] | None = None,
-    **filters: Any,
 ) -> dict[Key, int]:
     """The latest finished result per (model, img_size, runtime) whose search the current rule would continue.
 
     Args:
-        store: A :class:`~joulebench.store.Store`.
-        queries: ``Store.finished_results`` device filters, one per device of the sweep (as resume uses them);
-            a key's latest result over all of them is judged.
+        store: A :class:`~joulebench.store.Store` (for the results' scouting ladders).
+        finished: ``Store.finished_results`` rows, over every device of the sweep as resume reads them; a key's
+            latest one is judged.
         ceilings: ``Store.crash_ceilings`` of the same results, as the sweep caps its tasks with them: a search
             capped below a crash is judged up to that cap.
         only: Judge only these keys (a sweep's own finished tasks): each judged key costs a query of its
             scouting ladder, so a small sweep on a large store stays quick. None judges every key.
-        **filters: Further ``finished_results`` filters shared by all (``config_hash``, ``meter``).
 
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
-    finished = (r for q in queries for r in store.finished_results(**q, **filters))
     return {key: nxt for key, (nxt, _) in _judged(store, finished, ceilings, only).items()}
 
 
