@@ -68,12 +68,16 @@ sc_running() { running "$SC"; }
 python3 -m joulebench panel --setup H100:tensorrt-fp16 --names --distinct-first >"$W/order.txt"
 echo "panel: $(wc -l <"$W/order.txt") configurations"
 
-dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the resumable dataset sweep, ending within SECONDS
+sweep() {  # sweep GPUS ORDER SECONDS KILL_GRACE: the resumable dataset sweep (stdout its --json, stderr its log)
   # --deadline starts only models expected to finish in time and stops the others at it; the SIGINT 20 s later
   # (then SIGKILL after the grace) is the safety net.
-  timeout -s INT -k "${4:-90}" "$(($3 + 20))" python3 -m joulebench measure $(cat "$W/order.txt") \
+  # shellcheck disable=SC2046  # word splitting intended: ORDER holds one tag@size per line
+  timeout -s INT -k "$4" "$(($3 + 20))" python3 -m joulebench measure $(cat "$2") \
     --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$1" --db "$JB_DB" --timeout 15min --json \
-    --redo-stale --deadline "$3s" >"$W/$2.json" 2>"$W/$2.err"
+    --redo-stale --deadline "$3s"
+}
+dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the sweep in this call, ending within SECONDS
+  sweep "$1" "$W/order.txt" "$3" "${4:-90}" >"$W/$2.json" 2>"$W/$2.err"
   echo "dataset on GPUs $1 ended with status $? after $(($(date +%s) - T0)) s"
 }
 
@@ -149,12 +153,10 @@ elif [ "$MODE" = dataset-long ]; then
     rm -rf "$L" && mkdir -p "$L" && cp -r src "$L/src" && cp "$W/order.txt" "$L/order.txt"
     long_job() {
       cd "$L" || exit
-      timeout -s INT -k 60 "$((DEADLINE + 20))" python3 -m joulebench measure $(cat order.txt) \
-        --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$GPUS" --db "$JB_DB" --timeout 15min \
-        --json --redo-stale --deadline "${DEADLINE}s" >dataset_all.json 2>dataset_all.err
+      sweep "$GPUS" order.txt "$DEADLINE" 60 >dataset_all.json 2>dataset_all.err
       echo $? >rc
     }
-    export -f long_job
+    export -f long_job sweep
     export L JB_DB DEADLINE GPUS="$(seq -s, 0 $((NG - 1)))" PYTHONPATH="$L/src"
     detach "$L" long_job
     date +%s >"$L/t0"
