@@ -145,7 +145,8 @@ elif [ "$MODE" = dataset-long ]; then
     # shellcheck disable=SC2086
     t=$((540 - ($(date +%s) - T0)))  # leave this call time to start the sweep after the tests
     [ "$t" -gt 240 ] && t=240
-    timeout "$((t > 30 ? t : 30))" python3 -m pytest -m gpu -q -s -p no:cacheprovider $GPUTEST tests >"$W/gpu_tests.txt" 2>&1
+    timeout "$((t > 30 ? t : 30))" python3 -m pytest -m gpu -q -s -p no:cacheprovider $GPUTEST tests \
+      >"$W/gpu_tests.txt" 2>&1
     tail -n 6 "$W/gpu_tests.txt"
   fi
   if [ ! -f "$L/pid" ]; then
