@@ -104,7 +104,7 @@ def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path
         assert len(store.summaries()) == 3 and len(store.runs()) == 2  # a run with nothing to do is not recorded
 
 
-def test_redo_stale_measures_again_what_the_current_search_would_have_continued(tmp_path, capsys):
+def test_redo_stale_measures_again_what_the_current_search_would_have_continued(tmp_path, capsys, monkeypatch):
     db = str(tmp_path / "r.db")
     cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
     code, _, err = _run(capsys, *cmd)
@@ -123,6 +123,16 @@ def test_redo_stale_measures_again_what_the_current_search_would_have_continued(
     assert code == 0 and json.loads(out)["summaries"] == []
     assert "1 of the skipped result(s) were measured under an older batch-search rule" in " ".join(err.split())
     assert "--redo-stale" in err
+
+    # a sweep of another model judges only its own results: test_vit's ladder is not even read
+    judged = []
+    ladder = Store.scout_ladder
+    monkeypatch.setattr(Store, "scout_ladder", lambda self, run, *key: judged.append(key) or ladder(self, run, *key))
+    other = ["measure", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
+    code, out, err = _run(capsys, *other, "--redo-stale")
+    assert code == 0 and json.loads(out)["stale"] == [] and json.loads(out)["summaries"] == []
+    assert judged == [("test_resnet.r160_in1k", 64, "cpu-fp32")]
+    monkeypatch.undo()
 
     code, out, err = _run(capsys, *cmd, "--redo-stale")
     payload = json.loads(out)

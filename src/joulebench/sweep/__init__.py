@@ -500,7 +500,8 @@ def run_sweep(
                 for q in _resume_queries(plan)
                 for r in store.finished_results(**q, config_hash=protocol, meter=plan.options.meter)
             ]
-            done = finished_keys(finished, redo_before)
+            # this sweep's tasks only: judging a key reads its ladder, so the work scales with the sweep
+            done = finished_keys(finished, redo_before) & {t.key for t in plan.tasks}
             stale = stale_results(store, finished, ceilings, done)
             stale = {t.key: stale[t.key] for t in plan.tasks if t.key in stale}  # in the plan's order
             if redo_stale:
