@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n")
     # each table below reads these exports: once here, not once per table
-    csv = {n: pd.read_csv(f) for n in ("summaries", "measurements", "runs") if (f := args.data / f"{n}.csv").exists()}
+    csv = {n: pd.read_csv(f) for n in ("summaries", "measurements") if (f := args.data / f"{n}.csv").exists()}
     print(_cost_table(csv["summaries"], panel))
 
     print("\n## Searches the current plateau rule would continue (measured under an older rule)\n")
