@@ -190,14 +190,18 @@ def main(argv: list[str] | None = None) -> int:
             continue
         o = ratio_outliers(energy, setup, ref)
         mine = o.outliers[o.outliers.set_index(["model", "img_size"]).index.isin(list(have))]
-        rows.append([f"{setup} / {ref}", o.n, f"{o.median_ratio:.3f}", o.low, o.high, len(mine)])
+        rows.append([f"{setup} / {ref}", o.n, f"{o.median_ratio:.3f}", o.low, o.high, o.blamed, len(mine)])
+        names = {"setup": setup, "reference": ref}
         flagged += [
             f"- {setup} / {ref}: {r.model}@{r.img_size} {r.energy_j * 1e3:.2f} / {r.reference_energy_j * 1e3:.2f} mJ"
-            f" = {r.ratio:.2f} ({r.off_by:.2f}x the median)"
+            f" = {r.ratio:.2f} ({r.off_by:.2f}x the median); implied power {100 * r.power_fraction:.0f} % / "
+            f"{100 * r.reference_power_fraction:.0f} % of the limits ({r.power_off_by:.2f}x the median ratio): "
+            + (f"the {names[r.blame]} reading is off" if r.blame else "a difference of speed")
             for r in mine.itertuples()
         ]
     print()
-    print(_table(["setups", "models", "median ratio", "below / 1.5", "above x 1.5", "of them H200's models"], rows))
+    head = ["setups", "models", "median ratio", "below / 1.5", "above x 1.5", "off by power", "H200's models"]
+    print(_table(head, rows))
     print("\nOutliers among the H200's models:\n")
     print("\n".join(flagged) or "none")
 

@@ -228,3 +228,146 @@ def test_drop_suspect_removes_only_the_flagged_rows_of_one_setup(energy):
     assert len(kept[kept.setup == "A100:torch-fp32"]) == 6  # the references stay
     with pytest.raises(ConfigError, match="Available setups"):
         drop_suspect(energy, "B200:torch-fp32")
+
+
+def timed(setup: str, limit_w: float, readings: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Rows with (energy per image, throughput) per model, so each implies a power."""
+    return rows(setup, {m: e for m, (e, _) in readings.items()}).assign(
+        throughput_ips=[t for _, t in readings.values()], power_limit_w=limit_w
+    )
+
+
+@pytest.fixture
+def powered():
+    a = timed(  # every A100 reading implies 240 W, 96 % of 250 W
+        "A100:torch-fp32",
+        250.0,
+        {"net1.a": (0.010, 24000), "net2.a": (0.020, 12000), "net3.a": (0.040, 6000), "net4.a": (0.010, 24000)},
+    )
+    h = timed(
+        "H100:torch-fp32",
+        300.0,
+        {
+            "net1.a": (0.008, 36000),  # 288 W = 96 % of 300 W; ratio 0.8
+            "net2.a": (0.016, 18000),  # the same
+            "net3.a": (0.010, 9000),  # ratio 0.25 at 90 W (30 %): its power is what is off
+            "net4.a": (0.024, 12000),  # ratio 2.4 at 288 W: it is slower on this GPU, the power is ordinary
+        },
+    )
+    return pd.concat([a, h], ignore_index=True)
+
+
+def test_power_fractions_are_energy_times_throughput_over_the_limit(powered):
+    from joulebench.analysis.consistency import power_fractions
+
+    f = power_fractions(powered).set_index(["setup", "model"])
+    assert f.loc[("H100:torch-fp32", "net3.a"), "power_w"] == pytest.approx(90.0)
+    assert f.loc[("H100:torch-fp32", "net3.a"), "power_fraction"] == pytest.approx(0.30)
+    assert f.loc[("A100:torch-fp32", "net1.a"), "power_fraction"] == pytest.approx(0.96)
+    assert power_fractions(powered.drop(columns="throughput_ips")).empty  # nothing to judge by
+
+
+def test_ratio_outliers_name_the_reading_whose_implied_power_is_off(powered):
+    o = ratio_outliers(powered, "H100:torch-fp32", "A100:torch-fp32")
+    assert (o.median_ratio, o.median_power_ratio, o.low, o.high, o.blamed) == pytest.approx((0.8, 1.0, 1, 1, 1))
+    t = o.outliers.set_index("model")
+    assert t.loc["net3.a", "off_by"] == pytest.approx(0.3125) and t.loc["net3.a", "power_off_by"] == pytest.approx(
+        0.3125
+    )
+    assert t.loc["net3.a", "blame"] == "setup"
+    assert t.loc["net4.a", "power_off_by"] == pytest.approx(1.0) and t.loc["net4.a", "blame"] == ""  # speed
+    back = ratio_outliers(powered, "A100:torch-fp32", "H100:torch-fp32").outliers.set_index("model")
+    assert back.loc["net3.a", "blame"] == "reference" and back.loc["net4.a", "blame"] == ""
+    blind = ratio_outliers(powered.drop(columns="power_limit_w"), "H100:torch-fp32", "A100:torch-fp32")
+    assert (blind.median_power_ratio, blind.blamed, list(blind.outliers["blame"])) == (None, 0, ["", ""])
+
+
+def test_model_checks_say_which_reading_the_power_points_to(powered):
+    from joulebench.analysis.consistency import model_checks
+
+    (off,) = model_checks(powered, "net3.a", 224)
+    assert off["blame"] == "H100:torch-fp32"
+    assert off["message"] == (
+        "H100:torch-fp32 / A100:torch-fp32 energy is 0.25 for this model but 0.80 typically (4 models): the "
+        "H100:torch-fp32 reading is off: it implies 90 W, 30 % of its power limit (median of its setup: 96 %), "
+        "against 240 W, 96 % of its power limit (median of its setup: 96 %) on A100:torch-fp32"
+    )
+    (speed,) = model_checks(powered, "net4.a", 224)
+    assert speed["blame"] is None
+    assert speed["message"].endswith(
+        "both readings imply their setups' usual power (96 % and 96 % of the limit), so it runs at an unusual "
+        "speed on one GPU"
+    )
+
+
+def test_suspect_readings_flag_only_the_reading_the_power_points_to(powered):
+    from joulebench.analysis.consistency import suspect_readings
+
+    s = suspect_readings(powered)
+    got = sorted(zip(s["setup"], s["model"], s["check"], strict=True))
+    assert got == [  # net3: only the H100 reading; net4 (a speed difference): both, as without power data
+        ("A100:torch-fp32", "net4.a", "ratio"),
+        ("H100:torch-fp32", "net3.a", "ratio"),
+        ("H100:torch-fp32", "net4.a", "ratio"),
+    ]
+    msg = s[(s.model == "net3.a")]["message"].iloc[0]
+    assert msg == (
+        "0.25x its energy on A100:torch-fp32 (typically 0.80x over 4 models); it implies 90 W, 30 % of its power "
+        "limit (median of its setup: 96 %)"
+    )
+
+
+def test_of_two_disagreeing_tags_the_power_names_the_wrong_one():
+    from joulebench.analysis.consistency import model_checks, suspect_readings
+
+    e = timed(
+        "H100:torch-fp32",
+        300.0,
+        {
+            "net1.a": (0.008, 36000),  # 288 W: the setup's usual 96 %
+            "net2.a": (0.016, 18000),
+            "net5.a": (0.050, 5760),  # 288 W
+            "net5.b": (0.015, 5760),  # same workload, same speed, 86.4 W: this reading is wrong
+            "net6.a": (0.050, 5760),  # 288 W
+            "net6.b": (0.060, 1440),  # 86.4 W but more energy: slower, not under-counted; undecided
+        },
+    )
+    s = suspect_readings(e)
+    assert sorted(s["model"]) == ["net5.b", "net6.a", "net6.b"]
+    assert s.set_index("model").loc["net5.b", "message"] == (
+        "the 2 tags of its workload (net5@224) read 15 and 50 mJ; this one implies 86 W, 29 % of its power limit "
+        "(median of its setup: 96 %): it is the wrong one"
+    )
+    (right,) = model_checks(e, "net5.a", 224)
+    assert "the other tag, net5.b, is wrong: it implies 86 W, 29 %" in right["message"]
+    assert "against 288 W, 96 % of its power limit (median of its setup: 96 %) for this one" in right["message"]
+    (wrong,) = model_checks(e, "net5.b", 224)
+    assert "this reading is wrong: it implies 86 W" in wrong["message"]
+    (undecided,) = model_checks(e, "net6.a", 224)
+    assert "with two tags the data cannot tell which is wrong" in undecided["message"]
+
+
+def test_cli_consistency_shows_which_reading_is_off(monkeypatch, powered):
+    twin = timed("H100:torch-fp32", 300.0, {"net1.b": (0.008, 36000)})  # a repeat, so -s H100 has one to show
+    energy = pd.concat([powered, twin], ignore_index=True)
+    monkeypatch.setattr(cmd, "load", lambda db: SimpleNamespace(energy=energy, catalogue=None))
+    args = ["consistency", "-s", "H100:torch-fp32", "-r", "A100:torch-fp32"]
+    r = CliRunner().invoke(app, args, env=ENV)
+    assert r.exit_code == 0, r.output
+    assert "implied power shows one reading off for 1" in " ".join(r.output.split())  # the title may wrap
+    line = next(x for x in r.output.splitlines() if "net3.a" in x)
+    assert "0.31x" in line and "H100:torch-fp32" in line
+    out = json.loads(CliRunner().invoke(app, [*args, "--json"], env=ENV).stdout)["ratio_outliers"]
+    assert out["blamed"] == 1 and [m["blame"] for m in out["outliers"]] == ["setup", ""]
+
+
+def test_the_papers_low_h100_reading_of_eva_large_is_named_not_its_twin():
+    from joulebench.analysis.consistency import model_checks
+    from joulebench.data import load_dataset
+
+    ds = load_dataset(data=[])
+    bad, twin = "eva_large_patch14_196.in22k_ft_in22k_in1k", "eva_large_patch14_196.in22k_ft_in1k"
+    repeats = [c for c in model_checks(ds.energy, twin, 196, ds.catalogue) if c["check"] == "repeats"]
+    assert len(repeats) == 1 and f"the other tag, {bad}, is wrong: it implies 91 W, 29 %" in repeats[0]["message"]
+    ratio = [c for c in model_checks(ds.energy, bad, 196, ds.catalogue) if c["check"] == "ratio"]
+    assert [c["blame"] for c in ratio] == ["H100:torch-fp32"]

@@ -12,6 +12,14 @@ fairly steady factor per model. A model whose ratio lies far from the typical (m
 differently on the two (a kernel one GPU or runtime handles poorly) or was measured under other conditions
 on one of them. Repeats tell the two apart: when its identical siblings sit at the typical ratio, the
 measurement is the odd one out.
+
+**Implied power.** A reading's energy per image times its throughput is the average power it implies, and that
+must be what the board drew. Energy ratio = power ratio / throughput ratio, so an outlier comes either from
+speed (the model runs differently on one GPU: a real effect) or from power. A model that runs at the usual speed
+but implies a power far from what its setup's other models draw (the paper's H100 FP32 reading of
+eva_large_patch14_196: 90 W on a 310 W card whose models draw 98 % of it; its twin tag, at the same throughput,
+draws 309 W) was mismeasured, and the checks name that reading rather than both. Rows without throughput or a
+power limit are not judged this way.
 """
 
 from __future__ import annotations
@@ -42,6 +50,35 @@ if TYPE_CHECKING:  # pragma: no cover
 DISCORDANT = 1.10
 #: A model whose energy ratio to the reference is this factor away from the median ratio is an outlier.
 OUTLIER_FACTOR = 1.5
+
+
+def power_fractions(energy: pd.DataFrame) -> pd.DataFrame:
+    """Average power each reading implies: ``setup, model, img_size, power_w, power_fraction`` (of the limit).
+
+    ``power_w`` is energy per image times throughput; ``power_fraction`` divides it by ``power_limit_w``. Rows
+    lacking either (or the columns) are left out; the result is empty when no row has both.
+    """
+    import pandas as pd
+
+    cols = ["setup", *KEY, "power_w", "power_fraction"]
+    if not {"throughput_ips", "power_limit_w"} <= set(energy.columns):
+        return pd.DataFrame(columns=cols)
+    e = dedupe_energy(energy)
+    power = e[ENERGY].astype(float) * pd.to_numeric(e["throughput_ips"], errors="coerce").astype(float)
+    limit = pd.to_numeric(e["power_limit_w"], errors="coerce").astype(float)
+    e = e.assign(power_w=power, power_fraction=power / limit)
+    e = e[np.isfinite(e["power_fraction"]) & (e["power_fraction"] > 0)]
+    return e[cols].reset_index(drop=True)
+
+
+def _typical_fraction(fractions: pd.DataFrame) -> dict[str, float]:
+    """Median implied power fraction per setup."""
+    return {str(k): float(v) for k, v in fractions.groupby("setup")["power_fraction"].median().items()}
+
+
+def _power_text(power_w: float, fraction: float, typical: float) -> str:
+    share, usual = 100 * fraction, 100 * typical
+    return f"{power_w:.0f} W, {share:.0f} % of its power limit (median of its setup: {usual:.0f} %)"
 
 
 def _summary(result: Repeatability | RatioOutliers) -> dict:
@@ -222,8 +259,14 @@ class RatioOutliers:
         median_ratio: Median of ``setup / reference`` energy over those models.
         factor: How far from the median ratio (either way) a model must lie to be listed.
         low, high: Models below ``median_ratio / factor`` and above ``median_ratio * factor``.
-        outliers: ``model, img_size, energy_j, reference_energy_j, ratio, off_by`` rows (``off_by``: the
-            ratio over the median one), lowest ``off_by`` first.
+        median_power_ratio: Median ratio of the two setups' implied power fractions (see
+            :func:`power_fractions`) over the models both know them for; None without such models.
+        blamed: Outliers put down to one reading, whose implied power is off (``blame`` below).
+        outliers: ``model, img_size, energy_j, reference_energy_j, ratio, off_by, power_fraction,
+            reference_power_fraction, power_off_by, blame`` rows, lowest ``off_by`` first. ``off_by`` is the
+            ratio over the median one, ``power_off_by`` the same for implied power; ``blame`` is ``"setup"`` or
+            ``"reference"`` when the power ratio is off by more than ``factor`` too, the named side's fraction
+            is the one far from its setup's median, and it errs the way its energy does; else ``""``.
     """
 
     setup: str
@@ -233,6 +276,8 @@ class RatioOutliers:
     factor: float
     low: int
     high: int
+    median_power_ratio: float | None
+    blamed: int
     outliers: pd.DataFrame
 
     def to_dict(self) -> dict:
@@ -261,7 +306,20 @@ def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: flo
     p = p.assign(ratio=ratio, off_by=ratio / median).rename(
         columns={"energy_a": "energy_j", "energy_b": "reference_energy_j"}
     )
+    fr = power_fractions(energy)
+    typical = _typical_fraction(fr)
+    for side, name in ((setup, "power_fraction"), (reference, "reference_power_fraction")):
+        own = fr[fr["setup"] == side][[*KEY, "power_fraction"]].rename(columns={"power_fraction": name})
+        p = p.merge(own, on=KEY, how="left")
+    pr = p["power_fraction"] / p["reference_power_fraction"]
+    median_pr = float(pr.median()) if pr.notna().any() else None
+    p = p.assign(power_off_by=pr / median_pr if median_pr else np.nan)
     out = p[(p["off_by"] < 1 / factor) | (p["off_by"] > factor)].sort_values("off_by").reset_index(drop=True)
+    pair = (setup, reference)
+    out["blame"] = [
+        _blame(r.off_by, r.power_off_by, r.power_fraction, r.reference_power_fraction, typical, pair, factor)
+        for r in out.itertuples()
+    ]
     return RatioOutliers(
         setup=setup,
         reference=reference,
@@ -270,8 +328,66 @@ def ratio_outliers(energy: pd.DataFrame, setup: str, reference: str, factor: flo
         factor=float(factor),
         low=int((out["off_by"] < 1).sum()),
         high=int((out["off_by"] > 1).sum()),
-        outliers=out[[*KEY, "energy_j", "reference_energy_j", "ratio", "off_by"]],
+        median_power_ratio=median_pr,
+        blamed=int((out["blame"] != "").sum()),
+        outliers=out[[*KEY, "energy_j", "reference_energy_j", "ratio", "off_by", *POWER_COLUMNS]],
     )
+
+
+POWER_COLUMNS = ("power_fraction", "reference_power_fraction", "power_off_by", "blame")
+
+
+def _blame(
+    off_by: float,
+    power_off_by: float,
+    fraction: float,
+    reference_fraction: float,
+    typical: dict[str, float],
+    pair: tuple[str, str],
+    factor: float,
+) -> str:
+    """Which reading of a ratio outlier its implied power shows to be off: "setup", "reference" or ""."""
+    setup, reference = pair
+    if not np.isfinite(power_off_by) or _off(power_off_by, 1.0) <= factor:
+        return ""  # the power ratio is ordinary (or unknown): the energy ratio comes from speed
+    dev_a = np.log(fraction / typical[setup])
+    dev_b = np.log(reference_fraction / typical[reference])
+    if abs(dev_a) >= abs(dev_b):  # the setup's power is the unusual one; it must err the way its energy does
+        return "setup" if np.sign(dev_a) == np.sign(np.log(off_by)) else ""
+    return "reference" if np.sign(dev_b) == -np.sign(np.log(off_by)) else ""
+
+
+class _Powers:
+    """Implied power per reading and the typical fraction per setup, for the checks' verdicts and messages."""
+
+    def __init__(self, energy: pd.DataFrame) -> None:
+        fr = power_fractions(energy)
+        self.typical = _typical_fraction(fr)
+        self.by_key = {
+            (str(r.setup), str(r.model), int(r.img_size)): (float(r.power_w), float(r.power_fraction))
+            for r in fr.itertuples()
+        }
+
+    def text(self, setup: str, model: str, img_size: int) -> str:
+        """``"N W, f % of its power limit (...)"``, or "" when unknown."""
+        got = self.by_key.get((setup, model, img_size))
+        return "" if got is None else _power_text(*got, self.typical[setup])
+
+    def odd_of_two(self, setup: str, g: pd.DataFrame, threshold: float) -> str | None:
+        """Of two tags of one workload that disagree, the one whose implied power shows it wrong, or None.
+
+        Both must imply a known power, differing by more than ``threshold``; the one whose fraction is further
+        from the setup's median is named if its energy errs the same way (lower power, lower energy).
+        """
+        got = [self.by_key.get((setup, str(m), int(z))) for m, z in zip(g["model"], g["img_size"], strict=True)]
+        if any(x is None for x in got) or _off(got[0][1], got[1][1]) <= threshold:
+            return None
+        dev = [np.log(x[1] / self.typical[setup]) for x in got]
+        i = 0 if abs(dev[0]) >= abs(dev[1]) else 1
+        energy = g[ENERGY].to_numpy(dtype=float)
+        if np.sign(dev[i]) != np.sign(np.log(energy[i] / energy[1 - i])):
+            return None
+        return str(g["model"].iloc[i])
 
 
 def gpu_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
@@ -302,7 +418,9 @@ def model_checks(
     """The consistency checks one model configuration fails, each with a message a reader can act on.
 
     Two kinds: ``repeats`` (on a setup, a tag of the same workload differs by more than ``threshold``) and
-    ``ratio`` (its energy ratio between two GPUs of one runtime is more than ``factor`` from the median).
+    ``ratio`` (its energy ratio between two GPUs of one runtime is more than ``factor`` from the median). Where
+    the readings carry throughput and a power limit, the implied power says which reading is wrong (the module
+    docstring); a ``ratio`` check then has ``blame`` set to the setup whose reading is off.
 
     Args:
         energy: Energy rows, e.g. ``Dataset.energy``.
@@ -317,6 +435,7 @@ def model_checks(
     checks: list[dict] = []
     if mine.empty:
         return checks
+    powers = _Powers(e)
     same = e[(arch_of(e["model"]) == model.split(".")[0]) & (e["img_size"] == img_size)]
     same = same[workload_groups(same, catalogue) == workload_groups(mine, catalogue).iloc[0]]
     for setup in sorted(mine["setup"].unique()):
@@ -329,7 +448,15 @@ def model_checks(
             others = {str(m): float(v) for m, v in zip(g["model"], g[ENERGY], strict=True) if m != model}
             typical = float(g[ENERGY].median())
             odd = {m: v for m, v in others.items() if _off(v, typical) > threshold}
-            if len(g) == 2:
+            odd_one = powers.odd_of_two(setup, g, threshold) if len(g) == 2 else None
+            if odd_one is not None:
+                other = next(str(m) for m in g["model"] if str(m) != odd_one)
+                verdict = (
+                    f"{'this reading' if odd_one == model else f'the other tag, {odd_one},'} is wrong: it implies "
+                    f"{powers.text(setup, odd_one, img_size)}, against {powers.text(setup, other, img_size)} for "
+                    f"{'the other tag' if odd_one == model else 'this one'}"
+                )
+            elif len(g) == 2:
                 verdict = "with two tags the data cannot tell which is wrong; a ratio check against another GPU can"
             elif _off(own, typical) > threshold:
                 verdict = f"this reading is the odd one out ({own / typical:.2f}x the median)"
@@ -354,6 +481,24 @@ def model_checks(
         hit = o.outliers[(o.outliers["model"] == model) & (o.outliers["img_size"] == img_size)]
         if len(hit):
             r = hit.iloc[0]
+            head = f"{s} / {ref} energy is {r['ratio']:.2f} for this model but {o.median_ratio:.2f} typically"
+            head += f" ({o.n} models)"
+            blamed = {"setup": s, "reference": ref}.get(r["blame"])
+            known = np.isfinite(r["power_off_by"])
+            if blamed is not None:
+                other = ref if blamed == s else s
+                verdict = (
+                    f"the {blamed} reading is off: it implies {powers.text(blamed, model, img_size)}, against "
+                    f"{powers.text(other, model, img_size)} on {other}"
+                )
+            elif known:
+                verdict = (
+                    f"both readings imply their setups' usual power ({100 * r['power_fraction']:.0f} % and "
+                    f"{100 * r['reference_power_fraction']:.0f} % of the limit), so it runs at an unusual speed on "
+                    "one GPU"
+                )
+            else:
+                verdict = "one of its two readings is off, or it runs unusually on one GPU"
             checks.append(
                 {
                     "check": "ratio",
@@ -362,8 +507,8 @@ def model_checks(
                     "ratio": float(r["ratio"]),
                     "median_ratio": o.median_ratio,
                     "off_by": float(r["off_by"]),
-                    "message": f"{s} / {ref} energy is {r['ratio']:.2f} for this model but {o.median_ratio:.2f} "
-                    f"typically ({o.n} models): one of its two readings is off, or it runs unusually on one GPU",
+                    "blame": blamed,
+                    "message": f"{head}: {verdict}",
                 }
             )
     return checks
@@ -378,9 +523,9 @@ def suspect_readings(
     """Every reading (setup, model configuration) that fails a consistency check, with a short reason.
 
     The bulk form of :func:`model_checks`, for tables and the explorer: a tag that is the odd one out among
-    three or more tags of its workload (both tags when there are only two), and both readings of a model
-    whose energy ratio between two GPUs of one runtime is more than ``factor`` from the median ratio.
-    Simulated setups (``...:sim``) are not checked.
+    three or more tags of its workload (of two, the one whose implied power is off, else both), and the
+    readings of a model whose energy ratio between two GPUs of one runtime is more than ``factor`` from the
+    median ratio (the one whose implied power is off, else both). Simulated setups (``...:sim``) are not checked.
 
     Returns:
         Columns ``setup, model, img_size, check, message``; one row per failed check.
@@ -390,6 +535,7 @@ def suspect_readings(
     e = dedupe_energy(energy)
     e = e[~e["setup"].astype(str).str.endswith(":sim")]
     rows: list[dict] = []
+    powers = _Powers(e)
     setups = sorted(e["setup"].unique(), reverse=True)
     for setup in setups:
         es = e[e["setup"] == setup]
@@ -402,8 +548,16 @@ def suspect_readings(
                 continue
             work = f"{str(g['model'].iloc[0]).split('.')[0]}@{int(g['img_size'].iloc[0])}"
             median = float(g[ENERGY].median())
+            odd_one = powers.odd_of_two(setup, g, threshold) if len(g) == 2 else None
             for m, size, v in zip(g["model"], g["img_size"], g[ENERGY], strict=True):
-                if len(g) == 2:
+                if odd_one is not None:
+                    if m != odd_one:
+                        continue
+                    msg = (
+                        f"the 2 tags of its workload ({work}) read {lo * 1e3:.3g} and {hi * 1e3:.3g} mJ; this one "
+                        f"implies {powers.text(setup, str(m), int(size))}: it is the wrong one"
+                    )
+                elif len(g) == 2:
                     msg = f"the 2 tags of its workload ({work}) read {lo * 1e3:.3g} and {hi * 1e3:.3g} mJ: one is wrong"
                 elif _off(v, median) > threshold:
                     msg = f"{v / median:.2f}x the median of the {len(g)} tags of its workload ({work}): looks wrong"
@@ -413,10 +567,15 @@ def suspect_readings(
     for s, ref, o in _pair_outliers(e, setups, factor):
         for r in o.outliers.itertuples():
             typical = f"typically {o.median_ratio:.2f}x over {o.n} models"
-            for setup, text in (
+            sides = [
                 (s, f"{r.ratio:.2f}x its energy on {ref} ({typical})"),
                 (ref, f"{s} reads {r.ratio:.2f}x this ({typical})"),
-            ):
+            ]
+            if r.blame:
+                setup = s if r.blame == "setup" else ref
+                implied = powers.text(setup, r.model, int(r.img_size))
+                sides = [(x, f"{t}; it implies {implied}") for x, t in sides if x == setup]
+            for setup, text in sides:
                 rows.append(
                     {
                         "setup": setup,

@@ -263,7 +263,9 @@ def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: S
         "should agree: spread = highest / lowest energy of such a workload; pooled SD = within-workload standard "
         "deviation of log energy (about the relative noise of one measurement). Ratio outliers: models whose "
         "energy ratio between two GPUs of one runtime is more than 1.5× from the median ratio; when their "
-        "identical siblings sit at the usual ratio, the reading is the odd one out (docs/ANALYSIS.md).</p>",
+        "identical siblings sit at the usual ratio, the reading is the odd one out. Energy per image × throughput "
+        "is the average power a reading implies; when that ratio is off too (power_off_by), the reading whose "
+        "power is far from its setup's usual share of the power limit is named in blame (docs/ANALYSIS.md).</p>",
     ]
     reps = repeatabilities(energy, setups, catalogue, skip_missing=True)
     notes = [s for s in setups if s not in {r.setup for r in reps}]  # no repeated workload: nothing to check
@@ -289,7 +291,8 @@ def _consistency(energy: pd.DataFrame, catalogue: pd.DataFrame | None, setups: S
         summary["ratio_outliers"].append(o.to_dict())
         parts.append(
             f"<h3>{_esc(s)} / {_esc(ref)}: median ratio {o.median_ratio:.3f} over {o.n} models; "
-            f"{o.low} below and {o.high} above it by more than {o.factor:g}×</h3>"
+            f"{o.low} below and {o.high} above it by more than {o.factor:g}×; implied power names the reading "
+            f"that is off for {o.blamed}</h3>"
         )
         if len(o.outliers):
             parts.append(_table(o.outliers, 20) + _csv(o.outliers, f"ratio-outliers-{s}-{ref}"))

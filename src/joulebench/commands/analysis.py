@@ -5,6 +5,7 @@ pandas, scipy, matplotlib and scikit-learn are imported inside the commands so `
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import sys
@@ -461,10 +462,13 @@ def register(app: typer.Typer) -> None:
         if outl is not None:
             t = Table(
                 title=f"{outl.setup} / {outl.reference}: median ratio {outl.median_ratio:.3f} over {outl.n} models; "
-                f"{outl.low} below and {outl.high} above it by more than {outl.factor:g}x"
+                f"{outl.low} below and {outl.high} above it by more than {outl.factor:g}x; implied power shows "
+                f"one reading off for {outl.blamed}"
             )
-            for c in ("model", "px", f"mJ/img {outl.setup}", f"mJ/img {outl.reference}", "ratio", "vs median"):
-                t.add_column(c, justify="left" if c == "model" else "right")
+            cols = ("model", "px", f"mJ/img {outl.setup}", f"mJ/img {outl.reference}", "ratio", "vs median")
+            for c in (*cols, "power vs median", "reading off"):
+                t.add_column(c, justify="left" if c in ("model", "reading off") else "right")
+            names = {"setup": outl.setup, "reference": outl.reference}
             for _, r in outl.outliers.head(top).iterrows():
                 t.add_row(
                     str(r["model"]),
@@ -473,6 +477,8 @@ def register(app: typer.Typer) -> None:
                     _mj(r["reference_energy_j"]),
                     f"{r['ratio']:.3f}",
                     f"{r['off_by']:.2f}x",
+                    f"{r['power_off_by']:.2f}x" if math.isfinite(r["power_off_by"]) else "-",
+                    names.get(r["blame"], "-"),
                 )
             _out().print(t)
 
