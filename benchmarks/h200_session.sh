@@ -73,7 +73,7 @@ sweep() {  # sweep GPUS ORDER SECONDS KILL_GRACE: the resumable dataset sweep (s
   # (then SIGKILL after the grace) is the safety net.
   # shellcheck disable=SC2046  # word splitting intended: ORDER holds one tag@size per line
   timeout -s INT -k "$4" "$(($3 + 20))" python3 -m joulebench measure $(cat "$2") \
-    --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$1" --db "$JB_DB" --timeout 15min --json \
+    --runtime torch-fp32 --runtime compile-fp16 --meter nvml --gpus "$1" --db "$JB_DB" --timeout 25min --json \
     --redo-stale --deadline "$3s"
 }
 dataset() {  # dataset GPUS LOG SECONDS [KILL_GRACE]: the sweep in this call, ending within SECONDS
