@@ -269,3 +269,32 @@ def test_task_estimate_is_at_least_how_long_a_deadline_let_it_run():
     assert costs.estimate_task(a) == 300.0 and costs.estimate_task(b) == 100.0
     assert TaskCosts({}, {a.key: 40.0}).estimate_task(a) == 40.0 and TaskCosts().estimate_task(a) is None
     assert TaskCosts({"cpu-fp32": [100.0]}, {a.key: 40.0}).estimate_task(a) == 100.0
+
+
+def test_a_task_killed_at_its_time_limit_needs_longer_next_time(tmp_path):
+    # The worker limit stopped it after 900 s: like a deadline stop, the next run plans for more than that.
+    from joulebench.sweep.worker import failed_result
+
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:2], ["cpu-fp32"], OPTS)
+    task, other = plan.tasks
+    killed = failed_result(task, "timeout", "timeout: the worker ran longer than 900 s", gpu_seconds=900.0)
+    crashed = failed_result(other, "worker", "worker crashed (exit status 1) before finishing", gpu_seconds=5.0)
+    with Store(db) as store:
+        # provenance carries the GPU model, which the next run's planner filters on
+        run = RunRecord(plan.run_id, "2026-11-29", "sim", provenance=plan.provenance, config=OPTS.to_config())
+        store.add_run(run)
+        store.save_task(killed.measurements, killed.summary, killed.failures)
+        store.save_task(crashed.measurements, crashed.summary, crashed.failures)
+        assert store.deadline_stops(config_hash(OPTS.to_config()), meter="sim") == {task.key: 900.0}  # not the crash
+    messages = []
+    progress = type("P", (), {})()
+    progress.message = messages.append
+    for name in ("start", "stop", "event"):
+        setattr(progress, name, lambda *a, **k: None)
+    progress.finished = lambda result: None
+    _seed(db, plan, [10.0, 10.0])
+    again = run_sweep(prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS), db, runner=lambda *a, **k: None,
+                      deadline_s=600.0, clock=FakeClock(), progress=progress)  # fmt: skip
+    assert again.deferred == [task.key]
+    assert any("a deadline or the worker's time limit stopped it after 900 s" in m for m in messages)

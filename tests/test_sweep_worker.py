@@ -76,6 +76,8 @@ def test_a_hanging_worker_is_killed_at_the_timeout(tmp_path):
     res = run_task(_task(timeout_s=1.0), python=_fake_python(tmp_path, "time.sleep(120)"))
     assert res.failures[-1].stage == "timeout"
     assert "timeout" in res.summary.error and res.summary.status == "failed"
+    # the row keeps how long the worker ran, so the next run's deadline planner knows it needs longer
+    assert res.failures[-1].gpu_seconds == res.gpu_seconds and 1.0 < res.gpu_seconds < 60.0
 
 
 def test_stop_interrupts_a_worker(tmp_path):

@@ -565,14 +565,15 @@ class Store:
     def deadline_stops(
         self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
     ) -> dict[tuple[str, int, str], float]:
-        """(model, img_size, runtime) -> the longest a task ran before a deadline stopped it, in seconds.
+        """(model, img_size, runtime) -> the longest a task ran before a deadline or its time limit stopped it (s).
 
-        From ``failures`` rows of stage ``deadline``; filters as in :meth:`done_keys` (on the run's columns).
+        From ``failures`` rows of stage ``deadline`` and ``timeout`` (the worker killed at ``--timeout``); either
+        way the task needs longer than it ran. Filters as in :meth:`done_keys` (on the run's columns).
         """
         where, params = self._of_runs(config_hash, meter, gpu_name)
         sql = (
             "SELECT f.model, f.img_size, f.runtime, MAX(f.gpu_seconds) FROM failures f "
-            "JOIN runs r ON r.run_id = f.run_id WHERE f.stage = 'deadline' AND f.gpu_seconds IS NOT NULL"
+            "JOIN runs r ON r.run_id = f.run_id WHERE f.stage IN ('deadline', 'timeout') AND f.gpu_seconds IS NOT NULL"
             f"{where} GROUP BY f.model, f.img_size, f.runtime"
         )
         return {(m, s, rt): float(sec) for m, s, rt, sec in self._require().execute(sql, params)}

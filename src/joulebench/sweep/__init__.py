@@ -354,8 +354,9 @@ class TaskCosts:
 
     The estimate for a runtime is the 75th percentile of the GPU-seconds of its finished tasks under the same
     protocol: those stored before this sweep (same GPU model and meter) and those this sweep finishes. A
-    runtime with none has no estimate, and its tasks are started. A task that an earlier deadline stopped
-    after S seconds needs more than S, so its own estimate is at least S (``stopped``).
+    runtime with none has no estimate, and its tasks are started. A task that an earlier deadline (or its
+    worker's time limit) stopped after S seconds needs more than S, so its own estimate is at least S
+    (``stopped``).
     """
 
     PERCENTILE = 75.0
@@ -560,11 +561,12 @@ def run_sweep(
             need, floor = costs.estimate_task(task), costs.stopped.get(task.key)
             if floor is not None and floor >= deadline_s:
                 why = (
-                    f"a deadline stopped it after {floor:.0f} s before, more than this whole run's {deadline_s:.0f} s; "
-                    "give it a longer --deadline or none"
+                    f"a deadline or the worker's time limit stopped it after {floor:.0f} s before, more than this "
+                    f"whole run's {deadline_s:.0f} s; give it a longer --deadline or none"
                 )
             elif floor is not None and need == floor:  # the stop, not the runtime's estimate, holds it back
-                why = f"needs more than {floor:.0f} s: a deadline stopped it that late before; left for a re-run"
+                why = f"needs more than {floor:.0f} s: a deadline or time limit stopped it that late before"
+                why += "; left for a re-run"
             else:
                 why = "no time left" if need is None else f"needs about {need:.0f} s"
                 why += "; left for a re-run"

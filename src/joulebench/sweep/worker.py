@@ -149,7 +149,9 @@ def failed_result(
     from joulebench.sweep.summary import summarize
 
     measurements = list(measurements or [])
-    failures = [*(failures or []), task_failure(task, stage, reason, batch, detail)]
+    # a worker killed at its time limit needed longer than it ran: the row keeps that, for the deadline planner
+    held = gpu_seconds if stage == "timeout" else None
+    failures = [*(failures or []), task_failure(task, stage, reason, batch, detail, gpu_seconds=held)]
     first = next((m for m in measurements if m.gpu_uuid), None)
     summary = summarize(
         _base(task, _precision_of(task.runtime)),
