@@ -32,6 +32,16 @@ def _ok(task: Task, seconds: float, interrupted: bool = False) -> TaskResult:
     return TaskResult(task, [m], s, [], interrupted=interrupted, gpu_seconds=seconds)
 
 
+def _progress(messages: list[str]):
+    """A progress sink that keeps the sweep's messages and ignores the rest."""
+    progress = type("P", (), {})()
+    progress.message = messages.append
+    for name in ("start", "stop", "event"):
+        setattr(progress, name, lambda *a, **k: None)
+    progress.finished = lambda result: None
+    return progress
+
+
 def _until_stopped(seconds: float):
     """A runner whose task waits for the deadline's stop, then returns unfinished after ``seconds``."""
 
@@ -228,11 +238,7 @@ def test_a_task_stopped_at_the_deadline_is_remembered_and_planned_for(tmp_path):
         assert store.deadline_stops("another-protocol") == {}
 
     messages, ran = [], []
-    progress = type("P", (), {})()
-    progress.message = messages.append
-    for name in ("start", "stop", "event"):
-        setattr(progress, name, lambda *a, **k: None)
-    progress.finished = lambda result: None
+    progress = _progress(messages)
 
     def runner(task, device, on_event=None, stop=None, kill=None):
         ran.append(task.key)
@@ -288,13 +294,67 @@ def test_a_task_killed_at_its_time_limit_needs_longer_next_time(tmp_path):
         store.save_task(crashed.measurements, crashed.summary, crashed.failures)
         assert store.deadline_stops(config_hash(OPTS.to_config()), meter="sim") == {task.key: 900.0}  # not the crash
     messages = []
-    progress = type("P", (), {})()
-    progress.message = messages.append
-    for name in ("start", "stop", "event"):
-        setattr(progress, name, lambda *a, **k: None)
-    progress.finished = lambda result: None
+    progress = _progress(messages)
     _seed(db, plan, [10.0, 10.0])
     again = run_sweep(prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS), db, runner=lambda *a, **k: None,
                       deadline_s=600.0, clock=FakeClock(), progress=progress)  # fmt: skip
     assert again.deferred == [task.key]
     assert any("a deadline or the worker's time limit stopped it after 900 s" in m for m in messages)
+
+
+def test_a_tag_of_a_measured_workload_is_expected_to_cost_what_its_twin_did():
+    plan = prepare_sweep(MODELS[:2], ["cpu-fp32"], OPTS)
+    vit, resnet = plan.tasks
+    twin = ("test_vit.other_in1k", vit.img_size, "cpu-fp32")  # another tag of test_vit at the same size
+    costs = TaskCosts({"cpu-fp32": [100.0, 120.0, 140.0]}, tasks={twin: [30.0, 40.0]})
+    assert costs.twin_cost(vit) == 40.0 and costs.estimate_task(vit) == pytest.approx(50.0)  # the dearer, +25 %
+    assert costs.twin_cost(resnet) is None and costs.estimate_task(resnet) == pytest.approx(130.0)  # the runtime's
+    dear = TaskCosts({"cpu-fp32": [100.0]}, tasks={twin: [400.0]})
+    assert dear.estimate_task(vit) == pytest.approx(500.0)  # above the runtime's estimate too
+    other_size = TaskCosts({"cpu-fp32": [100.0]}, tasks={("test_vit.other_in1k", 224, "cpu-fp32"): [10.0]})
+    assert other_size.estimate_task(vit) == pytest.approx(100.0)  # another input size is another workload
+    costs.add("cpu-fp32", 80.0, resnet.key)
+    assert costs.twin_cost(resnet) == 80.0  # its own finished run counts as well (a re-measurement)
+    # a deadline that stopped one tag after 300 s holds back the others: they need more than that too
+    stopped = TaskCosts({"cpu-fp32": [100.0]}, {twin: 300.0}, tasks={twin: [40.0]})
+    assert stopped.floor(vit) == 300.0 and stopped.estimate_task(vit) == 300.0
+
+
+def test_the_store_lists_what_each_task_cost(tmp_path):
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+    _seed(tmp_path / "jb.db", plan, [100.0, 120.0])
+    with Store(tmp_path / "jb.db") as store:
+        got = store.gpu_seconds_by_task(config_hash(OPTS.to_config()), meter="sim")
+        assert got == {("old0", 32, "cpu-fp32"): [100.0], ("old1", 32, "cpu-fp32"): [120.0]}
+        assert store.gpu_seconds_by_task("another-protocol") == {}
+
+
+def test_a_sweep_fits_in_a_task_whose_twin_was_cheap(tmp_path):
+    # Other tasks cost 100-140 s, but another tag of test_vit's workload took 40 s: with 60 s left test_vit
+    # starts (50 s expected) and test_resnet, with no twin, waits for a longer run.
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:2], ["cpu-fp32"], OPTS)
+    vit = plan.tasks[0]
+    _seed(db, plan, [100.0, 120.0, 140.0])
+    gpu = plan.gpu_facts[0]["gpu_name"]
+    with Store(db) as store:
+        base = dict(run_id="old", model="test_vit.other_in1k", img_size=vit.img_size, runtime="cpu-fp32")
+        twin = ModelSummary(**base, precision="fp32", status="ok", meter="sim", gpu_name=gpu, gpu_seconds=40.0)
+        store.save_task([], twin, [])
+    messages, ran = [], []
+    progress = _progress(messages)
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        ran.append(task.key)
+        return _ok(task, 45.0)
+
+    report = run_sweep(plan, db, runner=runner, deadline_s=60.0, clock=FakeClock(), progress=progress)
+    assert ran == [vit.key] and report.deferred == [plan.tasks[1].key]
+    # the runtime's estimate now counts the twin's 40 s and test_vit's 45 s too: p75 of 40-140 s is 120 s
+    assert any("test_resnet" in m and "needs about 120 s; left" in m for m in messages)
+    # with less than the twin's cost and margin left, it waits, and the message says where the 50 s come from
+    messages.clear()
+    again = run_sweep(prepare_sweep(["test_vit"], ["cpu-fp32"], OPTS), db, runner=runner, deadline_s=48.0,
+                      force=True, clock=FakeClock(), progress=progress)  # fmt: skip
+    assert again.deferred == [vit.key]
+    assert any("needs about 56 s (another tag of its workload took 45 s)" in m for m in messages)

@@ -562,6 +562,22 @@ class Store:
                 out.setdefault(rt, []).append(float(sec))
         return out
 
+    def gpu_seconds_by_task(
+        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
+    ) -> dict[tuple[str, int, str], list[float]]:
+        """GPU-seconds of every successfully finished summary, by ``(model, img_size, runtime)``.
+
+        Filters as in :meth:`done_keys`.
+        """
+        where, params = self._finished(None, config_hash, meter, gpu_name, None)
+        out: dict[tuple[str, int, str], list[float]] = {}
+        for m, size, rt, sec in self._require().execute(
+            f"SELECT t.model, t.img_size, t.runtime, t.gpu_seconds {where}", params
+        ):
+            if sec is not None:
+                out.setdefault((m, int(size), rt), []).append(float(sec))
+        return out
+
     def deadline_stops(
         self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
     ) -> dict[tuple[str, int, str], float]:

@@ -349,32 +349,48 @@ def _spec_dict(spec: Any) -> dict[str, Any]:
 DEADLINE_GRACE_S = 10.0
 
 
+def _workload(key: tuple[str, int, str]) -> tuple[str, int, str]:
+    """``(arch, img_size, runtime)``: tags of one architecture at one size run the same computation."""
+    model, size, runtime = key
+    return (model.split(".")[0], size, runtime)
+
+
 class TaskCosts:
     """What a task of each runtime costs, in seconds, to tell whether one still fits before a deadline.
 
     The estimate for a runtime is the 75th percentile of the GPU-seconds of its finished tasks under the same
     protocol: those stored before this sweep (same GPU model and meter) and those this sweep finishes. A
-    runtime with none has no estimate, and its tasks are started. A task that an earlier deadline (or its
-    worker's time limit) stopped after S seconds needs more than S, so its own estimate is at least S
-    (``stopped``).
+    runtime with none has no estimate, and its tasks are started. A task whose workload (another tag of its
+    architecture at its size, on its runtime) has finished is expected to cost what the dearest of those did,
+    plus :attr:`TWIN_MARGIN`, whether that is more or less than the runtime's estimate. A task that an earlier
+    deadline (or its worker's time limit) stopped after S seconds needs more than S, and so do the other tags of
+    its workload: their estimate is at least S (``stopped``).
     """
 
     PERCENTILE = 75.0
+    #: A measured twin's cost times this: the same task measured twice on the H200 cost 0.87-1.18 times as much.
+    TWIN_MARGIN = 1.25
 
     def __init__(
         self,
         history: dict[str, list[float]] | None = None,
         stopped: dict[tuple[str, int, str], float] | None = None,
+        tasks: dict[tuple[str, int, str], list[float]] | None = None,
     ):
         self._seconds = {rt: list(v) for rt, v in (history or {}).items()}
         self.stopped = dict(stopped or {})
+        self._twins: dict[tuple[str, int, str], list[float]] = {}
+        for key, secs in (tasks or {}).items():
+            self._twins.setdefault(_workload(key), []).extend(float(s) for s in secs)
         self._lock = threading.Lock()  # added and read on the executor's threads, one per device
 
-    def add(self, runtime: str, seconds: float | None) -> None:
-        """Record a finished task's GPU-seconds."""
+    def add(self, runtime: str, seconds: float | None, key: tuple[str, int, str] | None = None) -> None:
+        """Record a finished task's GPU-seconds (``key``: the task's, so its workload's other tags learn it)."""
         if seconds is not None:
             with self._lock:
                 self._seconds.setdefault(runtime, []).append(float(seconds))
+                if key is not None:
+                    self._twins.setdefault(_workload(key), []).append(float(seconds))
 
     def estimate(self, runtime: str) -> float | None:
         """The 75th percentile of the runtime's task costs (s), or None without any."""
@@ -384,9 +400,23 @@ class TaskCosts:
             xs = list(self._seconds.get(runtime, []))
         return percentile(xs, self.PERCENTILE)
 
+    def twin_cost(self, task: Task) -> float | None:
+        """The dearest finished task of ``task``'s workload (s), or None."""
+        with self._lock:
+            twins = list(self._twins.get(_workload(task.key), []))
+        return max(twins) if twins else None
+
+    def floor(self, task: Task) -> float | None:
+        """The longest an earlier deadline or time limit let ``task``, or another tag of its workload, run (s)."""
+        mine = _workload(task.key)
+        stops = [s for key, s in self.stopped.items() if _workload(key) == mine]
+        return max(stops) if stops else None
+
     def estimate_task(self, task: Task) -> float | None:
-        """The runtime's estimate, raised to how long an earlier deadline let this task run, if longer."""
-        est, floor = self.estimate(task.runtime), self.stopped.get(task.key)
+        """The twin's cost with its margin, else the runtime's estimate; at least :meth:`floor`."""
+        twin = self.twin_cost(task)
+        est = twin * self.TWIN_MARGIN if twin is not None else self.estimate(task.runtime)
+        floor = self.floor(task)
         return floor if est is None else est if floor is None else max(est, floor)
 
 
@@ -420,7 +450,7 @@ def _counting(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable[.
     def run(task: Task, device: Any, **kw: Any) -> TaskResult:
         result = runner(task, device, **kw)
         if not result.interrupted and result.summary is not None and result.summary.status == "ok":
-            costs.add(task.runtime, result.gpu_seconds)
+            costs.add(task.runtime, result.gpu_seconds, task.key)
         return result
 
     return run
@@ -523,9 +553,11 @@ def run_sweep(
         todo = _capped(todo, ceilings, progress)
         costs = None
         if ends_at is not None:
+            filters = {"meter": plan.options.meter, "gpu_name": gpu_name}
             costs = TaskCosts(
-                store.gpu_seconds_by_runtime(protocol, meter=plan.options.meter, gpu_name=gpu_name),
-                store.deadline_stops(protocol, meter=plan.options.meter, gpu_name=gpu_name),
+                store.gpu_seconds_by_runtime(protocol, **filters),
+                store.deadline_stops(protocol, **filters),
+                store.gpu_seconds_by_task(protocol, **filters),
             )
             runner = _counting(runner or run_task, costs)
         # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
@@ -558,17 +590,20 @@ def run_sweep(
 
         def deferred(task: Task) -> None:
             report.deferred.append(task.key)
-            need, floor = costs.estimate_task(task), costs.stopped.get(task.key)
+            need, floor, twin = costs.estimate_task(task), costs.floor(task), costs.twin_cost(task)
+            who = "it" if floor is None or costs.stopped.get(task.key) == floor else "another tag of its workload"
             if floor is not None and floor >= deadline_s:
                 why = (
-                    f"a deadline or the worker's time limit stopped it after {floor:.0f} s before, more than this "
+                    f"a deadline or the worker's time limit stopped {who} after {floor:.0f} s before, more than this "
                     f"whole run's {deadline_s:.0f} s; give it a longer --deadline or none"
                 )
             elif floor is not None and need == floor:  # the stop, not the runtime's estimate, holds it back
-                why = f"needs more than {floor:.0f} s: a deadline or time limit stopped it that late before"
+                why = f"needs more than {floor:.0f} s: a deadline or time limit stopped {who} that late before"
                 why += "; left for a re-run"
             else:
                 why = "no time left" if need is None else f"needs about {need:.0f} s"
+                if twin is not None:
+                    why += f" (another tag of its workload took {twin:.0f} s)"
                 why += "; left for a re-run"
             progress.message(f"deadline: not starting {task.label()} ({why})")
 
