@@ -245,6 +245,8 @@ def test_hover_tooltip_and_click_opens_model_page(page, site):
     assert tip.locator(".t-name").text_content() == target["model"]
     assert page.evaluate("__jb.tooltip.img") == target["img"]
     assert "mJ/img" in tip.text_content() and "GMACs" in tip.text_content()
+    # the test data's readings all imply 250 W (energy x throughput) on cards limited to 300 W
+    assert "average power250 W (83 % of the 300 W limit)" in tip.text_content()
     with page.expect_popup() as pop:
         page.mouse.click(target["cx"], target["cy"])
     popup = pop.value

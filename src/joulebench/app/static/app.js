@@ -73,6 +73,7 @@
     var s = {
       id: meta.id, gpu: meta.gpu || "", runtime: meta.runtime || "", precision: meta.precision || "",
       source: meta.source || "", simulated: !!meta.simulated, uploaded: !!meta.uploaded, count: idx.length,
+      limit: typeof meta.power_limit_w === "number" && meta.power_limit_w > 0 ? meta.power_limit_w : NaN,
       e: new Float64Array(D.n).fill(NaN), tp: new Float64Array(D.n).fill(NaN),
       lat: new Float64Array(D.n).fill(NaN), bs: new Float64Array(D.n).fill(NaN),
       flag: {} // model index -> why its reading fails a consistency check (joulebench.analysis.consistency)
@@ -934,6 +935,13 @@
       tipRow(tip, "accuracy", fmt(q.a, 4) + " % (" + S.ts.join(" + ") + ")");
       tipRow(tip, "energy", fmt(q.e * 1e3, 4) + " mJ/img");
       tipRow(tip, "throughput", fmt(s.tp[i], 4) + " img/s");
+      // energy x throughput: the power the reading implies (joulebench.analysis.consistency.power_fractions)
+      var pw = q.e * s.tp[i];
+      if (isFinite(pw)) {
+        var share = isFinite(s.limit)
+          ? " (" + Math.round(100 * pw / s.limit) + " % of the " + fmt(s.limit, 3) + " W limit)" : "";
+        tipRow(tip, "average power", fmt(pw, 3) + " W" + share);
+      }
       tipRow(tip, "latency", fmt(s.lat[i] * 1e3, 3) + " ms");
       tipRow(tip, "batch", fmt(s.bs[i], 6));
       if (q.ok) tipRow(tip, "score", fmt(q.score, 4));
