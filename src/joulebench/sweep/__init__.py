@@ -603,7 +603,7 @@ def run_sweep(
             else:
                 why = "no time left" if need is None else f"needs about {need:.0f} s"
                 if twin is not None:
-                    why += f" (another tag of its workload took {twin:.0f} s)"
+                    why += f" (its workload took {twin:.0f} s under this or another tag)"
                 why += "; left for a re-run"
             progress.message(f"deadline: not starting {task.label()} ({why})")
 
