@@ -555,12 +555,7 @@ class Store:
 
         Filters as in :meth:`done_keys`.
         """
-        where, params = self._finished(None, config_hash, meter, gpu_name, None)
-        out: dict[str, list[float]] = {}
-        for rt, sec in self._require().execute(f"SELECT t.runtime, t.gpu_seconds {where}", params):
-            if sec is not None:
-                out.setdefault(rt, []).append(float(sec))
-        return out
+        return seconds_by_runtime(self.gpu_seconds_by_task(config_hash, meter=meter, gpu_name=gpu_name))
 
     def gpu_seconds_by_task(
         self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
@@ -837,6 +832,14 @@ def as_records(table: str, rows: Iterable[dict[str, Any]]) -> list[Any]:
         raise ConfigError(f"rows of '{table}' have no record class: use summaries, measurements, failures or runs")
     names = {f.name for f in fields(cls)}
     return [cls(**{k: v for k, v in r.items() if k in names}) for r in rows]
+
+
+def seconds_by_runtime(by_task: Mapping[tuple[str, int, str], list[float]]) -> dict[str, list[float]]:
+    """:meth:`Store.gpu_seconds_by_task` regrouped by runtime (what :meth:`Store.gpu_seconds_by_runtime` returns)."""
+    out: dict[str, list[float]] = {}
+    for (_, _, runtime), secs in by_task.items():
+        out.setdefault(runtime, []).extend(secs)
+    return out
 
 
 def finished_keys(rows: Iterable[Mapping[str, Any]], since: str | None = None) -> set[tuple[str, int, str]]:

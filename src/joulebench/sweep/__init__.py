@@ -553,12 +553,11 @@ def run_sweep(
         todo = _capped(todo, ceilings, progress)
         costs = None
         if ends_at is not None:
+            from joulebench.store.db import seconds_by_runtime
+
             filters = {"meter": plan.options.meter, "gpu_name": gpu_name}
-            costs = TaskCosts(
-                store.gpu_seconds_by_runtime(protocol, **filters),
-                store.deadline_stops(protocol, **filters),
-                store.gpu_seconds_by_task(protocol, **filters),
-            )
+            by_task = store.gpu_seconds_by_task(protocol, **filters)  # one read: per runtime and per workload
+            costs = TaskCosts(seconds_by_runtime(by_task), store.deadline_stops(protocol, **filters), by_task)
             runner = _counting(runner or run_task, costs)
         # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
         ex = get_executor(executor, plan.devices, **(executor_options or {}), **({"runner": runner} if runner else {}))
