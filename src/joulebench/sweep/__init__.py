@@ -368,7 +368,8 @@ class TaskCosts:
     """
 
     PERCENTILE = 75.0
-    #: A measured twin's cost times this: the same task measured twice on the H200 cost 0.87-1.18 times as much.
+    #: A measured twin's cost times this. Of the 21 pairs measured twice in the H200 dataset, the second run cost
+    #: 0.87-1.18 times the first, more (1.5-2.6) only where its search went to larger batches under a newer rule.
     TWIN_MARGIN = 1.25
 
     def __init__(
