@@ -130,6 +130,26 @@ def test_project_csv_export_is_included(tmp_path):
     assert own.loc["vit_x", "status"] == "failed"
 
 
+def test_latest_result_wins_across_project_files_and_the_store(tmp_path):
+    # folders are read in name order: the newer result sits in the file read first, and in the store
+    d = tmp_path / "data"
+    (d / "a-dataset").mkdir(parents=True)
+    (d / "b-older-panel").mkdir()
+    row = _summary(meter="nvml", energy_per_image_j=0.02, finished_at="2026-11-29T10:00:00+00:00").to_dict()
+    pd.DataFrame([row]).to_csv(d / "a-dataset" / "summaries.csv", index=False)
+    old = _summary(meter="nvml", energy_per_image_j=0.03, finished_at="2026-11-28T09:00:00+01:00").to_dict()
+    pd.DataFrame([old]).to_csv(d / "b-older-panel" / "summaries.csv", index=False)
+
+    def own(ds):
+        e = ds.energy[(ds.energy["source"] == "joulebench") & (ds.energy["model"] == "resnet50.a1_in1k")]
+        return list(e["energy_per_image_j"])
+
+    assert own(load_dataset(data=[d], include_cache=False)) == [0.02]
+
+    db = _store_with(tmp_path / "jb.db", _summary(meter="nvml", energy_per_image_j=0.01, finished_at="2026-11-28"))
+    assert own(load_dataset(db=db, data=[d], include_cache=False)) == [0.02]  # the store's result is older
+
+
 def test_malformed_project_csv_names_file_line_column(tmp_path):
     d = tmp_path / "data"
     d.mkdir()

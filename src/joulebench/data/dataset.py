@@ -59,7 +59,7 @@ def gpu_short_name(gpu_name: str | None) -> str:
 
 
 def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
-    """Turn store summaries (``ModelSummary`` columns) into energy-view rows.
+    """Turn store summaries (``ModelSummary`` columns) into energy-view rows, the latest result per setup.
 
     Args:
         df: DataFrame with at least ``model, img_size, runtime, precision, gpu_name, energy_per_image_j,
@@ -69,6 +69,14 @@ def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
     Raises:
         ConfigError: If required columns are missing.
     """
+    return _latest(_energy_rows(df, source)).drop(columns=[_FINISHED])
+
+
+_FINISHED = "_finished_at"
+
+
+def _energy_rows(df: Any, source: str = OWN_SOURCE) -> Any:
+    """Every summary as an energy-view row, with its finish time (``_finished_at``), oldest first."""
     import pandas as pd
 
     need = ("model", "img_size", "runtime", "precision", "gpu_name", "energy_per_image_j", "throughput_ips",
@@ -79,9 +87,14 @@ def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
             f"summaries lack column(s) {', '.join(missing)}: export them with `joulebench results export`"
         )
     if not len(df):
-        return pd.DataFrame(columns=list(VIEW_ENERGY_COLUMNS))
-    if "finished_at" in df.columns:
-        df = df.sort_values("finished_at", kind="stable", na_position="first")
+        return pd.DataFrame(columns=[*VIEW_ENERGY_COLUMNS, _FINISHED])
+    finished = (
+        pd.to_datetime(df["finished_at"], utc=True, errors="coerce", format="ISO8601")
+        if "finished_at" in df.columns
+        else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    )
+    order = finished.reset_index(drop=True).sort_values(kind="stable", na_position="first").index
+    df, finished = df.iloc[order], finished.iloc[order]
     gpu = df["gpu_name"].map(gpu_short_name)
     sim = df["meter"].astype("string").fillna("").str.lower().eq("sim")
     setup = gpu + ":" + df["runtime"].astype(str) + sim.map({True: ":sim", False: ""})
@@ -105,9 +118,10 @@ def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
             "status": df["status"].where(df["status"].eq("ok"), "failed"),
             "meter": df["meter"],
             "simulated": sim.astype(bool),
+            _FINISHED: finished.dt.tz_convert(None).to_numpy(),  # UTC, naive: sorts across files
         }
     )
-    return _latest(out)
+    return out.reset_index(drop=True)
 
 
 def _latest(energy: Any) -> Any:
@@ -412,7 +426,7 @@ def load_dataset(
         energy_parts.append(e)
     own = []
     for path in project_data_files(data):
-        own.append(summaries_to_energy(_read_project_file(path)))
+        own.append(_energy_rows(_read_project_file(path)))
     if db is not None:
         db = Path(db)
         if not db.exists():
@@ -420,11 +434,12 @@ def load_dataset(
         from joulebench.store import Store
 
         with Store.open_readonly(db) as store:
-            own.append(summaries_to_energy(store.summaries_frame()))
+            own.append(_energy_rows(store.summaries_frame()))
     own = [o for o in own if len(o)]
     if own:
-        o = _latest(pd.concat(own, ignore_index=True))
-        energy_parts.append(o)
+        # the latest result wins across files and the store, whatever order they were read in
+        o = pd.concat(own, ignore_index=True).sort_values(_FINISHED, kind="stable", na_position="first")
+        energy_parts.append(_latest(o.reset_index(drop=True)).drop(columns=[_FINISHED]))
     energy_parts = [p for p in energy_parts if len(p)]
     energy = pd.concat(energy_parts, ignore_index=True) if energy_parts else _empty(VIEW_ENERGY_COLUMNS)
     energy = energy[list(VIEW_ENERGY_COLUMNS)]
