@@ -207,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n")
     # each table below reads these exports: once here, not once per table
-    csv = {n: pd.read_csv(f) for n in ("summaries", "measurements") if (f := args.data / f"{n}.csv").exists()}
-    print(_cost_table(csv["summaries"], panel))
+    csv = {
+        n: pd.read_csv(f) for n in ("summaries", "measurements", "failures") if (f := args.data / f"{n}.csv").exists()
+    }
+    print(_cost_table(csv["summaries"], panel, csv.get("failures")))
 
     print("\n## Searches the current plateau rule would continue (measured under an older rule)\n")
     print(_unfinished_table(csv, args.data))
@@ -299,16 +301,25 @@ def _unfinished_table(csv: dict[str, Any], data: Path) -> str:
     return _table(head, rows)
 
 
-def _cost_table(s: Any, panel: list[str]) -> str:
-    """Per runtime: cost range, median and the sweep's estimate; compile time; the MACs fit; pairs left."""
+def _cost_table(s: Any, panel: list[str], failures: Any = None) -> str:
+    """Per runtime: cost range, median and the sweep's estimate; compile time; the MACs fit; pairs left.
+
+    The pairs left are costed as the sweep's deadline planner costs them (``TaskCosts.estimate_task``: a measured
+    twin's cost plus its margin, else the runtime's 75th percentile; at least what a deadline stop showed).
+    """
     import numpy as np
 
     from joulebench.models.stats import load_stats
-    from joulebench.sweep import TaskCosts
+    from joulebench.sweep import Task, TaskCosts
 
     s = s[(s["status"] == "ok") & s["gpu_seconds"].notna()]
     s = s.merge(load_stats(include_cache=False)[["model", "img_size", "macs"]], on=["model", "img_size"], how="left")
-    costs = TaskCosts({rt: g["gpu_seconds"].tolist() for rt, g in s.groupby("runtime")})
+    stopped = {}
+    if failures is not None and len(failures):
+        f = failures[failures["stage"].isin(["deadline", "timeout"]) & failures["gpu_seconds"].notna()]
+        stopped = f.groupby(["model", "img_size", "runtime"])["gpu_seconds"].max().to_dict()
+    tasks = s.groupby(["model", "img_size", "runtime"])["gpu_seconds"].apply(list).to_dict()
+    costs = TaskCosts({rt: g["gpu_seconds"].tolist() for rt, g in s.groupby("runtime")}, stopped, tasks)
     rows = []
     for rt, g in s.groupby("runtime"):
         sec, comp, fit = g["gpu_seconds"], g["compile_time_s"].dropna(), g[g["macs"] > 0]
@@ -319,7 +330,11 @@ def _cost_table(s: Any, panel: list[str]) -> str:
             r2, slope = f"{100 * (1 - np.var(y - (a + b * x)) / np.var(y)):.1f}%", f"{b:+.3f}"
         est = costs.estimate(rt)
         done = {f"{m}@{i}" for m, i in zip(g["model"], g["img_size"], strict=True)}
-        left = len(set(panel) - done) if panel else None
+        left = sorted(set(panel) - done) if panel else None
+        planned = [
+            costs.estimate_task(Task(run_id="", spec={"model": m, "img_size": int(i)}, runtime=rt))
+            for m, i in (name.rsplit("@", 1) for name in left or [])
+        ]
         rows.append(
             [
                 rt,
@@ -330,12 +345,12 @@ def _cost_table(s: Any, panel: list[str]) -> str:
                 f"{comp.min():.0f}–{comp.max():.0f}" if len(comp) else "–",
                 slope,
                 r2,
-                "?" if left is None else left,
-                "?" if left is None else f"{left * est / 3600:.1f}",
+                "?" if left is None else len(left),
+                "?" if left is None else f"{sum(planned):.0f} s ({sum(planned) / 3600:.1f} h)",
             ]
         )
     head = ["runtime", "models", "GPU-s", "median", "estimate (p75)", "compile s", "MACs slope (log-log)", "R²"]
-    return _table([*head, "pairs left", "GPU-hours left at the estimate"], rows)
+    return _table([*head, "pairs left", "GPU time left, as the sweep plans it"], rows)
 
 
 if __name__ == "__main__":

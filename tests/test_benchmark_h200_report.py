@@ -53,7 +53,8 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     data.mkdir()
     rows.to_csv(data / "summaries.csv", index=False)
     sizes = dict(zip(rows["model"], rows["img_size"], strict=True))
-    panel = [f"{m}@{sizes[m]}" for m in models] + ["resnet50.a1_in1k@224"]
+    # left: resnet50 (no twin; its compile-fp16 run timed out after 900 s) and a second tag of tinynet_e (a twin)
+    panel = [f"{m}@{sizes[m]}" for m in models] + ["resnet50.a1_in1k@224", "tinynet_e.other@106"]
     (data / "panel.txt").write_text("\n".join(panel) + "\n")
     pd.DataFrame(
         [
@@ -67,12 +68,13 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
                 "batch_size": None,
                 "detail": None,
                 "occurred_at": "2026-11-28",
+                "gpu_seconds": 900.0,
             }
         ]
     ).to_csv(data / "failures.csv", index=False)
 
     out = _report(data, monkeypatch, capsys)
-    assert "| H200:torch-fp32 | 3 | 4 | 75% |" in out and "| H200:compile-fp16 | 3 | 4 | 75% |" in out
+    assert "| H200:torch-fp32 | 3 | 5 | 60% |" in out and "| H200:compile-fp16 | 3 | 5 | 60% |" in out
     assert "| compile-fp16 | timeout | worker timed out | 1 |" in out
     geomean = (3 * 4 * 6) ** (1 / 3)
     assert f"| H200 torch-fp32 -> compile-fp16 | 3 | {geomean:.2f}x |" in out
@@ -84,9 +86,14 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert "| regnetx_002.pycls_in1k@224 | 24.00 | 4.00 | 6.00x |" in per_model
     assert per_model.count("\n| ") == 2 + 3  # the header, its rule and one row per model
     cost = out.split("## Cost per model")[1].split("## Searches")[0]
-    # the sweep's estimate is the 75th percentile (75 GPU-s); one pair per runtime is left (resnet50)
-    assert "| torch-fp32 | 3 | 60–80 | 70 | 75 |" in cost and cost.rstrip().endswith("| 1 | 0.0 |")
-    assert "| +1.000 | 100.0% | 1 |" in cost
+    # the sweep's estimate is the 75th percentile (75 GPU-s); two pairs per runtime are left, costed as the planner
+    # does: resnet50 at the estimate, or at least the 900 s its timeout showed; tinynet_e.other at its twin's x 1.25
+    twin = rows[rows["model"] == "tinynet_e.in1k"].set_index("runtime")["gpu_seconds"] * 1.25
+    fp32_left = 75 + twin["torch-fp32"]
+    compiled_left = 900 + twin["compile-fp16"]
+    assert "| torch-fp32 | 3 | 60–80 | 70 | 75 |" in cost
+    assert cost.rstrip().endswith(f"| 2 | {fp32_left:.0f} s ({fp32_left / 3600:.1f} h) |")
+    assert f"| +1.000 | 100.0% | 2 | {compiled_left:.0f} s ({compiled_left / 3600:.1f} h) |" in cost
 
 
 def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeypatch, capsys):

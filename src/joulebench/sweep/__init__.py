@@ -369,7 +369,9 @@ class TaskCosts:
 
     PERCENTILE = 75.0
     #: A measured twin's cost times this. Of the 21 pairs measured twice in the H200 dataset, the second run cost
-    #: 0.87-1.18 times the first, more (1.5-2.6) only where its search went to larger batches under a newer rule.
+    #: 0.87-1.18 times the first, more (1.5-2.6) only where its search went to larger batches under a newer rule;
+    #: of the first six tags measured after a twin, five cost 0.91-1.43 times it, and one 3.5 times, where noise of
+    #: 2 % let its search go on (resnet18.a2 on compile-fp16): hence the dearest twin, not a typical one.
     TWIN_MARGIN = 1.25
 
     def __init__(
