@@ -12,10 +12,11 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
    to the models measured on both;
 5. consistency of the energy data: identical workloads measured under several tags on each setup, and the
    models whose energy ratio between two setups of one runtime is far from the typical one (joulebench's
-   ``repeatability`` and ``ratio_outliers``), listing those among the H200's models;
+   ``repeatability`` and ``ratio_outliers``), listing those among the H200's models; and the workloads the H200
+   measured under several tags, with the spread of the same tags on every setup;
 6. the measuring cost per model and runtime (``gpu_seconds``, ``compile_time_s``), how much of it the model's
-   MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need at the sweep's own
-   deadline estimate (:class:`joulebench.sweep.TaskCosts`);
+   MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need as the sweep's deadline
+   planner costs them (:meth:`joulebench.sweep.TaskCosts.estimate_task`);
 7. the results whose stored scouting ladder the current plateau rule would have continued, judged on the
    folder's ``h200.db`` as ``joulebench results --stale`` judges them
    (:func:`joulebench.sweep.stale.stale_by_setup`): measured under an older rule, to be measured again
@@ -178,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     none = [s for s in setups if s not in set(rep["setup"])]
     if none:
         print(f"\nNo workload measured under two or more tags yet: {', '.join(none)}.")
+    if same := _same_workloads_table(energy, ds.catalogue, setups):
+        print(same)
     pairs = [
         ("H100:torch-fp32", "A100:torch-fp32"),
         ("H100:tensorrt-fp16", "A100:tensorrt-fp16"),
@@ -218,6 +221,53 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Results measured more than once (the latest is kept)\n")
     print(_repeats_table(csv, args.data))
     return 0
+
+
+def _same_workloads_table(energy: Any, catalogue: Any, setups: list[str]) -> str:
+    """Spread between the tags of each workload the H200 measured under several tags, on every setup.
+
+    The section's first table pools each setup's own repeated workloads (230 on the paper's setups); this one
+    compares like with like: the same tags of the same workloads, so the H200's spread (two boards, two batch
+    searches) stands beside the paper's (one card each).
+    """
+    import pandas as pd
+
+    from joulebench.analysis.consistency import repeatability
+    from joulebench.errors import ConfigError
+
+    energy_col = "energy_per_image_j"
+    groups = []
+    for setup in H200:
+        try:
+            per = repeatability(energy, setup, catalogue).per_group
+        except ConfigError:  # no workload of this setup under two tags yet
+            continue
+        groups += [(int(size), tuple(m.split(", "))) for size, m in zip(per["img_size"], per["models"], strict=True)]
+    groups = sorted(set(groups), key=lambda g: (g[1][0], g[0]))
+    if not groups:
+        return ""
+    spreads: dict[str, dict[tuple[int, tuple[str, ...]], float]] = {}
+    summary = []
+    for setup in setups:
+        parts = []
+        for size, models in groups:
+            g = energy[(energy["setup"] == setup) & (energy["img_size"] == size) & energy["model"].isin(models)]
+            if len(g) == len(models):  # every tag measured on this setup
+                parts.append(g)
+                spreads.setdefault(setup, {})[(size, models)] = g[energy_col].max() / g[energy_col].min()
+        if parts:
+            r = repeatability(pd.concat(parts), setup, catalogue)
+            summary.append([setup, r.groups, f"{100 * r.pooled_sd_log:.1f}%", f"{r.median_spread:.3f}",
+                            f"{r.max_spread:.3f}"])  # fmt: skip
+    shown = [s for s in setups if s in spreads]
+    rows = [
+        [f"{' / '.join(m.split('.', 1)[1] for m in models)} ({models[0].split('.')[0]}@{size})"]
+        + [f"{spreads[s][(size, models)]:.3f}" if (size, models) in spreads[s] else "–" for s in shown]
+        for size, models in groups
+    ]
+    out = "\nThe same tags on every setup, over the workloads the H200 measured under several tags:\n\n"
+    out += _table(["setup", "workloads", "pooled SD (log)", "median spread", "max spread"], summary)
+    return out + "\n\n" + _table(["workload (tags)", *shown], rows)
 
 
 def _repeats_table(csv: dict[str, Any], data: Path) -> str:

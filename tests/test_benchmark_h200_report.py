@@ -6,6 +6,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -113,6 +114,12 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
     for setup in ("H200:torch-fp32", "H200:compile-fp16"):
         assert f"| {setup} | 1 | 2 |" in section and "| 1.200 | 1.200 | 1.20 | 1 |" in section
     assert "| H100:torch-fp32 | 230 | 585 |" in section and "No workload measured" not in section
+    # the same two tags on every setup: the H200's made-up 1.2 beside the paper's readings of the same workload
+    same = section.split("over the workloads the H200 measured under several tags")[1].split("| setups |")[0]
+    sd = f"{100 * np.log(1.2) / np.sqrt(2):.1f}%"  # two tags: SD of the logs = log(spread) / sqrt(2)
+    assert f"| H200:compile-fp16 | 1 | {sd} | 1.200 | 1.200 |" in same
+    workload = "| e1200_r224_in1k / e2400_r224_in1k (mobilenetv4_conv_small@224) | 1.200 | 1.200 | 1.360 |"
+    assert workload in same  # the H100 fp32 pair is the paper's 14.35 and 10.55 mJ
     # the paper's H100 fp32 reading of hardcorenas_c is a third of its A100 one (reference data, exact values)
     assert "- H100:torch-fp32 / A100:torch-fp32: hardcorenas_c.miil_green_in1k@224 13.27 / 42.63 mJ = 0.31" in section
     # ... at 31 % of its power limit against the A100's 100 %: implied power names the H100 reading (28 of 29)
