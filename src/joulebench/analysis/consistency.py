@@ -350,11 +350,21 @@ def _blame(
     setup, reference = pair
     if not np.isfinite(power_off_by) or _off(power_off_by, 1.0) <= factor:
         return ""  # the power ratio is ordinary (or unknown): the energy ratio comes from speed
-    dev_a = np.log(fraction / typical[setup])
-    dev_b = np.log(reference_fraction / typical[reference])
-    if abs(dev_a) >= abs(dev_b):  # the setup's power is the unusual one; it must err the way its energy does
-        return "setup" if np.sign(dev_a) == np.sign(np.log(off_by)) else ""
-    return "reference" if np.sign(dev_b) == -np.sign(np.log(off_by)) else ""
+    odd = _odd_reading(fraction / typical[setup], reference_fraction / typical[reference], off_by)
+    return "" if odd is None else ("setup", "reference")[odd]
+
+
+def _odd_reading(usual_a: float, usual_b: float, energy_a_over_b: float) -> int | None:
+    """Of two readings, the one whose implied power is off: 0 (a), 1 (b) or None.
+
+    ``usual_a``, ``usual_b``: each reading's implied power fraction over its setup's median one. The reading
+    further from its usual power is named if it errs the way its energy does against the other (lower power,
+    lower energy); else neither.
+    """
+    dev_a, dev_b, energy = np.log(usual_a), np.log(usual_b), np.log(energy_a_over_b)
+    if abs(dev_a) >= abs(dev_b):
+        return 0 if np.sign(dev_a) == np.sign(energy) else None
+    return 1 if np.sign(dev_b) == -np.sign(energy) else None
 
 
 class _Powers:
@@ -382,12 +392,10 @@ class _Powers:
         got = [self.by_key.get((setup, str(m), int(z))) for m, z in zip(g["model"], g["img_size"], strict=True)]
         if any(x is None for x in got) or _off(got[0][1], got[1][1]) <= threshold:
             return None
-        dev = [np.log(x[1] / self.typical[setup]) for x in got]
-        i = 0 if abs(dev[0]) >= abs(dev[1]) else 1
         energy = g[ENERGY].to_numpy(dtype=float)
-        if np.sign(dev[i]) != np.sign(np.log(energy[i] / energy[1 - i])):
-            return None
-        return str(g["model"].iloc[i])
+        usual = self.typical[setup]
+        i = _odd_reading(got[0][1] / usual, got[1][1] / usual, energy[0] / energy[1])
+        return None if i is None else str(g["model"].iloc[i])
 
 
 def gpu_pairs(setups: Sequence[str]) -> list[tuple[str, str]]:
