@@ -69,14 +69,20 @@ def summaries_to_energy(df: Any, source: str = OWN_SOURCE) -> Any:
     Raises:
         ConfigError: If required columns are missing.
     """
-    return _latest(_energy_rows(df, source)).drop(columns=[_FINISHED])
+    return _latest_by_time(_energy_rows(df, source))
 
 
 _FINISHED = "_finished_at"
 
 
+def _latest_by_time(rows: Any) -> Any:
+    """:func:`_latest` of :func:`_energy_rows` output (of one or several sources), ordered by finish time."""
+    rows = rows.sort_values(_FINISHED, kind="stable", na_position="first").reset_index(drop=True)
+    return _latest(rows).drop(columns=[_FINISHED])
+
+
 def _energy_rows(df: Any, source: str = OWN_SOURCE) -> Any:
-    """Every summary as an energy-view row, with its finish time (``_finished_at``), oldest first."""
+    """Every summary as an energy-view row, with its finish time (``_finished_at``; NaT when unknown)."""
     import pandas as pd
 
     need = ("model", "img_size", "runtime", "precision", "gpu_name", "energy_per_image_j", "throughput_ips",
@@ -93,8 +99,6 @@ def _energy_rows(df: Any, source: str = OWN_SOURCE) -> Any:
         if "finished_at" in df.columns
         else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
     )
-    order = finished.reset_index(drop=True).sort_values(kind="stable", na_position="first").index
-    df, finished = df.iloc[order], finished.iloc[order]
     gpu = df["gpu_name"].map(gpu_short_name)
     sim = df["meter"].astype("string").fillna("").str.lower().eq("sim")
     setup = gpu + ":" + df["runtime"].astype(str) + sim.map({True: ":sim", False: ""})
@@ -438,8 +442,7 @@ def load_dataset(
     own = [o for o in own if len(o)]
     if own:
         # the latest result wins across files and the store, whatever order they were read in
-        o = pd.concat(own, ignore_index=True).sort_values(_FINISHED, kind="stable", na_position="first")
-        energy_parts.append(_latest(o.reset_index(drop=True)).drop(columns=[_FINISHED]))
+        energy_parts.append(_latest_by_time(pd.concat(own, ignore_index=True)))
     energy_parts = [p for p in energy_parts if len(p)]
     energy = pd.concat(energy_parts, ignore_index=True) if energy_parts else _empty(VIEW_ENERGY_COLUMNS)
     energy = energy[list(VIEW_ENERGY_COLUMNS)]
