@@ -158,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- only on the H100 frontier ({len(b - a)}): {fmt(b - a)}")
 
     print("\n## Consistency: identical workloads under several tags, and ratio outliers between GPUs\n")
-    from joulebench.analysis.consistency import ratio_outliers, repeatability_table
+    from joulebench.analysis.consistency import ratio_outliers, repeatabilities, summary_table
 
-    rep = repeatability_table(energy, None, ds.catalogue)
+    reps = repeatabilities(energy, None, ds.catalogue)  # every setup with repeated workloads
+    rep = summary_table(reps)
     rows = [
         [
             r.setup,
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     none = [s for s in setups if s not in set(rep["setup"])]
     if none:
         print(f"\nNo workload measured under two or more tags yet: {', '.join(none)}.")
-    if same := _same_workloads_table(energy, ds.catalogue, setups):
+    if same := _same_workloads_table(energy, ds.catalogue, setups, [r for r in reps if r.setup in H200]):
         print(same)
     pairs = [
         ("H100:torch-fp32", "A100:torch-fp32"),
@@ -223,8 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _same_workloads_table(energy: Any, catalogue: Any, setups: list[str]) -> str:
+def _same_workloads_table(energy: Any, catalogue: Any, setups: list[str], h200: list[Any]) -> str:
     """Spread between the tags of each workload the H200 measured under several tags, on every setup.
+
+    ``h200`` holds the H200 setups' :class:`~joulebench.analysis.consistency.Repeatability` results (their
+    ``per_group`` tables name the workloads and tags).
 
     The section's first table pools each setup's own repeated workloads (230 on the paper's setups); this one
     compares like with like: the same tags of the same workloads, so the H200's spread (two boards, two batch
@@ -233,17 +237,14 @@ def _same_workloads_table(energy: Any, catalogue: Any, setups: list[str]) -> str
     import pandas as pd
 
     from joulebench.analysis.consistency import repeatability
-    from joulebench.errors import ConfigError
 
     energy_col = "energy_per_image_j"
-    groups = []
-    for setup in H200:
-        try:
-            per = repeatability(energy, setup, catalogue).per_group
-        except ConfigError:  # no workload of this setup under two tags yet
-            continue
-        groups += [(int(size), tuple(m.split(", "))) for size, m in zip(per["img_size"], per["models"], strict=True)]
-    groups = sorted(set(groups), key=lambda g: (g[1][0], g[0]))
+    groups = {
+        (int(size), tuple(models.split(", ")))
+        for r in h200
+        for size, models in zip(r.per_group["img_size"], r.per_group["models"], strict=True)
+    }
+    groups = sorted(groups, key=lambda g: (g[1][0], g[0]))
     if not groups:
         return ""
     spreads: dict[str, dict[tuple[int, tuple[str, ...]], float]] = {}
@@ -360,16 +361,17 @@ def _cost_table(s: Any, panel: list[str], failures: Any = None) -> str:
     import numpy as np
 
     from joulebench.models.stats import load_stats
+    from joulebench.store.db import STOP_STAGES, seconds_by_runtime
     from joulebench.sweep import Task, TaskCosts
 
     s = s[(s["status"] == "ok") & s["gpu_seconds"].notna()]
     s = s.merge(load_stats(include_cache=False)[["model", "img_size", "macs"]], on=["model", "img_size"], how="left")
     stopped = {}
     if failures is not None and len(failures):
-        f = failures[failures["stage"].isin(["deadline", "timeout"]) & failures["gpu_seconds"].notna()]
+        f = failures[failures["stage"].isin(STOP_STAGES) & failures["gpu_seconds"].notna()]
         stopped = f.groupby(["model", "img_size", "runtime"])["gpu_seconds"].max().to_dict()
     tasks = s.groupby(["model", "img_size", "runtime"])["gpu_seconds"].apply(list).to_dict()
-    costs = TaskCosts({rt: g["gpu_seconds"].tolist() for rt, g in s.groupby("runtime")}, stopped, tasks)
+    costs = TaskCosts(seconds_by_runtime(tasks), stopped, tasks)
     rows = []
     for rt, g in s.groupby("runtime"):
         sec, comp, fit = g["gpu_seconds"], g["compile_time_s"].dropna(), g[g["macs"] > 0]

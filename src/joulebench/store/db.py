@@ -56,6 +56,9 @@ _ORDER = {
 }
 
 _LOCK_ATTEMPTS = 5
+#: Failure stages of a task stopped while it ran (at a sweep's deadline, or its worker at ``--timeout``): it needs
+#: longer than its row's ``gpu_seconds`` (:meth:`Store.deadline_stops`).
+STOP_STAGES = ("deadline", "timeout")
 
 
 def _now() -> str:
@@ -584,7 +587,7 @@ class Store:
         where, params = self._of_runs(config_hash, meter, gpu_name)
         sql = (
             "SELECT f.model, f.img_size, f.runtime, MAX(f.gpu_seconds) FROM failures f "
-            "JOIN runs r ON r.run_id = f.run_id WHERE f.stage IN ('deadline', 'timeout') AND f.gpu_seconds IS NOT NULL"
+            f"JOIN runs r ON r.run_id = f.run_id WHERE f.stage IN {STOP_STAGES!r} AND f.gpu_seconds IS NOT NULL"
             f"{where} GROUP BY f.model, f.img_size, f.runtime"
         )
         return {(m, s, rt): float(sec) for m, s, rt, sec in self._require().execute(sql, params)}
