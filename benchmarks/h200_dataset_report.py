@@ -13,7 +13,8 @@ folder, so the shortened-protocol rows of the sweep issue's panel stay out) and 
 5. consistency of the energy data: identical workloads measured under several tags on each setup, and the
    models whose energy ratio between two setups of one runtime is far from the typical one (joulebench's
    ``repeatability`` and ``ratio_outliers``), listing those among the H200's models; and the workloads the H200
-   measured under several tags, with the spread of the same tags on every setup;
+   measured under several tags, with the spread of the same tags on every setup, and that spread split into
+   the part within one H200 board (tags measured on the same card) and the part across boards;
 6. the measuring cost per model and runtime (``gpu_seconds``, ``compile_time_s``), how much of it the model's
    MACs explain (a log-log least-squares fit), and what the panel's remaining pairs need as the sweep's deadline
    planner costs them (:meth:`joulebench.sweep.TaskCosts.estimate_task`);
@@ -182,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nNo workload measured under two or more tags yet: {', '.join(none)}.")
     if same := _same_workloads_table(energy, ds.catalogue, setups, [r for r in reps if r.setup in H200]):
         print(same)
+    # each table from here on reads these exports: once here, not once per table
+    csv = {
+        n: pd.read_csv(f) for n in ("summaries", "measurements", "failures") if (f := args.data / f"{n}.csv").exists()
+    }
+    if boards := _boards_table(csv["summaries"], ds.catalogue):
+        print(boards)
     pairs = [
         ("H100:torch-fp32", "A100:torch-fp32"),
         ("H100:tensorrt-fp16", "A100:tensorrt-fp16"),
@@ -210,10 +217,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(flagged) or "none")
 
     print("\n## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n")
-    # each table below reads these exports: once here, not once per table
-    csv = {
-        n: pd.read_csv(f) for n in ("summaries", "measurements", "failures") if (f := args.data / f"{n}.csv").exists()
-    }
     print(_cost_table(csv["summaries"], panel, csv.get("failures")))
 
     print("\n## Searches the current plateau rule would continue (measured under an older rule)\n")
@@ -269,6 +272,68 @@ def _same_workloads_table(energy: Any, catalogue: Any, setups: list[str], h200: 
     out = "\nThe same tags on every setup, over the workloads the H200 measured under several tags:\n\n"
     out += _table(["setup", "workloads", "pooled SD (log)", "median spread", "max spread"], summary)
     return out + "\n\n" + _table(["workload (tags)", *shown], rows)
+
+
+def _boards_table(summaries: Any, catalogue: Any) -> str:
+    """The H200's spread between tags of one workload, within one board and across boards.
+
+    The reference setups ran on one card each; the H200 rows come from many boards (``gpu_uuid``), so the
+    same-tags spread above mixes a card's run-to-run noise with board-to-board differences. Tags of one workload
+    measured on the same board give the first alone. Pooled SDs are of log energy: within a board, about the
+    board's own mean (boards with two or more tags); over all boards, about the workload's mean.
+    """
+    import numpy as np
+
+    from joulebench.analysis.consistency import workload_groups
+
+    s = summaries[summaries["status"] == "ok"].sort_values("finished_at")
+    s = s.drop_duplicates(["model", "img_size", "runtime"], keep="last")  # the result the dataset keeps
+    s = s.assign(group=workload_groups(s, catalogue), log_e=np.log(s["energy_per_image_j"].astype(float)))
+    s = s[s.groupby(["runtime", "group"])["model"].transform("size") >= 2]
+    if s.empty:
+        return ""
+    summary, rows = [], []
+    for runtime, r in s.groupby("runtime", sort=False):
+        within = across = 0.0
+        dof_within = dof_across = tags_within = 0
+        for _, g in r.groupby("group", sort=True):
+            across += float(((g["log_e"] - g["log_e"].mean()) ** 2).sum())
+            dof_across += len(g) - 1
+            on_one = []  # (spread, tags) of each board that measured two or more tags
+            for _, b in g.groupby("gpu_uuid"):
+                if len(b) >= 2:
+                    within += float(((b["log_e"] - b["log_e"].mean()) ** 2).sum())
+                    dof_within += len(b) - 1
+                    tags_within += len(b)
+                    on_one.append((b["energy_per_image_j"].max() / b["energy_per_image_j"].min(), len(b)))
+            e = g["energy_per_image_j"]
+            best = max(on_one) if on_one else None
+            rows.append(
+                [
+                    f"{g['model'].iloc[0].split('.')[0]}@{int(g['img_size'].iloc[0])}",
+                    f"H200:{runtime}",
+                    len(g),
+                    g["gpu_uuid"].nunique(),
+                    f"{best[0]:.3f} ({best[1]} tags)" if best else "–",
+                    f"{e.max() / e.min():.3f}",
+                ]
+            )
+        summary.append(
+            [
+                f"H200:{runtime}",
+                r["group"].nunique(),
+                len(r),
+                r["gpu_uuid"].nunique(),
+                tags_within,
+                f"{100 * np.sqrt(within / dof_within):.1f}%" if dof_within else "–",
+                f"{100 * np.sqrt(across / dof_across):.1f}%",
+            ]
+        )
+    out = "\nThe H200's spread between tags of one workload, within one board and across boards:\n\n"
+    head = ["setup", "workloads", "tags", "boards", "tags sharing a board", "pooled SD, one board", "pooled SD, all"]
+    out += _table(head, summary) + "\n\n"
+    head = ["workload", "setup", "tags", "boards", "largest spread on one board", "spread over all boards"]
+    return out + _table(head, sorted(rows, key=lambda row: (row[0], row[1])))
 
 
 def _repeats_table(csv: dict[str, Any], data: Path) -> str:

@@ -128,6 +128,33 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
     assert "| H100:torch-fp32 / A100:torch-fp32 | 1433 | 0.877 | 29 | 0 | 28 | 1 |" in section
 
 
+def test_report_splits_the_h200_tag_spread_into_one_board_and_all_boards(tmp_path, monkeypatch, capsys):
+    template = _template()
+    tags = ["resnet18.a1_in1k", "resnet18.a2_in1k", "resnet18.tv_in1k"]
+    rows = template[
+        (template["model"].isin(tags) & (template["img_size"] == 224)) | (template["model"] == "tinynet_e.in1k")
+    ]
+    rows = rows.copy()
+    assert len(rows) == 8
+    # one workload under three tags: a1 and a2 on board A, 2 % apart; tv on board B, 10 % above a1
+    scale = {"resnet18.a1_in1k": 1.0, "resnet18.a2_in1k": 1.02, "resnet18.tv_in1k": 1.10}
+    board = {"resnet18.a1_in1k": "GPU-a", "resnet18.a2_in1k": "GPU-a", "resnet18.tv_in1k": "GPU-b"}
+    mine = rows["model"].isin(tags)
+    rows.loc[mine, "energy_per_image_j"] = [0.01 * scale[m] for m in rows["model"][mine]]
+    rows.loc[mine, "gpu_uuid"] = [board[m] for m in rows["model"][mine]]
+    data = tmp_path / "h200"
+    data.mkdir()
+    rows.to_csv(data / "summaries.csv", index=False)
+
+    section = _report(data, monkeypatch, capsys).split("within one board and across boards")[1].split("| setups |")[0]
+    one = f"{100 * np.log(1.02) / np.sqrt(2):.1f}%"  # two tags on a board: log(spread) / sqrt(2)
+    every = f"{100 * np.std(np.log([1.0, 1.02, 1.10]), ddof=1):.1f}%"
+    for setup in ("H200:torch-fp32", "H200:compile-fp16"):
+        assert f"| {setup} | 1 | 3 | 2 | 2 | {one} | {every} |" in section
+        assert f"| resnet18@224 | {setup} | 3 | 2 | 1.020 (2 tags) | 1.100 |" in section
+    assert "tinynet_e" not in section  # measured under one tag only
+
+
 def _stale_section(data: Path, rows: pd.DataFrame, monkeypatch, capsys) -> str:
     rows.to_csv(data / "summaries.csv", index=False)
     return _report(data, monkeypatch, capsys).split("## Searches the current plateau rule would continue")[1]
