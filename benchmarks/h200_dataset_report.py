@@ -234,8 +234,8 @@ def _same_workloads_table(energy: Any, catalogue: Any, setups: list[str], h200: 
     ``per_group`` tables name the workloads and tags).
 
     The section's first table pools each setup's own repeated workloads (230 on the paper's setups); this one
-    compares like with like: the same tags of the same workloads, so the H200's spread (two boards, two batch
-    searches) stands beside the paper's (one card each).
+    compares like with like: the same tags of the same workloads, so the H200's spread (several boards and batch
+    searches; :func:`_boards_table` separates the boards) stands beside the paper's (one card each).
     """
     import pandas as pd
 
