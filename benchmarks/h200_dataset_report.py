@@ -284,7 +284,8 @@ def _boards_table(summaries: Any, catalogue: Any) -> str:
     """
     import numpy as np
 
-    from joulebench.analysis.consistency import workload_groups
+    from joulebench.analysis._common import arch_of
+    from joulebench.analysis.consistency import pooled_sd_log, workload_groups
 
     s = summaries[summaries["status"] == "ok"].sort_values("finished_at")
     s = s.drop_duplicates(["model", "img_size", "runtime"], keep="last")  # the result the dataset keeps
@@ -294,23 +295,17 @@ def _boards_table(summaries: Any, catalogue: Any) -> str:
         return ""
     summary, rows = [], []
     for runtime, r in s.groupby("runtime", sort=False):
-        within = across = 0.0
-        dof_within = dof_across = tags_within = 0
-        for _, g in r.groupby("group", sort=True):
-            across += float(((g["log_e"] - g["log_e"].mean()) ** 2).sum())
-            dof_across += len(g) - 1
-            on_one = []  # (spread, tags) of each board that measured two or more tags
-            for _, b in g.groupby("gpu_uuid"):
-                if len(b) >= 2:
-                    within += float(((b["log_e"] - b["log_e"].mean()) ** 2).sum())
-                    dof_within += len(b) - 1
-                    tags_within += len(b)
-                    on_one.append((b["energy_per_image_j"].max() / b["energy_per_image_j"].min(), len(b)))
+        # a board's tags of one workload: how far apart they are, and how many (one tag alone says nothing)
+        boards = r.groupby(["group", "gpu_uuid"])["energy_per_image_j"].agg(["max", "min", "size"]).reset_index()
+        boards = boards[boards["size"] >= 2]
+        within, dof_within = pooled_sd_log(r["log_e"], [r["group"], r["gpu_uuid"]])
+        for group, g in r.groupby("group", sort=True):
+            b = boards[boards["group"] == group]
+            best = max(zip(b["max"] / b["min"], b["size"], strict=True), default=None)
             e = g["energy_per_image_j"]
-            best = max(on_one) if on_one else None
             rows.append(
                 [
-                    f"{g['model'].iloc[0].split('.')[0]}@{int(g['img_size'].iloc[0])}",
+                    f"{arch_of(g['model']).iloc[0]}@{int(g['img_size'].iloc[0])}",
                     f"H200:{runtime}",
                     len(g),
                     g["gpu_uuid"].nunique(),
@@ -324,9 +319,9 @@ def _boards_table(summaries: Any, catalogue: Any) -> str:
                 r["group"].nunique(),
                 len(r),
                 r["gpu_uuid"].nunique(),
-                tags_within,
-                f"{100 * np.sqrt(within / dof_within):.1f}%" if dof_within else "–",
-                f"{100 * np.sqrt(across / dof_across):.1f}%",
+                int(boards["size"].sum()),
+                f"{100 * within:.1f}%" if dof_within else "–",
+                f"{100 * pooled_sd_log(r['log_e'], r['group'])[0]:.1f}%",
             ]
         )
     out = "\nThe H200's spread between tags of one workload, within one board and across boards:\n\n"

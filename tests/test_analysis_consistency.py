@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 import joulebench.commands.analysis as cmd
-from joulebench.analysis.consistency import ratio_outliers, repeatability, repeatability_table, workload_groups
+from joulebench.analysis.consistency import (
+    pooled_sd_log,
+    ratio_outliers,
+    repeatability,
+    repeatability_table,
+    workload_groups,
+)
 from joulebench.cli import app
 from joulebench.errors import ConfigError
 
@@ -371,3 +377,15 @@ def test_the_papers_low_h100_reading_of_eva_large_is_named_not_its_twin():
     assert len(repeats) == 1 and f"the other tag, {bad}, is wrong: it implies 91 W, 29 %" in repeats[0]["message"]
     ratio = [c for c in model_checks(ds.energy, bad, 196, ds.catalogue) if c["check"] == "ratio"]
     assert [c["blame"] for c in ratio] == ["H100:torch-fp32"]
+
+
+def test_pooled_sd_log_pools_groups_and_leaves_out_singletons_and_missing_keys():
+    log_e = pd.Series([0.0, 0.2, 1.0, 1.4, 1.8, 5.0, 9.0])
+    board = pd.Series(["a", "a", "b", "b", "b", "c", None])  # c is alone; the last row has no group
+    # squares about each group's mean: 0.02 (a) + 0.32 (b); dof 1 + 2
+    sd, dof = pooled_sd_log(log_e, board)
+    assert dof == 3 and sd == pytest.approx(math.sqrt(0.34 / 3))
+    nested, dof = pooled_sd_log(log_e, [pd.Series(["w"] * 7), board])  # a list of keys nests the groups
+    assert dof == 3 and nested == pytest.approx(sd)
+    lone, dof = pooled_sd_log(pd.Series([1.0, 2.0]), pd.Series(["a", "b"]))
+    assert dof == 0 and math.isnan(lone)

@@ -138,6 +138,23 @@ def workload_groups(rows: pd.DataFrame, catalogue: pd.DataFrame | None = None) -
     return label + pd.Series(sizes, index=rows.index)
 
 
+def pooled_sd_log(log_e: pd.Series, by) -> tuple[float, int]:
+    """Pooled standard deviation of log energies about their groups' means, and its degrees of freedom.
+
+    Args:
+        log_e: Log energies.
+        by: What groups them, as ``Series.groupby`` takes it (a Series, or a list of them for nested groups).
+            Rows without a group are left out; a group of one row adds nothing.
+
+    Returns:
+        ``(sd, dof)``: the SD is NaN when no group has two rows (``dof == 0``).
+    """
+    groups = log_e.groupby(by)
+    dof = int((groups.size() - 1).sum())
+    squares = float(((log_e - groups.transform("mean")) ** 2).sum())
+    return (float(np.sqrt(squares / dof)) if dof else float("nan")), dof
+
+
 def repeatability(
     energy: pd.DataFrame,
     setup: str,
@@ -172,11 +189,7 @@ def repeatability(
         )
     e = e.assign(log_e=np.log(e[ENERGY].to_numpy(dtype=float)))
     rows = []
-    squares, dof = 0.0, 0
     for _, g in e.groupby("group", sort=False):
-        dev = g["log_e"] - g["log_e"].mean()
-        squares += float((dev**2).sum())
-        dof += len(g) - 1
         rows.append(
             {
                 "arch": g["arch"].iloc[0],
@@ -195,7 +208,7 @@ def repeatability(
         setup=setup,
         groups=len(per),
         configs=int(per["n"].sum()),
-        pooled_sd_log=float(np.sqrt(squares / dof)),
+        pooled_sd_log=pooled_sd_log(e["log_e"], e["group"])[0],
         median_spread=float(np.median(spread)),
         p90_spread=float(np.quantile(spread, 0.9)),
         max_spread=float(spread.max()),
