@@ -97,6 +97,23 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert f"| +1.000 | 100.0% | 2 | {compiled_left:.0f} s ({compiled_left / 3600:.1f} h) |" in cost
 
 
+def test_report_compares_the_paper_over_the_h200_pairs_only(tmp_path, monkeypatch, capsys):
+    template = _template()
+    paired = ["tinynet_e.in1k", "mobilenetv3_small_050.lamb_in1k", "regnetx_002.pycls_in1k"]
+    rows = template[template["model"].isin(paired)]
+    # a fourth model measured on torch-fp32 only: not a pair, so it stays out of every reduction
+    single = template[(template["model"] == "lcnet_050.ra2_in1k") & (template["runtime"] == "torch-fp32")]
+    assert len(rows) == 6 and len(single) == 1
+    data = tmp_path / "h200"
+    data.mkdir()
+    pd.concat([rows, single]).to_csv(data / "summaries.csv", index=False)
+
+    out = _report(data, monkeypatch, capsys)
+    assert "| H200 torch-fp32 -> compile-fp16 | 3 |" in out
+    assert "| H100 torch-fp32 -> tensorrt-fp16, H200's models | 3 |" in out
+    assert "| A100 torch-fp32 -> tensorrt-fp16, H200's models | 3 |" in out
+
+
 def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeypatch, capsys):
     template = _template()
     keep = ["hardcorenas_c.miil_green_in1k", "mobilenetv4_conv_small.e1200_r224_in1k", "tinynet_e.in1k"]
