@@ -424,7 +424,7 @@ def _cost_table(s: Any, panel: list[str], failures: Any = None) -> str:
     import numpy as np
 
     from joulebench.models.stats import load_stats
-    from joulebench.store.db import STOP_STAGES, seconds_by_runtime
+    from joulebench.store.db import STOP_STAGES
     from joulebench.sweep import Task, TaskCosts
 
     s = s[(s["status"] == "ok") & s["gpu_seconds"].notna()]
@@ -434,7 +434,7 @@ def _cost_table(s: Any, panel: list[str], failures: Any = None) -> str:
         f = failures[failures["stage"].isin(STOP_STAGES) & failures["gpu_seconds"].notna()]
         stopped = f.groupby(["model", "img_size", "runtime"])["gpu_seconds"].max().to_dict()
     tasks = s.groupby(["model", "img_size", "runtime"])["gpu_seconds"].apply(list).to_dict()
-    costs = TaskCosts(seconds_by_runtime(tasks), stopped, tasks)
+    costs = TaskCosts.from_tasks(tasks, stopped)
     rows = []
     for rt, g in s.groupby("runtime"):
         sec, comp, fit = g["gpu_seconds"], g["compile_time_s"].dropna(), g[g["macs"] > 0]

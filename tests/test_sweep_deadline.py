@@ -318,6 +318,10 @@ def test_a_tag_of_a_measured_workload_is_expected_to_cost_what_its_twin_did():
     # a deadline that stopped one tag after 300 s holds back the others: they need more than that too
     stopped = TaskCosts({"cpu-fp32": [100.0]}, {twin: 300.0}, tasks={twin: [40.0]})
     assert stopped.floor(vit) == 300.0 and stopped.estimate_task(vit) == 300.0
+    # from the tasks alone, the runtime's history is every task's seconds: the twin's 30 and 40 s, and 200 s
+    from_tasks = TaskCosts.from_tasks({twin: [30.0, 40.0], resnet.key: [200.0]}, {twin: 45.0})
+    assert from_tasks.estimate("cpu-fp32") == pytest.approx(120.0)  # 75th percentile of 30, 40, 200
+    assert from_tasks.estimate_task(vit) == pytest.approx(50.0) and from_tasks.floor(vit) == 45.0
 
 
 def test_the_store_lists_what_each_task_cost(tmp_path):

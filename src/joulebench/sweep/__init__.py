@@ -387,6 +387,22 @@ class TaskCosts:
             self._twins.setdefault(_workload(key), []).extend(float(s) for s in secs)
         self._lock = threading.Lock()  # added and read on the executor's threads, one per device
 
+    @classmethod
+    def from_tasks(
+        cls,
+        tasks: dict[tuple[str, int, str], list[float]],
+        stopped: dict[tuple[str, int, str], float] | None = None,
+    ) -> TaskCosts:
+        """Costs from finished tasks' GPU-seconds alone: each runtime's history is its tasks' seconds.
+
+        Args:
+            tasks: GPU-seconds per ``(model, img_size, runtime)`` (:meth:`Store.gpu_seconds_by_task`).
+            stopped: Seconds a deadline or time limit let each stopped task run (:meth:`Store.deadline_stops`).
+        """
+        from joulebench.store.db import seconds_by_runtime
+
+        return cls(seconds_by_runtime(tasks), stopped, tasks)
+
     def add(self, runtime: str, seconds: float | None, key: tuple[str, int, str] | None = None) -> None:
         """Record a finished task's GPU-seconds (``key``: the task's, so its workload's other tags learn it)."""
         if seconds is not None:
@@ -556,11 +572,9 @@ def run_sweep(
         todo = _capped(todo, ceilings, progress)
         costs = None
         if ends_at is not None:
-            from joulebench.store.db import seconds_by_runtime
-
             filters = {"meter": plan.options.meter, "gpu_name": gpu_name}
             by_task = store.gpu_seconds_by_task(protocol, **filters)  # one read: per runtime and per workload
-            costs = TaskCosts(seconds_by_runtime(by_task), store.deadline_stops(protocol, **filters), by_task)
+            costs = TaskCosts.from_tasks(by_task, store.deadline_stops(protocol, **filters))
             runner = _counting(runner or run_task, costs)
         # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
         ex = get_executor(executor, plan.devices, **(executor_options or {}), **({"runner": runner} if runner else {}))
