@@ -14,7 +14,7 @@ import math
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
@@ -24,41 +24,18 @@ from urllib.parse import quote
 
 from joulebench.errors import ConfigError, StoreError
 from joulebench.store import schema
+from joulebench.store.queries import STOP_STAGES, SweepQueries, finished_keys, seconds_by_runtime  # noqa: F401 (moved)
+from joulebench.store.reads import _DB_HINT, FILTERS, TableReads  # noqa: F401 (FILTERS moved)
 from joulebench.store.records import BatchMeasurement, Failure, ModelSummary, RunRecord
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from joulebench.meters.base import WindowResult
 
 log = logging.getLogger(__name__)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_DB_HINT = "use --db (or $JOULEBENCH_DB) to pick another file"
-
-#: Filters every query method accepts, and what they match.
-FILTERS = {
-    "model": "glob pattern on the model (`resnet*`; a name without wildcards also matches its tags)",
-    "img_size": "input resolution (pixels)",
-    "runtime": "runtime name (`torch-fp32`)",
-    "gpu": "substring of the GPU name, case-insensitive (`H100`)",
-    "meter": "meter name (`nvml`, `sim`)",
-    "status": "row status (`ok`, `oom`, `error`, `failed`, `running`)",
-    "run_id": "run id",
-}
-
-_ORDER = {
-    "summaries": "t.model, t.img_size, t.runtime, t.gpu_name, t.finished_at, t.id",
-    "measurements": "t.model, t.img_size, t.runtime, t.run_id, t.batch_size, t.id",
-    "failures": "t.model, t.img_size, t.runtime, t.id",
-    "runs": "t.started_at, t.run_id",
-    "windows": "t.window_id",
-}
 
 _LOCK_ATTEMPTS = 5
-#: Failure stages of a task stopped while it ran (at a sweep's deadline, or its worker at ``--timeout``): it needs
-#: longer than its row's ``gpu_seconds`` (:meth:`Store.deadline_stops`).
-STOP_STAGES = ("deadline", "timeout")
 
 
 def _now() -> str:
@@ -110,7 +87,7 @@ def _is_busy(e: sqlite3.Error) -> bool:
     return "locked" in msg or "busy" in msg
 
 
-class Store:
+class Store(TableReads, SweepQueries):
     """The results database.
 
     Args:
@@ -474,331 +451,6 @@ class Store:
             [[r[c] for c in cols] for r in rows],
         )
 
-    # -- queries ------------------------------------------------------------------------------------------
-
-    def done_keys(
-        self,
-        gpu_uuid: str | None,
-        config_hash: str | None = None,
-        *,
-        meter: str | None = None,
-        gpu_name: str | None = None,
-        power_limit_w: float | None = None,
-        finished_since: str | None = None,
-    ) -> set[tuple[str, int, str]]:
-        """(model, img_size, runtime) of every successfully finished summary, to skip on resume.
-
-        Args:
-            gpu_uuid: Only results from this device (board); None = from any device.
-            config_hash: Only results of runs with this protocol (:func:`joulebench.store.records.config_hash`).
-            meter: Only results from this meter (keeps simulated numbers from counting as done on hardware).
-            gpu_name: Only results from GPUs of this model (``NVIDIA H200``), whichever board.
-            power_limit_w: Only results measured under this power limit (within 0.5 W).
-            finished_since: Only results finished at or after this UTC time (ISO 8601, as stored): older ones are
-                to be measured again.
-        """
-        rows = self.finished_results(gpu_uuid, config_hash, meter=meter, gpu_name=gpu_name, power_limit_w=power_limit_w)
-        return finished_keys(rows, finished_since)
-
-    def finished_results(
-        self,
-        gpu_uuid: str | None,
-        config_hash: str | None = None,
-        *,
-        meter: str | None = None,
-        gpu_name: str | None = None,
-        power_limit_w: float | None = None,
-    ) -> list[dict[str, Any]]:
-        """Every successfully finished summary matching the filters, with its run's protocol configuration.
-
-        Args: as in :meth:`done_keys`.
-
-        Returns:
-            Rows of ``model``, ``img_size``, ``runtime``, ``run_id``, ``finished_at``, ``gpu_name``, ``meter`` and
-            ``config`` (the run's ``SweepOptions.to_config()``, decoded; None if unreadable), in the order saved.
-        """
-        where, params = self._finished(gpu_uuid, config_hash, meter, gpu_name, power_limit_w)
-        cols = "t.model, t.img_size, t.runtime, t.run_id, t.finished_at, COALESCE(t.gpu_name, r.gpu_name), " + (
-            "COALESCE(t.meter, r.meter), r.config"
-        )
-        configs: dict[str, Any] = {}  # one decoded configuration per run
-        out = []
-        for m, s, rt, run_id, at, gpu, run_meter, config in self._require().execute(
-            f"SELECT {cols} {where} ORDER BY t.id", params
-        ):
-            if run_id not in configs:
-                try:
-                    configs[run_id] = json.loads(config) if config else None
-                except ValueError:
-                    configs[run_id] = None
-            row = {"model": m, "img_size": s, "runtime": rt, "run_id": run_id, "finished_at": at, "gpu_name": gpu}
-            out.append({**row, "meter": run_meter, "config": configs[run_id]})
-        return out
-
-    def scout_ladder(self, run_id: str, model: str, img_size: int, runtime: str) -> list[tuple[int, str, float | None]]:
-        """``(batch_size, status, energy_per_image_j)`` of one task's scouting windows, in the order measured."""
-        sql = (
-            "SELECT batch_size, status, energy_per_image_j, trace_summary FROM measurements "
-            "WHERE run_id = ? AND model = ? AND img_size = ? AND runtime = ? ORDER BY id"
-        )
-        out = []
-        for b, status, energy, trace in self._require().execute(sql, (run_id, model, img_size, runtime)):
-            try:
-                phase = (json.loads(trace) or {}).get("phase") if trace else None
-            except ValueError:
-                phase = None
-            if phase == "scout":
-                out.append((int(b), str(status), energy))
-        return out
-
-    def gpu_seconds_by_runtime(
-        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
-    ) -> dict[str, list[float]]:
-        """GPU-seconds of every successfully finished summary, by runtime: what a task has cost.
-
-        Filters as in :meth:`done_keys`.
-        """
-        return seconds_by_runtime(self.gpu_seconds_by_task(config_hash, meter=meter, gpu_name=gpu_name))
-
-    def gpu_seconds_by_task(
-        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
-    ) -> dict[tuple[str, int, str], list[float]]:
-        """GPU-seconds of every successfully finished summary, by ``(model, img_size, runtime)``.
-
-        Filters as in :meth:`done_keys`.
-        """
-        where, params = self._finished(None, config_hash, meter, gpu_name, None)
-        out: dict[tuple[str, int, str], list[float]] = {}
-        for m, size, rt, sec in self._require().execute(
-            f"SELECT t.model, t.img_size, t.runtime, t.gpu_seconds {where}", params
-        ):
-            if sec is not None:
-                out.setdefault((m, int(size), rt), []).append(float(sec))
-        return out
-
-    def deadline_stops(
-        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
-    ) -> dict[tuple[str, int, str], float]:
-        """(model, img_size, runtime) -> the longest a task ran before a deadline or its time limit stopped it (s).
-
-        From ``failures`` rows of stage ``deadline`` and ``timeout`` (the worker killed at ``--timeout``); either
-        way the task needs longer than it ran. Filters as in :meth:`done_keys` (on the run's columns).
-        """
-        where, params = self._of_runs(config_hash, meter, gpu_name)
-        sql = (
-            "SELECT f.model, f.img_size, f.runtime, MAX(f.gpu_seconds) FROM failures f "
-            f"JOIN runs r ON r.run_id = f.run_id WHERE f.stage IN {STOP_STAGES!r} AND f.gpu_seconds IS NOT NULL"
-            f"{where} GROUP BY f.model, f.img_size, f.runtime"
-        )
-        return {(m, s, rt): float(sec) for m, s, rt, sec in self._require().execute(sql, params)}
-
-    @staticmethod
-    def _of_runs(config_hash: str | None, meter: str | None, gpu_name: str | None) -> tuple[str, list[Any]]:
-        """`` AND ...`` conditions on the joined run ``r`` (protocol, meter, GPU model), and their parameters."""
-        where, params = "", []
-        for column, value in (("r.config_hash", config_hash), ("r.meter", meter), ("r.gpu_name", gpu_name)):
-            if value is not None:
-                where += f" AND {column} = ?"
-                params.append(value)
-        return where, params
-
-    def crash_ceilings(
-        self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
-    ) -> dict[tuple[str, int, str], tuple[int, int]]:
-        """(model, img_size, runtime) -> (largest batch that worked, batch its worker crashed at).
-
-        From ``failures`` rows of stage ``crash`` and the same attempt's ``ok`` measurements below that batch (the
-        lowest such ceiling where a task crashed more than once); filters as in :meth:`deadline_stops`. A crash
-        with nothing working below it bounds nothing and is left out.
-        """
-        sql = (
-            "SELECT f.model, f.img_size, f.runtime, f.batch_size, (SELECT MAX(m.batch_size) FROM measurements m "
-            "WHERE m.run_id = f.run_id AND m.model = f.model AND m.img_size = f.img_size AND m.runtime = f.runtime "
-            "AND m.status = 'ok' AND m.batch_size < f.batch_size) FROM failures f JOIN runs r ON r.run_id = f.run_id "
-            "WHERE f.stage = 'crash' AND f.batch_size IS NOT NULL"
-        )
-        where, params = self._of_runs(config_hash, meter, gpu_name)
-        sql += where
-        out: dict[tuple[str, int, str], tuple[int, int]] = {}
-        for m, s, rt, crashed, worked in self._require().execute(sql, params):
-            if worked is not None and ((m, s, rt) not in out or worked < out[(m, s, rt)][0]):
-                out[(m, s, rt)] = (int(worked), int(crashed))
-        return out
-
-    @staticmethod
-    def _finished(
-        gpu_uuid: str | None,
-        config_hash: str | None,
-        meter: str | None,
-        gpu_name: str | None,
-        power_limit_w: float | None,
-    ) -> tuple[str, list[Any]]:
-        """FROM and WHERE of the successfully finished summaries that match the filters, and its parameters."""
-        sql = "FROM summaries t JOIN runs r ON r.run_id = t.run_id WHERE t.status = 'ok'"
-        params: list[Any] = []
-        if gpu_uuid is not None:
-            sql += " AND COALESCE(t.gpu_uuid, r.gpu_uuid) = ?"
-            params.append(gpu_uuid)
-        if gpu_name is not None:
-            sql += " AND COALESCE(t.gpu_name, r.gpu_name) = ?"
-            params.append(gpu_name)
-        if power_limit_w is not None:
-            sql += " AND ABS(COALESCE(t.power_limit_w, r.power_limit_w) - ?) < 0.5"
-            params.append(float(power_limit_w))
-        if config_hash is not None:
-            sql += " AND r.config_hash = ?"
-            params.append(config_hash)
-        if meter is not None:
-            sql += " AND COALESCE(t.meter, r.meter) = ?"
-            params.append(meter)
-        return sql, params
-
-    def rows(self, table: str, *, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
-        """Rows of ``table`` as dicts (SI units; JSON columns decoded), filtered with :data:`FILTERS`.
-
-        Raises:
-            ConfigError: Unknown table or filter, or a filter that does not apply to the table.
-        """
-        cols = self.columns(table)
-        where, params = self._where(table, filters)
-        present = self._present(table)  # an older file read as it is lacks the columns added since: NULL
-        sql = f"SELECT {', '.join(f't.{c}' if c in present else f'NULL AS {c}' for c in cols)} FROM {table} t"
-        if table != "runs":
-            sql += " LEFT JOIN runs r ON r.run_id = t.run_id"
-        sql += f"{where} ORDER BY {_ORDER[table]}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        try:
-            cur = self._require().execute(sql, params)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"cannot read {table} from {self.path} ({e}); {_DB_HINT}") from None
-        json_cols = schema.JSON_COLUMNS[table]
-        bool_cols = schema.BOOL_COLUMNS[table]
-        out = []
-        for values in cur:
-            row = dict(zip(cols, values, strict=True))
-            for c in json_cols:
-                row[c] = json.loads(row[c]) if row[c] is not None else None
-            for c in bool_cols:
-                row[c] = None if row[c] is None else bool(row[c])
-            out.append(row)
-        return out
-
-    def _present(self, table: str) -> set[str]:
-        """Columns the file's ``table`` actually has."""
-        return {r[1] for r in self._require().execute(f"PRAGMA table_info({table})")}
-
-    def count(self, table: str, **filters: Any) -> int:
-        """Number of rows of ``table`` matching ``filters``."""
-        self.columns(table)
-        where, params = self._where(table, filters)
-        join = "" if table == "runs" else " LEFT JOIN runs r ON r.run_id = t.run_id"
-        return int(self._require().execute(f"SELECT COUNT(*) FROM {table} t{join}{where}", params).fetchone()[0])
-
-    @staticmethod
-    def columns(table: str) -> list[str]:
-        """Columns of ``table`` in order, as returned by :meth:`rows`.
-
-        Raises:
-            ConfigError: If there is no such table.
-        """
-        if table not in schema.TABLE_COLUMNS:
-            raise ConfigError(f"unknown table '{table}': use one of {', '.join(schema.TABLES)}")
-        return [name for name, _ in schema.TABLE_COLUMNS[table]]
-
-    def _where(self, table: str, filters: dict[str, Any]) -> tuple[str, list[Any]]:
-        own = set(self.columns(table))
-        exprs = {
-            "run_id": "t.run_id",
-            "model": "t.model" if "model" in own else None,
-            "img_size": "t.img_size" if "img_size" in own else None,
-            "runtime": "t.runtime" if "runtime" in own else None,
-            "status": "t.status" if "status" in own else None,
-            # rows without their own GPU or meter (failures, windows, or left empty) use their run's
-            "gpu": self._own_or_run("gpu_name", table, own),
-            "meter": self._own_or_run("meter", table, own),
-        }
-        clauses: list[str] = []
-        params: list[Any] = []
-        for name, value in filters.items():
-            if name not in FILTERS:
-                raise ConfigError(f"unknown filter '{name}': use one of {', '.join(FILTERS)}")
-            if value is None:
-                continue
-            expr = exprs[name]
-            if expr is None:
-                usable = [k for k, v in exprs.items() if v is not None]
-                raise ConfigError(f"filter '{name}' does not apply to {table}: use one of {', '.join(usable)}")
-            if name == "model":
-                pattern = str(value)
-                if any(ch in pattern for ch in "*?["):
-                    clauses.append(f"lower({expr}) GLOB lower(?)")
-                    params.append(pattern)
-                else:  # a bare architecture also matches its pretrained tags: resnet50 -> resnet50.a1_in1k
-                    clauses.append(f"(lower({expr}) = lower(?) OR lower({expr}) GLOB lower(?))")
-                    params += [pattern, pattern + ".*"]
-            elif name == "gpu":
-                escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                clauses.append(f"{expr} LIKE ? ESCAPE '\\'")
-                params.append(f"%{escaped}%")
-            else:
-                clauses.append(f"{expr} = ?")
-                params.append(value)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-    @staticmethod
-    def _own_or_run(col: str, table: str, own: set[str]) -> str:
-        if table == "runs":
-            return f"t.{col}"
-        return f"COALESCE(t.{col}, r.{col})" if col in own else f"r.{col}"
-
-    def summaries(self, **filters: Any) -> list[dict[str, Any]]:
-        """Model summaries (one per model configuration, runtime and run) as dicts; see :data:`FILTERS`."""
-        return self.rows("summaries", **filters)
-
-    def measurements(self, **filters: Any) -> list[dict[str, Any]]:
-        """Per-batch measurements as dicts; see :data:`FILTERS`."""
-        return self.rows("measurements", **filters)
-
-    def failures(self, **filters: Any) -> list[dict[str, Any]]:
-        """Failures with their reasons as dicts; see :data:`FILTERS`."""
-        return self.rows("failures", **filters)
-
-    def runs(self, **filters: Any) -> list[dict[str, Any]]:
-        """Runs with their provenance (``provenance`` and ``config`` decoded) as dicts."""
-        return self.rows("runs", **filters)
-
-    def windows(self, **filters: Any) -> list[dict[str, Any]]:
-        """Ad-hoc ``joulebench meter`` windows as dicts."""
-        return self.rows("windows", **filters)
-
-    def frame(self, table: str, **filters: Any) -> pd.DataFrame:
-        """Rows of ``table`` as a pandas DataFrame (same columns as :meth:`rows`, even when empty)."""
-        import pandas as pd
-
-        return pd.DataFrame.from_records(self.rows(table, **filters), columns=self.columns(table))
-
-    def summaries_frame(self, **filters: Any) -> pd.DataFrame:
-        """:meth:`summaries` as a DataFrame."""
-        return self.frame("summaries", **filters)
-
-    def measurements_frame(self, **filters: Any) -> pd.DataFrame:
-        """:meth:`measurements` as a DataFrame (for batch-size curves)."""
-        return self.frame("measurements", **filters)
-
-    def failures_frame(self, **filters: Any) -> pd.DataFrame:
-        """:meth:`failures` as a DataFrame."""
-        return self.frame("failures", **filters)
-
-    def runs_frame(self, **filters: Any) -> pd.DataFrame:
-        """:meth:`runs` as a DataFrame."""
-        return self.frame("runs", **filters)
-
-    def windows_frame(self, **filters: Any) -> pd.DataFrame:
-        """:meth:`windows` as a DataFrame."""
-        return self.frame("windows", **filters)
-
     def meta(self) -> dict[str, str]:
         """The ``meta`` table: which joulebench created the file, when, and its schema version."""
         return dict(self._require().execute("SELECT key, value FROM meta"))
@@ -835,25 +487,3 @@ def as_records(table: str, rows: Iterable[dict[str, Any]]) -> list[Any]:
         raise ConfigError(f"rows of '{table}' have no record class: use summaries, measurements, failures or runs")
     names = {f.name for f in fields(cls)}
     return [cls(**{k: v for k, v in r.items() if k in names}) for r in rows]
-
-
-def seconds_by_runtime(by_task: Mapping[tuple[str, int, str], list[float]]) -> dict[str, list[float]]:
-    """:meth:`Store.gpu_seconds_by_task` regrouped by runtime (what :meth:`Store.gpu_seconds_by_runtime` returns)."""
-    out: dict[str, list[float]] = {}
-    for (_, _, runtime), secs in by_task.items():
-        out.setdefault(runtime, []).extend(secs)
-    return out
-
-
-def finished_keys(rows: Iterable[Mapping[str, Any]], since: str | None = None) -> set[tuple[str, int, str]]:
-    """(model, img_size, runtime) of :meth:`Store.finished_results` rows, those finished before ``since`` left out.
-
-    Args:
-        rows: Rows as :meth:`Store.finished_results` returns them.
-        since: UTC time (ISO 8601, as stored); None keeps every row.
-    """
-    return {
-        (r["model"], r["img_size"], r["runtime"])
-        for r in rows
-        if since is None or (r["finished_at"] is not None and r["finished_at"] >= since)
-    }

@@ -97,7 +97,7 @@ def export_table(
         out: Output file; its directory is created if missing.
         table: One of ``summaries``, ``measurements``, ``failures``, ``runs``, ``windows``.
         fmt: ``csv`` or ``parquet``; None = from the file name.
-        **filters: See :data:`joulebench.store.db.FILTERS`.
+        **filters: See :data:`joulebench.store.reads.FILTERS`.
 
     Returns:
         The number of rows written.
