@@ -356,3 +356,12 @@ def test_payload_flags_readings_that_fail_a_consistency_check():
     assert setups["H200:torch-fp32:sim"]["flag"] == []  # simulated numbers are not checked
     clean = {s["id"]: s["flag"] for s in build_payload(ds)["setups"]}
     assert "vit_2.test_in1k" not in {names[i] for i, _ in clean["H100:torch-fp32"]}
+
+
+def test_app_js_joins_every_module_in_order():
+    from joulebench.app.build import APP_MODULES, STATIC_DIR, app_js
+
+    assert sorted(APP_MODULES) == sorted(p.name for p in (STATIC_DIR / "js").glob("*.js"))
+    js = app_js()
+    marks = [js.index(f"/* ---- {name} ---- */") for name in APP_MODULES]
+    assert marks == sorted(marks) and js.rstrip().endswith("})();")

@@ -19,7 +19,26 @@ from joulebench.data.importer import TESTSETS
 from joulebench.errors import ConfigError
 
 STATIC_DIR = Path(__file__).with_name("static")
-STATIC_FILES = ("index.html", "app.js", "style.css")
+STATIC_FILES = ("index.html", "style.css")
+# The page's script, by concern, in the order they are joined into app.js (see app_js). One script in one
+# function scope: browsers load no ES modules from file://, and the site must open from a folder.
+APP_MODULES = (
+    "format-and-dom.js",  # helpers: DOM, numbers, the message line, window.__jb
+    "dataset.js",  # the payload as typed arrays; the default setup
+    "state-url.js",  # the view state and its mirror in the URL hash
+    "controls.js",  # the control panel <-> state
+    "compute.js",  # what is shown: points, scores, ranking, frontier, comparison
+    "plot-axes.js",  # canvas plot, scales, axes
+    "scatter.js",  # the explorer's scatter and legend
+    "ranking-bars.js",  # the ranking beside it
+    "table.js",  # sortable tables and CSV download
+    "compare-view.js",  # setup A against setup B
+    "tooltip.js",  # hover and click on the plots
+    "upload-csv.js",  # your results from a CSV file
+    "render.js",  # rendering and the timing of each change
+    "test-hook.js",  # window.__jb for tests and the benchmark
+    "main.js",  # start-up and event wiring
+)
 PAYLOAD_SCHEMA = 1
 DATA_GLOBAL = "JB_DATA"
 
@@ -288,6 +307,24 @@ def payload_js(payload: dict[str, Any]) -> str:
     return f"window.{DATA_GLOBAL}={text};\n"
 
 
+def app_js() -> str:
+    """The page's script: the modules of ``static/js`` joined in :data:`APP_MODULES` order inside one function.
+
+    Raises:
+        ConfigError: A module is missing (a broken install).
+    """
+    parts = ['/* joulebench explorer: built by joulebench.app.build from static/js (plain JS, no dependencies).\n'
+             " * Security rule: data never reaches innerHTML; text from data goes through textContent or fillText. */",
+             "(function () {", '"use strict";']  # fmt: skip
+    for name in APP_MODULES:
+        path = STATIC_DIR / "js" / name
+        if not path.is_file():
+            raise ConfigError(f"the explorer's script part {path} is missing: reinstall joulebench")
+        parts.append(f"/* ---- {name} ---- */\n" + path.read_text(encoding="utf-8").rstrip("\n"))
+    parts.append("})();\n")
+    return "\n".join(parts)
+
+
 def write_site(out_dir: str | Path, payload: dict[str, Any]) -> Path:
     """Write the static site (HTML, JS, CSS and ``data.js``) for ``payload`` into ``out_dir``.
 
@@ -307,6 +344,7 @@ def write_site(out_dir: str | Path, payload: dict[str, Any]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for name in STATIC_FILES:
         shutil.copyfile(STATIC_DIR / name, out / name)
+    (out / "app.js").write_text(app_js(), encoding="utf-8")
     (out / "data.js").write_text(payload_js(payload), encoding="utf-8")
     return out / "index.html"
 

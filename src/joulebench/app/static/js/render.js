@@ -1,0 +1,25 @@
+/* Rendering and the timing of every control change (read by benchmarks/app_perf.py). */
+function timed(name, fn) {
+  var t = performance.now();
+  fn();
+  jb.timings.parts[name] = performance.now() - t;
+}
+function renderExplorer() { timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); timed("table", drawTable); }
+function renderCompare() { timed("compare", computeCompare); timed("compare draw", drawCompare); }
+function renderAll() {
+  // the explorer's result is always computed: the test hook and the table read it on either view
+  if (state.view === "explorer") renderExplorer(); else { compute(); renderCompare(); }
+}
+/* Every control change goes through here: it times the synchronous work and the next frame, and exposes
+ * the numbers on window.__jb for the benchmark (benchmarks/app_perf.py). */
+function changed(what, fn) {
+  var t0 = performance.now();
+  (fn || renderAll)();
+  writeUrl();
+  var t1 = performance.now();
+  var rec = { control: what, sync_ms: t1 - t0, frame_ms: NaN };
+  jb.timings.changes.push(rec);
+  if (jb.timings.changes.length > 200) jb.timings.changes.shift();
+  jb.timings.last = rec;
+  requestAnimationFrame(function () { setTimeout(function () { rec.frame_ms = performance.now() - t0; jb.timings.settled = jb.timings.changes.length; }, 0); });
+}
