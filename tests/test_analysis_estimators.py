@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,11 +115,13 @@ def test_package_imports_without_matplotlib_and_sklearn():
         "import sys; sys.modules['matplotlib'] = None; sys.modules['sklearn'] = None\n"
         "import joulebench.analysis, joulebench.analysis.report, joulebench.analysis.estimate\n"
         "import joulebench.commands.analysis\n"
-        "from joulebench.analysis._common import pyplot\n"
+        "from joulebench.analysis.frames import pyplot\n"
         "from joulebench.errors import MissingDependencyError\n"
         "try:\n    pyplot()\nexcept MissingDependencyError as e:\n    print(e)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    src = str(Path(E.__file__).resolve().parents[2])  # this checkout's src/, not another editable install
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert "joulebench[analysis]" in out
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from joulebench.analysis._common import energy_accuracy
 from joulebench.analysis.correlation import setup_correlations
 from joulebench.analysis.fits import FrontierFit, fit_frontier, nested_log
+from joulebench.analysis.frames import energy_accuracy
 from joulebench.analysis.frontier import (
     distance_to_frontier,
     frontier,
@@ -177,7 +177,7 @@ def test_setup_correlations_common_models_only():
 
 
 def test_source_priority_failed_rows_and_stats_fill():
-    from joulebench.analysis._common import attach, static_facts
+    from joulebench.analysis.frames import attach, static_facts
 
     e = pd.DataFrame(
         {

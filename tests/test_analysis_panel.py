@@ -24,7 +24,7 @@ def ds():
 
 
 def test_panel_holds_the_cheapest_the_frontier_and_the_baselines(ds):
-    from joulebench.analysis._common import drop_test_models, energy_accuracy
+    from joulebench.analysis.frames import drop_test_models, energy_accuracy
 
     df = drop_test_models(energy_accuracy(ds.energy, ds.accuracy, SETUP))
     panel = select_panel(ds.energy, ds.accuracy, SETUP, lowest=10, extra=("resnet50", "vgg16.tv_in1k"))

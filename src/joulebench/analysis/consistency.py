@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import (
+from joulebench.analysis.frames import (
     ENERGY,
     KEY,
     arch_of,

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import paired_setups as paired
-from joulebench.analysis._common import setups_of
+from joulebench.analysis.frames import paired_setups as paired
+from joulebench.analysis.frames import setups_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

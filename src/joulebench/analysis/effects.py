@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import ENERGY, arch_of, dedupe_energy, need, paired_setups
+from joulebench.analysis.frames import ENERGY, arch_of, dedupe_energy, need, paired_setups
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

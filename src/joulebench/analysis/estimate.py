@@ -6,15 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from joulebench.analysis._common import (
-    ENERGY,
-    LOG_FEATURES_REQUIRED,
-    attach,
-    check_choice,
-    dedupe_energy,
-    parse_setup,
-    static_facts,
-)
 from joulebench.analysis.estimators import (
     LogLinear,
     StaticBoost,
@@ -24,6 +15,15 @@ from joulebench.analysis.estimators import (
     throughput_energy,
     transfer_predict,
     usable,
+)
+from joulebench.analysis.frames import (
+    ENERGY,
+    LOG_FEATURES_REQUIRED,
+    attach,
+    check_choice,
+    dedupe_energy,
+    parse_setup,
+    static_facts,
 )
 from joulebench.errors import ConfigError, MissingDependencyError
 

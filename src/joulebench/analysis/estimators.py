@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from joulebench.analysis._common import ENERGY, KEY, arch_of, dedupe_energy, need, paired_setups, require
+from joulebench.analysis.frames import ENERGY, KEY, arch_of, dedupe_energy, need, paired_setups, require
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover

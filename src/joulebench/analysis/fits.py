@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import ACC, ENERGY, need
+from joulebench.analysis.frames import ACC, ENERGY, need
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover

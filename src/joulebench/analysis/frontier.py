@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import ACC, ENERGY
+from joulebench.analysis.frames import ACC, ENERGY
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from joulebench.analysis._common import ENERGY, KEY, arch_of, drop_test_models, energy_accuracy
+from joulebench.analysis.frames import ENERGY, KEY, arch_of, drop_test_models, energy_accuracy
 from joulebench.analysis.frontier import frontier
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from joulebench.analysis._common import (
+from joulebench.analysis.carbon import add_carbon_columns
+from joulebench.analysis.consistency import gpu_pairs, ratio_outliers, repeatabilities, summary_table
+from joulebench.analysis.correlation import setup_correlations
+from joulebench.analysis.effects import batch_curves, input_size_effect, runtime_reduction
+from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
+from joulebench.analysis.fits import fit_frontier
+from joulebench.analysis.frames import (
     ACC,
     ENERGY,
     ROBUST_TESTSETS,
@@ -33,12 +39,6 @@ from joulebench.analysis._common import (
     setups_of,
     static_facts,
 )
-from joulebench.analysis.carbon import add_carbon_columns
-from joulebench.analysis.consistency import gpu_pairs, ratio_outliers, repeatabilities, summary_table
-from joulebench.analysis.correlation import setup_correlations
-from joulebench.analysis.effects import batch_curves, input_size_effect, runtime_reduction
-from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
-from joulebench.analysis.fits import fit_frontier
 from joulebench.analysis.frontier import frontier, frontier_families, type_centroids
 from joulebench.analysis.robustness import drop_by, frontier_stability, robustness_frame
 from joulebench.analysis.scores import rank

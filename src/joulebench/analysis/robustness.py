@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis._common import ACC, ENERGY, ROBUST_TESTSETS, accuracy_wide, attach, select_setup, static_facts
+from joulebench.analysis.frames import ACC, ENERGY, ROBUST_TESTSETS, accuracy_wide, attach, select_setup, static_facts
 from joulebench.analysis.frontier import distance_to_frontier, frontier, pareto_mask
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from joulebench.analysis._common import ACC, ENERGY
+from joulebench.analysis.frames import ACC, ENERGY
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
