@@ -90,8 +90,8 @@ def reduction_section(energy: Any) -> tuple[str, Any, dict[str, Any]]:
         The section, the own :func:`~joulebench.analysis.effects.runtime_reduction` and the paper's, keyed on
         their baseline setup.
     """
-    from joulebench.analysis._common import paired_setups
     from joulebench.analysis.effects import runtime_reduction
+    from joulebench.analysis.frames import paired_setups
 
     own = runtime_reduction(energy, *OWN)
     rows = [_reduction_row("H200 torch-fp32 -> compile-fp16", own)]
@@ -151,7 +151,7 @@ def rank_section(energy: Any, setups: list[str]) -> str:
 
 def frontier_section(energy: Any, accuracy: Any) -> str:
     """The ImageNet frontiers of the own compile-fp16 and the H100 TensorRT setups over the models both measured."""
-    from joulebench.analysis._common import energy_accuracy, paired_setups
+    from joulebench.analysis.frames import energy_accuracy, paired_setups
     from joulebench.analysis.frontier import frontier
 
     both = paired_setups(energy, "H200:compile-fp16", "H100:tensorrt-fp16")[["model", "img_size"]]
@@ -212,8 +212,8 @@ def consistency_section(energy: Any, catalogue: Any, setups: list[str], summarie
 
 def _outliers(energy: Any) -> str:
     """Ratio outliers between setups of one runtime, and those among the own models with the reading to blame."""
-    from joulebench.analysis._common import paired_setups
     from joulebench.analysis.consistency import ratio_outliers
+    from joulebench.analysis.frames import paired_setups
 
     own = energy[energy["setup"].isin(OWN)]
     have = set(zip(own["model"], own["img_size"], strict=True))
@@ -246,7 +246,7 @@ def report(data: Path, panel_path: Path | None = None) -> str:
     """The whole report on the exports in ``data`` (and its ``panel.txt`` unless ``panel_path`` names another)."""
     import pandas as pd
 
-    from joulebench.analysis._common import dedupe_energy
+    from joulebench.analysis.frames import dedupe_energy
     from joulebench.data import load_dataset
 
     ds = load_dataset(data=[data])

@@ -74,8 +74,8 @@ def boards_table(summaries: Any, catalogue: Any) -> str:
     """
     import numpy as np
 
-    from joulebench.analysis._common import arch_of
     from joulebench.analysis.consistency import pooled_sd_log, workload_groups
+    from joulebench.analysis.frames import arch_of
 
     s = summaries[summaries["status"] == "ok"].sort_values("finished_at")
     s = s.drop_duplicates(["model", "img_size", "runtime"], keep="last")  # the result the dataset keeps
