@@ -136,3 +136,40 @@ def batch_curves(measurements: pd.DataFrame, model: str | None = None) -> pd.Dat
     best = c.groupby(keys, dropna=False)[ENERGY].transform("min")
     c["optimal"] = c[ENERGY] == best
     return c.sort_values([*keys, "batch_size"]).reset_index(drop=True)
+
+
+def input_size_accuracy(df: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy side of the input-size effect: per model tag evaluated at several input sizes.
+
+    Args:
+        df: One setup's rows with ``model, img_size, accuracy, energy_per_image_j`` (e.g. from
+            :func:`joulebench.analysis.frames.energy_accuracy`).
+
+    Returns:
+        One row per model with at least two sizes: ``sizes, min_size, max_size, accuracy_gain`` (points, largest
+        minus smallest size), ``energy_ratio`` (largest / smallest) and ``points_per_doubling`` (accuracy gain per
+        doubling of energy).
+    """
+    import pandas as pd
+
+    cols = ["model", "sizes", "min_size", "max_size", "accuracy_gain", "energy_ratio", "points_per_doubling"]
+    rows = []
+    for model, g in df.dropna(subset=["accuracy", ENERGY]).groupby("model"):
+        if g["img_size"].nunique() < 2:
+            continue
+        g = g.sort_values("img_size")
+        lo, hi = g.iloc[0], g.iloc[-1]
+        ratio = float(hi[ENERGY] / lo[ENERGY])
+        gain = float(hi["accuracy"] - lo["accuracy"])
+        rows.append(
+            {
+                "model": model,
+                "sizes": ", ".join(str(int(v)) for v in g["img_size"]),
+                "min_size": int(lo["img_size"]),
+                "max_size": int(hi["img_size"]),
+                "accuracy_gain": gain,
+                "energy_ratio": ratio,
+                "points_per_doubling": gain / np.log2(ratio) if ratio > 1 else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)

@@ -25,6 +25,7 @@ from joulebench.analysis.frames import (
     parse_setup,
     static_facts,
 )
+from joulebench.analysis.naive import DATASHEET, NaiveConvention
 from joulebench.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,12 +51,15 @@ def estimate_model(
     img_size: int | None = None,
     stats: pd.DataFrame | None = None,
     power_limit_w: float | None = None,
+    convention: NaiveConvention = DATASHEET,
 ) -> dict[str, Any]:
     """Estimate energy per image of ``model`` on ``setup`` with every estimator, beside the measurement.
 
     The regression estimators are fitted on the setup's other architectures (the model's own architecture
     is left out, so the estimate is what you would get for an unmeasured network). The transfer estimator
-    uses the model's measurement on each other setup and all models shared by the two setups.
+    uses the model's measurement on each other setup and all models shared by the two setups. ``convention``
+    sets the naive estimate's FLOPs per MAC and peak kind (:data:`joulebench.analysis.naive.PAPER` for the
+    paper's).
 
     Returns:
         ``{"model", "img_size", "setup", "measured_j", "estimates": [{"estimator", "energy_per_image_j",
@@ -119,9 +123,14 @@ def estimate_model(
     # naive
     if has_stats and limit is not None:
         try:
-            v = float(naive_energy(row["macs"].iloc[0], gpu, prec, limit))
-            peak = peak_flops(gpu, prec) / 1e12
-            add("naive", v, f"2*MACs / {peak:g} TFLOP/s ({peak_flops_source(gpu)}) x {limit:g} W")
+            v = float(naive_energy(row["macs"].iloc[0], gpu, prec, limit, convention))
+            peak = peak_flops(gpu, prec, convention.peak) / 1e12
+            add(
+                "naive",
+                v,
+                f"{convention.flops_per_mac:g}*MACs / {peak:g} TFLOP/s {convention.peak} {prec} "
+                f"({peak_flops_source(gpu)}) x {limit:g} W",
+            )
         except ConfigError as exc:
             add("naive", None, str(exc))
     else:
@@ -161,6 +170,7 @@ def estimate_model(
         "setup": setup,
         "precision": prec,
         "power_limit_w": limit,
+        "naive_convention": {"flops_per_mac": convention.flops_per_mac, "peak": convention.peak},
         "measured_j": measured,
         "estimates": out,
     }

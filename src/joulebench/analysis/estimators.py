@@ -1,15 +1,18 @@
 """Energy estimators and their errors against measurements.
 
-* :func:`naive_energy` — FLOPs / peak FLOP/s x power limit, as prior work did (a lower bound in practice).
+* :func:`naive_energy` — FLOPs / peak FLOP/s x power limit, as prior work did; its convention (FLOPs per MAC,
+  peak kind) is explicit and it is no bound (see :mod:`joulebench.analysis.naive`).
 * :class:`LogLinear` — ``log E = b0 + b1 log P + b2 log M + b3 log A`` (params, MACs, activations).
 * :func:`throughput_energy` — power limit / throughput (needs a throughput measurement).
 * :class:`StaticBoost` — gradient-boosted trees on static model facts (sizes, ratios, input size,
-  architecture type and family); far more accurate than the log-linear model on unseen architectures.
+  architecture type and family); more accurate than the log-linear model on unseen architectures of known
+  families, not always on unseen families (compare the two groupings of :func:`cross_validate_both`).
 * :func:`transfer_curve` / :func:`transfer_predict` — predict energy on setup B from setup A with k shared models.
 
 Cross-validation folds are grouped by architecture (``arch``, the timm name without the tag), so the same
-network with other weights never sits in both the training and the test fold; that is the honest question
-"how wrong is the estimate for an architecture I have not measured?".
+network with other weights never sits in both the training and the test fold; that is the question "how wrong
+is the estimate for an architecture I have not measured?". Grouped by family (``by="family"``) it asks the
+same for a design none of whose relatives was measured.
 """
 
 from __future__ import annotations
@@ -22,56 +25,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from joulebench.analysis.frames import ENERGY, KEY, arch_of, dedupe_energy, need, paired_setups, require
+from joulebench.analysis.metrics import ape, error_summary, mape
+from joulebench.analysis.naive import (
+    PEAK_FLOPS,
+    PEAK_FLOPS_SOURCE,
+    naive_energy,
+    naive_errors,
+    peak_flops,
+    peak_flops_source,
+)
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-#: Dense peak FLOP/s by GPU and math precision, from NVIDIA's datasheets. Tensor-core figures that the
-#: datasheets give "with sparsity" are halved to their dense value. fp32 is the non-tensor-core rate, which
-#: is what prior work divided by for FP32 inference.
-PEAK_FLOPS: dict[str, dict[str, float]] = {
-    # NVIDIA A100 Tensor Core GPU datasheet (A100 40GB PCIe column): FP32 19.5, TF32 156, FP16/BF16 312 TFLOPS.
-    "A100": {"fp32": 19.5e12, "tf32": 156e12, "fp16": 312e12, "bf16": 312e12},
-    # NVIDIA H100 Tensor Core GPU datasheet (H100 PCIe column): FP32 51, TF32 756*, FP16/BF16 1,513* TFLOPS.
-    "H100": {"fp32": 51e12, "tf32": 378e12, "fp16": 756.5e12, "bf16": 756.5e12},
-    # NVIDIA H200 Tensor Core GPU datasheet (H200 SXM column): FP32 67, TF32 989*, FP16/BF16 1,979* TFLOPS.
-    "H200": {"fp32": 67e12, "tf32": 494.5e12, "fp16": 989.5e12, "bf16": 989.5e12},
-}
-PEAK_FLOPS_SOURCE = {
-    "A100": "NVIDIA A100 Tensor Core GPU datasheet, A100 40GB PCIe column",
-    "H100": "NVIDIA H100 Tensor Core GPU datasheet, H100 PCIe column (with-sparsity figures halved)",
-    "H200": "NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column (with-sparsity figures halved)",
-}
 LOG_FEATURES = ("params", "macs", "activations")
 
 
-# ---------------------------------------------------------------------------------------------- errors
-
-
-def ape(pred, true) -> np.ndarray:
-    """Absolute percentage errors (%)."""
-    pred = np.asarray(pred, dtype=float)
-    true = np.asarray(true, dtype=float)
-    return np.abs(pred - true) / true * 100.0
-
-
-def mape(pred, true) -> float:
-    """Mean absolute percentage error (%)."""
-    return float(np.mean(ape(pred, true)))
-
-
-def error_summary(pred, true) -> dict[str, float]:
-    """MAPE, median APE and the geometric mean of measured/predicted."""
-    pred = np.asarray(pred, dtype=float)
-    true = np.asarray(true, dtype=float)
-    ratio = true / pred
-    return {
-        "n": int(len(true)),
-        "mape": mape(pred, true),
-        "median_ape": float(np.median(ape(pred, true))),
-        "geomean_measured_over_predicted": float(np.exp(np.mean(np.log(ratio)))),
-    }
+# ---------------------------------------------------------------------------------------------- folds
 
 
 def group_kfold(groups: Sequence[Any], k: int = 5, seed: int = 0) -> list[np.ndarray]:
@@ -79,7 +50,10 @@ def group_kfold(groups: Sequence[Any], k: int = 5, seed: int = 0) -> list[np.nda
     groups = np.asarray([str(g) for g in groups])
     uniq, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     if len(uniq) < k:
-        raise ConfigError(f"{k}-fold cross-validation needs at least {k} architectures, the data has {len(uniq)}")
+        raise ConfigError(
+            f"{k}-fold cross-validation needs at least {k} architectures (families, when grouped by family), "
+            f"the data has {len(uniq)}"
+        )
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(uniq))
     order = order[np.argsort(-counts[order], kind="stable")]  # big groups first, random among equals
@@ -91,76 +65,6 @@ def group_kfold(groups: Sequence[Any], k: int = 5, seed: int = 0) -> list[np.nda
         sizes[f] += counts[g]
     folds = fold_of_group[inverse]
     return [np.flatnonzero(folds == f) for f in range(k)]
-
-
-# ---------------------------------------------------------------------------------------------- naive
-
-
-def _gpu_key(gpu: str) -> str:
-    key = next((g for g in PEAK_FLOPS if str(gpu).upper().startswith(g)), None)
-    if key is None:
-        raise ConfigError(f"no peak FLOP/s known for GPU '{gpu}'; known: {', '.join(PEAK_FLOPS)}")
-    return key
-
-
-def peak_flops_source(gpu: str) -> str:
-    """The datasheet that :data:`PEAK_FLOPS` takes ``gpu``'s figures from."""
-    return PEAK_FLOPS_SOURCE[_gpu_key(gpu)]
-
-
-def peak_flops(gpu: str, precision: str) -> float:
-    """Dense peak FLOP/s of ``gpu`` (A100, H100, H200; prefix match) at ``precision``.
-
-    Raises:
-        ConfigError: Unknown GPU or precision (the message lists the table).
-    """
-    key = _gpu_key(gpu)
-    table = PEAK_FLOPS[key]
-    if precision not in table:
-        raise ConfigError(f"no peak FLOP/s known for precision '{precision}' on {key}; known: {', '.join(table)}")
-    return table[precision]
-
-
-def naive_energy(macs, gpu: str, precision: str, power_limit_w) -> np.ndarray:
-    """Prior work's estimate: ``2 * MACs / peak FLOP/s * power limit`` (J per image).
-
-    It assumes the GPU runs at peak FLOP/s while drawing its power limit, so it underestimates.
-    """
-    macs = np.asarray(macs, dtype=float)
-    out = 2.0 * macs / peak_flops(gpu, precision) * np.asarray(power_limit_w, dtype=float)
-    return np.maximum(out, 0.0)
-
-
-def naive_errors(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Underestimation factor (measured / naive) per model and its distribution.
-
-    Args:
-        df: Rows of one or more setups with ``gpu, precision, power_limit_w, macs`` and measured energy.
-
-    Returns:
-        The rows with ``naive_energy_j`` and ``underestimation`` added, and a summary (geometric mean and
-        quantiles of the factor).
-    """
-    d = df.dropna(subset=["macs", "power_limit_w", ENERGY]).copy()
-    d = d[d["macs"] > 0]
-    need(len(d), 1, "the naive estimator")
-    d["naive_energy_j"] = np.nan
-    for (gpu, prec), idx in d.groupby(["gpu", "precision"]).groups.items():
-        d.loc[idx, "naive_energy_j"] = naive_energy(d.loc[idx, "macs"], gpu, prec, d.loc[idx, "power_limit_w"])
-    d["underestimation"] = d[ENERGY] / d["naive_energy_j"]
-    f = d["underestimation"].to_numpy()
-    q = np.quantile(f, [0.05, 0.25, 0.5, 0.75, 0.95])
-    summary = {
-        "n": int(len(f)),
-        "geomean": float(np.exp(np.mean(np.log(f)))),
-        "p05": float(q[0]),
-        "p25": float(q[1]),
-        "median": float(q[2]),
-        "p75": float(q[3]),
-        "p95": float(q[4]),
-        "mape": mape(d["naive_energy_j"], d[ENERGY]),
-    }
-    return d, summary
 
 
 # ---------------------------------------------------------------------------------------------- throughput
@@ -300,26 +204,46 @@ class StaticBoost:
 ESTIMATORS: dict[str, Callable[[], Any]] = {"log-linear": LogLinear, "boosted-static": StaticBoost}
 
 
+#: What a cross-validation fold holds out whole: an architecture (its other tags never train the model that
+#: predicts it) or a family (no relative of the network trains it, the harder and more honest question for a
+#: new design).
+CV_SCHEMES = ("arch", "family")
+
+
+def cv_groups(df: pd.DataFrame, by: str = "arch") -> pd.Series:
+    """The group of each row for cross-validation by ``by`` (``"arch"`` or ``"family"``)."""
+    if by == "arch":
+        return df["arch"] if "arch" in df.columns else arch_of(df["model"])
+    if by == "family":
+        return _family(df)
+    raise ConfigError(f"cross-validation grouping '{by}' is unknown; choose one of {', '.join(CV_SCHEMES)}")
+
+
 def cross_validate(
-    df: pd.DataFrame, estimators: Sequence[str] = ("log-linear", "boosted-static"), k: int = 5, seed: int = 0
+    df: pd.DataFrame,
+    estimators: Sequence[str] = ("log-linear", "boosted-static"),
+    k: int = 5,
+    seed: int = 0,
+    by: str = "arch",
 ) -> pd.DataFrame:
-    """k-fold (grouped by architecture) cross-validated errors of several estimators on the same folds.
+    """k-fold cross-validated errors of several estimators on the same folds, whole groups held out.
 
     Args:
         df: One setup's rows with ``params, macs, activations`` and measured energy.
         estimators: Names in :data:`ESTIMATORS`.
         k: Number of folds.
         seed: Seed of the fold assignment.
+        by: What a fold holds out whole: ``"arch"`` (architecture) or ``"family"`` (see :data:`CV_SCHEMES`).
 
     Returns:
-        One row per estimator: ``estimator, n, folds, mape, median_ape, geomean_measured_over_predicted``.
+        One row per estimator: ``estimator, grouping, folds, n, mape, median_ape,
+        geomean_measured_over_predicted``.
     """
     import pandas as pd
 
     d = usable(df)
     need(len(d), max(2 * k, 10), f"{k}-fold cross-validation")
-    groups = d["arch"] if "arch" in d.columns else arch_of(d["model"])
-    folds = group_kfold(groups, k, seed)
+    folds = group_kfold(cv_groups(d, by), k, seed)
     rows = []
     for name in estimators:
         pred = np.empty(len(d))
@@ -327,8 +251,17 @@ def cross_validate(
             train = np.setdiff1d(np.arange(len(d)), test)
             est = ESTIMATORS[name]().fit(d.iloc[train])
             pred[test] = est.predict(d.iloc[test])
-        rows.append({"estimator": name, "folds": k, **error_summary(pred, d[ENERGY])})
+        rows.append({"estimator": name, "grouping": by, "folds": k, **error_summary(pred, d[ENERGY])})
     return pd.DataFrame(rows)
+
+
+def cross_validate_both(
+    df: pd.DataFrame, estimators: Sequence[str] = ("log-linear", "boosted-static"), k: int = 5, seed: int = 0
+) -> pd.DataFrame:
+    """:func:`cross_validate` grouped by architecture and by family, one row per (estimator, grouping)."""
+    import pandas as pd
+
+    return pd.concat([cross_validate(df, estimators, k, seed, by) for by in CV_SCHEMES], ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------------- transfer
@@ -442,7 +375,11 @@ __all__ = [
     "LogLinear",
     "StaticBoost",
     "Transfer",
+    "CV_SCHEMES",
     "cross_validate",
+    "cross_validate_both",
+    "cv_groups",
+    "ape",
     "error_summary",
     "fit_transfer",
     "group_kfold",

@@ -91,3 +91,22 @@ def frontier_stability(
             }
         )
     return pd.DataFrame(rows)
+
+
+#: The groups of the paper's accuracy-drop figure: CLIP models apart (their pretraining, not their design,
+#: sets their robustness), the rest by architecture type.
+FAMILY_GROUPS = {"CNN": "CNN", "Hybrid CNN-Transformer": "Hybrid", "Transformer": "Transformer", "MLP": "MLP"}
+
+
+def family_group(df: pd.DataFrame) -> pd.Series:
+    """``CLIP`` for CLIP-family models (by family, or a CLIP/LAION/OpenAI pretraining tag), else the short type."""
+    fam = df["family"].fillna("").astype(str).str.lower() if "family" in df.columns else df["model"] * 0 + ""
+    tag = df["model"].astype(str).str.split(".").str[1].fillna("").str.lower()
+    clip = (fam == "clip") | tag.str.contains("clip|laion|openai", regex=True)
+    kind = df["type"].map(FAMILY_GROUPS).fillna("unknown") if "type" in df.columns else df["model"] * 0 + "unknown"
+    return kind.where(~clip, "CLIP")
+
+
+def drop_by_family_group(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`drop_by` over :func:`family_group` (mean drop from ImageNet to the robust mean, points)."""
+    return drop_by(df.assign(group=family_group(df)), "group")

@@ -1,0 +1,189 @@
+"""The paper's computations on small hand-made datasets with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from joulebench.analysis import estimators as E
+from joulebench.analysis import naive as N
+from joulebench.analysis.correlation import common_models, setup_correlations
+from joulebench.analysis.effects import input_size_accuracy
+from joulebench.analysis.robustness import drop_by_family_group, family_group
+from joulebench.analysis.static import loglinear_fit, loglinear_report, static_correlations
+from joulebench.errors import ConfigError
+
+
+def test_naive_conventions_by_hand():
+    # 1 GMAC at 250 W on an A100: the paper's 1 FLOP/MAC over the 78 TFLOP/s non-tensor FP16 peak ...
+    paper = N.naive_energy(1e9, "A100", "fp16", 250, N.PAPER)[()]
+    assert paper == pytest.approx(1e9 / 78e12 * 250)
+    # ... is 2x the datasheet convention's 2 FLOP/MAC over the 312 TFLOP/s tensor-core peak
+    assert N.naive_energy(1e9, "A100", "fp16", 250)[()] == pytest.approx(2e9 / 312e12 * 250)
+    assert paper / N.naive_energy(1e9, "A100", "fp16", 250)[()] == pytest.approx(2.0)
+    # FP32 has no tensor-core rate apart from TF32: both kinds divide by 19.5 TFLOP/s
+    assert N.peak_flops("A100", "fp32", "non-tensor") == N.peak_flops("A100", "fp32") == 19.5e12
+    assert N.NaiveConvention(1, "non-tensor").describe() == "1 FLOP per MAC, non-tensor peak"
+    with pytest.raises(ConfigError, match="tensor-core, non-tensor"):
+        N.NaiveConvention(2, "sparse")
+    with pytest.raises(ConfigError, match="positive"):
+        N.NaiveConvention(0, "tensor-core")
+
+
+def test_naive_errors_counts_overestimates_and_groups():
+    unit = 1e9 / 19.5e12 * 250  # paper-convention estimate of 1 GMAC on A100 FP32
+    d = pd.DataFrame(
+        {
+            "gpu": "A100",
+            "precision": "fp32",
+            "power_limit_w": 250.0,
+            "type": ["CNN", "CNN", "Transformer", "Transformer"],
+            "macs": [1e9, 1e9, 1e9, 1e9],
+            "energy_per_image_j": [0.5 * unit, 2 * unit, 4 * unit, 4 * unit],
+        }
+    )
+    rows, s = N.naive_errors(d, N.PAPER)
+    assert rows["underestimation"].to_numpy() == pytest.approx([0.5, 2, 4, 4])
+    assert s["geomean"] == pytest.approx(2.0)  # (0.5*2*4*4)^(1/4)
+    assert s["overestimated"] == pytest.approx(0.25)
+    assert (s["flops_per_mac"], s["peak"]) == (1.0, "non-tensor")
+    by = N.naive_factor_by(rows, "type").set_index("type")
+    assert by.loc["CNN", "geomean"] == pytest.approx(1.0) and by.loc["CNN", "overestimated"] == 0.5
+    assert by.loc["Transformer", "geomean"] == pytest.approx(4.0) and by.loc["Transformer", "overestimated"] == 0
+
+
+def _family_data(n_fam=6, arch_per_fam=4, seed=0):
+    """Energy = power law x a per-family factor: held-out families cannot learn their factor."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for f in range(n_fam):
+        factor = 3.0 ** (f % 3 - 1)
+        for a in range(arch_per_fam):
+            p, m, act = 10 ** rng.uniform(6, 8), 10 ** rng.uniform(8, 10.5), 10 ** rng.uniform(6, 8)
+            for t in range(2):
+                rows.append(
+                    {
+                        "model": f"f{f}a{a}.t{t}",
+                        "arch": f"f{f}a{a}",
+                        "family": f"fam{f}",
+                        "type": "CNN",
+                        "img_size": 224,
+                        "params": p,
+                        "macs": m,
+                        "activations": act,
+                        "energy_per_image_j": 1e-9 * m**0.6 * act**0.3 * factor * (1 + 0.01 * t),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_family_held_out_folds_keep_families_apart():
+    d = _family_data()
+    folds = E.group_kfold(E.cv_groups(d, "family"), k=3)
+    for test in folds:
+        train = np.setdiff1d(np.arange(len(d)), test)
+        assert not set(d["family"].iloc[test]) & set(d["family"].iloc[train])
+    with pytest.raises(ConfigError, match="arch, family"):
+        E.cv_groups(d, "type")
+    cv = E.cross_validate_both(d, ("log-linear",), k=3).set_index("grouping")
+    assert list(cv.index) == ["arch", "family"]
+    # within a family the tags of other architectures teach the family factor; across families nothing does
+    assert cv.loc["family", "mape"] > cv.loc["arch", "mape"]
+
+
+def test_static_correlations_by_hand():
+    macs = np.array([1e9, 2e9, 3e9, 5e9, 8e9])
+    d = pd.DataFrame(
+        {
+            "energy_per_image_j": macs * 1e-11,
+            "macs": macs,
+            "params": 1e10 / macs,  # falls as energy rises: Spearman -1
+            "activations": [1e6, 3e6, 2e6, 5e6, 4e6],
+        }
+    )
+    c = static_correlations(d).set_index("feature")
+    assert c.loc["macs", "pearson"] == pytest.approx(1.0)
+    assert c.loc["macs", "spearman"] == pytest.approx(1.0)
+    assert c.loc["params", "spearman"] == pytest.approx(-1.0)
+    assert c.loc["activations", "spearman"] == pytest.approx(0.8)  # one swapped pair: 1 - 6*2/(5*24)
+    assert c.loc["activations", "n"] == 5
+
+
+def test_loglinear_fit_in_paper_units():
+    rng = np.random.default_rng(1)
+    n = 60
+    p, m, a = 10 ** rng.uniform(6, 8, n), 10 ** rng.uniform(8, 10, n), 10 ** rng.uniform(6, 8, n)
+    # ln E[mJ] = -3 + 0.2 ln params + 0.5 ln GMACs + 0.4 ln activations, exactly
+    e_mj = np.exp(-3.0 + 0.2 * np.log(p) + 0.5 * np.log(m / 1e9) + 0.4 * np.log(a))
+    d = pd.DataFrame({"params": p, "macs": m, "activations": a, "energy_per_image_j": e_mj / 1e3})
+    fit = loglinear_fit(d)
+    coef = {c["term"]: c for c in fit["coefficients"]}
+    assert coef["const"]["value"] == pytest.approx(-3.0, abs=1e-8)
+    assert coef["params"]["value"] == pytest.approx(0.2, abs=1e-9)
+    assert coef["gmacs"]["value"] == pytest.approx(0.5, abs=1e-9)
+    assert coef["activations"]["value"] == pytest.approx(0.4, abs=1e-9)
+    assert fit["in_sample_mape"] == pytest.approx(0.0, abs=1e-6) and fit["r2"] == pytest.approx(1.0)
+    # with 5 % noise the 95 % intervals are wider than zero and hold the truth
+    noisy = d.assign(energy_per_image_j=d["energy_per_image_j"] * np.exp(rng.normal(0, 0.05, n)))
+    nf = {c["term"]: c for c in loglinear_fit(noisy)["coefficients"]}
+    for term, true in (("const", -3.0), ("params", 0.2), ("gmacs", 0.5), ("activations", 0.4)):
+        assert nf[term]["low"] < true < nf[term]["high"]
+        assert nf[term]["high"] - nf[term]["low"] > 0
+    rep = loglinear_report(noisy.assign(model=[f"m{i}.t" for i in range(n)], family=[f"f{i % 6}" for i in range(n)]))
+    assert rep["cv_mape_arch"] > 0 and rep["cv_mape_family"] > 0 and rep["folds"] == 5
+
+
+def _energy(rows):
+    return pd.DataFrame(rows, columns=["model", "img_size", "setup", "energy_per_image_j"])
+
+
+def test_table1_selection_keeps_models_of_every_setup():
+    rows = []
+    for i, (a, b) in enumerate([(1.0, 2.0), (2.0, 4.0), (3.0, 6.0), (4.0, 8.0)]):
+        rows += [(f"m{i}", 224, "X:a", a), (f"m{i}", 224, "X:b", b), (f"m{i}", 224, "Y:c", a)]
+    rows += [("odd", 224, "X:a", 100.0), ("odd", 224, "X:b", 1.0)]  # not on Y:c
+    e = _energy(rows)
+    assert sorted(common_models(e, ["X:a", "X:b", "Y:c"])["model"].unique()) == ["m0", "m1", "m2", "m3"]
+    common = setup_correlations(e, ["X:a", "X:b", "Y:c"], pairs=[("X:a", "X:b")], common=True).iloc[0]
+    assert common["n"] == 4 and common["pearson"] == pytest.approx(1.0) and common["spearman"] == pytest.approx(1.0)
+    every = setup_correlations(e, ["X:a", "X:b", "Y:c"], pairs=[("X:a", "X:b")]).iloc[0]
+    assert every["n"] == 5 and every["pearson"] < 0  # the odd model drags the pair's correlation down
+
+
+def test_family_groups_and_their_drop():
+    d = pd.DataFrame(
+        {
+            "model": ["resnet50.a1", "vit_b.laion2b_ft", "vit_s.augreg", "coat.in1k", "clipnet.x", "mixer.in1k"],
+            "type": ["CNN", "Transformer", "Transformer", "Hybrid CNN-Transformer", "CNN", "MLP"],
+            "family": ["resnet", "vit", "vit", "coat", "clip", "mlp-mixer"],
+            "imagenet": [80.0, 85.0, 81.0, 82.0, 84.0, 76.0],
+            "robust_mean": [50.0, 70.0, 55.0, 54.0, 66.0, 46.0],
+            "energy_per_image_j": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+        }
+    )
+    d["drop"] = d["imagenet"] - d["robust_mean"]
+    assert list(family_group(d)) == ["CNN", "CLIP", "Transformer", "Hybrid", "CLIP", "MLP"]
+    g = drop_by_family_group(d).set_index("group")
+    assert g.loc["CLIP", "mean_drop"] == pytest.approx((15 + 18) / 2)
+    assert g.loc["Transformer", "mean_drop"] == pytest.approx(26.0)
+    assert g.loc["CNN", "n"] == 1
+
+
+def test_input_size_accuracy_by_hand():
+    d = pd.DataFrame(
+        {
+            "model": ["a.t", "a.t", "a.t", "b.t"],
+            "img_size": [224, 256, 288, 224],
+            "accuracy": [80.0, 80.5, 81.0, 70.0],
+            "energy_per_image_j": [1.0, 1.5, 4.0, 1.0],
+        }
+    )
+    r = input_size_accuracy(d)
+    assert list(r["model"]) == ["a.t"]  # b has one size only
+    row = r.iloc[0]
+    assert row["sizes"] == "224, 256, 288" and row["accuracy_gain"] == pytest.approx(1.0)
+    assert row["energy_ratio"] == pytest.approx(4.0) and row["points_per_doubling"] == pytest.approx(0.5)
+    assert math.isnan(input_size_accuracy(d.assign(energy_per_image_j=1.0)).iloc[0]["points_per_doubling"])
