@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "joulebench.commands.info",
     "joulebench.commands.meter",
     "joulebench.commands.results",
+    "joulebench.commands.import_bundle",
     "joulebench.commands.measure",
     "joulebench.commands.models",
     "joulebench.commands.data",

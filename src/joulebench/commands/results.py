@@ -304,7 +304,7 @@ def results(
 
 
 def export(
-    out: Path = typer.Argument(..., help="Output file: .csv, .csv.gz or .parquet."),
+    out: Path | None = typer.Argument(None, help="Output file: .csv, .csv.gz or .parquet (not with --bundle)."),
     table: str = typer.Option("summaries", "--table", "-t", help="summaries, measurements, failures, runs or windows."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="csv or parquet (default: from OUT's extension)."),
     db: Path | None = DbOpt,
@@ -314,19 +314,42 @@ def export(
     meter: str | None = typer.Option(None, "--meter", help=_FILTER_HELP["meter"]),
     status: str | None = typer.Option(None, "--status", help=_FILTER_HELP["status"]),
     run: str | None = typer.Option(None, "--run", help=_FILTER_HELP["run"]),
+    bundle: Path | None = typer.Option(
+        None,
+        "--bundle",
+        help="Write every table (runs with provenance, summaries, batches, failures, windows) to one checksummed,"
+        " versioned zip archive (a folder if FILE ends with /) that `joulebench import` merges into another store.",
+    ),
 ) -> None:
     """Export a table of the results database to CSV or Parquet, with SI units in the column names.
 
     The summaries export starts with model, img_size, gpu_name, runtime, precision, energy_per_image_j,
     throughput_ips, latency_mean_s, optimal_batch, meter: the columns the web explorer loads.
     """
+    from joulebench.errors import ConfigError
     from joulebench.store.export import export_table
 
     filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
     filters = {k: v for k, v in filters.items() if v is not None}
+    if bundle is not None:
+        if out is not None:
+            raise ConfigError("--bundle writes every table to its own file: drop the output file, or drop --bundle")
+        _export_bundle(db, bundle, filters)
+        return
+    if out is None:
+        raise ConfigError("name the output file (`joulebench export results.csv`), or pass --bundle FILE")
     with _open(db) as store:
         n = export_table(store, out, table=table, fmt=fmt, **filters)
     err_console().print(f"wrote {n} {table} row{'s' if n != 1 else ''} to {out}")
+
+
+def _export_bundle(db: Path | None, bundle: Path, filters: dict[str, Any]) -> None:
+    from joulebench.store.bundle import write_bundle
+
+    with _open(db) as store:
+        manifest = write_bundle(store, bundle, **filters)
+    counts = ", ".join(f"{e['rows']} {e['table']}" for e in manifest["files"].values())
+    err_console().print(f"wrote the bundle {bundle} ({counts}; schema version {manifest['schema_version']})")
 
 
 def register(app: typer.Typer) -> None:

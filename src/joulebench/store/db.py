@@ -413,6 +413,31 @@ class Store(TableReads, SweepQueries):
             )
             return int(cur.lastrowid)
 
+    def insert_rows(self, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        """Insert rows as :meth:`rows` returns them (JSON columns as dicts) in one transaction, runs first.
+
+        For importing (:mod:`joulebench.store.bundle`): rows are stored as given, run status and times included;
+        ``window_id`` is assigned anew. Either every row is written or none.
+
+        Raises:
+            StoreError: A row's run is not stored, or the file cannot be written.
+        """
+        ordered = sorted(rows, key=lambda t: t != "runs")
+        with self._transaction() as conn:
+            for table in ordered:
+                cols = [c for c in self.columns(table) if c != "window_id"]
+                json_cols = schema.JSON_COLUMNS[table]
+                values = [
+                    [_to_json(r.get(c), f"{c} of {table}") if c in json_cols else _scalar(r.get(c)) for c in cols]
+                    for r in rows[table]
+                ]
+                try:
+                    conn.executemany(
+                        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values
+                    )
+                except sqlite3.IntegrityError as e:
+                    raise StoreError(f"cannot import {table} into {self.path} ({e}): its runs must be stored") from None
+
     def _run_row(self, run: RunRecord, status: str) -> dict[str, Any]:
         row: dict[str, Any] = {
             "run_id": run.run_id,
