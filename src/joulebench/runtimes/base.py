@@ -74,8 +74,8 @@ def empty_pinned_cache(torch: Any) -> bool:
     (``copy_args_to_cpu_if_needed``). The sweep resets the peak before every batch, so the copies are as large as the
     batch's activations, and the allocator caches them for the life of the process. Compile-fp16 workers on the
     H200 held up to 60 GB in ``/dev/zero`` shared mappings, the kind pinned memory makes, and torch-fp32 workers
-    none. ``benchmarks/pinned_memory_probe.py`` showed on the H200 that this cache is what held it: 10.8 GB of
-    shared memory with the cache kept, 0.0 GB with it emptied (vit_base_patch16_224, batch 4,096).
+    none. :mod:`joulebench.diagnostics.pinned_memory` showed on the H200 that this cache is what held it: 10.8 GB
+    of shared memory with the cache kept, 0.0 GB with it emptied (vit_base_patch16_224, batch 4,096).
 
     Args:
         torch: The imported torch module.

@@ -1,23 +1,19 @@
-"""benchmarks/memory_limits.py: how its table reads a child's steps and how the child ended."""
+"""joulebench.diagnostics.memory_limits: how its table reads a child's steps and how the child ended."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "memory_limits.py"
 GIB = 1024**3
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("memory_limits_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from joulebench.diagnostics import memory_limits
+
+    return memory_limits
 
 
 def _lines(*rows):

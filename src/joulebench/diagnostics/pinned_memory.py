@@ -1,26 +1,25 @@
 """Does inductor leave pinned host memory behind in a compile-fp16 worker, and does ``prepare`` give it back?
 
-On the H200, compile-fp16 sweep workers held up to 60 GB of shared memory, all in ``/dev/zero (deleted)``
-mappings, which is how the CUDA driver maps page-locked host memory (docs/runs/2026-11-29-h200-session12/).
-The suspect is inductor's autotuner, which copies the arguments that a kernel writes into to pinned host memory
-whenever a GPU clone would raise the peak. The sweep resets that peak before every batch. torch's caching host
-allocator keeps those blocks. Since commit a67d8da, ``prepare`` empties that cache after its warm-up calls.
+A compile-fp16 worker's shared memory (``RssShmem``) can grow by tens of GB, all in ``/dev/zero (deleted)``
+mappings, which is how the CUDA driver maps page-locked host memory. The cause is inductor's autotuner, which
+copies the arguments that a kernel writes into to pinned host memory whenever a GPU clone would raise the peak;
+the sweep resets that peak before every batch, and torch's caching host allocator keeps those blocks. The
+runtime's ``prepare`` therefore empties that cache after its warm-up calls
+(:func:`joulebench.runtimes.base.empty_pinned_cache`).
 
 This probe runs the same model and batch sizes twice, each time in a fresh child process, the way a sweep worker
 does: the GPU's peak is reset, then ``prepare``, then ``release``.
 
-- ``keep``: the cache-emptying is switched off, so the runtime behaves as it did before a67d8da.
+- ``keep``: the cache-emptying is switched off, so nothing gives the pinned cache back.
 - ``empty``: joulebench as it is.
 
 After each ``prepare``, the probe records the child's shared memory (``RssShmem``) and torch's pinned-allocator
-counters. If the suspicion holds, the keep arm's shared memory tracks its pinned bytes and grows with the batch,
-while the empty arm's stays flat and its pinned peak exceeds its current bytes.
+counters. If the cache holds that memory, the keep arm's shared memory tracks its pinned bytes and grows with the
+batch, while the empty arm's stays flat and its pinned peak exceeds its current bytes.
 
-    python3 benchmarks/pinned_memory_probe.py [--model vit_base_patch16_224] [--batches 1024 4096] [--timeout 400]
+    python3 -m joulebench.diagnostics.pinned_memory [--model vit_base_patch16_224] [--batches 1024 4096]
 
 Prints one table row per arm and batch, then a verdict. Needs a CUDA GPU with Triton (torch.compile).
-On the H200 (docs/runs/2026-11-29-h200-session13/) the keep arm held 10.8 GB of shared memory at batch 4,096 and
-the empty arm none.
 """
 
 from __future__ import annotations
@@ -35,7 +34,10 @@ import tempfile
 import time
 from typing import Any
 
+from joulebench.diagnostics import child_process
+
 ARMS = ("keep", "empty")
+MODULE = "joulebench.diagnostics.pinned_memory"
 GB = 1e9
 
 
@@ -53,7 +55,7 @@ def child(arm: str, model: str, batches: list[int]) -> int:
     if not torch.cuda.is_available():
         say(error="no CUDA device")
         return 2
-    if arm == "keep":  # the runtime as before a67d8da: nothing gives the pinned cache back
+    if arm == "keep":  # switch the emptying off: nothing gives the pinned cache back
         base.empty_pinned_cache = torch_eager.empty_pinned_cache = lambda _torch: False
     (spec,) = resolve_models([model])
     rt = get_runtime("compile-fp16", device="cuda:0")
@@ -152,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         # a fresh compile cache per arm: a cache hit would skip the autotuning whose copies are being measured
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": os.path.join(caches, arm)}
         env["TRITON_CACHE_DIR"] = os.path.join(caches, arm, "triton")
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", arm, "--model", args.model, "--batches"]
-        cmd += [str(b) for b in args.batches]
+        cmd, env = child_process(
+            MODULE, "--child", arm, "--model", args.model, "--batches", *map(str, args.batches), env=env
+        )
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         try:
             output, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))

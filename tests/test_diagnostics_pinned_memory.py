@@ -1,22 +1,18 @@
-"""benchmarks/pinned_memory_probe.py: its table and verdict from the two children's JSON lines."""
+"""joulebench.diagnostics.pinned_memory: its table and verdict from the two children's JSON lines."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pinned_memory_probe.py"
 GB = 1e9
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("pinned_memory_probe_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from joulebench.diagnostics import pinned_memory
+
+    return pinned_memory
 
 
 def _step(arm, batch, shmem_gb, pinned_gb, peak_gb, blocks=12):

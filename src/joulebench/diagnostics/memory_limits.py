@@ -1,13 +1,13 @@
 """Where a process that reserves GPU memory stops: CUDA's out-of-memory error, or a kill from outside.
 
-On the one-GPU H200 machine a sweep worker was killed by SIGKILL, with nothing on its output, at a batch whose
-GPU memory the card could hold (docs/runs/2026-11-29-h200-session8/). This probe reserves GPU memory with plain
+A sweep worker killed by SIGKILL with nothing on its output, at a batch whose GPU memory the card could hold,
+points at the host rather than the card. This probe reserves GPU memory with plain
 allocations (``torch.empty`` on the device, which is ``cudaMalloc`` through PyTorch's allocator) in fixed steps,
 in a child process, and after each step records the GPU's free memory and the host's available memory and the
 child's resident set. If host memory falls as GPU memory is reserved, or the child is killed before CUDA says
 out of memory, the machine's RAM, not the card, bounds the batch search there.
 
-    python3 benchmarks/memory_limits.py [--step-gib 8] [--max-gib 140] [--timeout 120]
+    python3 -m joulebench.diagnostics.memory_limits [--step-gib 8] [--max-gib 140] [--timeout 120]
 
 Prints a table (one row per step) and how the child ended. Needs a CUDA GPU; never uses managed memory.
 """
@@ -22,7 +22,10 @@ import subprocess
 import sys
 from typing import Any
 
+from joulebench.diagnostics import child_process
+
 GIB = 1024**3
+MODULE = "joulebench.diagnostics.memory_limits"
 
 
 def _mem_total_b() -> int | None:
@@ -124,9 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--step-gib must be positive and at most --max-gib")
     if args.child:
         return child(args.step_gib, args.max_gib)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", "--step-gib", str(args.step_gib)]
-    cmd += ["--max-gib", str(args.max_gib)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd, env = child_process(MODULE, "--child", "--step-gib", str(args.step_gib), "--max-gib", str(args.max_gib))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         output, _ = proc.communicate(timeout=args.timeout)
         rc: int | None = proc.returncode

@@ -1,19 +1,15 @@
-"""benchmarks/h200_dataset_report.py on a hand-made H200 folder: the numbers it prints are the known ones."""
+"""joulebench.analysis.dataset_report on a hand-made H200 folder: the numbers it prints are the known ones."""
 
 from __future__ import annotations
 
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from joulebench.models.stats import load_stats
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "h200_dataset_report.py"
 
 
 def _template() -> pd.DataFrame:
@@ -24,11 +20,10 @@ def _template() -> pd.DataFrame:
 
 
 def _report(data: Path, monkeypatch, capsys) -> str:
-    """Run the script as ``python3 benchmarks/h200_dataset_report.py --data DATA``; what it printed."""
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--data", str(data)])
-    with pytest.raises(SystemExit) as done:
-        runpy.run_path(str(SCRIPT), run_name="__main__")
-    assert done.value.code == 0
+    """Run ``python3 -m joulebench.analysis.dataset_report --data DATA``; what it printed."""
+    from joulebench.analysis.dataset_report import main
+
+    assert main(["--data", str(data)]) == 0
     return capsys.readouterr().out
 
 
