@@ -175,7 +175,7 @@ def test_cli_consistency_tables_and_errors(runner):
 
 
 def test_report_section_lists_repeats_and_outliers_per_gpu_pair(energy):
-    from joulebench.analysis.report import _consistency
+    from joulebench.analysis.report.energy_sections import consistency_section as _consistency
 
     html, summary = _consistency(energy, None, ["A100:torch-fp32", "H100:torch-fp32", "H200:torch-fp32"])
     assert [r["setup"] for r in summary["repeatability"]] == ["A100:torch-fp32", "H100:torch-fp32"]
