@@ -187,3 +187,97 @@ def test_input_size_accuracy_by_hand():
     assert row["sizes"] == "224, 256, 288" and row["accuracy_gain"] == pytest.approx(1.0)
     assert row["energy_ratio"] == pytest.approx(4.0) and row["points_per_doubling"] == pytest.approx(0.5)
     assert math.isnan(input_size_accuracy(d.assign(energy_per_image_j=1.0)).iloc[0]["points_per_doubling"])
+
+
+REQUIRED_KEYS = [
+    *(
+        f"table1/{a}~{b}/{m}"
+        for a, b in (
+            ("A100:tensorrt-fp16", "A100:torch-fp32"),
+            ("A100:tensorrt-fp16", "H100:tensorrt-fp16"),
+            ("H100:torch-fp32", "A100:torch-fp32"),
+            ("H100:torch-fp32", "H100:tensorrt-fp16"),
+        )
+        for m in ("pearson", "spearman")
+    ),
+    "fig5/A100:torch-fp32/naive_factor_geomean",
+    "fig5/A100:tensorrt-fp16/naive_factor_geomean",
+    *(f"fig6/A100:torch-fp32/{q}" for q in ("pearson_params", "pearson_macs", "pearson_activations", "loglinear_mape")),
+    *(
+        f"table3/{s}/{t}"
+        for s in ("A100:torch-fp32", "A100:tensorrt-fp16", "H100:torch-fp32", "H100:tensorrt-fp16")
+        for t in ("const", "params", "gmacs", "activations")
+    ),
+    "fig9a/A100:torch-fp32/throughput_mape",
+    "fig9a/A100:tensorrt-fp16/throughput_mape",
+    *(f"fig10/{g}/{q}" for g in ("A100", "H100") for q in ("reduction_geomean", "reduction_gsd")),
+    *(f"a8/drop/{g}" for g in ("CNN", "Hybrid", "Transformer", "CLIP")),
+    "fig1/frontier_families",
+]
+
+
+def test_paper_json_on_the_shipped_reference_data():
+    pytest.importorskip("sklearn")
+    from typer.testing import CliRunner
+
+    from joulebench.cli import app
+
+    res = CliRunner().invoke(app, ["paper", "--json"], env={"JOULEBENCH_DB": "/nonexistent/joulebench.db"})
+    assert res.exit_code == 0, res.output
+    import json
+
+    rows = {r["key"]: r for r in json.loads(res.stdout)["rows"]}
+    for key in REQUIRED_KEYS:
+        assert key in rows, key
+        assert isinstance(rows[key]["computed"], float), (key, rows[key])
+        assert set(rows[key]) == {"key", "quantity", "published", "computed", "note"}
+    # the paper's convention reproduces its naive factor to within joulebench's own MAC counts
+    assert rows["fig5/A100:torch-fp32/naive_factor_geomean"]["computed"] == pytest.approx(3.13, rel=0.1)
+    assert rows["fig10/A100/reduction_geomean"]["computed"] == pytest.approx(3.94, abs=0.01)
+    assert "agrees" in rows["fig10/A100/reduction_geomean"]["note"]
+
+
+def _paper_data():
+    """Two setups of one GPU, 24 models in 3 families; the optimised setup is exactly 4x cheaper."""
+    from joulebench.analysis.paper import PaperData
+
+    d = _family_data(n_fam=3, arch_per_fam=4)
+    d["type"] = ["CNN", "Transformer", "Hybrid CNN-Transformer"] * 8
+    base = d.assign(setup="G:torch-fp32", gpu="A100", precision="fp32", power_limit_w=250.0)
+    base["throughput_ips"] = 250.0 / base["energy_per_image_j"]  # the throughput estimate is exact
+    fast = base.assign(setup="G:tensorrt-fp16", precision="fp16", energy_per_image_j=base["energy_per_image_j"] / 4)
+    energy = pd.concat([base, fast], ignore_index=True)
+    acc = []
+    for i, m in enumerate(d["model"]):
+        acc.append((m, 224, "imagenet", 70.0 + i))
+        acc += [(m, 224, t, 50.0 + i) for t in ("imagenet-real", "imagenetv2", "sketch", "imagenet-a", "imagenet-r")]
+    accuracy = pd.DataFrame(acc, columns=["model", "img_size", "testset", "top1"])
+    cat = d[["model", "arch", "family", "type", "img_size", "params", "macs", "activations"]]
+    return PaperData(energy, accuracy, cat)
+
+
+def test_paper_rows_on_a_hand_made_dataset():
+    from joulebench.analysis.paper import paper_rows
+
+    rows = {r.key: r for r in paper_rows(_paper_data(), k=3)}
+    t1 = rows["table1/G:tensorrt-fp16~G:torch-fp32/pearson"]
+    assert t1.computed == pytest.approx(1.0) and t1.published is None
+    red = rows["fig10/G/reduction_geomean"]  # tensorrt-fp16 vs torch-fp32 on GPU "G"
+    assert red.computed == pytest.approx(4.0) and rows["fig10/G/reduction_gsd"].computed == pytest.approx(1.0)
+    assert rows["fig9a/G:torch-fp32/throughput_mape"].computed == pytest.approx(0.0, abs=1e-9)
+    assert rows["a8/drop/CNN"].computed == pytest.approx(20.0)  # every model drops 20 points
+    assert rows["fig1/G:torch-fp32/frontier_families"].computed >= 1
+    assert "table3/G:torch-fp32/gmacs" in rows and "CI" in rows["table3/G:torch-fp32/gmacs"].note
+
+
+def test_paper_rows_compare_with_published_values(monkeypatch):
+    from joulebench.analysis import paper
+
+    monkeypatch.setitem(paper.PUBLISHED, "fig10/G/reduction_geomean", (4.01, "why it differs"))
+    monkeypatch.setitem(paper.PUBLISHED, "fig10/G/reduction_gsd", (2.0, "the spread differs because of X"))
+    rows = {r.key: r for r in paper.paper_rows(_paper_data(), k=3)}
+    assert rows["fig10/G/reduction_geomean"].published == 4.01
+    assert "agrees" in rows["fig10/G/reduction_geomean"].note
+    assert "differs: the spread differs because of X" in rows["fig10/G/reduction_gsd"].note
+    with pytest.raises(ConfigError, match="not in the dataset"):
+        paper.paper_rows(_paper_data(), ["G:nope"])

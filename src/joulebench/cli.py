@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "joulebench.commands.models",
     "joulebench.commands.data",
     "joulebench.commands.analysis",
+    "joulebench.commands.paper",
     "joulebench.commands.panel",
     "joulebench.commands.app",
 )
