@@ -281,3 +281,16 @@ def test_paper_rows_compare_with_published_values(monkeypatch):
     assert "differs: the spread differs because of X" in rows["fig10/G/reduction_gsd"].note
     with pytest.raises(ConfigError, match="not in the dataset"):
         paper.paper_rows(_paper_data(), ["G:nope"])
+
+
+def test_report_has_the_paper_section():
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    from joulebench.analysis.report import build_report
+
+    data = _paper_data()
+    rep = build_report(data.energy, data.accuracy, data.catalogue, cv_folds=3)
+    assert "8. The paper's results on these setups" in rep.html and "paper.csv" in rep.html
+    rows = {r["key"]: r for r in rep.summary["paper"]}
+    assert rows["fig10/G/reduction_geomean"]["computed"] == pytest.approx(4.0)
+    assert "naive_overestimated" in rep.summary["estimators"][0]

@@ -20,6 +20,7 @@ from joulebench.analysis.report.energy_sections import (
 )
 from joulebench.analysis.report.inputs import ReportInput, Summary
 from joulebench.analysis.report.markup import esc
+from joulebench.analysis.report.paper_section import paper_section
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -105,6 +106,7 @@ def build_report(
     parts = [section(inp, summary) for section in SECTIONS]
     html_part, summary["consistency"] = consistency_section(energy, catalogue, setups)
     parts.append(html_part)
+    parts.append(paper_section(inp, summary))
     return Report(_page("\n".join(parts), energy, setups, include_test_models, command), summary)
 
 

@@ -1,0 +1,25 @@
+"""Report section 8: the paper's tables and figures recomputed on the report's setups, beside the published values."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from joulebench.analysis.paper import PaperData, paper_rows
+from joulebench.analysis.report.inputs import ReportInput, Summary
+from joulebench.analysis.report.markup import csv, table
+
+_NOTE = (
+    "<p class=note>Every quantitative result of “The Hidden Joules” (Table 1, Figs. 1, 5, 6, 9a, 10, Table 3, "
+    "A.7, A.8) computed on these setups, beside the paper's value where joulebench has it, with a note where "
+    "they differ. Keys: <code>figure/setup/quantity</code>; the same rows as <code>joulebench paper "
+    "--json</code>. Table 3's fit is ln E[mJ] = const + b ln params + c ln GMACs + d ln activations.</p>"
+)
+
+
+def paper_section(inp: ReportInput, summary: Summary) -> str:
+    """Section 8: the rows of :func:`joulebench.analysis.paper.paper_rows` as a table, their CSV and summary."""
+    data = PaperData(inp.energy, inp.accuracy, inp.catalogue, inp.stats)
+    rows = [r.to_dict() for r in paper_rows(data, inp.setups, k=inp.cv_folds)]
+    summary["paper"] = rows
+    df = pd.DataFrame(rows, columns=["key", "quantity", "published", "computed", "note"])
+    return "\n".join(["<h2>8. The paper's results on these setups</h2>", _NOTE, table(df, None), csv(df, "paper")])
