@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from joulebench.analysis.frontier import (
     type_centroids,
 )
 from joulebench.analysis.robustness import drop_by, frontier_stability, robustness_frame
-from joulebench.errors import ConfigError
+from joulebench.errors import ConfigError, MissingDependencyError
 
 
 def frame(points, types=None, families=None):
@@ -111,6 +112,16 @@ def test_fit_inverse_edges():
 def test_fit_needs_enough_points():
     with pytest.raises(ConfigError, match="at least 4 models"):
         fit_frontier(frame([(1, 70), (2, 75), (3, 80)]))
+
+
+def test_fit_and_correlations_without_scipy_name_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    e = np.geomspace(0.002, 2.0, 8)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'joulebench\[analysis\]'"):
+        fit_frontier(frame(list(zip(e, nested_log(e, 60.0, 8.0, 5.0, 0.002), strict=True))))
+    with pytest.raises(MissingDependencyError, match=r"'scipy'.*pip install 'joulebench\[analysis\]'"):
+        setup_correlations(tiny_dataset()[0])
 
 
 def tiny_dataset():

@@ -6,11 +6,12 @@ import dataclasses
 import json
 import os
 import stat
+import sys
 
 import pandas as pd
 import pytest
 
-from joulebench.errors import ConfigError
+from joulebench.errors import ConfigError, MissingDependencyError
 from joulebench.meters.base import Sample, WindowResult
 from joulebench.store import BatchMeasurement, ModelSummary, Store
 from joulebench.store.export import EXPLORER_COLUMNS, export_columns, export_table, format_from_path
@@ -114,6 +115,13 @@ def test_parquet_has_typed_columns_and_metadata(store, tmp_path):
     assert str(t.schema.field("error").type) == "string"
     meta = {k.decode(): v.decode() for k, v in t.schema.metadata.items()}
     assert meta["joulebench.table"] == "summaries" and meta["joulebench.schema_version"] == "2"
+
+
+def test_parquet_without_pyarrow_names_the_extra(store, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingDependencyError, match=r"Parquet.*pip install 'joulebench\[analysis\]'"):
+        export_table(store, tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
 
 
 def test_filters_apply_to_exports(store, tmp_path):

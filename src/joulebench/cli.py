@@ -33,13 +33,7 @@ COMMAND_MODULES = (
 )
 
 for _mod in COMMAND_MODULES:
-    try:
-        _m = importlib.import_module(_mod)
-    except ModuleNotFoundError as _e:
-        if _e.name != _mod:  # a real import error inside the module must not be hidden
-            raise
-        continue  # command group not built yet
-    _m.register(app)
+    importlib.import_module(_mod).register(app)
 
 
 def _print_version(value: bool) -> None:

@@ -34,7 +34,3 @@ class MissingDependencyError(JoulebenchError):
             f"{purpose} needs the Python package '{package}', which is not installed: "
             f"run `pip install 'joulebench[{extra}]'`"
         )
-
-
-class MeasurementError(JoulebenchError):
-    """A measurement failed (out of memory, compile error, worker crash); stored as a failure row."""

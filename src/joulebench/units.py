@@ -8,7 +8,6 @@ from joulebench.errors import ConfigError
 
 _ENERGY = {"j": 1.0, "mj": 1e-3, "uj": 1e-6, "µj": 1e-6, "kj": 1e3, "wh": 3600.0, "kwh": 3.6e6}
 _TIME = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "min": 60.0, "m": 60.0, "h": 3600.0}
-_POWER = {"w": 1.0, "mw": 1e-3, "kw": 1e3}
 _BYTES = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zA-Zµ]*)\s*$")
 
@@ -33,11 +32,6 @@ def parse_energy_j(text: str | float, default_unit: str = "j") -> float:
 def parse_time_s(text: str | float, default_unit: str = "s") -> float:
     """Parse '50ms', '5s', '2min' into seconds."""
     return _parse(text, _TIME, default_unit, "duration")
-
-
-def parse_power_w(text: str | float, default_unit: str = "w") -> float:
-    """Parse '300W', '0.3kW' into watts."""
-    return _parse(text, _POWER, default_unit, "power")
 
 
 def parse_bytes(text: str | float, default_unit: str = "b") -> float:

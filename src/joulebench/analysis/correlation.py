@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis.frames import KEY, dedupe_energy, setups_of
+from joulebench.analysis.frames import KEY, dedupe_energy, require, setups_of
 from joulebench.analysis.frames import paired_setups as paired
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +49,8 @@ def setup_correlations(
     Pairs with fewer than ``min_n`` common models get NaN.
     """
     import pandas as pd
-    from scipy import stats
+
+    stats = require("scipy.stats", purpose="correlating energies between setups")
 
     setups = list(setups) if setups else sorted({s for p in pairs or () for s in p}) or setups_of(energy)
     if common:

@@ -17,7 +17,6 @@ same for a design none of whose relatives was measured.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -361,11 +360,6 @@ def rows_for(df: pd.DataFrame, model: str, img_size: int | None) -> pd.DataFrame
     if img_size is not None:
         m &= df["img_size"] == img_size
     return df[m]
-
-
-def finite_or_none(x: float) -> float | None:
-    """NaN/inf -> None (for JSON)."""
-    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from joulebench.analysis.frames import ACC, ENERGY, need
+from joulebench.analysis.frames import ACC, ENERGY, need, require
 from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -127,7 +127,7 @@ def fit_frontier(front: pd.DataFrame, energy_col: str = ENERGY, acc_col: str = A
     Raises:
         ConfigError: Fewer than 4 frontier points, or the fit fails to converge.
     """
-    from scipy.optimize import curve_fit
+    curve_fit = require("scipy.optimize", purpose="fitting the frontier curve").curve_fit
 
     d = front.dropna(subset=[energy_col, acc_col]).sort_values(energy_col)
     need(len(d), MIN_POINTS, "fitting the frontier curve (3 parameters)")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from joulebench.analysis.estimators import CV_SCHEMES, cross_validate, usable
-from joulebench.analysis.frames import ENERGY, STATIC, need
+from joulebench.analysis.frames import ENERGY, STATIC, need, require
 from joulebench.analysis.metrics import mape
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +35,8 @@ def static_correlations(df: pd.DataFrame) -> pd.DataFrame:
         energies span four orders of magnitude, so the plain Pearson follows the largest models).
     """
     import pandas as pd
-    from scipy import stats
+
+    stats = require("scipy.stats", purpose="correlating energy with model statistics")
 
     rows = []
     for c in STATIC:
@@ -65,7 +66,7 @@ def loglinear_fit(df: pd.DataFrame, confidence: float = 0.95) -> dict[str, Any]:
     Returns:
         ``{"n", "r2", "in_sample_mape", "coefficients": [{"term", "value", "se", "low", "high"}]}``.
     """
-    from scipy import stats
+    stats = require("scipy.stats", purpose="confidence intervals of the log-linear fit")
 
     d = usable(df)
     need(len(d), 5, "fitting the log-linear estimator")
