@@ -20,8 +20,8 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("JOULEBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("JOULEBENCH_DB", raising=False)
     monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
-    # project datasets in the repository's data/ folder would add setups: test the reference alone
-    monkeypatch.setattr("joulebench.data.dataset.REPO_DATA", tmp_path / "no-data")
+    # the shipped project datasets would add setups: test the reference alone
+    monkeypatch.setattr("joulebench.data.dataset.DATASETS", tmp_path / "no-data")
 
 
 def _json(args):

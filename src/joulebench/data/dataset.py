@@ -10,8 +10,9 @@
 * ``stats`` — params, MACs, activations per configuration (see :mod:`joulebench.models.stats`);
 * ``throughput`` — timm's published throughput (no energy).
 
-Own measurements (source ``joulebench``) come from the results store and from CSV exports of store
-summaries placed in the repository's ``data/`` folder (or folders named in ``$JOULEBENCH_DATA``).
+Own measurements (source ``joulebench``) come from the results store, from the project's datasets that ship in
+the package (``datasets/*.csv.gz``: summaries exports of the bundles in the repository's ``data/``) and from
+CSV exports or bundle folders named in ``$JOULEBENCH_DATA``. A source checkout and a wheel read the same.
 Rows measured with the simulated meter keep ``meter = sim``, get ``simulated = True`` and a setup ending in
 ``:sim`` (``H200:torch-fp32:sim``), so they never group or compare with real measurements.
 """
@@ -29,8 +30,9 @@ from joulebench.errors import ConfigError
 
 OWN_SOURCE = "joulebench"
 DATA_ENV = "JOULEBENCH_DATA"
-#: The repository's project-data folder (exists in a source checkout, not in an installed wheel).
-REPO_DATA = Path(__file__).resolve().parents[3] / "data"
+#: The project's own datasets shipped in the package: one summaries export per dataset (``h200_summaries.csv.gz``
+#: is the summaries table of the bundle ``data/h200/dataset/``; ``tests/test_data_packaged.py`` keeps them equal).
+DATASETS = PACKAGE_DATA / "datasets"
 
 VIEW_ENERGY_COLUMNS = (*ENERGY_COLUMNS, "simulated")
 
@@ -143,14 +145,13 @@ def _latest(energy: Any) -> Any:
 
 
 def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
-    """CSV exports of store summaries to include, from the repository's ``data/`` and ``$JOULEBENCH_DATA``.
+    """CSV exports of store summaries to include: the shipped datasets and those named in ``$JOULEBENCH_DATA``.
 
     Folders are searched recursively for ``*.csv`` and ``*.csv.gz``; only files with an ``optimal_batch``
-    column (summaries exports) are used.
+    column (summaries exports, and the summaries of a bundle folder) are used.
     """
     if dirs is None:
-        # only in a source checkout: an installed package must not pick up an unrelated ``data/`` folder
-        dirs = [REPO_DATA] if (REPO_DATA.parent / "pyproject.toml").exists() else []
+        dirs = [DATASETS]
         env = os.environ.get(DATA_ENV)
         if env:
             dirs += [Path(p) for p in env.split(os.pathsep) if p]
@@ -411,8 +412,8 @@ def load_dataset(
 
     Args:
         db: SQLite results store to include (source ``joulebench``); None = no store.
-        data: Project data folders/files with CSV exports of store summaries (default: the repository's
-            ``data/`` and ``$JOULEBENCH_DATA``; ``[]`` = none).
+        data: Project data folders/files with CSV exports of store summaries (default: the datasets shipped in
+            the package and ``$JOULEBENCH_DATA``; ``[]`` = none).
         reference: Include the shipped reference data.
         include_cache: Let the user's stats cache (``joulebench stats``) override the shipped stats.
 

@@ -19,7 +19,8 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -369,6 +370,23 @@ def import_bundle(
     return report
 
 
+@contextmanager
+def store_of(path: str | Path) -> Iterator[Store]:
+    """A temporary store holding the rows of a bundle or export (checked as :func:`import_bundle` does).
+
+    For tools that read a store (the stale check, the scouting ladders): a dataset kept as a bundle in git needs
+    no SQLite file beside it. The store is opened read-only and deleted on exit.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="joulebench-bundle-") as tmp:
+        db = Path(tmp) / "bundle.db"
+        with Store(db) as store:
+            import_bundle(store, path)
+        with Store.open_readonly(db) as store:
+            yield store
+
+
 __all__ = [
     "BUNDLE_FORMAT",
     "Conflict",
@@ -378,5 +396,6 @@ __all__ = [
     "import_bundle",
     "plan_import",
     "read_tables",
+    "store_of",
     "write_bundle",
 ]

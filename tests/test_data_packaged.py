@@ -1,0 +1,94 @@
+"""The project's own datasets ship in the package, and a wheel install compares its setups."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from joulebench.data.dataset import DATASETS, load_dataset
+from joulebench.store import Store
+from joulebench.store.bundle import import_bundle, read_tables
+from joulebench.store.export import export_table
+
+ROOT = Path(__file__).resolve().parents[1]
+H200 = ROOT / "data/h200/dataset"
+
+
+def test_the_shipped_h200_summaries_are_the_bundles(tmp_path):
+    """The packaged file is what importing the bundle and exporting its summaries writes, byte for byte."""
+    with Store(tmp_path / "h200.db") as store:
+        import_bundle(store, H200)
+        export_table(store, tmp_path / "h200_summaries.csv.gz")
+    assert (tmp_path / "h200_summaries.csv.gz").read_bytes() == (DATASETS / "h200_summaries.csv.gz").read_bytes()
+
+
+def test_the_h200_setups_hold_the_156_panel_configurations_and_nothing_else(monkeypatch):
+    monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
+    panel = {tuple(line.strip().split("@")) for line in (H200 / "panel.txt").read_text().splitlines() if line.strip()}
+    panel = {(m, int(s)) for m, s in panel}
+    for setup in ("H200:torch-fp32", "H200:compile-fp16"):
+        assert _configs(setup) == panel, setup
+    # one protocol throughout: the short-window panel and the repeats stay out of the shipped setups
+    configs = {r["config_hash"] for r in read_tables(H200).rows["runs"]}
+    assert len(configs) == 1
+
+
+def _configs(setup):
+    e = load_dataset(include_cache=False).energy
+    e = e[(e.setup == setup) & (e.status == "ok")]
+    return set(zip(e.model, e.img_size.astype(int), strict=True))
+
+
+def test_a_checkout_reads_the_other_folders_of_data_only_when_named(monkeypatch):
+    monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
+    assert ("efficientvit_b2.r224_in1k", 224) not in _configs("H200:torch-fp32")
+    monkeypatch.setenv("JOULEBENCH_DATA", str(ROOT / "data/h200/short-window-panel"))
+    assert ("efficientvit_b2.r224_in1k", 224) in _configs("H200:torch-fp32")
+
+
+@pytest.mark.slow
+def test_a_wheel_install_compares_the_h200_setups(tmp_path):
+    # build from a copy of what the wheel is made of, so the checkout gets no build/ or egg-info
+    src = tmp_path / "src-tree"
+    shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(src), "-w", str(wheels)],
+        check=True,
+        timeout=240,
+    )
+    (wheel,) = wheels.glob("joulebench-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    # the system pip installs into the venv's site-packages (the venv has no pip of its own)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", site, str(wheel)],
+        check=True,
+        timeout=240,
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "JOULEBENCH_DATA", "JOULEBENCH_DB")}
+    env["JOULEBENCH_CACHE"] = str(tmp_path / "cache")
+    where = subprocess.run(
+        [str(python), "-c", "import joulebench; print(joulebench.__file__)"],
+        check=True, capture_output=True, text=True, cwd=tmp_path, env=env,
+    ).stdout.strip()  # fmt: skip
+    assert where.startswith(site), where  # the wheel's joulebench, not the checkout's src/
+    run = subprocess.run(
+        [str(python), "-m", "joulebench", "compare", "-b", "H200:torch-fp32", "-o", "H200:compile-fp16"],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=240,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "over 156 models" in " ".join(run.stdout.split())
