@@ -34,7 +34,9 @@
 #          copied back holds everything saved until then.
 #
 # The dataset database lives outside the work tree ($JB_DB, default /root/jb/h200.db) so that a following
-# call on the still-warm machine resumes it; on a fresh machine it is seeded from the repository's copy.
+# call on the still-warm machine resumes it; on a fresh machine it is seeded from the repository's bundle
+# (data/h200/dataset, imported with `joulebench import`); each call writes the store back as a bundle
+# ($OUT/session/dataset/: copy its files over data/h200/dataset/).
 # The sweep keeps the deadline itself (--deadline): models not expected to finish in time are left for the next
 # call, and models still running at the deadline stop after their batch and are redone later.
 # Everything comes back in $OUT/session.tar.gz.
@@ -54,9 +56,8 @@ nvidia-smi >"$W/nvidia-smi-$MODE.txt" 2>&1
 
 JB_DB=${JB_DB:-/root/jb/h200.db}
 mkdir -p "$(dirname "$JB_DB")"
-if [ ! -f "$JB_DB" ] && [ -f data/h200/dataset/h200.db ]; then
-  cp data/h200/dataset/h200.db "$JB_DB"
-  echo "seeded $JB_DB from the repository"
+if [ ! -f "$JB_DB" ] && [ -f data/h200/dataset/manifest.json ]; then
+  python3 -m joulebench import data/h200/dataset --db "$JB_DB" && echo "seeded $JB_DB from the repository's bundle"
 fi
 SC=$(dirname "$JB_DB")/search_cost  # the detached search-cost run's folder
 running() { [ -f "$1/pid" ] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }  # running DIR: DIR's detached job lives
@@ -188,6 +189,7 @@ python3 -m joulebench results --db "$JB_DB" >"$W/dataset_results.txt" 2>&1
 python3 -m joulebench results --db "$JB_DB" --failures >"$W/dataset_failures.txt" 2>&1
 # SQLite's backup: a consistent copy also while the detached sweep writes (the store is in WAL mode)
 python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$JB_DB" "$W/h200.db"
+python3 -m joulebench export --bundle "$W/dataset/" --db "$W/h200.db"  # what data/h200/dataset/ holds
 tar czf "$OUT/session.tar.gz" -C "$OUT" session
 tail -n 25 "$W/dataset_results.txt"
 [ -f "$W/multi_gpu_throughput.txt" ] && tail -n 12 "$W/multi_gpu_throughput.txt"

@@ -5,7 +5,7 @@ midpoints between it and its scouted neighbours. For every (model configuration,
 prints how much the best full window beat the full window at the best scouted batch: with the midpoints
 left out, that is the energy per image the search would have lost. Reads the rows only (no GPU).
 
-    PYTHONPATH=src python3 benchmarks/plateau_midpoints.py [--db data/h200/dataset/h200.db]
+    PYTHONPATH=src python3 benchmarks/plateau_midpoints.py [--db STORE_OR_BUNDLE]   # default: data/h200/dataset
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from joulebench.store.bundle import store_of  # noqa: E402
 from joulebench.store.db import Store  # noqa: E402
 
 
@@ -41,9 +42,9 @@ def gains(rows: list[dict]) -> list[tuple[str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--db", type=Path, default=ROOT / "data/h200/dataset/h200.db")
+    p.add_argument("--db", type=Path, default=ROOT / "data/h200/dataset", help="a store, or a bundle of one")
     a = p.parse_args(argv)
-    with Store(a.db) as store:
+    with Store.open_readonly(a.db) if a.db.is_file() and a.db.suffix == ".db" else store_of(a.db) as store:
         g = gains(store.rows("measurements"))
     if not g:
         print(f"no plateau searches with scouting and full windows in {a.db}")

@@ -18,7 +18,7 @@ folder, so rows measured with a shortened protocol elsewhere stay out) and print
    explain (a log-log least-squares fit), and what the panel's remaining pairs need as the sweep's deadline
    planner costs them;
 7. the results whose stored scouting ladder the current plateau rule would have continued (as
-   ``joulebench results --stale`` judges them, on the folder's ``h200.db``);
+   ``joulebench results --stale`` judges them, on the folder's bundle or ``h200.db``);
 8. the results measured more than once (the report keeps the latest): the first and the latest value, and both
    runs at the first's optimal batch, which separates a changed search from run-to-run and card-to-card
    differences at one batch size.

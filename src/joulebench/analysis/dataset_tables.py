@@ -176,20 +176,26 @@ def stale_table(csv: dict[str, Any], data: Path) -> str:
     """The store's results whose search the current rule would continue (``joulebench results --stale``).
 
     The judgment is the sweep's own (:func:`joulebench.sweep.stale.stale_by_setup`, crash ceilings included) on
-    the folder's ``h200.db``, opened read-only; the table adds each result's last scouted points and optimal batch.
+    the folder's ``h200.db`` (opened read-only), or on the folder's rows when it is a bundle; the table adds each
+    result's last scouted points and optimal batch.
     """
+    from joulebench.store.bundle import MANIFEST, store_of
     from joulebench.store.db import Store
     from joulebench.sweep.stale import stale_by_setup
 
     db = data / "h200.db"
-    if not db.exists():
-        return f"not checked: no h200.db in {data}"
+    if db.exists():
+        opened = Store.open_readonly(db)
+    elif (data / MANIFEST).exists():
+        opened = store_of(data)
+    else:
+        return f"not checked: no h200.db in {data}, and it is not a bundle"
     s = csv["summaries"]
     kept = dict(
         zip(zip(s["run_id"], s["model"], s["img_size"], s["runtime"], strict=True), s["optimal_batch"], strict=True)
     )
     rows = []
-    with Store.open_readonly(db) as store:
+    with opened as store:
         for r in stale_by_setup(store):
             key = (r["model"], r["img_size"], r["runtime"])
             energy = {b: e for b, st, e in store.scout_ladder(r["run_id"], *key) if st == "ok"}
