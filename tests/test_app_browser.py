@@ -236,7 +236,7 @@ def test_search_highlights(page, site):
     assert page.locator("#table tbody tr.hit").count() == sum(p["hit"] for p in points(page))
 
 
-def test_hover_tooltip_and_click_opens_model_page(page, site):
+def test_hover_tooltip_and_click_opens_model_panel_and_page(page, site):
     open_app(page, site["url"])
     target = max(points(page), key=lambda p: p["energy_mj"])  # the rightmost point is not overlapped
     page.mouse.move(target["cx"], target["cy"])
@@ -247,8 +247,11 @@ def test_hover_tooltip_and_click_opens_model_page(page, site):
     assert "mJ/img" in tip.text_content() and "GMACs" in tip.text_content()
     # the test data's readings all imply 250 W (energy x throughput) on cards limited to 300 W
     assert "average power250 W (83 % of the 300 W limit)" in tip.text_content()
+    # a click opens the model panel; its link is the model's page
+    page.mouse.click(target["cx"], target["cy"])
+    assert page.evaluate("__jb.panel().model") == target["model"]
     with page.expect_popup() as pop:
-        page.mouse.click(target["cx"], target["cy"])
+        page.click("#panel-url")
     popup = pop.value
     assert popup.url == f"https://huggingface.co/timm/{target['model']}"
     popup.close()
@@ -313,7 +316,7 @@ def test_table_sort_and_csv_download(page, site):
         page.click("#download")
     text = Path(dl.value.path()).read_text()
     lines = text.strip().split("\n")
-    assert lines[0].startswith("model,img,type,family,acc,mj,")
+    assert lines[0].startswith("model,img_px,type,family,accuracy_pct,energy_mj_per_img,")  # units in the names
     assert len(lines) == 1 + len(energy)
     assert lines[1].split(",")[0] == names[-1]
 

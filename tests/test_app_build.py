@@ -127,6 +127,55 @@ def make_dataset(seed: int = 0) -> Dataset:
     return Dataset(pd.DataFrame(energy), pd.DataFrame(acc), pd.DataFrame(cat))
 
 
+def make_batches(ds: Dataset) -> pd.DataFrame:
+    """Per-batch readings behind the own H200:compile-fp16 results: batch 1..512, the kept batch (64) measured
+    twice (a short scouting reading, then the final one that matches the summary), and an out-of-memory 1024."""
+    rows = []
+    own = ds.energy[ds.energy.setup == "H200:compile-fp16"]
+    for r in own.itertuples():
+        for k, bs in enumerate((1, 2, 4, 8, 16, 32, 64, 128, 256, 512)):
+            e = r.energy_per_image_j * (1 + 4 / bs) / (1 + 4 / 64)
+            base = dict(model=r.model, img_size=r.img_size, runtime="compile-fp16", precision="fp16", batch_size=bs,
+                        gpu_name="NVIDIA H200", meter="nvml", energy_per_image_j=e, throughput_ips=250.0 / e,
+                        avg_power_w=250.0, ci95_rel=0.05 / (k + 1), measured_at=f"2026-11-29T06:{k:02d}:00+00:00",
+                        status="ok", trace_summary='{"phase": "scout"}')  # fmt: skip
+            if bs == 64:
+                rows.append({**base, "energy_per_image_j": e * 1.3, "ci95_rel": 0.2})  # scouting: shorter, noisier
+                base = {**base, "trace_summary": '{"phase": "full"}', "measured_at": "2026-11-29T05:00:00+00:00"}
+            rows.append(base)
+        rows.append({**base, "batch_size": 1024, "status": "oom", "energy_per_image_j": None})
+    return pd.DataFrame(rows)
+
+
+def test_payload_carries_batch_curves_and_the_ci_of_own_readings():
+    ds = make_dataset()
+    p = build_payload(ds, make_batches(ds))
+    setups = {s["id"]: s for s in p["setups"]}
+    own = setups["H200:compile-fp16"]
+    assert "curves" not in setups["A100:torch-fp32"] and "curves" not in setups["H200:torch-fp32:sim"]
+    assert own["curves"]["m"] == own["m"]  # every own reading has its curve
+    k = own["curves"]["m"].index(own["m"][0])
+    assert own["curves"]["bs"][k] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]  # the failed 1024 is left out
+    at64 = own["curves"]["bs"][k].index(64)
+    # the final reading of batch 64 wins over the (later-written, noisier) scouting one
+    assert own["curves"]["ci"][k][at64] == pytest.approx(0.05 / 7, rel=1e-3)
+    assert own["curves"]["e"][k][at64] == pytest.approx(own["e"][0], rel=1e-3)
+    assert own["ci"] == [pytest.approx(0.05 / 7, rel=1e-3)] * len(own["m"])  # the CI of the kept batch's reading
+    assert "ci" not in setups["A100:torch-fp32"]
+
+
+def test_batch_files_reads_per_batch_exports_only(tmp_path):
+    from joulebench.app.batches import batch_files, load_batches
+
+    ds = make_dataset()
+    make_batches(ds).to_csv(tmp_path / "measurements.csv", index=False)
+    ds.energy.assign(optimal_batch=64).to_csv(tmp_path / "summaries.csv", index=False)
+    (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
+    assert batch_files([tmp_path]) == [tmp_path / "measurements.csv"]
+    assert len(load_batches(data=[tmp_path])) == len(make_batches(ds))
+    assert load_batches(data=[tmp_path / "notes.csv"]) is None
+
+
 def test_payload_is_columnar_and_complete():
     ds = make_dataset()
     p = build_payload(ds)
@@ -238,6 +287,7 @@ def fake_data_module(monkeypatch):
         return make_dataset()
 
     monkeypatch.setitem(sys.modules, "joulebench.data", types.SimpleNamespace(load_dataset=load_dataset))
+    monkeypatch.setattr("joulebench.app.build.load_batches", lambda db=None: make_batches(make_dataset()))
     return calls
 
 

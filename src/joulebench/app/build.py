@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from joulebench.app.batches import batch_curves, load_batches
 from joulebench.data.importer import TESTSETS
 from joulebench.errors import ConfigError
 
@@ -30,10 +31,12 @@ APP_MODULES = (
     "compute.js",  # what is shown: points, scores, ranking, frontier, comparison
     "plot-axes.js",  # canvas plot, scales, axes
     "scatter.js",  # the explorer's scatter and legend
+    "zoom-pan.js",  # zoom, pan and keyboard on the scatter
     "ranking-bars.js",  # the ranking beside it
     "table.js",  # sortable tables and CSV download
     "compare-view.js",  # setup A against setup B
     "tooltip.js",  # hover and click on the plots
+    "model-panel.js",  # one model on every setup, its batch curve
     "upload-csv.js",  # your results from a CSV file
     "render.js",  # rendering and the timing of each change
     "test-hook.js",  # window.__jb for tests and the benchmark
@@ -99,20 +102,23 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     return [] if frame is None else frame.to_dict("records")
 
 
-def build_payload(dataset: Any) -> dict[str, Any]:
+def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
     """Build the explorer's compact columnar payload from a dataset view.
 
     Args:
         dataset: Anything with ``.energy``, ``.accuracy`` and ``.catalogue`` pandas DataFrames in the
             columns of ``joulebench.data`` (see docs/ARCHITECTURE.md). ``.catalogue`` may be empty; an
             optional ``meter`` column in ``.energy`` marks simulated rows (``sim``).
+        batches: Per-batch readings of own measurements (:func:`joulebench.app.batches.load_batches`), or
+            None: they give each own setup its batch curves and each reading its confidence interval.
 
     Returns:
         A JSON-serialisable dict: ``models`` (columns per model configuration), ``acc`` (top-1 per test
         set, aligned with ``models``), ``setups`` (per setup: model indices and energy/throughput/latency/
         batch columns, and ``flag``: ``[model index, reason]`` for each reading that fails a consistency check
-        of ``joulebench.analysis.consistency.suspect_readings``), plus the ordered ``types``, ``families``
-        and ``testsets``.
+        of ``joulebench.analysis.consistency.suspect_readings``; for own measurements with batch readings,
+        ``ci`` per reading and ``curves``: per model index, ``bs``/``e``/``tp``/``pw``/``ci`` lists), plus the
+        ordered ``types``, ``families`` and ``testsets``.
 
     Raises:
         ConfigError: A table lacks a required column.
@@ -217,6 +223,8 @@ def build_payload(dataset: Any) -> dict[str, Any]:
             }
         s["_rows"][i] = r  # a later row for the same model configuration replaces an earlier one
     flags = _flags(energy, catalogue, index)
+    own = {(s["gpu"], s["runtime"], s["simulated"]): sid for sid, s in setups.items() if s["source"] == OWN_SOURCE}
+    curves = batch_curves(batches, own, index)
     out_setups = []
     for sid in sorted(setups):
         s = setups[sid]
@@ -229,6 +237,7 @@ def build_payload(dataset: Any) -> dict[str, Any]:
         s["bs"] = [_num(rows[i].get("batch_size")) for i in order]
         # checks run per setup name: a second source under the same name ("... [source]") is not checked
         s["flag"] = [] if s["simulated"] else [[i, why] for i, why in sorted(flags.get(sid, {}).items()) if i in rows]
+        _add_curves(s, curves.get(sid, {}), order)
         out_setups.append(s)
 
     sources = sorted({s["source"] for s in out_setups if s["source"]})
@@ -243,6 +252,22 @@ def build_payload(dataset: Any) -> dict[str, Any]:
         "acc": acc,
         "setups": out_setups,
     }
+
+
+def _add_curves(setup: dict[str, Any], curves: dict[int, dict[str, list]], order: list[int]) -> None:
+    """Attach batch curves (models of this setup only) and the confidence interval of each kept reading."""
+    kept = {i: c for i, c in curves.items() if i in set(order)}
+    if not kept:
+        return
+    setup["curves"] = {
+        "m": sorted(kept),
+        **{k: [[_num(v, 4) for v in kept[i][k]] for i in sorted(kept)] for k in ("bs", "e", "tp", "pw", "ci")},
+    }
+    ci = []
+    for i, bs in zip(order, setup["bs"], strict=True):
+        c = kept.get(i)
+        ci.append(c["ci"][c["bs"].index(bs)] if c and bs in c["bs"] else None)
+    setup["ci"] = [_num(v, 3) for v in ci]
 
 
 def _flags(energy: Any, catalogue: Any, index: dict[tuple[str, int], int]) -> dict[str, dict[int, str]]:
@@ -349,13 +374,14 @@ def write_site(out_dir: str | Path, payload: dict[str, Any]) -> Path:
     return out / "index.html"
 
 
-def build_site(out_dir: str | Path, db: str | Path | None = None, dataset: Any = None) -> Path:
+def build_site(out_dir: str | Path, db: str | Path | None = None, dataset: Any = None, batches: Any = None) -> Path:
     """Build the explorer as a static, self-contained site: reference data plus the store's measurements.
 
     Args:
         out_dir: Folder to write ``index.html``, ``app.js``, ``style.css`` and ``data.js`` into.
         db: Results database whose own measurements join the reference data (None: the default store).
-        dataset: A ready dataset view (skips loading; used by tests and benchmarks).
+        dataset: A ready dataset view (skips loading, batch readings too; used by tests and benchmarks).
+        batches: Per-batch readings to go with ``dataset`` (see :func:`build_payload`).
 
     Returns:
         The path of ``index.html``.
@@ -364,4 +390,5 @@ def build_site(out_dir: str | Path, db: str | Path | None = None, dataset: Any =
         from joulebench.data import load_dataset
 
         dataset = load_dataset(db=db)
-    return write_site(out_dir, build_payload(dataset))
+        batches = load_batches(db)
+    return write_site(out_dir, build_payload(dataset, batches))

@@ -144,19 +144,25 @@ def _latest(energy: Any) -> Any:
     return energy.iloc[np.sort(order[last])].reset_index(drop=True)
 
 
+def project_data_dirs(dirs: list[Path] | None = None) -> list[Path]:
+    """The project data folders: ``dirs`` if given, else the shipped datasets and ``$JOULEBENCH_DATA``."""
+    if dirs is not None:
+        return list(dirs)
+    out = [DATASETS]
+    env = os.environ.get(DATA_ENV)
+    if env:
+        out += [Path(p) for p in env.split(os.pathsep) if p]
+    return out
+
+
 def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
     """CSV exports of store summaries to include: the shipped datasets and those named in ``$JOULEBENCH_DATA``.
 
     Folders are searched recursively for ``*.csv`` and ``*.csv.gz``; only files with an ``optimal_batch``
     column (summaries exports, and the summaries of a bundle folder) are used.
     """
-    if dirs is None:
-        dirs = [DATASETS]
-        env = os.environ.get(DATA_ENV)
-        if env:
-            dirs += [Path(p) for p in env.split(os.pathsep) if p]
     files: list[Path] = []
-    for d in dirs:
+    for d in project_data_dirs(dirs):
         d = Path(d)
         if d.is_file():
             files.append(d)

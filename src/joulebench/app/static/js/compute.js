@@ -11,24 +11,34 @@ function accuracyOf(i, ts) {
   }
   return ts.length ? sum / ts.length : NaN;
 }
+// Types, families and the search: what is shown in both views (the search filters, it does not only mark).
 function visibleMask() {
   var typeOk = dataset.types.map(function (t) { return state.types.indexOf(t) >= 0; });
   var famOk = null;
   if (state.fams.length) famOk = dataset.families.map(function (f) { return state.fams.indexOf(f) >= 0; });
+  var match = matcher();
   var mask = new Uint8Array(dataset.n);
-  for (var i = 0; i < dataset.n; i++) mask[i] = typeOk[dataset.type[i]] && (!famOk || famOk[dataset.family[i]]) ? 1 : 0;
+  for (var i = 0; i < dataset.n; i++) {
+    mask[i] = typeOk[dataset.type[i]] && (!famOk || famOk[dataset.family[i]]) && (!match || match(i)) ? 1 : 0;
+  }
   return mask;
 }
 function matcher() {
   var q = state.q.trim().toLowerCase();
   if (!q) return null;
-  return function (i) {
-    return dataset.name[i].toLowerCase().indexOf(q) >= 0 || String(dataset.families[dataset.family[i]]).toLowerCase().indexOf(q) >= 0;
-  };
+  var famHit = dataset.families.map(function (f) { return String(f).toLowerCase().indexOf(q) >= 0; });
+  return function (i) { return famHit[dataset.family[i]] || dataset.lname[i].indexOf(q) >= 0; };
 }
-function scoreFn(N) {
+/* Accuracy per joule rewards a useless model that costs nothing (an untrained net at 41 % top-1 would rank
+ * first), so without a minimum accuracy set it uses the median accuracy of the shown models, in whole %. */
+function defaultMinAccuracy(pts) {
+  if (!pts.length) return 0;
+  var acc = pts.map(function (p) { return p.a; }).sort(function (x, y) { return x - y; });
+  return Math.floor(acc[Math.floor((acc.length - 1) / 2)]);
+}
+function scoreFn(N, amin) {
   if (state.score === "apj") {
-    var a0 = state.amin === null ? 0 : state.amin;
+    var a0 = amin === null ? 0 : amin;
     return function (eJ, a) { return (a - a0) / (eJ * 1e3); };
   }
   var W = state.w;
@@ -37,42 +47,54 @@ function scoreFn(N) {
 function compute() {
   var s = dataset.setupById[state.setup];
   var mask = visibleMask();
-  var match = matcher();
-  var pts = [], missingAcc = 0;
+  var searching = !!state.q.trim();
+  var pts = [], missingAcc = 0, i;
   if (s) {
-    for (var i = 0; i < dataset.n; i++) {
+    for (i = 0; i < dataset.n; i++) {
       if (!mask[i]) continue;
       var e = s.e[i];
       if (e !== e) continue;
       var a = accuracyOf(i, state.ts);
       if (a !== a) { missingAcc++; continue; }
-      var eligible = (state.amin === null || a >= state.amin) && (state.emax === null || e * 1e3 <= state.emax);
-      pts.push({ i: i, e: e, a: a, ok: eligible, hit: match ? match(i) : false, score: NaN });
+      pts.push({ i: i, e: e, a: a, ok: false, hit: searching, score: NaN });
     }
   }
-  var elig = pts.filter(function (p) { return p.ok; });
-  var N = 0;
-  elig.forEach(function (p) { if (p.e > N) N = p.e; });
-  var f = scoreFn(N);
-  elig.forEach(function (p) { p.score = f(p.e, p.a); });
+  var amin = state.amin, aminDefault = false;
+  if (amin === null && state.score === "apj") { amin = defaultMinAccuracy(pts); aminDefault = true; }
+  var emaxJ = state.emax === null ? Infinity : state.emax / 1e3;
+  var elig = [], N = 0;
+  for (i = 0; i < pts.length; i++) {
+    var p = pts[i];
+    p.ok = (amin === null || p.a >= amin) && p.e <= emaxJ;
+    if (p.ok) { elig.push(p); if (p.e > N) N = p.e; }
+  }
+  var f = scoreFn(N, amin);
+  elig.forEach(function (q) { q.score = f(q.e, q.a); });
   var ranking = elig.slice().sort(function (x, y) { return y.score - x.score || x.e - y.e; }).slice(0, state.top);
   var byE = elig.slice().sort(function (x, y) { return x.e - y.e || y.a - x.a; });
   var frontier = [], best = -Infinity;
-  byE.forEach(function (p) { if (p.a > best) { frontier.push(p); best = p.a; } });
+  byE.forEach(function (q) { if (q.a > best) { frontier.push(q); best = q.a; } });
   var over = [];
   var so = state.overlay && state.overlay !== state.setup ? dataset.setupById[state.overlay] : null;
   if (so) {
     for (var j = 0; j < dataset.n; j++) {
       if (!mask[j] || so.e[j] !== so.e[j]) continue;
       var aj = accuracyOf(j, state.ts);
-      if (aj === aj) over.push({ i: j, e: so.e[j], a: aj, ok: false, hit: match ? match(j) : false, score: NaN, overlay: true });
+      if (aj === aj) over.push({ i: j, e: so.e[j], a: aj, ok: false, hit: searching, score: NaN, overlay: true });
     }
   }
-  explorerView = { setup: s, overlay: so, pts: pts, elig: elig, N: N, f: f, ranking: ranking, frontier: frontier, over: over, missingAcc: missingAcc };
+  explorerView = { setup: s, overlay: so, pts: pts, elig: elig, N: N, f: f, amin: amin, aminDefault: aminDefault,
+    ranking: ranking, frontier: frontier, over: over, missingAcc: missingAcc, rank: rankOf(ranking) };
 }
+function rankOf(ranking) {
+  var r = {};
+  ranking.forEach(function (q, k) { r[q.i] = k + 1; });
+  return r;
+}
+// Per million images: kWh, grams CO2e at the chosen grid intensity, cost in the chosen currency.
 function perMillion(eJ) {
   var kwh = eJ * 1e6 / 3.6e6;
-  return { kwh: kwh, co2: kwh * state.ci / 1000, cost: kwh * state.price };
+  return { kwh: kwh, co2_g: kwh * state.ci, cost: kwh * state.price };
 }
 // Why a reading is suspect, as shown beside it: one line for the explorer's setup, one per side in a comparison.
 function suspectNote(s, i) { return s && s.flag[i] ? "suspect reading: " + s.flag[i] : ""; }
@@ -82,12 +104,12 @@ function suspectSides(i) {
 }
 function computeCompare() {
   var a = dataset.setupById[state.ca], b = dataset.setupById[state.cb];
-  var mask = visibleMask(), match = matcher();
+  var mask = visibleMask(), searching = !!state.q.trim();
   var rows = [];
   if (a && b) {
     for (var i = 0; i < dataset.n; i++) {
       if (!mask[i] || a.e[i] !== a.e[i] || b.e[i] !== b.e[i]) continue;
-      rows.push({ i: i, ea: a.e[i], eb: b.e[i], hit: match ? match(i) : false });
+      rows.push({ i: i, ea: a.e[i], eb: b.e[i], hit: searching });
     }
   }
   var logs = rows.map(function (q) { return Math.log(q.ea / q.eb); }).sort(function (x, y) { return x - y; });

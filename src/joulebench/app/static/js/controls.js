@@ -38,6 +38,7 @@ function buildControls() {
   fillSelect($("overlay"), [{ value: "", label: "(none)" }].concat(setupOpts), state.overlay);
   fillSelect($("cmp-a"), setupOpts, state.ca);
   fillSelect($("cmp-b"), setupOpts, state.cb);
+  fillSelect($("currency"), CURRENCIES.map(function (c) { return { value: c, label: c }; }), state.cur);
 
   fillChecks($("testsets"), dataset.testsets, "ts-", "ts");
   fillChecks($("types"), dataset.types, "type-", "types", function (lab, k) {
@@ -57,7 +58,7 @@ function syncControls() {
   $("score").value = state.score;
   $("weight").value = String(state.w);
   $("weight-out").textContent = state.w.toFixed(2);
-  $("weight-ctl").hidden = state.score !== "manhattan";
+  $("weight-ctl").hidden = state.score !== "manhattan" || state.view !== "explorer";
   $("amin").value = state.amin === null ? "" : String(state.amin);
   $("emax").value = state.emax === null ? "" : String(state.emax);
   $("axis").value = state.axis;
@@ -67,6 +68,12 @@ function syncControls() {
   $("search").value = state.q;
   $("intensity").value = String(state.ci);
   $("price").value = String(state.price);
+  $("currency").value = state.cur;
+  $("price").labels[0].textContent = "Price (" + state.cur + "/kWh)";
+  $("amin").placeholder = state.score === "apj" ? "median" : "none";
+  // controls that do nothing in the comparison are not shown there
+  document.querySelectorAll("[data-view=explorer]").forEach(function (e) { e.hidden = state.view !== "explorer"; });
+  $("compare-hint").hidden = state.view !== "compare";
   $("cmp-a").value = state.ca;
   $("cmp-b").value = state.cb;
   $("tab-explorer").setAttribute("aria-selected", String(state.view === "explorer"));
@@ -84,6 +91,7 @@ function readControls() {
   state.w = Number($("weight").value);
   $("weight-out").textContent = state.w.toFixed(2);
   $("weight-ctl").hidden = state.score !== "manhattan";
+  $("amin").placeholder = state.score === "apj" ? "median" : "none";
   state.amin = numOrNull($("amin").value);
   state.emax = numOrNull($("emax").value);
   state.axis = $("axis").value;
@@ -96,6 +104,8 @@ function readControls() {
   state.q = $("search").value.slice(0, 200);
   var ci = numOrNull($("intensity").value); state.ci = ci === null || ci < 0 ? 0 : ci;
   var pr = numOrNull($("price").value); state.price = pr === null || pr < 0 ? 0 : pr;
+  state.cur = $("currency").value || "USD";
+  $("price").labels[0].textContent = "Price (" + state.cur + "/kWh)";
   state.ca = $("cmp-a").value;
   state.cb = $("cmp-b").value;
 }

@@ -14,6 +14,7 @@ function prepare(raw) {
     acc: {}, setups: [], setupById: {}, keyIndex: {}, nameIndex: {}
   };
   raw.testsets.forEach(function (t) { dataset.acc[t] = denseFrom(raw.acc[t], n); });
+  dataset.lname = dataset.name.map(function (x) { return String(x).toLowerCase(); }); // for the search
   for (var i = 0; i < n; i++) indexModel(i);
   raw.setups.forEach(function (s) { addSetup(s, s.m, s); });
 }
@@ -38,15 +39,20 @@ function addSetup(meta, idx, cols) {
     limit: typeof meta.power_limit_w === "number" && meta.power_limit_w > 0 ? meta.power_limit_w : NaN,
     e: new Float64Array(dataset.n).fill(NaN), tp: new Float64Array(dataset.n).fill(NaN),
     lat: new Float64Array(dataset.n).fill(NaN), bs: new Float64Array(dataset.n).fill(NaN),
-    flag: {} // model index -> why its reading fails a consistency check (joulebench.analysis.consistency)
+    ci: new Float64Array(dataset.n).fill(NaN), // relative 95 % confidence interval of the energy reading
+    flag: {}, // model index -> why its reading fails a consistency check (joulebench.analysis.consistency)
+    curves: {} // model index -> its batch curve {bs, e, tp, pw, ci} (own measurements only)
   };
   (meta.flag || []).forEach(function (f) { s.flag[f[0]] = String(f[1]); });
+  var cv = meta.curves;
+  if (cv) cv.m.forEach(function (i, k) { s.curves[i] = { bs: cv.bs[k], e: cv.e[k], tp: cv.tp[k], pw: cv.pw[k], ci: cv.ci[k] }; });
   for (var k = 0; k < idx.length; k++) {
     var i = idx[k];
     s.e[i] = cols.e[k] === null ? NaN : cols.e[k];
     s.tp[i] = cols.tp[k] === null || cols.tp[k] === undefined ? NaN : cols.tp[k];
     s.lat[i] = cols.lat[k] === null || cols.lat[k] === undefined ? NaN : cols.lat[k];
     s.bs[i] = cols.bs[k] === null || cols.bs[k] === undefined ? NaN : cols.bs[k];
+    if (cols.ci && cols.ci[k] !== null && cols.ci[k] !== undefined) s.ci[i] = cols.ci[k];
   }
   dataset.setups.push(s);
   dataset.setupById[s.id] = s;
@@ -55,7 +61,7 @@ function addSetup(meta, idx, cols) {
 function resizeAll(n) {
   dataset.testsets.forEach(function (t) { dataset.acc[t] = grow(dataset.acc[t], n); });
   dataset.setups.forEach(function (s) {
-    s.e = grow(s.e, n); s.tp = grow(s.tp, n); s.lat = grow(s.lat, n); s.bs = grow(s.bs, n);
+    s.e = grow(s.e, n); s.tp = grow(s.tp, n); s.lat = grow(s.lat, n); s.bs = grow(s.bs, n); s.ci = grow(s.ci, n);
   });
   dataset.n = n;
 }

@@ -14,6 +14,16 @@ function init() {
   cmpPlot = new Plot($("cmp-canvas"));
   attachHover($("scatter"), "explorer");
   attachHover($("cmp-canvas"), "compare");
+  attachZoom($("scatter"));
+  // names in the ranking and the tables open the model panel (their href also works in a new tab)
+  document.addEventListener("click", function (ev) {
+    var a = ev.target.closest && ev.target.closest("a.model-link");
+    if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
+    ev.preventDefault();
+    openPanel(Number(a.dataset.i));
+  });
+  $("panel-close").addEventListener("click", closePanel);
+  document.addEventListener("keydown", function (ev) { if (ev.key === "Escape" && state.model) closePanel(); });
 
   $("controls").addEventListener("input", function (ev) {
     if (ev.target.id === "upload") return;
@@ -24,6 +34,7 @@ function init() {
   $("cmp-a").addEventListener("change", function () { readControls(); pages.compare = 0; changed("cmp-a"); });
   $("cmp-b").addEventListener("change", function () { readControls(); pages.compare = 0; changed("cmp-b"); });
   $("families-clear").addEventListener("click", function () { state.fams = []; syncControls(); changed("families-clear"); });
+  $("search-clear").addEventListener("click", function () { state.q = ""; syncControls(); changed("search clear"); });
   $("reset").addEventListener("click", function () { var v = state.view; state = defaults(); state.view = v; syncControls(); changed("reset"); });
   $("upload").addEventListener("change", function (ev) { onUpload(ev.target.files && ev.target.files[0]); });
   $("tab-explorer").addEventListener("click", function () { state.view = "explorer"; syncControls(); changed("tab"); });

@@ -54,7 +54,8 @@ function extent(vals, log, padFrac) {
   return [lo - p, hi + p];
 }
 function tickLabel(v) {
-  if (v >= 1e6 || v < 0.01) return v.toExponential(0);
+  if (v === 0) return "0";
+  if (Math.abs(v) >= 1e6 || Math.abs(v) < 0.01) return v.toExponential(0);
   if (v >= 1000) return NUMBER_FORMAT.format(v);
   return String(Number(v.toPrecision(3)));
 }
@@ -63,16 +64,18 @@ Plot.prototype.axes = function (xs, ys, xlabel, ylabel) {
   ctx.strokeStyle = "#e3e6ea"; ctx.fillStyle = "#4a545e"; ctx.lineWidth = 1;
   ctx.font = "11px system-ui, sans-serif";
   ctx.textAlign = "center"; ctx.textBaseline = "top";
+  var right = -Infinity; // a label that would touch the previous one is left out (narrow plots), its grid line stays
   xs.ticks().forEach(function (v) {
-    var x = Math.round(xs.px(v)) + 0.5;
+    var x = Math.round(xs.px(v)) + 0.5, label = tickLabel(v), w = ctx.measureText(label).width;
     ctx.beginPath(); ctx.moveTo(x, m.t); ctx.lineTo(x, m.t + this.ph); ctx.stroke();
-    ctx.fillText(tickLabel(v), x, m.t + this.ph + 4);
+    if (x - w / 2 > right + 6) { ctx.fillText(label, x, m.t + this.ph + 4); right = x + w / 2; }
   }, this);
   ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  var top = Infinity;
   ys.ticks().forEach(function (v) {
     var y = Math.round(ys.px(v)) + 0.5;
     ctx.beginPath(); ctx.moveTo(m.l, y); ctx.lineTo(m.l + this.pw, y); ctx.stroke();
-    ctx.fillText(tickLabel(v), m.l - 4, y);
+    if (y < top - 13) { ctx.fillText(tickLabel(v), m.l - 4, y); top = y; }
   }, this);
   ctx.strokeStyle = "#8a949e";
   ctx.strokeRect(m.l + 0.5, m.t + 0.5, this.pw, this.ph);
@@ -85,4 +88,21 @@ Plot.prototype.axes = function (xs, ys, xlabel, ylabel) {
 Plot.prototype.clip = function () {
   this.ctx.save();
   this.ctx.beginPath(); this.ctx.rect(this.m.l, this.m.t, this.pw, this.ph); this.ctx.clip();
+};
+// An empty plot: a framed area with the reason in words instead of meaningless axes.
+Plot.prototype.message = function (text) {
+  var ctx = this.ctx, m = this.m;
+  ctx.strokeStyle = "#c6ccd3"; ctx.setLineDash([4, 4]); ctx.lineWidth = 1;
+  ctx.strokeRect(m.l + 0.5, m.t + 0.5, this.pw, this.ph);
+  ctx.setLineDash([]);
+  ctx.fillStyle = "#4a545e"; ctx.font = "14px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+  // wrap the words to the plot's width
+  var words = String(text).split(" "), lines = [], line = "";
+  words.forEach(function (wd) {
+    var t = line ? line + " " + wd : wd;
+    if (ctx.measureText(t).width > this.pw - 40 && line) { lines.push(line); line = wd; } else line = t;
+  }, this);
+  if (line) lines.push(line);
+  var y0 = m.t + this.ph / 2 - (lines.length - 1) * 10;
+  lines.forEach(function (l, k) { ctx.fillText(l, m.l + this.pw / 2, y0 + k * 20); }, this);
 };

@@ -1,25 +1,58 @@
-/* The ranking bars beside the scatter. */
+/* The ranking beside the scatter: bars scaled to the spread of the shown scores, names linking to the model
+ * panel, and the score's formula with its N. */
+// Decimals enough to tell neighbouring scores apart (91.2 vs 91.23), at most 4.
+function scoreDecimals(scores) {
+  var gap = Infinity;
+  for (var k = 1; k < scores.length; k++) { var d = Math.abs(scores[k - 1] - scores[k]); if (d > 0 && d < gap) gap = d; }
+  var mag = Math.max.apply(null, scores.map(function (v) { return Math.abs(v); }).concat([1e-9]));
+  var need = gap === Infinity ? 1 : Math.ceil(-Math.log10(gap)) + 0;
+  var base = Math.max(0, 2 - Math.floor(Math.log10(mag)));
+  return Math.max(0, Math.min(4, Math.max(base, need)));
+}
 function drawBars() {
   var ol = $("bars");
   clear(ol);
-  var max = 0;
-  explorerView.ranking.forEach(function (q) { if (q.score > max) max = q.score; });
-  $("bars-title").textContent = "Top " + explorerView.ranking.length + " by " + (state.score === "apj" ? "accuracy per mJ" : "weighted Manhattan (W=" + state.w.toFixed(2) + ")");
-  explorerView.ranking.forEach(function (q, k) {
+  var rk = explorerView.ranking;
+  var scores = rk.map(function (q) { return q.score; });
+  var hi = Math.max.apply(null, scores.concat([-Infinity])), lo = Math.min.apply(null, scores.concat([Infinity]));
+  var dec = scoreDecimals(scores);
+  $("bars-title").textContent = "Top " + rk.length + " by " + (state.score === "apj" ? "accuracy per mJ" : "weighted Manhattan (W=" + state.w.toFixed(2) + ")");
+  var base = encodeState().replace(/&m=[^&]*/, "");
+  rk.forEach(function (q, k) {
     var why = suspectNote(explorerView.setup, q.i);
     var li = el("li", (q.hit ? "hit" : "") + (why ? " suspect" : ""));
     li.appendChild(el("span", "rank", k + 1));
     var mid = el("div");
-    var nm = el("div", "name", dataset.name[q.i] + " @" + dataset.img[q.i]);
+    var nm = el("a", "name model-link", dataset.name[q.i] + " @" + dataset.img[q.i]);
+    nm.href = modelHref(base, q.i); nm.dataset.i = String(q.i);
     nm.title = dataset.name[q.i] + " \u2013 " + fmt(q.a, 4) + "%, " + fmt(q.e * 1e3, 3) + " mJ" + (why ? "\n" + why : "");
     mid.appendChild(nm);
     var bar = el("div", "bar");
-    bar.style.width = (max > 0 ? Math.max(2, 100 * q.score / max) : 0) + "%";
+    // from the lowest shown score (a tenth of the width) to the best: equal-looking scores look different
+    bar.style.width = (hi > lo ? 10 + 90 * (q.score - lo) / (hi - lo) : 100) + "%";
     bar.style.background = typeColor(q.i);
     mid.appendChild(bar);
     li.appendChild(mid);
-    li.appendChild(el("span", "val", fmt(q.score, 3)));
+    li.appendChild(el("span", "val", q.score.toFixed(dec)));
     ol.appendChild(li);
   });
-  if (!explorerView.ranking.length) ol.appendChild(el("li", null, "No model passes the filters and thresholds."));
+  if (!rk.length) ol.appendChild(el("li", "empty", emptyReason() || "No model passes the thresholds: lower the minimum accuracy or raise the maximum energy."));
+  $("bars-scale").textContent = rk.length > 1
+    ? "Bars run from the lowest shown score (" + lo.toFixed(dec) + ") to the best (" + hi.toFixed(dec) + "), not from zero." : "";
+  drawFormula();
+}
+function drawFormula() {
+  var v = explorerView, p = $("score-formula");
+  clear(p);
+  var ts = state.ts.join(" + ") || "no test set";
+  if (state.score === "apj") {
+    p.appendChild(el("code", null, "score = (A \u2212 A_min) / E"));
+    p.appendChild(document.createTextNode(" in accuracy points per mJ; A = top-1 % on " + ts + ", E = mJ per image, A_min = " +
+      (v.amin === null ? "0" : fmt(v.amin, 4)) + " %" + (v.aminDefault ? " (default: the median accuracy of the shown models; set Min accuracy to change it)" : "") +
+      ". Ranked: N = " + v.elig.length + " models."));
+  } else {
+    p.appendChild(el("code", null, "score = 100 \u2212 (W\u00b7100\u00b7E/N + (1\u2212W)\u00b7(100\u2212A))"));
+    p.appendChild(document.createTextNode(" with W = " + state.w.toFixed(2) + ", A = top-1 % on " + ts + ", E = mJ per image, N = " +
+      fmt(v.N * 1e3, 4) + " mJ: the largest energy among the " + v.elig.length + " ranked models."));
+  }
 }

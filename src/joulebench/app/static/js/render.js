@@ -4,11 +4,14 @@ function timed(name, fn) {
   fn();
   jb.timings.parts[name] = performance.now() - t;
 }
-function renderExplorer() { timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); timed("table", drawTable); }
+function renderExplorer() {
+  timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); timed("table", drawTable); timed("panel", renderPanel);
+  searchCount();
+}
 function renderCompare() { timed("compare", computeCompare); timed("compare draw", drawCompare); }
 function renderAll() {
   // the explorer's result is always computed: the test hook and the table read it on either view
-  if (state.view === "explorer") renderExplorer(); else { compute(); renderCompare(); }
+  if (state.view === "explorer") renderExplorer(); else { compute(); renderCompare(); renderPanel(); searchCount(); }
 }
 /* Every control change goes through here: it times the synchronous work and the next frame, and exposes
  * the numbers on window.__jb for the benchmark (benchmarks/app_perf.py). */
@@ -22,4 +25,10 @@ function changed(what, fn) {
   if (jb.timings.changes.length > 200) jb.timings.changes.shift();
   jb.timings.last = rec;
   requestAnimationFrame(function () { setTimeout(function () { rec.frame_ms = performance.now() - t0; jb.timings.settled = jb.timings.changes.length; }, 0); });
+}
+// The count of matches beside the search box (models shown in the current view).
+function searchCount() {
+  var q = state.q.trim();
+  var n = state.view === "explorer" ? explorerView.pts.length : comparison ? comparison.rows.length : 0;
+  $("search-count").textContent = q ? n + " model" + (n === 1 ? "" : "s") + " match" + (n === 1 ? "es" : "") : "";
 }

@@ -35,30 +35,38 @@ function drawBands(p, xs, ys) {
 
 function typeColor(i) { return TYPE_COLORS[dataset.type[i] % TYPE_COLORS.length]; }
 
-function drawScatter() {
-  var p = scatter;
-  p.size();
-  var ctx = p.ctx;
-  ctx.clearRect(0, 0, p.w, p.h);
-  var all = explorerView.pts.concat(explorerView.over);
-  var log = state.axis === "log";
+// Why the scatter is empty, in words a user can act on; "" when there is something to plot.
+function emptyReason() {
+  var v = explorerView, s = v.setup;
+  if (!dataset.setups.length) return "This site holds no energy measurements: measure with `joulebench measure`, then rebuild it.";
+  if (!s) return "No setup chosen: pick a GPU and runtime.";
+  if (!state.ts.length) return "No test set ticked: tick at least one under Test sets to plot accuracy.";
+  if (!state.types.length) return "No architecture type ticked: tick at least one under Architecture types.";
+  if (v.pts.length) return "";
+  if (state.q.trim()) return "No model on " + s.id + " matches \u201c" + state.q.trim() + "\u201d: check the spelling or clear the search.";
+  if (v.missingAcc) return "None of the " + v.missingAcc + " models shown on " + s.id + " has accuracy on " + state.ts.join(" + ") + ": choose other test sets.";
+  return "No model on " + s.id + " passes the type and family filters: widen them.";
+}
+// The scatter's ranges: the zoom when set, else all shown points with a small margin.
+function scatterRanges(all, log) {
+  if (state.zoom) {
+    var z = state.zoom;
+    return [log ? Math.max(z[0], 1e-9) : z[0], z[1], z[2], z[3]];
+  }
   var xe = extent(all.map(function (q) { return q.e * 1e3; }), log, log ? 0.04 : 0.03);
   if (!log) xe[0] = Math.max(0, xe[0]);
   var ye = extent(all.map(function (q) { return q.a; }), false, 0.04);
-  var xs = new Scale(xe[0], xe[1], p.m.l, p.m.l + p.pw, log);
-  var ys = new Scale(ye[0], ye[1], p.m.t + p.ph, p.m.t, false);
-  p.clip();
-  drawBands(p, xs, ys);
-  ctx.restore();
-  p.axes(xs, ys, "Energy per image (mJ, " + state.axis + ")", "Top-1 accuracy (%), " + state.ts.join(" + "));
-  p.clip();
-  // threshold lines
+  return [xe[0], xe[1], ye[0], ye[1]];
+}
+function drawThresholds(p, xs, ys) {
+  var ctx = p.ctx, amin = explorerView.amin;
   ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5; ctx.strokeStyle = "#b00020"; ctx.fillStyle = "#b00020";
   ctx.font = "11px system-ui, sans-serif";
-  if (state.amin !== null) {
-    var ya = ys.px(state.amin);
+  if (amin !== null) {
+    var ya = ys.px(amin);
     ctx.beginPath(); ctx.moveTo(p.m.l, ya); ctx.lineTo(p.m.l + p.pw, ya); ctx.stroke();
-    ctx.textAlign = "left"; ctx.textBaseline = "bottom"; ctx.fillText("min accuracy " + state.amin + "%", p.m.l + 4, ya - 2);
+    ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+    ctx.fillText("min accuracy " + fmt(amin, 4) + "%" + (explorerView.aminDefault ? " (default for accuracy per joule)" : ""), p.m.l + 4, ya - 2);
   }
   if (state.emax !== null && state.emax > 0) {
     var xm = xs.px(state.emax);
@@ -66,70 +74,109 @@ function drawScatter() {
     ctx.textAlign = "right"; ctx.textBaseline = "top"; ctx.fillText("max energy " + state.emax + " mJ", xm - 3, p.m.t + 3);
   }
   ctx.setLineDash([]);
-  var n = all.length, hx = new Float32Array(n), hy = new Float32Array(n);
-  // faded: outside the thresholds
-  ctx.fillStyle = "rgba(120,128,136,0.35)";
-  explorerView.pts.forEach(function (q, k) {
-    hx[k] = xs.px(q.e * 1e3); hy[k] = ys.px(q.a);
-    if (!q.ok) { ctx.beginPath(); ctx.arc(hx[k], hy[k], 2.2, 0, 6.2832); ctx.fill(); }
-  });
-  // coloured by type, one path per type
+}
+function drawPoints(ctx, hx, hy) {
+  var pts = explorerView.pts;
+  ctx.fillStyle = "rgba(120,128,136,0.35)"; // faded: outside the thresholds
+  ctx.beginPath();
+  for (var k = 0; k < pts.length; k++) if (!pts[k].ok) { ctx.moveTo(hx[k] + 2.2, hy[k]); ctx.arc(hx[k], hy[k], 2.2, 0, 6.2832); }
+  ctx.fill();
+  ctx.globalAlpha = 0.75; // coloured by type, one path per type
   dataset.types.forEach(function (t, ti) {
     ctx.fillStyle = TYPE_COLORS[ti % TYPE_COLORS.length];
-    ctx.globalAlpha = 0.75;
     ctx.beginPath();
-    explorerView.pts.forEach(function (q, k) {
-      if (q.ok && dataset.type[q.i] === ti) { ctx.moveTo(hx[k] + 3, hy[k]); ctx.arc(hx[k], hy[k], 3, 0, 6.2832); }
-    });
+    for (var j = 0; j < pts.length; j++) {
+      if (pts[j].ok && dataset.type[pts[j].i] === ti) { ctx.moveTo(hx[j] + 3, hy[j]); ctx.arc(hx[j], hy[j], 3, 0, 6.2832); }
+    }
     ctx.fill();
   });
   ctx.globalAlpha = 1;
-  // overlay setup: hollow diamonds
-  var base = explorerView.pts.length;
-  explorerView.over.forEach(function (q, k) {
-    var x = xs.px(q.e * 1e3), y = ys.px(q.a);
-    hx[base + k] = x; hy[base + k] = y;
+}
+function drawScatter() {
+  var p = scatter;
+  p.size();
+  var ctx = p.ctx, v = explorerView;
+  ctx.clearRect(0, 0, p.w, p.h);
+  var all = v.pts.concat(v.over);
+  var log = state.axis === "log";
+  var r = scatterRanges(all, log);
+  var xs = new Scale(r[0], r[1], p.m.l, p.m.l + p.pw, log);
+  var ys = new Scale(r[2], r[3], p.m.t + p.ph, p.m.t, false);
+  var n = all.length, hx = new Float32Array(n), hy = new Float32Array(n);
+  hit.explorer = { x: hx, y: hy, pts: all, xs: xs, ys: ys, plot: p };
+  var why = emptyReason();
+  $("scatter").setAttribute("aria-label", why || scatterSummary(xs, ys));
+  if (why) { p.message(why); drawLegend(); return; }
+  p.clip();
+  drawBands(p, xs, ys);
+  ctx.restore();
+  p.axes(xs, ys, "Energy per image (mJ, " + state.axis + (state.zoom ? ", zoomed" : "") + ")", "Top-1 accuracy (%), " + state.ts.join(" + "));
+  p.clip();
+  drawThresholds(p, xs, ys);
+  for (var k = 0; k < n; k++) { hx[k] = xs.px(all[k].e * 1e3); hy[k] = ys.px(all[k].a); }
+  drawPoints(ctx, hx, hy);
+  var base = v.pts.length; // overlay setup: hollow diamonds
+  v.over.forEach(function (q, j) {
+    var x = hx[base + j], y = hy[base + j];
     ctx.strokeStyle = typeColor(q.i); ctx.lineWidth = 1.6;
     ctx.beginPath(); ctx.moveTo(x, y - 5); ctx.lineTo(x + 5, y); ctx.lineTo(x, y + 5); ctx.lineTo(x - 5, y); ctx.closePath(); ctx.stroke();
   });
-  // Pareto frontier
-  if (explorerView.frontier.length > 1) {
+  if (v.frontier.length > 1) { // Pareto frontier
     ctx.strokeStyle = "#1d2329"; ctx.lineWidth = 1.5;
     ctx.beginPath();
-    explorerView.frontier.forEach(function (q, k) {
+    v.frontier.forEach(function (q, j) {
       var x = xs.px(q.e * 1e3), y = ys.px(q.a);
-      if (k === 0) ctx.moveTo(x, y); else { ctx.lineTo(x, ys.px(explorerView.frontier[k - 1].a)); ctx.lineTo(x, y); }
+      if (j === 0) ctx.moveTo(x, y); else { ctx.lineTo(x, ys.px(v.frontier[j - 1].a)); ctx.lineTo(x, y); }
     });
     ctx.stroke();
   }
-  // readings that fail a consistency check: orange square
-  ctx.strokeStyle = "#d97706"; ctx.lineWidth = 1.4;
-  explorerView.pts.forEach(function (q, k) {
-    if (explorerView.setup.flag[q.i]) ctx.strokeRect(hx[k] - 4.5, hy[k] - 4.5, 9, 9);
-  });
-  // top-ranked: ring
-  ctx.strokeStyle = "#1d2329"; ctx.lineWidth = 1.2;
-  explorerView.ranking.forEach(function (q) {
-    ctx.beginPath(); ctx.arc(xs.px(q.e * 1e3), ys.px(q.a), 5.5, 0, 6.2832); ctx.stroke();
-  });
-  // search hits: thick ring and label
-  var hits = all.filter(function (q) { return q.hit; });
-  ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
-  hits.forEach(function (q, k) {
-    var x = xs.px(q.e * 1e3), y = ys.px(q.a);
-    ctx.strokeStyle = "#e00000"; ctx.lineWidth = 2.2;
-    ctx.beginPath(); ctx.arc(x, y, 7, 0, 6.2832); ctx.stroke();
-    if (hits.length <= 8) { // beyond a few, labels only hide each other
-      ctx.fillStyle = "rgba(255,255,255,0.85)";
-      var label = dataset.name[q.i].slice(0, 48);
-      var tw = ctx.measureText(label).width;
-      ctx.fillRect(x + 7, y - 18, tw + 4, 14);
-      ctx.fillStyle = "#7a0000"; ctx.fillText(label, x + 9, y - 5);
-    }
-  });
+  ctx.strokeStyle = "#d97706"; ctx.lineWidth = 1.4; // readings that fail a consistency check: orange square
+  v.pts.forEach(function (q, j) { if (v.setup.flag[q.i]) ctx.strokeRect(hx[j] - 4.5, hy[j] - 4.5, 9, 9); });
+  ctx.strokeStyle = "#1d2329"; ctx.lineWidth = 1.2; // top-ranked: ring
+  v.ranking.forEach(function (q) { ctx.beginPath(); ctx.arc(xs.px(q.e * 1e3), ys.px(q.a), 5.5, 0, 6.2832); ctx.stroke(); });
+  drawLabels(p, hx, hy, all);
   ctx.restore();
-  hit.explorer = { x: hx, y: hy, pts: all, xs: xs, ys: ys };
   drawLegend();
+}
+/* Names beside the highlighted points: search matches, the model in the panel and the keyboard's point.
+ * Labels are placed greedily and one that would cover another is left out (the legend counts them). */
+var MAX_LABELS = 40;
+function drawLabels(p, hx, hy, all) {
+  var ctx = p.ctx, placed = [], want = [];
+  var sel = state.model ? dataset.keyIndex[state.model] : -1;
+  for (var k = 0; k < all.length; k++) {
+    var q = all[k];
+    var inside = hx[k] >= p.m.l && hx[k] <= p.m.l + p.pw && hy[k] >= p.m.t && hy[k] <= p.m.t + p.ph;
+    if (!inside) continue;
+    var first = q.i === sel || (q.i === keyFocus.i && !!q.overlay === keyFocus.overlay);
+    if (first || q.hit) want.push({ k: k, first: first });
+  }
+  want.sort(function (a, b) { return b.first - a.first; });
+  ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+  var shown = 0, hidden = 0;
+  want.forEach(function (w) {
+    var k = w.k, q = all[k], x = hx[k], y = hy[k];
+    ctx.strokeStyle = w.first ? "#0b5cad" : "#e00000"; ctx.lineWidth = 2.2;
+    ctx.beginPath(); ctx.arc(x, y, 7, 0, 6.2832); ctx.stroke();
+    var label = dataset.name[q.i] + (dataset.img[q.i] ? " @" + dataset.img[q.i] : "");
+    var tw = ctx.measureText(label).width + 4;
+    var bx = x + 8 + tw > p.m.l + p.pw ? x - 8 - tw : x + 8, by = y - 18;
+    var box = [bx, by, bx + tw, by + 14];
+    var clash = placed.some(function (o) { return box[0] < o[2] && box[2] > o[0] && box[1] < o[3] && box[3] > o[1]; });
+    if ((clash || shown >= MAX_LABELS) && !w.first) { hidden++; return; }
+    placed.push(box); shown++;
+    ctx.fillStyle = "rgba(255,255,255,0.88)"; ctx.fillRect(bx, by, tw, 14);
+    ctx.fillStyle = w.first ? "#0b3d75" : "#7a0000"; ctx.fillText(label, bx + 2, by + 13);
+  });
+  explorerView.labels = { shown: shown, hidden: hidden };
+}
+// What a screen reader hears for the scatter: counts, ranges and the best models; the table below lists every point.
+function scatterSummary(xs, ys) {
+  var v = explorerView;
+  return "Scatter of energy per image against accuracy on " + v.setup.id + ": " + v.pts.length + " models, energy " +
+    fmt(xs.lo, 3) + " to " + fmt(xs.hi, 3) + " mJ, accuracy " + fmt(ys.lo, 3) + " to " + fmt(ys.hi, 3) + " %. Best: " +
+    v.ranking.slice(0, 3).map(function (q) { return dataset.name[q.i]; }).join(", ") +
+    ". The table Visible models lists every point; arrow keys step through the points.";
 }
 
 // The colour key of the architecture types, first in a legend (both views).
@@ -147,7 +194,9 @@ function drawLegend() {
   typeLegend(lg);
   var s = explorerView.setup;
   var txt = (s ? s.id : "no setup") + ": " + explorerView.elig.length + " ranked of " + explorerView.pts.length + " shown";
-  if (explorerView.missingAcc) txt += ", " + explorerView.missingAcc + " without accuracy on " + state.ts.join(" + ");
+  if (explorerView.missingAcc && state.ts.length) txt += ", " + explorerView.missingAcc + " without accuracy on " + state.ts.join(" + ");
+  var lb = explorerView.labels;
+  if (lb && lb.hidden) txt += "; " + lb.hidden + " highlighted name(s) not labelled where they would overlap (zoom in to see them)";
   if (explorerView.over.length) txt += "; \u25C7 " + explorerView.overlay.id + " (" + explorerView.over.length + ")";
   if (s && s.simulated) txt += "; SIMULATED numbers";
   var flagged = explorerView.pts.filter(function (q) { return s && s.flag[q.i]; }).length;

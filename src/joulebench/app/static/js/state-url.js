@@ -2,6 +2,7 @@
 // Example inputs only (not measurements); the user is asked to enter their own.
 var EXAMPLE_INTENSITY = 400;
 var EXAMPLE_PRICE = 0.2;
+var CURRENCIES = ["USD", "EUR", "GBP", "CHF", "JPY", "CNY", "INR", "CAD", "AUD"];
 var state;
 function defaults() {
   var setup = defaultSetup();
@@ -9,8 +10,10 @@ function defaults() {
   return {
     view: "explorer", setup: setup, overlay: "", ts: dataset.testsets.indexOf("imagenet") >= 0 ? ["imagenet"] : dataset.testsets.slice(0, 1),
     score: "manhattan", w: 0.5, amin: null, emax: null, axis: "log", top: 10,
-    types: dataset.types.slice(), fams: [], q: "", ci: EXAMPLE_INTENSITY, price: EXAMPLE_PRICE,
-    ca: cmp[0], cb: cmp[1], sort: "score", dir: -1, csort: "factor", cdir: -1
+    types: dataset.types.slice(), fams: [], q: "", ci: EXAMPLE_INTENSITY, price: EXAMPLE_PRICE, cur: "USD",
+    ca: cmp[0], cb: cmp[1], sort: "score", dir: -1, csort: "factor", cdir: -1,
+    zoom: null, // [energy lo, hi (mJ), accuracy lo, hi (%)] of the zoomed scatter; null = everything
+    model: "" // "name@img" of the model in the panel; "" = closed
   };
 }
 function numOrNull(v) {
@@ -29,7 +32,9 @@ function encodeState() {
   if (state.types.length !== dataset.types.length) p.set("types", state.types.join(","));
   if (state.fams.length) p.set("fam", state.fams.join(","));
   if (state.q) p.set("q", state.q);
-  p.set("ci", String(state.ci)); p.set("price", String(state.price));
+  p.set("ci", String(state.ci)); p.set("price", String(state.price)); p.set("cur", state.cur);
+  if (state.zoom) p.set("zoom", state.zoom.map(function (v) { return Number(v.toPrecision(5)); }).join(","));
+  if (state.model) p.set("m", state.model);
   p.set("ca", state.ca); p.set("cb", state.cb);
   p.set("sort", state.sort); p.set("dir", String(state.dir)); p.set("csort", state.csort); p.set("cdir", String(state.cdir));
   return "#" + p.toString();
@@ -54,11 +59,27 @@ function decodeState(hash) {
   s.emax = p.has("emax") ? numOrNull(p.get("emax")) : null;
   if ((v = pick("axis", ["log", "linear"]))) s.axis = v;
   var top = numOrNull(p.get("top")); if (top !== null && top >= 1) s.top = Math.min(50, Math.round(top));
-  if (p.has("types")) s.types = p.get("types").split(",").filter(function (t) { return dataset.types.indexOf(t) >= 0; });
-  if (p.has("fam")) s.fams = p.get("fam").split(",").filter(function (f) { return dataset.families.indexOf(f) >= 0; });
+  if (p.has("types")) {
+    var types = p.get("types").split(",").filter(function (t) { return dataset.types.indexOf(t) >= 0; });
+    if (types.length || !p.get("types")) s.types = types; else notes.push("types '" + p.get("types").slice(0, 60) + "' are not in this data, all types shown");
+  }
+  if (p.has("fam")) {
+    s.fams = p.get("fam").split(",").filter(function (f) { return dataset.families.indexOf(f) >= 0; });
+    if (!s.fams.length && p.get("fam")) notes.push("families '" + p.get("fam").slice(0, 60) + "' are not in this data, all families shown");
+  }
   if (p.has("q")) s.q = p.get("q").slice(0, 200);
   var ci = numOrNull(p.get("ci")); if (ci !== null && ci >= 0) s.ci = ci;
   var pr = numOrNull(p.get("price")); if (pr !== null && pr >= 0) s.price = pr;
+  if ((v = pick("cur", CURRENCIES))) s.cur = v;
+  if (p.has("zoom")) {
+    var z = p.get("zoom").split(",").map(Number);
+    if (z.length === 4 && z.every(isFinite) && z[1] > z[0] && z[3] > z[2] && z[0] > 0) s.zoom = z;
+    else notes.push("zoom '" + p.get("zoom").slice(0, 60) + "' is not a range, zoom reset");
+  }
+  if (p.has("m")) {
+    if (p.get("m") in dataset.keyIndex) s.model = p.get("m");
+    else notes.push("model '" + p.get("m").slice(0, 80) + "' is not in this data");
+  }
   if ((v = pick("ca", ids))) s.ca = v;
   if ((v = pick("cb", ids))) s.cb = v;
   if ((v = pick("sort", TABLE_COLS.map(function (c) { return c.key; })))) s.sort = v;

@@ -26,3 +26,14 @@ jb.compare = function () {
     points: comparison.rows.map(function (q) { var c = pointInfo(q, "compare"); return { model: dataset.name[q.i], img: dataset.img[q.i], factor: q.ea / q.eb, cx: c && c.x, cy: c && c.y }; }) };
 };
 jb.setups = function () { return dataset.setups.map(function (s) { return { id: s.id, count: s.count, simulated: s.simulated, uploaded: s.uploaded }; }); };
+jb.panel = function () {
+  if (!state.model || $("panel").hidden) return null;
+  var i = dataset.keyIndex[state.model];
+  return { model: dataset.name[i], img: dataset.img[i],
+    setups: dataset.setups.filter(function (s) { return s.e[i] > 0; }).map(function (s) { return { id: s.id, energy_mj: s.e[i] * 1e3, ci: isFinite(s.ci[i]) ? s.ci[i] : null }; }),
+    curves: Array.prototype.map.call(document.querySelectorAll("#panel canvas.batch-curve"), function (cv) {
+      var c = dataset.setupById[cv.dataset.setup].curves[i];
+      return { setup: cv.dataset.setup, batch: c.bs.slice(), energy_mj: c.e.map(function (e) { return e * 1e3; }), ci: c.ci.slice(), width: cv.clientWidth, height: cv.clientHeight };
+    }) };
+};
+jb.labels = function () { return explorerView.labels || null; };

@@ -1,10 +1,21 @@
-/* Hover and click on the plots: the nearest point, its tooltip, its model page. */
+/* Hover and click on the plots: the nearest point within a radius, its tooltip; a click opens its model panel. */
+var HOVER_RADIUS_PX = 12;
+// The index of the nearest point within HOVER_RADIUS_PX of (mx, my) inside the plot area, or -1; h.near counts
+// the other points within 2 px of it (drawn on top of each other: zooming in separates them).
 function nearest(h, mx, my) {
-  if (!h) return -1;
-  var best = -1, bd = 64; // within 8 px
+  if (!h || !h.x) return -1;
+  var m = h.plot ? h.plot.m : null;
+  if (m && (mx < m.l - 4 || mx > m.l + h.plot.pw + 4 || my < m.t - 4 || my > m.t + h.plot.ph + 4)) return -1;
+  var best = -1, bd = HOVER_RADIUS_PX * HOVER_RADIUS_PX;
   for (var k = 0; k < h.x.length; k++) {
     var dx = h.x[k] - mx, dy = h.y[k] - my, d = dx * dx + dy * dy;
     if (d < bd) { bd = d; best = k; }
+  }
+  h.near = 0;
+  if (best >= 0) {
+    for (var j = 0; j < h.x.length; j++) {
+      if (j !== best && Math.abs(h.x[j] - h.x[best]) < 2 && Math.abs(h.y[j] - h.y[best]) < 2) h.near++;
+    }
   }
   return best;
 }
@@ -39,8 +50,9 @@ function showTip(which, k, cx, cy) {
     if (q.ok) tipRow(tip, "score", fmt(q.score, 4));
     var pm = perMillion(q.e);
     tipRow(tip, "per million images", fmt(pm.kwh, 3) + " kWh");
-    tipRow(tip, "\u2026 at " + fmt(state.ci, 3) + " g/kWh", fmt(pm.co2, 3) + " kg CO2e");
-    tipRow(tip, "\u2026 at " + fmt(state.price, 3) + " per kWh", fmt(pm.cost, 3));
+    tipRow(tip, "\u2026 at " + fmt(state.ci, 3) + " g/kWh", fmt(pm.co2_g, 3) + " g CO2e");
+    tipRow(tip, "\u2026 at " + fmt(state.price, 3) + " " + state.cur + "/kWh", fmt(pm.cost, 3) + " " + state.cur);
+    if (isFinite(s.ci[i])) tipRow(tip, "95 % CI of energy", "\u00b1" + fmt(100 * s.ci[i], 2) + " %");
     if (s.simulated) tip.appendChild(el("div", "t-note", "simulated numbers (meter sim)"));
     if (s.flag[i]) tip.appendChild(el("div", "t-warn", suspectNote(s, i)));
   } else {
@@ -52,7 +64,8 @@ function showTip(which, k, cx, cy) {
   tipRow(tip, "params", dataset.params[i] === null ? "\u2013" : fmt(dataset.params[i] / 1e6, 3) + " M");
   tipRow(tip, "GMACs", dataset.macs[i] === null ? "\u2013" : fmt(dataset.macs[i] / 1e9, 3));
   tipRow(tip, "year", dataset.year[i] === null ? "\u2013" : String(dataset.year[i]));
-  tip.appendChild(el("div", "t-note", dataset.url[i] ? "click: open model page" : "no model page known"));
+  if (hit[which].near) tip.appendChild(el("div", "t-note", hit[which].near + " more point(s) here: zoom in (wheel) to separate them"));
+  tip.appendChild(el("div", "t-note", "click: everything known about this model, on every setup"));
   tip.hidden = false;
   var w = tip.offsetWidth, h = tip.offsetHeight;
   var x = cx + 14, y = cy + 14;
@@ -64,18 +77,20 @@ function showTip(which, k, cx, cy) {
 function hideTip() { $("tooltip").hidden = true; jb.tooltip = null; }
 function attachHover(canvas, which) {
   canvas.addEventListener("mousemove", function (ev) {
+    if (drag.active) return;
     var r = canvas.getBoundingClientRect();
     var k = nearest(hit[which], ev.clientX - r.left, ev.clientY - r.top);
-    if (k < 0) { hideTip(); canvas.style.cursor = "crosshair"; return; }
-    canvas.style.cursor = dataset.url[hit[which].pts[k].i] ? "pointer" : "crosshair";
+    if (k < 0) { hideTip(); canvas.style.cursor = which === "explorer" ? "grab" : "crosshair"; return; }
+    canvas.style.cursor = "pointer";
     showTip(which, k, ev.clientX, ev.clientY);
   });
   canvas.addEventListener("mouseleave", hideTip);
   canvas.addEventListener("click", function (ev) {
+    if (drag.moved) { drag.moved = false; return; } // the end of a pan or a box, not a click on a point
     var r = canvas.getBoundingClientRect();
     var k = nearest(hit[which], ev.clientX - r.left, ev.clientY - r.top);
     if (k < 0) return;
-    var url = dataset.url[hit[which].pts[k].i];
-    if (url && /^https?:\/\//i.test(url)) window.open(url, "_blank", "noopener,noreferrer");
+    var q = hit[which].pts[k];
+    openPanel(q.i);
   });
 }

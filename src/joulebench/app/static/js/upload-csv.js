@@ -79,7 +79,7 @@ function ingest(text, fileName) {
     var i = img === img ? dataset.keyIndex[name + "@" + Math.round(img)] : dataset.nameIndex[name];
     if (i === undefined) {
       i = dataset.n;
-      dataset.name.push(name); dataset.img.push(img === img ? Math.round(img) : 0);
+      dataset.name.push(name); dataset.lname.push(name.toLowerCase()); dataset.img.push(img === img ? Math.round(img) : 0);
       var ut = dataset.types.indexOf("Unknown");
       if (ut < 0) { dataset.types.push("Unknown"); ut = dataset.types.length - 1; }
       var uf = dataset.families.indexOf("Unknown");
@@ -118,6 +118,19 @@ function ingest(text, fileName) {
   });
   return { setups: ids, rows: ids.reduce(function (s, id) { return s + bySetup[id].m.length; }, 0), newModels: newModels, skipped: skipped };
 }
+/* The file's text, or an Error saying what it is instead: reading another encoding as UTF-8 would load
+ * garbled names without a word. */
+function decodeUtf8(buf) {
+  var b = new Uint8Array(buf);
+  if ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff)) {
+    throw new Error("the file is UTF-16 text; save it as CSV UTF-8 (in a spreadsheet: Save as, CSV UTF-8) and load it again");
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(b);
+  } catch (e) {
+    throw new Error("the file is not UTF-8 text (probably Latin-1 or Windows-1252 from a spreadsheet); save it as CSV UTF-8 and load it again");
+  }
+}
 function safeFileName(n) { return String(n).replace(/[^\w.\-]/g, "_").slice(0, 40); }
 function onUpload(file) {
   if (!file) return;
@@ -131,7 +144,7 @@ function onUpload(file) {
   reader.onload = function () {
     var res, typesBefore = dataset.types.length;
     try {
-      res = ingest(String(reader.result), safeFileName(file.name));
+      res = ingest(decodeUtf8(reader.result), safeFileName(file.name));
     } catch (err) {
       setMsg("Not loaded: " + safeFileName(file.name) + ": " + err.message + ".", "error");
       $("upload").value = "";
@@ -153,5 +166,5 @@ function onUpload(file) {
     jb.lastUpload = { ok: true, setups: res.setups, rows: res.rows, skipped: sk };
     changed("upload", renderAll);
   };
-  reader.readAsText(file);
+  reader.readAsArrayBuffer(file);
 }
