@@ -1,8 +1,8 @@
 """Batch curves of own measurements for the explorer's model panel.
 
 joulebench measures every model at a ladder of batch sizes before it keeps the one with the least energy per
-image. Those per-batch readings (the store's ``measurements`` table, or its CSV export beside a dataset's
-summaries under ``data/``) show how the result was reached: energy per image, throughput and average power
+image. Those per-batch readings (the store's ``measurements`` table, or the ``measurements.csv`` of a dataset
+bundle) show how the result was reached: energy per image, throughput and average power
 against batch, each with the 95 % confidence interval of its energy per image (``ci95_rel``).
 """
 
@@ -30,23 +30,34 @@ def _header(path: Path) -> list[str]:
         raise ConfigError(f"{path}: cannot read its header ({e}): fix or remove the file") from None
 
 
+def _repo_bundles() -> list[Path]:
+    """Dataset bundle folders (with a ``manifest.json``) under a source checkout's ``data/``.
+
+    The package ships a dataset's summaries only; its bundle also holds the per-batch readings.
+    """
+    repo_data = Path(__file__).resolve().parents[3] / "data"
+    if not (repo_data.parent / "pyproject.toml").exists():
+        return []
+    return sorted(p.parent for p in repo_data.rglob("manifest.json"))
+
+
 def batch_files(dirs: list[Path] | None = None) -> list[Path]:
-    """CSV exports of per-batch measurements in the project data folders (those the dataset view reads).
+    """CSV exports of per-batch measurements in the project data folders.
 
     Args:
-        dirs: Folders or files to search; None = the repository's ``data/`` (in a source checkout) and
-            ``$JOULEBENCH_DATA``.
+        dirs: Folders or files to search; None = the dataset view's folders (the shipped datasets and
+            ``$JOULEBENCH_DATA``) and, in a source checkout, the dataset bundles under ``data/``.
     """
     from joulebench.data.dataset import project_data_dirs
 
     files: list[Path] = []
-    for d in map(Path, project_data_dirs(dirs)):
+    for d in map(Path, project_data_dirs(dirs) + (_repo_bundles() if dirs is None else [])):
         if d.is_file():
             files.append(d)
         elif d.is_dir():
             files += sorted(d.rglob("*.csv")) + sorted(d.rglob("*.csv.gz"))
     out = []
-    for f in files:
+    for f in dict.fromkeys(files):
         head = set(_header(f))
         if head.issuperset(BATCH_COLUMNS) and "optimal_batch" not in head:
             out.append(f)
