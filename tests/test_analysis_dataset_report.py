@@ -270,3 +270,23 @@ def test_report_compares_the_first_and_latest_result_of_a_pair_measured_twice(tm
     # the rest of the report keeps the latest result of the pair
     assert "| vgg16.tv_in1k@224 |" in out.split("## Per model")[1].split("##")[0]
     assert "| 48.00 | 3." in out.split("## Per model")[1].split("| vgg16.tv_in1k@224 |")[1].split("\n")[0]
+
+
+def test_report_states_where_and_when_the_results_were_measured(tmp_path, monkeypatch, capsys):
+    template = _template()
+    rows = template[template["model"].isin(["tinynet_e.in1k", "regnetx_002.pycls_in1k"])].copy()
+    rows["gpu_uuid"] = ["GPU-a", "GPU-b", "GPU-a", "GPU-a"]
+    rows["finished_at"] = ["2026-11-28T10:00:00+00:00"] * 3 + ["2026-11-30T10:00:00+00:00"]
+    data = tmp_path / "h200"
+    data.mkdir()
+    rows.to_csv(data / "summaries.csv", index=False)
+    runs = {"gpu_name": "NVIDIA H200", "power_limit_w": 700.0, "driver": "580.1", "cuda": 13.0}
+    pd.DataFrame([{**runs, "torch": "2.11.0", "timm": "1.0.29"}, {**runs, "torch": "2.12.0", "timm": "1.0.29"}]).to_csv(
+        data / "runs.csv", index=False
+    )
+
+    progress = _report(data, monkeypatch, capsys).split("## Reduction")[0]
+    assert "| boards (GPU UUIDs) with a result | 2 |" in progress
+    assert "| driver / CUDA | 580.1 / 13.0 |" in progress
+    assert "| torch / timm | 2.11.0, 2.12.0 / 1.0.29 |" in progress
+    assert "| results finished | 2026-11-28 to 2026-11-30 |" in progress

@@ -70,6 +70,8 @@ def progress_section(own: Any, panel: list[str], data: Path) -> str:
         n = int((own["setup"] == setup).sum())
         rows.append([setup, n, len(panel) or "?", f"{100 * n / len(panel):.0f}%" if panel else "?"])
     out = "## Progress\n\n" + table(["setup", "measured", "panel", "done"], rows)
+    if (data / "summaries.csv").exists() and (data / "runs.csv").exists():
+        out += "\n\n" + _provenance(pd.read_csv(data / "summaries.csv"), pd.read_csv(data / "runs.csv"))
     failures = data / "failures.csv"
     if failures.exists():
         f = pd.read_csv(failures)
@@ -81,6 +83,25 @@ def progress_section(own: Any, panel: list[str], data: Path) -> str:
         else:
             out += "\n\nNo failures recorded."
     return out
+
+
+def _provenance(summaries: Any, runs: Any) -> str:
+    """Where and when the results were measured: GPU, boards, software versions and dates, from the exports."""
+
+    def values(col: str) -> str:
+        return ", ".join(sorted({str(v) for v in runs[col].dropna()})) if col in runs else "?"
+
+    ok = summaries[summaries["status"] == "ok"]
+    dates = ok["finished_at"].astype(str).str[:10]
+    rows = [
+        ["GPU", values("gpu_name")],
+        ["boards (GPU UUIDs) with a result", ok["gpu_uuid"].nunique()],
+        ["power limit (W)", values("power_limit_w")],
+        ["driver / CUDA", f"{values('driver')} / {values('cuda')}"],
+        ["torch / timm", f"{values('torch')} / {values('timm')}"],
+        ["results finished", f"{dates.min()} to {dates.max()}" if len(dates) else "–"],
+    ]
+    return "Provenance (runs.csv, summaries.csv):\n\n" + table(["what", "value"], rows)
 
 
 def reduction_section(energy: Any) -> tuple[str, Any, dict[str, Any]]:
