@@ -26,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def consistent_task(**kw):
     """A task whose energy per image is its average power over its throughput, as a measured one's is."""
     ms, summary, failures = task(**kw)
-    ms = [dataclasses.replace(m, avg_power_w=m.energy_per_image_j * m.throughput_ips) for m in ms]
-    summary = dataclasses.replace(summary, avg_power_w=summary.energy_per_image_j * summary.throughput_ips)
+    ms = [
+        dataclasses.replace(m, avg_power_w=m.energy_per_image_j * m.throughput_ips, ci95_rel=0.004 * (i + 1))
+        for i, m in enumerate(ms)
+    ]
+    summary = dataclasses.replace(
+        summary, avg_power_w=summary.energy_per_image_j * summary.throughput_ips, ci95_rel=ms[-1].ci95_rel
+    )
     return ms, summary, failures
 
 
@@ -216,3 +221,25 @@ def test_cli_refuses_an_output_file_with_bundle(source, tmp_path):
         app, ["export", str(tmp_path / "x.csv"), "--bundle", str(tmp_path / "b.zip"), "--db", str(source)]
     )
     assert r.exit_code != 0 and not (tmp_path / "b.zip").exists()
+
+
+def test_a_schema_2_bundle_gets_each_summarys_ci_from_its_chosen_batch(source, tmp_path):
+    bundle = _bundle(source, tmp_path)
+    with Store.open_readonly(source) as s:
+        want = {r["model"]: r["ci95_rel"] for r in s.summaries()}
+
+    def as_schema_2(files):  # summaries without ci95_rel, manifest and checksums as schema 2 wrote them
+        lines = files["summaries.csv"].decode().splitlines()
+        i = lines[0].split(",").index("ci95_rel")
+        files["summaries.csv"] = ("\n".join(",".join(c for j, c in enumerate(line.split(",")) if j != i)
+                                            for line in lines) + "\n").encode()  # fmt: skip
+        manifest = json.loads(files["manifest.json"])
+        manifest["schema_version"] = 2
+        manifest["files"]["summaries.csv"]["sha256"] = hashlib.sha256(files["summaries.csv"]).hexdigest()
+        files["manifest.json"] = json.dumps(manifest).encode()
+
+    _rewrite_zip(bundle, as_schema_2)
+    with Store(tmp_path / "t.db") as target:
+        import_bundle(target, bundle)
+        got = {r["model"]: r["ci95_rel"] for r in target.summaries()}
+    assert got == want and all(v is not None for v in want.values())

@@ -500,13 +500,14 @@ def test_closed_store_says_so(db):
 
 
 def test_version_1_database_gains_the_failures_gpu_seconds_column(tmp_path):
-    # schema 1 is schema 2 without failures.gpu_seconds: make one, with a run and a failure in it
+    # schema 1 is schema 3 without failures.gpu_seconds and summaries.ci95_rel: make one, with a run and a failure
     old = tmp_path / "v1.db"
     with Store(old) as s:
         s.add_run(run())
         s.save_task(*task())
     conn = sqlite3.connect(old)
     conn.execute("ALTER TABLE failures DROP COLUMN gpu_seconds")
+    conn.execute("ALTER TABLE summaries DROP COLUMN ci95_rel")
     conn.execute("PRAGMA user_version = 1")
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
@@ -519,7 +520,7 @@ def test_version_1_database_gains_the_failures_gpu_seconds_column(tmp_path):
         assert all(f["gpu_seconds"] is None for f in fails) and len(s.summaries()) == 1
     assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == 1
     with Store(old) as s:
-        assert s.meta()["schema_version"] == str(SCHEMA_VERSION) == "2" and "migrated_to_2" in s.meta()
+        assert s.meta()["schema_version"] == str(SCHEMA_VERSION) == "3" and "migrated_to_2" in s.meta()
         fails = s.failures()
         assert [(f["model"], f["stage"], f["reason"]) for f in fails] == before
         assert all(f["gpu_seconds"] is None for f in fails)

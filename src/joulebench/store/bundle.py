@@ -291,7 +291,25 @@ def read_tables(path: str | Path) -> Tables:
         rows[table] = _parse_table(table, name, text, path)
     if not seen:
         raise ConfigError(f"{path} holds no table of results: export one with `joulebench export` or `--bundle`")
+    fill_summary_ci(rows["summaries"], rows["measurements"])
     return Tables(source=path, kind=kind, rows=rows, manifest=manifest)
+
+
+def fill_summary_ci(summaries: list[dict[str, Any]], measurements: Iterable[Mapping[str, Any]]) -> None:
+    """Give summaries of an older bundle or export the interval of their chosen batch, as the schema migration does.
+
+    A successful summary without ``ci95_rel`` takes that of the latest ``ok`` batch row of its task at its optimal
+    batch with its energy per image (:data:`joulebench.store.schema.SUMMARY_CI95_FROM_BATCH`).
+    """
+    chosen: dict[tuple[Any, ...], Any] = {}
+    for m in ordered("measurements", list(measurements)):
+        if m.get("status") == "ok":
+            key = (m["run_id"], m["model"], m["img_size"], m["runtime"], m["batch_size"], m["energy_per_image_j"])
+            chosen[key] = m.get("ci95_rel")
+    for row in summaries:
+        if row.get("ci95_rel") is None and row.get("status") == "ok":
+            key = (row["run_id"], row["model"], row["img_size"], row["runtime"], row["optimal_batch"])
+            row["ci95_rel"] = chosen.get((*key, row["energy_per_image_j"]))
 
 
 def _verified_manifest(path: Path, files: Mapping[str, bytes]) -> dict[str, Any]:

@@ -93,11 +93,23 @@ class BatchMeasurement:
         return asdict(self)
 
 
+#: A result whose energy per image has a 95 % confidence interval wider than this (relative half-width) is
+#: flagged wherever results are listed.
+WIDE_CI95_REL = 0.02
+
+
+def wide_ci(ci95_rel: float | None) -> bool:
+    """True when a relative 95 % confidence half-width is known and wider than :data:`WIDE_CI95_REL`."""
+    return ci95_rel is not None and ci95_rel == ci95_rel and ci95_rel > WIDE_CI95_REL
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     """The outcome for one (model configuration, runtime) within a run.
 
     ``status`` is ``ok`` or ``failed``; the optimal batch is the one with least energy per image.
+    ``ci95_rel`` is the relative half-width of the 95 % confidence interval of ``energy_per_image_j``, from the
+    counter-aligned sub-windows of the optimal batch's window (that batch row's ``ci95_rel``).
     """
 
     run_id: str
@@ -114,6 +126,7 @@ class ModelSummary:
     optimal_batch: int | None = None
     max_batch: int | None = None
     energy_per_image_j: float | None = None
+    ci95_rel: float | None = None
     dynamic_energy_per_image_j: float | None = None
     throughput_ips: float | None = None
     latency_mean_s: float | None = None

@@ -17,7 +17,7 @@ from joulebench.store.records import BatchMeasurement, Failure, ModelSummary
 APPLICATION_ID = 0x4A424442
 
 #: The schema version this joulebench writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Columns holding JSON text in the database and dicts in Python.
 JSON_COLUMNS = {
@@ -157,12 +157,32 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE failures ADD COLUMN gpu_seconds REAL")
 
 
+#: Fills a summary's missing ``ci95_rel`` from the batch row it was chosen from: the same task and batch size,
+#: status ok, the same energy per image (the latest such row).
+SUMMARY_CI95_FROM_BATCH = """
+UPDATE summaries SET ci95_rel = (
+    SELECT m.ci95_rel FROM measurements m
+    WHERE m.run_id = summaries.run_id AND m.model = summaries.model AND m.img_size IS summaries.img_size
+      AND m.runtime = summaries.runtime AND m.batch_size = summaries.optimal_batch AND m.status = 'ok'
+      AND m.energy_per_image_j = summaries.energy_per_image_j
+    ORDER BY m.id DESC LIMIT 1
+) WHERE ci95_rel IS NULL AND status = 'ok'
+"""
+
+
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    # every result carries the confidence interval of its energy per image: its chosen batch's
+    conn.execute("ALTER TABLE summaries ADD COLUMN ci95_rel REAL")
+    conn.execute(SUMMARY_CI95_FROM_BATCH)
+
+
 #: ``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1`` (inside one transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 #: Versions whose step to the next one only adds columns: a read-only open reads such a file as it is (the
-#: missing columns read as None), so looking at an older store does not need write access.
-ADDITIVE: frozenset[int] = frozenset({1})
+#: missing columns read as None), so looking at an older store does not need write access. (Schema 3's step
+#: also fills the new column from stored batches; read as it is, an older file shows no interval until migrated.)
+ADDITIVE: frozenset[int] = frozenset({1, 2})
 
 
 def readable_as_is(version: int) -> bool:

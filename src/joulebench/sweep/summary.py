@@ -98,6 +98,7 @@ def summarize(
         optimal_batch=best.batch_size if best else None,
         max_batch=max((m.batch_size for m in ok), default=None),
         energy_per_image_j=best.energy_per_image_j if best else None,
+        ci95_rel=best.ci95_rel if best else None,
         dynamic_energy_per_image_j=best.dynamic_energy_per_image_j if best else None,
         throughput_ips=best.throughput_ips if best else None,
         latency_mean_s=best.latency_mean_s if best else None,
