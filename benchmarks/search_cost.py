@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from joulebench.commands.measure import build_options  # noqa: E402
+from joulebench.cli.measure import build_options  # noqa: E402
 from joulebench.sweep import prepare_sweep, run_sweep  # noqa: E402
 from joulebench.sweep.progress import make_progress  # noqa: E402
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import joulebench.commands.analysis as cmd
+import joulebench.cli.loading as cmd
 from joulebench.analysis.consistency import (
     pooled_sd_log,
     ratio_outliers,

@@ -114,7 +114,7 @@ def test_package_imports_without_matplotlib_and_sklearn():
     code = (
         "import sys; sys.modules['matplotlib'] = None; sys.modules['sklearn'] = None\n"
         "import joulebench.analysis, joulebench.analysis.report, joulebench.analysis.estimate\n"
-        "import joulebench.commands.analysis\n"
+        "import joulebench.cli.entry\n"
         "from joulebench.analysis.frames import pyplot\n"
         "from joulebench.errors import MissingDependencyError\n"
         "try:\n    pyplot()\nexcept MissingDependencyError as e:\n    print(e)\n"

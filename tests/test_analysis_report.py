@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import joulebench.commands.analysis as cmd
+import joulebench.cli.loading as cmd
 from joulebench.cli import app
-from joulebench.commands.analysis import parse_count
+from joulebench.cli.options import parse_count
 from joulebench.errors import ConfigError
 from joulebench.store import Store
 from test_store_helpers import run, task

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from joulebench import cli
-from joulebench.commands import info as info_mod
-from joulebench.commands import meter as meter_mod
+from joulebench.cli import info as info_mod
+from joulebench.cli import meter as meter_mod
 from joulebench.errors import ConfigError
 from joulebench.meters import nvml as nvml_mod
 
@@ -126,7 +126,7 @@ def test_json_keeps_stdout_clean_of_the_commands_output():
     import sys
     from pathlib import Path
 
-    src = str(Path(cli.__file__).resolve().parents[1])
+    src = str(Path(cli.__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "joulebench", "meter", "--meter", "sim", "--idle", "0", "--no-align", "--json"]
     p = subprocess.run(

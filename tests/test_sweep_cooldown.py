@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from joulebench.commands.measure import build_options
+from joulebench.cli.measure import build_options
 from joulebench.errors import ConfigError
 from joulebench.meters.sim import SimMeter
 from joulebench.store.records import config_hash

@@ -1,4 +1,4 @@
-"""The ``joulebench`` command line: a thin shell over the packages; each command lives in ``commands/``."""
+"""The root ``joulebench`` application and its entry point; each command lives in a module of this package."""
 
 from __future__ import annotations
 
@@ -17,23 +17,32 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module defines ``register(app)``; heavy imports stay inside the command functions.
+# One module per command (or command group), each with ``register(app)``, in the order of ``--help``.
+# Heavy imports (torch, pandas, rich) stay inside the command functions so that ``--help`` stays fast.
 COMMAND_MODULES = (
-    "joulebench.commands.info",
-    "joulebench.commands.meter",
-    "joulebench.commands.results",
-    "joulebench.commands.import_bundle",
-    "joulebench.commands.measure",
-    "joulebench.commands.models",
-    "joulebench.commands.data",
-    "joulebench.commands.analysis",
-    "joulebench.commands.paper",
-    "joulebench.commands.panel",
-    "joulebench.commands.app",
+    "info",
+    "meter",
+    "results",
+    "export",
+    "import_bundle",
+    "measure",
+    "models",
+    "show",
+    "stats",
+    "data",
+    "estimate",
+    "rank",
+    "frontier",
+    "compare",
+    "consistency",
+    "report",
+    "paper",
+    "panel",
+    "explorer",
 )
 
-for _mod in COMMAND_MODULES:
-    importlib.import_module(_mod).register(app)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"joulebench.cli.{_name}").register(app)
 
 
 def _print_version(value: bool) -> None:

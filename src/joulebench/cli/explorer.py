@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from joulebench.commands._common import DB_ENV, DbOpt, db_path
+from joulebench.cli.options import DB_ENV, DbOpt, db_path
 from joulebench.errors import ConfigError
 
 app_group = typer.Typer(

@@ -22,7 +22,8 @@ from typing import Any
 
 import typer
 
-from joulebench.commands._common import DbOpt, JsonOpt, console, db_path, emit_json, err_console
+from joulebench.cli.display import console, emit_json, err_console
+from joulebench.cli.options import DbOpt, JsonOpt, db_path
 
 
 def _noop() -> None:
@@ -151,87 +152,91 @@ def _save(db: Path | None, report: dict[str, Any], result: Any, provenance: dict
             close()
 
 
+def _window(meter: str, devices: list[int] | None, align: bool, idle_s: float, argv: list[str], quiet: bool):
+    """Run ``argv`` inside one measurement window: its exit code, the window's result and the provenance."""
+    from joulebench.meters import get_meter
+    from joulebench.provenance import collect_provenance
+
+    m = get_meter(meter, devices=devices, sync=_noop, align=align)
+    try:
+        if idle_s > 0:
+            if not quiet:
+                err_console().print(f"measuring the idle baseline for {idle_s:g} s ...")
+            m.measure_idle(idle_s)
+        w = m.begin_window()
+        try:
+            rc = run_command(argv, quiet_stdout=quiet)
+        except BaseException:
+            w.abort()
+            raise
+        result = w.end()
+        return rc, result, collect_provenance(m)
+    finally:
+        m.close()
+
+
+def meter(
+    command: list[str] = typer.Argument(None, metavar="-- COMMAND...", help="The command to measure, after --."),
+    meter: str = typer.Option("auto", "--meter", "-m", help="Meter: nvml (auto on NVIDIA), smi, rapl, sim."),
+    device: str = typer.Option(None, "--device", help="Devices to measure, e.g. 0 or 0,1 (default: all visible)."),
+    align: bool = typer.Option(True, "--align/--no-align", help="Align both edges to energy-counter updates."),
+    idle: str = typer.Option("2s", "--idle", help="Idle baseline measured before the command (0 = skip)."),
+    json_out: bool = JsonOpt,
+    trace: Path = typer.Option(None, "--trace", help="Write the sampled trace to this CSV file."),
+    db: Path = DbOpt,
+    save: bool = typer.Option(False, "--save", help="Save the window to the results database."),
+) -> None:
+    """Measure the energy, time and average power of any command; its exit code is passed through.
+
+    Example: joulebench meter --meter nvml -- python infer.py --batch 64
+    """
+    from joulebench.errors import ConfigError
+    from joulebench.units import parse_time_s
+
+    argv = list(command or [])
+    if not argv:
+        raise ConfigError("give the command to measure after --, e.g. `joulebench meter -- python infer.py`")
+    if resolve_command(argv) is None:
+        typer.echo(f"error: command not found: {argv[0]}", err=True)
+        sys.exit(127)
+    idle_s = parse_time_s(idle)
+    if idle_s < 0:
+        raise ConfigError(f"--idle {idle}: the idle baseline cannot be negative")
+    devices = parse_devices(device)
+    rc, result, provenance = _window(meter, devices, align, idle_s, argv, json_out)
+    report: dict[str, Any] = {
+        "command": shlex.join(argv),
+        "exit_code": rc,
+        "align": align,
+        "idle_s": idle_s,
+        "devices": devices,
+    }
+    if trace is not None:
+        write_trace(Path(trace), result.meter, result)
+    window_id = _save(db, report, result, provenance) if save else None
+    if json_out:
+        emit_json(
+            {
+                **report,
+                "simulated": result.is_simulated,
+                "result": result.to_dict(),
+                "provenance": provenance,
+                "saved_window_id": window_id,
+                "trace_file": str(trace) if trace is not None else None,
+            }
+        )
+    else:
+        _show(report, result)
+        if window_id is not None:
+            console().print(f"saved as window {window_id} in {db_path(db)}")
+        if trace is not None:
+            console().print(f"trace written to {trace}")
+    if rc != 0:
+        # sys.exit, not typer.Exit: the CLI's entry point runs click with standalone_mode=False,
+        # which would turn typer.Exit into a return value and lose the code.
+        sys.exit(rc)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``joulebench meter`` to the CLI."""
-
-    @app.command("meter", context_settings={"allow_interspersed_args": False})
-    def meter_cmd(
-        command: list[str] = typer.Argument(None, metavar="-- COMMAND...", help="The command to measure, after --."),
-        meter: str = typer.Option("auto", "--meter", "-m", help="Meter: nvml (auto on NVIDIA), smi, rapl, sim."),
-        device: str = typer.Option(None, "--device", help="Devices to measure, e.g. 0 or 0,1 (default: all visible)."),
-        align: bool = typer.Option(True, "--align/--no-align", help="Align both edges to energy-counter updates."),
-        idle: str = typer.Option("2s", "--idle", help="Idle baseline measured before the command (0 = skip)."),
-        json_out: bool = JsonOpt,
-        trace: Path = typer.Option(None, "--trace", help="Write the sampled trace to this CSV file."),
-        db: Path = DbOpt,
-        save: bool = typer.Option(False, "--save", help="Save the window to the results database."),
-    ) -> None:
-        """Measure the energy, time and average power of any command; its exit code is passed through.
-
-        Example: joulebench meter --meter nvml -- python infer.py --batch 64
-        """
-        from joulebench.errors import ConfigError
-        from joulebench.meters import get_meter
-        from joulebench.units import parse_time_s
-
-        argv = list(command or [])
-        if not argv:
-            raise ConfigError("give the command to measure after --, e.g. `joulebench meter -- python infer.py`")
-        if resolve_command(argv) is None:
-            typer.echo(f"error: command not found: {argv[0]}", err=True)
-            sys.exit(127)
-        idle_s = parse_time_s(idle)
-        if idle_s < 0:
-            raise ConfigError(f"--idle {idle}: the idle baseline cannot be negative")
-        devices = parse_devices(device)
-
-        m = get_meter(meter, devices=devices, sync=_noop, align=align)
-        try:
-            if idle_s > 0:
-                if not json_out:
-                    err_console().print(f"measuring the idle baseline for {idle_s:g} s ...")
-                m.measure_idle(idle_s)
-            w = m.begin_window()
-            try:
-                rc = run_command(argv, quiet_stdout=json_out)
-            except BaseException:
-                w.abort()
-                raise
-            result = w.end()
-            from joulebench.provenance import collect_provenance
-
-            provenance = collect_provenance(m)
-        finally:
-            m.close()
-
-        report: dict[str, Any] = {
-            "command": shlex.join(argv),
-            "exit_code": rc,
-            "align": align,
-            "idle_s": idle_s,
-            "devices": devices,
-        }
-        if trace is not None:
-            write_trace(Path(trace), result.meter, result)
-        window_id = _save(db, report, result, provenance) if save else None
-        if json_out:
-            emit_json(
-                {
-                    **report,
-                    "simulated": result.is_simulated,
-                    "result": result.to_dict(),
-                    "provenance": provenance,
-                    "saved_window_id": window_id,
-                    "trace_file": str(trace) if trace is not None else None,
-                }
-            )
-        else:
-            _show(report, result)
-            if window_id is not None:
-                console().print(f"saved as window {window_id} in {db_path(db)}")
-            if trace is not None:
-                console().print(f"trace written to {trace}")
-        if rc != 0:
-            # sys.exit, not typer.Exit: the CLI's entry point runs click with standalone_mode=False,
-            # which would turn typer.Exit into a return value and lose the code.
-            sys.exit(rc)
+    app.command("meter", context_settings={"allow_interspersed_args": False})(meter)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from joulebench.commands._common import DbOpt, JsonOpt, db_path, emit_json, err_console
+from joulebench.cli.display import emit_json, err_console
+from joulebench.cli.options import DbOpt, JsonOpt, db_path
 
 
 def import_(

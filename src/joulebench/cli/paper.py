@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-from joulebench.commands._common import DbOpt, JsonOpt, console, emit_json
+from joulebench.cli import loading
+from joulebench.cli.display import console, emit_json
+from joulebench.cli.options import DbOpt, JsonOpt
 
 
 def _fmt(v: float | None) -> str:
@@ -33,9 +35,8 @@ def register(app: typer.Typer) -> None:
         and why. With --setup the same quantities come from those setups, your own measurements included.
         """
         from joulebench.analysis.paper import PaperData, paper_rows
-        from joulebench.commands.analysis import load
 
-        ds = load(db)
+        ds = loading.load(db)
         stats = getattr(ds, "stats", None)
         data = PaperData(ds.energy, ds.accuracy, ds.catalogue, stats if hasattr(stats, "columns") else None)
         rows = paper_rows(data, setup or None, k=folds)

@@ -7,7 +7,8 @@ from typing import Any
 
 import typer
 
-from joulebench.commands._common import JsonOpt, console, emit_json
+from joulebench.cli.display import console, emit_json
+from joulebench.cli.options import JsonOpt
 
 
 def _noop() -> None:
@@ -164,14 +165,15 @@ def _show(info: dict[str, Any]) -> None:
             con.print(f"  - {line}", markup=False, highlight=False)
 
 
+def info(json_out: bool = JsonOpt) -> None:
+    """Show GPUs, meters and runtimes that work here, and what is missing and why."""
+    found = collect_info()
+    if json_out:
+        emit_json(found)
+    else:
+        _show(found)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``joulebench info`` to the CLI."""
-
-    @app.command("info")
-    def info_cmd(json_out: bool = JsonOpt) -> None:
-        """Show GPUs, meters and runtimes that work here, and what is missing and why."""
-        info = collect_info()
-        if json_out:
-            emit_json(info)
-        else:
-            _show(info)
+    app.command("info")(info)

@@ -1,4 +1,4 @@
-"""``joulebench results`` (look at stored results) and ``joulebench export`` (write them to CSV/Parquet)."""
+"""``joulebench results``: look at stored results (summaries, batches, failures, meter windows, stale results)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,22 @@ from typing import Any
 
 import typer
 
-from joulebench.commands._common import DbOpt, JsonOpt, console, db_path, emit_json, err_console
-
-_FILTER_HELP = {
-    "model": "Only models matching this glob (`resnet*`); a bare architecture also matches its tags.",
-    "runtime": "Only this runtime (torch-fp32, tensorrt-fp16, ...).",
-    "gpu": "Only GPUs whose name contains this (case-insensitive), e.g. H100.",
-    "meter": "Only results of this meter (nvml, smi, sim, rapl).",
-    "status": "Only rows with this status (ok, failed, oom, error).",
-    "run": "Only this run id.",
-}
+from joulebench.cli.display import console, emit_json, err_console
+from joulebench.cli.loading import open_store
+from joulebench.cli.options import (
+    DbOpt,
+    GpuFilterOpt,
+    JsonOpt,
+    MeterFilterOpt,
+    ModelFilterOpt,
+    RunFilterOpt,
+    RuntimeFilterOpt,
+    StatusFilterOpt,
+    db_path,
+)
 
 # Row columns that a row may leave empty and its run knows.
 _FROM_RUN = ("gpu_name", "gpu_uuid", "meter", "power_limit_w")
-
-
-def _open(db: Path | None):
-    from joulebench.store import Store
-
-    # create=False: looking at results must never leave an empty database behind
-    return Store(db_path(db), create=False)
 
 
 def _fill_from_runs(store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -211,7 +207,7 @@ def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json:
 
     from joulebench.sweep.stale import stale_by_setup
 
-    with _open(db) as store:
+    with open_store(db) as store:
         rows = stale_by_setup(store)
         if filters:  # the filters' own rules (globs, substrings), through the summaries they select
             keep = {(r["run_id"], r["model"], r["img_size"], r["runtime"]) for r in store.rows("summaries", **filters)}
@@ -244,12 +240,12 @@ _VIEWS = {
 
 def results(
     db: Path | None = DbOpt,
-    model: str | None = typer.Option(None, "--model", "-m", help=_FILTER_HELP["model"]),
-    runtime: str | None = typer.Option(None, "--runtime", "-r", help=_FILTER_HELP["runtime"]),
-    gpu: str | None = typer.Option(None, "--gpu", help=_FILTER_HELP["gpu"]),
-    meter: str | None = typer.Option(None, "--meter", help=_FILTER_HELP["meter"]),
-    status: str | None = typer.Option(None, "--status", help=_FILTER_HELP["status"]),
-    run: str | None = typer.Option(None, "--run", help=_FILTER_HELP["run"]),
+    model: str | None = ModelFilterOpt,
+    runtime: str | None = RuntimeFilterOpt,
+    gpu: str | None = GpuFilterOpt,
+    meter: str | None = MeterFilterOpt,
+    status: str | None = StatusFilterOpt,
+    run: str | None = RunFilterOpt,
     failures: bool = typer.Option(False, "--failures", help="List failures with their reasons instead."),
     batches: bool = typer.Option(False, "--batches", help="List every measured batch size instead."),
     windows: bool = typer.Option(False, "--windows", help="List `joulebench meter` windows instead."),
@@ -278,7 +274,7 @@ def results(
     if table == "stale":
         _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json)
         return
-    with _open(db) as store:
+    with open_store(db) as store:
         rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))
         total = store.count(table, **filters) if limit is not None and len(rows) == limit else len(rows)
     if as_json:
@@ -303,56 +299,6 @@ def results(
     out.print(view)
 
 
-def export(
-    out: Path | None = typer.Argument(None, help="Output file: .csv, .csv.gz or .parquet (not with --bundle)."),
-    table: str = typer.Option("summaries", "--table", "-t", help="summaries, measurements, failures, runs or windows."),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="csv or parquet (default: from OUT's extension)."),
-    db: Path | None = DbOpt,
-    model: str | None = typer.Option(None, "--model", "-m", help=_FILTER_HELP["model"]),
-    runtime: str | None = typer.Option(None, "--runtime", "-r", help=_FILTER_HELP["runtime"]),
-    gpu: str | None = typer.Option(None, "--gpu", help=_FILTER_HELP["gpu"]),
-    meter: str | None = typer.Option(None, "--meter", help=_FILTER_HELP["meter"]),
-    status: str | None = typer.Option(None, "--status", help=_FILTER_HELP["status"]),
-    run: str | None = typer.Option(None, "--run", help=_FILTER_HELP["run"]),
-    bundle: Path | None = typer.Option(
-        None,
-        "--bundle",
-        help="Write every table (runs with provenance, summaries, batches, failures, windows) to one checksummed,"
-        " versioned zip archive (a folder if FILE ends with /) that `joulebench import` merges into another store.",
-    ),
-) -> None:
-    """Export a table of the results database to CSV or Parquet, with SI units in the column names.
-
-    The summaries export starts with model, img_size, gpu_name, runtime, precision, energy_per_image_j,
-    throughput_ips, latency_mean_s, optimal_batch, meter: the columns the web explorer loads.
-    """
-    from joulebench.errors import ConfigError
-    from joulebench.store.export import export_table
-
-    filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
-    filters = {k: v for k, v in filters.items() if v is not None}
-    if bundle is not None:
-        if out is not None:
-            raise ConfigError("--bundle writes every table to its own file: drop the output file, or drop --bundle")
-        _export_bundle(db, bundle, filters)
-        return
-    if out is None:
-        raise ConfigError("name the output file (`joulebench export results.csv`), or pass --bundle FILE")
-    with _open(db) as store:
-        n = export_table(store, out, table=table, fmt=fmt, **filters)
-    err_console().print(f"wrote {n} {table} row{'s' if n != 1 else ''} to {out}")
-
-
-def _export_bundle(db: Path | None, bundle: Path, filters: dict[str, Any]) -> None:
-    from joulebench.store.bundle import write_bundle
-
-    with _open(db) as store:
-        manifest = write_bundle(store, bundle, **filters)
-    counts = ", ".join(f"{e['rows']} {e['table']}" for e in manifest["files"].values())
-    err_console().print(f"wrote the bundle {bundle} ({counts}; schema version {manifest['schema_version']})")
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``results`` and ``export`` to the CLI."""
+    """Add ``results`` to the CLI."""
     app.command("results")(results)
-    app.command("export")(export)

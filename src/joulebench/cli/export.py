@@ -1,0 +1,74 @@
+"""``joulebench export``: write a table of the results database to CSV or Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from joulebench.cli.display import err_console
+from joulebench.cli.loading import open_store
+from joulebench.cli.options import (
+    DbOpt,
+    GpuFilterOpt,
+    MeterFilterOpt,
+    ModelFilterOpt,
+    RunFilterOpt,
+    RuntimeFilterOpt,
+    StatusFilterOpt,
+)
+
+
+def export(
+    out: Path | None = typer.Argument(None, help="Output file: .csv, .csv.gz or .parquet (not with --bundle)."),
+    table: str = typer.Option("summaries", "--table", "-t", help="summaries, measurements, failures, runs or windows."),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="csv or parquet (default: from OUT's extension)."),
+    db: Path | None = DbOpt,
+    model: str | None = ModelFilterOpt,
+    runtime: str | None = RuntimeFilterOpt,
+    gpu: str | None = GpuFilterOpt,
+    meter: str | None = MeterFilterOpt,
+    status: str | None = StatusFilterOpt,
+    run: str | None = RunFilterOpt,
+    bundle: Path | None = typer.Option(
+        None,
+        "--bundle",
+        help="Write every table (runs with provenance, summaries, batches, failures, windows) to one checksummed,"
+        " versioned zip archive (a folder if FILE ends with /) that `joulebench import` merges into another store.",
+    ),
+) -> None:
+    """Export a table of the results database to CSV or Parquet, with SI units in the column names.
+
+    The summaries export starts with model, img_size, gpu_name, runtime, precision, energy_per_image_j,
+    throughput_ips, latency_mean_s, optimal_batch, meter: the columns the web explorer loads.
+    """
+    from joulebench.errors import ConfigError
+    from joulebench.store.export import export_table
+
+    filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
+    filters = {k: v for k, v in filters.items() if v is not None}
+    if bundle is not None:
+        if out is not None:
+            raise ConfigError("--bundle writes every table to its own file: drop the output file, or drop --bundle")
+        _export_bundle(db, bundle, filters)
+        return
+    if out is None:
+        raise ConfigError("name the output file (`joulebench export results.csv`), or pass --bundle FILE")
+    with open_store(db) as store:
+        n = export_table(store, out, table=table, fmt=fmt, **filters)
+    err_console().print(f"wrote {n} {table} row{'s' if n != 1 else ''} to {out}")
+
+
+def _export_bundle(db: Path | None, bundle: Path, filters: dict[str, Any]) -> None:
+    from joulebench.store.bundle import write_bundle
+
+    with open_store(db) as store:
+        manifest = write_bundle(store, bundle, **filters)
+    counts = ", ".join(f"{e['rows']} {e['table']}" for e in manifest["files"].values())
+    err_console().print(f"wrote the bundle {bundle} ({counts}; schema version {manifest['schema_version']})")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``export`` to the CLI."""
+    app.command("export")(export)

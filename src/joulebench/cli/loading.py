@@ -1,0 +1,90 @@
+"""Where commands get their data: the results store and the dataset view (reference data plus the store).
+
+Commands call these through the module (``loading.load(db)``) so that tests can stand a dataset in for them.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from joulebench.cli.display import err_console
+from joulebench.cli.options import db_path
+from joulebench.errors import ConfigError
+
+
+def open_store(db: Path | None):
+    """The results store, opened without creating it: looking at results must never leave an empty file behind."""
+    from joulebench.store import Store
+
+    return Store(db_path(db), create=False)
+
+
+def load(db: Path | None):
+    """The dataset view (reference data plus the store's own measurements), as the analysis commands read it."""
+    try:
+        from joulebench.data import load_dataset
+    except ImportError as exc:  # the data package is built by another part of the project
+        raise ConfigError(f"the dataset view (joulebench.data) cannot be imported: {exc}") from None
+    if db is not None and not Path(db).exists():
+        raise ConfigError(f"results database '{db}' does not exist; check --db or run `joulebench measure` first")
+    return load_dataset(db=db)
+
+
+def load_catalogue_view(db: Path | None):
+    """The dataset view as ``models`` and ``show`` read it: the default store joins when it exists."""
+    from joulebench.data import load_dataset
+
+    path = db_path(db)
+    if db is not None and not path.exists():
+        raise ConfigError(f"results database '{path}' does not exist; check --db or run `joulebench measure` first")
+    return load_dataset(db=path if path.exists() else None)
+
+
+def dataset_stats(ds: Any) -> Any:
+    """The dataset's per-configuration statistics table, or None when it has none."""
+    s = getattr(ds, "stats", None)
+    return s if hasattr(s, "columns") else None
+
+
+def load_measurements(db: Path | None):
+    """Per-batch measurements from the store, or None when there is no store."""
+    path = db_path(db)
+    if not path.exists():
+        return None
+    from joulebench.store import Store
+
+    with Store(path, create=False) as store:
+        m = store.measurements_frame()
+        runs = store.runs_frame()
+    # rows may leave the power limit to their run (as `joulebench results` does)
+    if len(m) and "run_id" in m.columns and "power_limit_w" in runs.columns:
+        limits = runs.set_index("run_id")["power_limit_w"]
+        own = m["power_limit_w"] if "power_limit_w" in m.columns else None
+        m["power_limit_w"] = m["run_id"].map(limits) if own is None else own.fillna(m["run_id"].map(limits))
+    return m
+
+
+def suspect_filter(ds: Any, setup: str, drop: bool, quiet: bool) -> tuple[Any, list[dict] | None]:
+    """The energy table, without ``setup``'s suspect readings when ``drop`` (and those readings, else None)."""
+    if not drop:
+        return ds.energy, None
+    from joulebench.analysis.consistency import drop_suspect
+
+    energy, why = drop_suspect(ds.energy, setup, ds.catalogue)
+    if not quiet:
+        names = ", ".join(f"{m}@{s}" for m, s in zip(why["model"][:5], why["img_size"][:5], strict=True))
+        more = f" and {len(why) - 5} more" if len(why) > 5 else ""
+        err_console().print(
+            f"left out {len(why)} suspect reading(s) of {setup}"
+            + (f": {names}{more}" if len(why) else "")
+            + " (why: joulebench show MODEL, or joulebench consistency)"
+        )
+    return energy, why.to_dict("records")
+
+
+def command_line() -> str:
+    """The command as the user typed it, for the record in a report."""
+    return "joulebench " + " ".join(shlex.quote(a) for a in sys.argv[1:])

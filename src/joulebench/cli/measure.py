@@ -1,0 +1,332 @@
+"""``joulebench measure``: sweep batch sizes for models x runtimes and store energy per image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from joulebench.cli.display import emit_json, err_console
+from joulebench.cli.options import DbOpt, JsonOpt, db_path
+from joulebench.errors import ConfigError
+
+
+def _time(flag: str, text: str | None) -> float | None:
+    from joulebench.units import parse_time_s
+
+    if text is None:
+        return None
+    try:
+        return parse_time_s(text)
+    except ConfigError as e:
+        raise ConfigError(f"{flag}: {e}") from None
+
+
+def _instant(flag: str, text: str | None) -> str | None:
+    """An ISO 8601 time (UTC when it names no zone) as the store writes times: UTC, seconds."""
+    from datetime import datetime, timezone
+
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} takes an ISO 8601 time, e.g. 2026-11-29T02:10 (UTC) (got '{text}')") from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _gpus(text: str | None) -> list[int] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--gpus takes comma-separated GPU indices, e.g. 0,1,2,3 (got '{text}')") from None
+
+
+def build_options(
+    *,
+    meter: str,
+    search: str,
+    tf32: str | None,
+    cuda_graphs: bool,
+    warmup: str,
+    min_iters: int,
+    min_window: str,
+    precision: str | None,
+    max_window: str | None,
+    cooldown: str,
+    idle: str,
+    max_batch: int | None,
+    latency_budget: str | None,
+    start_batch: int = 1,
+    static_scouts: bool = False,
+) -> Any:
+    """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
+
+    Raises:
+        ConfigError: A flag cannot be read or is out of range.
+    """
+    from joulebench.sweep.tasks import SweepOptions
+    from joulebench.units import is_temperature, parse_percent, parse_temperature_c
+
+    budget = None if latency_budget in (None, "", "none", "off") else _time("--latency-budget", latency_budget)
+    to_c = parse_temperature_c(cooldown) if is_temperature(cooldown) else None
+    opts = SweepOptions(
+        meter=meter,
+        search=search,
+        warmup_s=_time("--warmup", warmup) or 0.0,
+        min_iters=min_iters,
+        min_window_s=_time("--min-window", min_window) or 0.0,
+        precision=None if precision in (None, "", "off") else parse_percent(precision),
+        max_window_s=_time("--max-window", max_window),
+        cooldown_s=0.0 if to_c is not None else _time("--cooldown", cooldown) or 0.0,
+        cooldown_to_c=to_c,
+        idle_s=_time("--idle", idle) or 0.0,
+        max_batch=max_batch,
+        start_batch=start_batch,
+        latency_budget_s=budget,
+        tf32=tf32,
+        cuda_graphs=cuda_graphs,
+        static_scouts=static_scouts,
+    )
+    opts.validate()
+    return opts
+
+
+def _table(summaries: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from joulebench.units import fmt_energy, fmt_power, fmt_time
+
+    t = Table(title="joulebench measure")
+    for col in ("model", "img", "runtime", "status", "best batch", "energy/img", "above idle", "img/s", "p95", "power"):
+        t.add_column(col, justify="right" if col not in ("model", "runtime", "status") else "left")
+    for s in summaries:
+        t.add_row(
+            s.model,
+            str(s.img_size),
+            s.runtime,
+            s.status if s.status == "ok" else f"failed: {s.error}",
+            str(s.optimal_batch or "–"),
+            fmt_energy(s.energy_per_image_j),
+            fmt_energy(s.dynamic_energy_per_image_j),
+            "–" if s.throughput_ips is None else f"{s.throughput_ips:,.0f}",
+            fmt_time(s.latency_p95_s),
+            fmt_power(s.avg_power_w),
+        )
+    Console().print(t)
+
+
+# The flags, declared apart so that the command's signature reads as the list of what it takes.
+ModelsArg = typer.Argument(..., help="Models: timm names or arch.tag, globs, or module:factory.")
+RuntimeOpt = typer.Option(..., "--runtime", "-r", help="Runtime(s): torch-fp32, compile-fp16, ...")
+MeterOpt = typer.Option("nvml", "--meter", help="Energy source: nvml, smi, sim (simulated) or rapl.")
+GpusOpt = typer.Option(None, "--gpus", help="GPUs to spread the models over, e.g. 0,1,2,3.")
+SearchOpt = typer.Option("plateau", "--search", help="Batch search: plateau (default) or paper.")
+ImgSizeOpt = typer.Option(None, "--img-size", help="Input side override (pixels).")
+PretrainedOnlyOpt = typer.Option(False, "--pretrained-only", help="Globs expand to pretrained tags.")
+WeightsOpt = typer.Option(None, "--weights", help="Local weights file (one model only).")
+InputShapeOpt = typer.Option(None, "--input-shape", help="Per-sample C,H,W, e.g. 3,224,224.")
+Tf32Opt = typer.Option(None, "--tf32", help="on/off: TF32 for FP32 runtimes (default: runtime's).")
+CudaGraphsOpt = typer.Option(False, "--cuda-graphs", help="Replay the model as a CUDA graph.")
+StaticScoutsOpt = typer.Option(
+    False, "--static-scouts", help="compile-*: compile each scouted batch statically (default: one dynamic)."
+)
+WarmupOpt = typer.Option("3s", "--warmup", help="Warm-up before each full window.")
+MinItersOpt = typer.Option(13, "--min-iters", help="Iterations per window at least.")
+MinWindowOpt = typer.Option("10s", "--min-window", help="Window length at least.")
+PrecisionOpt = typer.Option(None, "--precision", help="Extend windows until the 95% CI is +-this.")
+MaxWindowOpt = typer.Option(None, "--max-window", help="Longest window for --precision (4x min).")
+CooldownOpt = typer.Option(
+    "0s",
+    "--cooldown",
+    help="Between batches: a pause (5s), or a GPU temperature to wait for (45C; also before each model's idle"
+    " baseline; 5 min at most).",
+)
+IdleOpt = typer.Option("2s", "--idle", help="Idle-baseline measurement before each model.")
+MaxBatchOpt = typer.Option(None, "--max-batch", help="Largest batch to try.")
+StartBatchOpt = typer.Option(1, "--start-batch", help="First batch of the search (batch 1 is still measured).")
+LatencyBudgetOpt = typer.Option(
+    "50ms", "--latency-budget", help="Per-batch p95 budget for the summary ('off' to skip)."
+)
+TimeoutOpt = typer.Option("30min", "--timeout", help="Wall-clock limit per model and runtime.")
+DeadlineOpt = typer.Option(
+    None,
+    "--deadline",
+    help="End the sweep within this time (e.g. 55min, a batch job's limit): start only models expected to"
+    " finish in time, stop the rest at it (killed 10 s later if still running); a re-run does what is left.",
+)
+ForceOpt = typer.Option(False, "--force", help="Measure again what this protocol already measured.")
+RedoBeforeOpt = typer.Option(
+    None,
+    "--redo-before",
+    help="Measure again what finished before this time (ISO 8601, UTC unless it names a zone), e.g. after a"
+    " protocol fix; results since then count as done, so the same command resumes.",
+)
+RedoStaleOpt = typer.Option(
+    False,
+    "--redo-stale",
+    help="Also measure again the results whose stored batch search the current rule would have continued"
+    " (measured under an older rule); once measured again they count as done.",
+)
+PerBoardOpt = typer.Option(
+    False, "--per-board", help="Resume only what these boards measured (default: any GPU of the same model)."
+)
+ExclusiveOpt = typer.Option(False, "--exclusive", help="Refuse to start if other processes use the GPU.")
+ExecutorOpt = typer.Option(
+    "local", "--executor", help="Who runs the tasks: local (this machine's --gpus) or ray (a Ray cluster)."
+)
+AddressOpt = typer.Option(
+    None, "--address", help="--executor ray: auto, HOST:6379 or ray://HOST:10001 (default $RAY_ADDRESS)."
+)
+RetriesOpt = typer.Option(
+    None, "--retries", help="--executor ray: run a task whose worker died again up to N times (2)."
+)
+
+#: The flags of :func:`build_options` (the measuring protocol), by their parameter names.
+PROTOCOL_FLAGS = ("meter", "search", "tf32", "cuda_graphs", "warmup", "min_iters", "min_window", "precision",
+                  "max_window", "cooldown", "idle", "max_batch", "latency_budget", "start_batch",
+                  "static_scouts")  # fmt: skip
+
+
+def measure(
+    ctx: typer.Context,
+    models: list[str] = ModelsArg,
+    runtime: list[str] = RuntimeOpt,
+    meter: str = MeterOpt,
+    db: Path | None = DbOpt,
+    gpus: str | None = GpusOpt,
+    search: str = SearchOpt,
+    img_size: int | None = ImgSizeOpt,
+    pretrained_only: bool = PretrainedOnlyOpt,
+    weights: str | None = WeightsOpt,
+    input_shape: str | None = InputShapeOpt,
+    tf32: str | None = Tf32Opt,
+    cuda_graphs: bool = CudaGraphsOpt,
+    static_scouts: bool = StaticScoutsOpt,
+    warmup: str = WarmupOpt,
+    min_iters: int = MinItersOpt,
+    min_window: str = MinWindowOpt,
+    precision: str | None = PrecisionOpt,
+    max_window: str | None = MaxWindowOpt,
+    cooldown: str = CooldownOpt,
+    idle: str = IdleOpt,
+    max_batch: int | None = MaxBatchOpt,
+    start_batch: int = StartBatchOpt,
+    latency_budget: str | None = LatencyBudgetOpt,
+    timeout: str = TimeoutOpt,
+    deadline: str | None = DeadlineOpt,
+    force: bool = ForceOpt,
+    redo_before: str | None = RedoBeforeOpt,
+    redo_stale: bool = RedoStaleOpt,
+    per_board: bool = PerBoardOpt,
+    exclusive: bool = ExclusiveOpt,
+    executor: str = ExecutorOpt,
+    address: str | None = AddressOpt,
+    retries: int | None = RetriesOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
+    from joulebench.sweep import prepare_sweep, run_sweep
+    from joulebench.sweep.progress import make_progress
+
+    opts = build_options(**{k: ctx.params[k] for k in PROTOCOL_FLAGS})
+    timeout_s = _time("--timeout", timeout)
+    redo_since = _redo_since(force, redo_before, redo_stale)
+    deadline_s = _time("--deadline", deadline)
+    if weights is not None and not Path(weights).is_file():
+        raise ConfigError(f"--weights {weights}: no such file")
+    plan = prepare_sweep(
+        models,
+        runtime,
+        opts,
+        gpus=_gpus(gpus),
+        pretrained_only=pretrained_only,
+        img_size=img_size,
+        input_shape=input_shape,
+        weights=weights,
+        timeout_s=timeout_s,
+        exclusive=exclusive,
+        executor=executor,
+        per_board=per_board,
+    )
+    ex_opts = _executor_options(executor, address, retries)
+    report = run_sweep(
+        plan,
+        db_path(db),
+        force=force,
+        redo_before=redo_since,
+        redo_stale=redo_stale,
+        progress=make_progress(quiet=json_out),
+        executor=executor,
+        executor_options=ex_opts,
+        deadline_s=deadline_s,
+    )
+    _finish(report, db, json_out)
+
+
+def _redo_since(force: bool, redo_before: str | None, redo_stale: bool) -> str | None:
+    """``--redo-before``'s time as the store writes times, refusing it (and ``--redo-stale``) beside ``--force``."""
+    redo_since = _instant("--redo-before", redo_before)
+    if force and redo_since is not None:
+        raise ConfigError("--force redoes everything; --redo-before only what finished before its time: give one")
+    if force and redo_stale:
+        raise ConfigError("--force redoes everything; --redo-stale only the results measured under an older rule")
+    return redo_since
+
+
+def _executor_options(executor: str, address: str | None, retries: int | None) -> dict[str, Any]:
+    """The executor's own flags that were given, refusing those this executor does not take."""
+    from joulebench.sweep.executors import executor_class
+
+    ex_opts = {k: v for k, v in {"address": address, "retries": retries}.items() if v is not None}
+    foreign = sorted(set(ex_opts) - set(getattr(executor_class(executor), "OPTIONS", ())))
+    if foreign:
+        raise ConfigError(f"--executor {executor} takes no --{', --'.join(foreign)}")
+    return ex_opts
+
+
+def _finish(report: Any, db: Path | None, json_out: bool) -> None:
+    """Print what the sweep did, and exit 130 when interrupted, 1 when every model failed."""
+    summaries = report.summaries
+    if json_out:
+        emit_json(
+            {
+                "run_id": report.run_id,
+                "db": str(db_path(db)),
+                "interrupted": report.interrupted,
+                "skipped": [list(k) for k in report.skipped],
+                "stale": [[*k, nxt] for k, nxt in report.stale.items()],
+                "deferred": [list(k) for k in report.deferred],
+                "deadline_reached": report.deadline_reached,
+                "stopped": [list(k) for k in report.stopped],
+                "summaries": [s.to_dict() for s in summaries],
+            }
+        )
+    elif summaries:
+        _table(summaries)
+    elif report.skipped:
+        err_console().print(
+            "nothing to do: every model/runtime pair is already measured (use --force, --redo-before or --redo-stale)"
+        )
+    if report.interrupted:
+        err_console().print("interrupted: finished models are saved; run the same command again to resume")
+        raise typer.Exit(130)
+    if report.deferred or report.deadline_reached:
+        err_console().print(
+            f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"
+            f" time left), {len(report.stopped)} stopped at the deadline; finished models are saved; run the same"
+            " command again to do the rest"
+        )
+    if summaries and all(s.status != "ok" for s in summaries):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``joulebench measure`` to the CLI."""
+    app.command("measure")(measure)

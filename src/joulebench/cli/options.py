@@ -1,0 +1,79 @@
+"""Options and parsers that several commands share: the results file, output mode, setups, counts."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import typer
+
+from joulebench.errors import ConfigError
+
+DB_ENV = "JOULEBENCH_DB"
+DEFAULT_DB = Path("joulebench.db")
+
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+DbOpt = typer.Option(None, "--db", help=f"SQLite results file (default: ${DB_ENV} or ./joulebench.db).")
+SetupOpt = typer.Option(..., "--setup", "-s", help="Setup GPU:runtime, e.g. A100:torch-fp32 (see `joulebench data`).")
+IntensityOpt = typer.Option(None, "--intensity", help="Grid carbon intensity in g CO2e/kWh, e.g. 400.")
+PriceOpt = typer.Option(None, "--price", help="Electricity price per kWh, e.g. 0.30.")
+CurrencyOpt = typer.Option("", "--currency", help="Currency label of --price, e.g. EUR.")
+IncludeTestOpt = typer.Option(False, "--include-test-models", help="Keep timm's untrained test_* models.")
+DropSuspectOpt = typer.Option(
+    False,
+    "--drop-suspect",
+    help="Leave out this setup's readings that fail a consistency check (see `joulebench consistency`).",
+)
+TestsetsOpt = typer.Option(["imagenet"], "--testset", "-t", help="Test set(s); several are averaged.")
+
+# The filters that ``results`` and ``export`` share.
+ModelFilterOpt = typer.Option(
+    None, "--model", "-m", help="Only models matching this glob (`resnet*`); a bare architecture also matches its tags."
+)
+RuntimeFilterOpt = typer.Option(None, "--runtime", "-r", help="Only this runtime (torch-fp32, tensorrt-fp16, ...).")
+GpuFilterOpt = typer.Option(None, "--gpu", help="Only GPUs whose name contains this (case-insensitive), e.g. H100.")
+MeterFilterOpt = typer.Option(None, "--meter", help="Only results of this meter (nvml, smi, sim, rapl).")
+StatusFilterOpt = typer.Option(None, "--status", help="Only rows with this status (ok, failed, oom, error).")
+RunFilterOpt = typer.Option(None, "--run", help="Only this run id.")
+
+_COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([kKmMgGbBtT]?)\s*$")
+_COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
+
+
+def db_path(db: Path | None) -> Path:
+    """Resolve the results database: ``--db``, then ``$JOULEBENCH_DB``, then ``./joulebench.db``."""
+    if db is not None:
+        return Path(db)
+    env = os.environ.get(DB_ENV)
+    return Path(env) if env else DEFAULT_DB
+
+
+def parse_count(text: str | float) -> float:
+    """Parse '50M', '1.5B', '300k' or '25000000' into a plain number.
+
+    Raises:
+        ConfigError: The text is not a count.
+    """
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _COUNT.match(str(text))
+    if not m:
+        raise ConfigError(f"cannot read the count '{text}': write e.g. 50M, 1.5B or 300k")
+    return float(m.group(1)) * _COUNT_UNITS[m.group(2).lower()]
+
+
+def parse_accuracy(text: str | float) -> float:
+    """Parse '80' or '80%' into accuracy points (80.0).
+
+    Raises:
+        ConfigError: The text is not a percentage in 0-100.
+    """
+    s = str(text).strip().rstrip("%")
+    try:
+        v = float(s)
+    except ValueError:
+        raise ConfigError(f"cannot read the accuracy '{text}': write a percentage such as 80") from None
+    if not 0 <= v <= 100:
+        raise ConfigError(f"accuracy {text} is outside 0-100 (write percent, e.g. 80 for 80%)")
+    return v
