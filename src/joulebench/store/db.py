@@ -8,16 +8,13 @@ write to the same file at once.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields
-from datetime import datetime, timezone
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -27,6 +24,7 @@ from joulebench.store import schema
 from joulebench.store.queries import STOP_STAGES, SweepQueries, finished_keys, seconds_by_runtime  # noqa: F401 (moved)
 from joulebench.store.reads import _DB_HINT, FILTERS, TableReads  # noqa: F401 (FILTERS moved)
 from joulebench.store.records import BatchMeasurement, Failure, ModelSummary, RunRecord
+from joulebench.store.rows import now_utc, record_row, run_row, scalar, to_json, window_row
 
 if TYPE_CHECKING:
     from joulebench.meters.base import WindowResult
@@ -36,50 +34,6 @@ log = logging.getLogger(__name__)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _LOCK_ATTEMPTS = 5
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy scalars and arrays
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
-
-
-def _to_json(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value if value is not None else {}, sort_keys=True, default=_json_default)
-    except (TypeError, ValueError) as e:
-        raise StoreError(f"cannot store {what}: {e}; pass plain numbers, strings, lists and dicts") from None
-
-
-def _scalar(value: Any) -> Any:
-    """A value SQLite can bind: numpy scalars become Python numbers, NaN becomes NULL."""
-    if value is not None and not isinstance(value, (str, bytes, int, float)) and hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _lookup(d: dict[str, Any], dotted: str) -> Any:
-    cur: Any = d
-    for part in dotted.split("."):
-        if isinstance(cur, dict):
-            cur = cur.get(part)
-        elif isinstance(cur, (list, tuple)) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return None
-        if cur is None:
-            return None
-    return cur
 
 
 def _is_busy(e: sqlite3.Error) -> bool:
@@ -248,9 +202,9 @@ class Store(TableReads, SweepQueries):
             app_id, version, tables = self._state()
             kind = self._check(app_id, version, tables)
             if kind == "new":
-                schema.create_schema(conn, __version__, _now())
+                schema.create_schema(conn, __version__, now_utc())
             elif kind == "older":
-                schema.migrate(conn, version, __version__, _now())
+                schema.migrate(conn, version, __version__, now_utc())
 
     def _require(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -314,7 +268,7 @@ class Store(TableReads, SweepQueries):
 
     def add_run(self, run: RunRecord) -> None:
         """Record a run (status ``running``); adding the same run id again updates its provenance and config."""
-        row = self._run_row(run, status="running")
+        row = run_row(run, status="running")
         cols = list(row)
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("run_id", "status", "finished_at"))
         with self._transaction() as conn:
@@ -331,7 +285,9 @@ class Store(TableReads, SweepQueries):
             StoreError: If there is no such run.
         """
         with self._transaction() as conn:
-            cur = conn.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", (status, _now(), run_id))
+            cur = conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?", (status, now_utc(), run_id)
+            )
             if cur.rowcount == 0:
                 raise StoreError(f"there is no run {run_id} in {self.path}: record it with add_run() first")
 
@@ -366,7 +322,7 @@ class Store(TableReads, SweepQueries):
                         f"DELETE FROM {table} WHERE run_id = ? AND model = ? AND img_size IS ? AND runtime = ?", key
                     )
             for table in ("measurements", "summaries", "failures"):
-                self._insert(conn, table, [self._record_row(table, r) for t, r in rows if t == table])
+                self._insert(conn, table, [record_row(table, r) for t, r in rows if t == table])
 
     def save_window(self, run: RunRecord, label: str, result: WindowResult, exit_code: int | None = None) -> int:
         """Save one ad-hoc ``joulebench meter`` window (and its run, if not stored yet, as finished).
@@ -380,36 +336,18 @@ class Store(TableReads, SweepQueries):
         Returns:
             The window's id.
         """
-        row: dict[str, Any] = {
-            "run_id": run.run_id,
-            "label": label,
-            "exit_code": exit_code,
-            "meter": result.meter,
-            "method": result.method,
-            "energy_j": result.energy_j,
-            "duration_s": result.duration_s,
-            "avg_power_w": result.avg_power_w,
-            "counter_energy_j": result.counter_energy_j,
-            "sampled_energy_j": result.sampled_energy_j,
-            "idle_power_w": result.idle_power_w,
-            "idle_energy_j": result.idle_energy_j,
-            "dynamic_energy_j": result.dynamic_energy_j,
-            "aligned": result.aligned,
-            "started_at": result.started_at,
-            "devices": _to_json([asdict(d) for d in result.devices], "the window's devices"),
-            "trace_summary": _to_json(result.trace_summary(), "the window's trace summary"),
-        }
-        run_row = self._run_row(run, status="ok" if exit_code in (0, None) else "failed")
-        run_row["finished_at"] = _now()
+        row = window_row(run.run_id, label, result, exit_code)
+        run_values = run_row(run, status="ok" if exit_code in (0, None) else "failed")
+        run_values["finished_at"] = now_utc()
         with self._transaction() as conn:
             conn.execute(
-                f"INSERT INTO runs ({', '.join(run_row)}) VALUES ({', '.join('?' * len(run_row))}) "
+                f"INSERT INTO runs ({', '.join(run_values)}) VALUES ({', '.join('?' * len(run_values))}) "
                 "ON CONFLICT (run_id) DO NOTHING",
-                list(run_row.values()),
+                list(run_values.values()),
             )
             cur = conn.execute(
                 f"INSERT INTO windows ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                [_scalar(v) for v in row.values()],
+                [scalar(v) for v in row.values()],
             )
             return int(cur.lastrowid)
 
@@ -428,7 +366,7 @@ class Store(TableReads, SweepQueries):
                 cols = [c for c in self.columns(table) if c != "window_id"]
                 json_cols = schema.JSON_COLUMNS[table]
                 values = [
-                    [_to_json(r.get(c), f"{c} of {table}") if c in json_cols else _scalar(r.get(c)) for c in cols]
+                    [to_json(r.get(c), f"{c} of {table}") if c in json_cols else scalar(r.get(c)) for c in cols]
                     for r in rows[table]
                 ]
                 try:
@@ -437,35 +375,6 @@ class Store(TableReads, SweepQueries):
                     )
                 except sqlite3.IntegrityError as e:
                     raise StoreError(f"cannot import {table} into {self.path} ({e}): its runs must be stored") from None
-
-    def _run_row(self, run: RunRecord, status: str) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "run_id": run.run_id,
-            "started_at": run.started_at,
-            "finished_at": None,
-            "status": status,
-            "meter": run.meter,
-            "command": run.command,
-        }
-        for col, keys in schema.RUN_PROVENANCE_COLUMNS.items():
-            value = next((v for v in (_lookup(run.provenance, k) for k in keys) if v is not None), None)
-            if value is not None:
-                value = float(value) if col.endswith("_w") else str(value)
-            row[col] = value
-        row["config_hash"] = run.config_hash
-        row["provenance"] = _to_json(run.provenance, f"the provenance of run {run.run_id}")
-        row["config"] = _to_json(run.config, f"the config of run {run.run_id}")
-        return {k: _scalar(v) for k, v in row.items()}
-
-    @staticmethod
-    def _record_row(table: str, record: Any) -> dict[str, Any]:
-        row = {}
-        for f in fields(record):
-            value = getattr(record, f.name)
-            if f.name in schema.JSON_COLUMNS[table]:
-                value = _to_json(value, f"{f.name} of {record.model} (batch {getattr(record, 'batch_size', '-')})")
-            row[f.name] = _scalar(value)
-        return row
 
     def _insert(self, conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
         if not rows:
