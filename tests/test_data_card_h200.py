@@ -1,0 +1,96 @@
+"""Every figure data/h200/README.md quotes is what ``python3 -m joulebench.analysis.dataset_report`` prints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CARD = ROOT / "data/h200/README.md"
+DATA = ROOT / "data/h200/dataset"
+
+pytestmark = pytest.mark.slow  # the report reads the whole dataset (a few CPU seconds)
+
+
+@pytest.fixture(scope="module")
+def report() -> str:
+    from joulebench.analysis.dataset_report import report
+
+    if not (DATA / "summaries.csv").exists():
+        pytest.skip(f"{DATA} is not in this checkout")
+    return report(DATA)
+
+
+def _row(text: str, first_cell: str) -> list[str]:
+    """The cells of the markdown table row whose first cell is ``first_cell``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r}")
+
+
+@pytest.mark.parametrize(
+    ("printed", "quoted"),
+    [
+        ("H200 torch-fp32 -> compile-fp16", "H200 `torch-fp32` → `compile-fp16`"),
+        (
+            "H100 torch-fp32 -> tensorrt-fp16, H200's models",
+            "H100 `torch-fp32` → `tensorrt-fp16` (the paper), same models",
+        ),
+        (
+            "A100 torch-fp32 -> tensorrt-fp16, H200's models",
+            "A100 `torch-fp32` → `tensorrt-fp16` (the paper), same models",
+        ),
+    ],
+)
+def test_the_cards_reductions_are_the_reports(report, printed, quoted):
+    _, n, geomean, _, quantiles, _ = _row(report, printed)
+    card = _row(CARD.read_text(encoding="utf-8"), quoted)
+    assert card[1:] == [n, geomean.replace("x", "×") + " less", quantiles.replace("x", "×")]
+
+
+def test_the_cards_provenance_is_the_reports(report):
+    card = CARD.read_text(encoding="utf-8")
+    for what in ("boards (GPU UUIDs) with a result", "driver / CUDA", "torch / timm", "results finished"):
+        assert _row(card, what) == _row(report, what)
+    gpu, limit = _row(report, "GPU")[1], float(_row(report, "power limit (W)")[1])
+    assert _row(card, "GPU")[1] == f"{gpu}, power limit {limit:.0f} W"
+
+
+def _rows(text: str, prefix: str) -> list[list[str]]:
+    """The cells of every markdown table row that starts with ``prefix``."""
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines() if line.startswith(prefix)
+    ]
+
+
+def test_the_cards_agreement_and_spread_are_the_reports(report):
+    card = " ".join(CARD.read_text(encoding="utf-8").split())
+    spearman = {r[1]: r[3] for r in _rows(report, "| H200:torch-fp32 | ") if len(r) == 6}
+    assert f"Spearman {spearman['A100:torch-fp32']} and {spearman['H100:torch-fp32']}" in card
+    # the boards table: setup, workloads, tags, boards, tags sharing a board, pooled SD on one board and on all
+    boards = {r[0]: r for r in _rows(report, "| H200:") if len(r) == 7}
+    one = [boards[s][5].replace("%", " %") for s in ("H200:torch-fp32", "H200:compile-fp16")]
+    every = [boards[s][6].replace("%", " %") for s in ("H200:torch-fp32", "H200:compile-fp16")]
+    assert f"pooled SD of {one[0]} (torch-fp32) and {one[1]} (compile-fp16) on one board" in card
+    assert f"and {every[0].removesuffix(' %')} % and {every[1]} across the boards" in card
+    # the paper's H100 FP32 readings of the H200's models that implied power names as off (against the A100)
+    off = (
+        r"^- H100:torch-fp32 / A100:torch-fp32: .* implied power (\d+) % / \d+ % .*the H100:torch-fp32 reading is off$"
+    )
+    powers = [int(p) for p in re.findall(off, report, flags=re.MULTILINE)]
+    words = {4: "Four", 5: "Five", 6: "Six", 7: "Seven"}
+    assert f"{words[len(powers)]} of the paper's H100 FP32 readings" in card
+    assert f"({min(powers)}–{max(powers)} % of the power limit)" in card
+
+
+def test_the_cards_known_limits_count_what_the_report_lists(report):
+    card = " ".join(CARD.read_text(encoding="utf-8").split())
+    boards = _row(report, "boards (GPU UUIDs) with a result")[1]
+    assert f"Results come from {boards} boards" in card
+    repeats = report.split("## Results measured more than once")[1].split("\n\nAt the first result's batch")[0]
+    pairs = len([r for r in _rows(repeats, "| ") if r[0] not in ("model", "---")])  # not the header and its rule
+    assert f"{pairs} configuration-runtime pairs were measured again" in card
