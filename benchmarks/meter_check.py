@@ -1,6 +1,6 @@
 """Check the NVML meter on a real GPU (about 2 minutes). Prints a markdown table; writes JSON under $OUT if set.
 
-Run from the repository root on the GPU machine:
+Run from the repository root on a machine with an NVIDIA GPU:
 
     PYTHONPATH=src python3 benchmarks/meter_check.py [--device 0] [--size 8192]
 
@@ -55,7 +55,7 @@ def main() -> int:
     from joulebench.meters.nvml import NvmlMeter
 
     if not torch.cuda.is_available():
-        print("no CUDA GPU visible to torch: run this on the GPU machine", file=sys.stderr)
+        print("no CUDA GPU visible to torch: run this on a machine with an NVIDIA GPU", file=sys.stderr)
         return 2
     dev = torch.device("cuda", args.device)
     torch.cuda.set_device(dev)

@@ -1,11 +1,11 @@
 """Sweep throughput against the number of GPUs: the same small sweep with --gpus 0, 0,1 and 0,1,2,3.
 
-The Ray executor cannot run on the GPU machine (no Ray wheel there), so this measures the local executor's
-``--gpus`` path, which spreads models over GPUs the same way (one model per GPU at a time, each in a fresh
-worker subprocess). It prints models per hour against the number of GPUs, and writes the table as JSON to
+It measures the local executor's ``--gpus`` path, which spreads models over GPUs as ``--executor ray`` does
+(one model per GPU at a time, each in a fresh worker subprocess). It prints models per hour against the number
+of GPUs, and writes the table as JSON to
 ``$OUT/multi_gpu_throughput.json`` when ``$OUT`` is set.
 
-Run on the GPU machine from the work tree (about 1.5-3 minutes of GPU time with the defaults)::
+Run from the repository root on a machine with several GPUs (about 1.5-3 minutes of GPU time with the defaults)::
 
     PYTHONPATH=src python3 benchmarks/multi_gpu_throughput.py
 
