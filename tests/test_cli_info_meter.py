@@ -160,7 +160,7 @@ def test_info_json_without_nvml_lists_reasons(no_nvml, monkeypatch):
 
 
 def test_info_lists_nvml_gpus_from_a_fake(monkeypatch):
-    from test_meters_nvml import FakeNvml
+    from joulebench.meters.testing import FakeNvml
 
     monkeypatch.setattr(nvml_mod, "_nvml", lambda: FakeNvml(n=2))
     monkeypatch.setattr(nvml_mod, "_torch_visible_uuids", lambda: None)

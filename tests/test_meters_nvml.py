@@ -15,118 +15,9 @@ from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import get_meter
 from joulebench.meters import nvml as nvml_mod
 from joulebench.meters.nvml import NvmlMeter, map_visible, parse_visible_devices
+from joulebench.meters.testing import FAKE_UUIDS, FakeNvml, FakeNVMLError
 
-UUIDS = [f"GPU-{c * 8}-0000-0000-0000-000000000000" for c in "abcd"]
-
-
-class FakeNVMLError(Exception):
-    def __init__(self, value):
-        super().__init__(value)
-        self.value = value
-
-    def __str__(self):
-        return {3: "Not Supported", 15: "GPU is lost"}.get(self.value, f"error {self.value}")
-
-
-class FakeNvml:
-    """Just enough of pynvml: handles are physical indices."""
-
-    NVMLError = FakeNVMLError
-    NVML_ERROR_NOT_SUPPORTED = 3
-    NVML_DEVICE_MIG_ENABLE = 1
-    NVML_TEMPERATURE_GPU = 0
-    NVML_CLOCK_SM = 1
-    NVML_FI_DEV_POWER_INSTANT = 186
-
-    def __init__(self, n=1, counters=None, power_mw=250_000, counter_supported=True, mig=(), names=None):
-        self.n = n
-        self.counters = counters or {i: itertools.count(1_000_000, 50_000) for i in range(n)}
-        self.counter_calls = 0
-        self.power_mw = power_mw
-        self.power_calls = 0
-        self.power_fail_from: int | None = None
-        self.power_failed = threading.Event()
-        self.counter_supported = counter_supported
-        self.mig = set(mig)
-        self.names = names or ["NVIDIA H200"] * n
-        self.init_calls = 0
-        self.shutdown_calls = 0
-        self.on_counter = None
-        self.temperatures: dict[int, object] = {}
-
-    def nvmlInit(self):
-        self.init_calls += 1
-
-    def nvmlShutdown(self):
-        self.shutdown_calls += 1
-
-    def nvmlDeviceGetCount(self):
-        return self.n
-
-    def nvmlDeviceGetHandleByIndex(self, i):
-        return i
-
-    def nvmlDeviceGetUUID(self, h):
-        return UUIDS[h]
-
-    def nvmlDeviceGetName(self, h):
-        return self.names[h]
-
-    def nvmlDeviceGetMigMode(self, h):
-        if h in self.mig:
-            return [1, 1]
-        raise FakeNVMLError(3)
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, h):
-        if not self.counter_supported:
-            raise FakeNVMLError(3)
-        self.counter_calls += 1
-        if self.on_counter:
-            self.on_counter()
-        return next(self.counters[h])
-
-    def nvmlDeviceGetPowerUsage(self, h):
-        self.power_calls += 1
-        if self.power_fail_from is not None and self.power_calls >= self.power_fail_from:
-            self.power_failed.set()
-            raise FakeNVMLError(15)
-        return self.power_mw
-
-    def nvmlDeviceGetFieldValues(self, h, ids):
-        return [SimpleNamespace(nvmlReturn=0, value=SimpleNamespace(uiVal=self.power_mw + 1000))]
-
-    def nvmlDeviceGetUtilizationRates(self, h):
-        return SimpleNamespace(gpu=97, memory=40)
-
-    def nvmlDeviceGetMemoryInfo(self, h):
-        return SimpleNamespace(used=2e9, total=141e9)
-
-    def nvmlDeviceGetTemperature(self, h, sensor):
-        t = self.temperatures.get(h, 55)
-        if isinstance(t, Exception):
-            raise t
-        return t
-
-    def nvmlDeviceGetClockInfo(self, h, kind):
-        return 1980
-
-    def nvmlDeviceGetCurrentClocksEventReasons(self, h):
-        return 4
-
-    def nvmlDeviceGetEnforcedPowerLimit(self, h):
-        return 700_000
-
-    def nvmlDeviceGetPowerManagementLimit(self, h):
-        return 700_000
-
-    def nvmlDeviceGetPowerManagementDefaultLimit(self, h):
-        return 700_000
-
-    def nvmlSystemGetDriverVersion(self):
-        return "580.159.04"
-
-    def nvmlSystemGetCudaDriverVersion(self):
-        return 13000
+UUIDS = FAKE_UUIDS
 
 
 class Clock:
@@ -483,3 +374,19 @@ def test_gpu_process_check_lists_others_and_warns_when_the_driver_cannot(fake, m
     with pytest.warns(UserWarning, match="cannot list the processes"):
         assert other_gpu_processes([0]) == {}
     assert fake.shutdown_calls == 2
+
+
+def test_fake_nvml_stands_in_for_the_driver_and_restores_it(monkeypatch):
+    from joulebench.meters.testing import fake_nvml
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    real = nvml_mod._nvml
+    with fake_nvml(FakeNvml(n=2, names=["NVIDIA H100", "NVIDIA H200"])) as nv:
+        assert "CUDA_VISIBLE_DEVICES" not in os.environ
+        assert [g["name"] for g in nvml_mod.list_gpus()["gpus"]] == ["NVIDIA H100", "NVIDIA H200"]
+        m = NvmlMeter(sync=lambda: None, watch_counter=False)
+        with m.window() as w:
+            pass
+        m.close()
+        assert [d.energy_j for d in w.result.devices] == [50.0, 50.0] and nv.init_calls >= 1
+    assert nvml_mod._nvml is real and os.environ["CUDA_VISIBLE_DEVICES"] == "1"

@@ -33,7 +33,7 @@ def test_collect_with_sim_meter_is_marked_simulated():
 
 
 def test_collect_with_fake_nvml_meter(monkeypatch):
-    from test_meters_nvml import FakeNvml
+    from joulebench.meters.testing import FakeNvml
 
     monkeypatch.setattr(nvml_mod, "_nvml", lambda: FakeNvml())
     monkeypatch.setattr(nvml_mod, "_torch_visible_uuids", lambda: None)
