@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from joulebench.cli import loading
 from joulebench.cli.display import console, emit_json, err_console
-from joulebench.cli.options import DbOpt, JsonOpt, db_path
+from joulebench.cli.options import DbOpt, JsonOpt
 from joulebench.errors import ConfigError
 
 DEFAULT_REFERENCE = Path("..") / "shared" / "reference"
@@ -89,10 +90,7 @@ def _catalogue_cmd(
 
 def _info_cmd(json_out: bool = JsonOpt, db: Path | None = DbOpt) -> None:
     """What the dataset holds: setups with energy data per source, test sets, sources and licences."""
-    from joulebench.data import load_dataset
-
-    path = db_path(db)
-    ds = load_dataset(db=path if path.exists() else None)
+    ds = loading.load(db)
     e = ds.energy
     per = (
         e.groupby(["setup", "source", "status"]).size().unstack("status", fill_value=0).reset_index()

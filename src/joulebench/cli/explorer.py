@@ -6,24 +6,13 @@ from pathlib import Path
 
 import typer
 
-from joulebench.cli.options import DB_ENV, DbOpt, db_path
-from joulebench.errors import ConfigError
+from joulebench.cli.options import DbOpt, results_file
 
 app_group = typer.Typer(
     help="The web explorer: accuracy against energy per image for every setup, reference and your own.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
-
-
-def _resolve_db(db: Path | None) -> Path | None:
-    """The store to merge: an explicit --db must exist; the default one joins only when present."""
-    path = db_path(db)
-    if path.exists():
-        return path
-    if db is not None:
-        raise ConfigError(f"results file '{db}' does not exist: check --db (or ${DB_ENV})")
-    return None
 
 
 @app_group.callback()
@@ -56,7 +45,7 @@ def _build_and_serve(build_site, serve, db: Path | None, host: str, port: int, n
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="joulebench-app-") as tmp:
-        build_site(tmp, db=_resolve_db(db))
+        build_site(tmp, db=results_file(db))
 
         def ready(url: str) -> None:
             typer.echo(f"joulebench explorer at {url}  (Ctrl-C stops)")
@@ -75,7 +64,7 @@ def build_cmd(
     """Write the explorer as a static, self-contained site (works offline from file:// or any static host)."""
     from joulebench.app.build import build_site
 
-    index = build_site(out_dir, db=_resolve_db(db))
+    index = build_site(out_dir, db=results_file(db))
     typer.echo(f"wrote {index} (open it in a browser, or copy the folder to any static host)")
 
 

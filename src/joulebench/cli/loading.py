@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from joulebench.cli.display import err_console
-from joulebench.cli.options import db_path
-from joulebench.errors import ConfigError
+from joulebench.cli.options import db_path, results_file
 
 
 def open_store(db: Path | None):
@@ -23,24 +22,10 @@ def open_store(db: Path | None):
 
 
 def load(db: Path | None):
-    """The dataset view (reference data plus the store's own measurements), as the analysis commands read it."""
-    try:
-        from joulebench.data import load_dataset
-    except ImportError as exc:  # the data package is built by another part of the project
-        raise ConfigError(f"the dataset view (joulebench.data) cannot be imported: {exc}") from None
-    if db is not None and not Path(db).exists():
-        raise ConfigError(f"results database '{db}' does not exist; check --db or run `joulebench measure` first")
-    return load_dataset(db=db)
-
-
-def load_catalogue_view(db: Path | None):
-    """The dataset view as ``models`` and ``show`` read it: the default store joins when it exists."""
+    """The dataset view: reference data, the shipped datasets and the results file (see :func:`results_file`)."""
     from joulebench.data import load_dataset
 
-    path = db_path(db)
-    if db is not None and not path.exists():
-        raise ConfigError(f"results database '{path}' does not exist; check --db or run `joulebench measure` first")
-    return load_dataset(db=path if path.exists() else None)
+    return load_dataset(db=results_file(db))
 
 
 def dataset_stats(ds: Any) -> Any:
@@ -51,8 +36,8 @@ def dataset_stats(ds: Any) -> Any:
 
 def load_measurements(db: Path | None):
     """Per-batch measurements from the store, or None when there is no store."""
-    path = db_path(db)
-    if not path.exists():
+    path = results_file(db)
+    if path is None:
         return None
     from joulebench.store import Store
 

@@ -132,7 +132,7 @@ def models(
     """List model configurations with their type, family, year, size, accuracy and energy."""
     from joulebench.units import parse_energy_j
 
-    ds = loading.load_catalogue_view(db)
+    ds = loading.load(db)
     df = filter_models(
         ds,
         pattern=pattern,

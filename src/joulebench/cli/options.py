@@ -49,6 +49,23 @@ def db_path(db: Path | None) -> Path:
     return Path(env) if env else DEFAULT_DB
 
 
+def results_file(db: Path | None) -> Path | None:
+    """The results file that commands reading the dataset merge, resolved the same way for every command.
+
+    ``--db`` must exist; otherwise ``$JOULEBENCH_DB``, else ``./joulebench.db``, joins when it exists (a
+    default that is absent means "no own measurements yet", not an error).
+
+    Raises:
+        ConfigError: ``--db`` names a file that does not exist.
+    """
+    path = db_path(db)
+    if path.exists():
+        return path
+    if db is not None:
+        raise ConfigError(f"results file '{db}' does not exist: check --db, or run `joulebench measure` first")
+    return None
+
+
 def parse_count(text: str | float) -> float:
     """Parse '50M', '1.5B', '300k' or '25000000' into a plain number.
 

@@ -35,7 +35,7 @@ def show(
     db: Path | None = DbOpt,
 ) -> None:
     """Everything known about one model configuration: catalogue, stats, accuracy and energy per setup."""
-    ds = loading.load_catalogue_view(db)
+    ds = loading.load(db)
     configs = _one_model(ds.resolve(model, img_size), model)
     from joulebench.analysis.consistency import model_checks
 
