@@ -18,6 +18,7 @@ from typing import Any
 from joulebench.app.batches import batch_curves, load_batches
 from joulebench.data.importer import TESTSETS
 from joulebench.errors import ConfigError
+from joulebench.store.records import WIDE_CI95_REL
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_FILES = ("index.html", "style.css")
@@ -235,6 +236,9 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
         s["tp"] = [_num(rows[i].get("throughput_ips"), 5) for i in order]
         s["lat"] = [_num(rows[i].get("latency_s"), 5) for i in order]
         s["bs"] = [_num(rows[i].get("batch_size")) for i in order]
+        ci = [_num(rows[i].get("ci95_rel"), 3) for i in order]  # relative 95 % half-width; none for the paper's
+        if any(v is not None for v in ci):
+            s["ci"] = ci
         # checks run per setup name: a second source under the same name ("... [source]") is not checked
         s["flag"] = [] if s["simulated"] else [[i, why] for i, why in sorted(flags.get(sid, {}).items()) if i in rows]
         _add_curves(s, curves.get(sid, {}), order)
@@ -251,6 +255,7 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
         "models": models,
         "acc": acc,
         "setups": out_setups,
+        "ci_wide_rel": WIDE_CI95_REL,
     }
 
 

@@ -69,6 +69,27 @@ def fmt_count(n: Any, unit: str = "") -> str:
     return "–" if missing(n) else human_count(float(n)) + unit
 
 
+#: Caption of a listing that flags a wide confidence interval.
+WIDE_CI_NOTE = "! = the 95 % confidence interval of energy per image is wider than ±2 %: measure it again, longer"
+
+
+def fmt_ci(ci95_rel: Any) -> str:
+    """A relative 95 % confidence half-width as ``±0.5%``, flagged ``!`` when wide; blank when unknown (the paper's)."""
+    from joulebench.store.records import wide_ci
+
+    if missing(ci95_rel):
+        return ""
+    text = f"±{ci95_rel * 100:.1f}%"
+    return f"[yellow]{text} ![/]" if wide_ci(ci95_rel) else text
+
+
+def any_wide_ci(values: Any) -> bool:
+    """True when any of ``values`` (relative half-widths) is a wide interval."""
+    from joulebench.store.records import wide_ci
+
+    return any(wide_ci(None if missing(v) else float(v)) for v in values)
+
+
 def as_float(x: Any) -> float | None:
     """``x`` as a float, or None when missing."""
     return None if missing(x) else float(x)

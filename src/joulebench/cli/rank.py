@@ -8,7 +8,16 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import emit_json, err_console, fmt_mj, missing, table_console
+from joulebench.cli.display import (
+    WIDE_CI_NOTE,
+    any_wide_ci,
+    emit_json,
+    err_console,
+    fmt_ci,
+    fmt_mj,
+    missing,
+    table_console,
+)
 from joulebench.cli.options import (
     CurrencyOpt,
     DbOpt,
@@ -23,8 +32,8 @@ from joulebench.cli.options import (
 )
 
 #: Columns of ``rank --json``, in order (those the table has).
-JSON_COLUMNS = ("rank", "model", "img_size", "type", "family", "accuracy", "energy_per_image_j", "latency_s",
-                "throughput_ips", "params", "memory_b", "score", "kwh_per_million", "kg_co2e_per_million",
+JSON_COLUMNS = ("rank", "model", "img_size", "type", "family", "accuracy", "energy_per_image_j", "ci95_rel",
+                "latency_s", "throughput_ips", "params", "memory_b", "score", "kwh_per_million", "kg_co2e_per_million",
                 "cost_per_million")  # fmt: skip
 
 
@@ -100,8 +109,14 @@ def _json(res: Any, table: Any, setup: str, testset: list[str], currency: str, d
         "reason": res.reason,
         "currency": currency or None,
         "dropped_suspect": dropped,
-        "models": table[cols].to_dict("records"),
+        "models": [{**r, "ci95_wide": _wide(r.get("ci95_rel"))} for r in table[cols].to_dict("records")],
     }
+
+
+def _wide(ci95_rel: Any) -> bool:
+    from joulebench.store.records import wide_ci
+
+    return wide_ci(None if missing(ci95_rel) else float(ci95_rel))
 
 
 def _print(res: Any, table: Any, setup: str, testset: list[str], currency: str) -> None:
@@ -109,7 +124,7 @@ def _print(res: Any, table: Any, setup: str, testset: list[str], currency: str) 
 
     acc_label = "top-1 %" if testset == ["imagenet"] else f"top-1 % ({'+'.join(testset)})"
     t = Table(title=f"{setup}: {res.score}" + (f" (W={res.weight:g})" if res.score == "manhattan" else ""))
-    cols = ["#", "model", "px", "type", acc_label, "mJ/img", "lat ms", "params M", "score"]
+    cols = ["#", "model", "px", "type", acc_label, "mJ/img", "±CI95", "lat ms", "params M", "score"]
     extra = [
         ("kwh_per_million", "kWh/M img"),
         ("kg_co2e_per_million", "kg CO2e/M"),
@@ -127,11 +142,14 @@ def _print(res: Any, table: Any, setup: str, testset: list[str], currency: str) 
             "" if missing(kind) else str(kind),
             f"{r['accuracy']:.2f}",
             fmt_mj(r["energy_per_image_j"]),
+            fmt_ci(r.get("ci95_rel")),
             "–" if missing(r.get("latency_s")) else f"{r['latency_s'] * 1e3:.3g}",
             "–" if missing(r.get("params")) else f"{r['params'] / 1e6:.3g}",
             f"{r['score']:.4g}",
             *[f"{r[c]:.4g}" for c, _ in extra],
         )
+    if "ci95_rel" in table.columns and any_wide_ci(table["ci95_rel"]):
+        t.caption = WIDE_CI_NOTE
     table_console().print(t)
     dropped = [f"{f['threshold']}: -{f['removed']}" for f in res.filtered if f["removed"]]
     err_console().print(f"{res.candidates} candidates" + (f"; {', '.join(dropped)}" if dropped else ""))

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from joulebench.cli.display import console, emit_json, err_console
+from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, console, emit_json, err_console, fmt_ci
 from joulebench.cli.loading import open_store
 from joulebench.cli.options import (
     DbOpt,
@@ -91,6 +91,7 @@ def _summaries_table(rows: list[dict[str, Any]]):
         ("meter", {}),
         ("opt. batch", {"justify": "right"}),
         ("mJ/img", {"justify": "right"}),
+        ("±CI95", {"justify": "right"}),
         ("dyn. mJ/img", {"justify": "right"}),
         ("img/s", {"justify": "right"}),
         ("p50 ms", {"justify": "right"}),
@@ -108,6 +109,7 @@ def _summaries_table(rows: list[dict[str, Any]]):
             _meter_cell(r["meter"]),
             _num(r["optimal_batch"], "d"),
             _mj(r["energy_per_image_j"]),
+            fmt_ci(r["ci95_rel"]),
             _mj(r["dynamic_energy_per_image_j"]),
             _num(r["throughput_ips"], ".4g"),
             _ms(r["latency_p50_s"]),
@@ -145,7 +147,7 @@ def _batches_table(rows: list[dict[str, Any]]):
             _ms(r["latency_p95_s"]),
             _num(r["avg_power_w"], ".0f"),
             "–" if peak is None else f"{peak / 1024**3:.2f}",
-            "–" if r["ci95_rel"] is None else f"{r['ci95_rel'] * 100:.1f}%",
+            fmt_ci(r["ci95_rel"]),
             _status_cell(r["status"], r["error"]),
             style="dim" if r["meter"] == "sim" else None,
         )
@@ -278,6 +280,10 @@ def results(
         rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))
         total = store.count(table, **filters) if limit is not None and len(rows) == limit else len(rows)
     if as_json:
+        if table in ("summaries", "measurements"):
+            from joulebench.store.records import wide_ci
+
+            rows = [{**r, "ci95_wide": wide_ci(r["ci95_rel"])} for r in rows]
         emit_json(rows)
         return
     out = console()
@@ -292,6 +298,8 @@ def results(
     notes = []
     if any(r.get("meter") == "sim" for r in rows):
         notes.append("[bold magenta]sim[/] = simulated meter: not a hardware measurement")
+    if table in ("summaries", "measurements") and any_wide_ci(r["ci95_rel"] for r in rows):
+        notes.append(WIDE_CI_NOTE)
     if total > len(rows):
         notes.append(f"showing {len(rows)} of {total} rows (--limit)")
     if notes:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import emit_json, fmt_count, fmt_num, table_console
+from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, emit_json, fmt_ci, fmt_count, fmt_num, table_console
 from joulebench.cli.options import DbOpt, JsonOpt
 from joulebench.errors import ConfigError
 
@@ -73,12 +73,16 @@ def _energy(rows: list[dict[str, Any]]):
     from joulebench.units import fmt_energy, fmt_time
 
     t = Table(title="energy per image")
-    for c in ("setup", "energy", "img/s", "latency/batch", "batch", "max batch", "power limit", "source", "status"):
+    if any_wide_ci(r.get("ci95_rel") for r in rows):
+        t.caption = WIDE_CI_NOTE
+    columns = ("setup", "energy", "±CI95", "img/s", "latency/batch", "batch", "max batch", "power limit", "source")
+    for c in (*columns, "status"):
         t.add_column(c)
     for r in sorted(rows, key=lambda r: (r["setup"], r["source"])):
         t.add_row(
             r["setup"],
             fmt_energy(r["energy_per_image_j"]),
+            fmt_ci(r.get("ci95_rel")),
             fmt_num(r["throughput_ips"], ",.0f"),
             fmt_time(r["latency_s"]),
             fmt_num(r["batch_size"], ".0f"),

@@ -4,7 +4,8 @@
 
 * ``energy`` — one row per (model configuration, setup, source): ``model, img_size, gpu, runtime, precision,
   setup, source, energy_per_image_j, throughput_ips, latency_s, batch_size, max_batch, power_limit_w`` plus
-  ``status`` (``ok``/``failed``), ``meter`` and ``simulated``;
+  ``status`` (``ok``/``failed``), ``meter``, ``simulated`` and ``ci95_rel`` (the 95 % interval of the energy per
+  image, relative; own results only);
 * ``accuracy`` — ``model, img_size, testset, top1, top5, source``;
 * ``catalogue`` — every pretrained timm configuration (see :mod:`joulebench.models.catalogue`);
 * ``stats`` — params, MACs, activations per configuration (see :mod:`joulebench.models.stats`);
@@ -34,7 +35,9 @@ DATA_ENV = "JOULEBENCH_DATA"
 #: is the summaries table of the bundle ``data/h200/dataset/``; ``tests/test_data_packaged.py`` keeps them equal).
 DATASETS = PACKAGE_DATA / "datasets"
 
-VIEW_ENERGY_COLUMNS = (*ENERGY_COLUMNS, "simulated")
+#: ``ci95_rel``: relative half-width of the 95 % confidence interval of energy per image (own results; the
+#: reference data has none).
+VIEW_ENERGY_COLUMNS = (*ENERGY_COLUMNS, "simulated", "ci95_rel")
 
 _VENDOR = re.compile(r"^(nvidia|tesla|geforce|quadro|amd|radeon|instinct)\s+", re.I)
 
@@ -124,6 +127,9 @@ def _energy_rows(df: Any, source: str = OWN_SOURCE) -> Any:
             "status": df["status"].where(df["status"].eq("ok"), "failed"),
             "meter": df["meter"],
             "simulated": sim.astype(bool),
+            "ci95_rel": pd.to_numeric(df["ci95_rel"], errors="coerce")
+            if "ci95_rel" in df.columns
+            else pd.Series(float("nan"), index=df.index),
             _FINISHED: finished.dt.tz_convert(None).to_numpy(),  # UTC, naive: sorts across files
         }
     )
@@ -434,6 +440,7 @@ def load_dataset(
     if ref.get("energy") is not None:
         e = ref["energy"].copy()
         e["simulated"] = False
+        e["ci95_rel"] = float("nan")  # the paper reports no per-result interval
         energy_parts.append(e)
     own = []
     for path in project_data_files(data):
