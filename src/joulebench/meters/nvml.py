@@ -50,8 +50,6 @@ from typing import Any
 from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import register_meter
 from joulebench.meters.base import (
-    CounterMark,
-    CounterWatch,
     DeviceReading,
     Meter,
     Sample,
@@ -59,7 +57,10 @@ from joulebench.meters.base import (
     WindowResult,
     combine_readings,
 )
+from joulebench.meters.counter_watch import CounterMark, CounterWatch
+from joulebench.meters.nvml_facts import as_text, device_facts, list_gpus, system_facts  # noqa: F401 (list_gpus: moved)
 from joulebench.meters.sampler import BackgroundSampler, integrate_trapezoid
+from joulebench.meters.visible import map_visible, parse_visible_devices
 
 INSTALL_HINT = (
     "install the NVIDIA driver and `pip install nvidia-ml-py` on a machine with an NVIDIA GPU, "
@@ -80,10 +81,6 @@ def _nvml() -> Any:
     return pynvml
 
 
-def _str(x: Any) -> str:
-    return x.decode() if isinstance(x, bytes) else str(x)
-
-
 def init_nvml() -> Any:
     """Initialise NVML and return the module.
 
@@ -96,65 +93,6 @@ def init_nvml() -> Any:
     except Exception as e:  # NVMLError_LibraryNotFound, DriverNotLoaded, ... all mean "no usable driver"
         raise MeterError(f"NVML could not initialise: {e}; {INSTALL_HINT}") from None
     return nv
-
-
-# --- CUDA_VISIBLE_DEVICES -------------------------------------------------------------------------
-
-
-def parse_visible_devices(value: str | None) -> list[str] | None:
-    """Split a ``CUDA_VISIBLE_DEVICES`` value into entries; None when the variable is unset.
-
-    Entries are kept as written (``"1"``, ``"GPU-8a2f..."``, ``"MIG-..."``); like CUDA, the list ends at
-    the first entry that is neither a non-negative integer nor a UUID form.
-    """
-    if value is None:
-        return None
-    out: list[str] = []
-    for raw in value.split(","):
-        entry = raw.strip()
-        if entry.isdigit() or entry.upper().startswith(("GPU-", "MIG-")):
-            out.append(entry)
-        else:
-            break  # "", "-1", garbage: CUDA ignores this entry and everything after it
-    return out
-
-
-def map_visible(entries: Sequence[str] | None, physical_uuids: Sequence[str]) -> list[int]:
-    """Map visible device entries to physical NVML indices.
-
-    Args:
-        entries: Parsed ``CUDA_VISIBLE_DEVICES`` entries, or None (all devices in NVML order).
-        physical_uuids: UUID of every NVML device, by NVML index.
-
-    Returns:
-        NVML index of visible device 0, 1, ...
-
-    Raises:
-        MeterError: If an entry names a MIG instance.
-    """
-    if entries is None:
-        return list(range(len(physical_uuids)))
-    out: list[int] = []
-    for entry in entries:
-        if entry.upper().startswith("MIG-"):
-            raise MeterError(
-                f"CUDA_VISIBLE_DEVICES selects the MIG instance {entry}: NVML reports energy and power per board, "
-                "not per MIG instance, so joulebench cannot measure it; measure a whole GPU (MIG disabled) "
-                "or use `--meter sim`"
-            )
-        if entry.isdigit():
-            idx = int(entry)
-            if idx >= len(physical_uuids):
-                break
-        else:
-            matches = [i for i, u in enumerate(physical_uuids) if u.lower().startswith(entry.lower())]
-            if len(matches) != 1:
-                break
-            idx = matches[0]
-        if idx in out:
-            break
-        out.append(idx)
-    return out
 
 
 def _torch_visible_uuids() -> list[str] | None:
@@ -249,7 +187,7 @@ class NvmlMeter(Meter):
         nv = self._nv
         count = nv.nvmlDeviceGetCount()
         physical = [nv.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        uuids = [_str(nv.nvmlDeviceGetUUID(h)) for h in physical]
+        uuids = [as_text(nv.nvmlDeviceGetUUID(h)) for h in physical]
         torch_uuids = _torch_visible_uuids()
         entries = parse_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES"))
         if torch_uuids:
@@ -259,7 +197,7 @@ class NvmlMeter(Meter):
             if (
                 (entries is None or any(e.isdigit() for e in entries))
                 and os.environ.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID"
-                and len({_str(nv.nvmlDeviceGetName(h)) for h in physical}) > 1
+                and len({as_text(nv.nvmlDeviceGetName(h)) for h in physical}) > 1
             ):
                 self.mapping_note = (
                     "mixed GPU models and CUDA_DEVICE_ORDER is not PCI_BUS_ID: CUDA may number devices "
@@ -531,12 +469,12 @@ class NvmlMeter(Meter):
     def describe(self) -> dict[str, Any]:
         """Driver, CUDA driver version and, per measured GPU, name, UUID, memory and power limits."""
         facts: dict[str, Any] = {"meter": self.name, "power_source": self.power_source}
-        facts.update(_system_facts(self._nv))
+        facts.update(system_facts(self._nv))
         facts["devices"] = [
             {
                 "index": d,
                 "nvml_index": self._nvml_index[d],
-                **_device_facts(self._nv, h),
+                **device_facts(self._nv, h),
                 "counter": self._counter_ok[d],
             }
             for d, h in self._handles.items()
@@ -557,55 +495,3 @@ class NvmlMeter(Meter):
                 self._nv.nvmlShutdown()
             except self._nv.NVMLError:
                 pass  # shutting down after the driver went away: nothing left to release
-
-
-def _try(fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except Exception:  # a fact the board does not report is simply absent
-        return None
-
-
-def _system_facts(nv: Any) -> dict[str, Any]:
-    cuda = _try(nv.nvmlSystemGetCudaDriverVersion)
-    return {
-        "driver": _try(lambda: _str(nv.nvmlSystemGetDriverVersion())),
-        "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None,
-    }
-
-
-def _device_facts(nv: Any, h: Any) -> dict[str, Any]:
-    def watts(fn_name: str) -> float | None:
-        fn = getattr(nv, fn_name, None)
-        v = _try(lambda: fn(h)) if fn else None
-        return v / 1000.0 if isinstance(v, (int, float)) else None
-
-    mem = _try(lambda: nv.nvmlDeviceGetMemoryInfo(h))
-    return {
-        "name": _try(lambda: _str(nv.nvmlDeviceGetName(h))),
-        "uuid": _try(lambda: _str(nv.nvmlDeviceGetUUID(h))),
-        "memory_b": float(mem.total) if mem is not None else None,
-        "power_limit_w": watts("nvmlDeviceGetEnforcedPowerLimit"),
-        "power_limit_set_w": watts("nvmlDeviceGetPowerManagementLimit"),
-        "default_power_limit_w": watts("nvmlDeviceGetPowerManagementDefaultLimit"),
-    }
-
-
-def list_gpus() -> dict[str, Any]:
-    """Every GPU NVML sees (not only the visible ones), with driver facts; for ``joulebench info``.
-
-    Raises:
-        MeterError: If NVML is missing or cannot initialise.
-    """
-    nv = init_nvml()
-    try:
-        facts = _system_facts(nv)
-        gpus = []
-        for i in range(nv.nvmlDeviceGetCount()):
-            h = nv.nvmlDeviceGetHandleByIndex(i)
-            mig = _try(lambda h=h: nv.nvmlDeviceGetMigMode(h)[0])
-            gpus.append({"nvml_index": i, **_device_facts(nv, h), "mig": bool(mig)})
-        facts["gpus"] = gpus
-        return facts
-    finally:
-        _try(nv.nvmlShutdown)

@@ -23,8 +23,8 @@ from typing import Any
 from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import register_meter
 from joulebench.meters.base import DeviceReading, Meter, Sample, Window, WindowResult, combine_readings
-from joulebench.meters.nvml import map_visible, parse_visible_devices
 from joulebench.meters.sampler import integrate_trapezoid
+from joulebench.meters.visible import map_visible, parse_visible_devices
 
 QUERY_FIELDS = (
     "index,uuid,power.draw,utilization.gpu,utilization.memory,memory.used,temperature.gpu,clocks.sm,"
