@@ -20,12 +20,22 @@ ROOT = Path(__file__).resolve().parents[1]
 H200 = ROOT / "data/h200/dataset"
 
 
-def test_the_shipped_h200_summaries_are_the_bundles(tmp_path):
+BUNDLES = sorted(p.parent for p in (ROOT / "data").glob("*/dataset/manifest.json"))
+
+
+def test_every_dataset_bundle_ships_and_every_shipped_dataset_has_its_bundle():
+    assert H200 in BUNDLES
+    assert {f"{b.parent.name}_summaries.csv.gz" for b in BUNDLES} == {p.name for p in DATASETS.glob("*.csv.gz")}
+
+
+@pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
+def test_the_shipped_summaries_are_the_bundles(bundle, tmp_path):
     """The packaged file is what importing the bundle and exporting its summaries writes, byte for byte."""
-    with Store(tmp_path / "h200.db") as store:
-        import_bundle(store, H200)
-        export_table(store, tmp_path / "h200_summaries.csv.gz")
-    assert (tmp_path / "h200_summaries.csv.gz").read_bytes() == (DATASETS / "h200_summaries.csv.gz").read_bytes()
+    name = f"{bundle.parent.name}_summaries.csv.gz"
+    with Store(tmp_path / "dataset.db") as store:
+        import_bundle(store, bundle)
+        export_table(store, tmp_path / name)
+    assert (tmp_path / name).read_bytes() == (DATASETS / name).read_bytes()
 
 
 def test_the_h200_setups_hold_the_156_panel_configurations_and_nothing_else(monkeypatch):

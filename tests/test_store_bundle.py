@@ -243,3 +243,13 @@ def test_a_schema_2_bundle_gets_each_summarys_ci_from_its_chosen_batch(source, t
         import_bundle(target, bundle)
         got = {r["model"]: r["ci95_rel"] for r in target.summaries()}
     assert got == want and all(v is not None for v in want.values())
+
+
+def test_a_bundle_named_in_joulebench_data_joins_the_dataset_view(source, tmp_path, monkeypatch):
+    from joulebench.data import load_dataset
+
+    bundle = _bundle(source, tmp_path)
+    monkeypatch.setenv("JOULEBENCH_DATA", str(bundle))
+    e = load_dataset(include_cache=False).energy
+    own = e[(e.source == "joulebench") & (e.setup == "H200:torch-fp16")]
+    assert list(own.model) == ["resnet18.a1_in1k"] and own.ci95_rel.iloc[0] == pytest.approx(0.008)

@@ -165,8 +165,11 @@ def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
     """CSV exports of store summaries to include: the shipped datasets and those named in ``$JOULEBENCH_DATA``.
 
     Folders are searched recursively for ``*.csv`` and ``*.csv.gz``; only files with an ``optimal_batch``
-    column (summaries exports, and the summaries of a bundle folder) are used.
+    column (summaries exports, and the summaries of a bundle folder) are used. A file named directly may also
+    be a bundle archive (``joulebench export --bundle``): its summaries are used.
     """
+    import zipfile
+
     files: list[Path] = []
     for d in project_data_dirs(dirs):
         d = Path(d)
@@ -174,7 +177,7 @@ def project_data_files(dirs: list[Path] | None = None) -> list[Path]:
             files.append(d)
         elif d.is_dir():
             files += sorted(d.rglob("*.csv")) + sorted(d.rglob("*.csv.gz"))
-    return [f for f in files if _is_summaries_export(f)]
+    return [f for f in files if zipfile.is_zipfile(f) or _is_summaries_export(f)]
 
 
 def _is_summaries_export(path: Path) -> bool:
@@ -195,9 +198,17 @@ def _is_summaries_export(path: Path) -> bool:
 
 
 def _read_project_file(path: Path) -> Any:
+    import zipfile
+
     import pandas as pd
 
     from joulebench.data.importer import read_csv_rows
+
+    if zipfile.is_zipfile(path):  # a bundle: its summaries, checksums verified
+        from joulebench.store import Store
+        from joulebench.store.bundle import read_tables
+
+        return pd.DataFrame.from_records(read_tables(path).rows["summaries"], columns=Store.columns("summaries"))
 
     # header check with file/line/column reporting before pandas parses it
     read_csv_rows(path, ["model", "img_size", "runtime", "energy_per_image_j", "gpu_name", "meter", "status"])
