@@ -294,3 +294,47 @@ def test_report_has_the_paper_section():
     rows = {r["key"]: r for r in rep.summary["paper"]}
     assert rows["fig10/G/reduction_geomean"]["computed"] == pytest.approx(4.0)
     assert "naive_overestimated" in rep.summary["estimators"][0]
+
+
+NO_DB = {"JOULEBENCH_DB": "/nonexistent/joulebench.db", "COLUMNS": "250"}
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from joulebench.cli import app
+
+    res = CliRunner().invoke(app, list(args), env=NO_DB)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_cli_estimate_naive_convention_fit_and_both_cvs():
+    pytest.importorskip("sklearn")
+    import json
+
+    base = ["estimate", "resnet50.a1_in1k", "--img-size", "224", "--setup", "A100:torch-fp32", "--json"]
+    default = json.loads(_cli(*base).stdout)
+    naive = next(e for e in default["estimates"] if e["estimator"] == "naive")
+    assert naive["error_pct"] > 0  # 2 FLOPs/MAC at the FP32 peak overestimates this CNN (PyTorch runs it in TF32)
+    paper = json.loads(_cli(*base, "--flops-per-mac", "1", "--peak", "non-tensor", "--fit", "--cv").stdout)
+    pnaive = next(e for e in paper["estimates"] if e["estimator"] == "naive")
+    # FP32 has one peak for both kinds, so counting a MAC as 1 FLOP halves the estimate
+    assert pnaive["energy_per_image_j"] == pytest.approx(naive["energy_per_image_j"] / 2)
+    assert paper["naive_convention"] == {"flops_per_mac": 1.0, "peak": "non-tensor"}
+    terms = [c["term"] for c in paper["fit"]["coefficients"]]
+    assert terms == ["const", "params", "gmacs", "activations"]
+    assert all(c["low"] < c["value"] < c["high"] for c in paper["fit"]["coefficients"])
+    assert {(r["estimator"], r["grouping"]) for r in paper["cross_validation"]} == {
+        (e, g) for e in ("log-linear", "boosted-static") for g in ("arch", "family")
+    }
+    text = _cli(*base[:-1], "--fit").stdout
+    assert "ln E[mJ] = const" in text and "Pearson r" in text
+
+
+def test_cli_frontier_prints_families_and_labels_averaged_accuracy():
+    text = _cli("frontier", "--setup", "A100:torch-fp32", "-t", "imagenet", "-t", "sketch").stdout
+    assert "mean top-1 % (2 sets)" in text and "accuracy = mean top-1 over imagenet, sketch" in text
+    assert "Families on the frontier" in text and "hgnet" in text
+    single = _cli("frontier", "--setup", "A100:torch-fp32").stdout
+    assert "mean top-1" not in single and "Families on the frontier" in single

@@ -46,6 +46,7 @@ def frontier(
             {
                 "setup": setup,
                 "testsets": testset,
+                "accuracy": accuracy_label(testset),
                 "models": len(df),
                 "frontier": front[cols].to_dict("records"),
                 "fit": None if fit is None else fit.to_dict(),
@@ -56,7 +57,26 @@ def frontier(
             }
         )
         return
-    _print(setup, front, len(df), fit, fit_error, preds)
+    _print(setup, front, len(df), fit, fit_error, preds, testset)
+    _print_families(frontier_families(front), accuracy_label(testset))
+
+
+def accuracy_label(testsets: list[str]) -> str:
+    """What the accuracy column holds: top-1 on one test set, or the mean over several."""
+    if len(testsets) == 1:
+        return f"top-1 % ({testsets[0]})" if testsets[0] != "imagenet" else "top-1 %"
+    return f"mean top-1 % ({len(testsets)} sets)"
+
+
+def _print_families(fams: Any, label: str) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Families on the frontier ({len(fams)})")
+    for c in ("family", "models", "mJ/img from", "to", f"best {label}"):
+        t.add_column(c, justify="left" if c == "family" else "right")
+    for r in fams.itertuples():
+        t.add_row(str(r.family), str(r.n), fmt_mj(r.min_energy_j), fmt_mj(r.max_energy_j), f"{r.max_accuracy:.2f}")
+    table_console().print(t)
 
 
 def predictions(fit: Any, fit_error: str | None, targets: list[float]) -> list[dict[str, Any]]:
@@ -82,11 +102,21 @@ def predictions(fit: Any, fit_error: str | None, targets: list[float]) -> list[d
     return preds
 
 
-def _print(setup: str, front: Any, n: int, fit: Any, fit_error: str | None, preds: list[dict[str, Any]]) -> None:
+def _print(
+    setup: str,
+    front: Any,
+    n: int,
+    fit: Any,
+    fit_error: str | None,
+    preds: list[dict[str, Any]],
+    testsets: list[str],
+) -> None:
     from rich.table import Table
 
     t = Table(title=f"Frontier on {setup} ({len(front)} of {n} models)")
-    for c in ("model", "px", "type", "top-1 %", "mJ/img"):
+    if len(testsets) > 1:
+        t.caption = f"accuracy = mean top-1 over {', '.join(testsets)}"
+    for c in ("model", "px", "type", accuracy_label(testsets), "mJ/img"):
         t.add_column(c, justify="left" if c in ("model", "type") else "right")
     for _, r in front.iterrows():
         kind = r.get("type", "")
