@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json
+from joulebench.cli.display import console, emit_json, print_simulated_banner, simulated
 from joulebench.cli.options import DbOpt, JsonOpt
 
 
@@ -23,8 +23,10 @@ def compare(
     ds = loading.load(db)
     r = runtime_reduction(ds.energy, baseline, optimised)
     if json_out:
-        emit_json({**r.to_dict(), "per_model": r.per_model.to_dict("records")})
+        sims = simulated(baseline, optimised)
+        emit_json({**r.to_dict(), "simulated": sims, "per_model": r.per_model.to_dict("records")})
         return
+    print_simulated_banner(baseline, optimised)
     d = r.to_dict()
     console().print(
         f"{optimised} vs {baseline} over {r.n} models: {r.geomean:.3g}x less energy per image "

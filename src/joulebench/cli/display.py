@@ -47,6 +47,21 @@ def table_console():
     return c if c.is_terminal else Console(width=200)
 
 
+def simulated(*setups: str | None) -> list[str]:
+    """The setups among ``setups`` that hold the simulated meter's numbers (``H200:torch-fp32:sim``)."""
+    return [s for s in setups if s and s.endswith(":sim")]
+
+
+def print_simulated_banner(*setups: str | None) -> None:
+    """Say on stdout, before a table, that a named setup holds simulated numbers, not measurements."""
+    sims = simulated(*setups)
+    if sims:
+        console().print(
+            f"[bold white on red] SIMULATED [/] [bold red]{', '.join(sims)}: numbers of the simulated meter,"
+            " not measurements[/]"
+        )
+
+
 def missing(x: Any) -> bool:
     """True for None and NaN (pandas' and numpy's missing values)."""
     return x is None or x != x

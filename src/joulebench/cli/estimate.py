@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json, fmt_mj, table_console
+from joulebench.cli.display import console, emit_json, fmt_mj, print_simulated_banner, simulated, table_console
 from joulebench.cli.options import DbOpt, JsonOpt, SetupOpt
 
 
@@ -58,8 +58,9 @@ def estimate(
 
         res["fit"] = {"correlations": static_correlations(d).to_dict("records"), **loglinear_report(d)}
     if json_out:
-        emit_json(res)
+        emit_json({**res, "simulated": bool(simulated(setup))})
         return
+    print_simulated_banner(setup)
     _print(res)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json, fmt_mj, missing, table_console
+from joulebench.cli.display import console, emit_json, fmt_mj, missing, print_simulated_banner, simulated, table_console
 from joulebench.cli.options import DbOpt, DropSuspectOpt, IncludeTestOpt, JsonOpt, SetupOpt, TestsetsOpt
 from joulebench.errors import ConfigError
 
@@ -45,6 +45,7 @@ def frontier(
         emit_json(
             {
                 "setup": setup,
+                "simulated": bool(simulated(setup)),
                 "testsets": testset,
                 "accuracy": accuracy_label(testset),
                 "models": len(df),
@@ -57,6 +58,7 @@ def frontier(
             }
         )
         return
+    print_simulated_banner(setup)
     _print(setup, front, len(df), fit, fit_error, preds, testset)
     _print_families(frontier_families(front), accuracy_label(testset))
 

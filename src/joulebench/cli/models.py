@@ -13,7 +13,15 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import emit_json, fmt_count, fmt_num, missing, table_console
+from joulebench.cli.display import (
+    emit_json,
+    fmt_count,
+    fmt_num,
+    missing,
+    print_simulated_banner,
+    simulated,
+    table_console,
+)
 from joulebench.cli.options import DbOpt, JsonOpt, parse_count
 from joulebench.errors import ConfigError
 
@@ -153,7 +161,8 @@ def models(
     if json_out:
         from joulebench.data.dataset import _py
 
-        emit_json([{c: _py(r.get(c)) for c in JSON_COLUMNS} for r in df.to_dict("records")])
+        sim = bool(simulated(setup))
+        emit_json([{**{c: _py(r.get(c)) for c in JSON_COLUMNS}, "simulated": sim} for r in df.to_dict("records")])
         return
     _print(df, total, testset, setup)
 
@@ -167,7 +176,8 @@ def _print(df: Any, total: int, testset: str, setup: str | None) -> None:
     for c in ("model", "px", "type", "family", "year", "params", "MACs", f"top-1 {testset}"):
         t.add_column(c, justify="right" if c not in ("model", "type", "family") else "left")
     if setup:
-        t.add_column(f"energy {setup}", justify="right")
+        print_simulated_banner(setup)
+        t.add_column(f"energy {setup}" + (" SIMULATED" if simulated(setup) else ""), justify="right")
         t.add_column("img/s", justify="right")
     for r in df.to_dict("records"):
         row = [

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json
+from joulebench.cli.display import console, emit_json, print_simulated_banner
 from joulebench.cli.options import DbOpt, JsonOpt
 
 
@@ -39,6 +39,7 @@ def panel(
     elif json_out:
         emit_json(df.to_dict(orient="records"))
     else:
+        print_simulated_banner(setup)
         _print(df, setup)
 
 

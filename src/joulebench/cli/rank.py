@@ -16,6 +16,8 @@ from joulebench.cli.display import (
     fmt_ci,
     fmt_mj,
     missing,
+    print_simulated_banner,
+    simulated,
     table_console,
 )
 from joulebench.cli.options import (
@@ -92,6 +94,7 @@ def rank(
     if res.reason:
         err_console().print(f"[yellow]{res.reason}[/yellow]")
         return
+    print_simulated_banner(setup)
     _print(res, table, setup, testset, currency)
 
 
@@ -100,6 +103,7 @@ def _json(res: Any, table: Any, setup: str, testset: list[str], currency: str, d
     cols = list(dict.fromkeys(c for c in order if c in table.columns))
     return {
         "setup": setup,
+        "simulated": bool(simulated(setup)),
         "testsets": testset,
         "score": res.score,
         "weight": res.weight,

@@ -88,7 +88,7 @@ def _energy(rows: list[dict[str, Any]]):
             fmt_num(r["batch_size"], ".0f"),
             fmt_num(r["max_batch"], ".0f"),
             fmt_num(r["power_limit_w"], ".0f") + " W" if r["power_limit_w"] is not None else "–",
-            r["source"] + (" [bold magenta](simulated)[/]" if r.get("simulated") else ""),
+            r["source"] + (" [bold magenta]SIMULATED[/]" if r.get("simulated") else ""),
             r["status"],
         )
     return t
