@@ -268,6 +268,13 @@ def test_paper_rows_on_a_hand_made_dataset():
     assert rows["a8/drop/CNN"].computed == pytest.approx(20.0)  # every model drops 20 points
     assert rows["fig1/G:torch-fp32/frontier_families"].computed >= 1
     assert "table3/G:torch-fp32/gmacs" in rows and "CI" in rows["table3/G:torch-fp32/gmacs"].note
+    # one setup is exactly 4x the other: five shared models predict the rest without error
+    assert rows["transfer/G:tensorrt-fp16~G:torch-fp32/k5_median_mape"].computed == pytest.approx(0.0, abs=1e-9)
+    data = _paper_data()
+    cnn = data.energy[(data.energy["setup"] == "G:torch-fp32") & (data.energy["type"] == "CNN")]
+    centre = np.exp(np.log(cnn["energy_per_image_j"]).mean()) * 1e3
+    assert rows["types/G:torch-fp32/CNN/centre_energy_mj"].computed == pytest.approx(centre)
+    assert rows["robustness/G:torch-fp32/mean_drop"].computed == pytest.approx(20.0)
 
 
 def test_paper_rows_compare_with_published_values(monkeypatch):

@@ -19,10 +19,15 @@ What each figure key holds:
 * ``fig9a``: MAPE of power limit / throughput.
 * ``fig10``: energy reduction of an optimised runtime over PyTorch FP32 on one GPU (geometric mean, GSD).
 * ``a7``: input-size effect (energy exponent, accuracy gain); ``a8``: accuracy drop by family group.
+
+Results whose figure number joulebench does not pin are keyed by what they hold: ``curve`` (the frontier's
+fitted growth curve and the energy it needs for a target accuracy), ``types`` (architecture-type centres),
+``robustness`` (mean drop, frontier stability) and ``transfer`` (one setup predicted from another).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +36,8 @@ import numpy as np
 
 from joulebench.analysis.correlation import PAPER_SETUPS, TABLE1_PAIRS, setup_correlations
 from joulebench.analysis.effects import input_size_accuracy, input_size_effect, runtime_reduction
-from joulebench.analysis.estimators import ESTIMATORS, cross_validate_both, throughput_errors
+from joulebench.analysis.estimators import ESTIMATORS, cross_validate_both, throughput_errors, transfer_curve
+from joulebench.analysis.fits import fit_frontier
 from joulebench.analysis.frames import (
     attach,
     dedupe_energy,
@@ -41,10 +47,10 @@ from joulebench.analysis.frames import (
     setups_of,
     static_facts,
 )
-from joulebench.analysis.frontier import frontier, frontier_families
+from joulebench.analysis.frontier import frontier, frontier_families, type_centroids
 from joulebench.analysis.naive import DATASHEET, PAPER, naive_errors
 from joulebench.analysis.paper_published import AGREES_WITHIN, PUBLISHED
-from joulebench.analysis.robustness import drop_by_family_group, robustness_frame
+from joulebench.analysis.robustness import drop_by_family_group, frontier_stability, robustness_frame
 from joulebench.analysis.static import loglinear_report, static_correlations
 from joulebench.errors import ConfigError, MissingDependencyError
 
@@ -53,6 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 BASELINE_RUNTIME = "torch-fp32"
 A8_GROUPS = ("CNN", "Hybrid", "Transformer", "CLIP")
+#: Accuracies (%) whose energy on the fitted frontier curve is reported.
+CURVE_TARGETS = (80.0, 85.0, 90.0)
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,78 @@ def frontier_rows(setup: str, ea: pd.DataFrame) -> tuple[list[PaperRow], set[str
     return rows, names
 
 
+def curve_rows(setup: str, ea: pd.DataFrame) -> list[PaperRow]:
+    """The frontier's fitted growth curve A(E) = a + b ln(1 + c ln(E / E_min)) and the energy it needs per target."""
+    fit = fit_frontier(frontier(ea))
+    k = f"curve/{setup}"
+    rows = [_finish(f"{k}/{p}", f"frontier curve parameter {p}", getattr(fit, p)) for p in ("a", "b", "c")]
+    rows.append(_finish(f"{k}/r2", "frontier curve R²", fit.r2, f"{fit.n} frontier models, RMSE {fit.rmse:.2f} points"))
+    for t in CURVE_TARGETS:
+        try:
+            p = fit.energy_for(t)
+            rows.append(
+                _finish(
+                    f"{k}/energy_for_{t:g}_mj", f"energy for {t:g} % top-1 (mJ)", p.energy_per_image_j * 1e3, p.message
+                )
+            )
+        except ConfigError as exc:
+            rows.append(PaperRow(f"{k}/energy_for_{t:g}_mj", f"energy for {t:g} % top-1 (mJ)", None, None, str(exc)))
+    return rows
+
+
+def type_rows(setup: str, ea: pd.DataFrame) -> list[PaperRow]:
+    """Architecture-type centres: geometric-mean energy (mJ) and mean top-1 of each type."""
+    rows = []
+    for r in type_centroids(ea).itertuples():
+        k = f"types/{setup}/{r.type}"
+        rows.append(
+            _finish(
+                f"{k}/centre_energy_mj",
+                f"{r.type} centre, geometric-mean energy (mJ)",
+                r.centre_energy_j * 1e3,
+                f"n = {r.n}",
+            )
+        )
+        rows.append(_finish(f"{k}/centre_accuracy", f"{r.type} centre, mean ImageNet top-1 (%)", r.centre_accuracy))
+    return rows
+
+
+def robustness_rows(data: PaperData, setup: str) -> list[PaperRow]:
+    """Mean drop to the shifted sets and the share of the ImageNet frontier near the robust-mean frontier."""
+    rf = drop_test_models(robustness_frame(data.energy, data.accuracy, setup, data.catalogue))
+    st = frontier_stability(rf).set_index("testset")
+    k = f"robustness/{setup}"
+    return [
+        _finish(
+            f"{k}/mean_drop",
+            "mean drop, ImageNet top-1 minus shifted-set mean (points)",
+            rf["drop"].mean(),
+            f"n = {len(rf)}",
+        ),
+        _finish(
+            f"{k}/near_fraction_robust_mean",
+            "share of the ImageNet frontier within 1 point of the robust-mean frontier",
+            st.loc["robust_mean", "near_fraction"],
+        ),
+    ]
+
+
+def transfer_rows(energy: pd.DataFrame, setups: Sequence[str]) -> list[PaperRow]:
+    """Median MAPE of predicting one setup from another with 5 shared models (50 draws)."""
+    rows = []
+    for a, b in itertools.combinations(setups, 2):
+        c = transfer_curve(energy, a, b, ks=(5,))
+        if len(c):
+            rows.append(
+                _finish(
+                    f"transfer/{a}~{b}/k5_median_mape",
+                    f"{a} → {b} from 5 shared models, median MAPE (%)",
+                    c["mape_median"].iloc[0],
+                )
+            )
+    return rows
+
+
 def input_size_rows(setup: str, energy: pd.DataFrame, ea: pd.DataFrame) -> list[PaperRow]:
     """A.7: how energy and accuracy grow with the input size of one model."""
     eff = input_size_effect(energy, setup)
@@ -316,6 +396,9 @@ def setup_rows(data: PaperData, setup: str, k: int) -> tuple[list[PaperRow], set
         )
         front_rows, families = frontier_rows(setup, ea)
         rows += front_rows
+        rows += _guarded(f"curve/{setup}", lambda: curve_rows(setup, ea))
+        rows += _guarded(f"types/{setup}", lambda: type_rows(setup, ea))
+        rows += _guarded(f"robustness/{setup}", lambda: robustness_rows(data, setup))
         rows += _guarded(f"a7/{setup}", lambda: input_size_rows(setup, data.energy, ea))
     except ConfigError as exc:
         rows.append(PaperRow(f"fig1/{setup}/unavailable", "section could not be computed", None, None, str(exc)))
@@ -347,6 +430,7 @@ def paper_rows(data: PaperData, setups: Sequence[str] | None = None, k: int = 5)
         note = ", ".join(sorted(common)) or "none"
         rows.append(_finish("fig1/frontier_families", "families on the frontier of every setup", len(common), note))
     rows += _guarded("fig10", lambda: reduction_rows(data.energy, setups))
+    rows += _guarded("transfer", lambda: transfer_rows(data.energy, setups))
     a8_setup = "A100:torch-fp32" if "A100:torch-fp32" in setups else setups[0]
     rows += _guarded("a8", lambda: drop_rows(data, a8_setup))
     return rows
