@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from joulebench.analysis._common import attach, dedupe_energy, drop_test_models, setups_of, static_facts
+from joulebench.analysis.frames import attach, dedupe_energy, drop_test_models, setups_of, static_facts
 from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
 from joulebench.data import load_dataset
 
