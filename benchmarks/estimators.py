@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from joulebench.analysis.frames import attach, dedupe_energy, drop_test_models, setups_of, static_facts
 from joulebench.analysis.estimators import cross_validate, naive_errors, throughput_errors, transfer_curve
+from joulebench.analysis.frames import attach, dedupe_energy, drop_test_models, setups_of, static_facts
 from joulebench.data import load_dataset
 
 
