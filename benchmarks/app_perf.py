@@ -9,9 +9,12 @@ on ``window.__jb.timings`` with ``performance.now()``:
 - each control change: ``sync`` is the handler's own work (compute + draw), ``frame`` runs until the next
   frame has been produced (requestAnimationFrame + a task), i.e. what a person waits for.
 
-Usage: ``python benchmarks/app_perf.py [--models 2000] [--setups 8] [--repeat 5]``; writes JSON to
-``$OUT/app_perf.json`` when ``$OUT`` is set. ``--screenshots docs/img`` instead saves the README's
-screenshots (explorer.png, compare.png) of the real shipped dataset at 1366x768.
+``--throttle 4`` (the default) slows Chromium's CPU fourfold through the DevTools protocol
+(``Emulation.setCPUThrottlingRate``), standing in for a weak laptop; ``--throttle 1`` runs at full speed.
+
+Usage: ``python benchmarks/app_perf.py [--models 2000] [--setups 8] [--repeat 5] [--throttle 4]``; writes JSON
+to ``$OUT/app_perf.json`` when ``$OUT`` is set. ``--screenshots docs/img`` instead saves the pictures in the
+README and docs/APP.md (explorer.png, model-panel.png, compare.png) of the real dataset at 1366x768.
 """
 
 from __future__ import annotations
@@ -130,6 +133,14 @@ def change(pg, action) -> dict:
     return pg.evaluate("__jb.timings.last")
 
 
+def wheel_zoom(pg) -> None:
+    """One wheel notch up over the middle of the scatter (zoom in)."""
+    pg.locator("#scatter").scroll_into_view_if_needed()
+    box = pg.locator("#scatter").bounding_box()
+    pg.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    pg.mouse.wheel(0, -120)
+
+
 def control_actions(pg, k: int, setups: list[str]) -> dict:
     """The control changes to time, as callables on page ``pg`` (``k`` varies the values between runs)."""
     return {
@@ -146,9 +157,14 @@ def control_actions(pg, k: int, setups: list[str]) -> dict:
         "types": lambda: pg.uncheck("#type-1"),
         "families": lambda: pg.select_option("#families", [f"fam{k}", f"fam{k + 7}"]),
         "families clear": lambda: pg.click("#families-clear"),
-        "search": lambda: pg.fill("#search", f"fam{k}_"),
+        "search": lambda: pg.fill("#search", f"fam{2 * k}_"),  # an even family: not of the type unticked above
         "carbon intensity": lambda: pg.fill("#intensity", str(100 + k)),
+        "currency": lambda: pg.select_option("#currency", "EUR" if k % 2 else "GBP"),
         "table sort": lambda: pg.click("#table thead button[data-key='mj']"),
+        "zoom (wheel)": lambda: wheel_zoom(pg),
+        "zoom reset": lambda: pg.click("#zoom-reset"),
+        "model panel": lambda: pg.click("#bars a.model-link >> nth=0"),
+        "panel close": lambda: pg.click("#panel-close"),
         "compare tab": lambda: pg.click("#tab-compare"),
         "compare setup B": lambda: pg.select_option("#cmp-b", setups[(k + 3) % len(setups)]),
         "explorer tab": lambda: pg.click("#tab-explorer"),
@@ -156,31 +172,41 @@ def control_actions(pg, k: int, setups: list[str]) -> dict:
 
 
 def screenshots(out_dir: Path) -> None:
-    """The README's pictures: the explorer and the compare view at 1366x768 on the real shipped dataset."""
+    """The pictures of the docs at 1366x768, from the real dataset: the explorer, the model panel, the comparison."""
     from playwright.sync_api import sync_playwright
 
     site = Path(tempfile.mkdtemp(prefix="jb-app-shots-"))
-    build_site(site)  # the shipped reference data (and ./joulebench.db's results if present)
+    build_site(site)  # the shipped reference data, the shipped own results (and ./joulebench.db's if present)
     out_dir.mkdir(parents=True, exist_ok=True)
+    index = (site / "index.html").as_uri()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         pg = browser.new_page(viewport={"width": 1366, "height": 768})
-        # The full H100 TensorRT reference with joulebench's own H200 compile-fp16 points overlaid.
-        pg.goto((site / "index.html").as_uri() + "#setup=H100:tensorrt-fp16&overlay=H200:compile-fp16&q=convnextv2")
+        # joulebench's own H200 compile-fp16 results, the paper's H100 TensorRT ones overlaid, zoomed to the
+        # region one decides in, the ConvNeXt V2 family searched and named
+        pg.goto(index + "#setup=H200:compile-fp16&overlay=H100:tensorrt-fp16&amin=80&emax=40&q=convnext")
         wait_js(pg, "window.__jb && window.__jb.ready")
+        pg.click("#zoom-thresholds")
         top = pg.evaluate("__jb.ranking()")[0]
         pt = next(x for x in pg.evaluate("__jb.points()") if x["model"] == top["model"] and x["img"] == top["img"])
         pg.mouse.move(pt["cx"], pt["cy"])
         pg.wait_for_timeout(100)
         pg.screenshot(path=str(out_dir / "explorer.png"))
+        pg.mouse.click(pt["cx"], pt["cy"])  # the model panel of the best-ranked model
+        wait_js(pg, "__jb.panel() !== null")
+        # scrolled to the setups table and the batch curve
+        pg.evaluate("(p => p.scrollTop = p.querySelector('h3:nth-of-type(2)').offsetTop - 8)(document.all.panel)")
+        pg.mouse.move(5, 300)
+        pg.wait_for_timeout(100)
+        pg.screenshot(path=str(out_dir / "model-panel.png"))
         setups = [s["id"] for s in pg.evaluate("__jb.setups()")]
         a, b = ("A100:torch-fp32", "A100:tensorrt-fp16") if "A100:tensorrt-fp16" in setups else setups[:2]
-        pg.goto((site / "index.html").as_uri() + f"#v=compare&ca={a}&cb={b}")
+        pg.goto(index + f"#v=compare&ca={a}&cb={b}")
         pg.reload()
         wait_js(pg, "window.__jb && window.__jb.ready")
         pg.screenshot(path=str(out_dir / "compare.png"))
         browser.close()
-    print(f"wrote {out_dir / 'explorer.png'} and {out_dir / 'compare.png'}")
+    print(f"wrote explorer.png, model-panel.png and compare.png in {out_dir}")
 
 
 def main() -> None:
@@ -188,6 +214,7 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=2000)
     ap.add_argument("--setups", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--throttle", type=float, default=4.0, help="CPU slow-down factor (1 = none)")
     ap.add_argument("--screenshots", type=Path, help="instead: save explorer.png and compare.png of the real data here")
     args = ap.parse_args()
     if args.screenshots:
@@ -211,6 +238,9 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for _ in range(args.repeat):
             pg = browser.new_page(viewport={"width": 1366, "height": 768})
+            if args.throttle != 1:
+                cdp = pg.context.new_cdp_session(pg)
+                cdp.send("Emulation.setCPUThrottlingRate", {"rate": args.throttle})
             pg.goto(url)
             wait_js(pg, "window.__jb && window.__jb.ready")
             loads.append(pg.evaluate("({first: __jb.timings.firstRender, frame: __jb.timings.firstFrame})"))
@@ -218,7 +248,11 @@ def main() -> None:
             k = len(loads)
             actions = control_actions(pg, k, setups)
             for name, act in actions.items():
-                rows.setdefault(name, []).append(change(pg, act))
+                try:
+                    rows.setdefault(name, []).append(change(pg, act))
+                except TimeoutError:
+                    errors = pg.evaluate("__jb.errors")
+                    raise SystemExit(f"the control change '{name}' was not recorded: {errors}") from None
             errors = pg.evaluate("__jb.errors")
             if errors:
                 raise SystemExit(f"page errors: {errors}")
@@ -232,7 +266,8 @@ def main() -> None:
 
     print(
         f"explorer speed: {args.models} models x {args.setups} setups ({n_points} points on the first view), "
-        f"data.js {size_kb:.0f} KiB, Chromium {version} headless, {os.cpu_count()} CPUs, {args.repeat} runs"
+        f"data.js {size_kb:.0f} KiB, Chromium {version} headless, {os.cpu_count()} CPUs, "
+        f"CPU throttled {args.throttle:g}x, {args.repeat} runs"
     )
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
@@ -256,6 +291,7 @@ def main() -> None:
         "chromium": version,
         "cpus": os.cpu_count(),
         "repeat": args.repeat,
+        "throttle": args.throttle,
         "load_avg": [load_before[0], load[0]],
         "first_render_ms": first,
         "first_frame_ms": frame,

@@ -95,6 +95,7 @@ def open_app(pg, url, hash_=""):
 
 
 def points(pg, ranked_only=False):
+    wait_js(pg, "!window.__jb.pending")  # a table out of view is redrawn just after the change's frame
     pts = pg.evaluate("__jb.points()")
     return [p for p in pts if p["ranked"]] if ranked_only else pts
 

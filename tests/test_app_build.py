@@ -242,8 +242,8 @@ def test_only_http_urls_and_no_script_breakout():
     assert None in p["models"]["url"]
     assert not any(u and u.startswith("javascript") for u in p["models"]["url"])
     js = payload_js(p)
-    assert "</script>" not in js and js.startswith("window.JB_DATA=")
-    back = json.loads(js[len("window.JB_DATA=") : -2])
+    assert "</script>" not in js and js.startswith("window.JB_DATA=JSON.parse(")
+    back = json.loads(json.loads(js[len("window.JB_DATA=JSON.parse(") : -3].replace("<\\/", "</")))
     assert "</script><script>alert(1)</script>" in back["models"]["name"]
 
 

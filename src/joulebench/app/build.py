@@ -2,7 +2,7 @@
 
 The payload is columnar JSON (one list per field, models referenced by index) so that 2,000 models x 8
 setups stay around a megabyte and parse fast. Quantities stay SI (joules, seconds); the browser converts
-to mJ/kWh for display. The site embeds the payload as ``data.js`` (``window.JB_DATA = {...}``) so it
+to mJ/kWh for display. The site embeds the payload as ``data.js`` (``window.JB_DATA = JSON.parse("...")``) so it
 opens from ``file://`` without fetch.
 """
 
@@ -331,10 +331,16 @@ def _safe_url(v: Any) -> str | None:
 
 
 def payload_js(payload: dict[str, Any]) -> str:
-    """The payload as a script that sets ``window.JB_DATA`` (``</`` escaped so no name can close the tag)."""
+    """The payload as a script that sets ``window.JB_DATA``.
+
+    The JSON travels as one string given to ``JSON.parse``: browsers parse a large JSON string about twice as
+    fast as the same object written as a script literal, which is most of the page's start-up on a slow CPU.
+    ``</`` is escaped so that no name can close a script tag.
+    """
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    text = text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    return f"window.{DATA_GLOBAL}={text};\n"
+    literal = json.dumps(text, ensure_ascii=False)  # a JSON string is a valid JS string literal
+    literal = literal.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return f"window.{DATA_GLOBAL}=JSON.parse({literal});\n"
 
 
 def app_js() -> str:

@@ -6,15 +6,16 @@ function init() {
     jb.ready = true;
     return;
   }
-  prepare(raw);
+  jb.timings.start = performance.now(); // app.js parsed: what comes before is the page and data.js
+  timed("prepare", function () { prepare(raw); });
   state = decodeState(location.hash);
-  buildControls();
-  syncControls();
+  timed("controls", function () { buildControls(); syncControls(); });
   scatter = new Plot($("scatter"));
   cmpPlot = new Plot($("cmp-canvas"));
   attachHover($("scatter"), "explorer");
   attachHover($("cmp-canvas"), "compare");
   attachZoom($("scatter"));
+  watchTable();
   // names in the ranking and the tables open the model panel (their href also works in a new tab)
   document.addEventListener("click", function (ev) {
     var a = ev.target.closest && ev.target.closest("a.model-link");
@@ -44,6 +45,7 @@ function init() {
   $("cmp-prev").addEventListener("click", function () { pages.compare--; changed("page", drawCmpTable); });
   $("cmp-next").addEventListener("click", function () { pages.compare++; changed("page", drawCmpTable); });
   $("download").addEventListener("click", function () {
+    flushTable();
     download("joulebench-" + safeFileName(state.setup) + ".csv", TABLE_COLS, explorerView.tableRows, { head: ["setup", "ranked", "suspect"], row: function (q) { return [explorerView.setup.id, q.ok ? 1 : 0, explorerView.setup.flag[q.i] || ""]; } });
   });
   $("cmp-download").addEventListener("click", function () {

@@ -5,7 +5,7 @@ function timed(name, fn) {
   jb.timings.parts[name] = performance.now() - t;
 }
 function renderExplorer() {
-  timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); timed("table", drawTable); timed("panel", renderPanel);
+  timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); drawTableSoon(); timed("panel", renderPanel);
   searchCount();
 }
 function renderCompare() { timed("compare", computeCompare); timed("compare draw", drawCompare); }
@@ -31,4 +31,29 @@ function searchCount() {
   var q = state.q.trim();
   var n = state.view === "explorer" ? explorerView.pts.length : comparison ? comparison.rows.length : 0;
   $("search-count").textContent = q ? n + " model" + (n === 1 ? "" : "s") + " match" + (n === 1 ? "es" : "") : "";
+}
+
+/* The table below the charts, while scrolled out of view, is brought up to date right after the frame that
+ * shows the change: a person waits only for what is on screen (scatter, ranking). In view it is drawn at once.
+ * Whatever reads the table (download, the test hook) brings it up to date first. */
+var tableView = { inView: true, due: false };
+function watchTable() {
+  if (!window.IntersectionObserver) return;
+  new IntersectionObserver(function (entries) {
+    tableView.inView = entries[entries.length - 1].isIntersecting;
+    if (tableView.inView) flushTable();
+  }).observe(document.querySelector("#view-explorer .table-box"));
+}
+function drawTableSoon() {
+  if (tableView.inView) { tableView.due = false; timed("table", drawTable); return; }
+  if (tableView.due) return;
+  tableView.due = true;
+  jb.pending = true;
+  requestAnimationFrame(function () { setTimeout(flushTable, 0); });
+}
+function flushTable() {
+  if (!tableView.due) return;
+  tableView.due = false;
+  timed("table", drawTable);
+  jb.pending = false;
 }
