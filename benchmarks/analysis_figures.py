@@ -5,6 +5,11 @@ Prints Markdown; ``--write docs/ANALYSIS.md`` replaces the part of that file bet
 hand-typed figure.
 
     PYTHONPATH=src python3 benchmarks/analysis_figures.py [--setup S ...] [--db results.db] [--write docs/ANALYSIS.md]
+        [--paper-stats ../shared/reference/paper-2025/model_stats.csv]
+
+``--paper-stats`` reads the paper's published model statistics in place (never copied) and adds a table of
+what its MAC and activation columns give, beside joulebench's own counts: the reason two published values
+differ from joulebench's.
 """
 
 from __future__ import annotations
@@ -242,6 +247,26 @@ class Figures:
         head = ["setup", "architectures", "median k (E ∝ pixels^k)", "tags", "median top-1 gain (pts)"]
         return md(rows, head + ["points per energy doubling"])
 
+    def published_stats(self, path: Path) -> str:
+        """Naive factor and activations correlation with the paper's published statistics against joulebench's."""
+        ms = pd.read_csv(path).rename(columns={"model_name": "model", "input_size_csv": "img_size"})
+        ms["paper_macs"] = ms[["macs_tinfo", "macs_ptflops"]].max(axis=1)  # they disagree for attention models
+        rows = []
+        for s in [x for x in self.setups if x.startswith("A100:")]:
+            d = self.static[s].merge(
+                ms[["model", "img_size", "paper_macs", "activations"]],
+                on=["model", "img_size"],
+                suffixes=("", "_paper"),
+            )
+            own = naive_errors(d, PAPER)[1]["geomean"]
+            pub = naive_errors(d.assign(macs=d["paper_macs"]), PAPER)[1]["geomean"]
+            ok = d.dropna(subset=["activations_paper"])
+            r_own = np.corrcoef(ok["activations"], ok["energy_per_image_j"])[0, 1]
+            r_pub = np.corrcoef(ok["activations_paper"], ok["energy_per_image_j"])[0, 1]
+            rows.append([s, len(d), f"{own:.2f}", f"{pub:.2f}", f"{r_own:.3f}", f"{r_pub:.3f}"])
+        head = ["setup", "n", "naive factor, own MACs", "paper's MACs", "Pearson(activations), own", "paper's column"]
+        return md(rows, head)
+
     def paper(self) -> str:
         data = PaperData(self.energy, self.accuracy, self.catalogue, self.stats)
         rows = [r for r in paper_rows(data, self.setups, k=FOLDS) if r.published is not None]
@@ -266,8 +291,8 @@ SECTIONS: tuple[tuple[str, Callable[[Figures], str]], ...] = (
 )
 
 
-def render(fig: Figures) -> str:
-    """All sections as Markdown."""
+def render(fig: Figures, paper_stats: Path | None = None) -> str:
+    """All sections as Markdown (and, with ``paper_stats``, what the paper's published statistics give)."""
     parts = []
     for title, build in SECTIONS:
         parts.append(f"#### {title}\n\n{build(fig)}")
@@ -276,6 +301,10 @@ def render(fig: Figures) -> str:
         if build is Figures.naive:
             table, verdict = fig.estimators()
             parts.append(f"#### Estimators, {FOLDS}-fold cross-validation on the same folds\n\n{table}\n\n{verdict}")
+    if paper_stats is not None:
+        parts.append(
+            f"#### The paper's published statistics against joulebench's counts\n\n{fig.published_stats(paper_stats)}"
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -293,10 +322,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--setup", action="append", default=[])
     ap.add_argument("--db")
     ap.add_argument("--write", type=Path, help="Markdown file whose marked block to replace.")
+    ap.add_argument("--paper-stats", type=Path, help="The paper's model_stats.csv, read in place.")
     args = ap.parse_args(argv)
     ds = load_dataset(db=args.db)
     setups = choose_setups(ds.energy, args.setup or None)
-    text = render(Figures(ds, setups))
+    text = render(Figures(ds, setups), args.paper_stats)
     if args.write:
         write_into(args.write, text)
         print(f"wrote {args.write}")

@@ -47,3 +47,40 @@ def test_docs_carry_the_marked_block(figures):
     block = doc.split(figures.BEGIN, 1)[1].split(figures.END, 1)[0]
     for title, _ in figures.SECTIONS:
         assert f"#### {title}" in block
+
+
+def test_published_statistics_table(figures, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    fig = figures.Figures.__new__(figures.Figures)  # only the per-setup frames are needed
+    fig.setups = ["A100:torch-fp32"]
+    macs = np.array([1e9, 2e9, 4e9])
+    unit = 19.5e12 / 250  # MACs per joule at the paper's convention on an A100
+    fig.static = {
+        "A100:torch-fp32": pd.DataFrame(
+            {
+                "model": ["a", "b", "c"],
+                "img_size": 224,
+                "gpu": "A100",
+                "precision": "fp32",
+                "power_limit_w": 250.0,
+                "macs": macs,
+                "activations": [1.0, 2.0, 3.0],
+                "energy_per_image_j": 3 * macs / unit,  # 3x the naive estimate with joulebench's MACs
+            }
+        )
+    }
+    stats = tmp_path / "model_stats.csv"
+    pd.DataFrame(
+        {
+            "model_name": ["a", "b", "c"],
+            "input_size_csv": 224,
+            "macs_tinfo": macs * 2,  # the paper's larger count is 2x: its factor is half
+            "macs_ptflops": macs,
+            "activations": [3.0, 2.0, 1.0],  # anti-correlated with energy
+        }
+    ).to_csv(stats, index=False)
+    row = fig.published_stats(stats).splitlines()[-1].split(" | ")
+    assert row[0] == "| A100:torch-fp32" and row[2:4] == ["3.00", "1.50"]
+    assert float(row[4]) > 0.9 and float(row[5].rstrip(" |")) < -0.9

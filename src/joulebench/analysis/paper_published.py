@@ -11,13 +11,14 @@ from __future__ import annotations
 PUBLISHED: dict[str, tuple[float, str]] = {
     "fig5/A100:torch-fp32/naive_factor_geomean": (
         3.13,
-        "same convention (1 FLOP per MAC, non-tensor peak); joulebench counts MACs itself on the timm model, and "
-        "its counts differ from the paper's for some models (attention, re-parameterised blocks), which moves "
-        "the geometric mean by a few percent",
+        "same convention (1 FLOP per MAC, 19.5 TFLOP/s FP32 peak), other MAC counts: with the paper's published "
+        "counts (per model the larger of its torchinfo and ptflops MACs) it gives 3.10; joulebench counts MACs "
+        "itself on the timm model (benchmarks/analysis_figures.py --paper-stats prints both)",
     ),
     "fig5/A100:tensorrt-fp16/naive_factor_geomean": (
         3.16,
-        "same convention (1 FLOP per MAC, 78 TFLOP/s non-tensor FP16 peak); MAC counts differ as for PyTorch",
+        "same convention (1 FLOP per MAC, 78 TFLOP/s non-tensor FP16 peak), other MAC counts: the paper's "
+        "published counts give 3.12 (benchmarks/analysis_figures.py --paper-stats)",
     ),
     "fig6/A100:torch-fp32/pearson_activations": (
         0.90,
