@@ -253,3 +253,21 @@ def test_a_bundle_named_in_joulebench_data_joins_the_dataset_view(source, tmp_pa
     e = load_dataset(include_cache=False).energy
     own = e[(e.source == "joulebench") & (e.setup == "H200:torch-fp16")]
     assert list(own.model) == ["resnet18.a1_in1k"] and own.ci95_rel.iloc[0] == pytest.approx(0.008)
+
+
+def test_a_filtered_bundle_holds_the_matching_rows_and_only_their_runs(source, tmp_path):
+    bundle = tmp_path / "b.zip"
+    with Store.open_readonly(source) as s:
+        write_bundle(s, bundle, model="resnet*")
+    tables = read_tables(bundle).rows
+    assert sorted(r["model"] for r in tables["summaries"]) == ["resnet18.a1_in1k", "resnet50.a1_in1k"]
+    assert [r["run_id"] for r in tables["runs"]] == ["run1"] and tables["windows"] == []
+    with Store(tmp_path / "t.db") as target:
+        assert import_bundle(target, bundle).added["measurements"] == 5
+
+
+def test_a_dry_run_into_a_missing_store_writes_nothing(source, tmp_path):
+    target = tmp_path / "none.db"
+    r = CliRunner().invoke(app, ["import", str(_bundle(source, tmp_path)), "--db", str(target), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "would import 18 row(s)" in " ".join(r.output.split()) and not target.exists()

@@ -32,8 +32,14 @@ def import_(
     from joulebench.store.bundle import import_bundle
 
     path = db_path(db)
-    with Store(path, create=not dry_run) as store:
-        report = import_bundle(store, source, skip_conflicts=skip_conflicts, dry_run=dry_run)
+    if dry_run and not path.exists():  # check against an empty store: a dry run creates no file
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "empty.db") as store:
+            report = import_bundle(store, source, skip_conflicts=skip_conflicts, dry_run=True)
+    else:
+        with Store(path) as store:
+            report = import_bundle(store, source, skip_conflicts=skip_conflicts, dry_run=dry_run)
     if as_json:
         emit_json(report.to_dict())
         return

@@ -80,13 +80,14 @@ def bundle_files(store: Store, **filters: Any) -> dict[str, bytes]:
     """The files of a bundle of ``store`` (rows filtered like :meth:`Store.rows`), manifest included."""
     from joulebench import __version__
 
+    filters = {k: v for k, v in filters.items() if v is not None}
     files: dict[str, bytes] = {}
     entries = {}
     for table in schema.TABLES:
-        applicable = {k: v for k, v in filters.items() if v is not None and _filter_applies(table, k)}
-        rows = ordered(table, store.rows(table, **applicable))
+        rows = ordered(table, _filtered(store, table, filters))
         if table == "runs" and filters:
-            used = _referenced_runs(store, filters)
+            rows_of = (_filtered(store, t, filters) for t in schema.TABLES if t != "runs")
+            used = set().union(*({r["run_id"] for r in rs} for rs in rows_of))
             rows = [r for r in rows if r["run_id"] in used]
         data = table_csv(rows, Store.columns(table))
         name = f"{table}.csv"
@@ -104,17 +105,18 @@ def bundle_files(store: Store, **filters: Any) -> dict[str, bytes]:
     return files
 
 
-def _filter_applies(table: str, name: str) -> bool:
+def _filtered(store: Store, table: str, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of ``table`` matching every filter.
+
+    None when a filter names a column the table lacks (a model filter keeps no ``meter`` windows); ``runs`` match
+    on the run's own filters, and :func:`bundle_files` keeps those the kept rows refer to.
+    """
+    if table == "runs":
+        return store.rows("runs", **{k: v for k, v in filters.items() if k in ("run_id", "gpu", "meter")})
     own = set(Store.columns(table))
-    return name in ("run_id", "gpu", "meter") or name in own
-
-
-def _referenced_runs(store: Store, filters: Mapping[str, Any]) -> set[str]:
-    used: set[str] = set()
-    for table in ("summaries", "measurements", "failures", "windows"):
-        applicable = {k: v for k, v in filters.items() if v is not None and _filter_applies(table, k)}
-        used |= {r["run_id"] for r in store.rows(table, **applicable)}
-    return used
+    if any(k not in ("run_id", "gpu", "meter") and k not in own for k in filters):
+        return []
+    return store.rows(table, **filters)
 
 
 def write_bundle(store: Store, out: str | Path, **filters: Any) -> dict[str, Any]:
