@@ -66,10 +66,18 @@ def check_choice(value: str, values: Iterable[Any], what: str) -> str:
 
         close = difflib.get_close_matches(value, vals, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
+        if len(vals) > _LIST_AT_MOST:  # thousands of names help nobody: say where to list them
+            where = _WHERE_LISTED.get(what, "")
+            raise ConfigError(f"{what} '{value}' is not in the dataset.{hint} ({len(vals)} {what}s in all{where})")
         raise ConfigError(
             f"{what} '{value}' is not in the dataset.{hint} Available {what}s: {available(vals) or 'none'}"
         )
     return value
+
+
+# An error lists the values it accepts only when they are this few; otherwise it names a command that lists them.
+_LIST_AT_MOST = 30
+_WHERE_LISTED = {"model": "; list them with `joulebench models`", "setup": "; list them with `joulebench data info`"}
 
 
 def dedupe_energy(energy: pd.DataFrame) -> pd.DataFrame:

@@ -24,9 +24,11 @@ def consistency(
         "(needs exactly one --setup), e.g. A100:torch-fp32.",
     ),
     threshold: float = typer.Option(
-        1.10, "--threshold", help="Spread (highest / lowest energy) that makes a repeated workload discordant."
+        1.10, "--threshold", min=1.0, help="Spread (highest / lowest energy) that makes a repeated workload discordant."
     ),
-    factor: float = typer.Option(1.5, "--factor", help="Distance from the median ratio that makes an outlier."),
+    factor: float = typer.Option(
+        1.5, "--factor", min=1.0, help="Distance from the median ratio that makes an outlier."
+    ),
     top: int = typer.Option(10, "--top", help="Rows to show per table (all with --json)."),
     json_out: bool = JsonOpt,
     db: Path | None = DbOpt,

@@ -15,7 +15,7 @@ from joulebench.cli.options import DbOpt, JsonOpt, SetupOpt
 def estimate(
     model: str = typer.Argument(..., help="timm tag, e.g. resnet50.a1_in1k."),
     setup: str = SetupOpt,
-    img_size: int | None = typer.Option(None, "--img-size", help="Input size when the model has several."),
+    img_size: int | None = typer.Option(None, "--img-size", min=1, help="Input size when the model has several."),
     cv: bool = typer.Option(
         False, "--cv", help="Also cross-validate the regressions on this setup, architectures and families held out."
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,17 @@ from joulebench.cli.options import (
     RunFilterOpt,
     RuntimeFilterOpt,
     StatusFilterOpt,
+    writable_file,
 )
 
 
 def export(
-    out: Path | None = typer.Argument(None, help="Output file: .csv, .csv.gz or .parquet (not with --bundle)."),
+    out_arg: Path | None = typer.Argument(
+        None, metavar="OUT", help="Output file: .csv, .csv.gz or .parquet; - for standard output (as --out)."
+    ),
+    out_opt: Path | None = typer.Option(
+        None, "--out", "-o", help="Output file: .csv, .csv.gz or .parquet; - for standard output (CSV)."
+    ),
     table: str = typer.Option("summaries", "--table", "-t", help="summaries, measurements, failures, runs or windows."),
     fmt: str | None = typer.Option(None, "--format", "-f", help="csv or parquet (default: from OUT's extension)."),
     db: Path | None = DbOpt,
@@ -44,8 +51,10 @@ def export(
     throughput_ips, latency_mean_s, optimal_batch, meter: the columns the web explorer loads.
     """
     from joulebench.errors import ConfigError
-    from joulebench.store.export import export_table
 
+    if out_arg is not None and out_opt is not None:
+        raise ConfigError("name the output file once: as --out FILE or as the argument, not both")
+    out = out_opt if out_opt is not None else out_arg
     filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
     filters = {k: v for k, v in filters.items() if v is not None}
     if bundle is not None:
@@ -54,10 +63,25 @@ def export(
         _export_bundle(db, bundle, filters)
         return
     if out is None:
-        raise ConfigError("name the output file (`joulebench export results.csv`), or pass --bundle FILE")
+        raise ConfigError("name the output file (`joulebench export --out results.csv`), or pass --bundle FILE")
+    writable_file(out, "--out", make_folder=True)
+    n = _export_table(db, out, table, fmt, filters)
+    err_console().print(
+        f"wrote {n} {table} row{'s' if n != 1 else ''} to {'standard output' if str(out) == '-' else out}"
+    )
+
+
+def _export_table(db: Path | None, out: Path, table: str, fmt: str | None, filters: dict[str, Any]) -> int:
+    """Write ``table`` to ``out`` (``-``: standard output, CSV unless --format says otherwise); its row count."""
+    from joulebench.store.export import export_bytes, export_table
+
     with open_store(db) as store:
-        n = export_table(store, out, table=table, fmt=fmt, **filters)
-    err_console().print(f"wrote {n} {table} row{'s' if n != 1 else ''} to {out}")
+        if str(out) != "-":
+            return export_table(store, out, table=table, fmt=fmt, **filters)
+        data, n = export_bytes(store, table, fmt or "csv", **filters)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return n
 
 
 def _export_bundle(db: Path | None, bundle: Path, filters: dict[str, Any]) -> None:

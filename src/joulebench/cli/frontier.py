@@ -16,7 +16,9 @@ from joulebench.errors import ConfigError
 def frontier(
     setup: str = SetupOpt,
     testset: list[str] = TestsetsOpt,
-    target: list[float] = typer.Option([], "--target", help="Accuracy (%) to predict the energy for (repeatable)."),
+    target: list[float] = typer.Option(
+        [], "--target", min=0.0, max=100.0, help="Accuracy (%) to predict the energy for (repeatable)."
+    ),
     include_test_models: bool = IncludeTestOpt,
     drop_suspect: bool = DropSuspectOpt,
     json_out: bool = JsonOpt,

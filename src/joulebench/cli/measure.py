@@ -128,7 +128,7 @@ RuntimeOpt = typer.Option(..., "--runtime", "-r", help="Runtime(s): torch-fp32, 
 MeterOpt = typer.Option("nvml", "--meter", help="Energy source: nvml, smi, sim (simulated) or rapl.")
 GpusOpt = typer.Option(None, "--gpus", help="GPUs to spread the models over, e.g. 0,1,2,3.")
 SearchOpt = typer.Option("plateau", "--search", help="Batch search: plateau (default) or paper.")
-ImgSizeOpt = typer.Option(None, "--img-size", help="Input side override (pixels).")
+ImgSizeOpt = typer.Option(None, "--img-size", min=1, help="Input side override (pixels).")
 PretrainedOnlyOpt = typer.Option(False, "--pretrained-only", help="Globs expand to pretrained tags.")
 WeightsOpt = typer.Option(None, "--weights", help="Local weights file (one model only).")
 InputShapeOpt = typer.Option(None, "--input-shape", help="Per-sample C,H,W, e.g. 3,224,224.")

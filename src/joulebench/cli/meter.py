@@ -23,7 +23,7 @@ from typing import Any
 import typer
 
 from joulebench.cli.display import console, emit_json, err_console
-from joulebench.cli.options import DbOpt, JsonOpt, db_path
+from joulebench.cli.options import DbOpt, JsonOpt, db_path, writable_file
 
 
 def _noop() -> None:
@@ -203,6 +203,8 @@ def meter(
     if idle_s < 0:
         raise ConfigError(f"--idle {idle}: the idle baseline cannot be negative")
     devices = parse_devices(device)
+    if trace is not None:  # before the command runs: its measurement must not be lost to a bad path
+        writable_file(trace, "--trace", make_folder=True)
     rc, result, provenance = _window(meter, devices, align, idle_s, argv, json_out)
     report: dict[str, Any] = {
         "command": shlex.join(argv),

@@ -22,7 +22,7 @@ from joulebench.cli.display import (
     simulated,
     table_console,
 )
-from joulebench.cli.options import DbOpt, JsonOpt, parse_count
+from joulebench.cli.options import DbOpt, JsonOpt, parse_count, parse_max_energy
 from joulebench.errors import ConfigError
 
 _TYPE_ALIASES = {
@@ -72,6 +72,20 @@ def _only_family(ds: Any, df: Any, family: str) -> Any:
     return df[df["family"] == family]
 
 
+def _matching(df: Any, pattern: str) -> Any:
+    """The rows whose model matches ``pattern`` (a glob, else a prefix), refusing a pattern that matches none."""
+    rx = re.compile(fnmatch.translate(pattern if any(c in pattern for c in "*?[") else pattern + "*"))
+    hits = df[df["model"].map(lambda m: bool(rx.match(m)))]
+    if hits.empty:
+        from joulebench.models.catalogue import closest_names
+
+        close = closest_names(pattern, sorted(set(df["model"])), n=5)
+        raise ConfigError(
+            f"no model name matches '{pattern}'. Closest: {', '.join(close) or 'none'} (a glob like 'resnet*' works)"
+        )
+    return hits
+
+
 def filter_models(
     ds: Any,
     pattern: str | None = None,
@@ -96,10 +110,11 @@ def filter_models(
         raise ConfigError(f"unknown sort key '{sort}': use one of {', '.join(SORTS)}")
     if (max_energy_j is not None or sort in ("energy", "throughput", "efficiency")) and not setup:
         raise ConfigError("energy filters and sorts need a setup: add --setup, e.g. --setup A100:tensorrt-fp16")
+    if year_min is not None and year_max is not None and year_min > year_max:
+        raise ConfigError(f"--year-min {year_min} is after --year-max {year_max}: no year is in between")
     df = ds.model_table(testset=testset, setup=setup)
     if pattern:
-        rx = re.compile(fnmatch.translate(pattern if any(c in pattern for c in "*?[") else pattern + "*"))
-        df = df[df["model"].map(lambda m: bool(rx.match(m)))]
+        df = _matching(df, pattern)
     if type_:
         df = df[df["type"] == parse_type(type_)]
     if family:
@@ -127,19 +142,21 @@ def models(
     family: str | None = typer.Option(None, "--family", help="Model family, e.g. convnext, vit, eva02, mobilenetv4."),
     year_min: int | None = typer.Option(None, "--year-min", help="Families published in or after this year."),
     year_max: int | None = typer.Option(None, "--year-max", help="Families published in or before this year."),
-    min_accuracy: float | None = typer.Option(None, "--min-accuracy", help="Minimum top-1 (%) on --testset."),
+    min_accuracy: float | None = typer.Option(
+        None, "--min-accuracy", min=0.0, max=100.0, help="Minimum top-1 (%) on --testset."
+    ),
     testset: str = typer.Option("imagenet", "--testset", help="Test set for accuracy (imagenet, imagenet-a, ...)."),
     max_params: str | None = typer.Option(None, "--max-params", help="Maximum parameters, e.g. 25M."),
     setup: str | None = typer.Option(None, "--setup", help="Energy setup GPU:runtime, e.g. H100:tensorrt-fp16."),
     max_energy: str | None = typer.Option(None, "--max-energy", help="Maximum energy per image on --setup, e.g. 20mJ."),
     sort: str = typer.Option("accuracy", "--sort", help=f"Sort by {', '.join(SORTS)}."),
-    limit: int = typer.Option(50, "--limit", help="Show at most N rows (0 = all)."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Show at most N rows (0 = all)."),
     json_out: bool = JsonOpt,
     db: Path | None = DbOpt,
 ) -> None:
     """List model configurations with their type, family, year, size, accuracy and energy."""
-    from joulebench.units import parse_energy_j
-
+    if pattern == "list":  # `joulebench models list` reads as "list the models"; no model is named list*
+        pattern = None
     ds = loading.load(db)
     df = filter_models(
         ds,
@@ -152,7 +169,7 @@ def models(
         testset=testset,
         max_params=parse_count(max_params) if max_params else None,
         setup=setup,
-        max_energy_j=parse_energy_j(max_energy, "mj") if max_energy else None,
+        max_energy_j=parse_max_energy(max_energy),
         sort=sort,
     )
     total = len(df)

@@ -16,8 +16,8 @@ DEFAULT_DB = Path("joulebench.db")
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
 DbOpt = typer.Option(None, "--db", help=f"SQLite results file (default: ${DB_ENV} or ./joulebench.db).")
 SetupOpt = typer.Option(..., "--setup", "-s", help="Setup GPU:runtime, e.g. A100:torch-fp32 (see `joulebench data`).")
-IntensityOpt = typer.Option(None, "--intensity", help="Grid carbon intensity in g CO2e/kWh, e.g. 400.")
-PriceOpt = typer.Option(None, "--price", help="Electricity price per kWh, e.g. 0.30.")
+IntensityOpt = typer.Option(None, "--intensity", min=0.0, help="Grid carbon intensity in g CO2e/kWh, e.g. 400.")
+PriceOpt = typer.Option(None, "--price", min=0.0, help="Electricity price per kWh, e.g. 0.30.")
 CurrencyOpt = typer.Option("", "--currency", help="Currency label of --price, e.g. EUR.")
 IncludeTestOpt = typer.Option(False, "--include-test-models", help="Keep timm's untrained test_* models.")
 DropSuspectOpt = typer.Option(
@@ -66,6 +66,79 @@ def results_file(db: Path | None) -> Path | None:
     return None
 
 
+def writable_file(path: Path, flag: str, make_folder: bool = False) -> Path:
+    """Check that ``path`` can be written, before any work is done; ``-`` (standard output) passes.
+
+    Args:
+        path: The output file.
+        flag: The option that named it, for the message.
+        make_folder: Create a missing folder (as the writer would) instead of refusing it.
+
+    Raises:
+        ConfigError: The path is a folder, its folder does not exist, or it cannot be written.
+    """
+    p = Path(path)
+    if str(path) == "-":
+        return p
+    if p.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder: name a file in it, e.g. {p / 'out'}")
+    folder = p.parent
+    if not folder.is_dir():
+        if not make_folder:
+            raise ConfigError(f"{flag} {path}: the folder '{folder}' does not exist; create it first or choose another")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"{flag} {path}: cannot create the folder '{folder}' ({e.strerror})") from None
+    existed = p.exists()
+    try:  # the only sure test is to open it: permissions, read-only mounts and /proc all answer here
+        with open(p, "a"):
+            pass
+    except OSError as e:
+        raise ConfigError(f"{flag} {path}: cannot write there ({e.strerror}); choose another file") from None
+    if not existed:
+        p.unlink()
+    return p
+
+
+def non_negative(value: float | None, flag: str) -> float | None:
+    """``value`` unless it is negative (None passes).
+
+    Raises:
+        ConfigError: The value is negative.
+    """
+    if value is not None and value < 0:
+        raise ConfigError(f"{flag} cannot be negative (got {value:g})")
+    return value
+
+
+def parse_max_energy(text: str | None) -> float | None:
+    """``--max-energy`` in joules; the text must name its unit (20mJ, 0.02J), so no command guesses one.
+
+    Raises:
+        ConfigError: No unit, not an energy, or negative.
+    """
+    from joulebench.units import parse_energy_j
+
+    if text is None:
+        return None
+    if re.fullmatch(r"\s*[-+]?[0-9.eE+-]+\s*", str(text)):
+        raise ConfigError(f"--max-energy {text}: name the unit, e.g. {text}mJ or {text}J")
+    value = parse_energy_j(text)
+    if value < 0:
+        raise ConfigError(f"--max-energy cannot be negative (got {text})")
+    return value
+
+
+def timm_knows(name: str) -> bool:
+    """Whether timm builds ``name`` (an architecture, with or without a tag), as ``measure`` accepts it."""
+    try:
+        import timm
+    except ImportError:
+        return False
+    return bool(timm.is_model(name))
+
+
 def parse_count(text: str | float) -> float:
     """Parse '50M', '1.5B', '300k' or '25000000' into a plain number.
 
@@ -76,7 +149,8 @@ def parse_count(text: str | float) -> float:
         return float(text)
     m = _COUNT.match(str(text))
     if not m:
-        raise ConfigError(f"cannot read the count '{text}': write e.g. 50M, 1.5B or 300k")
+        hint = " (counts cannot be negative)" if str(text).strip().startswith("-") else ""
+        raise ConfigError(f"cannot read the count '{text}': write e.g. 50M, 1.5B or 300k{hint}")
     return float(m.group(1)) * _COUNT_UNITS[m.group(2).lower()]
 
 

@@ -14,7 +14,7 @@ from joulebench.cli.options import DbOpt, JsonOpt
 
 def panel(
     setup: str = typer.Option(..., "--setup", "-s", help="Setup to choose from, e.g. H100:tensorrt-fp16."),
-    lowest: int = typer.Option(128, "--lowest", help="Take this many least-energy models of the setup."),
+    lowest: int = typer.Option(128, "--lowest", min=0, help="Take this many least-energy models of the setup."),
     frontier: bool = typer.Option(True, "--frontier/--no-frontier", help="Add the setup's Pareto frontier."),
     add: list[str] = typer.Option(
         None, "--add", help="Baseline architectures or tags to add (default: the classic five)."

@@ -29,8 +29,10 @@ from joulebench.cli.options import (
     PriceOpt,
     SetupOpt,
     TestsetsOpt,
+    non_negative,
     parse_accuracy,
     parse_count,
+    parse_max_energy,
 )
 
 #: Columns of ``rank --json``, in order (those the table has).
@@ -48,14 +50,14 @@ def thresholds(
 ) -> Any:
     """The ranking's :class:`~joulebench.analysis.scores.Thresholds` from the flags' text (None: no limit)."""
     from joulebench.analysis.scores import Thresholds
-    from joulebench.units import parse_bytes, parse_energy_j, parse_time_s
+    from joulebench.units import parse_bytes, parse_time_s
 
     return Thresholds(
         min_accuracy=None if min_accuracy is None else parse_accuracy(min_accuracy),
-        max_energy_j=None if max_energy is None else parse_energy_j(max_energy),
-        max_latency_s=None if max_latency is None else parse_time_s(max_latency),
+        max_energy_j=parse_max_energy(max_energy),
+        max_latency_s=None if max_latency is None else non_negative(parse_time_s(max_latency), "--max-latency"),
         max_params=None if max_params is None else parse_count(max_params),
-        max_memory_b=None if max_memory is None else parse_bytes(max_memory),
+        max_memory_b=None if max_memory is None else non_negative(parse_bytes(max_memory), "--max-memory"),
     )
 
 
@@ -69,7 +71,7 @@ def rank(
     max_memory: str | None = typer.Option(None, "--max-memory", help="Most memory (peak, else weights), e.g. 2GB."),
     weight: float = typer.Option(0.5, "--weight", "-w", help="Energy's weight W in [0, 1] (manhattan score)."),
     score: str = typer.Option("manhattan", "--score", help="manhattan or acc-per-joule."),
-    limit: int = typer.Option(20, "--limit", "-n", help="Show the best N."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Show the best N."),
     intensity: float | None = IntensityOpt,
     price: float | None = PriceOpt,
     currency: str = CurrencyOpt,

@@ -8,7 +8,7 @@ import typer
 
 from joulebench.cli import loading
 from joulebench.cli.display import emit_json, err_console
-from joulebench.cli.options import CurrencyOpt, DbOpt, IncludeTestOpt, IntensityOpt, JsonOpt, PriceOpt
+from joulebench.cli.options import CurrencyOpt, DbOpt, IncludeTestOpt, IntensityOpt, JsonOpt, PriceOpt, writable_file
 
 
 def report(
@@ -25,6 +25,7 @@ def report(
     """Write a self-contained HTML report (figures, tables and the numbers behind them)."""
     from joulebench.analysis.report import build_report
 
+    writable_file(out, "--out")  # before minutes of work, not after them
     ds = loading.load(db)
     rep = build_report(
         ds.energy,

@@ -291,7 +291,7 @@ def results(
         active = ", ".join(f"--{'run' if k == 'run_id' else k} {v}" for k, v in filters.items() if v is not None)
         err_console().print(
             f"no {table} in {db_path(db)}" + (f" match {active}" if active else "") + "; measure models with "
-            "`joulebench measure MODEL`" + (", or drop the filters" if active else "")
+            "`joulebench measure MODEL --runtime torch-fp32`" + (", or drop the filters" if active else "")
         )
         return
     view = _VIEWS[table](rows)

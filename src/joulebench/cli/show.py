@@ -9,7 +9,7 @@ import typer
 
 from joulebench.cli import loading
 from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, emit_json, fmt_ci, fmt_count, fmt_num, table_console
-from joulebench.cli.options import DbOpt, JsonOpt
+from joulebench.cli.options import DbOpt, JsonOpt, timm_knows
 from joulebench.errors import ConfigError
 
 
@@ -28,15 +28,29 @@ def _one_model(configs: list[tuple[str, int]], model: str) -> list[tuple[str, in
     return configs
 
 
+def _resolve(ds: Any, model: str, img_size: int | None) -> list[tuple[str, int]]:
+    """The dataset's configurations of ``model``; for a timm architecture it lacks, say what to run instead."""
+    try:
+        return ds.resolve(model, img_size)
+    except ConfigError:
+        if img_size is not None or not timm_knows(model):
+            raise
+    raise ConfigError(
+        f"'{model}' is a timm architecture without a pretrained configuration in the dataset, so nothing is known"
+        f" about it here yet: `joulebench stats {model}` counts its size, `joulebench measure {model} --runtime"
+        " torch-fp32` measures it"
+    )
+
+
 def show(
     model: str = typer.Argument(..., help="Pretrained tag (resnet50.a1_in1k) or architecture (resnet50)."),
-    img_size: int | None = typer.Option(None, "--img-size", help="Only this input size."),
+    img_size: int | None = typer.Option(None, "--img-size", min=1, help="Only this input size."),
     json_out: bool = JsonOpt,
     db: Path | None = DbOpt,
 ) -> None:
     """Everything known about one model configuration: catalogue, stats, accuracy and energy per setup."""
     ds = loading.load(db)
-    configs = _one_model(ds.resolve(model, img_size), model)
+    configs = _one_model(_resolve(ds, model, img_size), model)
     from joulebench.analysis.consistency import model_checks
 
     infos = [{**ds.describe(m, s), "checks": model_checks(ds.energy, m, s, ds.catalogue)} for m, s in configs]

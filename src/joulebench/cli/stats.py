@@ -11,10 +11,10 @@ from typing import Any
 import typer
 
 from joulebench.cli.display import as_float, emit_json, err_console, table_console
-from joulebench.cli.options import JsonOpt
+from joulebench.cli.options import JsonOpt, timm_knows
 from joulebench.errors import ConfigError
 
-Job = tuple[str, int]
+Job = tuple[str, int | None]
 
 
 def _is_glob(name: str) -> bool:
@@ -39,8 +39,8 @@ def configurations(cat: Any, models: list[str] | None, img_size: int | None) -> 
             hits = hits[hits["img_size"] == img_size]
         if len(hits):
             jobs += [(m, int(s)) for m, s in zip(hits["model"], hits["img_size"], strict=True)]
-        elif not _is_glob(name) and img_size is not None:
-            jobs.append((name, img_size))  # e.g. a non-default size or an untagged architecture: compute it
+        elif not _is_glob(name) and (img_size is not None or timm_knows(name)):
+            jobs.append((name, img_size))  # a non-default size, or an architecture without pretrained weights
         else:
             from joulebench.models.catalogue import closest_names
 
@@ -50,7 +50,10 @@ def configurations(cat: Any, models: list[str] | None, img_size: int | None) -> 
 
 
 def _statistics(jobs: list[Job], refresh: bool, workers: int) -> list[dict[str, Any]]:
-    """One row per job, in order: shipped or cached when known, computed (and cached) otherwise."""
+    """One row per job, in order: shipped or cached when known, computed (and cached) otherwise.
+
+    A job without a size takes the model's default one, so its row is found by the model's name.
+    """
     from joulebench.models.stats import compute_many, load_stats
 
     stats = load_stats()
@@ -65,14 +68,15 @@ def _statistics(jobs: list[Job], refresh: bool, workers: int) -> list[dict[str, 
         err_console().print(f"computing statistics of {len(todo)} configuration(s) (timm, no weights)...")
         for s in compute_many(todo, workers=workers, refresh=refresh):
             rows[(s.model, s.img_size)] = s.to_dict()
+            rows.setdefault((s.model, None), s.to_dict())
     return [rows[j] for j in jobs if j in rows]
 
 
 def stats(
     models: list[str] | None = typer.Argument(None, help="Names or globs (default: every pretrained configuration)."),
-    img_size: int | None = typer.Option(None, "--img-size", help="Input size (default: each configuration's)."),
+    img_size: int | None = typer.Option(None, "--img-size", min=1, help="Input size (default: each configuration's)."),
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even if shipped or cached (needs timm)."),
-    workers: int = typer.Option(1, "--workers", help="Processes for computing missing statistics."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for computing missing statistics."),
     json_out: bool = JsonOpt,
 ) -> None:
     """Parameters, MACs and activations per image (shipped for all pretrained configurations; cached)."""

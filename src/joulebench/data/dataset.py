@@ -95,7 +95,7 @@ def _energy_rows(df: Any, source: str = OWN_SOURCE) -> Any:
     missing = [c for c in need if c not in df.columns]
     if missing:
         raise ConfigError(
-            f"summaries lack column(s) {', '.join(missing)}: export them with `joulebench results export`"
+            f"summaries lack column(s) {', '.join(missing)}: export them with `joulebench export FILE.csv`"
         )
     if not len(df):
         return pd.DataFrame(columns=[*VIEW_ENERGY_COLUMNS, _FINISHED])

@@ -34,6 +34,29 @@ def read_csv_rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[s
     """
     if not path.exists():
         raise ConfigError(f"{path}: file not found; the reference folder must contain it")
+    try:
+        return _read_csv_rows(path, required)
+    except UnicodeDecodeError:
+        raise ConfigError(_not_utf8(path)) from None
+
+
+def _not_utf8(path: Path) -> str:
+    """Where ``path`` stops being UTF-8: the message names the file, the line and the byte."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                byte = raw[e.start : e.start + 1].hex()
+                return (
+                    f"{path}, line {number}: byte 0x{byte} is not UTF-8; save the file as UTF-8 (it looks like"
+                    " Latin-1 or Windows-1252), e.g. `iconv -f latin1 -t utf-8 FILE > NEW`"
+                )
+    return f"{path}: not UTF-8; save the file as UTF-8"
+
+
+def _read_csv_rows(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8", newline="") as f:
         reader = csv.reader(f)

@@ -115,8 +115,8 @@ class Store(TableReads, SweepQueries):
     def _no_results_message(self) -> str:
         return (
             f"there are no results at {self.path} yet: measure something first, e.g. "
-            "`joulebench measure resnet50.a1_in1k` (it creates the file), or point --db / $JOULEBENCH_DB "
-            "at an existing results file"
+            "`joulebench measure resnet50.a1_in1k --runtime torch-fp32` (it creates the file), or point --db / "
+            "$JOULEBENCH_DB at an existing results file"
         )
 
     def _unwritable(self, e: sqlite3.Error) -> StoreError:

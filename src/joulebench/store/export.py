@@ -108,14 +108,24 @@ def export_table(
         MissingDependencyError: Parquet without pyarrow.
     """
     out = Path(out)
-    fmt = fmt or format_from_path(out)
+    data, n = export_bytes(store, table, fmt or format_from_path(out), gz=str(out).lower().endswith(".gz"), **filters)
+    _write_atomic(out, data)
+    return n
+
+
+def export_bytes(store: Store, table: str, fmt: str, gz: bool = False, **filters: Any) -> tuple[bytes, int]:
+    """``table`` as the bytes of a CSV (gzipped when ``gz``) or Parquet file, and its number of rows.
+
+    Raises:
+        ConfigError: Unknown table, format or filter.
+        MissingDependencyError: Parquet without pyarrow.
+    """
     if fmt not in ("csv", "parquet"):
         raise ConfigError(f"unknown export format '{fmt}': use csv or parquet")
     rows = export_rows(store, table, **filters)
     cols = export_columns(table)
-    data = _csv_bytes(rows, cols, gz=str(out).lower().endswith(".gz")) if fmt == "csv" else _parquet_bytes(rows, table)
-    _write_atomic(out, data)
-    return len(rows)
+    data = _csv_bytes(rows, cols, gz=gz) if fmt == "csv" else _parquet_bytes(rows, table)
+    return data, len(rows)
 
 
 def _csv_bytes(rows: list[dict[str, Any]], cols: list[str], gz: bool) -> bytes:

@@ -457,7 +457,7 @@ def _capped(tasks: list[Task], ceilings: dict[tuple[str, int, str], tuple[int, i
         if capped is not None:
             progress.message(
                 f"{t.label()}: searching up to batch {worked} only; its worker crashed at batch {crashed} in an "
-                "earlier run (see `joulebench results --table failures`)"
+                "earlier run (see `joulebench results --failures`)"
             )
         out.append(capped or t)
     return out
