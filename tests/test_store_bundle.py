@@ -271,3 +271,11 @@ def test_a_dry_run_into_a_missing_store_writes_nothing(source, tmp_path):
     r = CliRunner().invoke(app, ["import", str(_bundle(source, tmp_path)), "--db", str(target), "--dry-run"])
     assert r.exit_code == 0, r.output
     assert "would import 18 row(s)" in " ".join(r.output.split()) and not target.exists()
+
+
+def test_cli_writes_a_bundle_folder_when_the_name_ends_with_a_slash(source, tmp_path):
+    folder = tmp_path / "new" / "bundle"
+    r = CliRunner().invoke(app, ["export", "--bundle", f"{folder}/", "--db", str(source)])
+    assert r.exit_code == 0, r.output
+    assert (folder / "manifest.json").is_file() and (folder / "summaries.csv").is_file()
+    assert read_tables(folder).kind == "bundle"

@@ -38,7 +38,7 @@ def export(
     meter: str | None = MeterFilterOpt,
     status: str | None = StatusFilterOpt,
     run: str | None = RunFilterOpt,
-    bundle: Path | None = typer.Option(
+    bundle: str | None = typer.Option(  # str: a Path would drop the trailing / that asks for a folder
         None,
         "--bundle",
         help="Write every table (runs with provenance, summaries, batches, failures, windows) to one checksummed,"
@@ -84,7 +84,7 @@ def _export_table(db: Path | None, out: Path, table: str, fmt: str | None, filte
     return n
 
 
-def _export_bundle(db: Path | None, bundle: Path, filters: dict[str, Any]) -> None:
+def _export_bundle(db: Path | None, bundle: str, filters: dict[str, Any]) -> None:
     from joulebench.store.bundle import write_bundle
 
     with open_store(db) as store:
