@@ -109,7 +109,7 @@ function panelCurves(body, i) {
   }
 }
 
-/* Three stacked plots sharing a log batch axis: energy per image (with its 95 % CI as error bars), throughput,
+/* Three stacked plots sharing a log batch axis: energy per image (log, with its 95 % CI as error bars), throughput,
  * and average power with the power limit dashed. The kept (optimal) batch is ringed. */
 function drawBatchCurve(canvas, c, limit, keptBs) {
   var dpr = window.devicePixelRatio || 1;
@@ -123,7 +123,7 @@ function drawBatchCurve(canvas, c, limit, keptBs) {
   var bmin = Math.min.apply(null, c.bs), bmax = Math.max.apply(null, c.bs);
   var xs = new Scale(bmin / 1.3, bmax * 1.3, left, w - 12, true);
   var series = [
-    { label: "mJ/img", v: c.e.map(function (e) { return e * 1e3; }), err: c.ci, color: "#0b5cad" },
+    { label: "mJ/img (log)", v: c.e.map(function (e) { return e * 1e3; }), err: c.ci, color: "#0b5cad", log: true },
     { label: "img/s", v: c.tp, color: "#009E73" },
     { label: "W", v: c.pw, color: "#D55E00", limit: limit }
   ];
@@ -132,8 +132,8 @@ function drawBatchCurve(canvas, c, limit, keptBs) {
     var vals = sr.v.filter(isFinite);
     if (sr.err) sr.v.forEach(function (v, j) { if (isFinite(sr.err[j])) vals.push(v * (1 + sr.err[j]), v * (1 - sr.err[j])); });
     if (isFinite(sr.limit)) vals.push(sr.limit);
-    var ye = extent(vals.length ? vals : [0, 1], false, 0.08);
-    var ys = new Scale(Math.max(0, ye[0]), ye[1], y0 + ph, y0, false);
+    var ye = extent(vals.length ? vals : [0, 1], !!sr.log, 0.08);
+    var ys = new Scale(sr.log ? ye[0] : Math.max(0, ye[0]), ye[1], y0 + ph, y0, !!sr.log);
     miniAxes(ctx, xs, ys, left, y0, w - 12 - left, ph, sr.label, k === 2);
     if (isFinite(sr.limit)) {
       ctx.setLineDash([5, 4]); ctx.strokeStyle = "#b00020"; ctx.lineWidth = 1.2;

@@ -26,7 +26,7 @@ Scale.prototype.inv = function (p) {
 };
 Scale.prototype.ticks = function () {
   var out = [];
-  if (this.log) {
+  if (this.log && this.fhi - this.flo >= 1) {
     var k0 = Math.floor(this.flo), k1 = Math.ceil(this.fhi);
     var mult = k1 - k0 <= 1 ? [1, 2, 3, 5, 7] : k1 - k0 <= 4 ? [1, 2, 5] : [1];
     for (var k = k0; k <= k1; k++) {
@@ -35,6 +35,7 @@ Scale.prototype.ticks = function () {
     var lo = this.lo, hi = this.hi;
     return out.filter(function (v) { return v >= lo * 0.999 && v <= hi * 1.001; });
   }
+  // linear steps, also on a log axis zoomed to less than a decade (where 1-2-5 ticks would leave one or two)
   var span = this.hi - this.lo, step = Math.pow(10, Math.floor(Math.log10(span / 6)));
   if (span / step > 30) step *= 5; else if (span / step > 12) step *= 2;
   for (var v = Math.ceil(this.lo / step) * step; v <= this.hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(10)));

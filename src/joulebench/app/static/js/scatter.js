@@ -108,7 +108,9 @@ function stamp(d, w, h, cx, cy, dk, rgb, alpha) {
     for (var x = 0; x < dk.n; x++) {
       var px = x0 + x, c = dk.m[y * dk.n + x];
       if (px < 0 || px >= w || c === 0) continue;
-      var o = (py * w + px) * 4, a = c * alpha, da = d[o + 3] / 255, oa = a + da * (1 - a), k = da * (1 - a);
+      var o = (py * w + px) * 4, a = c * alpha;
+      if (d[o + 3] === 0) { d[o] = rgb[0]; d[o + 1] = rgb[1]; d[o + 2] = rgb[2]; d[o + 3] = a * 255; continue; } // on nothing yet
+      var da = d[o + 3] / 255, oa = a + da * (1 - a), k = da * (1 - a);
       d[o] = (rgb[0] * a + d[o] * k) / oa; d[o + 1] = (rgb[1] * a + d[o + 1] * k) / oa; d[o + 2] = (rgb[2] * a + d[o + 2] * k) / oa;
       d[o + 3] = oa * 255;
     }
@@ -117,8 +119,12 @@ function stamp(d, w, h, cx, cy, dk, rgb, alpha) {
 function drawPoints(p, hx, hy) {
   var pts = explorerView.pts, dpr = window.devicePixelRatio || 1;
   var w = Math.round(p.w * dpr), h = Math.round(p.h * dpr);
-  if (dotLayer.width !== w || dotLayer.height !== h) { dotLayer.width = w; dotLayer.height = h; }
-  var lctx = dotLayer.getContext("2d"), img = lctx.createImageData(w, h), d = img.data;
+  var lctx = dotLayer.getContext("2d");
+  if (dotLayer.width !== w || dotLayer.height !== h || !dotLayer.img) {
+    dotLayer.width = w; dotLayer.height = h; dotLayer.img = lctx.createImageData(w, h);
+  }
+  var img = dotLayer.img, d = img.data;
+  d.fill(0);
   var faded = disc(2.2 * dpr), dot = disc(3 * dpr), grey = [120, 128, 136];
   for (var k = 0; k < pts.length; k++) if (!pts[k].ok) stamp(d, w, h, hx[k] * dpr, hy[k] * dpr, faded, grey, 0.35);
   for (var j = 0; j < pts.length; j++) {
@@ -173,7 +179,8 @@ function drawScatter() {
   ctx.restore();
   drawLegend();
 }
-/* Names beside the highlighted points: search matches, the model in the panel and the keyboard's point.
+/* Names beside the highlighted points: the model in the panel and the keyboard's point, the ranked models
+ * (with their rank) and the search matches.
  * Labels are placed greedily and one that would cover another is left out (the legend counts them). */
 var MAX_LABELS = 40;
 function drawLabels(p, hx, hy, all) {
@@ -184,24 +191,29 @@ function drawLabels(p, hx, hy, all) {
     var inside = hx[k] >= p.m.l && hx[k] <= p.m.l + p.pw && hy[k] >= p.m.t && hy[k] <= p.m.t + p.ph;
     if (!inside) continue;
     var first = q.i === sel || (q.i === keyFocus.i && !!q.overlay === keyFocus.overlay);
-    if (first || q.hit) want.push({ k: k, first: first });
+    var rank = q.overlay ? 0 : explorerView.rank[q.i] || 0;
+    if (first || q.hit || rank) want.push({ k: k, first: first, rank: rank || Infinity, ring: first || q.hit });
   }
-  want.sort(function (a, b) { return b.first - a.first; });
+  // the model in the panel first, then the best ranked, then the other search matches
+  want.sort(function (a, b) { return b.first - a.first || a.rank - b.rank; });
   ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
   var shown = 0, hidden = 0;
   want.forEach(function (w) {
     var k = w.k, q = all[k], x = hx[k], y = hy[k];
-    ctx.strokeStyle = w.first ? "#0b5cad" : "#e00000"; ctx.lineWidth = 2.2;
-    ctx.beginPath(); ctx.arc(x, y, 7, 0, 6.2832); ctx.stroke();
+    if (w.ring) {
+      ctx.strokeStyle = w.first ? "#0b5cad" : "#e00000"; ctx.lineWidth = 2.2;
+      ctx.beginPath(); ctx.arc(x, y, 7, 0, 6.2832); ctx.stroke();
+    }
     var label = dataset.name[q.i] + (dataset.img[q.i] ? " @" + dataset.img[q.i] : "");
-    var tw = ctx.measureText(label).width + 4;
+    var tw = ctx.measureText((w.rank < Infinity ? "#" + w.rank + " " : "") + label).width + 4;
     var bx = x + 8 + tw > p.m.l + p.pw ? x - 8 - tw : x + 8, by = y - 18;
     var box = [bx, by, bx + tw, by + 14];
     var clash = placed.some(function (o) { return box[0] < o[2] && box[2] > o[0] && box[1] < o[3] && box[3] > o[1]; });
     if ((clash || shown >= MAX_LABELS) && !w.first) { hidden++; return; }
     placed.push(box); shown++;
     ctx.fillStyle = "rgba(255,255,255,0.88)"; ctx.fillRect(bx, by, tw, 14);
-    ctx.fillStyle = w.first ? "#0b3d75" : "#7a0000"; ctx.fillText(label, bx + 2, by + 13);
+    ctx.fillStyle = w.first ? "#0b3d75" : w.ring ? "#7a0000" : "#1d2329";
+    ctx.fillText((w.rank < Infinity ? "#" + w.rank + " " : "") + label, bx + 2, by + 13);
   });
   explorerView.labels = { shown: shown, hidden: hidden };
 }
@@ -231,7 +243,7 @@ function drawLegend() {
   var txt = (s ? s.id : "no setup") + ": " + explorerView.elig.length + " ranked of " + explorerView.pts.length + " shown";
   if (explorerView.missingAcc && state.ts.length) txt += ", " + explorerView.missingAcc + " without accuracy on " + state.ts.join(" + ");
   var lb = explorerView.labels;
-  if (lb && lb.hidden) txt += "; " + lb.hidden + " highlighted name(s) not labelled where they would overlap (zoom in to see them)";
+  if (lb && lb.hidden) txt += "; " + lb.hidden + " name(s) left out where labels would overlap (zoom in to see them)";
   if (explorerView.over.length) txt += "; \u25C7 " + explorerView.overlay.id + " (" + explorerView.over.length + ")";
   if (s && s.simulated) txt += "; SIMULATED numbers";
   var flagged = explorerView.pts.filter(function (q) { return s && s.flag[q.i]; }).length;
