@@ -521,6 +521,8 @@ def test_zoom_wheel_drag_box_reset_and_thresholds_change_the_plotted_range(page,
     # the zoom is part of the link
     wait_js(page, "!window.__jb.urlPending")
     assert "zoom=" in page.url
+    page.select_option("#axis", "linear")  # a zoom on a log axis means little on a linear one
+    assert page.evaluate("__jb.state().zoom") is None and page.evaluate("__jb.scale().xlog") is False
     assert page.problems == []
 
 

@@ -94,6 +94,7 @@ function readControls() {
   $("amin").placeholder = state.score === "apj" ? "median" : "none";
   state.amin = numOrNull($("amin").value);
   state.emax = numOrNull($("emax").value);
+  if (state.axis !== $("axis").value) state.zoom = null; // a range on one axis kind means little on the other
   state.axis = $("axis").value;
   var top = numOrNull($("topn").value);
   state.top = top === null ? 10 : Math.max(1, Math.min(50, Math.round(top)));

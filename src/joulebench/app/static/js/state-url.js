@@ -73,7 +73,7 @@ function decodeState(hash) {
   if ((v = pick("cur", CURRENCIES))) s.cur = v;
   if (p.has("zoom")) {
     var z = p.get("zoom").split(",").map(Number);
-    if (z.length === 4 && z.every(isFinite) && z[1] > z[0] && z[3] > z[2] && z[0] > 0) s.zoom = z;
+    if (z.length === 4 && z.every(isFinite) && z[1] > z[0] && z[3] > z[2] && (s.axis === "linear" || z[0] > 0)) s.zoom = z;
     else notes.push("zoom '" + p.get("zoom").slice(0, 60) + "' is not a range, zoom reset");
   }
   if (p.has("m")) {
