@@ -279,3 +279,10 @@ def test_cli_writes_a_bundle_folder_when_the_name_ends_with_a_slash(source, tmp_
     assert r.exit_code == 0, r.output
     assert (folder / "manifest.json").is_file() and (folder / "summaries.csv").is_file()
     assert read_tables(folder).kind == "bundle"
+
+
+def test_a_parquet_export_is_refused_with_what_import_reads(source, tmp_path):
+    out = tmp_path / "s.parquet"
+    out.write_bytes(b"PAR1 not really")
+    with Store(tmp_path / "t.db") as target, pytest.raises(ConfigError, match="import reads bundles and CSV exports"):
+        import_bundle(target, out)

@@ -177,6 +177,11 @@ def _raw_files(path: Path) -> dict[str, bytes]:
                 return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
         except (zipfile.BadZipFile, OSError) as e:
             raise ConfigError(f"{path} is not a readable bundle ({e}): write it again with `export --bundle`") from None
+    if path.suffix.lower() in (".parquet", ".pq"):
+        raise ConfigError(
+            f"{path} is a Parquet export: import reads bundles and CSV exports; write one with "
+            "`joulebench export --bundle FILE` (or export the tables as .csv)"
+        )
     return {path.name: path.read_bytes()}
 
 
