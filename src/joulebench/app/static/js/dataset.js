@@ -56,6 +56,7 @@ function addSetup(meta, idx, cols) {
   }
   dataset.setups.push(s);
   dataset.setupById[s.id] = s;
+  dataset.version = (dataset.version || 0) + 1; // drawn layers cached on the data know it changed
   return s;
 }
 function resizeAll(n) {

@@ -38,8 +38,8 @@ function init() {
   $("search-clear").addEventListener("click", function () { state.q = ""; syncControls(); changed("search clear"); });
   $("reset").addEventListener("click", function () { var v = state.view; state = defaults(); state.view = v; syncControls(); changed("reset"); });
   $("upload").addEventListener("change", function (ev) { onUpload(ev.target.files && ev.target.files[0]); });
-  $("tab-explorer").addEventListener("click", function () { state.view = "explorer"; syncControls(); changed("tab"); });
-  $("tab-compare").addEventListener("click", function () { state.view = "compare"; syncControls(); changed("tab"); });
+  $("tab-explorer").addEventListener("click", function () { state.view = "explorer"; syncControls(); scatter.forget(); changed("tab"); });
+  $("tab-compare").addEventListener("click", function () { state.view = "compare"; syncControls(); cmpPlot.forget(); changed("tab"); });
   $("prev-page").addEventListener("click", function () { pages.explorer--; changed("page", drawTable); });
   $("next-page").addEventListener("click", function () { pages.explorer++; changed("page", drawTable); });
   $("cmp-prev").addEventListener("click", function () { pages.compare--; changed("page", drawCmpTable); });
@@ -53,13 +53,13 @@ function init() {
   });
   window.addEventListener("hashchange", function () {
     if (location.hash === encodeState()) return;
-    state = decodeState(location.hash); syncControls(); changed("hash");
+    state = decodeState(location.hash); syncControls(); scatter.forget(); cmpPlot.forget(); changed("hash");
   });
   var pending = false;
   window.addEventListener("resize", function () {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(function () { pending = false; renderAll(); });
+    requestAnimationFrame(function () { pending = false; scatter.forget(); cmpPlot.forget(); renderAll(); });
   });
 
   if (!dataset.setups.length) setMsg("This site holds no energy measurements: measure with `joulebench measure`, then rebuild it.", "error");

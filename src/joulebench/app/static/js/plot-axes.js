@@ -4,8 +4,12 @@ function Plot(canvas) {
   this.ctx = canvas.getContext("2d");
   this.m = { l: 58, r: 14, t: 12, b: 40 };
 }
+/* The box is measured once and again only after a resize or a change of view (forget()): measuring in the
+ * middle of a redraw forces the browser to lay out the page an extra time per control change. */
+Plot.prototype.forget = function () { this.box = null; };
 Plot.prototype.size = function () {
-  var r = this.c.parentNode.getBoundingClientRect();
+  if (!this.box || !this.box.width) this.box = this.c.parentNode.getBoundingClientRect();
+  var r = this.box;
   var dpr = window.devicePixelRatio || 1;
   var w = Math.max(200, Math.floor(r.width)), h = Math.max(160, Math.floor(r.height));
   if (this.c.width !== w * dpr || this.c.height !== h * dpr) { this.c.width = w * dpr; this.c.height = h * dpr; }

@@ -119,6 +119,12 @@ function stamp(d, w, h, cx, cy, dk, rgb, alpha) {
 function drawPoints(p, hx, hy) {
   var pts = explorerView.pts, dpr = window.devicePixelRatio || 1;
   var w = Math.round(p.w * dpr), h = Math.round(p.h * dpr);
+  // the dots move only with what is shown, the thresholds, the axes and the zoom: a change of weight, score
+  // (with a set minimum accuracy), top N, carbon or currency reuses them
+  var key = [state.setup, state.ts, state.types, state.fams, state.q, explorerView.amin, state.emax, state.axis,
+    state.zoom, w, h, dataset.version, pts.length].join("|");
+  if (key === dotLayer.key) { p.ctx.drawImage(dotLayer, 0, 0, p.w, p.h); return; }
+  dotLayer.key = key;
   var lctx = dotLayer.getContext("2d");
   if (dotLayer.width !== w || dotLayer.height !== h || !dotLayer.img) {
     dotLayer.width = w; dotLayer.height = h; dotLayer.img = lctx.createImageData(w, h);
