@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json, fmt_mj, table_console
+from joulebench.cli.display import console, emit_json, fmt_mj, print_table
 from joulebench.cli.options import DbOpt, JsonOpt
 from joulebench.errors import ConfigError
 
@@ -80,7 +80,7 @@ def _print_summary(table: Any, threshold: float) -> None:
             f"{r['max_spread']:.2f}",
             str(r["discordant"]),
         )
-    table_console().print(t)
+    print_table(t)
     if table.empty:
         console().print("no setup measured one workload under two or more tags")
 
@@ -99,7 +99,7 @@ def _print_groups(setup: str, groups: Any, top: int) -> None:
             fmt_mj(r["energy_max_j"]),
             f"{r['spread']:.2f}",
         )
-    table_console().print(t)
+    print_table(t)
 
 
 def _print_outliers(outl: Any, top: int) -> None:
@@ -125,7 +125,7 @@ def _print_outliers(outl: Any, top: int) -> None:
             f"{r['power_off_by']:.2f}x" if math.isfinite(r["power_off_by"]) else "-",
             names.get(r["blame"], "-"),
         )
-    table_console().print(t)
+    print_table(t)
 
 
 def register(app: typer.Typer) -> None:

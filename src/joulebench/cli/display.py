@@ -47,6 +47,72 @@ def table_console():
     return c if c.is_terminal else Console(width=200)
 
 
+def _cell_len(cell: Any) -> int:
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    if isinstance(cell, Text):
+        return cell.cell_len
+    try:
+        return Text.from_markup(str(cell)).cell_len
+    except MarkupError:
+        return len(str(cell))
+
+
+def _natural_width(column: Any) -> int:
+    """The characters a column takes with its cells unwrapped (a header wraps at its spaces), padding and a rule."""
+    header = max((_cell_len(word) for word in str(column.header).split()), default=0)
+    return max([header, *(_cell_len(c) for c in column._cells)]) + 3
+
+
+def print_table(table: Any, essential: tuple[str, ...] | None = None, wide: bool = False) -> None:
+    """Print a table where people read it: whole names always, fewer columns when the terminal is narrow.
+
+    Piped or redirected, the table is plain text (no frame, no colour) with every column, never cut. In a
+    terminal, the ``essential`` columns keep their full width and the others are left out, rightmost first,
+    until the table fits; a caption names them. ``wide`` keeps them all, as wide as they need (the terminal
+    wraps the lines).
+
+    Args:
+        table: A rich table.
+        essential: Headers of the columns that are never left out nor cut; None: all of them (for a command
+            without ``--wide``).
+        wide: Show every column at its full width.
+    """
+    from rich.console import Console
+
+    out = console()
+    if essential is None:
+        essential = tuple(str(c.header) for c in table.columns)
+    for col in table.columns:
+        if col.header in essential:  # as wide as its widest cell: a name is never cut (its header may wrap)
+            col.min_width = col.max_width = _natural_width(col) - 3
+    natural = sum(_natural_width(c) for c in table.columns) + 1
+    if not out.is_terminal:
+        table.box, table.show_edge, table.title_justify, table.caption_justify = None, False, "left", "left"
+        plain = Console(width=10_000, color_system=None, highlight=False)
+        plain.width = max(plain.measure(table).maximum, 80)
+        plain.print(table)
+        return
+    if wide:
+        full = Console(width=10_000)
+        full.width = max(full.measure(table).maximum, out.width)
+        full.print(table)
+        return
+    hidden: list[str] = []
+    while natural > out.width:
+        droppable = [i for i, c in enumerate(table.columns) if c.header not in essential]
+        if not droppable:
+            break
+        col = table.columns.pop(droppable[-1])
+        natural -= _natural_width(col)
+        hidden.insert(0, str(col.header))
+    if hidden:
+        note = f"left out at this width: {', '.join(hidden)} (--wide shows all)"
+        table.caption = f"{table.caption}; {note}" if table.caption else note
+    out.print(table)
+
+
 def simulated(*setups: str | None) -> list[str]:
     """The setups among ``setups`` that hold the simulated meter's numbers (``H200:torch-fp32:sim``)."""
     return [s for s in setups if s and s.endswith(":sim")]

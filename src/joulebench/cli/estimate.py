@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json, fmt_mj, print_simulated_banner, simulated, table_console
+from joulebench.cli.display import console, emit_json, fmt_mj, print_simulated_banner, print_table, simulated
 from joulebench.cli.options import DbOpt, JsonOpt, SetupOpt
 
 
@@ -74,7 +74,7 @@ def _print(res: dict[str, Any]) -> None:
     for e in res["estimates"]:
         err = "" if e["error_pct"] is None else f"{e['error_pct']:+.0f}%"
         t.add_row(e["estimator"], fmt_mj(e["energy_per_image_j"]), err, e["note"])
-    table_console().print(t)
+    print_table(t)
     for r in res.get("cross_validation", []):
         held = "architectures" if r["grouping"] == "arch" else "families"
         console().print(
@@ -93,13 +93,13 @@ def _print_fit(setup: str, fit: dict[str, Any]) -> None:
         c.add_column(col, justify="left" if col == "statistic" else "right")
     for r in fit["correlations"]:
         c.add_row(r["feature"], str(r["n"]), f"{r['pearson']:.3f}", f"{r['spearman']:.3f}", f"{r['pearson_log']:.3f}")
-    table_console().print(c)
+    print_table(c)
     t = Table(title=escape("ln E[mJ] = const + b ln params + c ln GMACs + d ln activations"))
     for col in ("term", "coefficient", "std. error", f"{fit['confidence']:.0%} interval"):
         t.add_column(col, justify="left" if col == "term" else "right")
     for r in fit["coefficients"]:
         t.add_row(r["term"], f"{r['value']:.4f}", f"{r['se']:.4f}", f"[{r['low']:.4f}, {r['high']:.4f}]")
-    table_console().print(t)
+    print_table(t)
     console().print(
         f"n {fit['n']}, R² {fit['r2']:.3f}; MAPE in-sample {fit['in_sample_mape']:.1f}%, {fit['folds']}-fold "
         f"{fit['cv_mape_arch']:.1f}% (architectures held out), {fit['cv_mape_family']:.1f}% (families held out)"

@@ -8,7 +8,15 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json, fmt_mj, missing, print_simulated_banner, simulated, table_console
+from joulebench.cli.display import (
+    console,
+    emit_json,
+    fmt_mj,
+    missing,
+    print_simulated_banner,
+    print_table,
+    simulated,
+)
 from joulebench.cli.options import DbOpt, DropSuspectOpt, IncludeTestOpt, JsonOpt, SetupOpt, TestsetsOpt
 from joulebench.errors import ConfigError
 
@@ -80,7 +88,7 @@ def _print_families(fams: Any, label: str) -> None:
         t.add_column(c, justify="left" if c == "family" else "right")
     for r in fams.itertuples():
         t.add_row(str(r.family), str(r.n), fmt_mj(r.min_energy_j), fmt_mj(r.max_energy_j), f"{r.max_accuracy:.2f}")
-    table_console().print(t)
+    print_table(t)
 
 
 def predictions(fit: Any, fit_error: str | None, targets: list[float]) -> list[dict[str, Any]]:
@@ -131,7 +139,7 @@ def _print(
             f"{r['accuracy']:.2f}",
             fmt_mj(r["energy_per_image_j"]),
         )
-    table_console().print(t)
+    print_table(t)
     out = console()
     if fit is not None:
         out.print(

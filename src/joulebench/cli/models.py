@@ -19,10 +19,10 @@ from joulebench.cli.display import (
     fmt_num,
     missing,
     print_simulated_banner,
+    print_table,
     simulated,
-    table_console,
 )
-from joulebench.cli.options import DbOpt, JsonOpt, parse_count, parse_max_energy
+from joulebench.cli.options import DbOpt, JsonOpt, WideOpt, parse_count, parse_max_energy
 from joulebench.errors import ConfigError
 
 _TYPE_ALIASES = {
@@ -153,6 +153,7 @@ def models(
     limit: int = typer.Option(50, "--limit", min=0, help="Show at most N rows (0 = all)."),
     json_out: bool = JsonOpt,
     db: Path | None = DbOpt,
+    wide: bool = WideOpt,
 ) -> None:
     """List model configurations with their type, family, year, size, accuracy and energy."""
     if pattern == "list":  # `joulebench models list` reads as "list the models"; no model is named list*
@@ -181,12 +182,13 @@ def models(
         sim = bool(simulated(setup))
         emit_json([{**{c: _py(r.get(c)) for c in JSON_COLUMNS}, "simulated": sim} for r in df.to_dict("records")])
         return
-    _print(df, total, testset, setup)
+    _print(df, total, testset, setup, wide)
 
 
-def _print(df: Any, total: int, testset: str, setup: str | None) -> None:
+def _print(df: Any, total: int, testset: str, setup: str | None, wide: bool) -> None:
     from rich.table import Table
 
+    energy_col = f"energy {setup}" + (" SIMULATED" if simulated(setup) else "")
     from joulebench.units import fmt_energy
 
     t = Table(title=f"{total} model configuration(s)" + (f", first {len(df)}" if len(df) < total else ""))
@@ -194,7 +196,7 @@ def _print(df: Any, total: int, testset: str, setup: str | None) -> None:
         t.add_column(c, justify="right" if c not in ("model", "type", "family") else "left")
     if setup:
         print_simulated_banner(setup)
-        t.add_column(f"energy {setup}" + (" SIMULATED" if simulated(setup) else ""), justify="right")
+        t.add_column(energy_col, justify="right")
         t.add_column("img/s", justify="right")
     for r in df.to_dict("records"):
         row = [
@@ -211,7 +213,7 @@ def _print(df: Any, total: int, testset: str, setup: str | None) -> None:
             e = r.get("energy_per_image_j")
             row += [fmt_energy(None if missing(e) else float(e)), fmt_num(r.get("throughput_ips"), ",.0f")]
         t.add_row(*row)
-    table_console().print(t)
+    print_table(t, ("model", "px", f"top-1 {testset}", energy_col), wide)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,7 @@ DropSuspectOpt = typer.Option(
     "--drop-suspect",
     help="Leave out this setup's readings that fail a consistency check (see `joulebench consistency`).",
 )
+WideOpt = typer.Option(False, "--wide", help="Show every column, however narrow the terminal.")
 TestsetsOpt = typer.Option(["imagenet"], "--testset", "-t", help="Test set(s); several are averaged.")
 
 # The filters that ``results`` and ``export`` share.

@@ -8,8 +8,8 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import console, emit_json, print_simulated_banner
-from joulebench.cli.options import DbOpt, JsonOpt
+from joulebench.cli.display import emit_json, print_simulated_banner, print_table
+from joulebench.cli.options import DbOpt, JsonOpt, WideOpt
 
 
 def panel(
@@ -25,6 +25,7 @@ def panel(
     ),
     json_out: bool = JsonOpt,
     db: Path | None = DbOpt,
+    wide: bool = WideOpt,
 ) -> None:
     """Choose a panel of model configurations: the cheapest on a setup, its frontier and classic baselines."""
     from joulebench.analysis.panel import CLASSICS, distinct_first, select_panel
@@ -40,10 +41,10 @@ def panel(
         emit_json(df.to_dict(orient="records"))
     else:
         print_simulated_banner(setup)
-        _print(df, setup)
+        _print(df, setup, wide)
 
 
-def _print(df: Any, setup: str) -> None:
+def _print(df: Any, setup: str, wide: bool) -> None:
     from rich.table import Table
 
     from joulebench.units import fmt_energy
@@ -53,7 +54,7 @@ def _print(df: Any, setup: str) -> None:
         t.add_column(col)
     for r in df.itertuples():
         t.add_row(r.model, str(r.img_size), f"{r.accuracy:.2f}", fmt_energy(r.energy_per_image_j), r.why)
-    console().print(t)
+    print_table(t, ("model", "px", "energy"), wide)
 
 
 def register(app: typer.Typer) -> None:

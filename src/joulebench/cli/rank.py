@@ -17,8 +17,8 @@ from joulebench.cli.display import (
     fmt_mj,
     missing,
     print_simulated_banner,
+    print_table,
     simulated,
-    table_console,
 )
 from joulebench.cli.options import (
     CurrencyOpt,
@@ -29,6 +29,7 @@ from joulebench.cli.options import (
     PriceOpt,
     SetupOpt,
     TestsetsOpt,
+    WideOpt,
     non_negative,
     parse_accuracy,
     parse_count,
@@ -78,6 +79,7 @@ def rank(
     drop_suspect: bool = DropSuspectOpt,
     json_out: bool = JsonOpt,
     db: Path | None = DbOpt,
+    wide: bool = WideOpt,
 ) -> None:
     """Rank models on a setup by efficiency score after thresholds (with carbon and cost per million images)."""
     from joulebench.analysis.carbon import add_carbon_columns
@@ -97,7 +99,7 @@ def rank(
         err_console().print(f"[yellow]{res.reason}[/yellow]")
         return
     print_simulated_banner(setup)
-    _print(res, table, setup, testset, currency)
+    _print(res, table, setup, testset, currency, wide)
 
 
 def _json(res: Any, table: Any, setup: str, testset: list[str], currency: str, dropped: Any) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def _wide(ci95_rel: Any) -> bool:
     return wide_ci(None if missing(ci95_rel) else float(ci95_rel))
 
 
-def _print(res: Any, table: Any, setup: str, testset: list[str], currency: str) -> None:
+def _print(res: Any, table: Any, setup: str, testset: list[str], currency: str, wide: bool) -> None:
     from rich.table import Table
 
     acc_label = "top-1 %" if testset == ["imagenet"] else f"top-1 % ({'+'.join(testset)})"
@@ -156,7 +158,7 @@ def _print(res: Any, table: Any, setup: str, testset: list[str], currency: str) 
         )
     if "ci95_rel" in table.columns and any_wide_ci(table["ci95_rel"]):
         t.caption = WIDE_CI_NOTE
-    table_console().print(t)
+    print_table(t, ("#", "model", "px", acc_label, "mJ/img", "±CI95", "score"), wide)
     dropped = [f"{f['threshold']}: -{f['removed']}" for f in res.filtered if f["removed"]]
     err_console().print(f"{res.candidates} candidates" + (f"; {', '.join(dropped)}" if dropped else ""))
 

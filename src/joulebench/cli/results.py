@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, console, emit_json, err_console, fmt_ci
+from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, emit_json, err_console, fmt_ci, print_table
 from joulebench.cli.loading import open_store
 from joulebench.cli.options import (
     DbOpt,
@@ -18,6 +18,7 @@ from joulebench.cli.options import (
     RunFilterOpt,
     RuntimeFilterOpt,
     StatusFilterOpt,
+    WideOpt,
     db_path,
 )
 
@@ -203,7 +204,7 @@ def _windows_table(rows: list[dict[str, Any]]):
     return t
 
 
-def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json: bool) -> None:
+def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json: bool, wide: bool) -> None:
     """``results --stale``: the stale results among the summaries that match the filters."""
     from rich.table import Table
 
@@ -229,14 +230,15 @@ def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json:
     for r in rows:
         t.add_row(r["model"], str(r["img_size"]), r["runtime"], _gpu(r["gpu_name"]), _meter_cell(r["meter"]),
                   str(r["next_batch"]))  # fmt: skip
-    console().print(t)
+    print_table(t, ("model", "img", "runtime", "next batch"), wide)
 
 
+#: Each listing: how it is built, and the columns it keeps at any width.
 _VIEWS = {
-    "summaries": _summaries_table,
-    "measurements": _batches_table,
-    "failures": _failures_table,
-    "windows": _windows_table,
+    "summaries": (_summaries_table, ("model", "img", "runtime", "mJ/img", "±CI95", "status")),
+    "measurements": (_batches_table, ("model", "img", "runtime", "batch", "mJ/img")),
+    "failures": (_failures_table, ("model", "runtime", "reason")),
+    "windows": (_windows_table, ("id", "label", "energy")),
 }
 
 
@@ -259,6 +261,7 @@ def results(
     ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N rows."),
     as_json: bool = JsonOpt,
+    wide: bool = WideOpt,
 ) -> None:
     """Show stored results: per-model summaries (default), per-batch rows, failures, meter windows or stale results.
 
@@ -274,7 +277,7 @@ def results(
     table = chosen[0] if chosen else "summaries"
     filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
     if table == "stale":
-        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json)
+        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json, wide)
         return
     with open_store(db) as store:
         rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))
@@ -286,7 +289,6 @@ def results(
             rows = [{**r, "ci95_wide": wide_ci(r["ci95_rel"])} for r in rows]
         emit_json(rows)
         return
-    out = console()
     if not rows:
         active = ", ".join(f"--{'run' if k == 'run_id' else k} {v}" for k, v in filters.items() if v is not None)
         err_console().print(
@@ -294,7 +296,8 @@ def results(
             "`joulebench measure MODEL --runtime torch-fp32`" + (", or drop the filters" if active else "")
         )
         return
-    view = _VIEWS[table](rows)
+    build, essential = _VIEWS[table]
+    view = build(rows)
     notes = []
     if any(r.get("meter") == "sim" for r in rows):
         notes.append("[bold magenta]sim[/] = simulated meter: not a hardware measurement")
@@ -304,7 +307,7 @@ def results(
         notes.append(f"showing {len(rows)} of {total} rows (--limit)")
     if notes:
         view.caption = "; ".join(notes)
-    out.print(view)
+    print_table(view, essential, wide)
 
 
 def register(app: typer.Typer) -> None:

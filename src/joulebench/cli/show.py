@@ -8,7 +8,16 @@ from typing import Any
 import typer
 
 from joulebench.cli import loading
-from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, emit_json, fmt_ci, fmt_count, fmt_num, table_console
+from joulebench.cli.display import (
+    WIDE_CI_NOTE,
+    any_wide_ci,
+    emit_json,
+    fmt_ci,
+    fmt_count,
+    fmt_num,
+    print_table,
+    table_console,
+)
 from joulebench.cli.options import DbOpt, JsonOpt, timm_knows
 from joulebench.errors import ConfigError
 
@@ -120,9 +129,9 @@ def _print(info: dict[str, Any]) -> None:
             t.add_column(c)
         for r in sorted(info["accuracy"], key=lambda r: (r["testset"], r["source"])):
             t.add_row(r["testset"], fmt_num(r["top1"], ".2f"), fmt_num(r["top5"], ".2f"), r["source"])
-        out.print(t)
+        print_table(t)
     if info["energy"]:
-        out.print(_energy(info["energy"]))
+        print_table(_energy(info["energy"]))
     for c in info.get("checks", []):
         out.print(f"[yellow]check ({c['check']}):[/] {c['message']}")
     if info["throughput"]:
@@ -131,7 +140,7 @@ def _print(info: dict[str, Any]) -> None:
             t.add_column(c)
         for r in info["throughput"]:
             t.add_row(r["setup"], fmt_num(r["throughput_ips"], ",.0f"), fmt_num(r["batch_size"], ".0f"))
-        out.print(t)
+        print_table(t)
 
 
 def register(app: typer.Typer) -> None:

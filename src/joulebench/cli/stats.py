@@ -10,8 +10,8 @@ from typing import Any
 
 import typer
 
-from joulebench.cli.display import as_float, emit_json, err_console, table_console
-from joulebench.cli.options import JsonOpt, timm_knows
+from joulebench.cli.display import as_float, emit_json, err_console, print_table
+from joulebench.cli.options import JsonOpt, WideOpt, timm_knows
 from joulebench.errors import ConfigError
 
 Job = tuple[str, int | None]
@@ -78,6 +78,7 @@ def stats(
     refresh: bool = typer.Option(False, "--refresh", help="Recompute even if shipped or cached (needs timm)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for computing missing statistics."),
     json_out: bool = JsonOpt,
+    wide: bool = WideOpt,
 ) -> None:
     """Parameters, MACs and activations per image (shipped for all pretrained configurations; cached)."""
     from joulebench.models.catalogue import load_catalogue
@@ -89,10 +90,10 @@ def stats(
         cols = ("model", "img_size", "params", "macs", "activations", "method", "timm_version")
         emit_json([{c: _py(r.get(c)) for c in cols} for r in ordered])
         return
-    _print(ordered)
+    _print(ordered, wide)
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
+def _print(rows: list[dict[str, Any]], wide: bool) -> None:
     from rich.table import Table
 
     from joulebench.models.stats import human_count
@@ -109,7 +110,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
             human_count(as_float(r.get("activations"))),
             str(r.get("method")),
         )
-    table_console().print(t)
+    print_table(t, ("model", "px", "params", "MACs"), wide)
 
 
 def register(app: typer.Typer) -> None:
