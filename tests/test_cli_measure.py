@@ -63,7 +63,7 @@ def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
     assert 1 in batches and max(batches) <= 4
     assert s["optimal_batch"] in batches and s["energy_per_image_batch1_j"] is not None
     assert all(r["status"] == "ok" and r["iterations"] >= 3 for r in rows)
-    assert run["meter"] == "sim" and run["config"]["search"] == "plateau" and run["config"]["max_batch"] == 4
+    assert run["meter"] == "sim" and run["config"]["search"] == "scan" and run["config"]["max_batch"] == 4
 
     # same command again: everything is done, nothing is measured or recorded
     code, out, err = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -73,13 +74,20 @@ def test_stop_ends_the_wait_and_an_unreadable_temperature_is_noted():
     assert not c.reached and "could not read the temperature" in c.note()
 
 
-def test_the_new_option_keeps_the_tracked_datasets_resume_hash():
-    # data/h200/dataset was measured before --cooldown 45C existed; at its default the option must not change
-    # the configuration's hash, or the next session would measure the whole dataset again.
-    stored = set(pd.read_csv(ROOT / "data/h200/dataset/runs.csv")["config_hash"])
-    assert config_hash(SweepOptions(meter="nvml").to_config()) in stored
-    cooled = SweepOptions(meter="nvml", cooldown_to_c=45.0).to_config()
+def test_options_added_later_keep_the_tracked_datasets_resume_hash():
+    # data/h200/dataset was measured before --cooldown 45C and the scan search existed; at their defaults these
+    # options must not change that configuration's hash, or resuming would measure the whole dataset again.
+    runs = pd.read_csv(ROOT / "data/h200/dataset/runs.csv")
+    stored = set(runs["config_hash"])
+    config = json.loads(runs["config"].iloc[0])
+    again = SweepOptions.from_dict(config).to_config()
+    assert "scan_rise" not in again and "cooldown_to_c" not in again
+    again["protocol_version"] = config["protocol_version"]
+    assert config_hash(again) in stored
+    cooled = SweepOptions.from_dict({**config, "cooldown_to_c": 45.0}).to_config()
+    cooled["protocol_version"] = config["protocol_version"]
     assert cooled["cooldown_to_c"] == 45.0 and config_hash(cooled) not in stored
+    assert config_hash(SweepOptions(meter="nvml").to_config()) not in stored  # the default protocol changed
 
 
 def test_the_flag_takes_a_pause_or_a_temperature():

@@ -188,7 +188,7 @@ def test_scout_can_be_turned_off():
 
 
 def test_searches_are_registered_by_name():
-    assert SEARCHES.names() == ["paper", "plateau"]
+    assert SEARCHES.names() == ["paper", "plateau", "scan"]
     assert get_search("plateau") is plateau_search
     with pytest.raises(ConfigError, match="plateau"):
         get_search("platau")

@@ -1,4 +1,4 @@
-"""Which stored results the current plateau rule would have continued (``joulebench.sweep.stale``)."""
+"""Which stored results the current batch search (scan) would have continued (``joulebench.sweep.stale``)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ def test_a_ladder_that_stopped_on_a_bump_asks_for_the_next_doubling():
 
 
 def test_a_ladder_the_current_rule_ends_the_same_way_is_not_stale():
-    flat = [(1, 20.0), (2, 10.0), (4, 5.0), (8, 5.1), (16, 5.2)]  # two doublings without 1 %, the last not falling
-    assert next_scout(PLATEAU, _ladder(flat), runtime="torch-fp32") is None
+    rising = [(1, 20.0), (2, 10.0), (4, 5.0), (8, 6.0), (16, 7.0)]  # two scouts over 10 % above the best, rising
+    assert next_scout(PLATEAU, _ladder(rising), runtime="torch-fp32") is None
+    flat = [(1, 20.0), (2, 10.0), (4, 5.0), (8, 5.1), (16, 5.2)]  # the plateau rule ended here; the scan goes on
+    assert next_scout(PLATEAU, _ladder(flat), runtime="torch-fp32") == 32
     oom = [*_ladder(VGG16), (64, "oom", None)]  # out of memory ends any search
     assert next_scout(PLATEAU, oom, runtime="compile-fp16") is None
 
@@ -66,7 +68,8 @@ def _save(store: Store, run_id: str, model: str, points, finished_at: str, phase
 
 
 def test_stale_results_judge_each_configurations_latest_result(tmp_path):
-    complete = [*VGG16, (64, 70.6), (128, 54.6), (256, 53.1), (512, 52.6), (1024, 48.4), (2048, 52.6), (4096, 52.7)]
+    complete = [*VGG16, (64, 70.6), (128, 54.6), (256, 53.1), (512, 52.6), (1024, 48.4), (2048, 52.6), (4096, 52.7),
+                (8192, 60.0), (16384, 70.0)]  # fmt: skip
     with Store(tmp_path / "r.db") as store:
         _save(store, "old", "vgg16.tv_in1k", VGG16, "2026-11-28T10:00:00+00:00")
         _save(store, "other", "resnet50.a1_in1k", VGG16, "2026-11-28T11:00:00+00:00")
@@ -106,7 +109,7 @@ def test_results_stale_lists_them_per_setup_and_takes_the_filters(tmp_path):
             store,
             "other",
             "resnet50.a1_in1k",
-            [(1, 20.0), (2, 10.0), (4, 5.0), (8, 5.1), (16, 5.2)],
+            [(1, 20.0), (2, 10.0), (4, 5.0), (8, 6.0), (16, 7.0)],
             "2026-11-28T11:00:00+00:00",
         )  # fmt: skip  (a complete ladder)
     env = {"COLUMNS": "200", "JOULEBENCH_DB": ""}
@@ -136,7 +139,7 @@ def test_stale_by_setup_judges_each_gpu_model_on_its_own_results_and_crashes():
             store,
             "a100",
             "vgg16.tv_in1k",
-            [*VGG16, (64, 70.0), (128, 70.1), (256, 70.2)],
+            [*VGG16, (64, 70.0), (128, 80.0), (256, 90.0)],
             "2026-11-28T12:00Z",
             gpu="A100",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -47,52 +48,70 @@ def _gpus(text: str | None) -> list[int] | None:
         raise ConfigError(f"--gpus takes comma-separated GPU indices, e.g. 0,1,2,3 (got '{text}')") from None
 
 
+def _flag_time(flag: str, text: str | None) -> float | None:
+    """A time flag in seconds; None when the flag was not given (the protocol's value stands)."""
+    return None if text is None else _time(flag, text) or 0.0
+
+
 def build_options(
     *,
     meter: str,
-    search: str,
+    search: str | None,
     tf32: str | None,
     cuda_graphs: bool,
-    warmup: str,
-    min_iters: int,
-    min_window: str,
+    warmup: str | None,
+    min_iters: int | None,
+    min_window: str | None,
     precision: str | None,
     max_window: str | None,
     cooldown: str,
-    idle: str,
+    idle: str | None,
     max_batch: int | None,
     latency_budget: str | None,
     start_batch: int = 1,
     static_scouts: bool = False,
+    protocol: str = "default",
 ) -> Any:
     """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
+
+    Flags left at None keep the value of the named ``protocol`` (``default`` or ``paper``).
 
     Raises:
         ConfigError: A flag cannot be read or is out of range.
     """
-    from joulebench.sweep.tasks import SweepOptions
+    from joulebench.sweep.tasks import protocol_options
     from joulebench.units import is_temperature, parse_percent, parse_temperature_c
 
     budget = None if latency_budget in (None, "", "none", "off") else _time("--latency-budget", latency_budget)
     to_c = parse_temperature_c(cooldown) if is_temperature(cooldown) else None
-    opts = SweepOptions(
+    precision_set = precision is not None and precision not in ("", "off")
+    overrides: dict[str, Any] = {
+        "search": search,
+        "warmup_s": _flag_time("--warmup", warmup),
+        "min_iters": min_iters,
+        "min_window_s": _flag_time("--min-window", min_window),
+        "precision": parse_percent(precision) if precision_set else None,
+        "max_window_s": _flag_time("--max-window", max_window),
+        "idle_s": _flag_time("--idle", idle),
+    }
+    opts = protocol_options(
+        protocol,
         meter=meter,
-        search=search,
-        warmup_s=_time("--warmup", warmup) or 0.0,
-        min_iters=min_iters,
-        min_window_s=_time("--min-window", min_window) or 0.0,
-        precision=None if precision in (None, "", "off") else parse_percent(precision),
-        max_window_s=_time("--max-window", max_window),
         cooldown_s=0.0 if to_c is not None else _time("--cooldown", cooldown) or 0.0,
         cooldown_to_c=to_c,
-        idle_s=_time("--idle", idle) or 0.0,
         max_batch=max_batch,
         start_batch=start_batch,
         latency_budget_s=budget,
         tf32=tf32,
         cuda_graphs=cuda_graphs,
         static_scouts=static_scouts,
+        **overrides,
     )
+    if precision in ("", "off"):  # "--precision off": fixed-length windows
+        opts = dataclasses.replace(opts, precision=None)
+    if overrides["min_window_s"] is not None and overrides["max_window_s"] is None and opts.max_window_s is not None:
+        # a longer --min-window than the protocol's longest window moves that limit with it
+        opts = dataclasses.replace(opts, max_window_s=max(opts.max_window_s, opts.min_window_s))
     opts.validate()
     return opts
 
@@ -127,7 +146,10 @@ ModelsArg = typer.Argument(..., help="Models: timm names or arch.tag, globs, or 
 RuntimeOpt = typer.Option(..., "--runtime", "-r", help="Runtime(s): torch-fp32, compile-fp16, ...")
 MeterOpt = typer.Option("nvml", "--meter", help="Energy source: nvml, smi, sim (simulated) or rapl.")
 GpusOpt = typer.Option(None, "--gpus", help="GPUs to spread the models over, e.g. 0,1,2,3.")
-SearchOpt = typer.Option("plateau", "--search", help="Batch search: plateau (default) or paper.")
+ProtocolOpt = typer.Option(
+    "default", "--protocol", help="default (scan search, 3-10 s windows to a 1% CI) or paper (10 s windows)."
+)
+SearchOpt = typer.Option(None, "--search", help="Batch search: scan (default), plateau or paper.")
 ImgSizeOpt = typer.Option(None, "--img-size", min=1, help="Input side override (pixels).")
 PretrainedOnlyOpt = typer.Option(False, "--pretrained-only", help="Globs expand to pretrained tags.")
 WeightsOpt = typer.Option(None, "--weights", help="Local weights file (one model only).")
@@ -137,18 +159,20 @@ CudaGraphsOpt = typer.Option(False, "--cuda-graphs", help="Replay the model as a
 StaticScoutsOpt = typer.Option(
     False, "--static-scouts", help="compile-*: compile each scouted batch statically (default: one dynamic)."
 )
-WarmupOpt = typer.Option("3s", "--warmup", help="Warm-up before each full window.")
-MinItersOpt = typer.Option(13, "--min-iters", help="Iterations per window at least.")
-MinWindowOpt = typer.Option("10s", "--min-window", help="Window length at least.")
-PrecisionOpt = typer.Option(None, "--precision", help="Extend windows until the 95% CI is +-this.")
-MaxWindowOpt = typer.Option(None, "--max-window", help="Longest window for --precision (4x min).")
+WarmupOpt = typer.Option(None, "--warmup", help="Warm-up before each full window (1s; paper 3s).")
+MinItersOpt = typer.Option(None, "--min-iters", help="Iterations per window at least (5; paper 13).")
+MinWindowOpt = typer.Option(None, "--min-window", help="Window length at least (3s; paper 10s).")
+PrecisionOpt = typer.Option(
+    None, "--precision", help="Extend windows until the 95% CI is +-this (1%; 'off' for fixed windows)."
+)
+MaxWindowOpt = typer.Option(None, "--max-window", help="Longest window for --precision (10s).")
 CooldownOpt = typer.Option(
     "0s",
     "--cooldown",
     help="Between batches: a pause (5s), or a GPU temperature to wait for (45C; also before each model's idle"
     " baseline; 5 min at most).",
 )
-IdleOpt = typer.Option("2s", "--idle", help="Idle-baseline measurement before each model.")
+IdleOpt = typer.Option(None, "--idle", help="Idle-baseline measurement before each model.")
 MaxBatchOpt = typer.Option(None, "--max-batch", help="Largest batch to try.")
 StartBatchOpt = typer.Option(1, "--start-batch", help="First batch of the search (batch 1 is still measured).")
 LatencyBudgetOpt = typer.Option(
@@ -189,8 +213,8 @@ RetriesOpt = typer.Option(
 )
 
 #: The flags of :func:`build_options` (the measuring protocol), by their parameter names.
-PROTOCOL_FLAGS = ("meter", "search", "tf32", "cuda_graphs", "warmup", "min_iters", "min_window", "precision",
-                  "max_window", "cooldown", "idle", "max_batch", "latency_budget", "start_batch",
+PROTOCOL_FLAGS = ("protocol", "meter", "search", "tf32", "cuda_graphs", "warmup", "min_iters", "min_window",
+                  "precision", "max_window", "cooldown", "idle", "max_batch", "latency_budget", "start_batch",
                   "static_scouts")  # fmt: skip
 
 
@@ -201,7 +225,8 @@ def measure(
     meter: str = MeterOpt,
     db: Path | None = DbOpt,
     gpus: str | None = GpusOpt,
-    search: str = SearchOpt,
+    protocol: str = ProtocolOpt,
+    search: str | None = SearchOpt,
     img_size: int | None = ImgSizeOpt,
     pretrained_only: bool = PretrainedOnlyOpt,
     weights: str | None = WeightsOpt,
@@ -209,13 +234,13 @@ def measure(
     tf32: str | None = Tf32Opt,
     cuda_graphs: bool = CudaGraphsOpt,
     static_scouts: bool = StaticScoutsOpt,
-    warmup: str = WarmupOpt,
-    min_iters: int = MinItersOpt,
-    min_window: str = MinWindowOpt,
+    warmup: str | None = WarmupOpt,
+    min_iters: int | None = MinItersOpt,
+    min_window: str | None = MinWindowOpt,
     precision: str | None = PrecisionOpt,
     max_window: str | None = MaxWindowOpt,
     cooldown: str = CooldownOpt,
-    idle: str = IdleOpt,
+    idle: str | None = IdleOpt,
     max_batch: int | None = MaxBatchOpt,
     start_batch: int = StartBatchOpt,
     latency_budget: str | None = LatencyBudgetOpt,

@@ -604,6 +604,15 @@ def _device_fact(desc: dict[str, Any], key: str) -> Any:
     return desc.get(key)
 
 
+def device_memory_b(runtime: Any) -> float | None:
+    """Total memory of the runtime's CUDA device in bytes (None on the CPU or without torch)."""
+    torch = sys.modules.get("torch")
+    device = str(getattr(runtime, "device", "cpu"))
+    if torch is None or not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    return float(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+
+
 def device_facts(meter: Meter) -> dict[str, Any]:
     """``gpu_name``, ``gpu_uuid``, ``power_limit_w`` of the meter's (first) device, from ``describe()``."""
     try:
@@ -850,6 +859,7 @@ __all__ = [
     "WindowPlan",
     "cool_down",
     "device_facts",
+    "device_memory_b",
     "load_hint",
     "measure_batch",
     "plan_for",

@@ -7,7 +7,14 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
 * ``paper`` -- the protocol of "The Hidden Joules": from batch 1, double until out of memory (or the
   maximum batch), then bisect between the last batch that fitted and the first that failed; every batch is
   measured with the full protocol. It finds the largest batch that fits, at a high price.
-* ``plateau`` (default) -- scout upwards from batch 1 by doubling with short windows while energy per image
+* ``scan`` (default) -- scout upwards by doubling with short counter-aligned windows to the memory limit
+  (predicted from the peak memory of the last two scouts, so that the last scout is the largest batch that
+  fits rather than an out-of-memory error) or to a batch whose one iteration would take over ``max_iter_s``
+  (2 s), stopping early only when ``patience`` (2) consecutive scouts read more than ``rise`` (10 %) above
+  the best one without falling from their predecessor: a single bump never ends it. Then the ``finalists`` (2) best
+  scouted batches are measured with the full protocol and the better one wins. Measured against fixed-batch
+  ladders on an H100 (docs/validation/search.md), where the plateau rule missed minima that lie past a bump.
+* ``plateau`` -- scout upwards from batch 1 by doubling with short windows while energy per image
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
   improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
   from the one before: the curve is falling again after a bump (seen on the H200: vgg16 under compile-fp16
@@ -30,7 +37,7 @@ from joulebench.registry import Registry
 
 
 class Outcome(Protocol):
-    """What a search reads from a measurement (a ``BatchMeasurement`` fits)."""
+    """What a search reads from a measurement (a ``BatchMeasurement`` fits; ``peak_memory_b`` is optional)."""
 
     batch_size: int
     status: str
@@ -49,6 +56,7 @@ class Point:
     status: str = "ok"
     energy_per_image_j: float | None = None
     phase: str = "full"
+    peak_memory_b: float | None = None
 
 
 @dataclass
@@ -256,6 +264,129 @@ def plateau_search(
     return run.result
 
 
+#: A scout this much below its predecessor is "falling" (the scan's bump rule).
+_FALL = 0.01
+
+
+def memory_cap(points: list[Any], memory_limit_b: float | None, share: float = 0.9) -> int | None:
+    """The largest batch whose peak memory stays within ``share`` of ``memory_limit_b``, or None.
+
+    Peak memory is taken as linear in the batch size (weights and workspace plus activations per image), fitted
+    through the two largest scouted batches that report it. None when the device's memory is unknown, fewer
+    than two batches report their peak, or memory does not grow with the batch.
+
+    Args:
+        points: Successful outcomes (``batch_size`` and optional ``peak_memory_b``).
+        memory_limit_b: The device's memory (bytes), or None.
+        share: Share of the memory the prediction may fill (the rest covers allocator fragmentation).
+    """
+    known = sorted(
+        (o.batch_size, float(o.peak_memory_b)) for o in points if getattr(o, "peak_memory_b", None) is not None
+    )
+    if memory_limit_b is None or len(known) < 2:
+        return None
+    (b1, m1), (b2, m2) = known[-2:]
+    per_image = (m2 - m1) / (b2 - b1) if b2 > b1 else 0.0
+    if per_image <= 0:
+        return None
+    return max(1, int((share * memory_limit_b - (m2 - per_image * b2)) // per_image))
+
+
+def _round_batch(batch: int) -> int:
+    """``batch`` rounded down to a multiple of 8 above 64 (kernels prefer it; the ladder stays readable)."""
+    return batch - batch % 8 if batch > 64 else batch
+
+
+def _scan_next(
+    batch: int, ladder: list[Any], max_batch: int, memory_limit_b: float | None, max_iter_s: float | None
+) -> tuple[int | None, str]:
+    """The next batch to scout after ``batch`` and, when there is none, why the upward scan ends."""
+    nxt = _next_batch(batch, max_batch)
+    if nxt is None:
+        return None, "max_batch"
+    latency = getattr(ladder[-1], "latency_mean_s", None)
+    if max_iter_s is not None and latency is not None and latency * nxt / batch > max_iter_s:
+        return None, "slow"
+    cap = memory_cap(ladder, memory_limit_b)
+    if cap is not None and nxt > cap:
+        cap = _round_batch(cap)
+        if cap < batch * 1.25:  # too close to the last scout to tell it apart
+            return None, "memory"
+        return cap, ""
+    return nxt, ""
+
+
+def scan_search(
+    measure: MeasureFn,
+    *,
+    max_batch: int,
+    start: int = 1,
+    rise: float = 0.10,
+    patience: int = 2,
+    finalists: int = 2,
+    memory_limit_b: float | None = None,
+    max_iter_s: float | None = 2.0,
+    should_stop: Callable[[], bool] | None = None,
+    **_: Any,
+) -> SearchResult:
+    """Scout to the memory limit, then confirm the best scouted batches with full windows.
+
+    Args:
+        measure: ``measure(batch_size, phase)``.
+        max_batch: Largest batch to try.
+        start: First batch size.
+        rise: A scout more than this fraction above the best scout so far, and not falling from the scout before
+            it, counts as "past the minimum".
+        patience: Consecutive scouts past the minimum that end the scan early (one bump never does); twice as
+            many above the minimum end it whether falling or not.
+        finalists: How many of the best scouted batches get a full-protocol window.
+        memory_limit_b: The device's memory in bytes; with it the scan predicts the largest batch that fits
+            (:func:`memory_cap`) instead of doubling into an out-of-memory error.
+        max_iter_s: The scan ends before a batch whose one iteration would take longer than this (projected
+            from the last scout's mean latency): such batches are far past any use and cost most of the time.
+        should_stop: Polled before each measurement; True ends the search (Ctrl-C).
+
+    Returns:
+        The :class:`SearchResult`.
+    """
+    run = _Runner(measure, should_stop)
+    batch: int | None = max(1, min(start, max_batch))
+    ladder: list[Any] = []  # successful scouts, ascending
+    past = streak = 0  # scouts past the minimum (rising), and above it at all, in a row
+    while batch is not None:
+        out = run(batch, "scout")
+        if out is None:
+            return run.result
+        if out.status != "ok":
+            run.result.stopped = out.status
+            break
+        prev = ladder[-1] if ladder else None
+        ladder.append(out)
+        best = min(ladder, key=_epi)
+        above = _epi(out) > _epi(best) * (1.0 + rise)
+        # a scout above the best that still falls from its predecessor is the far side of a bump (vgg16 under
+        # compile-fp16 on an H200: +39 % at batch 16, falling again from 32): it does not count as rising
+        falling = prev is not None and _epi(out) < _epi(prev) * (1.0 - _FALL)
+        past = past + (not falling) if above else 0
+        streak = streak + 1 if above else 0
+        if past >= patience or streak >= 2 * patience:
+            run.result.stopped = "rising"
+            break
+        batch, why = _scan_next(batch, ladder, max_batch, memory_limit_b, max_iter_s)
+        if batch is None:
+            run.result.stopped = why
+    ranked = [o.batch_size for o in sorted(ladder, key=lambda o: (_epi(o), o.batch_size))]
+    confirmed = 0
+    for b in ranked:  # a finalist that fails (out of memory when compiled statically) yields its place
+        if confirmed >= finalists:
+            break
+        out = run(b, "full")
+        if out is None:
+            return run.result
+        confirmed += out.status == "ok"
+    return run.result
+
+
 class _Replayed(Exception):
     """Ends a replay: ``batch`` is the scouting batch the stored ladder lacks (None: the upward search ended)."""
 
@@ -269,21 +400,22 @@ def first_unscouted(
     *,
     max_batch: int,
     start: int = 1,
-    threshold: float = 0.01,
-    patience: int = 2,
+    search: str = "plateau",
+    **kwargs: Any,
 ) -> int | None:
-    """The first batch the plateau search would scout that a stored ladder lacks, or None.
+    """The first batch a search would scout that a stored ladder lacks, or None.
 
-    Replays :func:`plateau_search` (the current rule) on scouting outcomes measured earlier, to audit results
-    taken under an older rule: a batch is returned when the current rule would not have stopped where the
-    stored ladder ends (on the H200, vgg16's compile-fp16 ladder ended on a bump that the rule now looks past).
+    Replays a search (by default the plateau rule; ``scan`` for the current default) on scouting outcomes
+    measured earlier, to audit results taken under an older rule: a batch is returned when the search would not
+    have stopped where the stored ladder ends (the plateau rule stopped on bumps that the scan looks past).
 
     Args:
         scouted: Scouting outcomes by batch size (``status``, ``energy_per_image_j``; ``oom`` ends the ladder).
         max_batch: The search's largest batch.
         start: Its first batch.
-        threshold: Its plateau threshold.
-        patience: Its plateau patience.
+        search: The registered search to replay.
+        **kwargs: The search's own settings (``threshold`` and ``patience`` for plateau, ``rise``, ``patience``
+            and ``max_iter_s`` for scan).
 
     Returns:
         The first batch size missing from ``scouted`` that the upward search would measure, or None.
@@ -297,7 +429,7 @@ def first_unscouted(
         return scouted[batch]
 
     try:
-        plateau_search(replay, max_batch=max_batch, start=start, threshold=threshold, patience=patience)
+        get_search(search)(replay, max_batch=max_batch, start=start, **kwargs)
     except _Replayed as r:
         return r.batch
     return None
@@ -307,6 +439,26 @@ SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")
 SEARCHES.register("paper")(paper_search)
 SEARCHES.register("plateau")(plateau_search)
+SEARCHES.register("scan")(scan_search)
+#: The search a sweep uses unless told otherwise.
+DEFAULT_SEARCH = "scan"
+
+
+def search_kwargs(opts: Any, memory_limit_b: float | None = None) -> dict[str, Any]:
+    """The keyword arguments a sweep's options give the searches (each takes what it knows, ignores the rest).
+
+    Args:
+        opts: The sweep's ``SweepOptions``.
+        memory_limit_b: The device's memory in bytes, for the scan's memory prediction (None: unknown).
+    """
+    if opts.search == "plateau":
+        return {"threshold": opts.plateau_threshold, "patience": opts.plateau_patience}
+    return {
+        "rise": opts.scan_rise,
+        "finalists": opts.scan_finalists,
+        "max_iter_s": opts.scan_max_iter_s,
+        "memory_limit_b": memory_limit_b,
+    }
 
 
 def get_search(name: str) -> SearchFn:
@@ -319,6 +471,7 @@ def get_search(name: str) -> SearchFn:
 
 
 __all__ = [
+    "DEFAULT_SEARCH",
     "SEARCHES",
     "MeasureFn",
     "Outcome",
@@ -327,5 +480,8 @@ __all__ = [
     "first_unscouted",
     "get_search",
     "paper_search",
+    "memory_cap",
     "plateau_search",
+    "scan_search",
+    "search_kwargs",
 ]

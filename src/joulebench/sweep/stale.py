@@ -1,10 +1,10 @@
 """Stored results that the current batch search would not have ended where they did.
 
-When the plateau rule changes (on 2026-11-29 it learned to look past a bump), results measured under the old
-rule may have stopped early. Their stored scouting ladder says so without measuring anything: replaying the
-current rule on it (:func:`joulebench.sweep.search.first_unscouted`) either ends where the ladder ends, or
-asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures the second kind again;
-``joulebench results --stale`` and the H200 report list them.
+When the batch search changes (the scan search replaced the plateau rule, which stopped on bumps), results
+measured under the old rule may have stopped early. Their stored scouting ladder says so without measuring
+anything: replaying the current rule on it (:func:`joulebench.sweep.search.first_unscouted`) either ends where
+the ladder ends, or asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures the second
+kind again; ``joulebench results --stale`` lists them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from joulebench.sweep.search import Point, first_unscouted
-from joulebench.sweep.tasks import CPU_MAX_BATCH, HARD_MAX_BATCH
+from joulebench.sweep.search import DEFAULT_SEARCH, Point, first_unscouted
+from joulebench.sweep.tasks import CPU_MAX_BATCH, HARD_MAX_BATCH, SweepOptions
 
 Key = tuple[str, int, str]
 
@@ -25,20 +25,25 @@ def next_scout(
     runtime: str | None = None,
     ceiling: int | None = None,
 ) -> int | None:
-    """The batch the current plateau rule would scout next on a stored ladder, or None if it would stop there.
+    """The batch the current default search would scout next on a stored ladder, or None if it would stop there.
+
+    The current default is the scan search (:data:`~joulebench.sweep.search.DEFAULT_SEARCH`): results of the
+    plateau search are judged by it too (it looks past the bumps the plateau rule stopped on); results of a scan
+    are judged with their own scan settings. The paper's search measured every batch to the memory limit and
+    is never stale.
 
     Args:
         config: The run's protocol configuration (``SweepOptions.to_config()``, stored on the run): its
-            ``search``, ``start_batch``, ``max_batch``, ``plateau_threshold`` and ``plateau_patience``.
+            ``search``, ``start_batch``, ``max_batch`` and ``scan_*`` settings.
         ladder: The result's scouting windows as ``(batch_size, status, energy_per_image_j)``.
         runtime: The runtime's name; a CPU runtime's search stops at its own largest batch, as in the worker.
         ceiling: A largest batch below a crash (``Store.crash_ceilings``): the search was capped there.
 
     Returns:
-        The first batch size missing from the ladder, or None: the rule would end where the ladder ends, the
-        run used another search, or there is no ladder to judge.
+        The first batch size missing from the ladder, or None: the search would end where the ladder ends, the
+        run used the paper's search, or there is no ladder to judge.
     """
-    if config.get("search", "plateau") != "plateau":
+    if config.get("search", "plateau") == "paper":
         return None
     points = {int(b): Point(int(b), status, energy, "scout") for b, status, energy in ladder}
     if not points:
@@ -46,12 +51,14 @@ def next_scout(
     cap = config.get("max_batch") or (CPU_MAX_BATCH if _on_cpu(runtime) else HARD_MAX_BATCH)
     if ceiling is not None:
         cap = min(cap, ceiling)
+    scan = SweepOptions.from_dict({k: v for k, v in config.items() if k.startswith("scan_")})
     return first_unscouted(
         points,
         max_batch=cap,
         start=min(config.get("start_batch", 1), cap),
-        threshold=config.get("plateau_threshold", 0.01),
-        patience=config.get("plateau_patience", 2),
+        search=DEFAULT_SEARCH,
+        rise=scan.scan_rise,
+        max_iter_s=None,  # stored ladders keep no per-scout latency here: judged on energy alone
     )
 
 

@@ -19,6 +19,8 @@ HARD_MAX_BATCH = 65536
 CPU_MAX_BATCH = 256
 #: Options that arrived after the first stored results; ``to_config`` leaves them out while they are None.
 ADDED_LATER = ("cooldown_to_c",)
+#: Options only the scan search reads; ``to_config`` leaves them out for the other searches.
+SCAN_OPTIONS = ("scan_rise", "scan_finalists", "scan_max_iter_s")
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,20 @@ class SweepOptions:
         plateau_patience: Consecutive doublings without help that end the plateau search.
         static_scouts: Compile every scouted batch size statically (compile runtimes); default False reuses
             one dynamic-batch compilation for the scouting windows.
+        scan_rise: Scan search: a scout this fraction above the best one counts as past the minimum.
+        scan_finalists: Scan search: best scouted batches confirmed with full windows.
+        scan_max_iter_s: Scan search: no scout whose one iteration would take longer than this (None: no limit).
     """
 
     meter: str = "nvml"
-    search: str = "plateau"
-    warmup_s: float = 3.0
+    search: str = "scan"
+    warmup_s: float = 1.0
     warmup_min_iters: int = 3
-    min_window_s: float = 10.0
-    min_iters: int = 13
-    precision: float | None = None
-    max_window_s: float | None = None
-    scout_fraction: float = 0.1
+    min_window_s: float = 3.0
+    min_iters: int = 5
+    precision: float | None = 0.01
+    max_window_s: float | None = 10.0
+    scout_fraction: float = 0.2
     cooldown_s: float = 0.0
     idle_s: float = 2.0
     max_batch: int | None = None
@@ -72,6 +77,9 @@ class SweepOptions:
     plateau_patience: int = 2
     static_scouts: bool = False
     cooldown_to_c: float | None = None
+    scan_rise: float = 0.10
+    scan_finalists: int = 2
+    scan_max_iter_s: float | None = 2.0
 
     def validate(self) -> None:
         """Check the values a user can set; raise one-line :class:`ConfigError` on nonsense.
@@ -118,6 +126,9 @@ class SweepOptions:
             (self.tf32 in (None, "on", "off"), f"--tf32 must be 'on' or 'off' (got {self.tf32!r})"),
             (self.plateau_threshold >= 0, "the plateau threshold must not be negative"),
             (self.plateau_patience >= 1, "the plateau patience must be at least 1"),
+            (self.scan_rise > 0, "the scan's rise threshold must be positive"),
+            (self.scan_finalists >= 1, "the scan needs at least one finalist"),
+            (self.scan_max_iter_s is None or self.scan_max_iter_s > 0, "the scan's iteration limit must be positive"),
         ]
         for ok, message in checks:
             if not ok:
@@ -135,6 +146,9 @@ class SweepOptions:
         # change nothing, and their absence keeps the hash of those results, so they still resume.
         for name in ADDED_LATER:
             if d[name] is None:
+                del d[name]
+        if self.search != "scan":  # the scan's settings change nothing else, and older configurations lack them
+            for name in SCAN_OPTIONS:
                 del d[name]
         d["protocol_version"] = PROTOCOL_VERSION
         return d
@@ -163,7 +177,35 @@ class SweepOptions:
 
 
 #: Bumped when the protocol changes in a way that makes old results incomparable (it is in the config hash).
-PROTOCOL_VERSION = 1
+#: 2: the scan search, precision-bounded 3-10 s windows and 1 s warm-ups became the default.
+PROTOCOL_VERSION = 2
+
+#: Named protocols (``--protocol``): field values over the :class:`SweepOptions` defaults. ``paper`` is the
+#: protocol of "The Hidden Joules": double to the memory limit, every batch measured in 10 s / 13-iteration
+#: windows after a 3 s warm-up.
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "paper": {
+        "search": "paper",
+        "warmup_s": 3.0,
+        "min_window_s": 10.0,
+        "min_iters": 13,
+        "precision": None,
+        "max_window_s": None,
+    },
+}
+
+
+def protocol_options(name: str, **overrides: Any) -> SweepOptions:
+    """The :class:`SweepOptions` of protocol ``name``, with ``overrides`` (None values are ignored) on top.
+
+    Raises:
+        ConfigError: Unknown protocol name.
+    """
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol '{name}': choose one of {', '.join(PROTOCOLS)}")
+    values = {**PROTOCOLS[name], **{k: v for k, v in overrides.items() if v is not None}}
+    return SweepOptions(**values)
 
 
 @dataclass(frozen=True)

@@ -205,12 +205,13 @@ def execute_task(
         Cooldown,
         cool_down,
         device_facts,
+        device_memory_b,
         host_memory_shortfall,
         measure_batch,
         plan_for,
         to_measurement,
     )
-    from joulebench.sweep.search import get_search
+    from joulebench.sweep.search import get_search, search_kwargs
     from joulebench.sweep.summary import summarize
 
     t0 = time.monotonic() if t_start is None else t_start
@@ -308,9 +309,8 @@ def execute_task(
             measure,
             max_batch=max_batch,
             start=opts.start_batch,
-            threshold=opts.plateau_threshold,
-            patience=opts.plateau_patience,
             should_stop=stop,
+            **search_kwargs(opts, device_memory_b(runtime)),
         )
         if not stop() and not any(m.batch_size == 1 for m in measurements):
             measure(1, "scout")  # the summary reports batch 1; it is cheap

@@ -1,0 +1,397 @@
+"""How close does the batch search come to the true minimum, and at what GPU cost?
+
+Three modes:
+
+``run`` (on a GPU) -- for each (model, runtime) of a panel, in priority order until ``--deadline``:
+
+1. the sweep as a user runs it (``joulebench measure MODEL --runtime R`` with the default protocol, a fresh
+   store and a cold inductor cache of its own), keeping its chosen batch, energy and GPU-seconds;
+2. a ground-truth ladder in a worker subprocess sharing that cache: fixed batches, statically shaped (compiled
+   per batch for ``compile-*``), windows of at least 5 s after a 1 s warm-up; powers of two from
+   ``--ladder-start`` up to the memory limit (or a batch whose one iteration takes over 4 s), then, in
+   descending order, the best batch, its neighbours, the midpoints around it and the sweep's choice again, so
+   that the card's thermal drift (up then down) cancels in the batches that decide the minimum.
+
+Every reading is appended at once to ``ladders.csv`` / ``sweeps.csv`` under ``--state`` (and copied to ``$OUT``);
+a second call with the same state resumes where the first stopped.
+
+``report`` -- the table: per row the sweep's batch and energy, the ladder's best batch and energy, the regret
+(the ladder's own reading at the sweep's batch over its minimum, minus one), the sweep's GPU-seconds, and the
+paper protocol's cost estimated from the ladder's measured compile times and iteration latencies.
+
+``--replay CURVES.csv`` (no GPU) -- runs the default search on measured ladders (see
+:mod:`joulebench.sweep.replay`) and prints one line per curve and ``max regret X.X %``.
+
+Examples::
+
+    PYTHONPATH=src python3 benchmarks/search_regret.py run --state .bench/search --deadline 560
+    PYTHONPATH=src python3 benchmarks/search_regret.py report --state data/h100/search-ladders
+    python3 benchmarks/search_regret.py --replay data/h100/search-ladders/ladders.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+#: The panel: a mobile CNN, a ResNet, a ConvNeXt, an EfficientNet, ViTs (base, large), a hybrid, an MLP-mixer.
+PANEL = (
+    "resnet50.a1_in1k",
+    "efficientnet_b0.ra_in1k",
+    "vit_base_patch16_224.augreg2_in21k_ft_in1k",
+    "mobilenetv3_large_100.ra_in1k",
+    "convnext_tiny.fb_in1k",
+    "vit_large_patch16_224.augreg_in21k_ft_in1k",
+    "levit_256.fb_dist_in1k",
+    "mixer_b16_224.goog_in21k_ft_in1k",
+)
+RUNTIMES = ("compile-fp16", "torch-fp32")
+LADDER_FIELDS = (
+    "model", "runtime", "batch", "status", "pass", "energy_per_image_j", "ci95_rel", "throughput_ips",
+    "avg_power_w", "latency_mean_s", "peak_memory_b", "prepare_s", "window_s", "temperature_max_c", "gpu_name",
+)  # fmt: skip
+SWEEP_FIELDS = (
+    "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel", "gpu_seconds", "wall_s",
+    "windows", "scouted", "finals", "gpu_name",
+)  # fmt: skip
+WINDOW_S = 5.0
+MAX_ITER_S = 4.0
+
+
+# ------------------------------------------------------------------------------------------------ state
+
+
+def _append(path: Path, fields: tuple[str, ...], row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    out = os.environ.get("OUT")
+    if out:
+        shutil.copy(path, Path(out) / path.name)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ------------------------------------------------------------------------------------------------ ladder
+
+
+def _ladder_worker(model: str, runtime_name: str, out: Path, start: int, extra: list[int]) -> int:  # noqa: C901
+    """Measure one ladder in this process (run as a subprocess by ``run``)."""
+    from joulebench.meters import get_meter
+    from joulebench.models.resolve import resolve_models
+    from joulebench.runtimes import get_runtime
+    from joulebench.sweep.protocol import WindowPlan, device_facts, measure_batch, to_measurement
+
+    window_s = float(os.environ.get("LADDER_WINDOW_S", WINDOW_S))
+    plan = WindowPlan(1.0, 3, window_s, 3, None, window_s, "full")
+    meter = get_meter(os.environ.get("LADDER_METER", "nvml"), align=True)
+    facts = device_facts(meter)
+    meter.measure_idle(1.0)
+    spec = resolve_models(model)[0]
+    rt = get_runtime(runtime_name)
+    rt.load(spec)
+    base = {"run_id": "ladder", "model": model, "img_size": spec.img_size, "runtime": runtime_name}
+    base["precision"] = rt.precision
+    readings: dict[int, list[float]] = {}
+
+    def one(batch: int, label: str) -> dict[str, Any]:
+        row: dict[str, Any] = {"model": model, "runtime": runtime_name, "batch": batch, "pass": label}
+        row["gpu_name"] = facts.get("gpu_name")
+        try:
+            run = measure_batch(rt, meter, batch, plan)
+            m = to_measurement(run, base, meter, facts)
+            row.update(
+                status="ok",
+                energy_per_image_j=m.energy_per_image_j,
+                ci95_rel=m.ci95_rel,
+                throughput_ips=m.throughput_ips,
+                avg_power_w=m.avg_power_w,
+                latency_mean_s=m.latency_mean_s,
+                peak_memory_b=m.peak_memory_b,
+                prepare_s=run.prepare_s,
+                window_s=run.duration_s,
+                temperature_max_c=m.temperature_max_c,
+            )
+            readings.setdefault(batch, []).append(float(m.energy_per_image_j))
+        except Exception as e:  # out of memory ends the ladder; anything else is recorded the same way
+            row.update(status="oom" if rt.is_oom(e) else f"error: {str(e).splitlines()[0][:160]}")
+        finally:
+            rt.release()
+        _append(out, LADDER_FIELDS, row)
+        print(json.dumps(row), flush=True)
+        return row
+
+    batch = start
+    while True:  # up: powers of two to the memory limit
+        row = one(batch, "up")
+        limit = int(os.environ.get("LADDER_MAX_BATCH", 65536))
+        if row["status"] != "ok" or float(row["latency_mean_s"] or 0) * 2 > MAX_ITER_S or batch * 2 > limit:
+            break
+        batch *= 2
+    if not readings:
+        return 1
+    largest = max(readings)
+    best = min(readings, key=lambda b: readings[b][0])
+    ups = sorted(readings)
+    i = ups.index(best)
+    lower, upper = (ups[i - 1] if i > 0 else None), (ups[i + 1] if i + 1 < len(ups) else None)
+    down = {best, *extra}
+    for nb in (lower, upper):
+        if nb is not None:
+            down |= {nb, (nb + best) // 2}
+    for b in sorted((b for b in down if b <= largest), reverse=True):  # down: the region that decides
+        one(b, "down")
+    return 0
+
+
+def _ladder(model: str, runtime: str, state: Path, start: int, extra: list[int], env: dict[str, str]) -> None:
+    cmd = [sys.executable, __file__, "_ladder", model, runtime, str(state / "ladders.csv"), str(start)]
+    cmd += [str(b) for b in extra]
+    subprocess.run(cmd, env=env, check=False, timeout=900)
+
+
+# ------------------------------------------------------------------------------------------------ sweep
+
+
+def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, str]) -> dict[str, Any]:
+    """Run the sweep as a user would, with a fresh store; append its outcome to sweeps.csv."""
+    db = state / f"sweep-{len(_rows(state / 'sweeps.csv'))}.db"
+    cmd = [sys.executable, "-m", "joulebench", "measure", model, "--runtime", runtime, "--db", str(db), "--json"]
+    cmd += ["--meter", env.get("LADDER_METER", "nvml")] + env.get("SWEEP_FLAGS", "").split()
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=1800)
+    wall = time.monotonic() - t0
+    row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
+    try:
+        s = json.loads(proc.stdout)["summaries"][0]
+    except (ValueError, KeyError, IndexError):
+        row["status"] = (
+            f"error: {proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else proc.returncode}"
+        )
+        _append(state / "sweeps.csv", SWEEP_FIELDS, row)
+        return row
+    scouted, finals, cis = _windows(db, s["optimal_batch"])
+    row.update(
+        status=s["status"],
+        batch=s["optimal_batch"],
+        energy_per_image_j=s["energy_per_image_j"],
+        ci95_rel=cis,
+        gpu_seconds=s["gpu_seconds"],
+        windows=s["batches_measured"],
+        scouted=" ".join(map(str, scouted)),
+        finals=" ".join(map(str, finals)),
+        gpu_name=s["gpu_name"],
+    )
+    _append(state / "sweeps.csv", SWEEP_FIELDS, row)
+    return row
+
+
+def _windows(db: Path, chosen: int | None) -> tuple[list[int], list[int], float | None]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute("select batch_size, status, trace_summary, ci95_rel from measurements order by id").fetchall()
+    con.close()
+    scouted = [b for b, st, ts, _ in rows if json.loads(ts or "{}").get("phase") == "scout"]
+    finals = [b for b, st, ts, _ in rows if json.loads(ts or "{}").get("phase") != "scout"]
+    ci = next((c for b, st, ts, c in rows if b == chosen and json.loads(ts or "{}").get("phase") != "scout"), None)
+    return scouted, finals, ci
+
+
+# ------------------------------------------------------------------------------------------------ run
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    state = Path(a.state)
+    state.mkdir(parents=True, exist_ok=True)
+    t_end = time.monotonic() + a.deadline
+    done_sweeps = {(r["model"], r["runtime"], int(r["repeat"])) for r in _rows(state / "sweeps.csv")}
+    done_ladders = {(r["model"], r["runtime"]) for r in _rows(state / "ladders.csv") if r["pass"] == "down"}
+    jobs = [(m, r, 0) for m in a.models for r in a.runtime]
+    jobs += [(a.models[0], a.runtime[-1], k) for k in range(1, a.repeats)]
+    cost = {"torch-fp32": 120.0, "compile-fp16": 300.0}
+    for model, runtime, repeat in jobs:
+        need = cost.get(runtime, 200.0) * (0.3 if repeat else 1.0)
+        if time.monotonic() + need > t_end:
+            print(f"deadline: {model} {runtime} #{repeat} left for the next call", flush=True)
+            continue
+        if (model, runtime, repeat) in done_sweeps and (repeat or (model, runtime) in done_ladders):
+            continue
+        cache = state / "inductor" / f"{model}-{runtime}-{repeat}"
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
+        src = str(Path(__file__).resolve().parents[1] / "src")
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        sw = None
+        if (model, runtime, repeat) not in done_sweeps:
+            shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
+            sw = _sweep(model, runtime, state, repeat, env)
+            print(json.dumps(sw), flush=True)
+        if repeat == 0 and (model, runtime) not in done_ladders:
+            extra = [int(x) for x in (sw or {}).get("finals", "").split()] if sw else []
+            start = a.ladder_start_compile if runtime.startswith("compile") else a.ladder_start
+            _ladder(model, runtime, state, start, extra, env)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def paper_cost_s(ladder: list[dict[str, str]], overhead_s: float) -> float:
+    """GPU-seconds the paper's protocol would spend on this ladder's workload (an estimate).
+
+    Doubling from batch 1 to the largest batch that fits, then bisecting to the first that fails (as many
+    steps as the largest batch has binary digits, half of them assumed to fit): each fitting batch costs its
+    compile time, a 3 s warm-up and a window of max(10 s, 13 iterations); a failing one its compile time.
+    Compile times and latencies below the ladder's first batch are taken from its first batch.
+    """
+    ok = {int(r["batch"]): r for r in ladder if r["status"] == "ok" and r["pass"] == "up"}
+    if not ok:
+        return math.nan
+    first = min(ok)
+    largest = max(ok)
+
+    def cost(b: int, fits: bool = True) -> float:
+        r = ok.get(b) or ok[max(x for x in ok if x <= b) if b >= first else first]
+        prep = float(r["prepare_s"] or 0)
+        lat = float(r["latency_mean_s"] or 0) * (b / int(r["batch"]) if b < first else 1.0)
+        return prep + (3.0 + max(10.0, 13 * lat) if fits else 0.0)
+
+    total = overhead_s + sum(cost(2**k) for k in range(int(math.log2(largest)) + 1))
+    steps = max(1, int(math.log2(largest)))
+    total += (steps / 2) * cost(largest) + (steps / 2) * cost(largest, fits=False)
+    return total
+
+
+def report_rows(state: Path) -> list[dict[str, Any]]:
+    ladders = _rows(state / "ladders.csv")
+    sweeps = _rows(state / "sweeps.csv")
+    out = []
+    for s in sweeps:
+        if s["repeat"] != "0":
+            continue
+        lad = [r for r in ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
+        means: dict[int, list[float]] = {}
+        for r in lad:
+            if r["status"] == "ok":
+                means.setdefault(int(r["batch"]), []).append(float(r["energy_per_image_j"]))
+        mean = {b: sum(v) / len(v) for b, v in means.items()}
+        row: dict[str, Any] = {"model": s["model"], "runtime": s["runtime"], "sweep_batch": s["batch"]}
+        row["sweep_mj"] = float(s["energy_per_image_j"]) * 1e3 if s["energy_per_image_j"] else math.nan
+        row["gpu_s"] = float(s["gpu_seconds"]) if s["gpu_seconds"] else math.nan
+        if mean:
+            best = min(mean, key=mean.get)
+            row.update(best_batch=best, best_mj=mean[best] * 1e3)
+            b = int(s["batch"]) if s["batch"] else None
+            row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
+            row["paper_s"] = paper_cost_s(lad, overhead_s=row["gpu_s"] - _sweep_windows_s(s))
+        out.append(row)
+    return out
+
+
+def _sweep_windows_s(s: dict[str, str]) -> float:
+    """The part of a sweep's GPU-seconds that is not start-up (rough: 1 s per scout, 5 s per final)."""
+    return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    state = Path(a.state)
+    rows = report_rows(state)
+    hdr = f"{'model':44} {'runtime':13} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
+    print(hdr + f" {'paper s':>8} {'ratio':>6}")
+    for r in rows:
+        ratio = r.get("paper_s", math.nan) / r["gpu_s"] if r["gpu_s"] else math.nan
+        print(
+            f"{r['model']:44} {r['runtime']:13} {r['sweep_batch']:>7} {r['sweep_mj']:8.2f}"
+            f" {r.get('best_batch', '-'):>6} {r.get('best_mj', math.nan):8.2f}"
+            f" {100 * r.get('regret', math.nan):6.2f}% {r['gpu_s']:6.0f}"
+            f" {r.get('paper_s', math.nan):8.0f} {ratio:6.1f}"
+        )
+    sweeps = _rows(state / "sweeps.csv")
+    for rt in sorted({r["runtime"] for r in rows}):
+        g = sorted(r["gpu_s"] for r in rows if r["runtime"] == rt)
+        print(f"median GPU-s {rt}: {g[len(g) // 2] if len(g) % 2 else (g[len(g) // 2 - 1] + g[len(g) // 2]) / 2:.0f}")
+    by = {}
+    for s in sweeps:
+        if s["energy_per_image_j"]:
+            by.setdefault((s["model"], s["runtime"]), []).append(float(s["energy_per_image_j"]))
+    for (m, rt), v in by.items():
+        if len(v) > 1:
+            print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
+    regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
+    if regrets:
+        print(f"max regret {100 * max(regrets):.1f} %")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ replay
+
+
+def cmd_replay(path: str, trials: int, scout_rel: float, full_rel: float) -> int:
+    from joulebench.sweep.replay import Noise, read_curves, replay_table
+
+    rows = replay_table(read_curves(path), noise=Noise(scout_rel, full_rel), trials=trials)
+    print(f"{'model':44} {'runtime':13} {'batch':>6} {'mJ':>8} {'min b':>6} {'min mJ':>8} {'regret':>7}")
+    for r in rows:
+        print(
+            f"{r['model']:44} {r['runtime']:13} {r['batch']!s:>6} {1e3 * (r['energy_per_image_j'] or math.nan):8.2f}"
+            f" {r['min_batch']:>6} {1e3 * r['min_energy_per_image_j']:8.2f} {100 * (r['regret'] or 0):6.2f}%"
+        )
+    worst = max((r["regret"] for r in rows if r["regret"] is not None), default=math.nan)
+    print(f"max regret {100 * worst:.1f} %")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_ladder":
+        model, runtime, out, start, *extra = argv[1:]
+        return _ladder_worker(model, runtime, Path(out), int(start), [int(x) for x in extra])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--replay", metavar="CURVES.csv", help="replay the default search on measured ladders (no GPU)")
+    p.add_argument("--trials", type=int, default=20, help="replay: noise seeds per curve (the worst one is shown)")
+    p.add_argument("--scout-noise", type=float, default=0.02, help="replay: relative SD of a scouting window")
+    p.add_argument("--full-noise", type=float, default=0.005, help="replay: relative SD of a full window")
+    sub = p.add_subparsers(dest="cmd")
+    r = sub.add_parser("run", help="measure sweeps and ladders on the GPU")
+    r.add_argument("models", nargs="*", default=list(PANEL))
+    r.add_argument("--runtime", action="append", default=None)
+    r.add_argument("--state", default=".bench/search")
+    r.add_argument("--deadline", type=float, default=560.0, help="seconds; no job starts that would not fit")
+    r.add_argument("--repeats", type=int, default=3, help="sweeps of the first model on the last runtime")
+    r.add_argument("--ladder-start", type=int, default=16)
+    r.add_argument("--ladder-start-compile", type=int, default=32)
+    rep = sub.add_parser("report", help="print the regret and cost table")
+    rep.add_argument("--state", default=".bench/search")
+    a = p.parse_args(argv)
+    if a.replay:
+        return cmd_replay(a.replay, a.trials, a.scout_noise, a.full_noise)
+    if a.cmd == "run":
+        a.runtime = a.runtime or list(RUNTIMES)
+        return cmd_run(a)
+    if a.cmd == "report":
+        return cmd_report(a)
+    p.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,197 @@
+"""Batch searches replayed offline on measured energy-per-image curves: regret without a GPU.
+
+A *curve* is a ladder of fixed batch sizes measured with long windows (``model, runtime, batch,
+energy_per_image_j``). Replaying a search on it answers "which batch would the search have chosen, and how
+much more energy per image does that batch cost than the curve's minimum" (the *regret*):
+
+* energy between listed batches is interpolated linearly in log(batch)-log(energy) space, and extrapolated
+  from the first two points below the smallest listed batch;
+* batches above the largest listed one are out of memory;
+* every reading the search takes gets seeded Gaussian noise: ``scout_rel`` for scouting windows and
+  ``full_rel`` for full windows (relative standard deviations, defaults from the spread of stored scouting
+  windows against full windows at the same batch), so that a search which trusts one noisy scout shows it.
+
+The regret of a replay is computed on the noise-free curve: the true cost of the batch the search chose.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joulebench.errors import ConfigError
+from joulebench.sweep.search import Point, get_search, search_kwargs
+from joulebench.sweep.tasks import HARD_MAX_BATCH, SweepOptions
+
+#: Columns a curves CSV must have (more are allowed and ignored).
+CURVE_COLUMNS = ("model", "runtime", "batch", "energy_per_image_j")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Energy per image against batch size for one (model, runtime), ascending in batch."""
+
+    model: str
+    runtime: str
+    batches: tuple[int, ...]
+    energies_j: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.batches) < 2 or len(self.batches) != len(self.energies_j):
+            raise ConfigError(f"curve {self.model} / {self.runtime} needs at least two batches with an energy each")
+        if any(e <= 0 for e in self.energies_j) or list(self.batches) != sorted(set(self.batches)):
+            raise ConfigError(f"curve {self.model} / {self.runtime}: batches must rise and energies be positive")
+
+    @property
+    def largest_batch(self) -> int:
+        """The largest batch that fits (larger ones are out of memory)."""
+        return self.batches[-1]
+
+    @property
+    def minimum(self) -> tuple[int, float]:
+        """``(batch, energy per image J)`` of the curve's least energy per image."""
+        e, b = min(zip(self.energies_j, self.batches, strict=True))
+        return b, e
+
+    def energy_at(self, batch: int) -> float | None:
+        """Energy per image (J) at ``batch``, interpolated in log-log space; None above the largest batch."""
+        if batch > self.largest_batch:
+            return None
+        xs = [math.log(b) for b in self.batches]
+        ys = [math.log(e) for e in self.energies_j]
+        x = math.log(batch)
+        k = next((i for i in range(1, len(xs)) if x <= xs[i]), 1)
+        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+        return math.exp(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+
+
+def read_curves(path: str | Path) -> list[Curve]:
+    """Curves from a CSV with columns ``model,runtime,batch,energy_per_image_j`` (one row per batch).
+
+    Rows of one batch listed several times (a ladder measured up and down) are averaged; rows with a
+    ``status`` column other than ``ok`` are skipped.
+
+    Raises:
+        ConfigError: Missing file or columns, or a value that is not a number.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such curves file (columns: {', '.join(CURVE_COLUMNS)})")
+    with p.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CURVE_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError(f"{p}: missing column(s) {', '.join(missing)}; a curve has {', '.join(CURVE_COLUMNS)}")
+        readings: dict[tuple[str, str], dict[int, list[float]]] = {}
+        for line, row in enumerate(reader, start=2):
+            if row.get("status", "ok") not in ("ok", "", None) or not row["energy_per_image_j"]:
+                continue
+            try:
+                batch, energy = int(row["batch"]), float(row["energy_per_image_j"])
+            except ValueError:
+                raise ConfigError(f"{p}:{line}: batch and energy_per_image_j must be numbers") from None
+            readings.setdefault((row["model"], row["runtime"]), {}).setdefault(batch, []).append(energy)
+    curves = []
+    for (model, runtime), by_batch in readings.items():
+        batches = tuple(sorted(by_batch))
+        energies = tuple(sum(by_batch[b]) / len(by_batch[b]) for b in batches)
+        curves.append(Curve(model, runtime, batches, energies))
+    return curves
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Relative standard deviation of a replayed reading, by search phase."""
+
+    scout_rel: float = 0.02
+    full_rel: float = 0.005
+
+    def of(self, phase: str) -> float:
+        """The standard deviation for ``phase`` (``scout`` or ``full``)."""
+        return self.scout_rel if phase == "scout" else self.full_rel
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One replay of a search on a curve."""
+
+    curve: Curve
+    batch: int | None
+    energy_j: float | None
+    measured: tuple[tuple[str, int], ...]
+
+    @property
+    def regret(self) -> float | None:
+        """Chosen batch's true energy over the curve's minimum, minus one (None when nothing was chosen)."""
+        return None if self.energy_j is None else self.energy_j / self.curve.minimum[1] - 1.0
+
+
+class _NoisyCurve:
+    """``measure(batch, phase)`` over a curve, with seeded noise (a search's view of the GPU)."""
+
+    def __init__(self, curve: Curve, noise: Noise, seed: int):
+        self.curve = curve
+        self.noise = noise
+        self.rng = random.Random(seed)
+        self.measured: list[tuple[str, int]] = []
+
+    def __call__(self, batch: int, phase: str) -> Point:
+        self.measured.append((phase, batch))
+        e = self.curve.energy_at(batch)
+        if e is None:
+            return Point(batch, "oom", None, phase)
+        return Point(batch, "ok", e * (1.0 + self.rng.gauss(0.0, self.noise.of(phase))), phase)
+
+
+def replay(curve: Curve, opts: SweepOptions | None = None, *, noise: Noise | None = None, seed: int = 0) -> Replay:
+    """Run the search of ``opts`` (default: the default protocol's) on ``curve``.
+
+    The chosen batch is the one the sweep's summary would report: the full-window reading with least energy
+    per image (scouts only when no full window was taken).
+    """
+    opts = opts or SweepOptions()
+    gpu = _NoisyCurve(curve, noise or Noise(), seed)
+    result = get_search(opts.search)(
+        gpu, max_batch=opts.max_batch or HARD_MAX_BATCH, start=opts.start_batch, **search_kwargs(opts)
+    )
+    best = result.best
+    batch = best.batch_size if best is not None else None
+    energy = curve.energy_at(batch) if batch is not None else None
+    return Replay(curve, batch, energy, tuple(gpu.measured))
+
+
+def worst_replay(
+    curve: Curve, opts: SweepOptions | None = None, *, noise: Noise | None = None, trials: int = 20
+) -> Replay:
+    """The replay with the largest regret over ``trials`` seeds (seeds 0 .. trials-1)."""
+    runs = [replay(curve, opts, noise=noise, seed=s) for s in range(trials)]
+    return max(runs, key=lambda r: math.inf if r.regret is None else r.regret)
+
+
+def replay_table(curves: Iterable[Curve], opts: SweepOptions | None = None, **kw: Any) -> list[dict[str, Any]]:
+    """One row per curve: the worst replay's chosen batch and energy, the minimum, and the regret."""
+    rows = []
+    for c in curves:
+        r = worst_replay(c, opts, **kw)
+        b_min, e_min = c.minimum
+        rows.append(
+            {
+                "model": c.model,
+                "runtime": c.runtime,
+                "batch": r.batch,
+                "energy_per_image_j": r.energy_j,
+                "min_batch": b_min,
+                "min_energy_per_image_j": e_min,
+                "regret": r.regret,
+                "windows": len(r.measured),
+            }
+        )
+    return rows
+
+
+__all__ = ["CURVE_COLUMNS", "Curve", "Noise", "Replay", "read_curves", "replay", "replay_table", "worst_replay"]

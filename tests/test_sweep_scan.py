@@ -1,0 +1,159 @@
+"""The scan search (the default) and offline replays of searches on measured curves."""
+
+from __future__ import annotations
+
+import pytest
+
+from joulebench.errors import ConfigError
+from joulebench.sweep.replay import Curve, Noise, read_curves, replay, replay_table, worst_replay
+from joulebench.sweep.search import Point, get_search, memory_cap, scan_search
+from joulebench.sweep.tasks import PROTOCOLS, SweepOptions, protocol_options
+
+# resnet50.a1_in1k under compile-fp16 on an H100 at fixed batches (mJ per image): a bump at 128, the minimum at
+# 1024; the plateau rule stopped at 128 and chose 64 (+7.7 %).
+RESNET50 = Curve(
+    "resnet50.a1_in1k",
+    "compile-fp16",
+    (1, 8, 64, 128, 256, 512, 1024, 2048),
+    (400e-3, 80e-3, 29.4e-3, 30.7e-3, 29.1e-3, 28.0e-3, 27.3e-3, 27.7e-3),
+)
+# efficientnet_b0 under compile-fp16: the curve turns up at large batches
+EFFNET = Curve(
+    "efficientnet_b0", "compile-fp16", (1, 192, 1024, 4096, 8192), (300e-3, 22.2e-3, 22.6e-3, 32.2e-3, 40e-3)
+)
+
+
+def curve_gpu(curve: Curve, mem_per_image: float | None = None, latency_per_image: float | None = None):
+    calls = []
+
+    def measure(batch: int, phase: str) -> Point:
+        calls.append((phase, batch))
+        e = curve.energy_at(batch)
+        mem = None if mem_per_image is None else 1e9 + mem_per_image * batch
+        p = Point(batch, "ok" if e is not None else "oom", e, phase, peak_memory_b=mem if e is not None else None)
+        if latency_per_image is not None:
+            object.__setattr__(p, "latency_mean_s", latency_per_image * batch)  # a frozen Point with a latency
+        return p
+
+    return measure, calls
+
+
+def test_a_single_bump_does_not_end_the_scan_and_the_minimum_is_confirmed_in_full():
+    measure, calls = curve_gpu(RESNET50)
+    result = scan_search(measure, max_batch=65536)
+    assert result.stopped == "oom" and result.best.batch_size == 1024
+    assert [b for p, b in calls if p == "full"] == [1024, 2048]  # the two best scouts, confirmed
+
+
+def test_a_curve_that_turns_up_ends_the_scan_early():
+    measure, calls = curve_gpu(EFFNET)
+    result = scan_search(measure, max_batch=65536)
+    assert result.stopped == "rising" and result.best.batch_size in (128, 256)
+    assert max(b for _, b in calls) == 4096  # 8192 never measured: 2048 and 4096 both rose past the minimum
+
+
+def test_a_bump_that_falls_again_is_not_rising():
+    vgg = Curve("vgg16", "compile-fp16", (1, 2, 4, 8, 16, 32, 64, 128), (231, 144, 91, 74, 102.7, 83.3, 70.6, 54.6))
+    measure, calls = curve_gpu(vgg)
+    assert scan_search(measure, max_batch=65536).best.batch_size == 128
+
+
+def test_the_memory_limit_is_predicted_instead_of_run_into():
+    flat = Curve("m", "torch-fp32", (1, 1 << 20), (1.0, 0.5))  # fits everything: memory decides
+    measure, calls = curve_gpu(flat, mem_per_image=10e6)  # 1 GB + 10 MB per image
+    result = scan_search(measure, max_batch=65536, memory_limit_b=80e9)
+    scouts = [b for p, b in calls if p == "scout"]
+    cap = int((0.9 * 80e9 - 1e9) // 10e6)
+    assert result.stopped == "memory" and scouts[-1] == cap - cap % 8 and scouts[-2] == 4096
+    assert all(o.status == "ok" for _, o in result.points)  # no out-of-memory error was needed
+
+
+def test_memory_cap_needs_two_growing_points_and_a_limit():
+    pts = [Point(8, peak_memory_b=2e9), Point(16, peak_memory_b=3e9)]
+    assert memory_cap(pts, 10e9) == int((9e9 - 1e9) // 0.125e9)
+    assert memory_cap(pts, None) is None and memory_cap(pts[:1], 10e9) is None
+    assert memory_cap([Point(8, peak_memory_b=2e9), Point(16, peak_memory_b=2e9)], 10e9) is None
+
+
+def test_batches_whose_iteration_would_be_too_slow_are_not_scouted():
+    measure, calls = curve_gpu(RESNET50, latency_per_image=1e-3)  # 1 ms per image: 1024 takes 1.02 s
+    result = scan_search(measure, max_batch=65536, max_iter_s=2.0)
+    assert result.stopped == "slow" and max(b for _, b in calls) == 1024
+
+
+def test_a_finalist_that_fails_in_full_yields_its_place():
+    def measure(batch: int, phase: str) -> Point:
+        if phase == "full" and batch == 1024:
+            return Point(batch, "oom", None, phase)  # the static compile needs more memory than the dynamic one
+        return Point(batch, "ok", RESNET50.energy_at(batch), phase) if batch <= 2048 else Point(batch, "oom")
+
+    result = scan_search(measure, max_batch=65536)
+    assert [o.batch_size for p, o in result.points if p == "full"] == [1024, 2048, 512]
+    assert result.best.batch_size == 2048
+
+
+def test_scan_is_the_default_and_paper_keeps_the_papers_windows():
+    assert SweepOptions().search == "scan" and get_search("scan") is scan_search
+    paper = protocol_options("paper")
+    assert (paper.search, paper.min_window_s, paper.min_iters, paper.warmup_s, paper.precision) == (
+        "paper",
+        10.0,
+        13,
+        3.0,
+        None,
+    )
+    assert protocol_options("paper", min_window_s=20.0).min_window_s == 20.0
+    assert protocol_options("default", precision=None).precision == 0.01  # None keeps the protocol's value
+    assert set(PROTOCOLS) == {"default", "paper"}
+    with pytest.raises(ConfigError, match="unknown protocol 'fast'"):
+        protocol_options("fast")
+
+
+def test_the_measure_flags_take_a_protocol_and_override_it():
+    from joulebench.cli.measure import build_options
+
+    common = dict(meter="sim", search=None, tf32=None, cuda_graphs=False, warmup=None, min_iters=None,
+                  min_window=None, precision=None, max_window=None, cooldown="0s", idle=None, max_batch=None,
+                  latency_budget=None)  # fmt: skip
+    assert build_options(**common).min_window_s == 3.0
+    assert build_options(**common, protocol="paper").min_window_s == 10.0
+    assert build_options(**{**common, "precision": "off"}).precision is None
+    longer = build_options(**{**common, "min_window": "20s"})
+    assert longer.min_window_s == 20.0 and longer.max_window_s == 20.0
+
+
+def test_curves_interpolate_in_log_log_space_and_end_in_out_of_memory():
+    c = Curve("m", "r", (64, 256), (4.0, 1.0))
+    assert c.energy_at(128) == pytest.approx(2.0) and c.energy_at(64) == pytest.approx(4.0)
+    assert c.energy_at(32) == pytest.approx(8.0)  # extrapolated from the first two points
+    assert c.energy_at(512) is None and c.minimum == (256, 1.0)
+    with pytest.raises(ConfigError, match="rise"):
+        Curve("m", "r", (256, 64), (1.0, 2.0))
+
+
+def test_read_curves_averages_repeated_batches_and_skips_failures(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text(
+        "model,runtime,batch,status,energy_per_image_j\n"
+        "m,r,64,ok,0.004\nm,r,128,ok,0.002\nm,r,128,ok,0.004\nm,r,256,oom,\nn,r,1,ok,1\nn,r,2,ok,0.5\n"
+    )
+    [m, n] = read_curves(p)
+    assert m.batches == (64, 128) and m.energies_j == pytest.approx((0.004, 0.003)) and n.minimum == (2, 0.5)
+    (tmp_path / "bad.csv").write_text("model,batch\nm,1\n")
+    with pytest.raises(ConfigError, match="missing column"):
+        read_curves(tmp_path / "bad.csv")
+
+
+def test_replay_is_seeded_and_the_plateau_rule_shows_its_regret():
+    clean = Noise(0.0, 0.0)
+    r = replay(RESNET50, noise=clean)
+    assert r.batch == 1024 and r.regret == pytest.approx(0.0)
+    shelf = Curve("m", "r", (1, 64, 128, 256, 512, 1024, 2048), (1.0, 30e-3, 30.1e-3, 30.05e-3, 28e-3, 27e-3, 27.5e-3))
+    plateau = replay(shelf, SweepOptions(search="plateau"), noise=clean)
+    assert plateau.batch <= 256 and plateau.regret > 0.1  # two flat doublings end the plateau rule on the shelf
+    assert replay(shelf, noise=clean).regret == pytest.approx(0.0)  # the scan goes on to the minimum
+    assert replay(RESNET50, seed=3).measured == replay(RESNET50, seed=3).measured
+    worst = worst_replay(RESNET50, trials=10)
+    assert worst.regret >= max(replay(RESNET50, seed=s).regret for s in range(10)) - 1e-12
+    [row] = replay_table([RESNET50], trials=5)
+    assert row["min_batch"] == 1024 and row["regret"] is not None
