@@ -90,7 +90,7 @@ def wait_js(pg, expr, timeout_s=10.0):
 
 def open_app(pg, url, hash_=""):
     pg.goto(url + hash_)
-    wait_js(pg, "window.__jb && window.__jb.ready")
+    wait_js(pg, "window.__jb && window.__jb.ready && !window.__jb.pending")
     assert pg.evaluate("__jb.errors") == []
 
 

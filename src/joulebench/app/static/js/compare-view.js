@@ -57,7 +57,7 @@ function drawCompare() {
   if (comparison.b && comparison.b.simulated) notes.push("B is SIMULATED");
   lg.appendChild(el("span", null, "Below the grey line B uses less energy than A." + (notes.length ? " " + notes.join("; ") + "." : "")));
   drawHistogram();
-  drawCmpTable();
+  drawTableSoon("compare");
 }
 /* Reduction factors binned on a log scale: how often B saves 1-1.5x, 1.5-2x, ... */
 function drawHistogram() {

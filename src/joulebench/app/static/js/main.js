@@ -15,7 +15,7 @@ function init() {
   attachHover($("scatter"), "explorer");
   attachHover($("cmp-canvas"), "compare");
   attachZoom($("scatter"));
-  watchTable();
+  watchTables();
   // names in the ranking and the tables open the model panel (their href also works in a new tab)
   document.addEventListener("click", function (ev) {
     var a = ev.target.closest && ev.target.closest("a.model-link");
@@ -45,10 +45,11 @@ function init() {
   $("cmp-prev").addEventListener("click", function () { pages.compare--; changed("page", drawCmpTable); });
   $("cmp-next").addEventListener("click", function () { pages.compare++; changed("page", drawCmpTable); });
   $("download").addEventListener("click", function () {
-    flushTable();
+    flushTable("explorer");
     download("joulebench-" + safeFileName(state.setup) + ".csv", TABLE_COLS, explorerView.tableRows, { head: ["setup", "ranked", "suspect"], row: function (q) { return [explorerView.setup.id, q.ok ? 1 : 0, explorerView.setup.flag[q.i] || ""]; } });
   });
   $("cmp-download").addEventListener("click", function () {
+    flushTable("compare");
     download("joulebench-compare.csv", CMP_COLS, comparison.tableRows, { head: ["setup_a", "setup_b", "suspect_a", "suspect_b"], row: function (q) { return [comparison.a.id, comparison.b.id, comparison.a.flag[q.i] || "", comparison.b.flag[q.i] || ""]; } });
   });
   window.addEventListener("hashchange", function () {

@@ -5,7 +5,7 @@ function timed(name, fn) {
   jb.timings.parts[name] = performance.now() - t;
 }
 function renderExplorer() {
-  timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); drawTableSoon(); timed("panel", renderPanel);
+  timed("compute", compute); timed("scatter", drawScatter); timed("bars", drawBars); drawTableSoon("explorer"); timed("panel", renderPanel);
   searchCount();
 }
 function renderCompare() { timed("compare", computeCompare); timed("compare draw", drawCompare); }
@@ -33,29 +33,35 @@ function searchCount() {
   $("search-count").textContent = q ? n + " model" + (n === 1 ? "" : "s") + " match" + (n === 1 ? "es" : "") : "";
 }
 
-/* The table below the charts, while scrolled out of view, is brought up to date right after the frame that
+/* A table below the charts, while scrolled out of view, is brought up to date right after the frame that
  * shows the change: a person waits only for what is on screen (scatter, ranking). In view it is drawn at once.
- * Whatever reads the table (download, the test hook) brings it up to date first. */
-var tableView = { inView: true, due: false };
-function watchTable() {
+ * Whatever reads a table (download, the test hook) brings it up to date first. */
+var deferredTables = {
+  explorer: { box: "#view-explorer .table-box", draw: function () { drawTable(); }, inView: true, due: false },
+  compare: { box: "#view-compare .table-box", draw: function () { drawCmpTable(); }, inView: true, due: false }
+};
+function watchTables() {
   if (!window.IntersectionObserver) return;
-  new IntersectionObserver(function (entries) {
-    tableView.inView = entries[entries.length - 1].isIntersecting;
-    if (tableView.inView) flushTable();
-  }).observe(document.querySelector("#view-explorer .table-box"));
+  Object.keys(deferredTables).forEach(function (which) {
+    var t = deferredTables[which];
+    new IntersectionObserver(function (entries) {
+      t.inView = entries[entries.length - 1].isIntersecting;
+      if (t.inView) flushTable(which);
+    }).observe(document.querySelector(t.box));
+  });
 }
-function drawTableSoon() {
-  if (tableView.inView) { tableView.due = false; timed("table", drawTable); return; }
-  if (tableView.due) return;
-  tableView.due = true;
+function drawTableSoon(which) {
+  var t = deferredTables[which];
+  if (t.inView) { t.due = false; timed(which + " table", t.draw); return; }
+  if (t.due) return;
+  t.due = true;
   jb.pending = true;
   // two hops: after the frame, and after the task that records the frame's time (changed), so the table's
   // own work is not counted in the change that it does not delay on screen
-  requestAnimationFrame(function () { setTimeout(function () { setTimeout(flushTable, 0); }, 0); });
+  requestAnimationFrame(function () { setTimeout(function () { setTimeout(function () { flushTable(which); }, 0); }, 0); });
 }
-function flushTable() {
-  if (!tableView.due) return;
-  tableView.due = false;
-  timed("table", drawTable);
-  jb.pending = false;
+function flushTable(which) {
+  var t = deferredTables[which];
+  if (t.due) { t.due = false; timed(which + " table", t.draw); }
+  jb.pending = deferredTables.explorer.due || deferredTables.compare.due;
 }

@@ -19,7 +19,7 @@ jb.points = function () {
 jb.ranking = function () { return explorerView.ranking.map(function (q) { return { model: dataset.name[q.i], img: dataset.img[q.i], score: q.score, acc: q.a, energy_mj: q.e * 1e3 }; }); };
 jb.frontier = function () { return explorerView.frontier.map(function (q) { return { model: dataset.name[q.i], img: dataset.img[q.i] }; }); };
 jb.scale = function () { var h = hit.explorer; return h ? { xlog: h.xs.log, xlo: h.xs.lo, xhi: h.xs.hi, ylo: h.ys.lo, yhi: h.ys.hi, N_mj: explorerView.N * 1e3 } : null; };
-jb.table = function () { flushTable(); return explorerView.tableRows.map(function (q) { return dataset.name[q.i]; }); };
+jb.table = function () { flushTable("explorer"); return explorerView.tableRows.map(function (q) { return dataset.name[q.i]; }); };
 jb.compare = function () {
   if (!comparison) computeCompare();
   return { a: comparison.a && comparison.a.id, b: comparison.b && comparison.b.id, n: comparison.rows.length, geomean: comparison.gm, median: comparison.median,
