@@ -28,6 +28,17 @@ def load(db: Path | None):
     return load_dataset(db=results_file(db))
 
 
+def own_setups(db: Path | None) -> list[str]:
+    """The setups measured in the results file (see :func:`results_file`), sorted; none without one."""
+    path = results_file(db)
+    if path is None:
+        return []
+    from joulebench.data import load_dataset
+
+    energy = load_dataset(db=path, data=[], reference=False, include_cache=False).energy
+    return sorted(energy["setup"].dropna().unique().tolist()) if len(energy) else []
+
+
 def dataset_stats(ds: Any) -> Any:
     """The dataset's per-configuration statistics table, or None when it has none."""
     s = getattr(ds, "stats", None)

@@ -27,6 +27,11 @@ def report(
 
     writable_file(out, "--out")  # before minutes of work, not after them
     ds = loading.load(db)
+    present = set(ds.energy["setup"].dropna())
+    own = [s for s in loading.own_setups(db) if s in present and s not in setup]
+    if setup and own:  # the report is about what the user measured too, whatever else it compares
+        err_console().print(f"also reporting on your own setup(s): {', '.join(own)}")
+        setup = [*setup, *own]
     rep = build_report(
         ds.energy,
         ds.accuracy,

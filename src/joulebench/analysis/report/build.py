@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 from string import Template
@@ -21,6 +21,7 @@ from joulebench.analysis.report.energy_sections import (
 from joulebench.analysis.report.inputs import ReportInput, Summary
 from joulebench.analysis.report.markup import esc
 from joulebench.analysis.report.paper_section import paper_section
+from joulebench.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -103,11 +104,40 @@ def build_report(
         cv_folds=cv_folds,
     )
     summary: Summary = {"setups": setups, "per_setup": {}}
-    parts = [section(inp, summary) for section in SECTIONS]
+    parts = [_guarded(section, inp, summary) for section in SECTIONS]
     html_part, summary["consistency"] = consistency_section(energy, catalogue, setups)
     parts.append(html_part)
     parts.append(paper_section(inp, summary))
     return Report(_page("\n".join(parts), energy, setups, include_test_models, command), summary)
+
+
+#: A setup with fewer models than this is the first suspect when a section cannot use every setup.
+SMALL_SETUP = 10
+
+
+def _guarded(section: Callable[[ReportInput, Summary], str], inp: ReportInput, summary: Summary) -> str:
+    """A section on every setup; else on the setups with enough models, naming those left out; else why not.
+
+    A setup of a few own measurements must not cost the report a section on the others: the report writes
+    every section it can and says in place of the others what they need.
+    """
+    try:
+        return section(inp, summary)
+    except ConfigError as exc:
+        reason = str(exc)
+    counts = {s: inp.energy.loc[inp.energy["setup"] == s, "model"].nunique() for s in inp.setups}
+    large = [s for s in inp.setups if counts[s] >= SMALL_SETUP]
+    title = esc((section.__doc__ or section.__name__).splitlines()[0].rstrip("."))
+    if large and len(large) < len(inp.setups):
+        try:
+            html = section(replace(inp, setups=large), summary)
+        except ConfigError as exc:
+            reason = str(exc)
+        else:
+            small = ", ".join(f"{esc(s)} ({counts[s]} models)" for s in inp.setups if s not in large)
+            return html + f"<p class=note>Left out of this section: {small}; it needs more models: {esc(reason)}</p>"
+    summary.setdefault("skipped", []).append({"section": title, "reason": reason})
+    return f"<section><h2>{title}</h2><p class=note>Not written: {esc(reason)}</p></section>"
 
 
 def _page(body: str, energy: pd.DataFrame, setups: list[str], include_test_models: bool, command: str) -> str:

@@ -139,6 +139,7 @@ def _input_size(inp: ReportInput, summary: Summary) -> list[str]:
     parts = ["<h3>Input size</h3>"]
     if not len(ise):
         return [*parts, "<p class=note>No architecture is measured at several input sizes.</p>"]
+    ise = ise.assign(exponent=pd.to_numeric(ise["exponent"], errors="coerce"))  # object dtype when a part is empty
     ise_sum = (
         ise.groupby("setup")["exponent"]
         .describe(percentiles=[0.25, 0.5, 0.75])[["count", "25%", "50%", "75%"]]
