@@ -688,6 +688,9 @@ def test_compare_view_shows_only_controls_that_apply(page, site):
         assert page.locator(sel).is_visible(), sel
     page.fill("#search", "resnet")  # the search filters the comparison too
     assert {p["model"].split("_")[0] for p in page.evaluate("__jb.compare()")["points"]} == {"resnet"}
+    page.fill("#search", "zzz")  # an empty comparison says why instead of drawing empty axes
+    assert page.evaluate("__jb.compare().n") == 0 and "matches \u201czzz\u201d" in page.text_content("#cmp-summary")
+    page.fill("#search", "")
     page.click("#tab-explorer")
     assert page.locator("#setup").is_visible()
 

@@ -9,6 +9,13 @@ function drawCompare() {
   var ex = extent(vals, true, 0.04);
   var xs = new Scale(ex[0], ex[1], p.m.l, p.m.l + p.pw, true);
   var ys = new Scale(ex[0], ex[1], p.m.t + p.ph, p.m.t, true);
+  var why = compareEmptyReason();
+  if (why) {
+    p.message(why);
+    hit.compare = { x: new Float32Array(0), y: new Float32Array(0), pts: [], xs: xs, ys: ys, plot: p };
+    drawCompareText();
+    return;
+  }
   p.axes(xs, ys, "A: " + (comparison.a ? comparison.a.id : "?") + " (mJ/img)", "B: " + (comparison.b ? comparison.b.id : "?") + " (mJ/img)");
   p.clip();
   // reference lines: equal energy, and the geometric-mean reduction
@@ -39,12 +46,23 @@ function drawCompare() {
     ctx.beginPath(); ctx.arc(hx[k], hy[k], 7, 0, 6.2832); ctx.stroke();
   });
   ctx.restore();
-  hit.compare = { x: hx, y: hy, pts: comparison.rows, xs: xs, ys: ys };
-
+  hit.compare = { x: hx, y: hy, pts: comparison.rows, xs: xs, ys: ys, plot: p };
+  drawCompareText();
+}
+// Why the comparison has no point, in words; "" when it has.
+function compareEmptyReason() {
+  var a = comparison.a, b = comparison.b;
+  if (comparison.rows.length) return "";
+  if (!a || !b) return "Pick two setups, A and B, above the chart.";
+  if (state.q.trim()) return "No model measured on both " + a.id + " and " + b.id + " matches \u201c" + state.q.trim() + "\u201d: check the spelling or clear the search.";
+  if (!state.types.length) return "No architecture type ticked: tick at least one under Architecture types.";
+  return "No model is measured on both " + a.id + " and " + b.id + " (with the current type and family filters): pick other setups.";
+}
+function drawCompareText() {
   var sum = $("cmp-summary");
   clear(sum);
   if (!comparison.rows.length) {
-    sum.textContent = "No model is measured in both setups (with the current type/family filters).";
+    sum.textContent = compareEmptyReason();
   } else {
     sum.appendChild(document.createTextNode("A/B energy, geometric mean over " + comparison.rows.length + " models: "));
     sum.appendChild(el("strong", null, fmt(comparison.gm, 3) + "\u00d7"));

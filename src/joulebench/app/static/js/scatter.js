@@ -96,24 +96,23 @@ function disc(r) { // coverage of a disc of radius r on a pixel grid, 4x4 sample
       m[y * n + x] = inside / 16;
     }
   }
-  return (discCache[key] = { n: n, half: half, m: m });
+  // only the pixels the disc touches, as offsets from its centre
+  var dx = [], dy = [], c = [];
+  for (var k = 0; k < n * n; k++) if (m[k] > 0) { dx.push(k % n - half); dy.push(Math.floor(k / n) - half); c.push(m[k]); }
+  return (discCache[key] = { dx: dx, dy: dy, c: new Float32Array(c) });
 }
 function hexRgb(h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; }
 var TYPE_RGB = TYPE_COLORS.map(hexRgb);
 function stamp(d, w, h, cx, cy, dk, rgb, alpha) {
-  var x0 = Math.round(cx) - dk.half, y0 = Math.round(cy) - dk.half;
-  for (var y = 0; y < dk.n; y++) {
-    var py = y0 + y;
-    if (py < 0 || py >= h) continue;
-    for (var x = 0; x < dk.n; x++) {
-      var px = x0 + x, c = dk.m[y * dk.n + x];
-      if (px < 0 || px >= w || c === 0) continue;
-      var o = (py * w + px) * 4, a = c * alpha;
-      if (d[o + 3] === 0) { d[o] = rgb[0]; d[o + 1] = rgb[1]; d[o + 2] = rgb[2]; d[o + 3] = a * 255; continue; } // on nothing yet
-      var da = d[o + 3] / 255, oa = a + da * (1 - a), k = da * (1 - a);
-      d[o] = (rgb[0] * a + d[o] * k) / oa; d[o + 1] = (rgb[1] * a + d[o + 1] * k) / oa; d[o + 2] = (rgb[2] * a + d[o + 2] * k) / oa;
-      d[o + 3] = oa * 255;
-    }
+  var x0 = Math.round(cx), y0 = Math.round(cy);
+  for (var j = 0; j < dk.c.length; j++) {
+    var px = x0 + dk.dx[j], py = y0 + dk.dy[j];
+    if (px < 0 || px >= w || py < 0 || py >= h) continue;
+    var o = (py * w + px) * 4, a = dk.c[j] * alpha;
+    if (d[o + 3] === 0) { d[o] = rgb[0]; d[o + 1] = rgb[1]; d[o + 2] = rgb[2]; d[o + 3] = a * 255; continue; } // on nothing yet
+    var da = d[o + 3] / 255, oa = a + da * (1 - a), k = da * (1 - a);
+    d[o] = (rgb[0] * a + d[o] * k) / oa; d[o + 1] = (rgb[1] * a + d[o + 1] * k) / oa; d[o + 2] = (rgb[2] * a + d[o + 2] * k) / oa;
+    d[o + 3] = oa * 255;
   }
 }
 function drawPoints(p, hx, hy) {
