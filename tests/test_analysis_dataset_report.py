@@ -169,7 +169,7 @@ def test_report_splits_the_h200_tag_spread_into_one_board_and_all_boards(tmp_pat
 
 def _stale_section(data: Path, rows: pd.DataFrame, monkeypatch, capsys) -> str:
     rows.to_csv(data / "summaries.csv", index=False)
-    return _report(data, monkeypatch, capsys).split("## Searches the current plateau rule would continue")[1]
+    return _report(data, monkeypatch, capsys).split("## Searches the current batch search would continue")[1]
 
 
 def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_path, monkeypatch, capsys):

@@ -17,7 +17,7 @@ folder, so rows measured with a shortened protocol elsewhere stay out) and print
 6. the measuring cost per model and runtime (``gpu_seconds``, ``compile_time_s``), how much of it the model's MACs
    explain (a log-log least-squares fit), and what the panel's remaining pairs need as the sweep's deadline
    planner costs them;
-7. the results whose stored scouting ladder the current plateau rule would have continued (as
+7. the results whose stored scouting ladder the current batch search would have continued (as
    ``joulebench results --stale`` judges them, on the folder's bundle or ``h200.db``);
 8. the results measured more than once (the report keeps the latest): the first and the latest value, and both
    runs at the first's optimal batch, which separates a changed search from run-to-run and card-to-card
@@ -288,7 +288,7 @@ def report(data: Path, panel_path: Path | None = None) -> str:
         consistency_section(energy, ds.catalogue, setups, csv["summaries"]),
         "## Cost per model: GPU-seconds a finished model held its GPU, and what the rest of the panel needs\n\n"
         + cost_table(csv["summaries"], panel, csv.get("failures")),
-        "## Searches the current plateau rule would continue (measured under an older rule)\n\n"
+        "## Searches the current batch search would continue (measured under an older rule)\n\n"
         + stale_table(csv, data),
         "## Results measured more than once (the latest is kept)\n\n" + repeats_table(csv, data),
     ]
