@@ -39,7 +39,7 @@ def child(step_gib: float, max_gib: float) -> int:
     """Reserve GPU memory step by step, printing one JSON line per step (flushed: a kill loses nothing)."""
     import torch
 
-    from joulebench.sweep.protocol import host_memory
+    from joulebench.sweep.host_memory import host_memory
 
     def say(**row: Any) -> None:
         print(json.dumps(row), flush=True)

@@ -47,7 +47,7 @@ def child(arm: str, model: str, batches: list[int]) -> int:
 
     from joulebench.models.resolve import resolve_models
     from joulebench.runtimes import base, get_runtime, torch_eager
-    from joulebench.sweep.protocol import host_memory
+    from joulebench.sweep.host_memory import host_memory
 
     def say(**row: Any) -> None:
         print(json.dumps({"arm": arm, **row}), flush=True)

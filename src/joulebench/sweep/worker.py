@@ -201,16 +201,9 @@ def execute_task(
     from joulebench.meters import get_meter
     from joulebench.models.resolve import ModelSpec
     from joulebench.runtimes import get_runtime
-    from joulebench.sweep.protocol import (
-        Cooldown,
-        cool_down,
-        device_facts,
-        device_memory_b,
-        host_memory_shortfall,
-        measure_batch,
-        plan_for,
-        to_measurement,
-    )
+    from joulebench.sweep.cooldown import Cooldown, cool_down
+    from joulebench.sweep.host_memory import host_memory_shortfall
+    from joulebench.sweep.protocol import device_facts, device_memory_b, measure_batch, plan_for, to_measurement
     from joulebench.sweep.search import get_search, search_kwargs
     from joulebench.sweep.summary import summarize
 
