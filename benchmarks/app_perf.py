@@ -207,45 +207,23 @@ def screenshots(out_dir: Path) -> None:
     print(f"wrote explorer.png, model-panel.png and compare.png in {out_dir}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", type=int, default=2000)
-    ap.add_argument("--setups", type=int, default=8)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--throttle", type=float, default=4.0, help="CPU slow-down factor (1 = none)")
-    ap.add_argument("--screenshots", type=Path, help="instead: save explorer.png and compare.png of the real data here")
-    args = ap.parse_args()
-    if args.screenshots:
-        screenshots(args.screenshots)
-        return
+def run_pages(url: str, setups: list[str], repeat: int, throttle: float) -> dict:
+    """Load the page ``repeat`` times in Chromium and time its first render and every control change."""
     from playwright.sync_api import sync_playwright
 
-    ds = synthetic(args.models, args.setups)
-    out = Path(tempfile.mkdtemp(prefix="jb-app-perf-"))
-    build_site(out, dataset=ds)
-    size_kb = (out / "data.js").stat().st_size / 1024
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
-    setups = sorted(ds.energy.setup.unique())
-
-    load_before = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     rows: dict[str, list[dict]] = {}
     loads = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for _ in range(args.repeat):
+        for k in range(1, repeat + 1):
             pg = browser.new_page(viewport={"width": 1366, "height": 768})
-            if args.throttle != 1:
-                cdp = pg.context.new_cdp_session(pg)
-                cdp.send("Emulation.setCPUThrottlingRate", {"rate": args.throttle})
+            if throttle != 1:
+                pg.context.new_cdp_session(pg).send("Emulation.setCPUThrottlingRate", {"rate": throttle})
             pg.goto(url)
             wait_js(pg, "window.__jb && window.__jb.ready")
             loads.append(pg.evaluate("({first: __jb.timings.firstRender, frame: __jb.timings.firstFrame})"))
             n_points = pg.evaluate("__jb.points().length")
-            k = len(loads)
-            actions = control_actions(pg, k, setups)
-            for name, act in actions.items():
+            for name, act in control_actions(pg, k, setups).items():
                 try:
                     rows.setdefault(name, []).append(change(pg, act))
                 except TimeoutError:
@@ -257,49 +235,73 @@ def main() -> None:
             pg.close()
         version = browser.version
         browser.close()
-    server.shutdown()
+    return {"loads": loads, "rows": rows, "points": n_points, "chromium": version}
 
-    def med(xs):
-        return statistics.median(xs)
 
+def report(args: argparse.Namespace, run: dict, size_kb: float, load_before: float, load_after: float) -> dict:
+    """Print the table (min, median, max of sync and frame times) and return the JSON record."""
     print(
-        f"explorer speed: {args.models} models x {args.setups} setups ({n_points} points on the first view), "
-        f"data.js {size_kb:.0f} KiB, Chromium {version} headless, {os.cpu_count()} CPUs, "
+        f"explorer speed: {args.models} models x {args.setups} setups ({run['points']} points on the first view), "
+        f"data.js {size_kb:.0f} KiB, Chromium {run['chromium']} headless, {os.cpu_count()} CPUs, "
         f"CPU throttled {args.throttle:g}x, {args.repeat} runs"
     )
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     print(
-        f"load average during the run: {load_before[0]:.1f} before, {load[0]:.1f} after "
+        f"load average during the run: {load_before:.1f} before, {load_after:.1f} after "
         "(other work on the machine inflates wall times; min is the least disturbed run)"
     )
     head = ("what", "sync min", "median", "max", "frame min", "median", "max")
     print(f"{head[0]:<18}" + "".join(f"{h:>10}" for h in head[1:]))
-    first = [x["first"] for x in loads]
-    frame = [x["frame"] for x in loads]
 
     def line(name, a, b):
+        med = statistics.median
         print(f"{name:<18}" + "".join(f"{v:>10.1f}" for v in (min(a), med(a), max(a), min(b), med(b), max(b))))
 
+    first = [x["first"] for x in run["loads"]]
+    frame = [x["frame"] for x in run["loads"]]
     line("first render", first, frame)
     result = {
         "models": args.models,
         "setups": args.setups,
-        "points": n_points,
+        "points": run["points"],
         "data_kib": size_kb,
-        "chromium": version,
+        "chromium": run["chromium"],
         "cpus": os.cpu_count(),
         "repeat": args.repeat,
         "throttle": args.throttle,
-        "load_avg": [load_before[0], load[0]],
+        "load_avg": [load_before, load_after],
         "first_render_ms": first,
         "first_frame_ms": frame,
         "changes": {},
     }
-    for name, recs in rows.items():
-        s = [r["sync_ms"] for r in recs]
-        f = [r["frame_ms"] for r in recs]
+    for name, recs in run["rows"].items():
+        s, f = [r["sync_ms"] for r in recs], [r["frame_ms"] for r in recs]
         line(name, s, f)
         result["changes"][name] = {"sync_ms": s, "frame_ms": f}
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", type=int, default=2000)
+    ap.add_argument("--setups", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--throttle", type=float, default=4.0, help="CPU slow-down factor (1 = none)")
+    ap.add_argument("--screenshots", type=Path, help="instead: save the docs' pictures of the real data here")
+    args = ap.parse_args()
+    if args.screenshots:
+        screenshots(args.screenshots)
+        return
+    ds = synthetic(args.models, args.setups)
+    out = Path(tempfile.mkdtemp(prefix="jb-app-perf-"))
+    build_site(out, dataset=ds)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    run = run_pages(url, sorted(ds.energy.setup.unique()), args.repeat, args.throttle)
+    server.shutdown()
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    result = report(args, run, (out / "data.js").stat().st_size / 1024, load_before, load_after)
     if os.environ.get("OUT"):
         path = Path(os.environ["OUT"]) / "app_perf.json"
         path.write_text(json.dumps(result, indent=1))

@@ -133,8 +133,68 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
         # timm's published accuracy first, the paper's as a fallback (the dataset view's own rule)
         rank = accuracy["source"].map(ACCURACY_SOURCE_RANK).fillna(len(ACCURACY_SOURCE_RANK))
         accuracy = accuracy.assign(_rank=rank).sort_values("_rank", kind="stable", ascending=False)
+    if "source" in energy.columns:
+        energy = energy.assign(_own=energy["source"].eq(OWN_SOURCE)).sort_values("_own", kind="stable")
 
-    # Catalogue facts keyed on (model, img_size), with a by-model fallback for other input sizes.
+    index = _ModelIndex()
+    energy_rows, acc_rows = _records(energy), _records(accuracy)
+    for r in (*energy_rows, *acc_rows):
+        index.add(r.get("model"), r.get("img_size"))
+    testsets, acc = _accuracy_columns(acc_rows, index)
+    types, families, models = _model_columns(index.keys, catalogue, getattr(dataset, "stats", None))
+    setups = _group_setups(energy_rows, index)
+    flags = _flags(energy, catalogue, index.index)
+    own = {(s["gpu"], s["runtime"], s["simulated"]): sid for sid, s in setups.items() if s["source"] == OWN_SOURCE}
+    curves = batch_curves(batches, own, index.index)
+    out_setups = [_setup_columns(setups[sid], flags.get(sid, {}), curves.get(sid, {})) for sid in sorted(setups)]
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sources": sorted({s["source"] for s in out_setups if s["source"]}),
+        "types": types,
+        "families": families,
+        "testsets": testsets,
+        "models": models,
+        "acc": acc,
+        "setups": out_setups,
+        "ci_wide_rel": WIDE_CI95_REL,
+    }
+
+
+class _ModelIndex:
+    """Model configurations (name, input size) numbered in the order first seen."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str, int], int] = {}
+        self.keys: list[tuple[str, int]] = []
+
+    def add(self, name: Any, size: Any) -> int | None:
+        """The configuration's number (a new one if unseen), or None when the name or size is missing."""
+        n, s = _str(name), _num(size)
+        if n is None or s is None:
+            return None
+        key = (n, int(s))
+        if key not in self.index:
+            self.index[key] = len(self.keys)
+            self.keys.append(key)
+        return self.index[key]
+
+
+def _accuracy_columns(acc_rows: list[dict[str, Any]], index: _ModelIndex) -> tuple[list[str], dict[str, list]]:
+    """The ordered test sets and, per test set, top-1 aligned with the model index (the first row wins)."""
+    testsets = _ordered({t for r in acc_rows if (t := _str(r.get("testset")))}, TESTSET_ORDER)
+    acc: dict[str, list[float | None]] = {t: [None] * len(index.keys) for t in testsets}
+    for r in acc_rows:
+        i, t = index.add(r.get("model"), r.get("img_size")), _str(r.get("testset"))
+        v = _num(r.get("top1"))
+        if i is not None and t is not None and v is not None:
+            acc[t][i] = v
+    return testsets, acc
+
+
+def _model_columns(keys: list[tuple[str, int]], catalogue: Any, stats: Any) -> tuple[list, list, dict[str, list]]:
+    """Ordered types and families, and the per-model columns (catalogue facts, then stats and family table)."""
+    # catalogue facts keyed on (model, img_size), with a by-model fallback for other input sizes
     cat_exact: dict[tuple[str, int], dict[str, Any]] = {}
     cat_by_model: dict[str, dict[str, Any]] = {}
     for r in _records(catalogue):
@@ -145,40 +205,8 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
         if size is not None:
             cat_exact[(name, int(size))] = r
         cat_by_model.setdefault(name, r)
-
-    index: dict[tuple[str, int], int] = {}
-    keys: list[tuple[str, int]] = []
-
-    def model_index(name: Any, size: Any) -> int | None:
-        n, s = _str(name), _num(size)
-        if n is None or s is None:
-            return None
-        key = (n, int(s))
-        if key not in index:
-            index[key] = len(keys)
-            keys.append(key)
-        return index[key]
-
-    if "source" in energy.columns:
-        energy = energy.assign(_own=energy["source"].eq(OWN_SOURCE)).sort_values("_own", kind="stable")
-    energy_rows = _records(energy)
-    for r in energy_rows:
-        model_index(r.get("model"), r.get("img_size"))
-    acc_rows = _records(accuracy)
-    for r in acc_rows:
-        model_index(r.get("model"), r.get("img_size"))
-
-    n = len(keys)
-    testsets = _ordered({t for r in acc_rows if (t := _str(r.get("testset")))}, TESTSET_ORDER)
-    acc: dict[str, list[float | None]] = {t: [None] * n for t in testsets}
-    for r in acc_rows:
-        i, t = model_index(r.get("model"), r.get("img_size")), _str(r.get("testset"))
-        v = _num(r.get("top1"))
-        if i is not None and t is not None and v is not None:
-            acc[t][i] = v
-
-    stats = _stats_index(getattr(dataset, "stats", None))
-    cats = [_describe(k, cat_exact.get(k) or cat_by_model.get(k[0]) or {}, stats) for k in keys]
+    stats_ix = _stats_index(stats)
+    cats = [_describe(k, cat_exact.get(k) or cat_by_model.get(k[0]) or {}, stats_ix) for k in keys]
     types = _ordered({_str(c.get("type")) or UNKNOWN for c in cats}, (*TYPE_ORDER, UNKNOWN))
     families = sorted({_str(c.get("family")) or UNKNOWN for c in cats}, key=str.lower)
     type_ix = {t: i for i, t in enumerate(types)}
@@ -193,12 +221,19 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
         "macs": [_num(c.get("macs"), 4) for c in cats],
         "url": [_safe_url(c.get("url")) for c in cats],
     }
+    return types, families, models
 
-    # One entry per setup; simulated rows (meter 'sim') form their own setup so they never mix with real ones.
+
+def _group_setups(energy_rows: list[dict[str, Any]], index: _ModelIndex) -> dict[str, dict[str, Any]]:
+    """Energy rows grouped per setup id (``_rows``: model index -> row, a later row replacing an earlier one).
+
+    Simulated rows (meter ``sim``) form their own setup so they never mix with real ones, and one setup name
+    measured by two sources (the paper's A100 and your own A100) stays two setups.
+    """
     setups: dict[str, dict[str, Any]] = {}
     setup_source: dict[str, str] = {}
     for r in energy_rows:
-        i, e = model_index(r.get("model"), r.get("img_size")), _num(r.get("energy_per_image_j"))
+        i, e = index.add(r.get("model"), r.get("img_size")), _num(r.get("energy_per_image_j"))
         setup = _str(r.get("setup"))
         if i is None or e is None or e <= 0 or setup is None:
             continue
@@ -206,7 +241,6 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
         if simulated and not setup.endswith(":sim"):
             setup += ":sim"
         source = _str(r.get("source")) or ""
-        # one setup name measured by two sources (the paper's A100 and your own A100) stays two setups
         first = setup_source.setdefault(setup, source)
         sid = setup if source == first else f"{setup} [{source}]"
         s = setups.get(sid)
@@ -222,41 +256,26 @@ def build_payload(dataset: Any, batches: Any = None) -> dict[str, Any]:
                 "power_limit_w": _num(r.get("power_limit_w")),
                 "_rows": {},
             }
-        s["_rows"][i] = r  # a later row for the same model configuration replaces an earlier one
-    flags = _flags(energy, catalogue, index)
-    own = {(s["gpu"], s["runtime"], s["simulated"]): sid for sid, s in setups.items() if s["source"] == OWN_SOURCE}
-    curves = batch_curves(batches, own, index)
-    out_setups = []
-    for sid in sorted(setups):
-        s = setups[sid]
-        rows = s.pop("_rows")
-        order = sorted(rows)
-        s["m"] = order
-        s["e"] = [_num(rows[i].get("energy_per_image_j")) for i in order]
-        s["tp"] = [_num(rows[i].get("throughput_ips"), 5) for i in order]
-        s["lat"] = [_num(rows[i].get("latency_s"), 5) for i in order]
-        s["bs"] = [_num(rows[i].get("batch_size")) for i in order]
-        ci = [_num(rows[i].get("ci95_rel"), 3) for i in order]  # relative 95 % half-width; none for the paper's
-        if any(v is not None for v in ci):
-            s["ci"] = ci
-        # checks run per setup name: a second source under the same name ("... [source]") is not checked
-        s["flag"] = [] if s["simulated"] else [[i, why] for i, why in sorted(flags.get(sid, {}).items()) if i in rows]
-        _add_curves(s, curves.get(sid, {}), order)
-        out_setups.append(s)
+        s["_rows"][i] = r
+    return setups
 
-    sources = sorted({s["source"] for s in out_setups if s["source"]})
-    return {
-        "schema": PAYLOAD_SCHEMA,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sources": sources,
-        "types": types,
-        "families": families,
-        "testsets": testsets,
-        "models": models,
-        "acc": acc,
-        "setups": out_setups,
-        "ci_wide_rel": WIDE_CI95_REL,
-    }
+
+def _setup_columns(s: dict[str, Any], flags: dict[int, str], curves: dict[int, dict[str, list]]) -> dict[str, Any]:
+    """One setup's columns aligned with its model indices ``m``, its flags, intervals and batch curves."""
+    rows = s.pop("_rows")
+    order = sorted(rows)
+    s["m"] = order
+    s["e"] = [_num(rows[i].get("energy_per_image_j")) for i in order]
+    s["tp"] = [_num(rows[i].get("throughput_ips"), 5) for i in order]
+    s["lat"] = [_num(rows[i].get("latency_s"), 5) for i in order]
+    s["bs"] = [_num(rows[i].get("batch_size")) for i in order]
+    ci = [_num(rows[i].get("ci95_rel"), 3) for i in order]  # relative 95 % half-width; none for the paper's
+    if any(v is not None for v in ci):
+        s["ci"] = ci
+    # checks run per setup name: a second source under the same name ("... [source]") is not checked
+    s["flag"] = [] if s["simulated"] else [[i, why] for i, why in sorted(flags.items()) if i in rows]
+    _add_curves(s, curves, order)
+    return s
 
 
 def _add_curves(setup: dict[str, Any], curves: dict[int, dict[str, list]], order: list[int]) -> None:
@@ -268,11 +287,13 @@ def _add_curves(setup: dict[str, Any], curves: dict[int, dict[str, list]], order
         "m": sorted(kept),
         **{k: [[_num(v, 4) for v in kept[i][k]] for i in sorted(kept)] for k in ("bs", "e", "tp", "pw", "ci")},
     }
-    ci = []
-    for i, bs in zip(order, setup["bs"], strict=True):
+    # where a reading has no interval of its own, the interval of its kept batch's reading
+    ci = setup.get("ci") or [None] * len(order)
+    for k, (i, bs) in enumerate(zip(order, setup["bs"], strict=True)):
         c = kept.get(i)
-        ci.append(c["ci"][c["bs"].index(bs)] if c and bs in c["bs"] else None)
-    setup["ci"] = [_num(v, 3) for v in ci]
+        if ci[k] is None and c and bs in c["bs"]:
+            ci[k] = _num(c["ci"][c["bs"].index(bs)], 3)
+    setup["ci"] = ci
 
 
 def _flags(energy: Any, catalogue: Any, index: dict[tuple[str, int], int]) -> dict[str, dict[int, str]]:
