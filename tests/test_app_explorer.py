@@ -163,6 +163,7 @@ def test_model_panel_shows_every_setup_and_the_batch_curve_of_own_measurements(p
     text = page.text_content("#panel")
     assert "\u00b10.71 %" in text and "power limit 300 W" not in text  # CI shown; the limit is drawn on canvas
     assert "imagenet-r" in text and "parameters" in text
+    assert "\u00b15 % (wide)" in text and "\u00b10.71 % (wide)" not in text  # batch 1's 5 % is past the 2 % flag
     page.click("#panel-close")
     assert page.locator("#panel").is_hidden()
     assert page.problems == []

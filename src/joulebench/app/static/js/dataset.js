@@ -14,6 +14,7 @@ function prepare(raw) {
     acc: {}, setups: [], setupById: {}, keyIndex: {}, nameIndex: {}
   };
   raw.testsets.forEach(function (t) { dataset.acc[t] = denseFrom(raw.acc[t], n); });
+  dataset.ciWide = typeof raw.ci_wide_rel === "number" ? raw.ci_wide_rel : 0.02; // an interval wider is flagged
   dataset.lname = dataset.name.map(function (x) { return String(x).toLowerCase(); }); // for the search
   for (var i = 0; i < n; i++) indexModel(i);
   raw.setups.forEach(function (s) { addSetup(s, s.m, s); });

@@ -34,7 +34,8 @@ function addRow(t, cells, cls) {
   t.tBodies[0].appendChild(tr);
   return tr;
 }
-function pct(v) { return isFinite(v) ? "\u00b1" + fmt(100 * v, 2) + " %" : "\u2013"; }
+// a relative 95 % interval as ±x %, flagged when wider than the store's threshold (joulebench results does too)
+function pct(v) { return isFinite(v) ? "\u00b1" + fmt(100 * v, 2) + " %" + (v > dataset.ciWide ? " (wide)" : "") : "\u2013"; }
 
 function renderPanel() {
   var box = $("panel"), body = $("panel-body");

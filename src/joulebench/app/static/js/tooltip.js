@@ -52,7 +52,7 @@ function showTip(which, k, cx, cy) {
     tipRow(tip, "per million images", fmt(pm.kwh, 3) + " kWh");
     tipRow(tip, "\u2026 at " + fmt(state.ci, 3) + " g/kWh", fmt(pm.co2_g, 3) + " g CO2e");
     tipRow(tip, "\u2026 at " + fmt(state.price, 3) + " " + state.cur + "/kWh", fmt(pm.cost, 3) + " " + state.cur);
-    if (isFinite(s.ci[i])) tipRow(tip, "95 % CI of energy", "\u00b1" + fmt(100 * s.ci[i], 2) + " %");
+    if (isFinite(s.ci[i])) tipRow(tip, "95 % CI of energy", pct(s.ci[i]));
     if (s.simulated) tip.appendChild(el("div", "t-note", "simulated numbers (meter sim)"));
     if (s.flag[i]) tip.appendChild(el("div", "t-warn", suspectNote(s, i)));
   } else {
