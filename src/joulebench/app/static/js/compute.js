@@ -33,7 +33,9 @@ function matcher() {
  * first), so without a minimum accuracy set it uses the median accuracy of the shown models, in whole %. */
 function defaultMinAccuracy(pts) {
   if (!pts.length) return 0;
-  var acc = pts.map(function (p) { return p.a; }).sort(function (x, y) { return x - y; });
+  var acc = new Float64Array(pts.length); // a typed array sorts numerically without a comparator call
+  for (var k = 0; k < pts.length; k++) acc[k] = pts[k].a;
+  acc.sort();
   return Math.floor(acc[Math.floor((acc.length - 1) / 2)]);
 }
 function scoreFn(N, amin) {

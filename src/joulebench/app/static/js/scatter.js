@@ -16,10 +16,13 @@ function drawBands(p, xs, ys) {
   var img = bctx.createImageData(bw, bh), d = img.data;
   var ex = new Float64Array(bw);
   for (var x = 0; x < bw; x++) ex[x] = xs.inv(p.m.l + (x + 0.5) * step) / 1e3;
+  // the score written out here rather than called through explorerView.f: one call site shared by two
+  // formulas would lose the compiler's fast path each time the score is switched
+  var apj = state.score === "apj", a0 = explorerView.amin === null ? 0 : explorerView.amin, W = state.w, N = explorerView.N;
   for (var y = 0; y < bh; y++) {
     var a = ys.inv(p.m.t + (y + 0.5) * step);
     for (var x2 = 0; x2 < bw; x2++) {
-      var sc = explorerView.f(ex[x2], a);
+      var sc = apj ? (a - a0) / (ex[x2] * 1e3) : 100 - (W * 100 * ex[x2] / N + (1 - W) * (100 - a));
       var lv = Math.floor((sc - lo) / width);
       if (lv < 0) lv = -1;
       if (lv >= levels) lv = levels - 1;
