@@ -120,6 +120,14 @@ def test_estimate_on_a_misspelt_model_is_short(capsys):
     assert "Did you mean resnet50.a1_in1k" in err and "joulebench models" in err and len(err) < 400
 
 
+def test_estimate_takes_an_architecture_as_show_does(capsys):
+    err = fails(["estimate", "resnet50", "-s", "A100:torch-fp32"], capsys)
+    assert "'resnet50' names 19 pretrained configurations; pick one: resnet50.a1_in1k" in err
+    r = CliRunner().invoke(app, ["estimate", "botnet26t_256", "-s", "A100:torch-fp32", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["model"].startswith("botnet26t_256.")
+
+
 def test_export_takes_out_and_dash_means_standard_output(db, tmp_path):
     r = CliRunner().invoke(app, ["export", "--out", "-", "--db", str(db)])
     assert r.exit_code == 0, r.output

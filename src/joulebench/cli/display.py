@@ -84,21 +84,21 @@ def print_table(table: Any, essential: tuple[str, ...] | None = None, wide: bool
     out = console()
     if essential is None:
         essential = tuple(str(c.header) for c in table.columns)
-    for col in table.columns:
-        if col.header in essential:  # as wide as its widest cell: a name is never cut (its header may wrap)
-            col.min_width = col.max_width = _natural_width(col) - 3
-    natural = sum(_natural_width(c) for c in table.columns) + 1
     if not out.is_terminal:
         table.box, table.show_edge, table.title_justify, table.caption_justify = None, False, "left", "left"
         plain = Console(width=10_000, color_system=None, highlight=False)
         plain.width = max(plain.measure(table).maximum, 80)
         plain.print(table)
         return
-    if wide:
-        full = Console(width=10_000)
-        full.width = max(full.measure(table).maximum, out.width)
+    measure = Console(width=10_000).measure(table).maximum
+    if wide or measure <= out.width:
+        full = Console(width=max(measure, out.width))
         full.print(table)
         return
+    for col in table.columns:
+        if col.header in essential:  # as wide as its widest cell: a name is never cut (its header may wrap)
+            col.min_width = col.max_width = _natural_width(col) - 3
+    natural = sum(_natural_width(c) for c in table.columns) + 1
     hidden: list[str] = []
     while natural > out.width:
         droppable = [i for i, c in enumerate(table.columns) if c.header not in essential]

@@ -13,7 +13,7 @@ from joulebench.cli.options import DbOpt, JsonOpt, SetupOpt
 
 
 def estimate(
-    model: str = typer.Argument(..., help="timm tag, e.g. resnet50.a1_in1k."),
+    model: str = typer.Argument(..., help="timm tag, e.g. resnet50.a1_in1k (or an architecture with one tag)."),
     setup: str = SetupOpt,
     img_size: int | None = typer.Option(None, "--img-size", min=1, help="Input size when the model has several."),
     cv: bool = typer.Option(
@@ -42,6 +42,8 @@ def estimate(
 
     convention = NaiveConvention(flops_per_mac, peak)
     ds = loading.load(db)
+    if "." not in model:  # an architecture with one pretrained tag names that tag
+        model = loading.resolve_model(ds, model, img_size)[0][0]
     stats = loading.dataset_stats(ds)
     res = estimate_model(ds.energy, ds.catalogue, model, setup, img_size, stats=stats, convention=convention)
     if cv or fit:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from joulebench.cli.display import err_console
-from joulebench.cli.options import db_path, results_file
+from joulebench.cli.options import db_path, results_file, timm_knows
+from joulebench.errors import ConfigError
 
 
 def open_store(db: Path | None):
@@ -37,6 +38,47 @@ def own_setups(db: Path | None) -> list[str]:
 
     energy = load_dataset(db=path, data=[], reference=False, include_cache=False).energy
     return sorted(energy["setup"].dropna().unique().tolist()) if len(energy) else []
+
+
+def _one_tag(configs: list[tuple[str, int]], model: str) -> list[tuple[str, int]]:
+    """The configurations of ``model``, refusing a name that covers several pretrained tags."""
+    exact = [c for c in configs if c[0] == model]
+    if exact:
+        configs = exact
+    names = sorted({c[0] for c in configs})
+    if len(names) > 1:
+        raise ConfigError(
+            f"'{model}' names {len(names)} pretrained configurations; pick one: "
+            + ", ".join(names[:12])
+            + (" ..." if len(names) > 12 else "")
+        )
+    return configs
+
+
+def _configurations(ds: Any, model: str, img_size: int | None) -> list[tuple[str, int]]:
+    """The dataset's configurations of ``model``; for a timm architecture it lacks, say what to run instead."""
+    try:
+        return ds.resolve(model, img_size)
+    except ConfigError:
+        if img_size is not None or "." in model or not timm_knows(model):  # a tag that is not there: a typo
+            raise
+    raise ConfigError(
+        f"'{model}' is a timm architecture without a pretrained configuration in the dataset, so nothing is known"
+        f" about it here yet: `joulebench stats {model}` counts its size, `joulebench measure {model} --runtime"
+        " torch-fp32` measures it"
+    )
+
+
+def resolve_model(ds: Any, model: str, img_size: int | None = None) -> list[tuple[str, int]]:
+    """The configurations ``(tag, size)`` of one pretrained tag that ``model`` names, as every command reads names.
+
+    ``model`` is a tag (``resnet50.a1_in1k``) or an architecture with one tag in the dataset.
+
+    Raises:
+        ConfigError: Nothing matches (the closest names, or for a timm architecture what to run instead), or
+            an architecture names several tags (they are listed to pick from).
+    """
+    return _one_tag(_configurations(ds, model, img_size), model)
 
 
 def dataset_stats(ds: Any) -> Any:

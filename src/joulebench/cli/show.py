@@ -18,37 +18,7 @@ from joulebench.cli.display import (
     print_table,
     table_console,
 )
-from joulebench.cli.options import DbOpt, JsonOpt, timm_knows
-from joulebench.errors import ConfigError
-
-
-def _one_model(configs: list[tuple[str, int]], model: str) -> list[tuple[str, int]]:
-    """The configurations of ``model``, refusing a name that covers several pretrained tags."""
-    exact = [c for c in configs if c[0] == model]
-    if exact:
-        configs = exact
-    names = sorted({c[0] for c in configs})
-    if len(names) > 1:
-        raise ConfigError(
-            f"'{model}' names {len(names)} pretrained configurations; pick one: "
-            + ", ".join(names[:12])
-            + (" ..." if len(names) > 12 else "")
-        )
-    return configs
-
-
-def _resolve(ds: Any, model: str, img_size: int | None) -> list[tuple[str, int]]:
-    """The dataset's configurations of ``model``; for a timm architecture it lacks, say what to run instead."""
-    try:
-        return ds.resolve(model, img_size)
-    except ConfigError:
-        if img_size is not None or not timm_knows(model):
-            raise
-    raise ConfigError(
-        f"'{model}' is a timm architecture without a pretrained configuration in the dataset, so nothing is known"
-        f" about it here yet: `joulebench stats {model}` counts its size, `joulebench measure {model} --runtime"
-        " torch-fp32` measures it"
-    )
+from joulebench.cli.options import DbOpt, JsonOpt
 
 
 def show(
@@ -59,7 +29,7 @@ def show(
 ) -> None:
     """Everything known about one model configuration: catalogue, stats, accuracy and energy per setup."""
     ds = loading.load(db)
-    configs = _one_model(_resolve(ds, model, img_size), model)
+    configs = loading.resolve_model(ds, model, img_size)
     from joulebench.analysis.consistency import model_checks
 
     infos = [{**ds.describe(m, s), "checks": model_checks(ds.energy, m, s, ds.catalogue)} for m, s in configs]
