@@ -11,11 +11,11 @@ import sys
 import pandas as pd
 import pytest
 
+from factories import full, run, task
 from joulebench.errors import ConfigError, MissingDependencyError
 from joulebench.meters.base import Sample, WindowResult
 from joulebench.store import BatchMeasurement, ModelSummary, Store
 from joulebench.store.export import EXPLORER_COLUMNS, export_columns, export_table, format_from_path
-from test_store_helpers import full, run, task
 
 TABLES = ("summaries", "measurements", "failures", "runs", "windows")
 

@@ -16,7 +16,7 @@ from joulebench.store import Store
 from joulebench.store.bundle import import_bundle, read_tables
 from joulebench.store.export import export_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 H200 = ROOT / "data/h200/dataset"
 
 

@@ -11,7 +11,7 @@ pd = pytest.importorskip("pandas")
 from joulebench.data import importer as I  # noqa: E402
 from joulebench.errors import ConfigError  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 needs_reference = pytest.mark.skipif(
     not (REFERENCE / "paper-2025").is_dir(),
     reason=f"reference data not found at {REFERENCE.resolve()} (the repository is expected next to shared/)",

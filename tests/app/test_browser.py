@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 import pytest
 
+from app.test_build import TESTSETS, make_batches, make_dataset
 from joulebench.app.build import build_site
-from test_app_build import TESTSETS, make_batches, make_dataset
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench import cli
 from joulebench.cli import app
 from joulebench.errors import ConfigError, StoreError
 from joulebench.meters.base import WindowResult
 from joulebench.store import Failure, Store
-from test_store_helpers import run, task
 
 ENV = {"COLUMNS": "250", "JOULEBENCH_DB": ""}
 

@@ -8,10 +8,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app
 from joulebench.data import load_dataset
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 ENV = {"COLUMNS": "250", "JOULEBENCH_DB": "", "JOULEBENCH_DATA": ""}
 

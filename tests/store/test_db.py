@@ -8,6 +8,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
+from factories import full, run, task
 from joulebench.errors import ConfigError, StoreError
 from joulebench.meters.base import DeviceReading, Sample, WindowResult
 from joulebench.store import (
@@ -22,7 +23,6 @@ from joulebench.store import (
     config_hash,
     schema,
 )
-from test_store_helpers import full, run, task
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "plateau_midpoints.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "plateau_midpoints.py"
 
 
 def _row(model, batch, phase, mj, status="ok"):

@@ -18,7 +18,7 @@ from joulebench.sweep.tasks import SweepOptions, Task
 from joulebench.sweep.worker import execute_task
 from joulebench.units import is_temperature, parse_temperature_c
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class CoolingMeter:

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app, loading
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
@@ -20,7 +20,7 @@ OWN = "Z9:torch-fp32"
 
 @pytest.fixture
 def with_two_own_models(monkeypatch):
-    from test_analysis_report import dataset
+    from analysis.test_report import dataset
 
     ds = dataset(n=24)
     two = ds.energy[ds.energy["setup"] == "A100:torch-fp32"].head(2)

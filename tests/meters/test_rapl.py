@@ -11,7 +11,7 @@ from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import get_meter
 from joulebench.meters.rapl import RaplMeter, find_packages
 
-FIXTURE = Path(__file__).parent / "fixtures" / "powercap"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "powercap"
 RANGE = 262143328850
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 
+from factories import run, task
 from joulebench.store import BatchMeasurement, Store
 from joulebench.store.records import WIDE_CI95_REL, wide_ci
 from joulebench.sweep.summary import summarize
-from test_store_helpers import run, task
 
 
 def _with_ci(ms, cis):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from joulebench.store import BatchMeasurement, Failure, ModelSummary, RunRecord, Store
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "DISTRIBUTED.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "DISTRIBUTED.md"
 
 
 def _recipe() -> str:

@@ -7,9 +7,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 LONG = "vit_tiny_patch16_224.augreg_in21k_ft_in1k"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app, loading, main
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "analysis_figures.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analysis_figures.py"
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
+from factories import run, task
 from joulebench.errors import StoreError
 from joulebench.store import SCHEMA_VERSION, Store
 from joulebench.store import db as store_db
-from test_store_helpers import run, task
 
 TASKS_PER_WRITER = 40
 SHARED_RESAVES = 10

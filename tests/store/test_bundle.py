@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app
 from joulebench.errors import ConfigError
 from joulebench.meters.base import WindowResult
 from joulebench.store import Store
 from joulebench.store.bundle import import_bundle, read_tables, write_bundle
 from joulebench.store.export import export_table
-from test_store_helpers import run, task
 
 TABLES = ("runs", "summaries", "measurements", "failures", "windows")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def consistent_task(**kw):

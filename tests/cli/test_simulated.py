@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 SIM = "Z9:torch-fp32:sim"
 MODELS = ("resnet50.a1_in1k", "resnet18.a1_in1k", "vit_tiny_patch16_224.augreg_in21k_ft_in1k", "convnext_atto.d2_in1k")

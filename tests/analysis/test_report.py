@@ -13,11 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 import joulebench.cli.loading as cmd
+from factories import run, task
 from joulebench.cli import app
 from joulebench.cli.options import parse_count
 from joulebench.errors import ConfigError
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "data/h200/README.md"
 DATA = ROOT / "data/h200/dataset"
 

@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import pytest
 
-import test_app_browser as shared
-from test_app_browser import _upload, expected, open_app, points, set_value, wait_js
+import app.test_browser as shared
+from app.test_browser import _upload, expected, open_app, points, set_value, wait_js
 
 # the same browser, site and page fixtures as the hostile-input and control tests
 browser, ds, page, site = shared.browser, shared.ds, shared.page, shared.site

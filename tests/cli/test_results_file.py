@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from factories import run, task
 from joulebench.cli import app
 from joulebench.errors import ConfigError
 from joulebench.store import Store
-from test_store_helpers import run, task
 
 # Each command that reads the dataset view, with the least arguments it takes.
 COMMANDS = {

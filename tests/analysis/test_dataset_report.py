@@ -9,7 +9,7 @@ import pandas as pd
 
 from joulebench.models.stats import load_stats
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _template() -> pd.DataFrame:
