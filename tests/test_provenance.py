@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,12 +31,8 @@ def test_collect_with_sim_meter_is_marked_simulated():
         assert key in p
 
 
-def test_collect_with_fake_nvml_meter(monkeypatch):
-    from joulebench.meters.testing import FakeNvml
-
-    monkeypatch.setattr(nvml_mod, "_nvml", lambda: FakeNvml())
-    monkeypatch.setattr(nvml_mod, "_torch_visible_uuids", lambda: None)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+def test_collect_with_fake_nvml_meter(install_nvml):
+    install_nvml()
     m = nvml_mod.NvmlMeter(sync=lambda: None)
     p = provenance.collect_provenance(m)
     assert (p["gpu_name"], p["power_limit_w"], p["default_power_limit_w"], p["driver"], p["cuda_driver"]) == (
@@ -70,15 +65,13 @@ def test_rapl_packages_are_not_reported_as_gpus(tmp_path):
     assert p["meter"] == "rapl" and p["gpu_name"] is None and p["gpus"] == []
 
 
-def test_versions_do_not_import_torch():
+def test_versions_do_not_import_torch(src_env):
     code = (
         "import sys; from joulebench.provenance import collect_provenance; "
         "from joulebench.meters.sim import SimMeter; p = collect_provenance(SimMeter()); "
         "assert 'torch' not in sys.modules, 'torch imported'; print(p['torch'])"
     )
-    src = str(Path(provenance.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=src_env)
     assert out.returncode == 0, out.stderr
     try:
         import importlib.metadata as md

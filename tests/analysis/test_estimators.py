@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,7 +108,7 @@ def test_boosted_missing_sklearn(monkeypatch):
         E.StaticBoost().fit(synthetic())
 
 
-def test_package_imports_without_matplotlib_and_sklearn():
+def test_package_imports_without_matplotlib_and_sklearn(src_env):
     code = (
         "import sys; sys.modules['matplotlib'] = None; sys.modules['sklearn'] = None\n"
         "import joulebench.analysis, joulebench.analysis.report, joulebench.analysis.estimate\n"
@@ -119,9 +117,7 @@ def test_package_imports_without_matplotlib_and_sklearn():
         "from joulebench.errors import MissingDependencyError\n"
         "try:\n    pyplot()\nexcept MissingDependencyError as e:\n    print(e)\n"
     )
-    src = str(Path(E.__file__).resolve().parents[2])  # this checkout's src/, not another editable install
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=src_env).stdout
     assert "joulebench[analysis]" in out
 
 

@@ -119,18 +119,14 @@ def test_save_writes_a_window_to_the_store(tmp_path):
     assert row["energy_j"] == pytest.approx(d["result"]["energy_j"])
 
 
-def test_json_keeps_stdout_clean_of_the_commands_output():
+def test_json_keeps_stdout_clean_of_the_commands_output(src_env):
     """Through a real process: the command's stdout goes to stderr, so stdout is exactly one JSON document."""
-    import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    src = str(Path(cli.__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "joulebench", "meter", "--meter", "sim", "--idle", "0", "--no-align", "--json"]
     p = subprocess.run(
-        [*cmd, "--", "sh", "-c", "echo $((6*7))0042"], capture_output=True, text=True, env=env, timeout=120
+        [*cmd, "--", "sh", "-c", "echo $((6*7))0042"], capture_output=True, text=True, env=src_env, timeout=120
     )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["exit_code"] == 0
@@ -159,12 +155,10 @@ def test_info_json_without_nvml_lists_reasons(no_nvml, monkeypatch):
     assert d["host"]["joulebench"] and d["host"]["python"]
 
 
-def test_info_lists_nvml_gpus_from_a_fake(monkeypatch):
+def test_info_lists_nvml_gpus_from_a_fake(monkeypatch, install_nvml):
     from joulebench.meters.testing import FakeNvml
 
-    monkeypatch.setattr(nvml_mod, "_nvml", lambda: FakeNvml(n=2))
-    monkeypatch.setattr(nvml_mod, "_torch_visible_uuids", lambda: None)
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    install_nvml(FakeNvml(n=2))
     monkeypatch.setattr(info_mod, "probe_runtimes", lambda: ([{"name": "x", "available": True, "detail": ""}], None))
     d = info_mod.collect_info()
     assert [g["name"] for g in d["gpus"]] == ["NVIDIA H200", "NVIDIA H200"]

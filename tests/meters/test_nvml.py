@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fakes import ManualClock
 from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import get_meter
 from joulebench.meters import nvml as nvml_mod
@@ -18,16 +19,6 @@ from joulebench.meters.nvml import NvmlMeter, map_visible, parse_visible_devices
 from joulebench.meters.testing import FAKE_UUIDS, FakeNvml, FakeNVMLError
 
 UUIDS = FAKE_UUIDS
-
-
-class Clock:
-    """A clock the test moves by hand (reading it never advances it, so threads cannot disturb it)."""
-
-    def __init__(self, t=100.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def use(monkeypatch, f):
 
 
 def test_counter_energy_is_exact_with_sampled_integral_beside_it(fake):
-    clock = Clock(100.0)
+    clock = ManualClock(100.0)
     m = get_meter("nvml", clock=clock, sync=lambda: None)
     w = m.begin_window()
     clock.t = 102.5
@@ -84,7 +75,7 @@ def test_sampler_rate_reaches_100_hz_by_default(fake):
 
 def test_two_devices_sum_and_keep_per_device_readings(monkeypatch, fake):
     f = use(monkeypatch, FakeNvml(n=2, counters={0: itertools.count(0, 1000), 1: itertools.count(7, 3000)}))
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None)
     with m.window() as w:
         clock.t += 1.0
@@ -111,7 +102,7 @@ def test_temperature_the_board_does_not_report_is_none(monkeypatch, fake):
 
 def test_counter_unsupported_falls_back_to_sampled_and_says_so(monkeypatch, fake):
     use(monkeypatch, FakeNvml(counter_supported=False, power_mw=300_000))
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None)
     assert not m.counter_supported
     with m.window() as w:
@@ -127,7 +118,7 @@ def test_counter_unsupported_falls_back_to_sampled_and_says_so(monkeypatch, fake
 def test_counter_going_backwards_uses_sampled_integral(monkeypatch, fake):
     # probe, begin edge, end edge: the end value is below the begin value (wrap or driver reload).
     use(monkeypatch, FakeNvml(counters={0: iter([900_000, 1_000_000, 20_000])}))
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None)
     with m.window() as w:
         clock.t += 4.0
@@ -139,7 +130,7 @@ def test_counter_going_backwards_uses_sampled_integral(monkeypatch, fake):
 
 def test_sampler_stops_on_nvml_error_and_counter_energy_survives(fake):
     fake.power_fail_from = 4  # probe, first synchronous sample, one thread poll, then the GPU is "lost"
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None, interval_s=0.001)
     w = m.begin_window()
     sampler = m._sampler
@@ -163,7 +154,7 @@ def test_window_aborted_by_exception_stops_sampler(fake):
 
 
 def test_aligned_edges_wait_for_counter_change(fake):
-    clock = Clock(0.0)
+    clock = ManualClock(0.0)
     polls = itertools.count()
     state = {"n": 0}
 
@@ -198,7 +189,7 @@ def test_alignment_that_never_sees_a_change_says_so(monkeypatch, fake):
 
 
 def test_counter_api_for_sub_windows(fake):
-    clock = Clock(5.0)
+    clock = ManualClock(5.0)
     fake.on_counter = lambda: setattr(clock, "t", clock.t + 0.001)
     m = NvmlMeter(clock=clock, sync=lambda: None)
     e0 = m.read_counter_j()
@@ -288,7 +279,7 @@ def test_describe_reports_power_limits_in_watts(fake):
 
 
 def test_instant_power_source(fake):
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None, power_source="instant")
     with m.window() as w:
         clock.t += 1.0
@@ -298,7 +289,7 @@ def test_instant_power_source(fake):
 
 
 def test_measure_idle_sets_baseline_and_dynamic_energy(fake):
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None)
     m._idle_wait = lambda s: setattr(clock, "t", clock.t + s)
     assert m.measure_idle(2.0) == pytest.approx(25.0)  # 50 J over 2 s
@@ -311,7 +302,7 @@ def test_measure_idle_sets_baseline_and_dynamic_energy(fake):
 def test_counter_watch_records_changes_only(monkeypatch, fake):
     values = iter([1000, 1000, 1000, 2000, 2000, 3500] + [3500] * 100_000)
     use(monkeypatch, FakeNvml(counters={0: values}))
-    clock = Clock()
+    clock = ManualClock(100.0)
     m = NvmlMeter(clock=clock, sync=lambda: None)  # the probe consumes the first 1000
     watch = m.counter_watch(poll_s=1e-4)
     watch.start()

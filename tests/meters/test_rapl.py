@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes import ManualClock
 from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import get_meter
 from joulebench.meters.rapl import RaplMeter, find_packages
@@ -26,20 +27,12 @@ def write(root, zone, uj):
     (root / zone / "energy_uj").write_text(f"{uj}\n")
 
 
-class Clock:
-    def __init__(self, t=0.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-
 def test_finds_only_package_zones(tree):
     assert sorted(find_packages(tree)) == [0, 1]  # not the core subzone, not mmio, not the control dir
 
 
 def test_package_energy_over_a_window(tree):
-    clock = Clock()
+    clock = ManualClock(0.0)
     m = get_meter("rapl", root=tree, clock=clock, interval_s=0, sync=lambda: None)
     w = m.begin_window()
     write(tree, "intel-rapl:0", 84_000_000_000 + 12_500_000)
@@ -54,7 +47,7 @@ def test_package_energy_over_a_window(tree):
 
 
 def test_counter_wrap_uses_max_energy_range(tree):
-    clock = Clock()
+    clock = ManualClock(0.0)
     m = RaplMeter(device=1, root=tree, clock=clock, interval_s=0, sync=lambda: None)
     w = m.begin_window()
     write(tree, "intel-rapl:1", 1_000_000)  # wrapped past max_energy_range_uj
@@ -65,7 +58,7 @@ def test_counter_wrap_uses_max_energy_range(tree):
 
 def test_background_reads_keep_wraps_apart(tree):
     """Intermediate reads (the wrap guard) must not change the total: each step adds its own delta."""
-    clock = Clock()
+    clock = ManualClock(0.0)
     m = RaplMeter(device=0, root=tree, clock=clock, interval_s=0, sync=lambda: None)
     w = m.begin_window()
     sampler = w.state["sampler"]

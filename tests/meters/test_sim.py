@@ -7,19 +7,12 @@ import dataclasses
 import pytest
 
 import joulebench
+from fakes import ManualClock
 from joulebench.errors import ConfigError, MeterError
 from joulebench.meters import get_meter, meter_names
 from joulebench.meters.base import WindowResult, combine_readings
 from joulebench.meters.sampler import BackgroundSampler, integrate_trapezoid
 from joulebench.meters.sim import SimMeter
-
-
-class Clock:
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
 
 
 def run(meter, clock, seconds, load):
@@ -37,7 +30,7 @@ def test_registered_meters():
 def test_sim_is_deterministic_and_marked_simulated():
     results = []
     for _ in range(2):
-        clock = Clock()
+        clock = ManualClock(1000.0)
         m = SimMeter(clock=clock, seed=7, sync=lambda: None)
         results.append(run(m, clock, 2.0, 1.0))
     a, b = results
@@ -45,12 +38,12 @@ def test_sim_is_deterministic_and_marked_simulated():
     assert a.meter == "sim" and a.method == "simulated" and a.is_simulated
     assert any("not a measurement" in n for n in a.notes)
     assert a.to_dict()["meter"] == "sim"
-    other = SimMeter(clock=Clock(), seed=8, sync=lambda: None)
+    other = SimMeter(clock=ManualClock(1000.0), seed=8, sync=lambda: None)
     assert run(other, other.clock, 2.0, 1.0).energy_j != a.energy_j
 
 
 def test_sim_power_follows_load_and_trace_is_100_hz():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     m = SimMeter(clock=clock, idle_power_w=50, power_limit_w=250, noise_rel=0.0, sync=lambda: None)
     full = run(m, clock, 1.0, 1.0)
     half = run(m, clock, 1.0, 0.5)
@@ -63,7 +56,7 @@ def test_sim_power_follows_load_and_trace_is_100_hz():
 
 
 def test_sim_noise_is_bounded_and_seeded():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     m = SimMeter(clock=clock, noise_rel=0.02, sync=lambda: None)
     r = run(m, clock, 10.0, 1.0)
     powers = [s.power_w for s in r.trace]
@@ -72,7 +65,7 @@ def test_sim_noise_is_bounded_and_seeded():
 
 
 def test_sim_counter_is_quantised_and_alignment_removes_the_error():
-    clock = Clock(0.0)
+    clock = ManualClock(0.0)
     m = SimMeter(clock=clock, noise_rel=0.0, sync=lambda: None)
     m.set_load(1.0)
     clock.t = 0.25
@@ -83,7 +76,7 @@ def test_sim_counter_is_quantised_and_alignment_removes_the_error():
         m.read_counter_j(3)
 
 
-class TickingClock(Clock):
+class TickingClock(ManualClock):
     """Advances 1 ms on every reading, like time passing while a loop polls."""
 
     def __call__(self):
@@ -106,7 +99,7 @@ def test_sim_aligned_window_edges_sit_on_counter_updates():
 
 
 def test_measure_idle_and_dynamic_energy():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     m = SimMeter(clock=clock, noise_rel=0.0, sync=lambda: None)
     m._idle_wait = lambda s: setattr(clock, "t", clock.t + s)
     assert m.measure_idle(2.0) == pytest.approx(60.0)
@@ -123,7 +116,7 @@ def test_measure_idle_and_dynamic_energy():
 
 def test_window_syncs_at_both_edges_and_forwards_fields():
     calls = []
-    clock = Clock()
+    clock = ManualClock(1000.0)
     m = SimMeter(clock=clock, sync=lambda: calls.append(clock.t))
     w = m.begin_window(load=0.3)
     with pytest.raises(AttributeError, match="once the window has ended"):
@@ -149,7 +142,7 @@ def test_window_with_exception_leaves_no_result():
 
 
 def test_multi_device_sim_sums_devices():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     m = SimMeter([0, 1], clock=clock, noise_rel=0.0, sync=lambda: None)
     r = run(m, clock, 1.0, 1.0)
     assert [d.device for d in r.devices] == [0, 1]
