@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import joulebench.cli.loading as cmd
-from factories import run, task
+from factories import analysis_dataset, run, task
 from joulebench.cli import app
 from joulebench.cli.options import parse_count
 from joulebench.errors import ConfigError
@@ -22,63 +20,12 @@ from joulebench.store import Store
 pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
-EVIL = "evil<script>alert(1)</script>.tag"
-TESTSETS = ("imagenet", "imagenet-real", "imagenetv2", "sketch", "imagenet-a", "imagenet-r")
 ENV = {"COLUMNS": "250", "JOULEBENCH_DB": ""}
-
-
-def dataset(n=36, seed=0):
-    rng = np.random.default_rng(seed)
-    names = [f"fam{i % 6}_{i}.tag" for i in range(n - 1)] + [EVIL]
-    cat = pd.DataFrame(
-        {
-            "model": names,
-            "arch": [m.split(".")[0] for m in names],
-            "img_size": 224,
-            "type": [("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")[i % 4] for i in range(n)],
-            "family": [f"fam{i % 6}" for i in range(n)],
-            "params": 10 ** rng.uniform(6, 8, n),
-            "macs": 10 ** rng.uniform(8, 10.5, n),
-            "activations": 10 ** rng.uniform(6, 8, n),
-        }
-    )
-    base = np.exp(-18) * cat["params"] ** 0.5 * cat["macs"] ** 0.3 * cat["activations"] ** 0.2
-    rows = []
-    for gpu, limit, gscale in (("A100", 250.0, 1.0), ("H100", 310.0, 0.8)):
-        for rt, prec, rscale in (("torch-fp32", "fp32", 1.0), ("tensorrt-fp16", "fp16", 0.25)):
-            e = base * gscale * rscale * np.exp(rng.normal(0, 0.1, n))
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "model": names,
-                        "img_size": 224,
-                        "gpu": gpu,
-                        "runtime": rt,
-                        "precision": prec,
-                        "setup": f"{gpu}:{rt}",
-                        "source": "hidden-joules-2025",
-                        "energy_per_image_j": e,
-                        "throughput_ips": limit / e * 0.9,
-                        "latency_s": 0.01 + 0.1 * e,
-                        "power_limit_w": limit,
-                    }
-                )
-            )
-    energy = pd.concat(rows, ignore_index=True)
-    top1 = 60 + 8 * np.log10(base / base.min() + 1) + rng.normal(0, 1, n)
-    acc = pd.DataFrame(
-        [
-            {"model": m, "img_size": 224, "testset": t, "top1": float(a - 10 * k), "source": "x"}
-            for m, a in zip(names, top1, strict=True)
-            for k, t in enumerate(TESTSETS)
-        ]
-    )
-    return SimpleNamespace(energy=energy, accuracy=acc, catalogue=cat, stats=None)
 
 
 @pytest.fixture(scope="module")
 def ds():
-    return dataset()
+    return analysis_dataset()
 
 
 @pytest.fixture

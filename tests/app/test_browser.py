@@ -6,137 +6,17 @@ same dataset, not on events firing.
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
-import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from app.test_build import TESTSETS, make_batches, make_dataset
+from explorer_page import as_map, assert_same, expected, manhattan_top, open_app, points, set_value, upload, wait_js
+from factories import TESTSETS, make_dataset
 from joulebench.app.build import build_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        return
-
-
-@pytest.fixture(scope="module")
-def ds():
-    return make_dataset()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, ds):
-    out = tmp_path_factory.mktemp("site")
-    build_site(out, dataset=ds, batches=make_batches(ds))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(out)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"dir": out, "url": f"http://127.0.0.1:{server.server_address[1]}/index.html"}
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, site):
-    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
-    # model pages open in a new tab; there is no network here, so answer them locally
-    ctx.route("https://huggingface.co/**", lambda route: route.fulfill(body="model page", content_type="text/plain"))
-    pg = ctx.new_page()
-    pg.problems = []
-    pg.on("console", lambda m: pg.problems.append(m.text) if m.type in ("error", "warning") else None)
-    pg.on("pageerror", lambda e: pg.problems.append(str(e)))
-    yield pg
-    ctx.close()
-
-
-def wait_js(pg, expr, timeout_s=10.0):
-    """Poll a JS expression until truthy (wait_for_function needs eval, which the site's CSP forbids)."""
-    deadline = time.monotonic() + timeout_s
-    while not pg.evaluate(f"!!({expr})"):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {expr}")
-        pg.wait_for_timeout(20)
-
-
-def open_app(pg, url, hash_=""):
-    pg.goto(url + hash_)
-    wait_js(pg, "window.__jb && window.__jb.ready && !window.__jb.pending")
-    assert pg.evaluate("__jb.errors") == []
-
-
-def points(pg, ranked_only=False):
-    wait_js(pg, "!window.__jb.pending")  # a table out of view is redrawn just after the change's frame
-    pts = pg.evaluate("__jb.points()")
-    return [p for p in pts if p["ranked"]] if ranked_only else pts
-
-
-def expected(ds, setup, testsets=("imagenet",), types=None, fams=None):
-    """Model configuration -> (energy mJ, mean accuracy) for what the page should plot."""
-    e = ds.energy[ds.energy.setup == setup]
-    acc = ds.accuracy[ds.accuracy.testset.isin(testsets)].groupby(["model", "img_size"])["top1"].agg(["mean", "count"])
-    cat = ds.catalogue.set_index(["model", "img_size"])
-    out = {}
-    for r in e.itertuples():
-        key = (r.model, r.img_size)
-        if key not in acc.index or acc.loc[key, "count"] != len(testsets):
-            continue
-        if types is not None and cat.loc[key, "type"] not in types:
-            continue
-        if fams is not None and cat.loc[key, "family"] not in fams:
-            continue
-        out[key] = (r.energy_per_image_j * 1e3, acc.loc[key, "mean"])
-    return out
-
-
-def manhattan_top(exp, w, top):
-    n = max(e for e, _ in exp.values())
-    score = {k: 100 - (w * 100 * e / n + (1 - w) * (100 - a)) for k, (e, a) in exp.items()}
-    return sorted(score, key=lambda k: -score[k])[:top], score
-
-
-def as_map(pts):
-    return {(p["model"], p["img"]): (p["energy_mj"], p["acc"]) for p in pts if not p["overlay"]}
-
-
-def assert_same(got, exp):
-    assert set(got) == set(exp)
-    for k, (e, a) in exp.items():
-        assert math.isclose(got[k][0], e, rel_tol=1e-5) and math.isclose(got[k][1], a, rel_tol=1e-5), k
-
-
-def set_value(pg, sel, value):
-    pg.fill(sel, str(value))
-    wait_js(pg, "window.__jb.timings.last !== undefined")
 
 
 def test_loads_with_defaults_and_no_console_errors(page, site, ds):
@@ -322,10 +202,6 @@ def test_table_sort_and_csv_download(page, site):
     assert lines[1].split(",")[0] == names[-1]
 
 
-def _upload(page, name, content: bytes):
-    page.set_input_files("#upload", files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
-
-
 def test_csv_upload_adds_points(page, site):
     open_app(page, site["url"])
     before = len(points(page))
@@ -338,7 +214,7 @@ def test_csv_upload_adds_points(page, site):
         b"levit_1.test_in1k,224,NVIDIA H200,torch-fp16,fp16,,,,,nvml\n"
         b"levit_2.test_in1k,224,NVIDIA GeForce RTX 4090,torch-fp16,fp16,0.0100,1000,0.02,64,nvml\n"
     )
-    _upload(page, "mine.csv", csv)
+    upload(page, "mine.csv", csv)
     wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.ok")
     pts = points(page)
     over = [p for p in pts if p["overlay"]]
@@ -356,7 +232,7 @@ def test_csv_upload_adds_points(page, site):
     assert sim and all(p["simulated"] for p in sim if not p["overlay"])
     assert "SIMULATED" in page.text_content("#legend")
     # minimal form: model, energy, accuracy
-    _upload(page, "min.csv", b"model,energy_per_image_j,accuracy,status\nbrand_new.x,0.01,80.5,ok\nbroken.x,,,failed\n")
+    upload(page, "min.csv", b"model,energy_per_image_j,accuracy,status\nbrand_new.x,0.01,80.5,ok\nbroken.x,,,failed\n")
     wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.setups[0] === 'uploaded [min.csv]'")
     assert "1 failed runs" in page.text_content("#msg")
     page.select_option("#setup", "uploaded [min.csv]")
@@ -366,7 +242,7 @@ def test_csv_upload_adds_points(page, site):
 
 def test_hostile_and_malformed_csv_are_refused_cleanly(page, site, tmp_path):
     open_app(page, site["url"])
-    _upload(page, "bad.csv", b"name,joules\nfoo,1\n")
+    upload(page, "bad.csv", b"name,joules\nfoo,1\n")
     wait_js(page, "window.__jb.lastUpload && !window.__jb.lastUpload.ok")
     msg = page.text_content("#msg")
     assert "missing required column(s) model, energy_per_image_j" in msg
@@ -381,7 +257,7 @@ def test_hostile_and_malformed_csv_are_refused_cleanly(page, site, tmp_path):
     evil = "<img src=x onerror=window.__pwned=1>"
     script = "<script>window.__pwned=2</script>"
     csv = f'model,energy_per_image_j,accuracy\n"{evil}",0.01,70\n{script},0.02,71\n'.encode()
-    _upload(page, "<b>evil</b>.csv", csv)
+    upload(page, "<b>evil</b>.csv", csv)
     wait_js(page, "window.__jb.lastUpload && window.__jb.lastUpload.ok")
     sid = page.evaluate("__jb.lastUpload.setups[0]")
     assert "<" not in sid  # file name sanitised

@@ -9,142 +9,15 @@ import sys
 import threading
 import types
 import urllib.request
-from collections import namedtuple
 
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from factories import SETUPS, TESTSETS, Dataset, make_batches, make_dataset
 from joulebench.app.build import build_payload, build_site, payload_js, write_site
 from joulebench.app.server import make_server, server_url
 from joulebench.errors import ConfigError
-
-Dataset = namedtuple("Dataset", "energy accuracy catalogue")
-
-FAMILIES = {"resnet": "CNN", "vit": "Transformer", "convnext": "CNN", "mixer": "MLP", "levit": "Hybrid CNN-Transformer"}
-TESTSETS = (
-    "imagenet",
-    "imagenet-real",
-    "imagenetv2",
-    "sketch",
-    "imagenet-a",
-    "imagenet-a-clean",
-    "imagenet-r",
-    "imagenet-r-clean",
-)
-SETUPS = {  # setup -> (gpu, runtime, precision, source, speed-up over A100 fp32, models kept)
-    "A100:torch-fp32": ("A100", "torch-fp32", "fp32", "hidden-joules-2025", 1.0, 40),
-    "A100:tensorrt-fp16": ("A100", "tensorrt-fp16", "fp16", "hidden-joules-2025", 3.0, 38),
-    "H100:torch-fp32": ("H100", "torch-fp32", "fp32", "hidden-joules-2025", 1.3, 40),
-    "H100:tensorrt-fp16": ("H100", "tensorrt-fp16", "fp16", "hidden-joules-2025", 4.0, 30),
-    "H200:compile-fp16": ("H200", "compile-fp16", "fp16", "joulebench", 4.5, 40),
-}
-
-
-def make_dataset(seed: int = 0) -> Dataset:
-    """40 model configurations (one arch at two input sizes) on 5 setups, plus 5 simulated H200 rows."""
-    rng = np.random.default_rng(seed)
-    names = []
-    for fam in FAMILIES:
-        for k in range(8):
-            names.append((f"{fam}_{k}.test_in1k", 224))
-    names[1] = ("resnet_0.test_in1k", 288)  # same arch.tag, another input size
-    energy, acc, cat = [], [], []
-    for j, (name, size) in enumerate(names):
-        fam = name.split("_")[0]
-        base_e = float(rng.uniform(0.002, 0.4))  # joules per image on A100 fp32
-        top1 = float(60 + 30 * rng.random())
-        for setup, (gpu, runtime, prec, source, speed, keep) in SETUPS.items():
-            if j >= keep:
-                continue
-            e = base_e / speed * float(rng.uniform(0.8, 1.2))
-            energy.append(
-                dict(
-                    model=name,
-                    img_size=size,
-                    gpu=gpu,
-                    runtime=runtime,
-                    precision=prec,
-                    setup=setup,
-                    source=source,
-                    energy_per_image_j=e,
-                    throughput_ips=250.0 / e,
-                    latency_s=0.01 + e,
-                    batch_size=64,
-                    max_batch=512,
-                    power_limit_w=300.0,
-                    status="ok",
-                    meter="nvml",
-                    simulated=False,
-                )
-            )
-        if j < 5:
-            energy.append(
-                dict(
-                    model=name,
-                    img_size=size,
-                    gpu="H200",
-                    runtime="torch-fp32",
-                    precision="fp32",
-                    setup="H200:torch-fp32:sim",
-                    source="joulebench",
-                    energy_per_image_j=base_e / 1.5,
-                    throughput_ips=100.0,
-                    latency_s=0.05,
-                    batch_size=32,
-                    max_batch=256,
-                    power_limit_w=700.0,
-                    status="ok",
-                    meter="sim",
-                    simulated=True,
-                )
-            )
-        for t_ix, t in enumerate(TESTSETS):
-            if t == "sketch" and j in (3, 4):
-                continue  # missing accuracy: these two drop out when sketch is chosen
-            acc.append(
-                dict(
-                    model=name, img_size=size, testset=t, top1=top1 - 5 * t_ix * rng.random(), top5=None, source="timm"
-                )
-            )
-        cat.append(
-            dict(
-                model=name,
-                arch=name.split(".")[0],
-                tag="test_in1k",
-                img_size=size,
-                type=FAMILIES[fam],
-                family=fam,
-                year=2019 + j % 5,
-                pretrain="in1k",
-                url=f"https://huggingface.co/timm/{name}",
-                params=1e6 * (j + 1),
-                macs=1e9 * (j + 1) / 2,
-                activations=1e6,
-            )
-        )
-    return Dataset(pd.DataFrame(energy), pd.DataFrame(acc), pd.DataFrame(cat))
-
-
-def make_batches(ds: Dataset) -> pd.DataFrame:
-    """Per-batch readings behind the own H200:compile-fp16 results: batch 1..512, the kept batch (64) measured
-    twice (a short scouting reading, then the final one that matches the summary), and an out-of-memory 1024."""
-    rows = []
-    own = ds.energy[ds.energy.setup == "H200:compile-fp16"]
-    for r in own.itertuples():
-        for k, bs in enumerate((1, 2, 4, 8, 16, 32, 64, 128, 256, 512)):
-            e = r.energy_per_image_j * (1 + 4 / bs) / (1 + 4 / 64)
-            base = dict(model=r.model, img_size=r.img_size, runtime="compile-fp16", precision="fp16", batch_size=bs,
-                        gpu_name="NVIDIA H200", meter="nvml", energy_per_image_j=e, throughput_ips=250.0 / e,
-                        avg_power_w=250.0, ci95_rel=0.05 / (k + 1), measured_at=f"2026-11-29T06:{k:02d}:00+00:00",
-                        status="ok", trace_summary='{"phase": "scout"}')  # fmt: skip
-            if bs == 64:
-                rows.append({**base, "energy_per_image_j": e * 1.3, "ci95_rel": 0.2})  # scouting: shorter, noisier
-                base = {**base, "trace_summary": '{"phase": "full"}', "measured_at": "2026-11-29T05:00:00+00:00"}
-            rows.append(base)
-        rows.append({**base, "batch_size": 1024, "status": "oom", "energy_per_image_j": None})
-    return pd.DataFrame(rows)
 
 
 def test_payload_carries_batch_curves_and_the_ci_of_own_readings():

@@ -1,7 +1,8 @@
 """The explorer's decision aids in a real browser: zoom and pan, hover, the ranking, the search, links, the
 model panel with its batch curve, layout from 1024 to 2560 px, units, empty states and the keyboard.
 
-Same browser, site and helpers as test_app_browser.py; each test asserts on what the page draws or says.
+Same browser, site and page as test_browser.py (conftest.py), and the same helpers (explorer_page.py); each test
+asserts on what the page draws or says.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ from urllib.parse import quote
 
 import pytest
 
-import app.test_browser as shared
-from app.test_browser import _upload, expected, open_app, points, set_value, wait_js
-
-# the same browser, site and page fixtures as the hostile-input and control tests
-browser, ds, page, site = shared.browser, shared.ds, shared.page, shared.site
+from explorer_page import expected, open_app, points, set_value, upload, wait_js
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -218,7 +215,7 @@ def test_empty_states_and_a_non_utf8_csv_explain_themselves(page, site):
     assert "No test set ticked" in page.get_attribute("#scatter", "aria-label")
     assert " without accuracy on ." not in page.text_content("#legend")
     page.check("#ts-0")
-    _upload(page, "latin1.csv", "model,energy_per_image_j\nr\u00e9snet_x,0.01\n".encode("latin-1"))
+    upload(page, "latin1.csv", "model,energy_per_image_j\nr\u00e9snet_x,0.01\n".encode("latin-1"))
     wait_js(page, "window.__jb.lastUpload && !window.__jb.lastUpload.ok")
     assert "not UTF-8" in page.text_content("#msg")
     assert page.evaluate("__jb.setups().length") == 6  # nothing loaded

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from factories import run, task
+from factories import analysis_dataset, run, task
 from joulebench.cli import app, loading
 from joulebench.store import Store
 
@@ -20,9 +20,7 @@ OWN = "Z9:torch-fp32"
 
 @pytest.fixture
 def with_two_own_models(monkeypatch):
-    from analysis.test_report import dataset
-
-    ds = dataset(n=24)
+    ds = analysis_dataset(n=24)
     two = ds.energy[ds.energy["setup"] == "A100:torch-fp32"].head(2)
     ds.energy = pd.concat([ds.energy, two.assign(setup=OWN, gpu="Z9", source="joulebench")], ignore_index=True)
     monkeypatch.setattr(loading, "load", lambda db: ds)
