@@ -32,7 +32,7 @@ from joulebench.errors import ConfigError
 OWN_SOURCE = "joulebench"
 DATA_ENV = "JOULEBENCH_DATA"
 #: The project's own datasets shipped in the package: one summaries export per dataset (``h200_summaries.csv.gz``
-#: is the summaries table of the bundle ``data/h200/dataset/``; ``tests/test_data_packaged.py`` keeps them equal).
+#: is the summaries table of the bundle ``data/h200/dataset/``; ``tests/data/test_packaged.py`` keeps them equal).
 DATASETS = PACKAGE_DATA / "datasets"
 
 #: ``ci95_rel``: relative half-width of the 95 % confidence interval of energy per image (own results; the
