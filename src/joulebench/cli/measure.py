@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
-from joulebench.cli.display import emit_json, err_console
-from joulebench.cli.options import DbOpt, JsonOpt, db_path
+from joulebench.cli.display import emit_json, err_console, print_table
+from joulebench.cli.options import DbOpt, JsonOpt, WideOpt, db_path
 from joulebench.errors import ConfigError
 
 
@@ -116,8 +116,7 @@ def build_options(
     return opts
 
 
-def _table(summaries: list[Any]) -> None:
-    from rich.console import Console
+def _table(summaries: list[Any], wide: bool) -> None:
     from rich.table import Table
 
     from joulebench.units import fmt_energy, fmt_power, fmt_time
@@ -130,7 +129,7 @@ def _table(summaries: list[Any]) -> None:
             s.model,
             str(s.img_size),
             s.runtime,
-            s.status if s.status == "ok" else f"failed: {s.error}",
+            s.status if s.status == "ok" else f"failed: {_short(s.error)}",
             str(s.optimal_batch or "–"),
             fmt_energy(s.energy_per_image_j),
             fmt_energy(s.dynamic_energy_per_image_j),
@@ -138,7 +137,13 @@ def _table(summaries: list[Any]) -> None:
             fmt_time(s.latency_p95_s),
             fmt_power(s.avg_power_w),
         )
-    Console().print(t)
+    print_table(t, ("model", "img", "runtime", "status", "energy/img"), wide)
+
+
+def _short(error: str | None) -> str:
+    """An error as a table cell: its first 40 characters (``joulebench results --failures`` has it whole)."""
+    text = error or ""
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # The flags, declared apart so that the command's signature reads as the list of what it takes.
@@ -255,6 +260,7 @@ def measure(
     address: str | None = AddressOpt,
     retries: int | None = RetriesOpt,
     json_out: bool = JsonOpt,
+    wide: bool = WideOpt,
 ) -> None:
     """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
     from joulebench.sweep import prepare_sweep, run_sweep
@@ -292,7 +298,7 @@ def measure(
         executor_options=ex_opts,
         deadline_s=deadline_s,
     )
-    _finish(report, db, json_out)
+    _finish(report, db, json_out, wide)
 
 
 def _redo_since(force: bool, redo_before: str | None, redo_stale: bool) -> str | None:
@@ -316,7 +322,7 @@ def _executor_options(executor: str, address: str | None, retries: int | None) -
     return ex_opts
 
 
-def _finish(report: Any, db: Path | None, json_out: bool) -> None:
+def _finish(report: Any, db: Path | None, json_out: bool, wide: bool) -> None:
     """Print what the sweep did, and exit 130 when interrupted, 1 when every model failed."""
     summaries = report.summaries
     if json_out:
@@ -334,7 +340,7 @@ def _finish(report: Any, db: Path | None, json_out: bool) -> None:
             }
         )
     elif summaries:
-        _table(summaries)
+        _table(summaries, wide)
     elif report.skipped:
         err_console().print(
             "nothing to do: every model/runtime pair is already measured (use --force, --redo-before or --redo-stale)"
