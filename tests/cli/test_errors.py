@@ -151,3 +151,7 @@ def test_stats_takes_any_timm_architecture():
 def test_show_on_an_architecture_says_what_to_run(capsys):
     err = fails(["show", "test_vit4"], capsys)
     assert "`joulebench stats test_vit4`" in err and "`joulebench measure test_vit4 --runtime torch-fp32`" in err
+
+
+def test_stats_refuses_a_tag_timm_does_not_have(capsys):
+    assert "unknown model 'test_vit4.bogus'" in fails(["stats", "test_vit4.bogus"], capsys)

@@ -132,12 +132,14 @@ def parse_max_energy(text: str | None) -> float | None:
 
 
 def timm_knows(name: str) -> bool:
-    """Whether timm builds ``name`` (an architecture, with or without a tag), as ``measure`` accepts it."""
+    """Whether timm builds ``name``: an architecture, or one of its pretrained tags, as ``measure`` accepts it."""
     try:
         import timm
     except ImportError:
         return False
-    return bool(timm.is_model(name))
+    if not timm.is_model(name):
+        return False
+    return "." not in name or name in timm.list_pretrained(name)  # is_model ignores the tag
 
 
 def parse_count(text: str | float) -> float:
