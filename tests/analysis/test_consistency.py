@@ -367,6 +367,7 @@ def test_cli_consistency_shows_which_reading_is_off(monkeypatch, powered):
     assert out["blamed"] == 1 and [m["blame"] for m in out["outliers"]] == ["setup", ""]
 
 
+@pytest.mark.slow
 def test_the_papers_low_h100_reading_of_eva_large_is_named_not_its_twin():
     from joulebench.analysis.consistency import model_checks
     from joulebench.data import load_dataset

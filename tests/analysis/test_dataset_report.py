@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from joulebench.models.stats import load_stats
 
@@ -27,6 +28,7 @@ def _report(data: Path, monkeypatch, capsys) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypatch, capsys):
     template = _template()
     models = ["tinynet_e.in1k", "mobilenetv3_small_050.lamb_in1k", "regnetx_002.pycls_in1k"]
@@ -92,6 +94,7 @@ def test_report_prints_known_reduction_progress_and_frontier(tmp_path, monkeypat
     assert f"| +1.000 | 100.0% | 2 | {compiled_left:.0f} s ({compiled_left / 3600:.1f} h) |" in cost
 
 
+@pytest.mark.slow
 def test_report_compares_the_paper_over_the_h200_pairs_only(tmp_path, monkeypatch, capsys):
     template = _template()
     paired = ["tinynet_e.in1k", "mobilenetv3_small_050.lamb_in1k", "regnetx_002.pycls_in1k"]
@@ -109,6 +112,7 @@ def test_report_compares_the_paper_over_the_h200_pairs_only(tmp_path, monkeypatc
     assert "| A100 torch-fp32 -> tensorrt-fp16, H200's models | 3 |" in out
 
 
+@pytest.mark.slow
 def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeypatch, capsys):
     template = _template()
     keep = ["hardcorenas_c.miil_green_in1k", "mobilenetv4_conv_small.e1200_r224_in1k", "tinynet_e.in1k"]
@@ -140,6 +144,7 @@ def test_report_consistency_section_lists_repeats_and_outliers(tmp_path, monkeyp
     assert "| H100:torch-fp32 / A100:torch-fp32 | 1433 | 0.877 | 29 | 0 | 28 | 1 |" in section
 
 
+@pytest.mark.slow
 def test_report_splits_the_h200_tag_spread_into_one_board_and_all_boards(tmp_path, monkeypatch, capsys):
     template = _template()
     tags = ["resnet18.a1_in1k", "resnet18.a2_in1k", "resnet18.tv_in1k"]
@@ -172,6 +177,7 @@ def _stale_section(data: Path, rows: pd.DataFrame, monkeypatch, capsys) -> str:
     return _report(data, monkeypatch, capsys).split("## Searches the current batch search would continue")[1]
 
 
+@pytest.mark.slow
 def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_path, monkeypatch, capsys):
     from dataclasses import replace
 
@@ -238,6 +244,7 @@ def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_pa
     assert (data / "h200.db").read_bytes() == before  # opened read-only: the committed store stays as it was
 
 
+@pytest.mark.slow
 def test_report_compares_the_first_and_latest_result_of_a_pair_measured_twice(tmp_path, monkeypatch, capsys):
     rows = _template()
     rows = rows[rows["model"].isin(["vgg16.tv_in1k", "tinynet_e.in1k"])].assign(run_id="old", gpu_uuid="GPU-a")
@@ -272,6 +279,7 @@ def test_report_compares_the_first_and_latest_result_of_a_pair_measured_twice(tm
     assert "| 48.00 | 3." in out.split("## Per model")[1].split("| vgg16.tv_in1k@224 |")[1].split("\n")[0]
 
 
+@pytest.mark.slow
 def test_report_states_where_and_when_the_results_were_measured(tmp_path, monkeypatch, capsys):
     template = _template()
     rows = template[template["model"].isin(["tinynet_e.in1k", "regnetx_002.pycls_in1k"])].copy()

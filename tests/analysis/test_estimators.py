@@ -95,6 +95,7 @@ def test_group_kfold_keeps_architectures_together():
         E.group_kfold(["a", "b"], k=5)
 
 
+@pytest.mark.slow
 def test_boosted_beats_loglinear_on_same_folds():
     pytest.importorskip("sklearn")
     cv = E.cross_validate(synthetic(n_arch=60), k=5).set_index("estimator")
@@ -108,6 +109,7 @@ def test_boosted_missing_sklearn(monkeypatch):
         E.StaticBoost().fit(synthetic())
 
 
+@pytest.mark.slow
 def test_package_imports_without_matplotlib_and_sklearn(src_env):
     code = (
         "import sys; sys.modules['matplotlib'] = None; sys.modules['sklearn'] = None\n"

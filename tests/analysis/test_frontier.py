@@ -57,6 +57,7 @@ def test_distance_to_frontier_by_hand():
         st.tuples(st.floats(1e-4, 1e3, allow_nan=False), st.floats(0, 100, allow_nan=False)), min_size=1, max_size=60
     )
 )
+@pytest.mark.slow
 def test_frontier_is_monotone_and_dominates(points):
     d = frame(points)
     f = frontier(d)

@@ -44,6 +44,7 @@ def test_unknown_baseline_names_the_closest(ds):
         select_panel(ds.energy, ds.accuracy, SETUP, lowest=3, extra=("resnet5",))
 
 
+@pytest.mark.slow
 def test_names_carry_the_input_size_and_measure_resolves_them(ds):
     out = CliRunner().invoke(app, ["panel", "--setup", SETUP, "--lowest", "40", "--names"])
     assert out.exit_code == 0, out.output

@@ -216,6 +216,7 @@ REQUIRED_KEYS = [
 ]
 
 
+@pytest.mark.slow
 def test_paper_json_on_the_shipped_reference_data():
     pytest.importorskip("sklearn")
     from typer.testing import CliRunner
@@ -256,6 +257,7 @@ def _paper_data():
     return PaperData(energy, accuracy, cat)
 
 
+@pytest.mark.slow
 def test_paper_rows_on_a_hand_made_dataset():
     from joulebench.analysis.paper import paper_rows
 
@@ -277,6 +279,7 @@ def test_paper_rows_on_a_hand_made_dataset():
     assert rows["robustness/G:torch-fp32/mean_drop"].computed == pytest.approx(20.0)
 
 
+@pytest.mark.slow
 def test_paper_rows_compare_with_published_values(monkeypatch):
     from joulebench.analysis import paper
 
@@ -290,6 +293,7 @@ def test_paper_rows_compare_with_published_values(monkeypatch):
         paper.paper_rows(_paper_data(), ["G:nope"])
 
 
+@pytest.mark.slow
 def test_report_has_the_paper_section():
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
@@ -316,6 +320,7 @@ def _cli(*args):
     return res
 
 
+@pytest.mark.slow
 def test_cli_estimate_naive_convention_fit_and_both_cvs():
     pytest.importorskip("sklearn")
     import json

@@ -34,6 +34,7 @@ def runner(monkeypatch, ds):
     return CliRunner()
 
 
+@pytest.mark.slow
 def test_report_html_is_self_contained_and_escaped(ds):
     from joulebench.analysis.report import build_report
 
@@ -74,6 +75,7 @@ def test_report_html_is_self_contained_and_escaped(ds):
     assert {r["setup_a"] for r in s["correlations"]} == {"A100:torch-fp32"}
 
 
+@pytest.mark.slow
 def test_report_without_measurements_says_so(ds):
     from joulebench.analysis.report import build_report
 
@@ -89,6 +91,7 @@ def test_report_unknown_setup(ds):
         build_report(ds.energy, ds.accuracy, setups=["B200:torch-fp32"])
 
 
+@pytest.mark.slow
 def test_cli_report_writes_file_with_store_curves(runner, tmp_path):
     db = tmp_path / "r.db"
     with Store(db) as s:

@@ -120,6 +120,7 @@ def test_only_http_urls_and_no_script_breakout():
     assert "</script><script>alert(1)</script>" in back["models"]["name"]
 
 
+@pytest.mark.slow
 def test_build_site_writes_a_self_contained_site(tmp_path):
     index = build_site(tmp_path / "site", dataset=make_dataset())
     site = index.parent
@@ -133,6 +134,7 @@ def test_build_site_writes_a_self_contained_site(tmp_path):
         write_site(index, build_payload(make_dataset()))
 
 
+@pytest.mark.slow
 def test_server_serves_the_site_on_a_free_port(tmp_path):
     build_site(tmp_path, dataset=make_dataset())
     server = make_server(tmp_path, "127.0.0.1", 0)
@@ -164,6 +166,7 @@ def fake_data_module(monkeypatch):
     return calls
 
 
+@pytest.mark.slow
 def test_cli_app_build_writes_site(tmp_path, fake_data_module, monkeypatch):
     from joulebench.cli import app
 
@@ -253,6 +256,7 @@ def test_family_table_fills_what_the_catalogue_lacks():
     assert m["url"][0] == f"https://huggingface.co/timm/{name}"
 
 
+@pytest.mark.slow
 def test_payload_flags_readings_that_fail_a_consistency_check():
     ds = make_dataset()
     e = ds.energy.copy()

@@ -19,6 +19,7 @@ def figures():
     return mod
 
 
+@pytest.mark.slow
 def test_markdown_table(figures):
     assert figures.md([[1, "a"], [2, "b"]], ["n", "x"]).splitlines() == [
         "| n | x |",

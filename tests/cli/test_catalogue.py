@@ -66,6 +66,7 @@ def test_energy_without_setup_is_an_error():
     assert "--setup" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_show_everything_about_one_configuration():
     info = _json(["show", "resnet50.a1_in1k", "--img-size", "224", "--json"])
     assert info["catalogue"]["family"] == "resnet"
@@ -88,6 +89,7 @@ def test_show_architecture_with_many_tags_asks_to_pick():
     assert r.exit_code != 0 and "pick one" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_stats_reads_shipped_or_computes():
     pytest.importorskip("timm")
     first = _json(["stats", "test_vit.r160_in1k", "--json"])  # shipped, cached or computed
@@ -105,6 +107,7 @@ def test_data_info_lists_setups():
     assert info["sources"]["hidden-joules-2025"]["license"] == "MIT"
 
 
+@pytest.mark.slow
 def test_show_flags_readings_that_disagree_with_identical_workloads():
     # the paper's H100 FP32 reading of resnet50.ram_in1k is half that of the 17 other resnet50@224 tags
     info = _json(["show", "resnet50.ram_in1k", "--img-size", "224", "--json"])
@@ -122,6 +125,7 @@ def test_show_flags_readings_that_disagree_with_identical_workloads():
     assert clean["checks"] == []
 
 
+@pytest.mark.slow
 def test_frontier_and_rank_can_leave_out_suspect_readings():
     from joulebench.analysis.consistency import suspect_readings
     from joulebench.data import load_dataset

@@ -138,6 +138,7 @@ def test_export_takes_out_and_dash_means_standard_output(db, tmp_path):
     assert (tmp_path / "s.csv").read_text().splitlines() == lines
 
 
+@pytest.mark.slow
 def test_stats_takes_any_timm_architecture():
     from joulebench.models.catalogue import load_catalogue
 

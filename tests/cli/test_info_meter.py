@@ -119,6 +119,7 @@ def test_save_writes_a_window_to_the_store(tmp_path):
     assert row["energy_j"] == pytest.approx(d["result"]["energy_j"])
 
 
+@pytest.mark.slow
 def test_json_keeps_stdout_clean_of_the_commands_output(src_env):
     """Through a real process: the command's stdout goes to stderr, so stdout is exactly one JSON document."""
     import subprocess

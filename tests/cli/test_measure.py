@@ -45,6 +45,7 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.slow
 def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
     db = str(tmp_path / "r.db")
     code, out, err = _run(capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json")
@@ -80,6 +81,7 @@ def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
         assert len(store.runs()) == 2 and len(store.summaries()) == 2
 
 
+@pytest.mark.slow
 def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path, capsys):
     db = str(tmp_path / "r.db")
     cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
@@ -104,6 +106,7 @@ def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path
         assert len(store.summaries()) == 3 and len(store.runs()) == 2  # a run with nothing to do is not recorded
 
 
+@pytest.mark.slow
 def test_redo_stale_measures_again_what_the_current_search_would_have_continued(tmp_path, capsys, monkeypatch):
     db = str(tmp_path / "r.db")
     cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
@@ -212,6 +215,7 @@ def custom_models(tmp_path, monkeypatch):
     sys.modules.pop("jb_custom_models", None)
 
 
+@pytest.mark.slow
 def test_a_crashing_model_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, custom_models):
     db = str(tmp_path / "r.db")
     code, out, err = _run(
@@ -243,6 +247,7 @@ def test_a_crashing_model_is_recorded_and_the_sweep_goes_on(tmp_path, capsys, cu
         assert store.done_keys("SIM-0") == {("jb_custom_models:tiny", 16, "cpu-fp32")}
 
 
+@pytest.mark.slow
 def test_a_worker_killed_at_a_large_batch_is_retried_below_it_and_the_next_run_starts_capped(
     tmp_path, capsys, custom_models
 ):
@@ -315,6 +320,7 @@ def test_unavailable_runtime_says_why(tmp_path, capsys):
     assert code == 2 and "torch-fp16" in err and "cannot run here" in err
 
 
+@pytest.mark.slow
 def test_resume_counts_work_of_any_board_of_the_same_gpu_model_unless_per_board(tmp_path, capsys):
     db = str(tmp_path / "r.db")
     base = ["measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]

@@ -28,6 +28,7 @@ def with_two_own_models(monkeypatch):
     return ds
 
 
+@pytest.mark.slow
 def test_report_with_two_own_models_writes_what_it_can(with_two_own_models, tmp_path):
     out = tmp_path / "r.html"
     args = ["report", "-s", "A100:torch-fp32", "-s", "H100:torch-fp32", "--out", str(out), "--json"]

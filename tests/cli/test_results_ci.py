@@ -85,6 +85,7 @@ def test_show_lists_the_interval_per_setup():
     assert "±" not in _line(out, "H100:torch-fp32")
 
 
+@pytest.mark.slow
 def test_the_explorer_payload_has_intervals_for_own_setups_only():
     from joulebench.app.build import build_payload
 

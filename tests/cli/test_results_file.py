@@ -56,6 +56,7 @@ def seen(args, cwd, monkeypatch, **env):
     return r.exception.args[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_every_command_finds_the_results_file_the_same_way(name, spy, tmp_path, monkeypatch):
     args = COMMANDS[name]

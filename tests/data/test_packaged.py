@@ -28,6 +28,7 @@ def test_every_dataset_bundle_ships_and_every_shipped_dataset_has_its_bundle():
     assert {f"{b.parent.name}_summaries.csv.gz" for b in BUNDLES} == {p.name for p in DATASETS.glob("*.csv.gz")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bundle", BUNDLES, ids=lambda b: b.parent.name)
 def test_the_shipped_summaries_are_the_bundles(bundle, tmp_path):
     """The packaged file is what importing the bundle and exporting its summaries writes, byte for byte."""

@@ -41,6 +41,7 @@ def test_a_kill_after_host_memory_fell_is_told_apart_from_cuda_out_of_memory():
     assert mod.summarize(_lines(START, steps[0]), None).endswith("ended: timed out after 8 GiB")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the probe would reserve the GPU's memory")
 def test_without_a_gpu_the_probe_says_so(capsys):
     assert _module().main(["--step-gib", "1", "--max-gib", "2", "--timeout", "120"]) == 0

@@ -67,6 +67,7 @@ def test_a_child_without_cuda_or_killed_says_so_and_gives_no_verdict():
     assert "keep: no CUDA device\nempty: timed out" in out and "verdict" not in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arm", ["keep", "empty"])
 def test_the_child_prepares_each_batch_as_a_worker_does_and_only_keep_switches_emptying_off(arm, monkeypatch, capsys):
     torch = pytest.importorskip("torch")

@@ -77,6 +77,7 @@ def test_pretrain_from_tag(tag, chain):
     assert pretrain_from_tag(tag) == chain
 
 
+@pytest.mark.slow
 def test_shipped_catalogue_covers_this_timm():
     timm = pytest.importorskip("timm")
     from joulebench.models.catalogue import load_catalogue

@@ -107,6 +107,7 @@ def test_name_at_size_sets_the_size_for_that_name_only():
             resolve_models([bad], **kw)
 
 
+@pytest.mark.slow
 def test_img_size_override_builds_a_model_for_that_size():
     # test_vit has a fixed input size: the override must be passed to timm as img_size
     (vit,) = resolve_models(["test_vit"], img_size=128)

@@ -52,6 +52,7 @@ def test_fused_attention_counts_as_two_matmuls():
     assert fused == explicit == (b * h * lq * s * e * 2, b * h * lq * s + b * h * lq * e)
 
 
+@pytest.mark.slow
 def test_resnet50_params_match_the_model_exactly():
     st = S.compute_stats("resnet50", 224)
     real = sum(p.numel() for p in timm.create_model("resnet50", pretrained=False).parameters())
@@ -64,6 +65,7 @@ def test_resnet50_params_match_the_model_exactly():
     assert small.macs == pytest.approx(st.macs * (160 / 224) ** 2, rel=0.01)
 
 
+@pytest.mark.slow
 def test_vit_attention_is_counted():
     st = S.compute_stats("test_vit", None)
     m = timm.create_model("test_vit")

@@ -82,6 +82,7 @@ def test_real_inductor_compile_on_cpu_matches_eager(tiny_spec):
         rt.release()
 
 
+@pytest.mark.slow
 def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(tiny_spec, monkeypatch):
     calls, resets, marked = [], [], []
     monkeypatch.setattr(torch, "compile", lambda model, **kw: calls.append(kw["dynamic"]) or model)
@@ -109,6 +110,7 @@ def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(t
     assert rt._scout_fn is None
 
 
+@pytest.mark.slow
 def test_static_scouts_compile_each_scouted_size(tiny_spec, monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "compile", lambda model, **kw: calls.append(kw["dynamic"]) or model)

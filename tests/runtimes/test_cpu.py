@@ -19,6 +19,7 @@ def on_cpu(cls):
     return type(f"Cpu{cls.__name__}", (cls,), {"device_type": "cpu"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["test_vit", "test_efficientnet"])
 def test_cpu_fp32_end_to_end(model):
     (spec,) = resolve_models([model])
@@ -77,6 +78,7 @@ def test_channels_last_detection():
     assert not has_conv(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cls", "dtype"), [(TorchFP16Runtime, torch.float16), (TorchBF16Runtime, torch.bfloat16)])
 def test_half_precision_casts_model_and_inputs_and_uses_channels_last(cls, dtype):
     (spec,) = resolve_models(["test_efficientnet"])

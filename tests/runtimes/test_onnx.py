@@ -13,6 +13,7 @@ from joulebench.models.resolve import resolve_models  # noqa: E402
 from joulebench.runtimes import get_runtime  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["test_vit", "test_efficientnet"])
 def test_onnxruntime_cpu_end_to_end(model):
     (spec,) = resolve_models([model])

@@ -191,6 +191,7 @@ def test_an_export_without_its_runs_lacks_provenance(source, tmp_path):
     assert report.kind == "export" and report.duplicates == {"summaries": 3} and not report.conflicts
 
 
+@pytest.mark.slow
 def test_the_h200_dataset_export_resumes_in_an_empty_store(tmp_path):
     data = ROOT / "data/h200/dataset"
     tables = read_tables(data)

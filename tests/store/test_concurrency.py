@@ -32,6 +32,7 @@ def _writer(path: str, writer: int, start: mp.Event) -> None:
         s.finish_run(f"run{writer}", "ok")
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once(tmp_path):
     path = str(tmp_path / "shared.db")
     ctx = mp.get_context("spawn")

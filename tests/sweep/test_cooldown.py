@@ -105,6 +105,7 @@ def test_a_meter_without_a_thermometer_is_refused_with_the_fix():
         prepare_sweep(["test_vit"], ["cpu-fp32"], SweepOptions(meter="rapl", cooldown_to_c=45.0))
 
 
+@pytest.mark.slow
 def test_the_worker_cools_before_the_idle_baseline_and_between_batches(monkeypatch):
     temps = iter([60.0, 50.0, 44.0] + [46.0, 43.0] * 20)
     monkeypatch.setattr(SimMeter, "read_temperature_c", lambda self: next(temps))

@@ -258,6 +258,7 @@ def test_host_memory_shortfall_needs_growth_two_good_rows_and_prefers_the_peak()
     assert host_memory_shortfall(no_proc, 4) is None  # not Linux: nothing to project
 
 
+@pytest.mark.slow
 def test_a_worker_stops_its_search_before_host_memory_runs_out(monkeypatch):
     from joulebench.sweep import protocol
     from joulebench.sweep.tasks import SweepOptions, Task

@@ -24,6 +24,7 @@ from joulebench.sweep.ray_executor import RayExecutor, import_ray, stamp_provena
 from joulebench.sweep.tasks import Task, TaskResult
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a local Ray cluster per module, and workers as subprocesses
 
 # Short windows: these tests check the plumbing, not the numbers.
 FAST = SweepOptions(

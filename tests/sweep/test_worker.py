@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from joulebench.store.records import BatchMeasurement, ModelSummary
 from joulebench.sweep.executors import EXECUTORS, get_executor
 from joulebench.sweep.tasks import SweepOptions, Task, TaskResult
@@ -72,6 +74,7 @@ def test_rows_streamed_before_a_crash_are_kept(tmp_path):
     assert res.summary.optimal_batch == 2 and res.summary.status == "failed"
 
 
+@pytest.mark.slow
 def test_a_hanging_worker_is_killed_at_the_timeout(tmp_path):
     res = run_task(_task(timeout_s=1.0), python=_fake_python(tmp_path, "time.sleep(120)"))
     assert res.failures[-1].stage == "timeout"
