@@ -10,7 +10,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("timm")
 
 from joulebench.errors import ConfigError  # noqa: E402
-from joulebench.models.resolve import resolve_models  # noqa: E402
 from joulebench.runtimes.compiled import CompileBF16Runtime, CompiledRuntime, CompileFP16Runtime  # noqa: E402
 
 
@@ -20,14 +19,8 @@ def on_cpu(cls, **attrs):
 
 
 @pytest.fixture
-def tiny_spec(tmp_path, monkeypatch):
-    (tmp_path / "jb_tiny_cnn.py").write_text(
-        "import torch\n\ndef cnn():\n"
-        "    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),\n"
-        "                               torch.nn.Flatten(), torch.nn.Linear(8, 10))\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return resolve_models(["jb_tiny_cnn:cnn"], input_shape=(3, 16, 16))[0]
+def tiny_spec(tiny_cnn):
+    return tiny_cnn("jb_tiny_cnn", classes=10, size=16)
 
 
 def test_compile_is_called_per_batch_size_with_dynamo_reset(tiny_spec, monkeypatch):

@@ -11,7 +11,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("timm")
 
 from joulebench.errors import MissingDependencyError  # noqa: E402
-from joulebench.models.resolve import resolve_models  # noqa: E402
 from joulebench.runtimes import get_runtime_class  # noqa: E402
 from joulebench.runtimes.tensorrt import TensorRTFP16Runtime  # noqa: E402
 
@@ -40,15 +39,8 @@ def test_missing_torch_tensorrt_names_the_extra(monkeypatch):
 
 
 @pytest.fixture
-def tiny_spec(tmp_path, monkeypatch):
-    # a tiny CNN: fp16 convolutions are slow on the CPU, and the fake engine runs the model eagerly
-    (tmp_path / "jb_trt_cnn.py").write_text(
-        "import torch\n\ndef cnn():\n"
-        "    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),\n"
-        "                               torch.nn.Flatten(), torch.nn.Linear(8, 1000))\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return resolve_models(["jb_trt_cnn:cnn"], input_shape=(3, 32, 32))[0]
+def tiny_spec(tiny_cnn):
+    return tiny_cnn("jb_trt_cnn", classes=1000, size=32)  # the fake engine runs the model eagerly, in fp16
 
 
 def test_engine_is_built_per_batch_size_in_fp16(fake_trt, tiny_spec):
