@@ -9,7 +9,10 @@ import textwrap
 import pytest
 
 from joulebench.cli import main
+from joulebench.data.dataset import gpu_short_name
 from joulebench.store.db import Store
+from joulebench.store.records import config_hash
+from joulebench.sweep.tasks import PROTOCOLS, SweepOptions, protocol_options
 
 FAST = [
     "--meter",
@@ -335,3 +338,71 @@ def test_resume_counts_work_of_any_board_of_the_same_gpu_model_unless_per_board(
     payload = json.loads(out)
     assert code == 0, err
     assert payload["skipped"] == [] and payload["summaries"][0]["gpu_uuid"] == "SIM-1"
+
+
+# ----------------------------------------------------------------------- measure --quick: a try in seconds
+
+QUICK_SMALL = ["test_vit", "--runtime", "cpu-fp32", "--meter", "sim", "--max-batch", "4"]
+# The default protocol with short windows, so that the test stays fast.
+QUICK_SHORT = ["--min-window", "0.2s", "--warmup", "0.05s", "--min-iters", "3", "--idle", "0.1s", "--precision", "off"]
+
+
+def test_the_protocols_name_enters_the_configuration_only_when_it_is_not_the_default():
+    quick = protocol_options("quick")
+    assert (quick.protocol, quick.min_window_s, quick.warmup_s, quick.precision, quick.idle_s) == (
+        "quick",
+        0.3,
+        0.1,
+        None,
+        0.2,
+    )
+    assert quick.to_config()["protocol"] == "quick"
+    # the same settings under another name are another protocol: a quick result is never done for it
+    assert config_hash(SweepOptions(**PROTOCOLS["quick"]).to_config()) != config_hash(quick.to_config())
+    assert "protocol" not in protocol_options("default").to_config()  # stored hashes of default runs stay
+    assert protocol_options("default").to_config() == SweepOptions().to_config()
+
+
+def test_a_quick_run_is_labelled_everywhere_and_a_default_run_measures_again(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    code, out, err = _run(capsys, "measure", *QUICK_SMALL, "--quick", "--db", db, "--json")
+    assert code == 0, err
+    [summary] = json.loads(out)["summaries"]
+    assert summary["status"] == "ok"
+    with Store(db) as store:
+        [run] = store.runs()
+        [s] = store.summaries()
+    assert run["config"]["protocol"] == "quick" and run["config"]["min_window_s"] == 0.3
+    setup = f"{gpu_short_name(s['gpu_name'])}:cpu-fp32:quick:sim"
+
+    code, out, _ = _run(capsys, "results", "--db", db)
+    assert code == 0 and "sim quick" in out and "quick = quick protocol" in out
+    code, out, _ = _run(capsys, "results", "--db", db, "--json")
+    assert [r["protocol"] for r in json.loads(out)] == ["quick"]
+    code, out, _ = _run(capsys, "show", "test_vit", "--db", db)
+    assert code == 0 and setup in out and "quick protocol" in out
+    for cmd in (["models", "test_vit", "--setup", setup], ["rank", "--setup", setup]):
+        code, out, err = _run(capsys, *cmd, "--db", db)
+        assert code == 0, err
+        assert "QUICK PROTOCOL" in out and f"{setup}: short windows for a try" in out, err
+
+    # --quick again: done; the default protocol: measured again, under a setup of its own
+    code, out, _ = _run(capsys, "measure", *QUICK_SMALL, "--quick", "--db", db, "--json")
+    assert code == 0 and json.loads(out)["skipped"] == [["test_vit.r160_in1k", 160, "cpu-fp32"]]
+    code, out, err = _run(capsys, "measure", *QUICK_SMALL, *QUICK_SHORT, "--db", db, "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["skipped"] == [] and [s["status"] for s in again["summaries"]] == ["ok"]
+    with Store(db) as store:
+        assert sorted(r["config"].get("protocol", "default") for r in store.runs()) == ["default", "quick"]
+    code, out, _ = _run(capsys, "results", "--db", db, "--json")
+    assert sorted(r["protocol"] for r in json.loads(out)) == ["default", "quick"]
+    code, out, _ = _run(capsys, "show", "test_vit", "--db", db)
+    assert setup in out and setup.replace(":quick", "") in out
+
+
+def test_quick_is_a_protocol_and_refuses_another_one(tmp_path, capsys):
+    code, _, err = _run(
+        capsys, "measure", *QUICK_SMALL, "--quick", "--protocol", "paper", "--db", str(tmp_path / "r.db")
+    )
+    assert code == 2 and "--quick is --protocol quick" in err

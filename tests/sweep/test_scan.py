@@ -104,7 +104,7 @@ def test_scan_is_the_default_and_paper_keeps_the_papers_windows():
     )
     assert protocol_options("paper", min_window_s=20.0).min_window_s == 20.0
     assert protocol_options("default", precision=None).precision == 0.01  # None keeps the protocol's value
-    assert set(PROTOCOLS) == {"default", "paper"}
+    assert set(PROTOCOLS) == {"default", "paper", "quick"}
     with pytest.raises(ConfigError, match="unknown protocol 'fast'"):
         protocol_options("fast")
 

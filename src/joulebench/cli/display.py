@@ -118,13 +118,30 @@ def simulated(*setups: str | None) -> list[str]:
     return [s for s in setups if s and s.endswith(":sim")]
 
 
+def quick(*setups: str | None) -> list[str]:
+    """The setups among ``setups`` measured with the quick protocol (``CPU:cpu-fp32:quick:sim``)."""
+    return [s for s in setups if s and ":quick" in s.split(" ")[0]]
+
+
+#: What a result of the quick protocol (``measure --quick``) is, for the listings that show one.
+QUICK_NOTE = (
+    "[bold yellow]quick[/] = quick protocol (0.3 s windows, for a try): not the default protocol, not comparable"
+)
+
+
 def print_simulated_banner(*setups: str | None) -> None:
-    """Say on stdout, before a table, that a named setup holds simulated numbers, not measurements."""
+    """Say on stdout, before a table, that a named setup holds simulated numbers or quick-protocol results."""
     sims = simulated(*setups)
     if sims:
         console().print(
             f"[bold white on red] SIMULATED [/] [bold red]{', '.join(sims)}: numbers of the simulated meter,"
             " not measurements[/]"
+        )
+    quicks = quick(*setups)
+    if quicks:
+        console().print(
+            f"[bold black on yellow] QUICK PROTOCOL [/] [bold yellow]{', '.join(quicks)}: short windows for a try,"
+            " not the default protocol; measure again without --quick for comparable numbers[/]"
         )
 
 

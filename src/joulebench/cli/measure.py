@@ -11,6 +11,7 @@ import typer
 from joulebench.cli.display import emit_json, err_console, print_table
 from joulebench.cli.options import DbOpt, JsonOpt, WideOpt, db_path
 from joulebench.errors import ConfigError
+from joulebench.store.records import QUICK_PROTOCOL
 
 
 def _time(flag: str, text: str | None) -> float | None:
@@ -74,7 +75,7 @@ def build_options(
 ) -> Any:
     """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
 
-    Flags left at None keep the value of the named ``protocol`` (``default`` or ``paper``).
+    Flags left at None keep the value of the named ``protocol`` (``default``, ``paper`` or ``quick``).
 
     Raises:
         ConfigError: A flag cannot be read or is out of range.
@@ -152,7 +153,12 @@ RuntimeOpt = typer.Option(..., "--runtime", "-r", help="Runtime(s): torch-fp32, 
 MeterOpt = typer.Option("nvml", "--meter", help="Energy source: nvml, smi, sim (simulated) or rapl.")
 GpusOpt = typer.Option(None, "--gpus", help="GPUs to spread the models over, e.g. 0,1,2,3.")
 ProtocolOpt = typer.Option(
-    "default", "--protocol", help="default (scan search, 3-10 s windows to a 1% CI) or paper (10 s windows)."
+    "default",
+    "--protocol",
+    help="default (scan search, 3-10 s windows to a 1% CI), paper (10 s windows) or quick (0.3 s windows, for a try).",
+)
+QuickOpt = typer.Option(
+    False, "--quick", help="--protocol quick: a try in seconds (results labelled quick, not comparable)."
 )
 SearchOpt = typer.Option(None, "--search", help="Batch search: scan (default), plateau or paper.")
 ImgSizeOpt = typer.Option(None, "--img-size", min=1, help="Input side override (pixels).")
@@ -231,6 +237,7 @@ def measure(
     db: Path | None = DbOpt,
     gpus: str | None = GpusOpt,
     protocol: str = ProtocolOpt,
+    quick: bool = QuickOpt,
     search: str | None = SearchOpt,
     img_size: int | None = ImgSizeOpt,
     pretrained_only: bool = PretrainedOnlyOpt,
@@ -266,7 +273,7 @@ def measure(
     from joulebench.sweep import prepare_sweep, run_sweep
     from joulebench.sweep.progress import make_progress
 
-    opts = build_options(**{k: ctx.params[k] for k in PROTOCOL_FLAGS})
+    opts = _protocol_options(ctx, protocol, quick, json_out)
     timeout_s = _time("--timeout", timeout)
     redo_since = _redo_since(force, redo_before, redo_stale)
     deadline_s = _time("--deadline", deadline)
@@ -299,6 +306,21 @@ def measure(
         deadline_s=deadline_s,
     )
     _finish(report, db, json_out, wide)
+
+
+def _protocol_options(ctx: typer.Context, protocol: str, quick: bool, json_out: bool) -> Any:
+    """The protocol flags' options (``--quick`` is ``--protocol quick``, and says what its results are)."""
+    if quick and protocol not in ("default", QUICK_PROTOCOL):
+        raise ConfigError(f"--quick is --protocol quick: give one of --quick and --protocol {protocol}")
+    opts = build_options(
+        **{**{k: ctx.params[k] for k in PROTOCOL_FLAGS}, "protocol": QUICK_PROTOCOL if quick else protocol}
+    )
+    if opts.protocol == QUICK_PROTOCOL and not json_out:
+        err_console().print(
+            "quick protocol: short windows for a try, labelled 'quick' in every listing; measure again without --quick"
+            " for results comparable with the default protocol's"
+        )
+    return opts
 
 
 def _redo_since(force: bool, redo_before: str | None, redo_stale: bool) -> str | None:

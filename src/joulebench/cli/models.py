@@ -20,6 +20,7 @@ from joulebench.cli.display import (
     missing,
     print_simulated_banner,
     print_table,
+    quick,
     simulated,
 )
 from joulebench.cli.options import DbOpt, JsonOpt, WideOpt, parse_count, parse_max_energy
@@ -188,7 +189,7 @@ def models(
 def _print(df: Any, total: int, testset: str, setup: str | None, wide: bool) -> None:
     from rich.table import Table
 
-    energy_col = f"energy {setup}" + (" SIMULATED" if simulated(setup) else "")
+    energy_col = f"energy {setup}" + (" SIMULATED" if simulated(setup) else "") + (" QUICK" if quick(setup) else "")
     from joulebench.units import fmt_energy
 
     t = Table(title=f"{total} model configuration(s)" + (f", first {len(df)}" if len(df) < total else ""))

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from joulebench.cli.display import WIDE_CI_NOTE, any_wide_ci, emit_json, err_console, fmt_ci, print_table
+from joulebench.cli.display import QUICK_NOTE, WIDE_CI_NOTE, any_wide_ci, emit_json, err_console, fmt_ci, print_table
 from joulebench.cli.loading import open_store
 from joulebench.cli.options import (
     DbOpt,
@@ -21,6 +21,7 @@ from joulebench.cli.options import (
     WideOpt,
     db_path,
 )
+from joulebench.store.records import QUICK_PROTOCOL, protocol_of
 
 # Row columns that a row may leave empty and its run knows.
 _FROM_RUN = ("gpu_name", "gpu_uuid", "meter", "power_limit_w")
@@ -39,6 +40,7 @@ def _fill_from_runs(store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["gpu_name"] = run.get("gpu_name")
         if "meter" not in row:
             row["meter"] = run.get("meter")
+        row["protocol"] = protocol_of(run.get("config"))
     return rows
 
 
@@ -58,10 +60,9 @@ def _gpu(name: str | None) -> str:
     return "–" if not name else name.removeprefix("NVIDIA ")
 
 
-def _meter_cell(meter: str | None) -> str:
-    if meter == "sim":
-        return "[bold magenta]sim[/]"
-    return meter or "–"
+def _meter_cell(meter: str | None, protocol: str | None = None) -> str:
+    cell = "[bold magenta]sim[/]" if meter == "sim" else meter or "–"
+    return cell + (" [bold yellow]quick[/]" if protocol == QUICK_PROTOCOL else "")
 
 
 def _status_cell(status: str | None, error: str | None = None) -> str:
@@ -107,7 +108,7 @@ def _summaries_table(rows: list[dict[str, Any]]):
             str(r["img_size"]),
             r["runtime"],
             _gpu(r["gpu_name"]),
-            _meter_cell(r["meter"]),
+            _meter_cell(r["meter"], r.get("protocol")),
             _num(r["optimal_batch"], "d"),
             _mj(r["energy_per_image_j"]),
             fmt_ci(r["ci95_rel"]),
@@ -139,7 +140,7 @@ def _batches_table(rows: list[dict[str, Any]]):
             str(r["img_size"]),
             r["runtime"],
             _gpu(r["gpu_name"]),
-            _meter_cell(r["meter"]),
+            _meter_cell(r["meter"], r.get("protocol")),
             str(r["batch_size"]),
             _mj(r["energy_per_image_j"]),
             _mj(r["dynamic_energy_per_image_j"]),
@@ -301,6 +302,8 @@ def results(
     notes = []
     if any(r.get("meter") == "sim" for r in rows):
         notes.append("[bold magenta]sim[/] = simulated meter: not a hardware measurement")
+    if any(r.get("protocol") == QUICK_PROTOCOL for r in rows):
+        notes.append(QUICK_NOTE)
     if table in ("summaries", "measurements") and any_wide_ci(r["ci95_rel"] for r in rows):
         notes.append(WIDE_CI_NOTE)
     if total > len(rows):

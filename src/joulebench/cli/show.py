@@ -16,6 +16,7 @@ from joulebench.cli.display import (
     fmt_count,
     fmt_num,
     print_table,
+    quick,
     table_console,
 )
 from joulebench.cli.options import DbOpt, JsonOpt
@@ -81,7 +82,9 @@ def _energy(rows: list[dict[str, Any]]):
             fmt_num(r["batch_size"], ".0f"),
             fmt_num(r["max_batch"], ".0f"),
             fmt_num(r["power_limit_w"], ".0f") + " W" if r["power_limit_w"] is not None else "–",
-            r["source"] + (" [bold magenta]SIMULATED[/]" if r.get("simulated") else ""),
+            r["source"]
+            + (" [bold magenta]SIMULATED[/]" if r.get("simulated") else "")
+            + (" [bold yellow]quick protocol[/]" if quick(r["setup"]) else ""),
             r["status"],
         )
     return t

@@ -15,7 +15,8 @@ Own measurements (source ``joulebench``) come from the results store, from the p
 the package (``datasets/*.csv.gz``: summaries exports of the bundles in the repository's ``data/``) and from
 CSV exports or bundle folders named in ``$JOULEBENCH_DATA``. A source checkout and a wheel read the same.
 Rows measured with the simulated meter keep ``meter = sim``, get ``simulated = True`` and a setup ending in
-``:sim`` (``H200:torch-fp32:sim``), so they never group or compare with real measurements.
+``:sim`` (``H200:torch-fp32:sim``), so they never group or compare with real measurements. Rows of the quick
+protocol (``measure --quick``) get ``:quick`` before it (``CPU:cpu-fp32:quick:sim``) for the same reason.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from joulebench.data.importer import ACCURACY_COLUMNS, ENERGY_COLUMNS, PACKAGE_DATA, TESTSETS, read_table
 from joulebench.errors import ConfigError
+from joulebench.store.records import QUICK_PROTOCOL, protocol_of
 
 OWN_SOURCE = "joulebench"
 DATA_ENV = "JOULEBENCH_DATA"
@@ -106,7 +108,9 @@ def _energy_rows(df: Any, source: str = OWN_SOURCE) -> Any:
     )
     gpu = df["gpu_name"].map(gpu_short_name)
     sim = df["meter"].astype("string").fillna("").str.lower().eq("sim")
-    setup = gpu + ":" + df["runtime"].astype(str) + sim.map({True: ":sim", False: ""})
+    quick = df.get("protocol", pd.Series("default", index=df.index)).eq(QUICK_PROTOCOL)  # CPU:cpu-fp32:quick:sim
+    setup = gpu + ":" + df["runtime"].astype(str) + quick.map({True: ":quick", False: ""})
+    setup = setup + sim.map({True: ":sim", False: ""})
     out = pd.DataFrame(
         {
             "model": df["model"].astype(str),
@@ -463,7 +467,9 @@ def load_dataset(
         from joulebench.store import Store
 
         with Store.open_readonly(db) as store:
-            own.append(_energy_rows(store.summaries_frame()))
+            protocols = {r["run_id"]: protocol_of(r["config"]) for r in store.runs()}
+            summaries = store.summaries_frame()
+            own.append(_energy_rows(summaries.assign(protocol=summaries["run_id"].map(protocols))))
     own = [o for o in own if len(o)]
     if own:
         # the latest result wins across files and the store, whatever order they were read in

@@ -21,6 +21,15 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+#: The named protocol for trying joulebench (``measure --quick``): its results are labelled in every listing.
+QUICK_PROTOCOL = "quick"
+
+
+def protocol_of(config: dict[str, Any] | None) -> str:
+    """The named protocol a run's stored configuration was measured with (``default`` when it names none)."""
+    return str((config or {}).get("protocol") or "default")
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One invocation of a sweep (or of ``joulebench meter``) with its provenance.

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from joulebench.errors import ConfigError
-from joulebench.store.records import BatchMeasurement, Failure, ModelSummary
+from joulebench.store.records import QUICK_PROTOCOL, BatchMeasurement, Failure, ModelSummary
 
 #: Largest batch ever tried when neither ``--max-batch`` nor an out-of-memory error stops the doubling.
 HARD_MAX_BATCH = 65536
@@ -55,6 +55,8 @@ class SweepOptions:
         scan_rise: Scan search: a scout this fraction above the best one counts as past the minimum.
         scan_finalists: Scan search: best scouted batches confirmed with full windows.
         scan_max_iter_s: Scan search: no scout whose one iteration would take longer than this (None: no limit).
+        protocol: The named protocol (:data:`PROTOCOLS`) these settings started from; a protocol other than
+            ``default`` enters the configuration, so its results never count as done for another protocol.
     """
 
     meter: str = "nvml"
@@ -80,6 +82,7 @@ class SweepOptions:
     scan_rise: float = 0.10
     scan_finalists: int = 2
     scan_max_iter_s: float | None = 2.0
+    protocol: str = "default"
 
     def validate(self) -> None:
         """Check the values a user can set; raise one-line :class:`ConfigError` on nonsense.
@@ -129,6 +132,7 @@ class SweepOptions:
             (self.scan_rise > 0, "the scan's rise threshold must be positive"),
             (self.scan_finalists >= 1, "the scan needs at least one finalist"),
             (self.scan_max_iter_s is None or self.scan_max_iter_s > 0, "the scan's iteration limit must be positive"),
+            (self.protocol in PROTOCOLS, f"unknown protocol '{self.protocol}': choose one of {', '.join(PROTOCOLS)}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -147,6 +151,8 @@ class SweepOptions:
         for name in ADDED_LATER:
             if d[name] is None:
                 del d[name]
+        if self.protocol == "default":  # named only when another: the default's stored hashes stay as they were
+            del d["protocol"]
         if self.search != "scan":  # the scan's settings change nothing else, and older configurations lack them
             for name in SCAN_OPTIONS:
                 del d[name]
@@ -182,7 +188,10 @@ PROTOCOL_VERSION = 2
 
 #: Named protocols (``--protocol``): field values over the :class:`SweepOptions` defaults. ``paper`` is the
 #: protocol of "The Hidden Joules": double to the memory limit, every batch measured in 10 s / 13-iteration
-#: windows after a 3 s warm-up.
+#: windows after a 3 s warm-up. ``quick`` is for trying joulebench (a tiny model on the CPU in seconds): 0.3 s
+#: windows after 0.1 s warm-ups, no precision target, a 0.2 s idle baseline, no batch whose one iteration would
+#: take over 0.1 s; its results are labelled as such
+#: in every listing and never count as done for another protocol.
 PROTOCOLS: dict[str, dict[str, Any]] = {
     "default": {},
     "paper": {
@@ -192,6 +201,18 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
         "min_iters": 13,
         "precision": None,
         "max_window_s": None,
+    },
+    QUICK_PROTOCOL: {
+        "search": "scan",
+        "warmup_s": 0.1,
+        "warmup_min_iters": 1,
+        "min_window_s": 0.3,
+        "min_iters": 3,
+        "precision": None,
+        "max_window_s": None,
+        "scout_fraction": 1.0,
+        "idle_s": 0.2,
+        "scan_max_iter_s": 0.1,
     },
 }
 
@@ -205,7 +226,7 @@ def protocol_options(name: str, **overrides: Any) -> SweepOptions:
     if name not in PROTOCOLS:
         raise ConfigError(f"unknown protocol '{name}': choose one of {', '.join(PROTOCOLS)}")
     values = {**PROTOCOLS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    return SweepOptions(**values)
+    return SweepOptions(**values, protocol=name)
 
 
 @dataclass(frozen=True)
