@@ -55,6 +55,8 @@ class Store(TableReads, SweepQueries):
             be created or written, or (``create=False``) does not exist. Nothing is changed then.
 
     A ``Store`` holds one connection; use it from one thread, and open a new one in each process.
+    Filtered reads come from :class:`~joulebench.store.reads.TableReads`, the sweep's queries (finished work, costs,
+    crash ceilings) from :class:`~joulebench.store.queries.SweepQueries`; this class is the engine they share.
     """
 
     def __init__(self, path: str | Path, create: bool = True, *, readonly: bool = False, busy_timeout_s: float = 30.0):
