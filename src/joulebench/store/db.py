@@ -326,6 +326,20 @@ class Store(TableReads, SweepQueries):
             for table in ("measurements", "summaries", "failures"):
                 self._insert(conn, table, [record_row(table, r) for t, r in rows if t == table])
 
+    def add_measurement(self, m: BatchMeasurement) -> None:
+        """Store one batch measurement the moment it exists (the sweep's per-batch save).
+
+        :meth:`save_task` later replaces the task's rows of the same run with the complete list, so a row saved
+        here is never duplicated; until then it survives a stopped or killed task.
+
+        Raises:
+            StoreError: If the row's run was not recorded with :meth:`add_run`, or the file cannot be written.
+        """
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (m.run_id,)).fetchone() is None:
+                raise StoreError(f"run {m.run_id} is not in {self.path}: record it with add_run() first")
+            self._insert(conn, "measurements", [record_row("measurements", m)])
+
     def save_window(self, run: RunRecord, label: str, result: WindowResult, exit_code: int | None = None) -> int:
         """Save one ad-hoc ``joulebench meter`` window (and its run, if not stored yet, as finished).
 

@@ -150,6 +150,46 @@ class SweepQueries:
                 params.append(value)
         return where, params
 
+    def unfinished_batches(
+        self,
+        config_hash: str | None = None,
+        *,
+        meter: str | None = None,
+        gpu_name: str | None = None,
+        since: str | None = None,
+    ) -> dict[tuple[str, int, str], list[dict[str, Any]]]:
+        """(model, img_size, runtime) -> the batches measured by attempts that never finished, to resume from.
+
+        An attempt is unfinished when its run holds no successful summary of that key (stopped by a deadline,
+        ``--timeout``, Ctrl-C or SIGTERM, or its worker killed). Where several attempts measured the same batch in
+        the same search phase, the latest row is kept. Filters as in :meth:`deadline_stops`; ``since`` keeps only
+        rows measured at or after that UTC time (ISO 8601, as stored).
+        """
+        sql = (
+            "SELECT m.* FROM measurements m JOIN runs r ON r.run_id = m.run_id WHERE NOT EXISTS (SELECT 1 FROM "
+            "summaries t WHERE t.run_id = m.run_id AND t.model = m.model AND t.img_size = m.img_size AND "
+            "t.runtime = m.runtime AND t.status = 'ok')"
+        )
+        where, params = self._of_runs(config_hash, meter, gpu_name)
+        if since is not None:
+            where += " AND m.measured_at >= ?"
+            params.append(since)
+        cur = self._require().execute(sql + where + " ORDER BY m.measured_at, m.id", params)
+        names = [d[0] for d in cur.description]
+        latest: dict[tuple[str, int, str], dict[tuple[int, str], dict[str, Any]]] = {}
+        for values in cur:
+            row = dict(zip(names, values, strict=True))
+            row.pop("id", None)
+            ts = (
+                json.loads(row["trace_summary"])
+                if isinstance(row.get("trace_summary"), str)
+                else row.get("trace_summary")
+            )
+            row["trace_summary"] = ts or {}
+            phase = str((ts or {}).get("phase", "full"))
+            latest.setdefault((row["model"], row["img_size"], row["runtime"]), {})[(row["batch_size"], phase)] = row
+        return {key: list(rows.values()) for key, rows in latest.items()}
+
     def crash_ceilings(
         self, config_hash: str | None = None, *, meter: str | None = None, gpu_name: str | None = None
     ) -> dict[tuple[str, int, str], tuple[int, int]]:

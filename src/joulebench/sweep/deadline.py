@@ -124,4 +124,92 @@ def count_costs(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable
     return run
 
 
-__all__ = ["DEADLINE_GRACE_S", "TaskCosts", "count_costs", "deadline_stop"]
+class DeadlineGate:
+    """Keeps a sweep within ``--deadline``: admits a task only if it is expected to fit, stops the rest at it.
+
+    Args:
+        costs: What tasks cost (:class:`TaskCosts`).
+        ends_at: The deadline on ``clock``'s time axis.
+        deadline_s: The whole run's time limit (for messages).
+        grace_s: Seconds after the deadline at which tasks still running are killed.
+        report: The sweep's report (``deferred``, ``deadline_reached``).
+        progress: The display (messages).
+        clock: Monotonic clock.
+    """
+
+    def __init__(
+        self,
+        costs: TaskCosts,
+        ends_at: float,
+        deadline_s: float,
+        grace_s: float,
+        report: Any,
+        progress: Any,
+        clock: Callable[[], float],
+    ):
+        self.costs = costs
+        self.ends_at = ends_at
+        self.deadline_s = deadline_s
+        self.report = report
+        self.progress = progress
+        self.clock = clock
+        self.kill = threading.Event()
+        self._grace = threading.Timer(grace_s, self.kill.set)
+        self._grace.daemon = True
+        self._timer: threading.Timer | None = None
+        self._stop: threading.Event | None = None
+
+    def executor_options(self, stop: threading.Event) -> dict[str, Any]:
+        """The executor's ``admit``, ``on_deferred`` and ``kill``; ``stop`` is set at the deadline."""
+        self._stop = stop
+        return {"admit": self.admit, "on_deferred": self.deferred, "kill": self.kill}
+
+    def admit(self, task: Task) -> bool:
+        """True if ``task`` is expected to finish before the deadline."""
+        left = self.ends_at - self.clock()
+        need = self.costs.estimate_task(task)
+        return left > 0 and (need is None or need <= left)
+
+    def deferred(self, task: Task) -> None:
+        """Record a task not started, and say why."""
+        self.report.deferred.append(task.key)
+        self.progress.message(f"deadline: not starting {task.label()} ({self._why(task)})")
+
+    def _why(self, task: Task) -> str:
+        costs = self.costs
+        need, floor, twin = costs.estimate_task(task), costs.floor(task), costs.twin_cost(task)
+        who = "it" if floor is None or costs.stopped.get(task.key) == floor else "another tag of its workload"
+        if floor is not None and floor >= self.deadline_s:
+            return (
+                f"a deadline or the worker's time limit stopped {who} after {floor:.0f} s before, more than this "
+                f"whole run's {self.deadline_s:.0f} s; give it a longer --deadline or none"
+            )
+        if floor is not None and need == floor:  # the stop, not the runtime's estimate, holds it back
+            return f"needs more than {floor:.0f} s: a deadline or time limit stopped {who} that late before" + (
+                "; left for a re-run"
+            )
+        why = "no time left" if need is None else f"needs about {need:.0f} s"
+        if twin is not None:
+            why += f" (its workload took {twin:.0f} s under this or another tag)"
+        return why + "; left for a re-run"
+
+    def start(self) -> None:
+        """Start the timer that stops the sweep at the deadline."""
+        self._timer = threading.Timer(max(self.ends_at - self.clock(), 0.0), self._at_deadline)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _at_deadline(self) -> None:
+        self.report.deadline_reached = True
+        if self._stop is not None:
+            self._stop.set()
+        self._grace.start()
+
+    def cancel(self) -> None:
+        """Cancel the timers (the sweep ended)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._grace.cancel()
+
+
+__all__ = ["DEADLINE_GRACE_S", "DeadlineGate", "TaskCosts", "count_costs", "deadline_stop"]

@@ -1,4 +1,10 @@
-"""Running a prepared sweep: skip what is done, run the tasks, save each result as it arrives."""
+"""Running a prepared sweep: skip what is done, resume what was cut short, run the tasks, save as they go.
+
+Every batch is stored the moment its worker reports it (:class:`~joulebench.sweep.resume.BatchWriter`), so a
+task stopped by ``--deadline``, ``--timeout``, Ctrl-C, SIGTERM or a killed worker loses nothing: the next run
+of the same protocol on the same GPU model hands those batches back to the task (``Task.resume``), whose search
+takes them as measured. A task's summary is written once its search completes.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,122 @@ from pathlib import Path
 from typing import Any
 
 from joulebench.errors import ConfigError
-from joulebench.sweep.deadline import DEADLINE_GRACE_S, TaskCosts, count_costs, deadline_stop
+from joulebench.sweep.deadline import DEADLINE_GRACE_S, DeadlineGate, TaskCosts, count_costs, deadline_stop
 from joulebench.sweep.plan import SweepPlan, SweepReport
-from joulebench.sweep.resume import capped_tasks, resume_queries
+from joulebench.sweep.resume import BatchWriter, capped_tasks, resume_queries, with_stored_batches
 from joulebench.sweep.tasks import Task, TaskResult
+
+
+def _check_deadline(deadline_s: float | None, executor: str) -> None:
+    from joulebench.sweep.executors import executor_class
+
+    if deadline_s is None:
+        return
+    if deadline_s <= 0:
+        raise ConfigError(f"--deadline must be positive (got {deadline_s} s), e.g. 55min")
+    if not executor_class(executor).admits:
+        raise ConfigError(
+            f"--deadline needs the local executor; --executor {executor} hands tasks to a cluster scheduler: "
+            "give the job its time limit there instead"
+        )
+
+
+class SweepRun:
+    """One run of a prepared sweep against one store (what :func:`run_sweep` does, step by step)."""
+
+    def __init__(self, plan: SweepPlan, store: Any, progress: Any, *, force: bool, redo_before: str | None):
+        from joulebench.store.records import config_hash
+
+        self.plan = plan
+        self.store = store
+        self.progress = progress
+        self.force = force
+        self.redo_before = redo_before
+        self.config = plan.options.to_config()
+        self.protocol = config_hash(self.config)
+        self.report = SweepReport(plan.run_id)
+        names = {f.get("gpu_name") for f in plan.gpu_facts}
+        self.gpu_name = names.pop() if len(names) == 1 else None
+        self.ceilings = store.crash_ceilings(self.protocol, meter=plan.options.meter, gpu_name=self.gpu_name)
+        self.writer: BatchWriter | None = None
+
+    def select(self, redo_stale: bool) -> list[Task]:
+        """The tasks to run: finished ones skipped unless forced (stale ones said or redone), crash caps applied."""
+        from joulebench.store.db import finished_keys
+        from joulebench.sweep.stale import stale_hint, stale_message, stale_results
+
+        plan, report = self.plan, self.report
+        todo = plan.tasks
+        if not self.force:
+            finished = [  # read once: what to skip and which of it to judge stale
+                r
+                for q in resume_queries(plan)
+                for r in self.store.finished_results(**q, config_hash=self.protocol, meter=plan.options.meter)
+            ]
+            # this sweep's tasks only: judging a key reads its ladder, so the work scales with the sweep
+            done = finished_keys(finished, self.redo_before) & {t.key for t in plan.tasks}
+            stale = stale_results(self.store, finished, self.ceilings, done)
+            stale = {t.key: stale[t.key] for t in plan.tasks if t.key in stale}  # in the plan's order
+            if redo_stale:
+                report.stale = stale
+                done -= set(stale)
+                if stale:
+                    self.progress.message(stale_message(stale))
+            elif stale:  # skipped without a word, they would stay cut short: say so and how to redo them
+                self.progress.message(stale_hint(stale))
+            todo = [t for t in plan.tasks if t.key not in done]
+            report.skipped = [t.key for t in plan.tasks if t.key in done]
+        for w in plan.warnings:
+            self.progress.message(w)
+        todo = capped_tasks(todo, self.ceilings, self.progress)
+        if todo and not self.force:
+            stored = self.store.unfinished_batches(
+                self.protocol, meter=plan.options.meter, gpu_name=self.gpu_name, since=self.redo_before
+            )
+            todo = with_stored_batches(todo, stored, self.progress)
+        return todo
+
+    def task_costs(self) -> TaskCosts:
+        """What tasks cost on this protocol and GPU model, for the deadline."""
+        filters = {"meter": self.plan.options.meter, "gpu_name": self.gpu_name}
+        by_task = self.store.gpu_seconds_by_task(self.protocol, **filters)  # one read: per runtime and per workload
+        return TaskCosts.from_tasks(by_task, self.store.deadline_stops(self.protocol, **filters))
+
+    def record_run(self) -> None:
+        """Store the run, so that its batches can be saved as they arrive."""
+        from joulebench.store.records import RunRecord
+
+        plan = self.plan
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.store.add_run(
+            RunRecord(
+                run_id=plan.run_id,
+                started_at=started,
+                meter=plan.options.meter,
+                command=plan.command,
+                provenance=plan.provenance,
+                config=self.config,
+            )
+        )
+
+    def on_event(self, device: Any, task: Task, event: dict[str, Any]) -> None:
+        """A worker's event: a measured batch is stored at once, then the display hears of it."""
+        if event.get("type") == "measurement" and self.writer is not None:
+            self.writer.put(event["row"])
+        self.progress.event(device, task, event)
+
+    def sink(self, result: TaskResult) -> None:
+        """A finished (or stopped) task, on the driver thread: its summary once complete, every row it measured."""
+        self.report.results.append(result)
+        if self.writer is not None:
+            self.writer.flush()  # its rows first, so that save_task below replaces them rather than racing them
+        own = [m for m in result.measurements if m.run_id == self.plan.run_id]  # resumed rows are stored already
+        if not result.interrupted:
+            self.store.save_task(own, result.summary, result.failures)
+        elif self.report.deadline_reached and result.gpu_seconds is not None:
+            # how long it ran is kept too: the next run plans for at least that much
+            self.store.save_task([], None, [deadline_stop(result)])
+        self.progress.finished(result)
 
 
 def run_sweep(
@@ -31,12 +149,13 @@ def run_sweep(
     deadline_grace_s: float = DEADLINE_GRACE_S,
     clock: Callable[[], float] = time.monotonic,
 ) -> SweepReport:
-    """Run a prepared sweep, saving every finished task to the store at ``db``.
+    """Run a prepared sweep, storing every batch as it is measured and each task's summary when it completes.
 
     Args:
         plan: From :func:`prepare_sweep`.
         db: SQLite results file (created if missing).
-        force: Redo tasks already finished under the same protocol on the same devices.
+        force: Redo tasks already finished under the same protocol on the same devices (stored batches of
+            unfinished attempts are not reused either).
         redo_before: Redo only the tasks whose results finished before this UTC time (ISO 8601 with seconds, as
             stored, e.g. ``2026-11-29T02:10:00+00:00``): a re-run after a protocol fix, which later runs resume.
         redo_stale: Also redo the finished results whose stored scouting ladder the current batch search would
@@ -47,9 +166,10 @@ def run_sweep(
         executor_options: Keyword arguments of the executor (``ray``: ``address``, ``retries``).
         deadline_s: Seconds from now by which the sweep must end (a batch job's time limit). A task starts only
             if its runtime's estimated cost (:class:`TaskCosts`) fits in the time left, else it is deferred to a
-            later run; at the deadline, running tasks stop after their current batch, as on Ctrl-C.
+            later run; at the deadline, running tasks stop after their current batch, as on Ctrl-C, and the
+            next run resumes them from their stored batches.
         deadline_grace_s: Seconds after the deadline at which tasks still running are killed (a compile or a
-            long batch cannot stop midway; a stopped task is not saved, so waiting for it gains nothing).
+            long batch cannot stop midway).
         clock: Monotonic clock for the deadline (tests).
 
     Returns:
@@ -59,140 +179,57 @@ def run_sweep(
         ConfigError: A deadline that is not positive, or an executor that cannot keep one.
     """
     from joulebench.store.db import Store
-    from joulebench.store.records import RunRecord, config_hash
-    from joulebench.sweep.executors import executor_class, get_executor, run_task
+    from joulebench.sweep.executors import get_executor, run_task
     from joulebench.sweep.progress import Progress
 
     progress = progress or Progress()
-    if deadline_s is not None:
-        if deadline_s <= 0:
-            raise ConfigError(f"--deadline must be positive (got {deadline_s} s), e.g. 55min")
-        if not executor_class(executor).admits:
-            raise ConfigError(
-                f"--deadline needs the local executor; --executor {executor} hands tasks to a cluster scheduler: "
-                "give the job its time limit there instead"
-            )
+    _check_deadline(deadline_s, executor)
     ends_at = None if deadline_s is None else clock() + deadline_s
-    config = plan.options.to_config()
-    protocol = config_hash(config)
     store = Store(db)
-    report = SweepReport(plan.run_id)
     try:
-        todo = plan.tasks
-        names = {f.get("gpu_name") for f in plan.gpu_facts}
-        gpu_name = names.pop() if len(names) == 1 else None
-        ceilings = store.crash_ceilings(protocol, meter=plan.options.meter, gpu_name=gpu_name)
-        if not force:
-            from joulebench.store.db import finished_keys
-            from joulebench.sweep.stale import stale_hint, stale_message, stale_results
-
-            finished = [  # read once: what to skip and which of it to judge stale
-                r
-                for q in resume_queries(plan)
-                for r in store.finished_results(**q, config_hash=protocol, meter=plan.options.meter)
-            ]
-            # this sweep's tasks only: judging a key reads its ladder, so the work scales with the sweep
-            done = finished_keys(finished, redo_before) & {t.key for t in plan.tasks}
-            stale = stale_results(store, finished, ceilings, done)
-            stale = {t.key: stale[t.key] for t in plan.tasks if t.key in stale}  # in the plan's order
-            if redo_stale:
-                report.stale = stale
-                done -= set(stale)
-                if stale:
-                    progress.message(stale_message(stale))
-            elif stale:  # skipped without a word, they would stay cut short: say so and how to redo them
-                progress.message(stale_hint(stale))
-            todo = [t for t in plan.tasks if t.key not in done]
-            report.skipped = [t.key for t in plan.tasks if t.key in done]
-        for w in plan.warnings:
-            progress.message(w)
+        sweep = SweepRun(plan, store, progress, force=force, redo_before=redo_before)
+        todo = sweep.select(redo_stale)
         if not todo:
-            progress.start(0, len(report.skipped))
+            progress.start(0, len(sweep.report.skipped))
             progress.stop()
-            return report
-        todo = capped_tasks(todo, ceilings, progress)
-        costs = None
+            return sweep.report
+        gate = None
         if ends_at is not None:
-            filters = {"meter": plan.options.meter, "gpu_name": gpu_name}
-            by_task = store.gpu_seconds_by_task(protocol, **filters)  # one read: per runtime and per workload
-            costs = TaskCosts.from_tasks(by_task, store.deadline_stops(protocol, **filters))
-            runner = count_costs(runner or run_task, costs)
+            gate = DeadlineGate(
+                sweep.task_costs(), ends_at, deadline_s, deadline_grace_s, sweep.report, progress, clock
+            )
+            runner = count_costs(runner or run_task, gate.costs)
         # Before the run is recorded: a missing extra or an unreachable cluster leaves no empty run behind.
         ex = get_executor(executor, plan.devices, **(executor_options or {}), **({"runner": runner} if runner else {}))
-        store.add_run(
-            RunRecord(
-                run_id=plan.run_id,
-                started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                meter=plan.options.meter,
-                command=plan.command,
-                provenance=plan.provenance,
-                config=config,
-            )
-        )
-        stop = threading.Event()
-
-        def sink(result: TaskResult) -> None:
-            report.results.append(result)
-            if not result.interrupted:
-                store.save_task(result.measurements, result.summary, result.failures)
-            elif report.deadline_reached and result.gpu_seconds is not None:
-                # its results are not kept, but how long it ran is: the next run plans for at least that much
-                store.save_task([], None, [deadline_stop(result)])
-            progress.finished(result)
-
-        def admit(task: Task) -> bool:
-            left = ends_at - clock()
-            need = costs.estimate_task(task)
-            return left > 0 and (need is None or need <= left)
-
-        def deferred(task: Task) -> None:
-            report.deferred.append(task.key)
-            need, floor, twin = costs.estimate_task(task), costs.floor(task), costs.twin_cost(task)
-            who = "it" if floor is None or costs.stopped.get(task.key) == floor else "another tag of its workload"
-            if floor is not None and floor >= deadline_s:
-                why = (
-                    f"a deadline or the worker's time limit stopped {who} after {floor:.0f} s before, more than this "
-                    f"whole run's {deadline_s:.0f} s; give it a longer --deadline or none"
-                )
-            elif floor is not None and need == floor:  # the stop, not the runtime's estimate, holds it back
-                why = f"needs more than {floor:.0f} s: a deadline or time limit stopped {who} that late before"
-                why += "; left for a re-run"
-            else:
-                why = "no time left" if need is None else f"needs about {need:.0f} s"
-                if twin is not None:
-                    why += f" (its workload took {twin:.0f} s under this or another tag)"
-                why += "; left for a re-run"
-            progress.message(f"deadline: not starting {task.label()} ({why})")
-
-        kill = threading.Event()
-        grace = threading.Timer(deadline_grace_s, kill.set)
-        grace.daemon = True
-
-        def at_deadline() -> None:
-            report.deadline_reached = True
-            stop.set()
-            grace.start()
-
-        extra = {} if ends_at is None else {"admit": admit, "on_deferred": deferred, "kill": kill}
-        timer = None if ends_at is None else threading.Timer(max(ends_at - clock(), 0.0), at_deadline)
-        progress.start(len(todo), len(report.skipped))
-        status = "failed"
-        try:
-            if timer is not None:
-                timer.daemon = True
-                timer.start()
-            ex.run(todo, sink, on_event=progress.event, stop=stop, **extra)
-            report.interrupted = stop.is_set() and not report.deadline_reached
-            status = "interrupted" if report.interrupted else "deadline" if report.deadline_reached else "ok"
-        finally:
-            if timer is not None:
-                timer.cancel()
-                grace.cancel()
-            progress.stop()
-            store.finish_run(plan.run_id, status)
-        return report
+        sweep.record_run()
+        return _execute(sweep, ex, todo, gate, Path(db))
     finally:
         store.close()
 
 
-__all__ = ["run_sweep"]
+def _execute(sweep: SweepRun, ex: Any, todo: list[Task], gate: DeadlineGate | None, db: Path) -> SweepReport:
+    """Run the tasks on the executor, with the batch writer and the deadline's timer; record how the run ended."""
+    report, progress = sweep.report, sweep.progress
+    stop = threading.Event()
+    extra = {} if gate is None else gate.executor_options(stop)
+    progress.start(len(todo), len(report.skipped))
+    status = "failed"
+    sweep.writer = BatchWriter(db)
+    try:
+        if gate is not None:
+            gate.start()
+        ex.run(todo, sweep.sink, on_event=sweep.on_event, stop=stop, **extra)
+        report.interrupted = stop.is_set() and not report.deadline_reached
+        status = "interrupted" if report.interrupted else "deadline" if report.deadline_reached else "ok"
+    finally:
+        if gate is not None:
+            gate.cancel()
+        sweep.writer.close()
+        for problem in sweep.writer.errors:
+            progress.message(f"warning: {problem}")
+        progress.stop()
+        sweep.store.finish_run(sweep.plan.run_id, status)
+    return report
+
+
+__all__ = ["SweepRun", "run_sweep"]

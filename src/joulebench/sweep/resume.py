@@ -1,7 +1,16 @@
-"""Resume: which stored results a sweep skips, and where an earlier crash caps a task's search."""
+"""Resume: which stored results a sweep skips, where an earlier crash caps a search, and batches kept as measured.
+
+:class:`BatchWriter` stores each batch the moment a worker reports it, on a thread of its own with its own
+connection (the store's connections belong to one thread each; SQLite's WAL lets the driver's connection write
+beside it). :func:`with_stored_batches` hands the batches of an unfinished earlier attempt back to its task.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import queue
+import threading
+from pathlib import Path
 from typing import Any
 
 from joulebench.sweep.plan import SweepPlan
@@ -36,4 +45,64 @@ def capped_tasks(tasks: list[Task], ceilings: dict[tuple[str, int, str], tuple[i
     return out
 
 
-__all__ = ["capped_tasks", "resume_queries"]
+def with_stored_batches(
+    tasks: list[Task], stored: dict[tuple[str, int, str], list[dict[str, Any]]], progress: Any
+) -> list[Task]:
+    """``tasks`` with the batches their unfinished earlier attempts stored (``Store.unfinished_batches``)."""
+    out = []
+    for t in tasks:
+        rows = stored.get(t.key)
+        if rows:
+            progress.message(f"{t.label()}: resuming from {len(rows)} batch(es) an unfinished earlier run measured")
+            t = dataclasses.replace(t, resume=tuple(rows))
+        out.append(t)
+    return out
+
+
+class BatchWriter:
+    """Stores batch measurements as they arrive, from any thread, on a writer thread with its own connection.
+
+    Args:
+        db: The results file (the run must already be recorded in it).
+    """
+
+    _CLOSE = object()
+
+    def __init__(self, db: str | Path):
+        self.db = Path(db)
+        self.errors: list[str] = []
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="joulebench-batch-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, row: dict[str, Any]) -> None:
+        """Queue one ``BatchMeasurement`` dict for storing."""
+        self._queue.put(row)
+
+    def flush(self) -> None:
+        """Wait until every queued row is stored."""
+        self._queue.join()
+
+    def close(self) -> None:
+        """Store what is queued, then end the writer thread."""
+        self._queue.put(self._CLOSE)
+        self._thread.join()
+
+    def _work(self) -> None:
+        from joulebench.store.db import Store
+        from joulebench.sweep.tasks import measurement_from_dict
+
+        with Store(self.db) as store:
+            while True:
+                row = self._queue.get()
+                try:
+                    if row is self._CLOSE:
+                        return
+                    store.add_measurement(measurement_from_dict(row))
+                except Exception as e:  # the task's own save at its end stores the row again; say what failed
+                    self.errors.append(f"batch {row.get('batch_size')} of {row.get('model')} not saved at once: {e}")
+                finally:
+                    self._queue.task_done()
+
+
+__all__ = ["BatchWriter", "capped_tasks", "resume_queries", "with_stored_batches"]

@@ -240,6 +240,8 @@ class Task:
         options: The protocol.
         runtime_options: Extra keyword arguments for ``get_runtime`` (tf32, cuda_graphs...).
         timeout_s: Wall-clock limit of the worker subprocess (None = no limit).
+        resume: Batches an earlier, unfinished attempt stored (``BatchMeasurement`` dicts): the search takes
+            them as measured instead of measuring them again (``Store.unfinished_batches``).
     """
 
     run_id: str
@@ -248,6 +250,7 @@ class Task:
     options: SweepOptions = field(default_factory=SweepOptions)
     runtime_options: dict[str, Any] = field(default_factory=dict)
     timeout_s: float | None = 1800.0
+    resume: tuple[dict[str, Any], ...] = ()
 
     @property
     def model(self) -> str:
@@ -284,6 +287,7 @@ class Task:
             options=SweepOptions.from_dict(d["options"]),
             runtime_options=dict(d.get("runtime_options") or {}),
             timeout_s=d.get("timeout_s"),
+            resume=tuple(d.get("resume") or ()),
         )
 
     def to_json(self) -> str:

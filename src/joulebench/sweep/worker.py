@@ -180,6 +180,17 @@ def _with_cooldown(row: BatchMeasurement, cooldown: Any) -> BatchMeasurement:
 # ------------------------------------------------------------------------------------------ the body
 
 
+def resumed_batches(task: Task) -> dict[tuple[int, str], BatchMeasurement]:
+    """The task's stored batches from an unfinished attempt, by ``(batch_size, phase)``."""
+    from joulebench.sweep.tasks import measurement_from_dict
+
+    out: dict[tuple[int, str], BatchMeasurement] = {}
+    for d in task.resume:
+        m = measurement_from_dict(d)
+        out[(m.batch_size, str((m.trace_summary or {}).get("phase", "full")))] = m
+    return out
+
+
 def execute_task(
     task: Task,
     *,
@@ -264,7 +275,14 @@ def execute_task(
                 measured_at=_now(),
             )
 
+        stored = resumed_batches(task)
+
         def measure(batch: int, phase: str) -> BatchMeasurement:
+            if (batch, phase) in stored:  # measured by an earlier attempt that did not finish: kept, not redone
+                row = stored.pop((batch, phase))
+                measurements.append(row)
+                emit({"type": "resumed", "batch": batch, "phase": phase})
+                return row
             short = host_memory_shortfall(measurements, batch)
             if short is not None:  # a row in place of a SIGKILL that would lose the whole model
                 row = unmeasured(batch, "oom", short, phase)
