@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from joulebench.store.db import Store
 from joulebench.sweep import prepare_sweep, run_sweep
 from joulebench.sweep.tasks import SweepOptions, TaskResult
@@ -35,6 +37,7 @@ class InProcess:
         return execute_task(task, emit=emit, should_stop=should_stop)
 
 
+@pytest.mark.slow
 def test_a_stopped_task_keeps_its_batches_and_the_next_run_resumes_from_them(tmp_path):
     db = tmp_path / "r.db"
     first = InProcess(stop_after=3)
@@ -58,9 +61,54 @@ def test_a_stopped_task_keeps_its_batches_and_the_next_run_resumes_from_them(tmp
     assert stored["optimal_batch"] == summary.optimal_batch and stored["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_force_measures_everything_again(tmp_path):
     db = tmp_path / "r.db"
     run_sweep(prepare_sweep(["test_vit"], ["cpu-fp32"], OPTS, img_size=64), db, runner=InProcess(stop_after=2))
     again = InProcess()
     run_sweep(prepare_sweep(["test_vit"], ["cpu-fp32"], OPTS, img_size=64), db, runner=again, force=True)
     assert again.resumed == [] and len(again.measured) > 2
+
+
+def _stored_batches(db) -> int:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
+    except sqlite3.OperationalError:  # the tables are not created yet
+        return 0
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_sigterm_is_handled_as_ctrl_c(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    db, tmp = tmp_path / "r.db", tmp_path / "tmp"
+    tmp.mkdir()
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "TMPDIR": str(tmp), "JOULEBENCH_DB": ""}
+    cmd = [sys.executable, "-m", "joulebench", "measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32",
+           "--meter", "sim", "--img-size", "64", "--min-window", "1s", "--warmup", "0.1s", "--idle", "0.1s",
+           "--max-batch", "64", "--db", str(db)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until a batch is stored, then stop it as a scheduler would
+        time.sleep(0.2)
+        if db.exists() and _stored_batches(db):
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "interrupted" in err and "SIGTERM" in err
+    with Store(db) as store:
+        [run] = store.runs()
+        assert run["status"] == "interrupted" and store.measurements()
+    assert not list(tmp.glob("joulebench-task-*"))  # the worker's task folders are gone

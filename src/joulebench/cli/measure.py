@@ -271,6 +271,7 @@ def measure(
 ) -> None:
     """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
     from joulebench.sweep import prepare_sweep, run_sweep
+    from joulebench.sweep.driver import TerminateAsInterrupt
     from joulebench.sweep.progress import make_progress
 
     opts = _protocol_options(ctx, protocol, quick, json_out)
@@ -294,18 +295,19 @@ def measure(
         per_board=per_board,
     )
     ex_opts = _executor_options(executor, address, retries)
-    report = run_sweep(
-        plan,
-        db_path(db),
-        force=force,
-        redo_before=redo_since,
-        redo_stale=redo_stale,
-        progress=make_progress(quiet=json_out),
-        executor=executor,
-        executor_options=ex_opts,
-        deadline_s=deadline_s,
-    )
-    _finish(report, db, json_out, wide)
+    with TerminateAsInterrupt() as term:
+        report = run_sweep(
+            plan,
+            db_path(db),
+            force=force,
+            redo_before=redo_since,
+            redo_stale=redo_stale,
+            progress=make_progress(quiet=json_out),
+            executor=executor,
+            executor_options=ex_opts,
+            deadline_s=deadline_s,
+        )
+    _finish(report, db, json_out, wide, terminated=term.received)
 
 
 def _protocol_options(ctx: typer.Context, protocol: str, quick: bool, json_out: bool) -> Any:
@@ -344,8 +346,8 @@ def _executor_options(executor: str, address: str | None, retries: int | None) -
     return ex_opts
 
 
-def _finish(report: Any, db: Path | None, json_out: bool, wide: bool) -> None:
-    """Print what the sweep did, and exit 130 when interrupted, 1 when every model failed."""
+def _finish(report: Any, db: Path | None, json_out: bool, wide: bool, *, terminated: bool = False) -> None:
+    """Print what the sweep did, and exit 130 when interrupted (143 by SIGTERM), 1 when every model failed."""
     summaries = report.summaries
     if json_out:
         emit_json(
@@ -368,8 +370,11 @@ def _finish(report: Any, db: Path | None, json_out: bool, wide: bool) -> None:
             "nothing to do: every model/runtime pair is already measured (use --force, --redo-before or --redo-stale)"
         )
     if report.interrupted:
-        err_console().print("interrupted: finished models are saved; run the same command again to resume")
-        raise typer.Exit(130)
+        err_console().print(
+            "interrupted: every measured batch is saved; run the same command again to resume"
+            + (" (stopped by SIGTERM)" if terminated else "")
+        )
+        raise typer.Exit(143 if terminated else 130)
     if report.deferred or report.deadline_reached:
         err_console().print(
             f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"

@@ -8,6 +8,7 @@ takes them as measured. A task's summary is written once its search completes.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -232,4 +233,30 @@ def _execute(sweep: SweepRun, ex: Any, todo: list[Task], gate: DeadlineGate | No
     return report
 
 
-__all__ = ["SweepRun", "run_sweep"]
+class TerminateAsInterrupt:
+    """Within the block, SIGTERM (a batch scheduler, ``timeout``, ``kill``) is handled as Ctrl-C is.
+
+    The signal raises ``KeyboardInterrupt`` on the main thread, where the executor turns it into a stop: the
+    workers finish or are stopped, the run is marked interrupted and the task folders are removed. ``received``
+    tells the caller to exit with 143 (128 + SIGTERM) rather than 130. Off the main thread it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.received = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> TerminateAsInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+__all__ = ["SweepRun", "TerminateAsInterrupt", "run_sweep"]
