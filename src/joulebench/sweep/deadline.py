@@ -77,7 +77,7 @@ class TaskCosts:
 
     def estimate(self, runtime: str) -> float | None:
         """The 75th percentile of the runtime's task costs (s), or None without any."""
-        from joulebench.sweep.protocol import percentile
+        from joulebench.sweep.stats import percentile
 
         with self._lock:
             xs = list(self._seconds.get(runtime, []))
