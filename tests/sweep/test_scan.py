@@ -58,19 +58,19 @@ def test_a_bump_that_falls_again_is_not_rising():
     assert scan_search(measure, max_batch=65536).best.batch_size == 128
 
 
-def test_the_memory_limit_is_predicted_instead_of_run_into():
+def test_the_memory_limit_is_predicted_instead_of_run_into():  # a 32032 scout at 0.9 ran out of memory
     flat = Curve("m", "torch-fp32", (1, 1 << 20), (1.0, 0.5))  # fits everything: memory decides
     measure, calls = curve_gpu(flat, mem_per_image=10e6)  # 1 GB + 10 MB per image
     result = scan_search(measure, max_batch=65536, memory_limit_b=80e9)
     scouts = [b for p, b in calls if p == "scout"]
-    cap = int((0.9 * 80e9 - 1e9) // 10e6)
+    cap = int((0.8 * 80e9 - 1e9) // 10e6)
     assert result.stopped == "memory" and scouts[-1] == cap - cap % 8 and scouts[-2] == 4096
     assert all(o.status == "ok" for _, o in result.points)  # no out-of-memory error was needed
 
 
 def test_memory_cap_needs_two_growing_points_and_a_limit():
     pts = [Point(8, peak_memory_b=2e9), Point(16, peak_memory_b=3e9)]
-    assert memory_cap(pts, 10e9) == int((9e9 - 1e9) // 0.125e9)
+    assert memory_cap(pts, 10e9) == int((8e9 - 1e9) // 0.125e9)
     assert memory_cap(pts, None) is None and memory_cap(pts[:1], 10e9) is None
     assert memory_cap([Point(8, peak_memory_b=2e9), Point(16, peak_memory_b=2e9)], 10e9) is None
 
@@ -157,3 +157,25 @@ def test_replay_is_seeded_and_the_plateau_rule_shows_its_regret():
     assert worst.regret >= max(replay(RESNET50, seed=s).regret for s in range(10)) - 1e-12
     [row] = replay_table([RESNET50], trials=5)
     assert row["min_batch"] == 1024 and row["regret"] is not None
+
+
+def test_a_crash_retry_keeps_the_batches_that_worked():
+    from joulebench.store.records import BatchMeasurement, Failure
+    from joulebench.sweep.tasks import Task, TaskResult
+    from joulebench.sweep.worker import merge_attempts, retry_after_crash
+
+    task = Task(run_id="r", spec={"model": "m", "img_size": 224}, runtime="torch-fp32")
+
+    def row(b, at):
+        return BatchMeasurement(run_id="r", model="m", img_size=224, runtime="torch-fp32", precision="fp32",
+                                batch_size=b, status="ok", energy_per_image_j=1.0 / b, measured_at=at,
+                                trace_summary={"phase": "scout"})  # fmt: skip
+
+    crash = Failure(run_id="r", model="m", img_size=224, runtime="torch-fp32", stage="crash", reason="killed",
+                    batch_size=64)  # fmt: skip
+    first = TaskResult(task, [row(16, "t1"), row(32, "t2")], None, [crash])
+    retry = retry_after_crash(first)
+    assert retry.options.max_batch == 32 and [d["batch_size"] for d in retry.resume] == [16, 32]
+    again = TaskResult(retry, [row(16, "t1"), row(32, "t2"), row(24, "t3")], None, [])  # two resumed, one new
+    merged = merge_attempts(first, again)
+    assert [m.batch_size for m in merged.measurements] == [16, 32, 24]  # each row once

@@ -148,8 +148,11 @@ def test_worker_env_pins_the_device(monkeypatch):
     assert _worker_env(1)["CUDA_VISIBLE_DEVICES"] == "6"  # indices are as the driver sees them
 
 
-def _row(batch, status="ok"):
-    return BatchMeasurement("run1", SPEC["model"], 64, "cpu-fp32", "fp32", batch, status=status, energy_per_image_j=0.5)
+def _row(batch, status="ok", measured_at=None):
+    return BatchMeasurement(
+        "run1", SPEC["model"], 64, "cpu-fp32", "fp32", batch, status=status, energy_per_image_j=0.5,
+        measured_at=measured_at,
+    )  # fmt: skip
 
 
 def _crashed_at(task, batch, worked=(1, 2, 4)):
@@ -199,7 +202,7 @@ def test_merging_attempts_keeps_every_row_the_retry_summary_and_both_costs():
     retry_task = retry_after_crash(first)
     second = TaskResult(
         retry_task,
-        [_row(1), _row(4)],
+        [_row(1, measured_at="later"), _row(4, measured_at="later")],  # measured again (not resumed)
         ModelSummary("run1", SPEC["model"], 64, "cpu-fp32", "fp32", status="ok"),
         gpu_seconds=7.0,
     )

@@ -10,7 +10,7 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
 * ``scan`` (default) -- scout upwards by doubling with short counter-aligned windows to the memory limit
   (predicted from the peak memory of the last two scouts, so that the last scout is the largest batch that
   fits rather than an out-of-memory error) or to a batch whose one iteration would take over ``max_iter_s``
-  (2 s), stopping early only when ``patience`` (2) consecutive scouts read more than ``rise`` (10 %) above
+  (0.5 s), stopping early only when ``patience`` (2) consecutive scouts read more than ``rise`` (10 %) above
   the best one without falling from their predecessor: a single bump never ends it. Then the ``finalists`` (2) best
   scouted batches are measured with the full protocol and the better one wins. Measured against fixed-batch
   ladders on an H100 (docs/validation/search.md), where the plateau rule missed minima that lie past a bump.
@@ -268,7 +268,7 @@ def plateau_search(
 _FALL = 0.01
 
 
-def memory_cap(points: list[Any], memory_limit_b: float | None, share: float = 0.9) -> int | None:
+def memory_cap(points: list[Any], memory_limit_b: float | None, share: float = 0.8) -> int | None:
     """The largest batch whose peak memory stays within ``share`` of ``memory_limit_b``, or None.
 
     Peak memory is taken as linear in the batch size (weights and workspace plus activations per image), fitted
@@ -325,7 +325,7 @@ def scan_search(
     patience: int = 2,
     finalists: int = 2,
     memory_limit_b: float | None = None,
-    max_iter_s: float | None = 2.0,
+    max_iter_s: float | None = 0.5,
     should_stop: Callable[[], bool] | None = None,
     **_: Any,
 ) -> SearchResult:

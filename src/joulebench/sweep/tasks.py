@@ -81,7 +81,7 @@ class SweepOptions:
     cooldown_to_c: float | None = None
     scan_rise: float = 0.10
     scan_finalists: int = 2
-    scan_max_iter_s: float | None = 2.0
+    scan_max_iter_s: float | None = 0.5
     protocol: str = "default"
 
     def validate(self) -> None:

@@ -561,7 +561,12 @@ def retry_after_crash(result: TaskResult) -> Task | None:
     if crash is None:
         return None
     worked = [m.batch_size for m in result.measurements if m.status == "ok" and m.batch_size < crash]
-    return result.task.capped(max(worked)) if worked else None
+    capped = result.task.capped(max(worked)) if worked else None
+    if capped is None:
+        return None
+    # the batches that worked are kept: the retry's search takes them as measured instead of scouting again
+    kept = tuple(m.to_dict() for m in result.measurements if m.batch_size < crash)
+    return dataclasses.replace(capped, resume=capped.resume + kept)
 
 
 def _crash_batch(result: TaskResult) -> int | None:
@@ -574,8 +579,13 @@ def retry_note(first: TaskResult, retry: Task) -> str:
     return f"max batch {retry.options.max_batch}: the worker crashed at batch {_crash_batch(first)}"
 
 
+def _row_key(m: BatchMeasurement) -> tuple[Any, ...]:
+    """What identifies a measured batch: a resumed row is the same row, not a second reading."""
+    return (m.run_id, m.batch_size, (m.trace_summary or {}).get("phase"), m.measured_at)
+
+
 def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
-    """One result for a task and its retry: every row of both, the retry's summary, the cost of both.
+    """One result for a task and its retry: every row of both (once), the retry's summary, the cost of both.
 
     An interrupted retry is not saved (like any interrupted task), so the first attempt's result stands alone and
     the crash it records still caps the next run's search.
@@ -586,9 +596,10 @@ def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
 
     seconds = (first.gpu_seconds or 0.0) + (retry.gpu_seconds or 0.0)
     summary = retry.summary if retry.summary is None else replace(retry.summary, gpu_seconds=seconds)
+    seen = {_row_key(m) for m in first.measurements}
     return TaskResult(
         first.task,
-        [*first.measurements, *retry.measurements],
+        [*first.measurements, *(m for m in retry.measurements if _row_key(m) not in seen)],
         summary,
         [*first.failures, *retry.failures],
         gpu_seconds=seconds,
