@@ -133,7 +133,9 @@ def test_redo_stale_measures_again_what_the_current_search_would_have_continued(
     # a sweep of another model judges only its own results: test_vit's ladder is not even read
     judged = []
     ladder = Store.scout_ladder
-    monkeypatch.setattr(Store, "scout_ladder", lambda self, run, *key: judged.append(key) or ladder(self, run, *key))
+    monkeypatch.setattr(
+        Store, "scout_ladder", lambda self, run, *key, **kw: judged.append(key) or ladder(self, run, *key, **kw)
+    )
     other = ["measure", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
     code, out, err = _run(capsys, *other, "--redo-stale")
     assert code == 0 and json.loads(out)["stale"] == [] and json.loads(out)["summaries"] == []

@@ -30,10 +30,9 @@ def curve_gpu(curve: Curve, mem_per_image: float | None = None, latency_per_imag
         calls.append((phase, batch))
         e = curve.energy_at(batch)
         mem = None if mem_per_image is None else 1e9 + mem_per_image * batch
-        p = Point(batch, "ok" if e is not None else "oom", e, phase, peak_memory_b=mem if e is not None else None)
-        if latency_per_image is not None:
-            object.__setattr__(p, "latency_mean_s", latency_per_image * batch)  # a frozen Point with a latency
-        return p
+        lat = None if latency_per_image is None else latency_per_image * batch
+        ok = e is not None
+        return Point(batch, "ok" if ok else "oom", e, phase, peak_memory_b=mem if ok else None, latency_mean_s=lat)
 
     return measure, calls
 
@@ -179,3 +178,13 @@ def test_a_crash_retry_keeps_the_batches_that_worked():
     again = TaskResult(retry, [row(16, "t1"), row(32, "t2"), row(24, "t3")], None, [])  # two resumed, one new
     merged = merge_attempts(first, again)
     assert [m.batch_size for m in merged.measurements] == [16, 32, 24]  # each row once
+
+
+def test_the_search_finds_the_minimum_of_every_ladder_measured_in_the_repository():
+    from pathlib import Path
+
+    ladders = sorted(Path(__file__).resolve().parents[2].glob("data/*/search-ladders/ladders.csv"))
+    assert ladders, "the repository keeps measured ladders under data/<gpu>/search-ladders/"
+    for path in ladders:
+        for row in replay_table(read_curves(path), trials=20):
+            assert row["regret"] <= 0.015, (path, row)

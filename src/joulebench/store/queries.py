@@ -83,20 +83,25 @@ class SweepQueries:
             out.append({**row, "meter": run_meter, "config": configs[run_id]})
         return out
 
-    def scout_ladder(self, run_id: str, model: str, img_size: int, runtime: str) -> list[tuple[int, str, float | None]]:
-        """``(batch_size, status, energy_per_image_j)`` of one task's scouting windows, in the order measured."""
+    def scout_ladder(
+        self, run_id: str, model: str, img_size: int, runtime: str, *, with_latency: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """``(batch_size, status, energy_per_image_j)`` of one task's scouting windows, in the order measured.
+
+        With ``with_latency``, each tuple also carries the window's mean iteration time (``latency_mean_s``).
+        """
         sql = (
-            "SELECT batch_size, status, energy_per_image_j, trace_summary FROM measurements "
+            "SELECT batch_size, status, energy_per_image_j, trace_summary, latency_mean_s FROM measurements "
             "WHERE run_id = ? AND model = ? AND img_size = ? AND runtime = ? ORDER BY id"
         )
-        out = []
-        for b, status, energy, trace in self._require().execute(sql, (run_id, model, img_size, runtime)):
+        out: list[tuple[Any, ...]] = []
+        for b, status, energy, trace, latency in self._require().execute(sql, (run_id, model, img_size, runtime)):
             try:
                 phase = (json.loads(trace) or {}).get("phase") if trace else None
             except ValueError:
                 phase = None
             if phase == "scout":
-                out.append((int(b), str(status), energy))
+                out.append((int(b), str(status), energy, latency) if with_latency else (int(b), str(status), energy))
         return out
 
     def gpu_seconds_by_runtime(

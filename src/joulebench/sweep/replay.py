@@ -40,6 +40,8 @@ class Curve:
     runtime: str
     batches: tuple[int, ...]
     energies_j: tuple[float, ...]
+    #: Mean time of one iteration at each batch (s), where the ladder has it: the scan's time limit reads it.
+    latencies_s: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if len(self.batches) < 2 or len(self.batches) != len(self.energies_j):
@@ -69,6 +71,15 @@ class Curve:
         x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
         return math.exp(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
 
+    def latency_at(self, batch: int) -> float | None:
+        """One iteration's time at ``batch`` (s), linear in the batch between listed ones; None without latencies."""
+        if self.latencies_s is None or batch > self.largest_batch:
+            return None
+        pts = list(zip(self.batches, self.latencies_s, strict=True))
+        k = next((i for i in range(1, len(pts)) if batch <= pts[i][0]), 1)
+        (b0, t0), (b1, t1) = pts[k - 1], pts[k]
+        return max(t0 + (t1 - t0) * (batch - b0) / (b1 - b0), 0.0)
+
 
 def read_curves(path: str | Path) -> list[Curve]:
     """Curves from a CSV with columns ``model,runtime,batch,energy_per_image_j`` (one row per batch).
@@ -88,6 +99,7 @@ def read_curves(path: str | Path) -> list[Curve]:
         if missing:
             raise ConfigError(f"{p}: missing column(s) {', '.join(missing)}; a curve has {', '.join(CURVE_COLUMNS)}")
         readings: dict[tuple[str, str], dict[int, list[float]]] = {}
+        latency: dict[tuple[str, str], dict[int, float]] = {}
         for line, row in enumerate(reader, start=2):
             if row.get("status", "ok") not in ("ok", "", None) or not row["energy_per_image_j"]:
                 continue
@@ -96,11 +108,15 @@ def read_curves(path: str | Path) -> list[Curve]:
             except ValueError:
                 raise ConfigError(f"{p}:{line}: batch and energy_per_image_j must be numbers") from None
             readings.setdefault((row["model"], row["runtime"]), {}).setdefault(batch, []).append(energy)
+            if row.get("latency_mean_s"):
+                latency.setdefault((row["model"], row["runtime"]), {})[batch] = float(row["latency_mean_s"])
     curves = []
-    for (model, runtime), by_batch in readings.items():
+    for key, by_batch in readings.items():
         batches = tuple(sorted(by_batch))
         energies = tuple(sum(by_batch[b]) / len(by_batch[b]) for b in batches)
-        curves.append(Curve(model, runtime, batches, energies))
+        lat = latency.get(key, {})
+        latencies = tuple(lat[b] for b in batches) if all(b in lat for b in batches) else None
+        curves.append(Curve(*key, batches, energies, latencies))
     return curves
 
 
@@ -145,7 +161,8 @@ class _NoisyCurve:
         e = self.curve.energy_at(batch)
         if e is None:
             return Point(batch, "oom", None, phase)
-        return Point(batch, "ok", e * (1.0 + self.rng.gauss(0.0, self.noise.of(phase))), phase)
+        noisy = e * (1.0 + self.rng.gauss(0.0, self.noise.of(phase)))
+        return Point(batch, "ok", noisy, phase, latency_mean_s=self.curve.latency_at(batch))
 
 
 def replay(curve: Curve, opts: SweepOptions | None = None, *, noise: Noise | None = None, seed: int = 0) -> Replay:

@@ -57,6 +57,7 @@ class Point:
     energy_per_image_j: float | None = None
     phase: str = "full"
     peak_memory_b: float | None = None
+    latency_mean_s: float | None = None
 
 
 @dataclass

@@ -20,7 +20,7 @@ Key = tuple[str, int, str]
 
 def next_scout(
     config: Mapping[str, Any],
-    ladder: Iterable[tuple[int, str, float | None]],
+    ladder: Iterable[tuple[Any, ...]],
     *,
     runtime: str | None = None,
     ceiling: int | None = None,
@@ -35,7 +35,8 @@ def next_scout(
     Args:
         config: The run's protocol configuration (``SweepOptions.to_config()``, stored on the run): its
             ``search``, ``start_batch``, ``max_batch`` and ``scan_*`` settings.
-        ladder: The result's scouting windows as ``(batch_size, status, energy_per_image_j)``.
+        ladder: The result's scouting windows as ``(batch_size, status, energy_per_image_j[, latency_mean_s])``;
+            with latencies the scan's time limit is replayed too, else it is judged on energy alone.
         runtime: The runtime's name; a CPU runtime's search stops at its own largest batch, as in the worker.
         ceiling: A largest batch below a crash (``Store.crash_ceilings``): the search was capped there.
 
@@ -45,7 +46,7 @@ def next_scout(
     """
     if config.get("search", "plateau") == "paper":
         return None
-    points = {int(b): Point(int(b), status, energy, "scout") for b, status, energy in ladder}
+    points = {int(p[0]): Point(int(p[0]), p[1], p[2], "scout", latency_mean_s=(p[3:] or (None,))[0]) for p in ladder}
     if not points:
         return None
     cap = config.get("max_batch") or (CPU_MAX_BATCH if _on_cpu(runtime) else HARD_MAX_BATCH)
@@ -58,7 +59,7 @@ def next_scout(
         start=min(config.get("start_batch", 1), cap),
         search=DEFAULT_SEARCH,
         rise=scan.scan_rise,
-        max_iter_s=None,  # stored ladders keep no per-scout latency here: judged on energy alone
+        max_iter_s=scan.scan_max_iter_s,
     )
 
 
@@ -114,7 +115,7 @@ def _judged(
             latest[key] = r
     out: dict[Key, tuple[int, Mapping[str, Any]]] = {}
     for key, r in sorted(latest.items()):
-        ladder = store.scout_ladder(r["run_id"], *key)
+        ladder = store.scout_ladder(r["run_id"], *key, with_latency=True)
         nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key, (None,))[0])
         if nxt is not None:
             out[key] = (nxt, r)
