@@ -345,10 +345,12 @@ def cmd_report(a: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ replay
 
 
-def cmd_replay(path: str, trials: int, scout_rel: float, full_rel: float) -> int:
+def cmd_replay(path: str, trials: int, scout_rel: float, full_rel: float, search: str | None = None) -> int:
     from joulebench.sweep.replay import Noise, read_curves, replay_table
+    from joulebench.sweep.tasks import SweepOptions
 
-    rows = replay_table(read_curves(path), noise=Noise(scout_rel, full_rel), trials=trials)
+    opts = SweepOptions(search=search) if search else SweepOptions()
+    rows = replay_table(read_curves(path), opts, noise=Noise(scout_rel, full_rel), trials=trials)
     print(f"{'model':44} {'runtime':13} {'batch':>6} {'mJ':>8} {'min b':>6} {'min mJ':>8} {'regret':>7}")
     for r in rows:
         print(
@@ -370,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=20, help="replay: noise seeds per curve (the worst one is shown)")
     p.add_argument("--scout-noise", type=float, default=0.02, help="replay: relative SD of a scouting window")
     p.add_argument("--full-noise", type=float, default=0.005, help="replay: relative SD of a full window")
+    p.add_argument("--search", default=None, help="replay: another registered search (plateau, paper)")
     sub = p.add_subparsers(dest="cmd")
     r = sub.add_parser("run", help="measure sweeps and ladders on the GPU")
     r.add_argument("models", nargs="*", default=list(PANEL))
@@ -383,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--state", default=".bench/search")
     a = p.parse_args(argv)
     if a.replay:
-        return cmd_replay(a.replay, a.trials, a.scout_noise, a.full_noise)
+        return cmd_replay(a.replay, a.trials, a.scout_noise, a.full_noise, a.search)
     if a.cmd == "run":
         a.runtime = a.runtime or list(RUNTIMES)
         return cmd_run(a)

@@ -13,7 +13,7 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
   (0.5 s), stopping early only when ``patience`` (2) consecutive scouts read more than ``rise`` (10 %) above
   the best one without falling from their predecessor: a single bump never ends it. Then the ``finalists`` (2) best
   scouted batches are measured with the full protocol and the better one wins. Measured against fixed-batch
-  ladders on an H100 (docs/validation/search.md), where the plateau rule missed minima that lie past a bump.
+  ladders (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
 * ``plateau`` -- scout upwards from batch 1 by doubling with short windows while energy per image
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
   improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
