@@ -27,7 +27,6 @@ LONG_FUNCTIONS: dict[str, str] = {
     "joulebench/analysis/estimate.py::estimate_model": "not split yet: each estimator in turn, with its failure note",
     "joulebench/sweep/plan.py::prepare_sweep": "not split yet: resolving models, runtimes and devices into tasks",
     "joulebench/sweep/ray_executor.py::RayExecutor._loop": "not split yet: submit, collect, retry and stop in one loop",
-    "joulebench/sweep/worker.py::execute_task": "not split yet: a task from its model to its last batch",
     "joulebench/sweep/worker.py::run_task": "not split yet: the worker process from start to exit",
 }
 

@@ -16,7 +16,7 @@ new session (its own process group), pinned to one GPU with ``CUDA_VISIBLE_DEVIC
   batch and returns what it has, marked ``interrupted``; a second stop request kills it.
 
 ``run_task`` always returns a :class:`TaskResult`. ``execute_task`` is the worker's body (also callable
-in-process, which tests use).
+in-process, which tests use); :class:`TaskExecution` holds the state one task's batches share.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import traceback  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from joulebench.errors import JoulebenchError  # noqa: E402
 from joulebench.store.records import BatchMeasurement, Failure  # noqa: E402
@@ -51,6 +51,9 @@ from joulebench.sweep.tasks import (  # noqa: E402
     failure_from_dict,
     measurement_from_dict,
 )
+
+if TYPE_CHECKING:
+    from joulebench.sweep.cooldown import Cooldown
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -191,6 +194,231 @@ def resumed_batches(task: Task) -> dict[tuple[int, str], BatchMeasurement]:
     return out
 
 
+class TaskExecution:
+    """One task measured in this process, from its meter to its summary.
+
+    The state its batches share lives here rather than in closures: the meter and the runtime, the device's facts,
+    the rows so far, the batches kept from an unfinished earlier attempt, whether the next batch is the first, and
+    the last cooldown wait (recorded on the next measurement). Build one per task and call :meth:`run` once.
+
+    Args:
+        task: The task.
+        emit: Receives progress events and every row as soon as it exists.
+        should_stop: Polled between batches; True ends the search after the current batch.
+        t_start: Monotonic time the device was taken (for GPU-seconds); default: now.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        *,
+        emit: Emit | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        t_start: float | None = None,
+    ) -> None:
+        self.task = task
+        self.opts = task.options
+        self.emit: Emit = emit or (lambda ev: None)
+        self.stop: Callable[[], bool] = should_stop or (lambda: False)
+        self.t0 = time.monotonic() if t_start is None else t_start
+        self.base = _base(task, _precision_of(task.runtime))
+        self.measurements: list[BatchMeasurement] = []
+        self.failures: list[Failure] = []
+        self.meter: Any = None
+        self.runtime: Any = None
+        self.facts: dict[str, Any] = {}
+        self.stage = "meter"  # the step under way: a setup error is reported as failing there
+        self.stored: dict[tuple[int, str], BatchMeasurement] = {}
+        self.first = True  # the first batch gets the first batch's plan and no pause before it
+        self.cooled: Cooldown | None = None  # the last wait, recorded on the next measurement
+
+    def run(self) -> TaskResult:
+        """Measure the task: idle baseline, model load, batch search, summary.
+
+        Returns:
+            The :class:`TaskResult`; errors become failure rows, never exceptions.
+        """
+        try:
+            idle_w = self._measure_idle()
+            max_batch = self._load()
+            self.stage = "search"
+            self.stored = resumed_batches(self.task)
+            self._search(max_batch)
+            return self._result(idle_w)
+        except Exception as e:  # setup failures (meter, model, runtime) become a failed summary
+            detail = None if isinstance(e, JoulebenchError) else traceback.format_exc()[-_TAIL_CHARS:]
+            return failed_result(
+                self.task,
+                self.stage,
+                _short(e),
+                detail=detail,
+                measurements=self.measurements,
+                failures=self.failures,
+                gpu_seconds=time.monotonic() - self.t0,
+            )
+        finally:
+            self._close()
+
+    def _measure_idle(self) -> float:
+        """Open the meter, wait for the card to cool (if asked) and return the idle power in watts."""
+        from joulebench.meters import get_meter
+        from joulebench.sweep.protocol import device_facts
+
+        index = os.environ.get(DEVICE_ENV)
+        kwargs = meter_kwargs(self.opts.meter, int(index) if index else None, pinned=index is not None)
+        self.meter = get_meter(self.opts.meter, align=True, **kwargs)
+        self.facts = device_facts(self.meter)
+        if self.opts.cooldown_to_c is not None:  # the previous model's heat must not raise this one's idle baseline
+            self.stage = "cooldown"
+            self.wait_until_cool()
+        self.stage = "idle"
+        self.emit({"type": "stage", "stage": "idle"})
+        return self.meter.measure_idle(self.opts.idle_s)
+
+    def _load(self) -> int:
+        """Build the runtime, load the model into it and return the largest batch the search may try."""
+        from joulebench.models.resolve import ModelSpec
+        from joulebench.runtimes import get_runtime
+
+        self.stage = "load"
+        self.emit({"type": "stage", "stage": "load"})
+        spec_fields = dict(self.task.spec)
+        spec_fields["input_shape"] = tuple(spec_fields.get("input_shape") or ())
+        spec = ModelSpec(**spec_fields)
+        self.runtime = get_runtime(self.task.runtime, **self.task.runtime_options)
+        self.base["precision"] = self.runtime.precision
+        self.runtime.load(spec)
+        cpu = not str(self.runtime.device).startswith("cuda")
+        return self.opts.max_batch or (CPU_MAX_BATCH if cpu else HARD_MAX_BATCH)
+
+    def _search(self, max_batch: int) -> None:
+        """Run the task's batch search over :meth:`measure`, then batch 1 if the search did not measure it."""
+        from joulebench.sweep.protocol import device_memory_b
+        from joulebench.sweep.search import get_search, search_kwargs
+
+        search = get_search(self.opts.search)
+        search(
+            self.measure,
+            max_batch=max_batch,
+            start=self.opts.start_batch,
+            should_stop=self.stop,
+            **search_kwargs(self.opts, device_memory_b(self.runtime)),
+        )
+        if not self.stop() and not any(m.batch_size == 1 for m in self.measurements):
+            self.measure(1, "scout")  # the summary reports batch 1; it is cheap
+
+    def _result(self, idle_w: float) -> TaskResult:
+        """The task's result: every row so far and the summary of them."""
+        from joulebench.sweep.summary import summarize
+
+        gpu_s = time.monotonic() - self.t0
+        summary = summarize(
+            self.base,
+            self.measurements,
+            self.failures,
+            meter=self.meter.name,
+            gpu_name=self.facts.get("gpu_name"),
+            gpu_uuid=self.facts.get("gpu_uuid"),
+            idle_power_w=idle_w,
+            power_limit_w=self.facts.get("power_limit_w"),
+            latency_budget_s=self.opts.latency_budget_s,
+            load_s=getattr(self.runtime, "load_s", None),
+            gpu_seconds=gpu_s,
+        )
+        return TaskResult(
+            self.task, self.measurements, summary, self.failures, interrupted=self.stop(), gpu_seconds=gpu_s
+        )
+
+    def _close(self) -> None:
+        if self.runtime is not None:
+            try:
+                self.runtime.close()
+            except Exception as e:  # closing must not hide the task's outcome
+                print(f"joulebench worker: closing the runtime failed: {e}", file=sys.stderr)
+        if self.meter is not None:
+            self.meter.close()
+
+    def add_failure(self, failure: Failure) -> None:
+        """Keep ``failure`` and send it on at once, so it survives a worker that dies later."""
+        self.failures.append(failure)
+        self.emit({"type": "failure", "row": failure.to_dict()})
+
+    def wait_until_cool(self) -> None:
+        """Wait for the card to cool to ``cooldown_to_c``; the wait is recorded on the next measurement."""
+        from joulebench.sweep.cooldown import cool_down
+
+        self.emit({"type": "stage", "stage": "cooldown"})
+        self.cooled = cool_down(self.meter, self.opts.cooldown_to_c, should_stop=self.stop)
+
+    def unmeasured(self, batch: int, status: str, reason: str, phase: str) -> BatchMeasurement:
+        """The row of a batch that gave no measurement (``status`` ``oom`` or ``error``), with its reason."""
+        return BatchMeasurement(
+            **self.base,
+            batch_size=batch,
+            status=status,
+            error=reason,
+            gpu_name=self.facts.get("gpu_name"),
+            gpu_uuid=self.facts.get("gpu_uuid"),
+            meter=self.meter.name,
+            trace_summary={"phase": phase},
+            measured_at=_now(),
+        )
+
+    def measure(self, batch: int, phase: str) -> BatchMeasurement:
+        """Measure ``batch`` in search ``phase`` (the search's callback) and keep its row; a failure is a row too."""
+        from joulebench.sweep.host_memory import host_memory_shortfall
+
+        if (batch, phase) in self.stored:  # measured by an earlier attempt that did not finish: kept, not redone
+            row = self.stored.pop((batch, phase))
+            self.measurements.append(row)
+            self.emit({"type": "resumed", "batch": batch, "phase": phase})
+            return row
+        short = host_memory_shortfall(self.measurements, batch)
+        if short is not None:  # a row in place of a SIGKILL that would lose the whole model
+            row = self.unmeasured(batch, "oom", short, phase)
+            self.add_failure(task_failure(self.task, "oom", short, batch))
+            return self._keep(row)
+        if not self.first:
+            self._pause()
+        self.emit({"type": "batch", "batch": batch, "phase": phase})
+        row = self._measure_batch(batch, phase)
+        if self.cooled is not None:
+            row = _with_cooldown(row, self.cooled)
+            self.cooled = None
+        return self._keep(row)
+
+    def _pause(self) -> None:
+        """The pause between two batches: a fixed sleep, a wait for the card to cool, or both (as asked)."""
+        if self.opts.cooldown_s > 0:
+            time.sleep(self.opts.cooldown_s)
+        if self.opts.cooldown_to_c is not None:
+            self.wait_until_cool()
+
+    def _measure_batch(self, batch: int, phase: str) -> BatchMeasurement:
+        """Measure one batch with its phase's plan; an error becomes an ``oom``/``error`` row and a failure."""
+        from joulebench.sweep.protocol import measure_batch, plan_for, to_measurement
+
+        plan = plan_for(self.opts, phase, first=self.first)
+        self.first = False
+        try:
+            run = measure_batch(self.runtime, self.meter, batch, plan, should_stop=self.stop)
+            return to_measurement(run, self.base, self.meter, self.facts)
+        except Exception as e:  # one batch failing (OOM, compile error) must not end the model
+            oom = self.runtime.is_oom(e)
+            reason = f"out of memory at batch {batch}" if oom else _short(e)
+            row = self.unmeasured(batch, "oom" if oom else "error", reason, phase)
+            detail = None if oom else traceback.format_exc()[-_TAIL_CHARS:]
+            self.add_failure(task_failure(self.task, "oom" if oom else "batch", reason, batch, detail))
+            return row
+        finally:
+            self.runtime.release()
+
+    def _keep(self, row: BatchMeasurement) -> BatchMeasurement:
+        self.measurements.append(row)
+        self.emit({"type": "measurement", "row": row.to_dict()})
+        return row
+
+
 def execute_task(
     task: Task,
     *,
@@ -209,156 +437,7 @@ def execute_task(
     Returns:
         The :class:`TaskResult`; errors become failure rows, never exceptions.
     """
-    from joulebench.meters import get_meter
-    from joulebench.models.resolve import ModelSpec
-    from joulebench.runtimes import get_runtime
-    from joulebench.sweep.cooldown import Cooldown, cool_down
-    from joulebench.sweep.host_memory import host_memory_shortfall
-    from joulebench.sweep.protocol import device_facts, device_memory_b, measure_batch, plan_for, to_measurement
-    from joulebench.sweep.search import get_search, search_kwargs
-    from joulebench.sweep.summary import summarize
-
-    t0 = time.monotonic() if t_start is None else t_start
-    emit = emit or (lambda ev: None)
-    stop = should_stop or (lambda: False)
-    opts = task.options
-    measurements: list[BatchMeasurement] = []
-    failures: list[Failure] = []
-    meter = runtime = None
-    stage = "meter"
-    base = _base(task, _precision_of(task.runtime))
-
-    def add_failure(f: Failure) -> None:
-        failures.append(f)
-        emit({"type": "failure", "row": f.to_dict()})
-
-    try:
-        index = os.environ.get(DEVICE_ENV)
-        kwargs = meter_kwargs(opts.meter, int(index) if index else None, pinned=index is not None)
-        meter = get_meter(opts.meter, align=True, **kwargs)
-        facts = device_facts(meter)
-        cooled: list[Cooldown | None] = [None]  # the last wait, recorded on the next measurement
-
-        def wait_until_cool() -> None:
-            emit({"type": "stage", "stage": "cooldown"})
-            cooled[0] = cool_down(meter, opts.cooldown_to_c, should_stop=stop)
-
-        if opts.cooldown_to_c is not None:  # the previous model's heat must not raise this one's idle baseline
-            stage = "cooldown"
-            wait_until_cool()
-        stage = "idle"
-        emit({"type": "stage", "stage": "idle"})
-        idle_w = meter.measure_idle(opts.idle_s)
-        stage = "load"
-        emit({"type": "stage", "stage": "load"})
-        spec_fields = dict(task.spec)
-        spec_fields["input_shape"] = tuple(spec_fields.get("input_shape") or ())
-        spec = ModelSpec(**spec_fields)
-        runtime = get_runtime(task.runtime, **task.runtime_options)
-        base["precision"] = runtime.precision
-        runtime.load(spec)
-        cpu = not str(runtime.device).startswith("cuda")
-        max_batch = opts.max_batch or (CPU_MAX_BATCH if cpu else HARD_MAX_BATCH)
-        stage = "search"
-        first = [True]
-
-        def unmeasured(batch: int, status: str, reason: str, phase: str) -> BatchMeasurement:
-            return BatchMeasurement(
-                **base,
-                batch_size=batch,
-                status=status,
-                error=reason,
-                gpu_name=facts.get("gpu_name"),
-                gpu_uuid=facts.get("gpu_uuid"),
-                meter=meter.name,
-                trace_summary={"phase": phase},
-                measured_at=_now(),
-            )
-
-        stored = resumed_batches(task)
-
-        def measure(batch: int, phase: str) -> BatchMeasurement:
-            if (batch, phase) in stored:  # measured by an earlier attempt that did not finish: kept, not redone
-                row = stored.pop((batch, phase))
-                measurements.append(row)
-                emit({"type": "resumed", "batch": batch, "phase": phase})
-                return row
-            short = host_memory_shortfall(measurements, batch)
-            if short is not None:  # a row in place of a SIGKILL that would lose the whole model
-                row = unmeasured(batch, "oom", short, phase)
-                add_failure(task_failure(task, "oom", short, batch))
-                measurements.append(row)
-                emit({"type": "measurement", "row": row.to_dict()})
-                return row
-            if opts.cooldown_s > 0 and not first[0]:
-                time.sleep(opts.cooldown_s)
-            if opts.cooldown_to_c is not None and not first[0]:
-                wait_until_cool()
-            emit({"type": "batch", "batch": batch, "phase": phase})
-            plan = plan_for(opts, phase, first=first[0])
-            first[0] = False
-            try:
-                run = measure_batch(runtime, meter, batch, plan, should_stop=stop)
-                row = to_measurement(run, base, meter, facts)
-            except Exception as e:  # one batch failing (OOM, compile error) must not end the model
-                oom = runtime.is_oom(e)
-                reason = f"out of memory at batch {batch}" if oom else _short(e)
-                row = unmeasured(batch, "oom" if oom else "error", reason, phase)
-                detail = None if oom else traceback.format_exc()[-_TAIL_CHARS:]
-                add_failure(task_failure(task, "oom" if oom else "batch", reason, batch, detail))
-            finally:
-                runtime.release()
-            if cooled[0] is not None:
-                row = _with_cooldown(row, cooled[0])
-                cooled[0] = None
-            measurements.append(row)
-            emit({"type": "measurement", "row": row.to_dict()})
-            return row
-
-        search = get_search(opts.search)
-        search(
-            measure,
-            max_batch=max_batch,
-            start=opts.start_batch,
-            should_stop=stop,
-            **search_kwargs(opts, device_memory_b(runtime)),
-        )
-        if not stop() and not any(m.batch_size == 1 for m in measurements):
-            measure(1, "scout")  # the summary reports batch 1; it is cheap
-        gpu_s = time.monotonic() - t0
-        summary = summarize(
-            base,
-            measurements,
-            failures,
-            meter=meter.name,
-            gpu_name=facts.get("gpu_name"),
-            gpu_uuid=facts.get("gpu_uuid"),
-            idle_power_w=idle_w,
-            power_limit_w=facts.get("power_limit_w"),
-            latency_budget_s=opts.latency_budget_s,
-            load_s=getattr(runtime, "load_s", None),
-            gpu_seconds=gpu_s,
-        )
-        return TaskResult(task, measurements, summary, failures, interrupted=stop(), gpu_seconds=gpu_s)
-    except Exception as e:  # setup failures (meter, model, runtime) become a failed summary
-        detail = None if isinstance(e, JoulebenchError) else traceback.format_exc()[-_TAIL_CHARS:]
-        return failed_result(
-            task,
-            stage,
-            _short(e),
-            detail=detail,
-            measurements=measurements,
-            failures=failures,
-            gpu_seconds=time.monotonic() - t0,
-        )
-    finally:
-        if runtime is not None:
-            try:
-                runtime.close()
-            except Exception as e:  # closing must not hide the task's outcome
-                print(f"joulebench worker: closing the runtime failed: {e}", file=sys.stderr)
-        if meter is not None:
-            meter.close()
+    return TaskExecution(task, emit=emit, should_stop=should_stop, t_start=t_start).run()
 
 
 # --------------------------------------------------------------------------------- the subprocess side
