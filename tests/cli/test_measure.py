@@ -365,6 +365,7 @@ def test_the_protocols_name_enters_the_configuration_only_when_it_is_not_the_def
     assert protocol_options("default").to_config() == SweepOptions().to_config()
 
 
+@pytest.mark.slow
 def test_a_quick_run_is_labelled_everywhere_and_a_default_run_measures_again(tmp_path, capsys):
     db = str(tmp_path / "r.db")
     code, out, err = _run(capsys, "measure", *QUICK_SMALL, "--quick", "--db", db, "--json")

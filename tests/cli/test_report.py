@@ -53,6 +53,7 @@ def test_own_setups_are_those_of_the_results_file(tmp_path, monkeypatch):
     assert loading.own_setups(None) == ["Z9:torch-fp16", "Z9:torch-fp32"]
 
 
+@pytest.mark.slow
 def test_a_section_that_cannot_be_written_says_what_it_needs(with_two_own_models, tmp_path, monkeypatch):
     from joulebench.analysis.report import build as report_build
     from joulebench.errors import ConfigError

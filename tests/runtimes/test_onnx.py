@@ -63,6 +63,7 @@ def test_onnxruntime_export_failure_is_a_config_error(tmp_path, monkeypatch):
         rt.prepare(2)
 
 
+@pytest.mark.slow
 def test_onnxruntime_silent_provider_fallback_is_refused(monkeypatch):
     import onnxruntime
 
