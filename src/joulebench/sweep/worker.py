@@ -658,11 +658,6 @@ def retry_note(first: TaskResult, retry: Task) -> str:
     return f"max batch {retry.options.max_batch}: the worker crashed at batch {_crash_batch(first)}"
 
 
-def _row_key(m: BatchMeasurement) -> tuple[Any, ...]:
-    """What identifies a measured batch: a resumed row is the same row, not a second reading."""
-    return (m.run_id, m.batch_size, (m.trace_summary or {}).get("phase"), m.measured_at)
-
-
 def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
     """One result for a task and its retry: every row of both (once), the retry's summary, the cost of both.
 
@@ -675,10 +670,10 @@ def merge_attempts(first: TaskResult, retry: TaskResult) -> TaskResult:
 
     seconds = (first.gpu_seconds or 0.0) + (retry.gpu_seconds or 0.0)
     summary = retry.summary if retry.summary is None else replace(retry.summary, gpu_seconds=seconds)
-    seen = {_row_key(m) for m in first.measurements}
     return TaskResult(
         first.task,
-        [*first.measurements, *(m for m in retry.measurements if _row_key(m) not in seen)],
+        # the retry hands back the first attempt's rows it resumed: the same rows, kept once
+        [*first.measurements, *(m for m in retry.measurements if m not in first.measurements)],
         summary,
         [*first.failures, *retry.failures],
         gpu_seconds=seconds,
