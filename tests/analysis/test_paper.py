@@ -238,6 +238,22 @@ def test_paper_json_on_the_shipped_reference_data():
     assert "agrees" in rows["fig10/A100/reduction_geomean"]["note"]
 
 
+def test_published_values_name_their_source_and_flag_unchecked_ones(monkeypatch):
+    from joulebench.analysis import paper, paper_published
+
+    assert set(paper_published.SOURCES) == set(paper_published.PUBLISHED)
+    assert all(paper_published.SOURCES.values())
+    assert paper_published.CHECKED <= set(paper_published.PUBLISHED)
+    monkeypatch.setitem(paper.PUBLISHED, "x/unchecked", (2.0, ""))
+    monkeypatch.setitem(paper.PUBLISHED, "x/checked", (2.0, ""))
+    monkeypatch.setattr(paper, "CHECKED", frozenset({"x/checked"}))
+    unchecked = paper._finish("x/unchecked", "q", 2.0)
+    assert unchecked.published == 2.0 and "agrees" in unchecked.note
+    assert paper_published.UNCHECKED_NOTE in unchecked.note
+    assert paper_published.UNCHECKED_NOTE not in paper._finish("x/checked", "q", 2.0).note
+    assert paper_published.UNCHECKED_NOTE not in paper._finish("x/unrecorded", "q", 2.0).note
+
+
 def _paper_data():
     """Two setups of one GPU, 24 models in 3 families; the optimised setup is exactly 4x cheaper."""
     from joulebench.analysis.paper import PaperData

@@ -49,7 +49,7 @@ from joulebench.analysis.frames import (
 )
 from joulebench.analysis.frontier import frontier, frontier_families, type_centroids
 from joulebench.analysis.naive import DATASHEET, PAPER, naive_errors
-from joulebench.analysis.paper_published import AGREES_WITHIN, PUBLISHED
+from joulebench.analysis.paper_published import AGREES_WITHIN, CHECKED, PUBLISHED, UNCHECKED_NOTE
 from joulebench.analysis.robustness import drop_by_family_group, frontier_stability, robustness_frame
 from joulebench.analysis.static import loglinear_report, static_correlations
 from joulebench.errors import ConfigError, MissingDependencyError
@@ -108,6 +108,8 @@ def _finish(key: str, quantity: str, computed: Any, note: str = "") -> PaperRow:
         parts.append("agrees with the paper (rounding)")
     elif why:
         parts.append(f"differs: {why}")
+    if key not in CHECKED:
+        parts.append(UNCHECKED_NOTE)
     return PaperRow(key, quantity, published, value, "; ".join(parts))
 
 

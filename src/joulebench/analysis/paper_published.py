@@ -2,7 +2,8 @@
 
 Only values joulebench has a record of are listed; a row without one prints its computed value alone, with a
 note saying the published value is not recorded here. Each entry may carry a standing note: why joulebench's
-computation differs from the published value.
+computation differs from the published value. :data:`SOURCES` says where each value was taken from, and a value
+not in :data:`CHECKED` (not yet read in the paper's own text) is flagged as such in its row's note.
 """
 
 from __future__ import annotations
@@ -32,6 +33,18 @@ PUBLISHED: dict[str, tuple[float, str]] = {
     "fig10/H100/reduction_geomean": (4.03, ""),
     "fig10/H100/reduction_gsd": (1.61, ""),
 }
+
+#: Where each value in :data:`PUBLISHED` was taken from. The stored copy of the paper (arXiv 2412.09731v1, ar5iv
+#: HTML) that could be searched holds only its abstract and the opening of its introduction, none of these numbers;
+#: every value below is quoted from the request for ``joulebench paper`` (issue 33), not from the paper's text.
+_FROM_REQUEST = "quoted by the request for joulebench paper; not found in the stored paper text"
+SOURCES: dict[str, str] = {key: _FROM_REQUEST for key in PUBLISHED}
+
+#: Keys whose published value has been read in the paper's own text (section, table or figure in :data:`SOURCES`).
+CHECKED: frozenset[str] = frozenset()
+
+#: Note a row gets while its published value is not in :data:`CHECKED`.
+UNCHECKED_NOTE = "published value not yet checked against the paper's text"
 
 #: Relative difference below which a computed value counts as agreeing with a published one (rounding).
 AGREES_WITHIN = 0.02
