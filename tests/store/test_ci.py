@@ -6,7 +6,7 @@ import dataclasses
 import sqlite3
 
 from factories import run, task
-from joulebench.store import BatchMeasurement, Store
+from joulebench.store import SCHEMA_VERSION, BatchMeasurement, Store
 from joulebench.store.records import WIDE_CI95_REL, wide_ci
 from joulebench.sweep.summary import summarize
 
@@ -47,7 +47,7 @@ def test_a_version_2_store_gains_each_summarys_ci_from_its_chosen_batch(tmp_path
     with Store.open_readonly(old) as s:  # read as it is: the interval is unknown until migrated
         assert [r["ci95_rel"] for r in s.summaries()] == [None, None]
     with Store(old) as s:
-        assert s.meta()["schema_version"] == "3" and "migrated_to_3" in s.meta()
+        assert s.meta()["schema_version"] == str(SCHEMA_VERSION) and "migrated_to_3" in s.meta()
         got = {r["model"]: r["ci95_rel"] for r in s.summaries()}
     assert got == {"resnet50.a1_in1k": 0.004, "other": None}
 

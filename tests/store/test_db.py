@@ -520,7 +520,7 @@ def test_version_1_database_gains_the_failures_gpu_seconds_column(tmp_path):
         assert all(f["gpu_seconds"] is None for f in fails) and len(s.summaries()) == 1
     assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == 1
     with Store(old) as s:
-        assert s.meta()["schema_version"] == str(SCHEMA_VERSION) == "3" and "migrated_to_2" in s.meta()
+        assert s.meta()["schema_version"] == str(SCHEMA_VERSION) == "4" and "migrated_to_2" in s.meta()
         fails = s.failures()
         assert [(f["model"], f["stage"], f["reason"]) for f in fails] == before
         assert all(f["gpu_seconds"] is None for f in fails)

@@ -114,7 +114,7 @@ def test_parquet_has_typed_columns_and_metadata(store, tmp_path):
     assert str(t.schema.field("throttled").type) == "bool"
     assert str(t.schema.field("error").type) == "string"
     meta = {k.decode(): v.decode() for k, v in t.schema.metadata.items()}
-    assert meta["joulebench.table"] == "summaries" and meta["joulebench.schema_version"] == "3"
+    assert meta["joulebench.table"] == "summaries" and meta["joulebench.schema_version"] == "4"
 
 
 def test_parquet_without_pyarrow_names_the_extra(store, tmp_path, monkeypatch):

@@ -269,7 +269,12 @@ def measure(
     json_out: bool = JsonOpt,
     wide: bool = WideOpt,
 ) -> None:
-    """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
+    """Find each model's most energy-efficient batch size on each runtime and store the measurements.
+
+    Two sweeps can share one results file: each model/runtime pair is claimed as it starts, and a sweep skips
+    (without waiting) the pairs another running sweep has claimed, naming it; run the same command again after
+    that sweep finishes to measure what it left.
+    """
     from joulebench.sweep import prepare_sweep, run_sweep
     from joulebench.sweep.driver import TerminateAsInterrupt
     from joulebench.sweep.progress import make_progress
@@ -358,6 +363,7 @@ def _finish(report: Any, db: Path | None, json_out: bool, wide: bool, *, termina
                 "skipped": [list(k) for k in report.skipped],
                 "stale": [[*k, nxt] for k, nxt in report.stale.items()],
                 "deferred": [list(k) for k in report.deferred],
+                "claimed_elsewhere": [list(k) for k in report.claimed_elsewhere],
                 "deadline_reached": report.deadline_reached,
                 "stopped": [list(k) for k in report.stopped],
                 "summaries": [s.to_dict() for s in summaries],
@@ -365,7 +371,7 @@ def _finish(report: Any, db: Path | None, json_out: bool, wide: bool, *, termina
         )
     elif summaries:
         _table(summaries, wide)
-    elif report.skipped:
+    elif report.skipped and not report.claimed_elsewhere:
         err_console().print(
             "nothing to do: every model/runtime pair is already measured (use --force, --redo-before or --redo-stale)"
         )
@@ -375,6 +381,11 @@ def _finish(report: Any, db: Path | None, json_out: bool, wide: bool, *, termina
             + (" (stopped by SIGTERM)" if terminated else "")
         )
         raise typer.Exit(143 if terminated else 130)
+    if report.claimed_elsewhere:
+        err_console().print(
+            f"{len(report.claimed_elsewhere)} model/runtime pair(s) skipped: another sweep on this results file is"
+            " measuring them; run the same command again after it finishes to measure what it leaves"
+        )
     if report.deferred or report.deadline_reached:
         err_console().print(
             f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from joulebench.errors import ConfigError, StoreError
 from joulebench.store import schema
+from joulebench.store.claims import ClaimQueries
 from joulebench.store.queries import STOP_STAGES, SweepQueries, finished_keys, seconds_by_runtime  # noqa: F401 (moved)
 from joulebench.store.reads import _DB_HINT, FILTERS, TableReads  # noqa: F401 (FILTERS moved)
 from joulebench.store.records import BatchMeasurement, Failure, ModelSummary, RunRecord
@@ -41,7 +42,7 @@ def _is_busy(e: sqlite3.Error) -> bool:
     return "locked" in msg or "busy" in msg
 
 
-class Store(TableReads, SweepQueries):
+class Store(TableReads, SweepQueries, ClaimQueries):
     """The results database.
 
     Args:
@@ -56,7 +57,8 @@ class Store(TableReads, SweepQueries):
 
     A ``Store`` holds one connection; use it from one thread, and open a new one in each process.
     Filtered reads come from :class:`~joulebench.store.reads.TableReads`, the sweep's queries (finished work, costs,
-    crash ceilings) from :class:`~joulebench.store.queries.SweepQueries`; this class is the engine they share.
+    crash ceilings) from :class:`~joulebench.store.queries.SweepQueries`, the claims of running sweeps from
+    :class:`~joulebench.store.claims.ClaimQueries`; this class is the engine they share.
     """
 
     def __init__(self, path: str | Path, create: bool = True, *, readonly: bool = False, busy_timeout_s: float = 30.0):

@@ -17,7 +17,7 @@ from joulebench.store.records import BatchMeasurement, Failure, ModelSummary
 APPLICATION_ID = 0x4A424442
 
 #: The schema version this joulebench writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Columns holding JSON text in the database and dicts in Python.
 JSON_COLUMNS = {
@@ -119,6 +119,16 @@ def _cols(table: str) -> str:
     )
 
 
+#: Tasks live sweeps are measuring (:mod:`joulebench.store.claims`): the working state of running sweeps, not
+#: results, so neither listed nor exported. ``scope`` is the GPU model (or boards) the claim holds for.
+_CLAIM_STATEMENTS = (
+    "CREATE TABLE IF NOT EXISTS claims (\n    model TEXT NOT NULL,\n    img_size INTEGER,\n    runtime TEXT NOT NULL,"
+    "\n    config_hash TEXT,\n    meter TEXT,\n    scope TEXT,\n    run_id TEXT NOT NULL,\n    host TEXT,"
+    "\n    pid INTEGER,\n    claimed_at TEXT,\n    heartbeat_at TEXT\n)",
+    "CREATE INDEX IF NOT EXISTS claims_task ON claims (model, img_size, runtime)",
+)
+
+
 def _create_statements() -> list[str]:
     task_key = "run_id, model, img_size, runtime"
     return [
@@ -137,6 +147,7 @@ def _create_statements() -> list[str]:
         f"CREATE INDEX failures_task ON failures ({task_key})",
         f"CREATE TABLE windows (\n    {_cols('windows').replace('window_id INTEGER', 'window_id INTEGER PRIMARY KEY')},"
         "\n    FOREIGN KEY (run_id) REFERENCES runs(run_id)\n)",
+        *_CLAIM_STATEMENTS,
     ]
 
 
@@ -176,13 +187,20 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     conn.execute(SUMMARY_CI95_FROM_BATCH)
 
 
-#: ``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1`` (inside one transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    # two sweeps on one store claim a task before measuring it, so that they never measure it twice
+    for stmt in _CLAIM_STATEMENTS:
+        conn.execute(stmt)
 
-#: Versions whose step to the next one only adds columns: a read-only open reads such a file as it is (the
-#: missing columns read as None), so looking at an older store does not need write access. (Schema 3's step
-#: also fills the new column from stored batches; read as it is, an older file shows no interval until migrated.)
-ADDITIVE: frozenset[int] = frozenset({1, 2})
+
+#: ``MIGRATIONS[n]`` upgrades a database from schema version ``n`` to ``n + 1`` (inside one transaction).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+
+#: Versions whose step to the next one only adds columns or tables that reads do not need: a read-only open reads
+#: such a file as it is (the missing columns read as None), so looking at an older store does not need write
+#: access. (Schema 3's step also fills the new column from stored batches; read as it is, an older file shows no
+#: interval until migrated. Schema 4's adds the ``claims`` of running sweeps, which only sweeps use.)
+ADDITIVE: frozenset[int] = frozenset({1, 2, 3})
 
 
 def readable_as_is(version: int) -> bool:

@@ -3,7 +3,8 @@
 Every batch is stored the moment its worker reports it (:class:`~joulebench.sweep.resume.BatchWriter`), so a
 task stopped by ``--deadline``, ``--timeout``, Ctrl-C, SIGTERM or a killed worker loses nothing: the next run
 of the same protocol on the same GPU model hands those batches back to the task (``Task.resume``), whose search
-takes them as measured. A task's summary is written once its search completes.
+takes them as measured. A task's summary is written once its search completes. Each task is claimed in the store
+just before it starts (:mod:`joulebench.sweep.claims`), so that a second sweep on the same store skips it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from joulebench.errors import ConfigError
+from joulebench.sweep.claims import Admission, TaskClaims
 from joulebench.sweep.deadline import DEADLINE_GRACE_S, DeadlineGate, TaskCosts, count_costs, deadline_stop
 from joulebench.sweep.plan import SweepPlan, SweepReport
 from joulebench.sweep.resume import BatchWriter, capped_tasks, resume_queries, with_stored_batches
@@ -55,6 +57,8 @@ class SweepRun:
         self.gpu_name = names.pop() if len(names) == 1 else None
         self.ceilings = store.crash_ceilings(self.protocol, meter=plan.options.meter, gpu_name=self.gpu_name)
         self.writer: BatchWriter | None = None
+        self.claims: TaskClaims | None = None
+        self.started_at: str | None = None
 
     def select(self, redo_stale: bool) -> list[Task]:
         """The tasks to run: finished ones skipped unless forced (stale ones said or redone), crash caps applied."""
@@ -103,17 +107,42 @@ class SweepRun:
         from joulebench.store.records import RunRecord
 
         plan = self.plan
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.store.add_run(
             RunRecord(
                 run_id=plan.run_id,
-                started_at=started,
+                started_at=self.started_at,
                 meter=plan.options.meter,
                 command=plan.command,
                 provenance=plan.provenance,
                 config=self.config,
             )
         )
+
+    def claim_scope(self) -> str | None:
+        """What this run's claims hold for besides protocol and meter: its GPU model, or boards (``--per-board``)."""
+        if self.plan.per_board:
+            return "boards " + ",".join(sorted(str(f.get("gpu_uuid")) for f in self.plan.gpu_facts))
+        return self.gpu_name
+
+    def open_claims(self, db: Path) -> TaskClaims:
+        """The run's claims on the store (after :meth:`record_run`)."""
+        meter = self.plan.options.meter
+        self.claims = TaskClaims(
+            db, self.plan.run_id, config_hash=self.protocol, meter=meter, scope=self.claim_scope(),
+            finished_by=self.finished_by,
+        )  # fmt: skip
+        return self.claims
+
+    def finished_by(self, store: Any, task: Task) -> str | None:
+        """The id of another run that finished ``task`` (as resume counts it) since this run started, or None."""
+        since = self.started_at or ""
+        for q in resume_queries(self.plan):
+            for r in store.finished_results(**q, config_hash=self.protocol, meter=self.plan.options.meter):
+                key = (r["model"], r["img_size"], r["runtime"])
+                if key == task.key and r["run_id"] != self.plan.run_id and (r["finished_at"] or "") >= since:
+                    return str(r["run_id"])
+        return None
 
     def on_event(self, device: Any, task: Task, event: dict[str, Any]) -> None:
         """A worker's event: a measured batch is stored at once, then the display hears of it."""
@@ -132,6 +161,8 @@ class SweepRun:
         elif self.report.deadline_reached and result.gpu_seconds is not None:
             # how long it ran is kept too: the next run plans for at least that much
             self.store.save_task([], None, [deadline_stop(result)])
+        if self.claims is not None:  # saved: another sweep now finds it done
+            self.claims.release(result.task.key)
         self.progress.finished(result)
 
 
@@ -213,10 +244,15 @@ def _execute(sweep: SweepRun, ex: Any, todo: list[Task], gate: DeadlineGate | No
     report, progress = sweep.report, sweep.progress
     stop = threading.Event()
     extra = {} if gate is None else gate.executor_options(stop)
-    progress.start(len(todo), len(report.skipped))
+    admission = Admission(sweep.open_claims(db), report, progress, gate)
     status = "failed"
     sweep.writer = BatchWriter(db)
     try:
+        if ex.admits:
+            extra.update(admit=admission.admit, on_deferred=admission.deferred)
+        else:  # it cannot ask before each task: claim them all now
+            todo = admission.claim_all(todo)
+        progress.start(len(todo), len(report.skipped))
         if gate is not None:
             gate.start()
         ex.run(todo, sweep.sink, on_event=sweep.on_event, stop=stop, **extra)
@@ -225,12 +261,28 @@ def _execute(sweep: SweepRun, ex: Any, todo: list[Task], gate: DeadlineGate | No
     finally:
         if gate is not None:
             gate.cancel()
+        _release_claims(sweep)
         sweep.writer.close()
         for problem in sweep.writer.errors:
             progress.message(f"warning: {problem}")
         progress.stop()
         sweep.store.finish_run(sweep.plan.run_id, status)
     return report
+
+
+def _release_claims(sweep: SweepRun) -> None:
+    """Release the run's claims as it ends; a failure is said (its claims lapse with the run's status anyway)."""
+    from joulebench.errors import StoreError
+
+    claims = sweep.claims
+    if claims is None:
+        return
+    try:
+        claims.close()
+    except StoreError as e:
+        claims.errors.append(f"claims not released ({e}); they lapse as the run is marked finished")
+    for problem in claims.errors:
+        sweep.progress.message(f"warning: {problem}")
 
 
 class TerminateAsInterrupt:

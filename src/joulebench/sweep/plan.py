@@ -63,6 +63,8 @@ class SweepReport:
     #: Finished results measured again because the current batch search would have continued them
     #: (``redo_stale``; :mod:`joulebench.sweep.stale`), with the batch it would have scouted next.
     stale: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    #: Tasks skipped because another live sweep on the same store was measuring them (its run ends them).
+    claimed_elsewhere: list[tuple[str, int, str]] = field(default_factory=list)
 
     @property
     def stopped(self) -> list[tuple[str, int, str]]:
