@@ -229,6 +229,15 @@ PROTOCOL_FLAGS = ("protocol", "meter", "search", "tf32", "cuda_graphs", "warmup"
                   "static_scouts")  # fmt: skip
 
 
+#: ``measure --help``: the docstring, and how two sweeps on one results file share the work.
+MEASURE_HELP = (
+    "Find each model's most energy-efficient batch size on each runtime and store the measurements.\n\n"
+    "Two sweeps can share one results file: each model/runtime pair is claimed as it starts, and a sweep skips"
+    " (without waiting) the pairs another running sweep has claimed, naming it; run the same command again after"
+    " that sweep finishes to measure what it left."
+)
+
+
 def measure(
     ctx: typer.Context,
     models: list[str] = ModelsArg,
@@ -269,12 +278,7 @@ def measure(
     json_out: bool = JsonOpt,
     wide: bool = WideOpt,
 ) -> None:
-    """Find each model's most energy-efficient batch size on each runtime and store the measurements.
-
-    Two sweeps can share one results file: each model/runtime pair is claimed as it starts, and a sweep skips
-    (without waiting) the pairs another running sweep has claimed, naming it; run the same command again after
-    that sweep finishes to measure what it left.
-    """
+    """Find each model's most energy-efficient batch size on each runtime and store the measurements."""
     from joulebench.sweep import prepare_sweep, run_sweep
     from joulebench.sweep.driver import TerminateAsInterrupt
     from joulebench.sweep.progress import make_progress
@@ -398,4 +402,4 @@ def _finish(report: Any, db: Path | None, json_out: bool, wide: bool, *, termina
 
 def register(app: typer.Typer) -> None:
     """Add ``joulebench measure`` to the CLI."""
-    app.command("measure")(measure)
+    app.command("measure", help=MEASURE_HELP)(measure)
