@@ -120,3 +120,10 @@ def test_a_claim_left_by_a_dead_sweep_does_not_block_the_next(tmp_path):
         assert store.claim_task(ghost) is None
     report = run_sweep(plan, db, runner=Recorder(measured))
     assert measured == [task.key] and report.claimed_elsewhere == []
+
+
+def test_a_forced_sweep_measures_again_what_was_finished_before_it_read_the_store(tmp_path):
+    db, measured = tmp_path / "r.db", []
+    run_sweep(_plan(["test_vit"]), db, runner=Recorder(measured))
+    again = run_sweep(_plan(["test_vit"]), db, runner=Recorder(measured), force=True)
+    assert len(measured) == 2 and len(again.summaries) == 1 and again.skipped == []

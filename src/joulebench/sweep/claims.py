@@ -2,7 +2,7 @@
 
 The second sweep **skips** a task that another live sweep has claimed (it does not wait for it) and says which
 run holds it; running the same command again after that run ends measures whatever it left. A task that another
-sweep finished after this one started is skipped as done. Claims live in the store
+sweep finished after this one read the store is skipped as done. Claims live in the store
 (:mod:`joulebench.store.claims`); :class:`TaskClaims` takes them for one run from the executor's threads, keeps
 them alive with a heartbeat and releases them as tasks are saved and when the run ends, Ctrl-C and SIGTERM
 included (a killed process's claims die with it).
@@ -23,7 +23,7 @@ from joulebench.sweep.tasks import Task
 #: Seconds between heartbeats of a run's claims (well inside :data:`~joulebench.store.claims.CLAIM_STALE_S`).
 HEARTBEAT_S = 30.0
 
-#: ``finished_by(store, task)``: the id of another run that finished ``task`` since this sweep started, or None.
+#: ``finished_by(store, task)``: the id of another run that finished ``task`` after this sweep read the store, or None.
 FinishedBy = Callable[[Any, Task], "str | None"]
 
 
@@ -50,7 +50,7 @@ class TaskClaims:
         config_hash: Its protocol.
         meter: Its meter.
         scope: The GPU model (or boards) its results are kept apart by; see :class:`Claim`.
-        finished_by: Tells whether another run finished a task since this run started (checked after claiming).
+        finished_by: Tells whether another run finished a task after this sweep read the store (asked after claiming).
         heartbeat_s: Seconds between heartbeats.
     """
 

@@ -58,7 +58,7 @@ class SweepRun:
         self.ceilings = store.crash_ceilings(self.protocol, meter=plan.options.meter, gpu_name=self.gpu_name)
         self.writer: BatchWriter | None = None
         self.claims: TaskClaims | None = None
-        self.started_at: str | None = None
+        self.seen: set[tuple[tuple[str, int, str], str]] = set()
 
     def select(self, redo_stale: bool) -> list[Task]:
         """The tasks to run: finished ones skipped unless forced (stale ones said or redone), crash caps applied."""
@@ -67,12 +67,10 @@ class SweepRun:
 
         plan, report = self.plan, self.report
         todo = plan.tasks
+        finished = self.finished_results(self.store)  # read once: what to skip and which of it to judge stale
+        # what another sweep finishes from now on is done, even when forced or redone (see finished_by)
+        self.seen = {((r["model"], r["img_size"], r["runtime"]), r["run_id"]) for r in finished}
         if not self.force:
-            finished = [  # read once: what to skip and which of it to judge stale
-                r
-                for q in resume_queries(plan)
-                for r in self.store.finished_results(**q, config_hash=self.protocol, meter=plan.options.meter)
-            ]
             # this sweep's tasks only: judging a key reads its ladder, so the work scales with the sweep
             done = finished_keys(finished, self.redo_before) & {t.key for t in plan.tasks}
             stale = stale_results(self.store, finished, self.ceilings, done)
@@ -107,11 +105,11 @@ class SweepRun:
         from joulebench.store.records import RunRecord
 
         plan = self.plan
-        self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.store.add_run(
             RunRecord(
                 run_id=plan.run_id,
-                started_at=self.started_at,
+                started_at=started,
                 meter=plan.options.meter,
                 command=plan.command,
                 provenance=plan.provenance,
@@ -134,14 +132,21 @@ class SweepRun:
         )  # fmt: skip
         return self.claims
 
+    def finished_results(self, store: Any) -> list[dict[str, Any]]:
+        """The finished results that count as done for this sweep (its protocol, meter and GPUs)."""
+        meter = self.plan.options.meter
+        return [
+            r
+            for q in resume_queries(self.plan)
+            for r in store.finished_results(**q, config_hash=self.protocol, meter=meter)
+        ]
+
     def finished_by(self, store: Any, task: Task) -> str | None:
-        """The id of another run that finished ``task`` (as resume counts it) since this run started, or None."""
-        since = self.started_at or ""
-        for q in resume_queries(self.plan):
-            for r in store.finished_results(**q, config_hash=self.protocol, meter=self.plan.options.meter):
-                key = (r["model"], r["img_size"], r["runtime"])
-                if key == task.key and r["run_id"] != self.plan.run_id and (r["finished_at"] or "") >= since:
-                    return str(r["run_id"])
+        """The id of another run that finished ``task`` after :meth:`select` read the store, or None."""
+        for r in self.finished_results(store):
+            key = (r["model"], r["img_size"], r["runtime"])
+            if key == task.key and r["run_id"] != self.plan.run_id and (key, r["run_id"]) not in self.seen:
+                return str(r["run_id"])
         return None
 
     def on_event(self, device: Any, task: Task, event: dict[str, Any]) -> None:
