@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from joulebench.store import BatchMeasurement, Failure, ModelSummary, RunRecord, Store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "DISTRIBUTED.md"
+SRC = Path(__file__).resolve().parents[2] / "src"  # the script imports this checkout's joulebench, not an installed one
 
 
 def _recipe() -> str:
@@ -38,7 +40,8 @@ def test_documented_merge_combines_clusters_once(tmp_path):
     script = tmp_path / "merge_results.py"
     script.write_text(_recipe())
     for _ in range(2):  # merging twice must not duplicate anything
-        subprocess.run([sys.executable, str(script), str(merged), str(a), str(b)], check=True)
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
+        subprocess.run([sys.executable, str(script), str(merged), str(a), str(b)], check=True, env=env)
     with Store.open_readonly(merged) as s:
         summaries = s.summaries()
         assert sorted((r["run_id"], r["model"], r["gpu_name"]) for r in summaries) == [
