@@ -105,3 +105,19 @@ def test_a_schema_3_store_gains_the_claims_table_and_reads_as_it_is(tmp_path):
         assert s.claims() == []
         s.add_run(dataclasses.replace(run(), run_id="a"))
         assert s.claim_task(_claim("a")) is None
+
+
+def test_opening_the_file_again_in_this_process_keeps_its_wal_from_another_process(tmp_path):
+    # Claims open a connection per operation beside the sweep's. Reading the file's header with open() and
+    # closing it would drop this process's SQLite locks, and another process closing the file would then delete
+    # the WAL under the sweep's open connections (a "disk I/O error" at its next write).
+    db = tmp_path / "r.db"
+    with Store(db) as held:
+        held.add_run(run(run_id="a"))
+        with Store(db) as again:
+            again.claims()
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM runs').fetchall()"
+        subprocess.run([sys.executable, "-c", other + "; c.close()", str(db)], check=True)
+        assert db.with_name("r.db-wal").exists()
+        held.add_run(run(run_id="b"))
+        assert {r["run_id"] for r in held.runs()} == {"a", "b"}

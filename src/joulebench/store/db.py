@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _LOCK_ATTEMPTS = 5
+
+#: How many connections this process holds on each file (by resolved path). Closing any descriptor of a file drops
+#: every POSIX lock the process holds on it, SQLite's included: another process closing the file would then think
+#: itself the last user and delete the WAL under the open connections. So the header is read only by the first.
+_OPEN_FILES: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
 
 
 def _is_busy(e: sqlite3.Error) -> bool:
@@ -86,7 +93,7 @@ class Store(TableReads, SweepQueries, ClaimQueries):
             raise StoreError(
                 f"{path} is a directory, not a results file: name a file inside it, e.g. --db {path}/joulebench.db"
             )
-        if path.exists():
+        if path.exists() and not self._held():
             try:
                 with open(path, "rb") as f:
                     head = f.read(len(_SQLITE_MAGIC))
@@ -114,7 +121,15 @@ class Store(TableReads, SweepQueries, ClaimQueries):
                 conn = sqlite3.connect(str(path), timeout=self.busy_timeout_s, isolation_level=None)
         except sqlite3.Error as e:
             raise self._unwritable(e) from None
+        with _OPEN_LOCK:
+            key = str(path.resolve())
+            _OPEN_FILES[key] = _OPEN_FILES.get(key, 0) + 1
         return conn
+
+    def _held(self) -> bool:
+        """True when this process already holds a connection on the file (see :data:`_OPEN_FILES`)."""
+        with _OPEN_LOCK:
+            return _OPEN_FILES.get(str(self.path.resolve()), 0) > 0
 
     def _no_results_message(self) -> str:
         return (
@@ -418,6 +433,11 @@ class Store(TableReads, SweepQueries, ClaimQueries):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            with _OPEN_LOCK:
+                key = str(self.path.resolve())
+                _OPEN_FILES[key] -= 1
+                if not _OPEN_FILES[key]:
+                    del _OPEN_FILES[key]
 
     def __enter__(self) -> Store:
         return self
