@@ -1,16 +1,17 @@
-"""What does the default batch search save? GPU-seconds and optimal energy per image, ``paper`` vs ``plateau``.
+"""What does the plateau batch search save against the paper's? GPU-seconds and optimal energy per image.
 
-Runs the same models and runtimes through the sweep engine with ``--search paper`` (double until out of memory,
-then bisect; every batch with the full protocol) and with the default ``plateau``, ``--rounds`` times each (default
-2), alternating which search goes first: paper, plateau, then plateau, paper. Back to back on one board the second
-search runs on a card the first one heated, which draws more power for the same work (the H200, 2026-11-28: the
-same batch at the same throughput read 2.2% more energy 5 minutes later, idle power 81 -> 102 W); the alternation
-cancels that drift. Prints each run (GPU-seconds, optimal energy per image and batch, idle power, temperature at
-the optimum) and per (model, runtime) the means: GPU-seconds of each search, their ratio, the optimal energy per
-image of each and the relative difference, in total and above idle. The issue's target: plateau spends at most
-1/5 of paper's GPU-seconds with energy per image within 2%.
+Runs the same models and runtimes through the sweep engine with ``--search paper`` (double until out of memory, then
+bisect; every batch with the full protocol) and with ``plateau`` (the default before ``scan``), ``--rounds`` times
+each (default 2), alternating which search goes first: paper, plateau, then plateau, paper. Back to back on one
+board the second search runs on a card the first one heated, which draws more power for the same work (the H200,
+2026-11-28: the same batch at the same throughput read 2.2% more energy 5 minutes later, idle power 81 -> 102 W);
+the alternation cancels that drift. Prints each run (GPU-seconds, optimal energy per image and batch, idle power,
+temperature at the optimum) and per (model, runtime) the means: GPU-seconds of each search, their ratio, the optimal
+energy per image of each and the relative difference, in total and above idle. The claim it checks
+(docs/validation/plateau-search.md): plateau spends at most 1/5 of paper's GPU-seconds with energy per image within
+2%. For the default ``scan`` search, ``benchmarks/search_regret.py`` measures regret against fixed-batch ladders.
 
-On the H200 (lead)::
+On a GPU::
 
     PYTHONPATH=src python3 benchmarks/search_cost.py resnet50.a1_in1k mobilenetv4_conv_small.e2400_r224_in1k \\
         --runtime torch-fp32 --runtime compile-fp16 --meter nvml
