@@ -5,7 +5,8 @@ Layers (each usable alone)::
     search.py     which batch sizes to measure (``paper``, ``plateau``), pure logic over measure(batch, phase)
     protocol.py   how one batch is measured (warm-up, window, sub-windows, precision) -> BatchMeasurement
     summary.py    BatchMeasurements -> ModelSummary (optimal batch, batch 1, latency budget...)
-    worker.py     one task in a fresh subprocess (crash/hang/OOM isolation, timeout, Ctrl-C)
+    execution.py  one task measured in this process (idle baseline, batch search, summary)
+    process.py    one task in a fresh worker subprocess (crash/hang/OOM isolation, timeout, Ctrl-C)
     executors.py  who runs the tasks (``local``: one thread per GPU; ``ray``: a cluster, ray_executor.py)
     progress.py   the rich progress display
     tasks.py      the pure data: SweepOptions, Task, TaskResult
@@ -15,7 +16,7 @@ Task API (what an executor such as a future Ray executor builds on)
     name, runtime options, the protocol (``SweepOptions``), the ``run_id`` and a timeout. Pure data:
     picklable and JSON round-trippable (``Task.to_dict`` / ``Task.from_dict``).
 
-    ``run_task(task, device_index, *, on_event=None, stop=None, kill=None) -> TaskResult`` (``worker.py``,
+    ``run_task(task, device_index, *, on_event=None, stop=None, kill=None) -> TaskResult`` (``process.py``,
     re-exported by ``executors.py``): runs the task in a fresh ``python -m joulebench.sweep.worker``
     subprocess pinned with ``CUDA_VISIBLE_DEVICES=device_index`` and bounded by ``task.timeout_s``. It ALWAYS
     returns a ``TaskResult(task, measurements, summary, failures, interrupted, gpu_seconds)``: a crash, a hang

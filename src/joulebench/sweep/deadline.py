@@ -105,7 +105,7 @@ class TaskCosts:
 
 def deadline_stop(result: TaskResult) -> Failure:
     """The failure row that records a task stopped at the deadline, with how long it had run."""
-    from joulebench.sweep.worker import task_failure
+    from joulebench.sweep.execution import task_failure
 
     seconds = float(result.gpu_seconds or 0.0)
     why = f"stopped at the deadline after {seconds:.0f} s; not saved, so the next run redoes it"

@@ -9,7 +9,7 @@ worker subprocess with a timeout and always returns a TaskResult.
   pinned to its GPU with ``CUDA_VISIBLE_DEVICES``. Devices ``[None]`` = one worker that inherits the
   environment (CPU runtimes, the simulated meter). A worker that died at a batch larger than some that worked
   is retried once at once on the same device, its search capped below the crash
-  (:func:`~joulebench.sweep.worker.retry_after_crash`); the sink gets one result with both attempts' rows.
+  (:func:`~joulebench.sweep.process.retry_after_crash`); the sink gets one result with both attempts' rows.
 * ``ray`` (planned): the same ``run_task`` as a Ray remote function with ``num_gpus=1``.
 """
 
@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from joulebench.registry import Registry
+from joulebench.sweep.process import merge_attempts, retry_after_crash, retry_note, run_task
 from joulebench.sweep.tasks import Task, TaskResult
-from joulebench.sweep.worker import merge_attempts, retry_after_crash, retry_note, run_task
 
 Sink = Callable[[TaskResult], None]
 #: ``on_event(device_index, task, event)`` -- progress events of the workers (called on the driver thread).

@@ -115,8 +115,8 @@ def _device_facts(meter_name: str, devices: Sequence[int | None]) -> tuple[list[
     Each device's facts are ``gpu_uuid``, ``gpu_name`` and ``power_limit_w``.
     """
     from joulebench.meters import get_meter
+    from joulebench.sweep.execution import meter_kwargs
     from joulebench.sweep.protocol import device_facts
-    from joulebench.sweep.worker import meter_kwargs
 
     facts: list[dict[str, Any]] = []
     prov: dict[str, Any] = {}
@@ -201,10 +201,40 @@ def prepare_sweep(
         ConfigError: Contradictory or invalid options, unknown models or runtimes, a runtime that cannot run.
         MeterError: The meter cannot work here.
     """
+    from joulebench.models.resolve import resolve_models
+
+    meter_cls, devices = _check_options(models, runtimes, options, gpus, timeout_s)
+    rt_opts, device_types, remote = _check_runtimes(runtimes, options, gpus, executor, meter_cls)
+    specs = resolve_models(
+        list(models), pretrained_only=pretrained_only, img_size=img_size, input_shape=input_shape, weights=weights
+    )
+    if not specs:
+        raise ConfigError(f"no model matches {' '.join(models)}; list names with `joulebench models list`")
+    warnings = _gpu_warnings(meter_cls, device_types, devices, remote=remote, exclusive=exclusive)
+    if remote:  # resume counts work done on any device of the cluster (gpu_uuid None matches all)
+        facts, prov = [{}], _minimal_provenance({"meter": options.meter, "executor": executor})
+    else:
+        facts, prov = _device_facts(options.meter, devices)
+    run_id = uuid.uuid4().hex
+    tasks = _build_tasks(run_id, specs, runtimes, options, rt_opts, timeout_s)
+    cmd = command if command is not None else "joulebench " + shlex.join(sys.argv[1:])
+    return SweepPlan(tasks, options, devices, facts, run_id, prov, warnings, cmd, per_board=per_board)
+
+
+def _check_options(
+    models: Sequence[str],
+    runtimes: Sequence[str],
+    options: SweepOptions,
+    gpus: Sequence[int] | None,
+    timeout_s: float | None,
+) -> tuple[Any, list[int | None]]:
+    """Check the protocol, the meter and the command-line choices; return the meter class and the devices.
+
+    Raises:
+        ConfigError: Contradictory or invalid options.
+    """
     from joulebench.meters import METERS
     from joulebench.meters import _load_builtin as _load_meters
-    from joulebench.models.resolve import resolve_models
-    from joulebench.runtimes import get_runtime, get_runtime_class
     from joulebench.sweep.search import get_search
 
     options.validate()
@@ -230,10 +260,31 @@ def prepare_sweep(
         if len(set(gpus)) != len(gpus) or any(g < 0 for g in gpus):
             raise ConfigError(f"--gpus must list distinct non-negative indices, got {','.join(map(str, gpus))}")
         devices = list(gpus)
-    rt_opts = {name: options.runtime_options(get_runtime_class(name).OPTIONS) for name in runtimes}
-    device_types = {}
+    return meter_cls, devices
+
+
+def _check_runtimes(
+    runtimes: Sequence[str],
+    options: SweepOptions,
+    gpus: Sequence[int] | None,
+    executor: str,
+    meter_cls: Any,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str], bool]:
+    """Check that each runtime can run here (on the executor's devices) with the meter.
+
+    Returns:
+        Each runtime's options, each runtime's device type (``cuda``, ``cpu``...), and whether the executor
+        assigns devices itself (a cluster), so that this machine's devices are not checked.
+
+    Raises:
+        ConfigError: An unknown runtime, impossible options, an unavailable backend, or a runtime the meter or
+            ``--gpus`` does not fit.
+    """
+    from joulebench.runtimes import get_runtime, get_runtime_class
     from joulebench.sweep.executors import executor_class
 
+    rt_opts = {name: options.runtime_options(get_runtime_class(name).OPTIONS) for name in runtimes}
+    device_types = {}
     remote = getattr(executor_class(executor), "assigns_devices", False)
     if remote and gpus:
         raise ConfigError(f"--gpus pins local workers; --executor {executor} lets the cluster pick GPUs: drop --gpus")
@@ -248,27 +299,40 @@ def prepare_sweep(
     if options.meter == "rapl" and any(t == "cuda" for t in device_types.values()):
         gpu_rts = ", ".join(n for n, t in device_types.items() if t == "cuda")
         raise ConfigError(f"--meter rapl measures the CPU package, but {gpu_rts} runs on the GPU; use --meter nvml")
-    specs = resolve_models(
-        list(models), pretrained_only=pretrained_only, img_size=img_size, input_shape=input_shape, weights=weights
-    )
-    if not specs:
-        raise ConfigError(f"no model matches {' '.join(models)}; list names with `joulebench models list`")
-    warnings: list[str] = []
+    return rt_opts, device_types, remote
+
+
+def _gpu_warnings(
+    meter_cls: Any, device_types: dict[str, str], devices: list[int | None], *, remote: bool, exclusive: bool
+) -> list[str]:
+    """The warnings to print before the sweep: other processes on the GPUs, a simulated meter.
+
+    Raises:
+        ConfigError: Other processes use the GPUs and ``exclusive`` is set.
+    """
+    notes: list[str] = []
     if not meter_cls.simulated and any(t == "cuda" for t in device_types.values()):
         busy = {} if remote else other_gpu_processes(devices)
         if busy:
             what = "; ".join(f"GPU {d}: pid {', '.join(map(str, p))}" for d, p in busy.items())
             if exclusive:
                 raise ConfigError(f"other processes are using the GPU ({what}); stop them or drop --exclusive")
-            warnings.append(f"warning: other processes are using the GPU ({what}): their energy is measured too")
+            notes.append(f"warning: other processes are using the GPU ({what}): their energy is measured too")
     if meter_cls.simulated:
-        warnings.append("note: --meter sim simulates energy (power follows a load hint); these are not measurements")
-    if remote:  # resume counts work done on any device of the cluster (gpu_uuid None matches all)
-        facts, prov = [{}], _minimal_provenance({"meter": options.meter, "executor": executor})
-    else:
-        facts, prov = _device_facts(options.meter, devices)
-    run_id = uuid.uuid4().hex
-    tasks = [
+        notes.append("note: --meter sim simulates energy (power follows a load hint); these are not measurements")
+    return notes
+
+
+def _build_tasks(
+    run_id: str,
+    specs: Sequence[Any],
+    runtimes: Sequence[str],
+    options: SweepOptions,
+    rt_opts: dict[str, dict[str, Any]],
+    timeout_s: float | None,
+) -> list[Task]:
+    """One task per (model configuration, runtime), models first."""
+    return [
         Task(
             run_id=run_id,
             spec=_spec_dict(spec),
@@ -280,8 +344,6 @@ def prepare_sweep(
         for spec in specs
         for name in runtimes
     ]
-    cmd = command if command is not None else "joulebench " + shlex.join(sys.argv[1:])
-    return SweepPlan(tasks, options, devices, facts, run_id, prov, warnings, cmd, per_board=per_board)
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from joulebench.errors import ConfigError, MissingDependencyError
+from joulebench.sweep.execution import failed_result
 from joulebench.sweep.executors import EXECUTORS, Executor, OnEvent, Sink
+from joulebench.sweep.process import merge_attempts, retry_after_crash, retry_note, run_task
 from joulebench.sweep.tasks import Task, TaskResult
-from joulebench.sweep.worker import failed_result, merge_attempts, retry_after_crash, retry_note, run_task
 
 #: Seconds between a running task's posts of its events (and checks for a stop request).
 POLL_S = 0.5
