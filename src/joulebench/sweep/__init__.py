@@ -8,6 +8,7 @@ Layers (each usable alone)::
     execution.py  one task measured in this process (idle baseline, batch search, summary)
     process.py    one task in a fresh worker subprocess (crash/hang/OOM isolation, timeout, Ctrl-C)
     executors.py  who runs the tasks (``local``: one thread per GPU; ``ray``: a cluster, ray_executor.py)
+    ray_task.py   inside each Ray task of the ``ray`` executor: the run, its events and stop requests
     progress.py   the rich progress display
     tasks.py      the pure data: SweepOptions, Task, TaskResult
 

@@ -22,21 +22,19 @@ Ray is optional (``pip install 'joulebench[ray]'``) and imported only when this 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from joulebench.errors import ConfigError, MissingDependencyError
 from joulebench.sweep.execution import failed_result
 from joulebench.sweep.executors import EXECUTORS, Executor, OnEvent, Sink
 from joulebench.sweep.process import merge_attempts, retry_after_crash, retry_note, run_task
+from joulebench.sweep.ray_task import POLL_S, _Channel, _ray_task, stamp_provenance
 from joulebench.sweep.tasks import Task, TaskResult
 
-#: Seconds between a running task's posts of its events (and checks for a stop request).
-POLL_S = 0.5
 #: Seconds the driver waits for running tasks to stop after the second Ctrl-C before force-cancelling them.
 KILL_GRACE_S = 30.0
 #: Default number of re-submissions of a task whose worker died.
@@ -85,127 +83,6 @@ def task_needs_gpu(task: Task) -> bool:
     if provider and isinstance(table, dict) and provider in table:
         return table[provider][1] == "cuda"
     return getattr(cls, "device_type", "cuda") == "cuda"
-
-
-def _node_label(node_id: str | None) -> str:
-    """``hostname/node-id-prefix``: readable, and still distinct when containers share a hostname."""
-    host = socket.gethostname()
-    return f"{host}/{node_id[:12]}" if node_id else host
-
-
-def _uuid_of(gpu_id: Any) -> str | None:
-    """The UUID of the GPU Ray granted (``ray.get_gpu_ids()`` gives indices as the node sees them, or UUIDs)."""
-    text = str(gpu_id)
-    if text.startswith(("GPU-", "MIG-")):
-        return text
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        try:
-            return str(pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(int(text))))
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # a fake GPU resource or a node without NVML: the meter's own UUID (if any) stays
-        return None
-
-
-def stamp_provenance(result: TaskResult, node: str, gpu_uuid: str | None) -> TaskResult:
-    """Name the node (and, where the meter did not, the GPU UUID) on the summary and every row.
-
-    Args:
-        result: The task's result.
-        node: ``hostname/node-id`` of the Ray node it ran on.
-        gpu_uuid: UUID of the GPU Ray granted, or None (CPU task, fake GPU resource).
-
-    Returns:
-        The same result, with ``summary.node`` set and missing ``gpu_uuid`` filled in.
-    """
-    if result.summary is not None:
-        result.summary = replace(result.summary, node=node, gpu_uuid=result.summary.gpu_uuid or gpu_uuid)
-    if gpu_uuid is not None:
-        result.measurements = [m if m.gpu_uuid else replace(m, gpu_uuid=gpu_uuid) for m in result.measurements]
-    return result
-
-
-# ------------------------------------------------------------------------------------------ inside Ray
-
-
-class _Channel:
-    """Driver <-> tasks: event mailbox and stop level (0 = run, 1 = finish current batch, 2 = kill)."""
-
-    def __init__(self) -> None:
-        self._events: list[tuple[int, Any, dict[str, Any]]] = []
-        self._stop = 0
-
-    def post(self, token: int, device: Any, events: list[dict[str, Any]]) -> int:
-        self._events.extend((token, device, ev) for ev in events)
-        return self._stop
-
-    def drain(self) -> list[tuple[int, Any, dict[str, Any]]]:
-        out, self._events = self._events, []
-        return out
-
-    def set_stop(self, level: int) -> None:
-        self._stop = max(self._stop, level)
-
-    def stop_level(self) -> int:
-        return self._stop
-
-
-def _ray_task(task: Task, token: int, channel: Any, runner: Callable[..., TaskResult]) -> TaskResult:
-    """Body of one Ray task: run ``runner`` on the granted device, relaying events and stop requests."""
-    import ray
-
-    ctx = ray.get_runtime_context()
-    node_id = ctx.get_node_id()
-    gpu_ids = list(ray.get_gpu_ids())
-    node = _node_label(node_id)
-    # The progress line of this task: host and GPU; CPU tasks share the "cpu" line, as locally.
-    device = f"{socket.gethostname()}:{gpu_ids[0]}" if gpu_ids else None
-    pending: list[dict[str, Any]] = [{"type": "task_start", "node_id": node_id, "node": node, "gpu_ids": gpu_ids}]
-    lock = threading.Lock()
-    stop, kill = threading.Event(), threading.Event()
-    box: dict[str, Any] = {}
-
-    def on_event(ev: dict[str, Any]) -> None:
-        with lock:
-            pending.append(ev)
-
-    def work() -> None:
-        try:
-            # device None: the subprocess inherits the CUDA_VISIBLE_DEVICES that Ray set for this GPU.
-            box["result"] = runner(task, None, on_event=on_event, stop=stop, kill=kill)
-        except BaseException as e:  # reaches the driver as a RayTaskError with this traceback
-            box["error"] = e
-
-    th = threading.Thread(target=work, name="joulebench-ray-task", daemon=True)
-    th.start()
-    try:
-        while True:
-            finished = not th.is_alive()
-            with lock:
-                batch, pending[:] = list(pending), []
-            if batch or not finished:
-                try:
-                    level = ray.get(channel.post.remote(token, device, batch), timeout=10)
-                except Exception:  # the driver's channel is gone or slow: keep measuring, events are cosmetic
-                    level = 0
-                if level >= 1:
-                    stop.set()
-                if level >= 2:
-                    kill.set()
-            if finished:
-                break
-            th.join(POLL_S)
-    except KeyboardInterrupt:  # ray.cancel(): never leave the worker subprocess running on a GPU Ray thinks free
-        kill.set()
-        th.join(60)
-        raise
-    if "error" in box:
-        raise box["error"]
-    gpu_uuid = _uuid_of(gpu_ids[0]) if gpu_ids else None
-    return stamp_provenance(box["result"], node, gpu_uuid)
 
 
 # ------------------------------------------------------------------------------------------ the driver
@@ -369,83 +246,7 @@ class RayExecutor(Executor):
         stop: threading.Event,
         needs_gpu: dict[tuple[str, int, str], bool],
     ) -> None:
-        channel = ray.remote(num_cpus=0)(_Channel).remote()
-        remote = ray.remote(_ray_task)
-        retryable = _retryable_errors(ray)
-        by_token: dict[int, _Attempt] = {}
-        pending: dict[Any, _Attempt] = {}
-
-        def submit(attempt: _Attempt) -> None:
-            by_token[attempt.token] = attempt
-            opts = self._options(ray, attempt, needs_gpu[attempt.task.key])
-            pending[remote.options(**opts).remote(attempt.task, attempt.token, channel, self.runner)] = attempt
-
-        for i, t in enumerate(tasks):
-            submit(_Attempt(t, token=i, number=0))
-        next_token = len(tasks)
-        level = 0
-        kill_requested_at: float | None = None
-
-        def relay() -> None:
-            for token, device, ev in ray.get(channel.drain.remote()):
-                attempt = by_token.get(token)
-                if attempt is None:
-                    continue
-                if ev.get("type") == "task_start":
-                    attempt.node_id, attempt.device = ev.get("node_id"), device
-                    if attempt.why:
-                        ev = {**ev, "retry": attempt.why}
-                if on_event is not None:
-                    on_event(device, attempt.task, ev)
-
-        while pending:
-            try:
-                if stop.is_set() and level == 0:
-                    level = 1
-                    ray.get(channel.set_stop.remote(1))
-                    relay()  # learn which tasks have started: only the others are cancelled
-                    self._cancel_queued(ray, pending, by_token)
-                if level >= 2 and kill_requested_at is not None and time.monotonic() - kill_requested_at > KILL_GRACE_S:
-                    kill_requested_at = None
-                    for ref in list(pending):
-                        ray.cancel(ref, force=True)
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-                relay()
-                for ref in done:
-                    attempt = pending.pop(ref)
-                    result = self._collect(ray, ref, attempt, retryable)
-                    if result is None:  # the worker died: try again, elsewhere if possible
-                        if level == 0 and attempt.number < self.retries:
-                            retry = _Attempt(
-                                attempt.task,
-                                token=next_token,
-                                number=attempt.number + 1,
-                                reasons=attempt.reasons,
-                                died_on=attempt.died_on + ([attempt.node_id] if attempt.node_id else []),
-                                first=attempt.first,
-                                why=attempt.why,
-                            )
-                            next_token += 1
-                            submit(retry)
-                            continue
-                        result = self._gave_up(attempt, interrupted=level > 0)
-                    below = None if level > 0 or attempt.first is not None else retry_after_crash(result)
-                    if below is not None:
-                        submit(_Attempt(below, token=next_token, number=0, first=result, why=retry_note(result, below)))
-                        next_token += 1
-                        continue
-                    sink(result if attempt.first is None else merge_attempts(attempt.first, result))
-            except KeyboardInterrupt:
-                stop.set()
-                if level >= 1:
-                    level = 2
-                    kill_requested_at = time.monotonic()
-                    ray.get(channel.set_stop.remote(2))
-            except BaseException:
-                # The sink failed (store unwritable...): nothing more can be saved, so free the cluster's GPUs.
-                for ref in list(pending):
-                    ray.cancel(ref, force=True)
-                raise
+        _RayLoop(self, ray, sink, on_event, stop, needs_gpu).run(tasks)
 
     def _cancel_queued(self, ray: Any, pending: dict[Any, _Attempt], by_token: dict[int, _Attempt]) -> None:
         """Cancel tasks that have not started (they report ``task_start`` when they do)."""
@@ -475,6 +276,134 @@ class RayExecutor(Executor):
         out = failed_result(attempt.task, "ray", reason[:2000], detail="\n".join(attempt.reasons))
         out.interrupted = interrupted
         return out
+
+
+class _RayLoop:
+    """One ``RayExecutor.run``'s driver loop: submit, collect, retry and stop, with the state they share.
+
+    State: the attempts in flight (``pending``, by Ray reference; ``by_token``, by the token their events carry),
+    the next retry's token, and the stop level (0 = run, 1 = finish current batch, 2 = kill).
+    """
+
+    def __init__(
+        self,
+        executor: RayExecutor,
+        ray: Any,
+        sink: Sink,
+        on_event: OnEvent | None,
+        stop: threading.Event,
+        needs_gpu: dict[tuple[str, int, str], bool],
+    ) -> None:
+        self.executor, self.ray, self.sink, self.on_event = executor, ray, sink, on_event
+        self.stop_event, self.needs_gpu = stop, needs_gpu
+        self.channel = ray.remote(num_cpus=0)(_Channel).remote()
+        self.remote = ray.remote(_ray_task)
+        self.retryable = _retryable_errors(ray)
+        self.by_token: dict[int, _Attempt] = {}
+        self.pending: dict[Any, _Attempt] = {}
+        self.next_token = 0
+        self.level = 0
+        self.kill_requested_at: float | None = None
+
+    def run(self, tasks: list[Task]) -> None:
+        """Submit every task, then wait, relay events and collect results until none is in flight."""
+        for i, t in enumerate(tasks):
+            self.submit(_Attempt(t, token=i, number=0))
+        self.next_token = len(tasks)
+        while self.pending:
+            try:
+                self.step()
+            except KeyboardInterrupt:
+                self.interrupt()
+            except BaseException:
+                # The sink failed (store unwritable...): nothing more can be saved, so free the cluster's GPUs.
+                self.cancel_all()
+                raise
+
+    def step(self) -> None:
+        """One turn: apply a stop request, force-cancel after the kill grace, then collect what finished."""
+        if self.stop_event.is_set() and self.level == 0:
+            self.stop()
+        if (
+            self.level >= 2
+            and self.kill_requested_at is not None
+            and time.monotonic() - self.kill_requested_at > KILL_GRACE_S
+        ):
+            self.kill_requested_at = None
+            self.cancel_all()
+        done, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=POLL_S)
+        self.relay()
+        for ref in done:
+            self.collect(ref)
+
+    def submit(self, attempt: _Attempt) -> None:
+        self.by_token[attempt.token] = attempt
+        opts = self.executor._options(self.ray, attempt, self.needs_gpu[attempt.task.key])
+        ref = self.remote.options(**opts).remote(attempt.task, attempt.token, self.channel, self.executor.runner)
+        self.pending[ref] = attempt
+
+    def relay(self) -> None:
+        """Pass the tasks' posted events on to ``on_event``, noting where each attempt started."""
+        for token, device, ev in self.ray.get(self.channel.drain.remote()):
+            attempt = self.by_token.get(token)
+            if attempt is None:
+                continue
+            if ev.get("type") == "task_start":
+                attempt.node_id, attempt.device = ev.get("node_id"), device
+                if attempt.why:
+                    ev = {**ev, "retry": attempt.why}
+            if self.on_event is not None:
+                self.on_event(device, attempt.task, ev)
+
+    def collect(self, ref: Any) -> None:
+        """Take one finished attempt: retry it, re-submit it below its crash, or hand its result to the sink."""
+        attempt = self.pending.pop(ref)
+        result = self.executor._collect(self.ray, ref, attempt, self.retryable)
+        if result is None:  # the worker died: try again, elsewhere if possible
+            if self.level == 0 and attempt.number < self.executor.retries:
+                self.retry(attempt)
+                return
+            result = self.executor._gave_up(attempt, interrupted=self.level > 0)
+        below = None if self.level > 0 or attempt.first is not None else retry_after_crash(result)
+        if below is not None:
+            why = retry_note(result, below)
+            self.submit(_Attempt(below, token=self.next_token, number=0, first=result, why=why))
+            self.next_token += 1
+            return
+        self.sink(result if attempt.first is None else merge_attempts(attempt.first, result))
+
+    def retry(self, attempt: _Attempt) -> None:
+        """Submit a dead worker's attempt again, steering away from the nodes where it died."""
+        retry = _Attempt(
+            attempt.task,
+            token=self.next_token,
+            number=attempt.number + 1,
+            reasons=attempt.reasons,
+            died_on=attempt.died_on + ([attempt.node_id] if attempt.node_id else []),
+            first=attempt.first,
+            why=attempt.why,
+        )
+        self.next_token += 1
+        self.submit(retry)
+
+    def stop(self) -> None:
+        """First stop request: running tasks end after their current batch; queued ones are cancelled."""
+        self.level = 1
+        self.ray.get(self.channel.set_stop.remote(1))
+        self.relay()  # learn which tasks have started: only the others are cancelled
+        self.executor._cancel_queued(self.ray, self.pending, self.by_token)
+
+    def interrupt(self) -> None:
+        """Ctrl-C: the first one stops the sweep; one after a stop kills the running workers after a grace."""
+        self.stop_event.set()
+        if self.level >= 1:
+            self.level = 2
+            self.kill_requested_at = time.monotonic()
+            self.ray.get(self.channel.set_stop.remote(2))
+
+    def cancel_all(self) -> None:
+        for ref in list(self.pending):
+            self.ray.cancel(ref, force=True)
 
 
 def _first_line(e: BaseException) -> str:
