@@ -312,6 +312,23 @@ def _sweep_windows_s(s: dict[str, str]) -> float:
     return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
 
 
+def _print_windows(windows: list[dict[str, str]]) -> None:
+    """Where a sweep's time went, from its windows (``sweep-windows.csv``: one row per window of the sweep)."""
+    by: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for w in windows:
+        by.setdefault((w["model"], w["runtime"]), []).append(w)
+    for (model, runtime), ws in by.items():
+        prep = sum(float(w["prepare_s"] or 0) for w in ws)
+        measured = sum(float(w["warmup_s"] or 0) + float(w["window_s"] or 0) for w in ws)
+        big = ", ".join(
+            f"{w['batch']} {w['phase']} {float(w['prepare_s']):.0f} s" for w in ws if float(w["prepare_s"] or 0) >= 5
+        )
+        print(
+            f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s ({big}),"
+            f" warm-up + windows {measured:.0f} s"
+        )
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     state = Path(a.state)
     rows = report_rows(state)
@@ -336,6 +353,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
+    _print_windows(_rows(state / "sweep-windows.csv"))
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")

@@ -33,6 +33,8 @@ def test_report_joins_each_sweep_with_its_ladder(capsys):
     rows = [line for line in lines if line.startswith("resnet50.a1_in1k")]
     assert {r.split()[1] for r in rows} == {"compile-fp16", "torch-fp32"}
     assert any(line.startswith("median GPU-s torch-fp32") for line in lines)
+    [windows] = [line for line in lines if line.startswith("windows resnet50.a1_in1k compile-fp16")]
+    assert "prepare/compile 206 s" in windows  # the compile time docs/validation/search.md quotes
 
 
 def test_the_paper_protocols_cost_counts_every_doubling_and_the_bisection():
