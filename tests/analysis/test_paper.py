@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -236,6 +237,15 @@ def test_paper_json_on_the_shipped_reference_data():
     assert rows["fig5/A100:torch-fp32/naive_factor_geomean"]["computed"] == pytest.approx(3.13, rel=0.1)
     assert rows["fig10/A100/reduction_geomean"]["computed"] == pytest.approx(3.94, abs=0.01)
     assert "agrees" in rows["fig10/A100/reduction_geomean"]["note"]
+    # every row belongs to a numbered figure (or is marked as joulebench's addition), and every key the request
+    # names has a published value: quoted, or computed from the paper's own data files
+    from joulebench.analysis.paper_figures import figure_of
+
+    out = json.loads(res.stdout)
+    assert [f["number"] for f in out["figures"]][:3] == ["Table 1", "Fig. 1", "Fig. 2"]
+    assert all(figure_of(k) is not None for k in rows), [k for k in rows if figure_of(k) is None]
+    for key in REQUIRED_KEYS:
+        assert isinstance(rows[key]["published"], float), (key, rows[key])
 
 
 def test_published_values_name_their_source_and_flag_unchecked_ones(monkeypatch):
@@ -366,3 +376,91 @@ def test_cli_frontier_prints_families_and_labels_averaged_accuracy():
     assert "Families on the frontier" in text and "hgnet" in text
     single = _cli("frontier", "--setup", "A100:torch-fp32").stdout
     assert "mean top-1" not in single and "Families on the frontier" in single
+
+
+REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "paper-2025"
+
+
+def test_published_data_and_quoted_values_in_the_note(monkeypatch):
+    from joulebench.analysis import paper, paper_published
+
+    monkeypatch.setattr(paper, "FROM_DATA", {"fig10/X/reduction_geomean": 4.0, "a8/drop/X": 20.0})
+    monkeypatch.setitem(paper.PUBLISHED, "fig10/X/reduction_geomean", (3.9, ""))
+    # quoted and computed from the data: the quote is the published value, the data's value is in the note
+    both = paper._finish("fig10/X/reduction_geomean", "q", 3.9)
+    assert both.published == 3.9 and "agrees with the paper (rounding)" in both.note
+    assert "the paper's published data give 4" in both.note and paper_published.FROM_DATA_NOTE not in both.note
+    # computed from the data alone: it is the published value, marked as computed, with why joulebench differs
+    only = paper._finish("a8/drop/X", "q", 25.0)
+    assert only.published == 20.0 and paper_published.FROM_DATA_NOTE in only.note
+    assert "differs: joulebench takes timm's own accuracies first" in only.note
+    assert paper_published.UNCHECKED_NOTE in only.note
+    assert "agrees with the paper's data (rounding)" in paper._finish("a8/drop/X", "q", 20.1).note
+
+
+def _write_paper_folder(folder):
+    """Two models on the paper's four setups: TensorRT exactly 4x cheaper, 2 MACs per joule-unit apart."""
+    folder.mkdir()
+    head = "Type,Family,Model Name,Input Size,Accuracy,Max BS,Optimal BS,Throughput,Latency,Energy,DONE\n"
+    models = [("a.t1", 224, 10.0), ("b.t1", 224, 40.0), ("c.t1", 224, 20.0), ("test_x.r", 160, 1.0)]
+    for file, div, limit in (("A100_PT", 1, 250), ("A100_TRT", 4, 250), ("H100_PT", 1, 310), ("H100_TRT", 4, 310)):
+        rows = [f"TBD,TBD,{m},{s},80,64,,{limit / (e / div / 1e3)},1.0,{e / div},True\n" for m, s, e in models]
+        (folder / f"{file}.csv").write_text(head + "".join(rows), encoding="utf-8")
+    stats = "model_name,input_size_csv,params_tinfo,macs_tinfo,macs_ptflops,activations\n"
+    stats += "a.t1,224,1e6,1e9,2e9,1e6\nb.t1,224,2e6,8e9,4e9,4e6\nc.t1,224,3e6,4e9,4e9,2e6\ntest_x.r,160,1,1,1,1\n"
+    (folder / "model_stats.csv").write_text(stats, encoding="utf-8")
+    acc = "Model Name,Input Size,imagenet-original,imagenet-real,imagenetv2-matched-frequency,sketch,imagenet-a,"
+    acc += "imagenet-a-clean,imagenet-r,imagenet-r-clean,url\n"
+    acc += "".join(f"{m},{s},{70 + i},60,60,60,60,90,60,90,u\n" for i, (m, s, _) in enumerate(models))
+    (folder / "model_accuracy.csv").write_text(acc, encoding="utf-8")
+
+
+def test_published_data_rows_on_hand_made_paper_files(tmp_path):
+    from joulebench.analysis.paper_data import published_data_values, read_paper_files, read_paper_stats
+
+    folder = tmp_path / "paper-2025"
+    _write_paper_folder(folder)
+    stats = read_paper_stats(folder).set_index("model")
+    assert stats.loc["a.t1", "macs"] == 2e9 and stats.loc["b.t1", "macs"] == 8e9  # the larger of the two counts
+    assert "test_x.r" not in set(read_paper_files(folder).energy["model"])  # fixtures left out
+    cat = pd.DataFrame(
+        {"model": ["a.t1", "b.t1", "c.t1"], "img_size": 224, "type": "CNN", "family": ["fa", "fb", "fa"], "macs": 1.0}
+    )
+    v = published_data_values(folder, cat)
+    assert v["fig10/A100/reduction_geomean"] == pytest.approx(4.0) and v["fig10/H100/reduction_gsd"] == 1.0
+    assert v["table1/H100:torch-fp32~A100:torch-fp32/pearson"] == pytest.approx(1.0)
+    assert v["fig9a/A100:torch-fp32/throughput_mape"] == pytest.approx(0.0, abs=1e-9)  # throughput = limit / energy
+    # naive factor with the paper's MACs (not the catalogue's 1.0): energy / (MACs / 19.5e12 * 250), in joules
+    factors = [10e-3 / (2e9 / 19.5e12 * 250), 40e-3 / (8e9 / 19.5e12 * 250), 20e-3 / (4e9 / 19.5e12 * 250)]
+    assert v["fig5/A100:torch-fp32/naive_factor_geomean"] == pytest.approx(np.exp(np.mean(np.log(factors))), rel=1e-3)
+    assert v["a8/drop/CNN"] == pytest.approx(np.mean([70 - 60, 71 - 60, 72 - 60]))
+    # energies 10 < 20 < 40 mJ with accuracies 70 < 72 > 71: a and c are on the frontier, families fa only
+    assert v["fig1/A100:torch-fp32/frontier_models"] == 2 and v["fig1/frontier_families"] == 1
+    with pytest.raises(ConfigError, match="none of the paper's files"):
+        read_paper_files(tmp_path)
+
+
+@pytest.mark.skipif(not (REFERENCE / "A100_PT.csv").exists(), reason=f"no reference data at {REFERENCE.resolve()}")
+def test_recorded_published_data_values_are_what_the_paper_files_give():
+    from joulebench.analysis.paper_data import published_data_values
+    from joulebench.analysis.paper_published import FROM_DATA
+    from joulebench.data import load_dataset
+
+    assert published_data_values(REFERENCE, load_dataset().catalogue) == FROM_DATA
+    for key in REQUIRED_KEYS:  # every key the request names has a published value, quoted or computed
+        assert key in FROM_DATA, key
+    assert FROM_DATA["fig10/A100/reduction_geomean"] == pytest.approx(3.94, abs=0.005)
+
+
+def test_every_figure_the_request_names_is_listed_once_with_its_keys():
+    from joulebench.analysis import paper_figures as F
+
+    named = ["Table 1", "Table 3", "A.7", "A.8", *(f"Fig. {n}" for n in (1, 2, 3, 5, 6, 7, 8, 10)), "Fig. 9a"]
+    numbers = [f.number for f in F.FIGURES]
+    assert sorted(n for n in numbers if n != "–") == sorted(named)
+    assert len({f.prefix for f in F.FIGURES}) == len(F.FIGURES)  # one figure per key prefix
+    assert F.figure_of("types/A100:torch-fp32/CNN/centre_energy_mj").number == "Fig. 3"
+    assert F.figure_of("curve/X:y/a").label == "Fig. 2 (?)"  # inferred numbers say so
+    assert F.figure_of("table1/A~B/pearson").label == "Table 1"
+    assert F.figure_of("cv/X:y/log-linear/arch_mape").number_source == F.EXTRA
+    assert F.figure_of("nope/x") is None

@@ -3,7 +3,8 @@
 :func:`paper_rows` returns one :class:`PaperRow` per quantity, keyed ``<figure>/<setup or pair>/<quantity>``
 (e.g. ``table1/A100:tensorrt-fp16~A100:torch-fp32/pearson``, ``table3/A100:torch-fp32/const``). On the
 shipped reference data the rows reproduce the paper; on a user's own setups they redraw its figures for that
-GPU. The published values come from :mod:`joulebench.analysis.paper_published`.
+GPU. The published values come from :mod:`joulebench.analysis.paper_published`: values quoted for the paper,
+and values computed from the paper's own published files (:mod:`joulebench.analysis.paper_data`), marked as such.
 
 What each figure key holds:
 
@@ -49,7 +50,15 @@ from joulebench.analysis.frames import (
 )
 from joulebench.analysis.frontier import frontier, frontier_families, type_centroids
 from joulebench.analysis.naive import DATASHEET, PAPER, naive_errors
-from joulebench.analysis.paper_published import AGREES_WITHIN, CHECKED, PUBLISHED, UNCHECKED_NOTE
+from joulebench.analysis.paper_published import (
+    AGREES_WITHIN,
+    CHECKED,
+    FROM_DATA,
+    FROM_DATA_NOTE,
+    FROM_DATA_WHY,
+    PUBLISHED,
+    UNCHECKED_NOTE,
+)
 from joulebench.analysis.robustness import drop_by_family_group, frontier_stability, robustness_frame
 from joulebench.analysis.static import loglinear_report, static_correlations
 from joulebench.errors import ConfigError, MissingDependencyError
@@ -96,24 +105,43 @@ def _num(x: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def _finish(key: str, quantity: str, computed: Any, note: str = "") -> PaperRow:
-    """Attach the published value and say whether, and why, the two differ."""
-    value = _num(computed)
-    pub = PUBLISHED.get(key)
-    if pub is None:
-        return PaperRow(key, quantity, None, value, note or "published value not recorded in joulebench")
-    published, why = pub
-    parts = [note] if note else []
+def _agreement(value: float | None, published: float, agrees: str, why: str) -> list[str]:
     if value is not None and abs(value - published) <= AGREES_WITHIN * abs(published):
-        parts.append("agrees with the paper (rounding)")
-    elif why:
-        parts.append(f"differs: {why}")
+        return [agrees]
+    return [f"differs: {why}"] if why else []
+
+
+def _data_why(key: str) -> str:
+    return next((why for prefix, why in FROM_DATA_WHY if key.startswith(prefix)), "")
+
+
+def _finish(key: str, quantity: str, computed: Any, note: str = "") -> PaperRow:
+    """Attach the published value and say where it comes from, whether, and why, the two differ.
+
+    A value quoted for the paper (:data:`PUBLISHED`) is the published one; what the paper's own files give
+    (:data:`FROM_DATA`) is added to the note. Without a quoted value, the one computed from the paper's files is
+    the published value, marked as computed.
+    """
+    value = _num(computed)
+    quoted, data = PUBLISHED.get(key), FROM_DATA.get(key)
+    if quoted is None and data is None:
+        return PaperRow(key, quantity, None, value, note or "published value not recorded in joulebench")
+    parts = [note] if note else []
+    if quoted is not None:
+        published, why = quoted
+        parts += _agreement(value, published, "agrees with the paper (rounding)", why)
+        if data is not None:
+            parts.append(f"the paper's published data give {data:.4g}")
+    else:
+        published = data
+        parts.append(FROM_DATA_NOTE)
+        parts += _agreement(value, published, "agrees with the paper's data (rounding)", _data_why(key))
     if key not in CHECKED:
         parts.append(UNCHECKED_NOTE)
     return PaperRow(key, quantity, published, value, "; ".join(parts))
 
 
-def _guarded(prefix: str, build: Callable[[], list[PaperRow]]) -> list[PaperRow]:
+def guarded(prefix: str, build: Callable[[], list[PaperRow]]) -> list[PaperRow]:
     """Rows of one section, or one row saying why the section could not be computed on this data."""
     try:
         return build()
@@ -390,7 +418,7 @@ def setup_rows(data: PaperData, setup: str, k: int) -> tuple[list[PaperRow], set
         (f"cv/{setup}", lambda: cv_rows(setup, d, k)),
         (f"fig9a/{setup}", lambda: throughput_rows(setup, d)),
     ):
-        rows += _guarded(prefix, build)
+        rows += guarded(prefix, build)
     families = None
     try:
         ea = drop_test_models(
@@ -398,10 +426,10 @@ def setup_rows(data: PaperData, setup: str, k: int) -> tuple[list[PaperRow], set
         )
         front_rows, families = frontier_rows(setup, ea)
         rows += front_rows
-        rows += _guarded(f"curve/{setup}", lambda: curve_rows(setup, ea))
-        rows += _guarded(f"types/{setup}", lambda: type_rows(setup, ea))
-        rows += _guarded(f"robustness/{setup}", lambda: robustness_rows(data, setup))
-        rows += _guarded(f"a7/{setup}", lambda: input_size_rows(setup, data.energy, ea))
+        rows += guarded(f"curve/{setup}", lambda: curve_rows(setup, ea))
+        rows += guarded(f"types/{setup}", lambda: type_rows(setup, ea))
+        rows += guarded(f"robustness/{setup}", lambda: robustness_rows(data, setup))
+        rows += guarded(f"a7/{setup}", lambda: input_size_rows(setup, data.energy, ea))
     except ConfigError as exc:
         rows.append(PaperRow(f"fig1/{setup}/unavailable", "section could not be computed", None, None, str(exc)))
     return rows, families
@@ -421,7 +449,7 @@ def paper_rows(data: PaperData, setups: Sequence[str] | None = None, k: int = 5)
     setups = choose_setups(data.energy, setups)
     rows: list[PaperRow] = []
     if len(setups) >= 2:
-        rows += _guarded("table1", lambda: table1_rows(data.energy, setups))
+        rows += guarded("table1", lambda: table1_rows(data.energy, setups))
     common: set[str] | None = None
     for s in setups:
         srows, fams = setup_rows(data, s, k)
@@ -431,8 +459,8 @@ def paper_rows(data: PaperData, setups: Sequence[str] | None = None, k: int = 5)
     if common is not None:
         note = ", ".join(sorted(common)) or "none"
         rows.append(_finish("fig1/frontier_families", "families on the frontier of every setup", len(common), note))
-    rows += _guarded("fig10", lambda: reduction_rows(data.energy, setups))
-    rows += _guarded("transfer", lambda: transfer_rows(data.energy, setups))
+    rows += guarded("fig10", lambda: reduction_rows(data.energy, setups))
+    rows += guarded("transfer", lambda: transfer_rows(data.energy, setups))
     a8_setup = "A100:torch-fp32" if "A100:torch-fp32" in setups else setups[0]
-    rows += _guarded("a8", lambda: drop_rows(data, a8_setup))
+    rows += guarded("a8", lambda: drop_rows(data, a8_setup))
     return rows

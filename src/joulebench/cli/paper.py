@@ -29,28 +29,38 @@ def register(app: typer.Typer) -> None:
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
-        """The paper's tables and figures (Table 1, Figs. 1, 5, 6, 9a, 10, Table 3, A.7, A.8) computed on the data.
+        """The paper's tables and figures (Table 1, Figs. 1-3, 5-10, Table 3, A.7, A.8) computed on the data.
 
-        Each row gives the published value (where joulebench has it), joulebench's and a note where they differ
-        and why. With --setup the same quantities come from those setups, your own measurements included.
+        First the figures: each one's number, what it shows, the key prefix of its rows and whether its number is
+        inferred. Then each row: the published value (quoted for the paper, or computed from its published data,
+        as the note says), joulebench's and a note where they differ and why. With --setup the same quantities come
+        from those setups, your own measurements included. --json: {"figures": [...], "rows": [...]}.
         """
         from joulebench.analysis.paper import PaperData, paper_rows
+        from joulebench.analysis.paper_figures import FIGURES, figure_of
 
         ds = loading.load(db)
         stats = getattr(ds, "stats", None)
         data = PaperData(ds.energy, ds.accuracy, ds.catalogue, stats if hasattr(stats, "columns") else None)
         rows = paper_rows(data, setup or None, k=folds)
         if json_out:
-            emit_json({"rows": [r.to_dict() for r in rows]})
+            emit_json({"figures": [f.to_dict() for f in FIGURES], "rows": [r.to_dict() for r in rows]})
             return
         from rich.console import Console
         from rich.table import Table
 
         out = console()
         out = out if out.is_terminal else Console(width=220)
+        figs = Table(title="The paper's figures and tables", show_lines=False)
+        for c in ("figure", "shows", "keys", "number"):
+            figs.add_column(c, overflow="fold")
+        for f in FIGURES:
+            figs.add_row(f.label, f.shows, f"{f.prefix}…", f.number_source)
+        out.print(figs)
         t = Table(title="The Hidden Joules, recomputed", show_lines=False)
-        for c in ("key", "quantity", "published", "computed", "note"):
+        for c in ("figure", "key", "quantity", "published", "computed", "note"):
             t.add_column(c, justify="right" if c in ("published", "computed") else "left", overflow="fold")
         for r in rows:
-            t.add_row(r.key, r.quantity, _fmt(r.published), _fmt(r.computed), r.note)
+            fig = figure_of(r.key)
+            t.add_row(fig.label if fig else "", r.key, r.quantity, _fmt(r.published), _fmt(r.computed), r.note)
         out.print(t)
