@@ -1,8 +1,9 @@
 """Every table and number of docs/ANALYSIS.md's results section, computed from the dataset view.
 
 Prints Markdown; ``--write docs/ANALYSIS.md`` replaces the part of that file between the markers
-``<!-- analysis_figures:begin -->`` and ``<!-- analysis_figures:end -->`` with it, so the docs never carry a
-hand-typed figure.
+``<!-- analysis_figures:begin -->`` and ``<!-- analysis_figures:end -->`` with it, and every number the prose
+quotes between ``<!-- fact:NAME -->`` and ``<!-- /fact -->`` with the value ``analysis_facts.py`` computes under
+that name, so the docs never carry a hand-typed figure.
 
     PYTHONPATH=src python3 benchmarks/analysis_figures.py [--setup S ...] [--db results.db] [--write docs/ANALYSIS.md]
         [--paper-stats ../shared/reference/paper-2025/model_stats.csv]
@@ -29,7 +30,13 @@ from joulebench.analysis.correlation import PAPER_SETUPS, TABLE1_PAIRS, setup_co
 from joulebench.analysis.effects import input_size_accuracy, input_size_effect, runtime_reduction
 from joulebench.analysis.estimators import cross_validate_both, throughput_errors, transfer_curve
 from joulebench.analysis.fits import fit_frontier
-from joulebench.analysis.frames import attach, dedupe_energy, drop_test_models, energy_accuracy, static_facts
+from joulebench.analysis.frames import (
+    attach,
+    dedupe_energy,
+    drop_test_models,
+    energy_accuracy,
+    static_facts,
+)
 from joulebench.analysis.frontier import frontier, frontier_families, type_centroids
 from joulebench.analysis.naive import DATASHEET, PAPER, naive_errors, naive_factor_by
 from joulebench.analysis.paper import PaperData, choose_setups, paper_rows
@@ -43,6 +50,7 @@ BEGIN, END = "<!-- analysis_figures:begin -->", "<!-- analysis_figures:end -->"
 TARGETS = (80.0, 85.0, 88.0, 90.0)
 TYPES = ("CNN", "Hybrid CNN-Transformer", "MLP", "Transformer")
 FOLDS = 5
+A100_SETUPS = ("A100:torch-fp32", "A100:tensorrt-fp16")
 
 
 def md(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
@@ -60,6 +68,7 @@ class Figures:
     """The dataset, its chosen setups and per-setup frames, and one method per table of the docs."""
 
     def __init__(self, ds, setups: Sequence[str]) -> None:
+        self.ds = ds
         self.energy = drop_test_models(ds.energy)
         self.accuracy, self.catalogue = ds.accuracy, ds.catalogue
         self.stats = ds.stats if hasattr(getattr(ds, "stats", None), "columns") else None
@@ -336,9 +345,13 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     ds = load_dataset(db=args.db)
     setups = choose_setups(ds.energy, args.setup or None)
-    text = render(Figures(ds, setups), args.paper_stats)
+    fig = Figures(ds, setups)
+    text = render(fig, args.paper_stats)
     if args.write:
+        from analysis_facts import Facts, write_facts  # the script's folder is on sys.path when it runs
+
         write_into(args.write, text)
+        write_facts(args.write, Facts(fig).values())
         print(f"wrote {args.write}")
     else:
         print(text)
