@@ -9,8 +9,9 @@ Accepted names:
 * any timm name or glob with ``@SIZE`` (``resnet18.a3_in1k@224``): that input size for this name only.
 
 Resolution reads timm's registry and pretrained configs only: no model is instantiated and nothing is
-downloaded. :func:`create_model` builds a model with random weights (energy does not depend on weight
-values), or loads a local state dict when ``weights`` is given.
+downloaded. What it reads for an exact name is kept per timm installation (:mod:`~joulebench.models.name_cache`), so
+that a name resolved before is resolved again without importing timm. :func:`create_model` builds a model with
+random weights (energy does not depend on weight values), or loads a local state dict when ``weights`` is given.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from joulebench.errors import ConfigError, MissingDependencyError
+from joulebench.models.name_cache import NameCache
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -100,8 +102,13 @@ def _normalise_shape(input_shape: Sequence[int] | str | None) -> tuple[int, ...]
     return shape
 
 
-def _timm_spec(name: str, *, img_size: int | str | None, input_shape: tuple[int, ...] | None) -> ModelSpec:
-    """Spec of one exact timm name (architecture or arch.tag); raises ConfigError if unknown."""
+def _timm_facts(name: str) -> dict[str, Any]:
+    """What resolution takes from timm for one exact name (architecture or arch.tag); ConfigError if unknown.
+
+    Returns:
+        ``arch``, ``tag`` (the default pretrained tag for a bare architecture; None for none), and the pretrained
+        config's ``input_size`` and ``test_input_size`` (lists, or None): plain JSON, kept by :class:`NameCache`.
+    """
     timm = _timm()
     from timm.models import split_model_name_tag
 
@@ -115,11 +122,33 @@ def _timm_spec(name: str, *, img_size: int | str | None, input_shape: tuple[int,
         raise ConfigError(f"'{arch}' has no pretrained tag '{tag}'. Its tags: {', '.join(tags) or 'none'}.") from None
     if not tag and cfg is not None and cfg.tag and timm.is_model_pretrained(f"{arch}.{cfg.tag}"):
         tag = cfg.tag  # the default pretrained tag; untrained defaults ('untrained', '') key on the bare arch
-    tag = tag or None
+    test = cfg.test_input_size if cfg is not None else None
+    return {
+        "arch": arch,
+        "tag": tag or None,
+        "input_size": [int(s) for s in cfg.input_size] if cfg is not None and cfg.input_size else None,
+        "test_input_size": [int(s) for s in test] if test else None,
+    }
+
+
+def _timm_spec(
+    name: str, *, img_size: int | str | None, input_shape: tuple[int, ...] | None, names: NameCache | None = None
+) -> ModelSpec:
+    """Spec of one exact timm name (architecture or arch.tag), from ``names`` when it holds the name, else timm.
+
+    Raises:
+        ConfigError: An unknown name or tag, or a model without an input size and no size given.
+    """
+    facts = names.get(name) if names is not None else None
+    if facts is None:
+        facts = _timm_facts(name)
+        if names is not None:
+            names.put(name, facts)
+    arch, tag = facts["arch"], facts["tag"]
     model = f"{arch}.{tag}" if tag else arch
-    default_shape = tuple(cfg.input_size) if cfg is not None and cfg.input_size else None
+    default_shape = tuple(facts["input_size"]) if facts["input_size"] else None
     if img_size == "test":
-        test = cfg.test_input_size if cfg is not None else None
+        test = facts["test_input_size"]
         img_size = None if not test else int(test[-1])
     if input_shape is not None:
         shape = input_shape
@@ -242,6 +271,7 @@ def resolve_models(
         raise ConfigError(f"img_size {img_size} contradicts input_shape {shape}: give only one of them")
 
     specs: list[ModelSpec] = []
+    names = NameCache.for_installed_timm()  # exact names resolved before need no timm (seconds to import)
     for pattern in patterns:
         if ":" in pattern:
             specs.append(_custom_spec(pattern, input_shape=shape))
@@ -249,13 +279,15 @@ def resolve_models(
         pattern, size = _split_size(pattern, img_size, shape)
         if _GLOB_CHARS & set(pattern):
             specs.extend(
-                _timm_spec(n, img_size=size, input_shape=shape) for n in _expand_glob(pattern, pretrained_only)
+                _timm_spec(n, img_size=size, input_shape=shape, names=names)
+                for n in _expand_glob(pattern, pretrained_only)
             )
         else:
-            spec = _timm_spec(pattern, img_size=size, input_shape=shape)
+            spec = _timm_spec(pattern, img_size=size, input_shape=shape, names=names)
             if pretrained_only and spec.tag is None:
                 raise ConfigError(f"'{pattern}' has no pretrained weights in timm; drop pretrained_only to measure it")
             specs.append(spec)
+    names.save()
     specs = list(dict.fromkeys(specs))
 
     if weights is not None:

@@ -7,10 +7,11 @@ device, dtype cast, channels_last, TF32 settings, optional manual CUDA-graph cap
 from __future__ import annotations
 
 import gc
+import importlib.util
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from joulebench.errors import ConfigError
+from joulebench.errors import ConfigError, MissingDependencyError
 from joulebench.runtimes import register_runtime
 from joulebench.runtimes.base import (
     Runtime,
@@ -57,7 +58,15 @@ class TorchRuntime(Runtime):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        """Needs torch; CUDA runtimes also need a visible CUDA GPU."""
+        """Needs torch; CUDA runtimes also need a visible CUDA GPU.
+
+        On the CPU an installed torch is enough, and it is found without importing it: a sweep's driver checks its
+        runtimes before handing them to workers that import torch themselves, and the import takes seconds.
+        """
+        if cls.device_type == "cpu":
+            if importlib.util.find_spec("torch") is None:
+                return False, str(MissingDependencyError("torch", "torch", "Running models"))
+            return True, ""
         try:
             import_torch()
         except Exception as e:  # MissingDependencyError
