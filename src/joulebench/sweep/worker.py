@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_sigint)
     emit({"type": "start", "pid": os.getpid()})
-    result = execute_task(task, emit=emit, should_stop=stop.is_set, t_start=_T_START)
+    result = execute_task(task, emit=emit, should_stop=stop.is_set, t_start=_T_START, freeze_after_load=True)
     emit({"type": "result", "result": result.to_dict()})
     out.close()
     return 0
