@@ -8,7 +8,7 @@ import typer
 
 from joulebench.cli import loading
 from joulebench.cli.display import console, emit_json
-from joulebench.cli.options import DbOpt, JsonOpt
+from joulebench.cli.options import DbOpt, IncludeTestOpt, JsonOpt
 
 
 def _fmt(v: float | None) -> str:
@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
             [], "--setup", "-s", help="Setup(s) to compute on (repeatable; default: the paper's four)."
         ),
         folds: int = typer.Option(5, "--folds", help="Folds of every cross-validation."),
+        include_test_models: bool = IncludeTestOpt,
         json_out: bool = JsonOpt,
         db: Path | None = DbOpt,
     ) -> None:
@@ -34,14 +35,17 @@ def register(app: typer.Typer) -> None:
         First the figures: each one's number, what it shows, the key prefix of its rows and whether its number is
         inferred. Then each row: the published value (quoted for the paper, or computed from its published data,
         as the note says), joulebench's and a note where they differ and why. With --setup the same quantities come
-        from those setups, your own measurements included. --json: {"figures": [...], "rows": [...]}.
+        from those setups, your own measurements included; timm's untrained test_* models are left out unless
+        --include-test-models. --json: {"figures": [...], "rows": [...]}.
         """
+        from joulebench.analysis.frames import drop_test_models
         from joulebench.analysis.paper import PaperData, paper_rows
         from joulebench.analysis.paper_figures import FIGURES, figure_of
 
         ds = loading.load(db)
         stats = getattr(ds, "stats", None)
-        data = PaperData(ds.energy, ds.accuracy, ds.catalogue, stats if hasattr(stats, "columns") else None)
+        energy = ds.energy if include_test_models else drop_test_models(ds.energy)  # as report and frontier do
+        data = PaperData(energy, ds.accuracy, ds.catalogue, stats if hasattr(stats, "columns") else None)
         rows = paper_rows(data, setup or None, k=folds)
         if json_out:
             emit_json({"figures": [f.to_dict() for f in FIGURES], "rows": [r.to_dict() for r in rows]})
