@@ -9,8 +9,9 @@ Three modes:
 2. a ground-truth ladder in a worker subprocess sharing that cache: fixed batches, statically shaped (compiled
    per batch for ``compile-*``), windows of at least 5 s after a 1 s warm-up; powers of two from
    ``--ladder-start`` up to the memory limit (or a batch whose one iteration takes over 4 s), then, in
-   descending order, the best batch, its neighbours, the midpoints around it and the sweep's choice again, so
-   that the card's thermal drift (up then down) cancels in the batches that decide the minimum.
+   descending order, the best batch, the midpoints between it and its neighbours and the sweep's finalists
+   again, so that the card's thermal drift (up then down) cancels in the batches that decide the minimum.
+   ``--sweep-only`` skips the ladder (GPU-seconds and repeats).
 
 Every reading is appended at once to ``ladders.csv`` / ``sweeps.csv`` under ``--state`` (and copied to ``$OUT``);
 a second call with the same state resumes where the first stopped.
@@ -157,7 +158,7 @@ def _ladder_worker(model: str, runtime_name: str, out: Path, start: int, extra: 
     down = {best, *extra}
     for nb in (lower, upper):
         if nb is not None:
-            down |= {nb, (nb + best) // 2}
+            down.add((nb + best) // 2)
     for b in sorted((b for b in down if b <= largest), reverse=True):  # down: the region that decides
         one(b, "down")
     return 0
@@ -189,6 +190,7 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
         )
         _append(state / "sweeps.csv", SWEEP_FIELDS, row)
         return row
+    _keep_store(db)
     scouted, finals, cis = _windows(db, s["optimal_batch"])
     row.update(
         status=s["status"],
@@ -203,6 +205,16 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
     )
     _append(state / "sweeps.csv", SWEEP_FIELDS, row)
     return row
+
+
+def _keep_store(db: Path) -> None:
+    """Add the sweep's store to ``$OUT/sweep-stores.tar``: the results themselves, not only their outcome."""
+    out = os.environ.get("OUT")
+    if out and db.exists():
+        import tarfile
+
+        with tarfile.open(Path(out) / "sweep-stores.tar", "a") as tar:
+            tar.add(db, arcname=db.name)
 
 
 def _windows(db: Path, chosen: int | None) -> tuple[list[int], list[int], float | None]:
@@ -230,7 +242,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     jobs += [(a.models[0], a.runtime[-1], k) for k in range(1, a.repeats)]
     cost = {"torch-fp32": 120.0, "compile-fp16": 300.0}
     for model, runtime, repeat in jobs:
-        need = cost.get(runtime, 200.0) * (0.3 if repeat else 1.0)
+        need = cost.get(runtime, 200.0) * (0.3 if repeat or a.sweep_only else 1.0)
         if time.monotonic() + need > t_end:
             print(f"deadline: {model} {runtime} #{repeat} left for the next call", flush=True)
             continue
@@ -245,7 +257,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
             sw = _sweep(model, runtime, state, repeat, env)
             print(json.dumps(sw), flush=True)
-        if repeat == 0 and (model, runtime) not in done_ladders:
+        if repeat == 0 and (model, runtime) not in done_ladders and not a.sweep_only:
             extra = [int(x) for x in (sw or {}).get("finals", "").split()] if sw else []
             start = a.ladder_start_compile if runtime.startswith("compile") else a.ladder_start
             _ladder(model, runtime, state, start, extra, env)
@@ -398,8 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--state", default=".bench/search")
     r.add_argument("--deadline", type=float, default=560.0, help="seconds; no job starts that would not fit")
     r.add_argument("--repeats", type=int, default=3, help="sweeps of the first model on the last runtime")
-    r.add_argument("--ladder-start", type=int, default=16)
+    r.add_argument("--ladder-start", type=int, default=32)
     r.add_argument("--ladder-start-compile", type=int, default=32)
+    r.add_argument("--sweep-only", action="store_true", help="no ladders: the sweeps' batches and GPU-seconds")
     rep = sub.add_parser("report", help="print the regret and cost table")
     rep.add_argument("--state", default=".bench/search")
     a = p.parse_args(argv)
