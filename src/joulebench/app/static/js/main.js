@@ -70,12 +70,16 @@ function init() {
   requestAnimationFrame(function () { setTimeout(function () { jb.timings.firstFrame = performance.now(); jb.ready = true; }, 0); });
 }
 
-window.addEventListener("error", function (ev) { jb.errors.push(String(ev.message)); });
-try {
-  init();
-} catch (err) {
-  jb.errors.push(String(err && err.stack || err));
-  setMsg("The explorer failed to start: " + (err && err.message) + ".", "error");
-  jb.ready = true;
-  throw err;
+function start() {
+  try {
+    init();
+  } catch (err) {
+    jb.errors.push(String(err && err.stack || err));
+    setMsg("The explorer failed to start: " + (err && err.message) + ".", "error");
+    jb.ready = true;
+    throw err;
+  }
 }
+window.addEventListener("error", function (ev) { jb.errors.push(String(ev.message)); });
+// app.js runs from the head, before the body it works on has been parsed
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();

@@ -61,7 +61,7 @@ function extent(vals, log, padFrac) {
 function tickLabel(v) {
   if (v === 0) return "0";
   if (Math.abs(v) >= 1e6 || Math.abs(v) < 0.01) return v.toExponential(0);
-  if (v >= 1000) return NUMBER_FORMAT.format(v);
+  if (v >= 1000) return plainNumber(v);
   return String(Number(v.toPrecision(3)));
 }
 Plot.prototype.axes = function (xs, ys, xlabel, ylabel) {

@@ -44,6 +44,7 @@ function watchTables() {
   if (!window.IntersectionObserver) return;
   Object.keys(deferredTables).forEach(function (which) {
     var t = deferredTables[which];
+    t.inView = false; // until the observer says otherwise: the first render draws the charts, then the table
     new IntersectionObserver(function (entries) {
       t.inView = entries[entries.length - 1].isIntersecting;
       if (t.inView) flushTable(which);
