@@ -1,0 +1,60 @@
+"""benchmarks/quick_measure.py: cold runs each start from an empty cache, warm runs share one filled before timing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quick_measure.py"
+
+
+@pytest.fixture
+def script():
+    spec = importlib.util.spec_from_file_location("quick_measure_under_test", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_cold_runs_get_an_empty_cache_each_and_warm_runs_the_one_filled_first(script, monkeypatch, tmp_path, capsys):
+    calls: list[tuple[Path, bool]] = []
+
+    def fake_measure(model, runtime, cache):
+        calls.append((cache, any(cache.iterdir())))
+        (cache / "timm-names-x.json").write_text("{}")  # what the command leaves there
+        n = len(calls)
+        return {
+            "wall_s": float(n),
+            "driver_s": n / 2,
+            "worker_s": n / 2,
+            "windows_s": 1.0,
+            "warmup_s": 0.1,
+            "batches": 9.0,
+        }
+
+    monkeypatch.setattr(script, "measure_once", fake_measure)
+    monkeypatch.setattr(sys, "argv", ["quick_measure.py", "--repeat", "3"])
+    monkeypatch.setenv("OUT", str(tmp_path))
+    script.main()
+    first, cold, warm = calls[0], calls[1:4], calls[4:]
+    assert not first[1] and all(not filled for _, filled in cold) and len({c for c, _ in cold}) == 3
+    assert all(c == first[0] and filled for c, filled in warm) and len(warm) == 3
+    out = capsys.readouterr().out.splitlines()
+    assert out[2].split()[:4] == ["cold", "3", "3.00", "2.00"]  # runs 2-4: median 3 s, min 2 s
+    assert out[3].split()[:4] == ["warm", "3", "6.00", "5.00"]
+    assert out[4].startswith("load average cold: before ") and out[5].startswith("load average warm: before ")
+    saved = json.loads((tmp_path / "quick_measure.json").read_text())
+    assert [r["wall_s"] for r in saved["cases"]["warm"]] == [5.0, 6.0, 7.0]
+
+
+def test_window_times_add_up_the_stored_rows(script):
+    rows = [
+        {"duration_s": 0.5, "trace_summary": {"warmup_s": 0.1}},
+        {"duration_s": 0.25, "trace_summary": json.dumps({"warmup_s": 0.2})},
+        {"duration_s": None, "trace_summary": None},
+    ]
+    assert script.window_times(rows) == {"windows_s": 0.75, "warmup_s": pytest.approx(0.3), "batches": 3.0}
