@@ -125,11 +125,25 @@ def wait_js(pg, expr: str, timeout_s: float = 30.0) -> None:
         pg.wait_for_timeout(5)
 
 
+# Waits inside the page for the change's frame: polling over the DevTools protocol every few ms would run script
+# on the page's main thread while it draws, and slow down what is being timed.
+_FRAME_DONE = """n => new Promise(done => {
+  const t0 = performance.now();
+  (function wait() {
+    const t = __jb.timings;
+    if (t.changes.length > n && !Number.isNaN(t.last.frame_ms)) done(true);
+    else if (performance.now() - t0 > 30000) done(false);
+    else setTimeout(wait, 10);
+  })();
+})"""
+
+
 def change(pg, action) -> dict:
     """Run one control change; return the app's own timing record once its frame is done."""
     before = pg.evaluate("__jb.timings.changes.length")
     action()
-    wait_js(pg, f"__jb.timings.changes.length > {before} && !Number.isNaN(__jb.timings.last.frame_ms)")
+    if not pg.evaluate(_FRAME_DONE, before):
+        raise TimeoutError("no frame recorded")
     return pg.evaluate("__jb.timings.last")
 
 

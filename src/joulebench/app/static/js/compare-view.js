@@ -103,13 +103,14 @@ function drawHistogram() {
     ol.appendChild(li);
   });
 }
+function sortCompare(key) {
+  if (state.csort === key) state.cdir = -state.cdir; else { state.csort = key; state.cdir = key === "model" || key === "type" ? 1 : -1; }
+  changed("cmp-sort", drawCmpTable);
+}
 function drawCmpTable() {
   var sorted = sortRows(comparison.rows, CMP_COLS, state.csort, state.cdir);
   comparison.tableRows = sorted;
-  var pg = renderTable("cmp-table", CMP_COLS, sorted, state.csort, state.cdir, "compare", function (key) {
-    if (state.csort === key) state.cdir = -state.cdir; else { state.csort = key; state.cdir = key === "model" || key === "type" ? 1 : -1; }
-    changed("cmp-sort", drawCmpTable);
-  }, function (q) { return q.hit ? "hit" : ""; });
+  var pg = renderTable("cmp-table", CMP_COLS, sorted, state.csort, state.cdir, "compare", sortCompare, function (q) { return q.hit ? "hit" : ""; });
   $("cmp-count").textContent = comparison.rows.length + " models";
   $("cmp-page-info").textContent = "page " + pg.page + " of " + pg.pageCount;
   $("cmp-prev").disabled = pg.page <= 1;

@@ -11,6 +11,57 @@ function accuracyOf(i, ts) {
   }
   return ts.length ? sum / ts.length : NaN;
 }
+/* The averaged accuracy of every model, kept until the test sets or the data change: a change of setup, score or
+ * threshold reuses it. */
+var meanAcc = { key: null, a: null };
+function meanAccuracy(ts) {
+  var key = ts.join("\n") + "|" + dataset.n + "|" + dataset.version;
+  if (meanAcc.key !== key) {
+    var a = new Float64Array(dataset.n);
+    for (var i = 0; i < dataset.n; i++) a[i] = accuracyOf(i, ts);
+    meanAcc = { key: key, a: a };
+  }
+  return meanAcc.a;
+}
+/* A setup's models in order of energy (ties by index), sorted once per setup: the frontier is then one pass. */
+function energyOrder(s) {
+  if (s.orderOf !== s.e) {
+    var idx = [];
+    for (var i = 0; i < s.e.length; i++) if (s.e[i] === s.e[i]) idx.push(i);
+    var e = s.e;
+    idx.sort(function (x, y) { return e[x] - e[y] || x - y; });
+    s.order = Int32Array.from(idx);
+    s.orderOf = s.e;
+  }
+  return s.order;
+}
+// The first n of list in the order of before (negative: x goes first), as a stable sort would give them.
+function topBy(list, n, before) {
+  var top = [];
+  for (var k = 0; k < list.length; k++) {
+    var q = list[k];
+    if (top.length === n && before(q, top[n - 1]) >= 0) continue;
+    var j = top.length;
+    while (j > 0 && before(q, top[j - 1]) < 0) j--;
+    top.splice(j, 0, q);
+    if (top.length > n) top.pop();
+  }
+  return top;
+}
+// The Pareto frontier of the eligible points: by energy (the setup's cached order), then accuracy, best so far.
+function frontierOf(s, elig) {
+  var at = [];
+  elig.forEach(function (q) { at[q.i] = q; });
+  var ord = energyOrder(s), frontier = [], best = -Infinity;
+  for (var k = 0; k < ord.length;) {
+    var run = [], j = k;
+    for (; j < ord.length && s.e[ord[j]] === s.e[ord[k]]; j++) if (at[ord[j]]) run.push(at[ord[j]]);
+    if (run.length > 1) run.sort(function (x, y) { return y.a - x.a; });
+    for (var r = 0; r < run.length; r++) if (run[r].a > best) { frontier.push(run[r]); best = run[r].a; }
+    k = j;
+  }
+  return frontier;
+}
 // Types, families and the search: what is shown in both views (the search filters, it does not only mark).
 function visibleMask() {
   var typeOk = dataset.types.map(function (t) { return state.types.indexOf(t) >= 0; });
@@ -50,13 +101,13 @@ function compute() {
   var s = dataset.setupById[state.setup];
   var mask = visibleMask();
   var searching = !!state.q.trim();
-  var pts = [], missingAcc = 0, i;
+  var pts = [], missingAcc = 0, i, acc = meanAccuracy(state.ts);
   if (s) {
     for (i = 0; i < dataset.n; i++) {
       if (!mask[i]) continue;
       var e = s.e[i];
       if (e !== e) continue;
-      var a = accuracyOf(i, state.ts);
+      var a = acc[i];
       if (a !== a) { missingAcc++; continue; }
       pts.push({ i: i, e: e, a: a, ok: false, hit: searching, score: NaN });
     }
@@ -72,16 +123,14 @@ function compute() {
   }
   var f = scoreFn(N, amin);
   elig.forEach(function (q) { q.score = f(q.e, q.a); });
-  var ranking = elig.slice().sort(function (x, y) { return y.score - x.score || x.e - y.e; }).slice(0, state.top);
-  var byE = elig.slice().sort(function (x, y) { return x.e - y.e || y.a - x.a; });
-  var frontier = [], best = -Infinity;
-  byE.forEach(function (q) { if (q.a > best) { frontier.push(q); best = q.a; } });
+  var ranking = topBy(elig, state.top, function (x, y) { return y.score - x.score || x.e - y.e; });
+  var frontier = s ? frontierOf(s, elig) : [];
   var over = [];
   var so = state.overlay && state.overlay !== state.setup ? dataset.setupById[state.overlay] : null;
   if (so) {
     for (var j = 0; j < dataset.n; j++) {
       if (!mask[j] || so.e[j] !== so.e[j]) continue;
-      var aj = accuracyOf(j, state.ts);
+      var aj = acc[j];
       if (aj === aj) over.push({ i: j, e: so.e[j], a: aj, ok: false, hit: searching, score: NaN, overlay: true });
     }
   }

@@ -11,13 +11,25 @@ function prepare(raw) {
     name: m.name.slice(), img: m.img.slice(), type: m.type.slice(), family: m.family.slice(),
     year: m.year.slice(), params: m.params.slice(), macs: m.macs.slice(), url: m.url.slice(),
     types: raw.types.slice(), families: raw.families.slice(), testsets: raw.testsets.slice(),
-    acc: {}, setups: [], setupById: {}, keyIndex: {}, nameIndex: {}
+    acc: {}, setups: [], setupById: {}
   };
-  raw.testsets.forEach(function (t) { dataset.acc[t] = denseFrom(raw.acc[t], n); });
+  // What the first view does not need is built on first use: the test sets not ticked, the setups not shown,
+  // the lower-case names (search) and the name indexes (links, uploads).
+  raw.testsets.forEach(function (t) { lazy(dataset.acc, t, function () { return denseFrom(raw.acc[t], n); }); });
   dataset.ciWide = typeof raw.ci_wide_rel === "number" ? raw.ci_wide_rel : 0.02; // an interval wider is flagged
-  dataset.lname = dataset.name.map(function (x) { return String(x).toLowerCase(); }); // for the search
-  for (var i = 0; i < n; i++) indexModel(i);
+  lazy(dataset, "lname", function () { return dataset.name.map(function (x) { return String(x).toLowerCase(); }); });
+  var indexes = function () {
+    dataset.keyIndex = {}; dataset.nameIndex = {};
+    for (var i = 0; i < dataset.n; i++) indexModel(i);
+  };
+  lazy(dataset, "keyIndex", function () { indexes(); return dataset.keyIndex; });
+  lazy(dataset, "nameIndex", function () { indexes(); return dataset.nameIndex; });
   raw.setups.forEach(function (s) { addSetup(s, s.m, s); });
+}
+/* obj[key] is make() from its first read on; a write before that replaces it unread. */
+function lazy(obj, key, make) {
+  var settle = function (v) { Object.defineProperty(obj, key, { value: v, writable: true, enumerable: true, configurable: true }); return v; };
+  Object.defineProperty(obj, key, { enumerable: true, configurable: true, get: function () { return settle(make()); }, set: settle });
 }
 function denseFrom(list, n) {
   var a = new Float64Array(n).fill(NaN);
@@ -38,27 +50,29 @@ function addSetup(meta, idx, cols) {
     id: meta.id, gpu: meta.gpu || "", runtime: meta.runtime || "", precision: meta.precision || "",
     source: meta.source || "", simulated: !!meta.simulated, uploaded: !!meta.uploaded, count: idx.length,
     limit: typeof meta.power_limit_w === "number" && meta.power_limit_w > 0 ? meta.power_limit_w : NaN,
-    e: new Float64Array(dataset.n).fill(NaN), tp: new Float64Array(dataset.n).fill(NaN),
-    lat: new Float64Array(dataset.n).fill(NaN), bs: new Float64Array(dataset.n).fill(NaN),
-    ci: new Float64Array(dataset.n).fill(NaN), // relative 95 % confidence interval of the energy reading
     flag: {}, // model index -> why its reading fails a consistency check (joulebench.analysis.consistency)
     curves: {} // model index -> its batch curve {bs, e, tp, pw, ci} (own measurements only)
   };
+  // per model (NaN where not measured), decoded on first use: energy, throughput, latency, batch and the
+  // relative 95 % confidence interval of the energy reading
+  ["e", "tp", "lat", "bs", "ci"].forEach(function (c) { lazy(s, c, function () { return column(cols[c], idx); }); });
   (meta.flag || []).forEach(function (f) { s.flag[f[0]] = String(f[1]); });
   var cv = meta.curves;
   if (cv) cv.m.forEach(function (i, k) { s.curves[i] = { bs: cv.bs[k], e: cv.e[k], tp: cv.tp[k], pw: cv.pw[k], ci: cv.ci[k] }; });
-  for (var k = 0; k < idx.length; k++) {
-    var i = idx[k];
-    s.e[i] = cols.e[k] === null ? NaN : cols.e[k];
-    s.tp[i] = cols.tp[k] === null || cols.tp[k] === undefined ? NaN : cols.tp[k];
-    s.lat[i] = cols.lat[k] === null || cols.lat[k] === undefined ? NaN : cols.lat[k];
-    s.bs[i] = cols.bs[k] === null || cols.bs[k] === undefined ? NaN : cols.bs[k];
-    if (cols.ci && cols.ci[k] !== null && cols.ci[k] !== undefined) s.ci[i] = cols.ci[k];
-  }
   dataset.setups.push(s);
   dataset.setupById[s.id] = s;
   dataset.version = (dataset.version || 0) + 1; // drawn layers cached on the data know it changed
   return s;
+}
+// One column of a setup as a dense array over all models: vals[k] belongs to model idx[k]; null or absent is NaN.
+function column(vals, idx) {
+  var a = new Float64Array(dataset.n).fill(NaN);
+  if (!vals) return a;
+  for (var k = 0; k < idx.length; k++) {
+    var v = vals[k];
+    if (v !== null && v !== undefined) a[idx[k]] = v;
+  }
+  return a;
 }
 function resizeAll(n) {
   dataset.testsets.forEach(function (t) { dataset.acc[t] = grow(dataset.acc[t], n); });

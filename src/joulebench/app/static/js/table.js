@@ -52,8 +52,7 @@ function sortRows(rows, cols, key, dir) {
   });
   return ord.map(function (k) { return rows[k]; });
 }
-function renderTable(tableId, cols, rows, sortKey, dir, which, onSort, rowClass) {
-  var table = $(tableId), thead = table.tHead, tbody = table.tBodies[0];
+function drawHead(thead, cols, sortKey, dir, onSort) {
   clear(thead);
   var tr = el("tr");
   cols.forEach(function (c) {
@@ -67,6 +66,17 @@ function renderTable(tableId, cols, rows, sortKey, dir, which, onSort, rowClass)
     tr.appendChild(th);
   });
   thead.appendChild(tr);
+}
+// The header is rebuilt only when a label or the sort changes (the currency, a click on a column). It follows the
+// controls at once, also while the rows of a table out of view wait for the next frame.
+function tableHead(tableId, cols, sortKey, dir, onSort) {
+  var thead = $(tableId).tHead;
+  var headKey = cols.map(function (c) { return colText(c.label); }).join("|") + "|" + sortKey + "|" + dir;
+  if (thead.dataset.key !== headKey) { drawHead(thead, cols, sortKey, dir, onSort); thead.dataset.key = headKey; }
+}
+function renderTable(tableId, cols, rows, sortKey, dir, which, onSort, rowClass) {
+  var tbody = $(tableId).tBodies[0];
+  tableHead(tableId, cols, sortKey, dir, onSort);
   var pageCount = Math.max(1, Math.ceil(rows.length / PAGE_SIZE));
   if (pages[which] >= pageCount) pages[which] = pageCount - 1;
   var start = pages[which] * PAGE_SIZE;
@@ -99,15 +109,17 @@ function drawTable() {
   var sorted = sortRows(rows, TABLE_COLS, state.sort, state.dir);
   explorerView.tableRows = sorted;
   var sim = explorerView.setup && explorerView.setup.simulated;
-  var pg = renderTable("table", TABLE_COLS, sorted, state.sort, state.dir, "explorer", function (key) {
-    if (state.sort === key) state.dir = -state.dir; else { state.sort = key; state.dir = key === "model" || key === "type" || key === "family" ? 1 : -1; }
-    changed("sort", renderExplorerTable);
-  }, function (q) { return (q.hit ? "hit" : "") + (sim ? " sim" : ""); });
+  var pg = renderTable("table", TABLE_COLS, sorted, state.sort, state.dir, "explorer", sortExplorer,
+    function (q) { return (q.hit ? "hit" : "") + (sim ? " sim" : ""); });
   $("table-count").textContent = rows.length + " models" + (explorerView.setup ? " on " + explorerView.setup.id : "") +
     (state.q.trim() ? " matching \u201c" + state.q.trim() + "\u201d" : "");
   $("page-info").textContent = "page " + pg.page + " of " + pg.pageCount;
   $("prev-page").disabled = pg.page <= 1;
   $("next-page").disabled = pg.page >= pg.pageCount;
+}
+function sortExplorer(key) {
+  if (state.sort === key) state.dir = -state.dir; else { state.sort = key; state.dir = key === "model" || key === "type" || key === "family" ? 1 : -1; }
+  changed("sort", renderExplorerTable);
 }
 function renderExplorerTable() { drawTable(); }
 
