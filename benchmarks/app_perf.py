@@ -5,9 +5,11 @@ serves it on 127.0.0.1, drives Debian's Chromium through Playwright and reads th
 on ``window.__jb.timings`` with ``performance.now()``:
 
 - ``first render``: from navigation start to the end of the first synchronous render (data.js parsed,
-  controls built, scatter/bars/table drawn); ``first frame`` adds the browser's paint of that frame.
+  controls built, scatter and ranking drawn; a table below the fold is drawn right after the first frame);
+  ``first frame`` adds the browser's layout and paint of that frame.
 - each control change: ``sync`` is the handler's own work (compute + draw), ``frame`` runs until the next
-  frame has been produced (requestAnimationFrame + a task), i.e. what a person waits for.
+  frame has been produced (requestAnimationFrame + a task), i.e. what a person waits for. The script waits for
+  that frame inside the page, so that its own polling does not load the page's main thread while it is timed.
 
 ``--throttle 4`` (the default) slows Chromium's CPU fourfold through the DevTools protocol
 (``Emulation.setCPUThrottlingRate``), standing in for a weak laptop; ``--throttle 1`` runs at full speed.
