@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -13,11 +13,9 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "quick_measure.py"
 
 
 @pytest.fixture
-def script():
-    spec = importlib.util.spec_from_file_location("quick_measure_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def script(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    return importlib.import_module("quick_measure")
 
 
 def test_cold_runs_get_an_empty_cache_each_and_warm_runs_the_one_filled_first(script, monkeypatch, tmp_path, capsys):
