@@ -1,7 +1,8 @@
-"""The timm name cache: a name resolved once resolves again without timm, to the same spec, for this timm only."""
+"""The timm names: a name shipped or resolved once resolves without timm, to the same spec, for this timm only."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 
@@ -11,8 +12,8 @@ pytest.importorskip("timm")
 import timm  # noqa: E402
 
 from joulebench.errors import MissingDependencyError  # noqa: E402
-from joulebench.models import resolve  # noqa: E402
-from joulebench.models.name_cache import timm_installation  # noqa: E402
+from joulebench.models import name_cache, resolve  # noqa: E402
+from joulebench.models.name_cache import SHIPPED_NAMES, shipped_names, timm_installation, write_shipped_names  # noqa: E402
 from joulebench.models.resolve import resolve_models  # noqa: E402
 
 # a default tag, an explicit tag, untrained architectures (one whose default tag has no weights), a test size
@@ -22,9 +23,18 @@ SIZES = [{}, {"img_size": "test"}, {"img_size": 96}]
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    """An empty cache folder of joulebench's own (``$JOULEBENCH_CACHE``)."""
+    """An empty cache folder of joulebench's own (``$JOULEBENCH_CACHE``), and no shipped names."""
     monkeypatch.setenv("JOULEBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(name_cache, "SHIPPED_NAMES", tmp_path / "no-shipped-names.csv.gz")
     return tmp_path
+
+
+@pytest.fixture
+def shipped_release():
+    release, _ = shipped_names(SHIPPED_NAMES)
+    if release != timm.__version__:
+        pytest.skip(f"the shipped names are timm {release}'s, this is timm {timm.__version__}")
+    return release
 
 
 def _refuse_timm(monkeypatch):
@@ -70,6 +80,7 @@ def test_a_damaged_cache_is_read_again_from_timm_and_rewritten(cache):
 def test_a_cache_that_cannot_be_written_is_said_and_resolution_goes_on(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("JOULEBENCH_CACHE", str(tmp_path / "file" / "cache"))  # under a file: no folder there
+    monkeypatch.setattr(name_cache, "SHIPPED_NAMES", tmp_path / "no-shipped-names.csv.gz")
     with pytest.warns(UserWarning, match="cannot write the timm name cache"):
         (spec,) = resolve_models(["test_vit"])
     assert spec.model == "test_vit.r160_in1k"
@@ -81,3 +92,30 @@ def test_without_timm_a_cached_name_still_says_what_to_install(cache, monkeypatc
     assert timm_installation() is None
     with pytest.raises(MissingDependencyError, match=r"joulebench\[torch\]"):
         resolve_models(["test_vit"])
+
+
+def test_on_a_first_run_the_shipped_names_resolve_without_timm(cache, monkeypatch, shipped_release):
+    expected = {name: resolve_models([name]) for name in NAMES}  # from timm (the fixture hides the shipped ones)
+    monkeypatch.setattr(name_cache, "SHIPPED_NAMES", SHIPPED_NAMES)
+    for f in cache.iterdir():
+        f.unlink()
+    _refuse_timm(monkeypatch)
+    assert {name: resolve_models([name]) for name in NAMES} == expected
+    assert list(cache.iterdir()) == []  # nothing needed writing
+
+
+def test_shipped_names_of_another_timm_release_are_not_used(cache, monkeypatch):
+    other = cache / "other.csv.gz"
+    other.write_bytes(
+        gzip.compress(b"name,arch,tag,input_size,test_input_size,timm_version\ntest_vit,test_vit,,3x7x7,,0.0.1\n")
+    )
+    monkeypatch.setattr(name_cache, "SHIPPED_NAMES", other)
+    assert shipped_names(other)[0] == "0.0.1"
+    assert resolve_models(["test_vit"])[0].img_size == 160  # from timm, not 7
+
+
+@pytest.mark.slow
+def test_the_shipped_names_are_what_this_timm_says(tmp_path, shipped_release):
+    # rewritten from the installed timm, the table is the same to the byte: every name, every fact
+    assert write_shipped_names(tmp_path / "names.csv.gz") == len(shipped_names(SHIPPED_NAMES)[1])
+    assert (tmp_path / "names.csv.gz").read_bytes() == SHIPPED_NAMES.read_bytes()
