@@ -2,15 +2,15 @@
 
 Usage: ``python benchmarks/quick_measure.py [--repeat 5] [--model test_vit] [--runtime cpu-fp32]``.
 
-Each run measures into a new results file. Two cases are timed: ``cold`` (an empty cache folder, so the driver
-reads the model name from timm, importing it) and ``warm`` (the name read by an earlier run: the driver imports
-neither torch nor timm). Beside the wall time of each command, the stored results say where the time went:
+Each run measures into a new results file. Two cases are timed: ``first`` (a new, empty cache folder each run, as a
+new user's first try: the driver finds the model name in the package's table of timm names when the installed timm
+is the release it was read from, else it imports timm to read it) and ``again`` (the cache of an earlier, untimed
+run). Beside the wall time of each command, the stored results say where the time went:
 ``worker s`` is the worker's own time (the task's GPU-seconds: process start to result), ``driver s`` the rest of
 the command (wall less worker), ``windows s`` the measurement windows, ``warm-up s`` the warm-ups before them and
 ``batches`` how many windows were measured: the quick search stops scanning at an iteration over 0.1 s, so a busy
-machine measures fewer batches. Prints a
-table (median and minimum of the repeats) and the load average before and after each case: other work on a shared
-machine inflates the numbers. JSON under ``$OUT``.
+machine measures fewer batches. Prints a table (median and minimum of the repeats) and the load average before and
+after each case: other work on a shared machine inflates the numbers. JSON under ``$OUT``.
 """
 
 from __future__ import annotations
@@ -85,6 +85,15 @@ def _load(avg: tuple[float, ...]) -> str:
     return " ".join(f"{x:.2f}" for x in avg)
 
 
+def _names() -> str:
+    from joulebench.models.name_cache import SHIPPED_NAMES, shipped_names, timm_installation
+
+    release, _ = shipped_names(SHIPPED_NAMES)
+    installed = timm_installation()
+    used = installed is not None and installed[0] == release
+    return f"the package's timm names (timm {release}) {'are' if used else 'are not'} used"
+
+
 def _versions() -> str:
     found = []
     for pkg in ("torch", "timm"):
@@ -101,28 +110,28 @@ def main() -> None:
     ap.add_argument("--model", default="test_vit")
     ap.add_argument("--runtime", default="cpu-fp32")
     args = ap.parse_args()
-    cases: dict[str, list[dict[str, Any]]] = {"cold": [], "warm": []}
+    cases: dict[str, list[dict[str, Any]]] = {"first": [], "again": []}
     loads: dict[str, list[tuple[float, ...]]] = {}
-    warm_cache = Path(tempfile.mkdtemp(prefix="quick-measure-cache-"))
+    kept = Path(tempfile.mkdtemp(prefix="quick-measure-cache-"))
     try:
-        measure_once(args.model, args.runtime, warm_cache)  # reads the name from timm once, untimed
+        measure_once(args.model, args.runtime, kept)  # fills the cache the "again" runs share, untimed
         for case in cases:
             loads[case] = [os.getloadavg()]
             for _ in range(args.repeat):
-                if case == "warm":
-                    cases[case].append(measure_once(args.model, args.runtime, warm_cache))
+                if case == "again":
+                    cases[case].append(measure_once(args.model, args.runtime, kept))
                     continue
-                with tempfile.TemporaryDirectory(prefix="quick-measure-cold-") as cold:
-                    cases[case].append(measure_once(args.model, args.runtime, Path(cold)))
+                with tempfile.TemporaryDirectory(prefix="quick-measure-first-") as empty:
+                    cases[case].append(measure_once(args.model, args.runtime, Path(empty)))
             loads[case].append(os.getloadavg())
     finally:
-        shutil.rmtree(warm_cache, ignore_errors=True)
+        shutil.rmtree(kept, ignore_errors=True)
     print(f"joulebench measure {args.model} --runtime {args.runtime} --meter sim --quick  (seconds)")
     print("\n".join(table(cases)))
     for case, (before, after) in loads.items():
         print(f"load average {case}: before {_load(before)}; after {_load(after)}")
     cpu = platform.processor() or platform.machine()
-    print(f"{os.cpu_count()} cores ({cpu}), python {platform.python_version()}, {_versions()}")
+    print(f"{os.cpu_count()} cores ({cpu}), python {platform.python_version()}, {_versions()}; {_names()}")
     out = os.environ.get("OUT")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)

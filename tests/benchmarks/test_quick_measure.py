@@ -1,4 +1,4 @@
-"""benchmarks/quick_measure.py: cold runs each start from an empty cache, warm runs share one filled before timing."""
+"""benchmarks/quick_measure.py: "first" runs each start from an empty cache, "again" runs share one filled before."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def script(monkeypatch):
     return importlib.import_module("quick_measure")
 
 
-def test_cold_runs_get_an_empty_cache_each_and_warm_runs_the_one_filled_first(script, monkeypatch, tmp_path, capsys):
+def test_first_runs_get_an_empty_cache_each_and_runs_again_the_one_filled_before(script, monkeypatch, tmp_path, capsys):
     calls: list[tuple[Path, bool]] = []
 
     def fake_measure(model, runtime, cache):
@@ -38,15 +38,15 @@ def test_cold_runs_get_an_empty_cache_each_and_warm_runs_the_one_filled_first(sc
     monkeypatch.setattr(sys, "argv", ["quick_measure.py", "--repeat", "3"])
     monkeypatch.setenv("OUT", str(tmp_path))
     script.main()
-    first, cold, warm = calls[0], calls[1:4], calls[4:]
-    assert not first[1] and all(not filled for _, filled in cold) and len({c for c, _ in cold}) == 3
-    assert all(c == first[0] and filled for c, filled in warm) and len(warm) == 3
+    filling, first, again = calls[0], calls[1:4], calls[4:]
+    assert not filling[1] and all(not filled for _, filled in first) and len({c for c, _ in first}) == 3
+    assert all(c == filling[0] and filled for c, filled in again) and len(again) == 3
     out = capsys.readouterr().out.splitlines()
-    assert out[2].split()[:4] == ["cold", "3", "3.00", "2.00"]  # runs 2-4: median 3 s, min 2 s
-    assert out[3].split()[:4] == ["warm", "3", "6.00", "5.00"]
-    assert out[4].startswith("load average cold: before ") and out[5].startswith("load average warm: before ")
+    assert out[2].split()[:4] == ["first", "3", "3.00", "2.00"]  # runs 2-4: median 3 s, min 2 s
+    assert out[3].split()[:4] == ["again", "3", "6.00", "5.00"]
+    assert out[4].startswith("load average first: before ") and out[5].startswith("load average again: before ")
     saved = json.loads((tmp_path / "quick_measure.json").read_text())
-    assert [r["wall_s"] for r in saved["cases"]["warm"]] == [5.0, 6.0, 7.0]
+    assert [r["wall_s"] for r in saved["cases"]["again"]] == [5.0, 6.0, 7.0]
 
 
 def test_window_times_add_up_the_stored_rows(script):
