@@ -10,6 +10,8 @@ function el(tag, cls, text) {
   if (text !== undefined && text !== null) e.textContent = String(text);
   return e;
 }
+// a node's text, written only when it changes: an unchanged line then costs the next frame no layout
+function setText(node, text) { if (node.textContent !== text) node.textContent = text; }
 // one removal of all children: a removeChild per child cost ~10 ms a table page on a slow CPU
 function clear(node) { node.textContent = ""; }
 function fmt(v, digits) {

@@ -30,7 +30,7 @@ function changed(what, fn) {
 function searchCount() {
   var q = state.q.trim();
   var n = state.view === "explorer" ? explorerView.pts.length : comparison ? comparison.rows.length : 0;
-  $("search-count").textContent = q ? n + " model" + (n === 1 ? "" : "s") + " match" + (n === 1 ? "es" : "") : "";
+  setText($("search-count"), q ? n + " model" + (n === 1 ? "" : "s") + " match" + (n === 1 ? "es" : "") : "");
 }
 
 /* A table below the charts, while scrolled out of view, is brought up to date right after the frame that

@@ -11,14 +11,21 @@ function drawBands(p, xs, ys) {
   explorerView.elig.forEach(function (q) { if (q.score < lo) lo = q.score; if (q.score > hi) hi = q.score; });
   if (!(hi > lo)) return;
   var levels = 8, width = (hi - lo) / levels;
+  // the score written out here rather than called through explorerView.f: one call site shared by two
+  // formulas would lose the compiler's fast path each time the score is switched
+  var apj = state.score === "apj", a0 = explorerView.amin === null ? 0 : explorerView.amin, W = state.w, N = explorerView.N;
+  // the same bands are drawn again from the image while neither the score nor the plotted range changes
+  var key = [apj, a0, W, N, lo, hi, xs.lo, xs.hi, xs.log, ys.lo, ys.hi, p.pw, p.ph, p.m.l, p.m.t].join("|");
+  if (bandCanvas.key !== key) { paintBands(bw, bh, step, lo, width, levels, p, xs, ys, apj, a0, W, N); bandCanvas.key = key; }
+  p.ctx.imageSmoothingEnabled = false;
+  p.ctx.drawImage(bandCanvas, 0, 0, bw, bh, p.m.l, p.m.t, bw * step, bh * step);
+}
+function paintBands(bw, bh, step, lo, width, levels, p, xs, ys, apj, a0, W, N) {
   bandCanvas.width = bw; bandCanvas.height = bh;
   var bctx = bandCanvas.getContext("2d");
   var img = bctx.createImageData(bw, bh), d = img.data;
   var ex = new Float64Array(bw);
   for (var x = 0; x < bw; x++) ex[x] = xs.inv(p.m.l + (x + 0.5) * step) / 1e3;
-  // the score written out here rather than called through explorerView.f: one call site shared by two
-  // formulas would lose the compiler's fast path each time the score is switched
-  var apj = state.score === "apj", a0 = explorerView.amin === null ? 0 : explorerView.amin, W = state.w, N = explorerView.N;
   for (var y = 0; y < bh; y++) {
     var a = ys.inv(p.m.t + (y + 0.5) * step);
     for (var x2 = 0; x2 < bw; x2++) {
@@ -32,8 +39,6 @@ function drawBands(p, xs, ys) {
     }
   }
   bctx.putImageData(img, 0, 0);
-  p.ctx.imageSmoothingEnabled = false;
-  p.ctx.drawImage(bandCanvas, 0, 0, bw, bh, p.m.l, p.m.t, bw * step, bh * step);
 }
 
 function typeColor(i) { return TYPE_COLORS[dataset.type[i] % TYPE_COLORS.length]; }
@@ -246,7 +251,6 @@ function typeLegend(lg) {
 }
 function drawLegend() {
   var lg = $("legend");
-  typeLegend(lg);
   var s = explorerView.setup;
   var txt = (s ? s.id : "no setup") + ": " + explorerView.elig.length + " ranked of " + explorerView.pts.length + " shown";
   if (explorerView.missingAcc && state.ts.length) txt += ", " + explorerView.missingAcc + " without accuracy on " + state.ts.join(" + ");
@@ -257,5 +261,10 @@ function drawLegend() {
   var flagged = explorerView.pts.filter(function (q) { return s && s.flag[q.i]; }).length;
   if (flagged) txt += "; orange squares: " + flagged + " reading(s) failing a consistency check (hover for why)";
   txt += ". Line: Pareto frontier; shading: score (darker = better); rings: top " + state.top + ".";
+  // rebuilt only when its words change: unchanged boxes cost the next frame no layout
+  var key = dataset.types.join("|") + "|" + txt;
+  if (lg.dataset.key === key) return;
+  lg.dataset.key = key;
+  typeLegend(lg);
   lg.appendChild(el("span", null, txt));
 }
