@@ -124,27 +124,36 @@ function stamp(d, w, h, cx, cy, dk, rgb, alpha) {
   }
 }
 function drawPoints(p, hx, hy) {
-  var pts = explorerView.pts, dpr = window.devicePixelRatio || 1;
-  var w = Math.round(p.w * dpr), h = Math.round(p.h * dpr);
+  var pts = explorerView.pts;
   // the dots move only with what is shown, the thresholds, the axes and the zoom: a change of weight, score
   // (with a set minimum accuracy), top N, carbon or currency reuses them
   var key = [state.setup, state.ts, state.types, state.fams, state.q, explorerView.amin, state.emax, state.axis,
-    state.zoom, w, h, dataset.version, pts.length].join("|");
-  if (key === dotLayer.key) { p.ctx.drawImage(dotLayer, 0, 0, p.w, p.h); return; }
-  dotLayer.key = key;
-  var lctx = dotLayer.getContext("2d");
-  if (dotLayer.width !== w || dotLayer.height !== h || !dotLayer.img) {
-    dotLayer.width = w; dotLayer.height = h; dotLayer.img = lctx.createImageData(w, h);
+    state.zoom, dataset.version, pts.length].join("|");
+  dotImage(dotLayer, p, key, function (d, w, h, dpr) {
+    var faded = disc(2.2 * dpr), dot = disc(3 * dpr), grey = [120, 128, 136];
+    for (var k = 0; k < pts.length; k++) if (!pts[k].ok) stamp(d, w, h, hx[k] * dpr, hy[k] * dpr, faded, grey, 0.35);
+    for (var j = 0; j < pts.length; j++) {
+      if (pts[j].ok) stamp(d, w, h, hx[j] * dpr, hy[j] * dpr, dot, TYPE_RGB[dataset.type[pts[j].i] % TYPE_RGB.length], 0.75);
+    }
+  });
+}
+// Draws the plot's dots from layer, stamping them again (fill(data, w, h, dpr)) only when key has changed.
+function dotImage(layer, p, key, fill) {
+  var dpr = window.devicePixelRatio || 1;
+  var w = Math.round(p.w * dpr), h = Math.round(p.h * dpr);
+  key += "|" + w + "|" + h;
+  if (key !== layer.key) {
+    layer.key = key;
+    var lctx = layer.getContext("2d");
+    if (layer.width !== w || layer.height !== h || !layer.img) {
+      layer.width = w; layer.height = h; layer.img = lctx.createImageData(w, h);
+    }
+    var d = layer.img.data;
+    d.fill(0);
+    fill(d, w, h, dpr);
+    lctx.putImageData(layer.img, 0, 0);
   }
-  var img = dotLayer.img, d = img.data;
-  d.fill(0);
-  var faded = disc(2.2 * dpr), dot = disc(3 * dpr), grey = [120, 128, 136];
-  for (var k = 0; k < pts.length; k++) if (!pts[k].ok) stamp(d, w, h, hx[k] * dpr, hy[k] * dpr, faded, grey, 0.35);
-  for (var j = 0; j < pts.length; j++) {
-    if (pts[j].ok) stamp(d, w, h, hx[j] * dpr, hy[j] * dpr, dot, TYPE_RGB[dataset.type[pts[j].i] % TYPE_RGB.length], 0.75);
-  }
-  lctx.putImageData(img, 0, 0);
-  p.ctx.drawImage(dotLayer, 0, 0, p.w, p.h);
+  p.ctx.drawImage(layer, 0, 0, p.w, p.h);
 }
 function drawScatter() {
   var p = scatter;
