@@ -80,11 +80,9 @@ def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(t
     calls, resets, marked = [], [], []
     monkeypatch.setattr(torch, "compile", lambda model, **kw: calls.append(kw["dynamic"]) or model)
     monkeypatch.setattr(torch._dynamo, "reset", lambda: resets.append(1))
-    monkeypatch.setattr(torch._dynamo.decorators, "mark_unbacked", lambda t, dim: marked.append((tuple(t.shape), dim)))
-    monkeypatch.setattr(torch._dynamo, "maybe_mark_dynamic", lambda t, dim: marked.append(("backed", t.shape[0])))
+    monkeypatch.setattr(torch._dynamo, "maybe_mark_dynamic", lambda t, dim: marked.append((tuple(t.shape), dim)))
     rt = on_cpu(CompileFP16Runtime)()
     assert rt.scout_build == "dynamic-batch" and rt.describe()["scout_build"] == "dynamic-batch"
-    assert rt.describe()["scout_shapes"] == "unbacked"
     rt.load(tiny_spec)
     for bs in (1, 2, 4, 8):  # the worker releases after every batch; the scouting compilation must survive it
         fn = rt.prepare_scout(bs)
@@ -93,8 +91,7 @@ def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(t
         rt.release()
     assert calls == [None]  # one compilation, dynamo's automatic dynamic shapes
     assert len(resets) == 1
-    # batch 1 keeps a graph of its own; every other size shares the unbacked one
-    assert marked == [("backed", 1), ((2, 3, 16, 16), 0), ((4, 3, 16, 16), 0), ((8, 3, 16, 16), 0)]
+    assert [dim for _, dim in marked] == [0, 0, 0, 0] and [s[0] for s, _ in marked] == [1, 2, 4, 8]
     fn = rt.prepare(4)  # a final candidate: a fresh, static compilation
     assert calls == [None, False] and len(resets) == 2
     del fn
@@ -104,42 +101,6 @@ def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(t
     assert calls == [None, False, None]
     rt.close()
     assert rt._scout_fn is None
-
-
-@pytest.mark.slow
-def test_scouting_falls_back_to_a_backed_dynamic_batch_when_unbacked_fails(tiny_spec, monkeypatch):
-    unbacked, dynamic = [], []
-
-    def refuse(t, dim):
-        unbacked.append(t.shape[0])
-        raise RuntimeError("Could not guard on data-dependent expression u0 < 2\nmore detail")
-
-    monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
-    monkeypatch.setattr(torch._dynamo.decorators, "mark_unbacked", refuse)
-    monkeypatch.setattr(torch._dynamo, "maybe_mark_dynamic", lambda t, dim: dynamic.append(t.shape[0]))
-    rt = on_cpu(CompileFP16Runtime)()
-    rt.load(tiny_spec)
-    for bs in (1, 2, 4):
-        assert rt.prepare_scout(bs)(rt.make_inputs(bs)[0]).shape == (bs, 10)
-        rt.release()
-    assert unbacked == [2] and dynamic == [1, 2, 4]  # tried once, then never again
-    d = rt.describe()
-    assert d["scout_shapes"] == "dynamic"
-    assert d["scout_fallback"] == "RuntimeError: Could not guard on data-dependent expression u0 < 2"
-
-
-@pytest.mark.slow
-def test_scouting_fallback_does_not_swallow_out_of_memory(tiny_spec, monkeypatch):
-    def oom(t, dim):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-
-    monkeypatch.setattr(torch, "compile", lambda model, **kw: model)
-    monkeypatch.setattr(torch._dynamo.decorators, "mark_unbacked", oom)
-    rt = on_cpu(CompileFP16Runtime)()
-    rt.load(tiny_spec)
-    with pytest.raises(torch.OutOfMemoryError):
-        rt.prepare_scout(2)
-    assert rt.scout_shapes == "unbacked"
 
 
 @pytest.mark.slow
@@ -181,12 +142,7 @@ def test_real_dynamic_scout_compile_on_cpu_matches_eager_without_recompiling(tin
         torch.testing.assert_close(fn(x), ref, rtol=1e-4, atol=1e-5)
         del fn
         rt.release()
-    # On the CPU, inductor's convolution with an unbacked batch fails its own stride checks (torch 2.14): the
-    # backed dynamic batch must then have taken over, with the reason recorded, after one graph for nothing.
-    assert (rt.scout_shapes == "unbacked") == (rt.scout_fallback is None)
-    assert rt.scout_shapes == "unbacked" or "stride" in rt.scout_fallback
-    # sizes 3 and 5 reused the dynamic graph of size 2
-    assert counters["stats"]["unique_graphs"] == (1 if rt.scout_shapes == "unbacked" else 2)
+    assert counters["stats"]["unique_graphs"] == 1  # sizes 3 and 5 reused the dynamic graph of size 2
     rt.close()
 
 

@@ -7,17 +7,9 @@ memory. Compilation time goes to ``last_prepare_s`` and is never part of a measu
 The batch-size search's short scouting windows only have to tell which way energy per image goes, and a
 static compile per scouted size (a dozen of them, up to a minute each) would cost far more GPU time than the
 windows themselves. :meth:`prepare_scout` therefore compiles once with the batch dimension dynamic and
-reuses that compilation for every scouted size; the final candidates are compiled statically by
-:meth:`prepare`. ``scout_dynamic=False`` compiles every scouted size statically instead.
-
-The scouting compilation marks the batch dimension *unbacked* (``torch._dynamo.mark_unbacked``): dynamo then
-neither specialises batch 1 nor guards on the batch size, and inductor, having no size to check, indexes with
-64 bits from the start. With a backed dynamic batch (``maybe_mark_dynamic``), batch 2 got a compilation of its
-own and inductor recompiled again at every size whose tensors outgrew 32-bit indexing (4096, 8192 and 16384
-for resnet50), each recompilation costing as much as the first. Batch 1 keeps a specialised graph of its own
-(some layouts differ at batch 1, so a graph traced for any batch fails its stride checks there). A model that
-cannot be traced with an unbacked batch falls back to the backed dynamic batch, and ``scout_shapes`` in
-:meth:`describe` says which was used.
+reuses that compilation for every scouted size (batch 1 gets its own, as dynamo specialises sizes 0 and 1);
+the final candidates are compiled statically by :meth:`prepare`. ``scout_dynamic=False`` compiles every
+scouted size statically instead.
 """
 
 from __future__ import annotations
@@ -72,8 +64,6 @@ class CompiledRuntime(TorchRuntime):
     def __init__(self, device: str | None = None, **options: Any):
         super().__init__(device, **options)
         self._scout_fn: Any = None  # the dynamic-batch compilation shared by scouting windows
-        self.scout_shapes = "unbacked"  # how that compilation sees the batch size; "dynamic" after a fallback
-        self.scout_fallback: str | None = None  # why the unbacked batch was given up, if it was
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -113,32 +103,17 @@ class CompiledRuntime(TorchRuntime):
         torch = import_torch()
         if self._scout_fn is None:
             torch._dynamo.reset()
-            # dynamic=None: dynamo's automatic dynamic shapes; the batch dimension is marked below.
+            # dynamic=None: dynamo's automatic dynamic shapes; the batch dimension is marked dynamic below.
             self._scout_fn = self._compile(dynamic=None)
-        if self.scout_shapes == "unbacked" and batch_size > 1:
-            torch._dynamo.decorators.mark_unbacked(example, 0)
-        else:  # "maybe": a model that specialises on its batch size recompiles per size instead of failing
-            # (batch 1 always gets its own graph: traced as unbacked, layouts that differ at 1 fail their checks)
-            torch._dynamo.maybe_mark_dynamic(example, 0)
+        # "maybe": a model that specialises on its batch size recompiles per size instead of failing.
+        torch._dynamo.maybe_mark_dynamic(example, 0)
         return self._scout_fn
 
     def prepare_scout(self, batch_size: int) -> Callable[[Any], Any]:
         """One dynamic-batch compilation reused across scouting batch sizes (see the module docstring)."""
         if not self.options["scout_dynamic"]:
             return self.prepare(batch_size)
-        if self.scout_shapes != "unbacked":
-            return self._prepare_with(batch_size, self._build_scout)
-        try:
-            return self._prepare_with(batch_size, self._build_scout)
-        except Exception as e:
-            if self.is_oom(e):
-                raise
-            # Tracing or running with an unbacked batch failed: scout with a backed dynamic batch instead.
-            self.scout_shapes = "dynamic"
-            self.scout_fallback = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
-            self._scout_fn = None
-            self.release()
-            return self.prepare_scout(batch_size)
+        return self._prepare_with(batch_size, self._build_scout)
 
     @property
     def scout_build(self) -> str | None:  # type: ignore[override]
@@ -150,10 +125,6 @@ class CompiledRuntime(TorchRuntime):
         d = super().describe()
         mode = self.options["compile_mode"]
         d.update(compiler="inductor", dynamic=False, scout_build=self.scout_build)
-        if self.scout_build:
-            d["scout_shapes"] = self.scout_shapes
-            if self.scout_fallback:
-                d["scout_fallback"] = self.scout_fallback
         if mode in _GRAPH_MODES:
             d["cuda_graphs"] = "inductor"
         return d
