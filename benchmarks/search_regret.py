@@ -191,6 +191,8 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
         _append(state / "sweeps.csv", SWEEP_FIELDS, row)
         return row
     _keep_store(db)
+    for w in window_rows(db):
+        _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)
     scouted, finals, cis = _windows(db, s["optimal_batch"])
     row.update(
         status=s["status"],
@@ -205,6 +207,36 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
     )
     _append(state / "sweeps.csv", SWEEP_FIELDS, row)
     return row
+
+
+WINDOW_FIELDS = (
+    "run_id", "model", "runtime", "batch", "status", "phase", "prepare_s", "warmup_s", "window_s", "energy_per_image_j",
+    "latency_mean_s", "peak_memory_b",
+)  # fmt: skip
+
+
+def window_rows(db: Path) -> list[dict[str, Any]]:
+    """One row per window of the sweeps in ``db``: where their GPU-seconds went."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    q = (
+        "select run_id, model, runtime, batch_size, status, trace_summary, duration_s, energy_per_image_j,"
+        " latency_mean_s, peak_memory_b from measurements order by id"
+    )
+    out = []
+    for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak in con.execute(q).fetchall():
+        t = json.loads(ts or "{}")
+        out.append(
+            {
+                "run_id": run_id, "model": model, "runtime": runtime, "batch": batch, "status": status,
+                "phase": t.get("phase", "full"),
+                "prepare_s": t.get("prepare_s"), "warmup_s": t.get("warmup_s"), "window_s": dur,
+                "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak,
+            }
+        )  # fmt: skip
+    con.close()
+    return out
 
 
 def _keep_store(db: Path) -> None:
@@ -326,19 +358,31 @@ def _sweep_windows_s(s: dict[str, str]) -> float:
 
 def _print_windows(windows: list[dict[str, str]]) -> None:
     """Where a sweep's time went, from its windows (``sweep-windows.csv``: one row per window of the sweep)."""
-    by: dict[tuple[str, str], list[dict[str, str]]] = {}
-    for w in windows:
-        by.setdefault((w["model"], w["runtime"]), []).append(w)
-    for (model, runtime), ws in by.items():
+    by: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for w in windows:  # one sweep per run (files written before run_id was kept: one per model and runtime)
+        by.setdefault((w["model"], w["runtime"], w.get("run_id") or ""), []).append(w)
+    for (model, runtime, _), ws in by.items():
         prep = sum(float(w["prepare_s"] or 0) for w in ws)
         measured = sum(float(w["warmup_s"] or 0) + float(w["window_s"] or 0) for w in ws)
         big = ", ".join(
             f"{w['batch']} {w['phase']} {float(w['prepare_s']):.0f} s" for w in ws if float(w["prepare_s"] or 0) >= 5
         )
         print(
-            f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s ({big}),"
+            f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s{f' ({big})' if big else ''},"
             f" warm-up + windows {measured:.0f} s"
         )
+
+
+def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
+    """The largest difference between a batch's upward and downward readings: the ladder's own uncertainty."""
+    by: dict[tuple[str, str, str], dict[str, float]] = {}
+    for r in ladder:
+        if r["status"] == "ok":
+            by.setdefault((r["model"], r["runtime"], r["batch"]), {})[r["pass"]] = float(r["energy_per_image_j"])
+    spreads = [(max(v.values()) / min(v.values()) - 1, k) for k, v in by.items() if len(v) == 2]
+    if spreads:
+        d, (model, runtime, batch) = max(spreads)
+        print(f"ladder passes differ by up to {100 * d:.2f} % ({model} {runtime} batch {batch})")
 
 
 def cmd_report(a: argparse.Namespace) -> int:
@@ -365,6 +409,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
+    _print_pass_spread(_rows(state / "ladders.csv"))
     _print_windows(_rows(state / "sweep-windows.csv"))
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
@@ -372,14 +417,47 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def _scout_cis(db: Path) -> list[float]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "select ci95_rel, trace_summary from measurements where status = 'ok' and ci95_rel is not null"
+    ).fetchall()
+    con.close()
+    return [float(c) for c, ts in rows if json.loads(ts or "{}").get("phase") == "scout"]
+
+
+def cmd_noise(stores: list[Path]) -> int:
+    """The scouting windows' 95 % intervals in these stores, and the standard deviation that their median implies."""
+    cis = sorted(c for db in stores for c in _scout_cis(db))
+    if not cis:
+        print("no scouting windows with a confidence interval in these stores")
+        return 1
+
+    def q(p: float) -> float:
+        return cis[round(p * (len(cis) - 1))]
+
+    print(f"scouting windows: {len(cis)} in {len(stores)} stores")
+    print(f"95 % interval (relative): median {100 * q(0.5):.2f} %, p75 {100 * q(0.75):.2f} %, p90 {100 * q(0.9):.2f} %")
+    print(
+        f"standard deviation from the median interval: {100 * q(0.5) / 1.96:.2f} %  (--scout-noise {q(0.5) / 1.96:.4f})"
+    )
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ replay
 
 
-def cmd_replay(path: str, trials: int, scout_rel: float, full_rel: float, search: str | None = None) -> int:
+def cmd_replay(
+    path: str, trials: int, scout_rel: float, full_rel: float, search: str | None = None, **scan: Any
+) -> int:
+    """Replay a search on measured ladders; ``scan`` overrides scan options (``scan_max_iter_s``, ...)."""
     from joulebench.sweep.replay import Noise, read_curves, replay_table
     from joulebench.sweep.tasks import SweepOptions
 
-    opts = SweepOptions(search=search) if search else SweepOptions()
+    scan = {k: v for k, v in scan.items() if v is not None}
+    opts = SweepOptions(search=search, **scan) if search else SweepOptions(**scan)
     rows = replay_table(read_curves(path), opts, noise=Noise(scout_rel, full_rel), trials=trials)
     print(f"{'model':44} {'runtime':13} {'batch':>6} {'mJ':>8} {'min b':>6} {'min mJ':>8} {'regret':>7}")
     for r in rows:
@@ -403,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scout-noise", type=float, default=0.02, help="replay: relative SD of a scouting window")
     p.add_argument("--full-noise", type=float, default=0.005, help="replay: relative SD of a full window")
     p.add_argument("--search", default=None, help="replay: another registered search (plateau, paper)")
+    p.add_argument("--max-iter", type=float, default=None, help="replay: the scan's iteration limit (s)")
+    p.add_argument("--finalists", type=int, default=None, help="replay: the scan's finalists")
     sub = p.add_subparsers(dest="cmd")
     r = sub.add_parser("run", help="measure sweeps and ladders on the GPU")
     r.add_argument("models", nargs="*", default=list(PANEL))
@@ -413,11 +493,26 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--ladder-start", type=int, default=32)
     r.add_argument("--ladder-start-compile", type=int, default=32)
     r.add_argument("--sweep-only", action="store_true", help="no ladders: the sweeps' batches and GPU-seconds")
+    nz = sub.add_parser("noise", help="the scouting windows' noise in sweep stores (for --scout-noise)")
+    nz.add_argument("stores", nargs="+", help="joulebench stores (SQLite) of sweeps")
+    wn = sub.add_parser("windows", help="write each window of the sweeps in stores to sweep-windows.csv")
+    wn.add_argument("stores", nargs="+")
+    wn.add_argument("--out", required=True)
     rep = sub.add_parser("report", help="print the regret and cost table")
     rep.add_argument("--state", default=".bench/search")
     a = p.parse_args(argv)
     if a.replay:
-        return cmd_replay(a.replay, a.trials, a.scout_noise, a.full_noise, a.search)
+        return cmd_replay(
+            a.replay, a.trials, a.scout_noise, a.full_noise, a.search,
+            scan_max_iter_s=a.max_iter, scan_finalists=a.finalists,
+        )  # fmt: skip
+    if a.cmd == "noise":
+        return cmd_noise([Path(x) for x in a.stores])
+    if a.cmd == "windows":
+        for db in a.stores:
+            for row in window_rows(Path(db)):
+                _append(Path(a.out), WINDOW_FIELDS, row)
+        return 0
     if a.cmd == "run":
         a.runtime = a.runtime or list(RUNTIMES)
         return cmd_run(a)

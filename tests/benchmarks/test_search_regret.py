@@ -45,3 +45,65 @@ def test_the_paper_protocols_cost_counts_every_doubling_and_the_bisection():
     ]
     # batches 1..64 (7 doublings) cost 1 + 3 + 10 s each; 6 bisection steps, half fitting (14 s), half failing (1 s)
     assert mod.paper_cost_s(ladder, overhead_s=5.0) == 5.0 + 7 * 14.0 + 3 * 14.0 + 3 * 1.0
+
+
+H100 = ROOT / "data" / "h100" / "search-ladders"
+
+
+def _store_with_scouts(path: Path, cis: list[float]) -> Path:
+    """A store whose run has one scouting window per interval in ``cis`` and one full window."""
+    from factories import full, run
+    from joulebench.store import BatchMeasurement, Store
+
+    store = Store(path)
+    store.add_run(run(run_id="r1"))
+    rows = [(2**i, "scout", ci) for i, ci in enumerate(cis)] + [(4, "full", 0.001)]
+    for batch, phase, ci in rows:
+        m = full(
+            BatchMeasurement, run_id="r1", model="m.tag", img_size=224, runtime="torch-fp32", batch_size=batch,
+            status="ok", ci95_rel=ci, trace_summary={"phase": phase, "prepare_s": 0.5, "warmup_s": 0.2},
+        )  # fmt: skip
+        store.add_measurement(m)
+    store.close()
+    return path
+
+
+def test_noise_reads_the_scouting_windows_intervals_only(tmp_path, capsys):
+    db = _store_with_scouts(tmp_path / "s.db", [0.01, 0.02, 0.04])
+    assert _script().main(["noise", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "scouting windows: 3 in 1 stores" in out  # the full window is left out
+    assert "median 2.00 %" in out and "--scout-noise 0.0102" in out
+
+
+def test_windows_writes_one_row_per_window_with_its_phase_and_times(tmp_path):
+    db = _store_with_scouts(tmp_path / "s.db", [0.01, 0.02])
+    out = tmp_path / "w.csv"
+    assert _script().main(["windows", str(db), "--out", str(out)]) == 0
+    import csv
+
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["batch"], r["phase"]) for r in rows] == [("1", "scout"), ("2", "scout"), ("4", "full")]
+    assert {r["run_id"] for r in rows} == {"r1"} and rows[0]["prepare_s"] == "0.5"
+
+
+def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
+    assert _script().main(["report", "--state", str(H100)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    conv = next(line for line in lines if line.startswith("convnext_tiny.fb_in1k"))
+    assert conv.split()[2:6] == ["256", "202.70", "4096", "203.17"] and "2.43%" in conv
+    assert "repeats resnet50.a1_in1k torch-fp32: 3 runs, spread 2.25 %" in lines
+    assert "max regret 2.4 %" in lines
+
+
+def test_replay_takes_the_scans_iteration_limit_and_finalists(capsys):
+    args = ["--replay", str(H100 / "ladders.csv"), "--trials", "20"]
+    assert _script().main(args) == 0
+    default = capsys.readouterr().out
+    assert _script().main([*args, "--max-iter", "1.5", "--finalists", "4"]) == 0
+    longer = capsys.readouterr().out
+
+    def conv(out):
+        return next(line for line in out.splitlines() if line.startswith("convnext_tiny")).split()[2]
+
+    assert conv(default) == "256" and conv(longer) == "4096"  # the minimum lies past the default 0.5 s limit
