@@ -9,7 +9,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 from joulebench.data import gpu_short_name, load_dataset  # noqa: E402
-from joulebench.data.dataset import VIEW_ENERGY_COLUMNS, summaries_to_energy  # noqa: E402
+from joulebench.data.dataset import BOARD_NAMES, VIEW_ENERGY_COLUMNS, summaries_to_energy  # noqa: E402
 from joulebench.errors import ConfigError  # noqa: E402
 
 
@@ -62,11 +62,20 @@ def _store_with(path: Path, *summaries):
         ("NVIDIA H100 PCIe", "H100"),
         ("NVIDIA GeForce RTX 4090", "RTX4090"),
         ("Tesla V100-SXM2-16GB", "V100"),
+        ("NVIDIA H100 80GB HBM3", "H100-SXM"),
+        ("NVIDIA A100-SXM4-80GB", "A100-SXM"),
+        ("nvidia h100 nvl", "H100-NVL"),
         (None, "unknown"),
     ],
 )
 def test_gpu_short_name(name, short):
     assert gpu_short_name(name) == short
+
+
+def test_every_listed_board_is_reachable_and_apart_from_the_papers_gpus(reference):
+    for board, short in BOARD_NAMES.items():
+        assert gpu_short_name(f"NVIDIA {board}") == short  # the key is in the form the lookup builds
+    assert not set(BOARD_NAMES.values()) & set(reference.energy["gpu"])
 
 
 def test_reference_view_has_the_contract_columns(reference):
@@ -208,3 +217,12 @@ def test_project_data_is_searched_recursively_and_skips_other_csvs(tmp_path):
     ds = load_dataset(data=[tmp_path / "data"], include_cache=False)
     own = ds.energy[ds.energy["source"] == "joulebench"]
     assert list(own["setup"]) == ["H200:torch-fp32"]
+
+
+def test_the_explorers_upload_names_boards_as_the_package_does():
+    import re
+
+    js = (Path(__file__).resolve().parents[2] / "src/joulebench/app/static/js/upload-csv.js").read_text()
+    table = re.search(r"var BOARD_NAMES = \{(.*?)\};", js, flags=re.S)
+    assert table, "upload-csv.js has no BOARD_NAMES table"
+    assert dict(re.findall(r'"([^"]+)":\s*"([^"]+)"', table.group(1))) == BOARD_NAMES

@@ -18,13 +18,14 @@ from joulebench.store.export import export_table
 
 ROOT = Path(__file__).resolve().parents[2]
 H200 = ROOT / "data/h200/dataset"
+H100 = ROOT / "data/h100/dataset"
 
 
 BUNDLES = sorted(p.parent for p in (ROOT / "data").glob("*/dataset/manifest.json"))
 
 
 def test_every_dataset_bundle_ships_and_every_shipped_dataset_has_its_bundle():
-    assert H200 in BUNDLES
+    assert H200 in BUNDLES and H100 in BUNDLES
     assert {f"{b.parent.name}_summaries.csv.gz" for b in BUNDLES} == {p.name for p in DATASETS.glob("*.csv.gz")}
 
 
@@ -56,6 +57,29 @@ def _configs(setup):
     return set(zip(e.model, e.img_size.astype(int), strict=True))
 
 
+def test_the_h100_sxm_setups_are_the_bundles_latest_results_apart_from_the_papers_h100(monkeypatch):
+    monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
+    tables = read_tables(H100).rows
+    runs, summaries = tables["runs"], tables["summaries"]
+    assert {(r["gpu_name"], r["power_limit_w"]) for r in runs} == {("NVIDIA H100 80GB HBM3", 700.0)}
+    assert len({r["config_hash"] for r in runs}) == 1  # one protocol throughout
+    e = load_dataset(include_cache=False).energy
+    for runtime in ("torch-fp32", "compile-fp16"):
+        mine = [s for s in summaries if s["runtime"] == runtime and s["status"] == "ok"]
+        assert mine and _configs(f"H100-SXM:{runtime}") == {(s["model"], int(s["img_size"])) for s in mine}
+        # a configuration measured more than once shows its latest result; the bundle keeps every run
+        latest = {}
+        for s in sorted(mine, key=lambda s: s["finished_at"]):
+            latest[s["model"]] = s["energy_per_image_j"]
+        shown = e[(e.setup == f"H100-SXM:{runtime}") & (e.status == "ok")]
+        assert dict(zip(shown.model, shown.energy_per_image_j, strict=True)) == pytest.approx(latest)
+    repeats = [s for s in summaries if (s["model"], s["runtime"]) == ("resnet50.a1_in1k", "torch-fp32")]
+    assert len(repeats) == 3 and len({s["gpu_uuid"] for s in repeats}) == 2
+    # the paper's H100 PCIe setups hold the paper's rows only, and the own H100 rows none of the paper's
+    assert set(e[e.setup.str.startswith("H100:")].source) == {"hidden-joules-2025"}
+    assert set(e[e.setup.str.startswith("H100-SXM:")].source) == {"joulebench"}
+
+
 def test_a_checkout_reads_the_other_folders_of_data_only_when_named(monkeypatch):
     monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
     assert ("efficientvit_b2.r224_in1k", 224) not in _configs("H200:torch-fp32")
@@ -64,7 +88,7 @@ def test_a_checkout_reads_the_other_folders_of_data_only_when_named(monkeypatch)
 
 
 @pytest.mark.slow
-def test_a_wheel_install_compares_the_h200_setups(tmp_path):
+def test_a_wheel_install_compares_the_h200_and_h100_sxm_setups(tmp_path):
     # build from a copy of what the wheel is made of, so the checkout gets no build/ or egg-info
     src = tmp_path / "src-tree"
     shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
@@ -97,9 +121,13 @@ def test_a_wheel_install_compares_the_h200_setups(tmp_path):
         check=True, capture_output=True, text=True, cwd=tmp_path, env=env,
     ).stdout.strip()  # fmt: skip
     assert where.startswith(site), where  # the wheel's joulebench, not the checkout's src/
-    run = subprocess.run(
-        [str(python), "-m", "joulebench", "compare", "-b", "H200:torch-fp32", "-o", "H200:compile-fp16"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=240,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    assert "over 156 models" in " ".join(run.stdout.split())
+    for base, other, printed in (
+        ("H200:torch-fp32", "H200:compile-fp16", "over 156 models"),
+        ("H100:torch-fp32", "H100-SXM:torch-fp32", "H100-SXM:torch-fp32 vs H100:torch-fp32 over 5 models"),
+    ):
+        run = subprocess.run(
+            [str(python), "-m", "joulebench", "compare", "-b", base, "-o", other],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=240,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert printed in " ".join(run.stdout.split())

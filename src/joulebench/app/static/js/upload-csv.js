@@ -30,14 +30,20 @@ var UPLOAD_ALIASES = {
   tp: ["throughput_ips"], lat: ["latency_mean_s", "latency_s"], bs: ["optimal_batch", "batch_size"],
   meter: ["meter"], accuracy: ["accuracy", "top1"], status: ["status"]
 };
-/* Same rule as joulebench.data.gpu_short_name, so uploaded setups line up with the store's:
- * 'NVIDIA H200' -> H200, 'NVIDIA A100-PCIE-40GB' -> A100, 'NVIDIA GeForce RTX 4090' -> RTX4090. */
+/* Same rule and board table as joulebench.data.gpu_short_name and BOARD_NAMES, so uploaded setups line up with
+ * the store's: 'NVIDIA H200' -> H200, 'NVIDIA A100-PCIE-40GB' -> A100, 'NVIDIA GeForce RTX 4090' -> RTX4090,
+ * 'NVIDIA H100 80GB HBM3' -> H100-SXM. */
+var BOARD_NAMES = {
+  "H100 80GB HBM3": "H100-SXM", "H100 NVL": "H100-NVL", "A100 SXM4 40GB": "A100-SXM", "A100 SXM4 80GB": "A100-SXM"
+};
 function shortGpu(name) {
   var s = String(name || "").trim(), t;
   var vendor = /^(nvidia|tesla|geforce|quadro|amd|radeon|instinct)\s+/i;
   while ((t = s.replace(vendor, "")) !== s) s = t;
   var toks = s.split(/[\s\-_]+/).filter(function (x) { return x; });
   if (!toks.length) return "unknown";
+  var board = toks.join(" ").toUpperCase();
+  if (Object.prototype.hasOwnProperty.call(BOARD_NAMES, board)) return BOARD_NAMES[board];
   var first = toks[0].toUpperCase();
   if ((first === "RTX" || first === "GTX") && toks.length > 1) return first + toks[1].toUpperCase();
   return first.slice(0, 24);
