@@ -32,7 +32,10 @@ function setupLabel(s) {
   if (s.source === "joulebench" && !s.uploaded) tags.push("own");
   return s.id + " \u2013 " + s.count + " models" + (tags.length ? " (" + tags.join(", ") + ")" : "");
 }
-function buildControls() {
+/* The families list (one entry per family, ~120) is the dearest control to lay out: at start-up it is filled right
+ * after the first frame (buildControls(true)); until then the state keeps the families it has. */
+var familiesFilled = false;
+function buildControls(deferFamilies) {
   var setupOpts = dataset.setups.map(function (s) { return { value: s.id, label: setupLabel(s) }; });
   fillSelect($("setup"), setupOpts, state.setup);
   fillSelect($("overlay"), [{ value: "", label: "(none)" }].concat(setupOpts), state.overlay);
@@ -47,9 +50,22 @@ function buildControls() {
     lab.appendChild(sw);
   });
 
+  if (deferFamilies) { afterFirstFrame(fillFamilies); refreshPending(); } else fillFamilies();
+}
+function fillFamilies() {
   var counts = {};
   for (var i = 0; i < dataset.n; i++) counts[dataset.family[i]] = (counts[dataset.family[i]] || 0) + 1;
   fillSelect($("families"), dataset.families.map(function (f, k) { return { value: f, label: f + " (" + (counts[k] || 0) + ")" }; }), null);
+  familiesFilled = true;
+  syncFamilies();
+  refreshPending();
+}
+function syncFamilies() {
+  if (!familiesFilled) return;
+  Array.prototype.forEach.call($("families").options, function (o) {
+    var on = state.fams.indexOf(o.value) >= 0;
+    if (o.selected !== on) o.selected = on;
+  });
 }
 function syncControls() {
   $("setup").value = state.setup;
@@ -64,7 +80,7 @@ function syncControls() {
   $("axis").value = state.axis;
   $("topn").value = String(state.top);
   document.querySelectorAll("input[data-group=types]").forEach(function (c) { c.checked = state.types.indexOf(c.value) >= 0; });
-  Array.prototype.forEach.call($("families").options, function (o) { o.selected = state.fams.indexOf(o.value) >= 0; });
+  syncFamilies();
   $("search").value = state.q;
   $("intensity").value = String(state.ci);
   $("price").value = String(state.price);
@@ -101,7 +117,7 @@ function readControls() {
   var types = [];
   document.querySelectorAll("input[data-group=types]").forEach(function (c) { if (c.checked) types.push(c.value); });
   state.types = types;
-  state.fams = Array.prototype.filter.call($("families").options, function (o) { return o.selected; }).map(function (o) { return o.value; });
+  if (familiesFilled) state.fams = Array.prototype.filter.call($("families").options, function (o) { return o.selected; }).map(function (o) { return o.value; });
   state.q = $("search").value.slice(0, 200);
   var ci = numOrNull($("intensity").value); state.ci = ci === null || ci < 0 ? 0 : ci;
   var pr = numOrNull($("price").value); state.price = pr === null || pr < 0 ? 0 : pr;

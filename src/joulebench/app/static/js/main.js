@@ -9,7 +9,7 @@ function init() {
   jb.timings.start = performance.now(); // app.js parsed: what comes before is the page and data.js
   timed("prepare", function () { prepare(raw); });
   state = decodeState(location.hash);
-  timed("controls", function () { buildControls(); syncControls(); });
+  timed("controls", function () { buildControls(true); syncControls(); });
   scatter = new Plot($("scatter"));
   cmpPlot = new Plot($("cmp-canvas"));
   attachHover($("scatter"), "explorer");

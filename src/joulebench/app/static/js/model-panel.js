@@ -5,7 +5,7 @@
 function openPanel(i) {
   state.model = dataset.name[i] + "@" + dataset.img[i];
   changed("panel", function () { renderPanel(); renderScatter(); });
-  $("panel-close").focus();
+  $("panel-close").focus({ preventScroll: true }); // at the panel's top, in view: no layout forced to scroll to it
 }
 function closePanel() {
   var was = state.model;

@@ -60,12 +60,19 @@ function drawTableSoon(which) {
   if (t.due) return;
   t.due = true;
   jb.pending = true;
-  // two hops: after the frame, and after the task that records the frame's time (changed), so the table's
-  // own work is not counted in the change that it does not delay on screen
-  requestAnimationFrame(function () { setTimeout(function () { setTimeout(function () { flushTable(which); }, 0); }, 0); });
+  afterFirstFrame(function () { flushTable(which); });
 }
 function flushTable(which) {
   var t = deferredTables[which];
   if (t.due) { t.due = false; timed(which + " table", t.draw); }
-  jb.pending = deferredTables.explorer.due || deferredTables.compare.due;
+  refreshPending();
+}
+// Whether drawing is still owed (a table out of view, the families list at start-up): tests wait for none.
+function refreshPending() {
+  jb.pending = deferredTables.explorer.due || deferredTables.compare.due || !familiesFilled;
+}
+// fn runs after the next frame and after the task that records that frame's time (changed, the first render), so
+// its work is not counted in a frame it does not delay on screen.
+function afterFirstFrame(fn) {
+  requestAnimationFrame(function () { setTimeout(function () { setTimeout(fn, 0); }, 0); });
 }
