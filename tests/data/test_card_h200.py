@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from card_tables import row as _row
+from card_tables import rows as _rows
+
 ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "data/h200/README.md"
 DATA = ROOT / "data/h200/dataset"
@@ -21,15 +24,6 @@ def report() -> str:
     if not (DATA / "summaries.csv").exists():
         pytest.skip(f"{DATA} is not in this checkout")
     return report(DATA)
-
-
-def _row(text: str, first_cell: str) -> list[str]:
-    """The cells of the markdown table row whose first cell is ``first_cell``."""
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and cells[0] == first_cell:
-            return cells
-    raise AssertionError(f"no row {first_cell!r}")
 
 
 @pytest.mark.parametrize(
@@ -58,13 +52,6 @@ def test_the_cards_provenance_is_the_reports(report):
         assert _row(card, what) == _row(report, what)
     gpu, limit = _row(report, "GPU")[1], float(_row(report, "power limit (W)")[1])
     assert _row(card, "GPU")[1] == f"{gpu}, power limit {limit:.0f} W"
-
-
-def _rows(text: str, prefix: str) -> list[list[str]]:
-    """The cells of every markdown table row that starts with ``prefix``."""
-    return [
-        [c.strip() for c in line.strip().strip("|").split("|")] for line in text.splitlines() if line.startswith(prefix)
-    ]
 
 
 def test_the_cards_agreement_and_spread_are_the_reports(report):

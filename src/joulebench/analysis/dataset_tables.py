@@ -17,10 +17,10 @@ def table(head: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def same_workloads_table(energy: Any, catalogue: Any, setups: list[str], own: list[Any]) -> str:
-    """Spread between the tags of each workload the H200 measured under several tags, on every setup.
+def same_workloads_table(energy: Any, catalogue: Any, setups: list[str], own: list[Any], gpu: str = "H200") -> str:
+    """Spread between the tags of each workload the own GPU (``gpu``) measured under several tags, on every setup.
 
-    ``own`` holds the own (H200) setups' :class:`~joulebench.analysis.consistency.Repeatability` results (their
+    ``own`` holds the own setups' :class:`~joulebench.analysis.consistency.Repeatability` results (their
     ``per_group`` tables name the workloads and tags).
 
     The section's first table pools each setup's own repeated workloads (230 on the paper's setups); this one
@@ -59,13 +59,13 @@ def same_workloads_table(energy: Any, catalogue: Any, setups: list[str], own: li
         + [f"{spreads[s][(size, models)]:.3f}" if (size, models) in spreads[s] else "–" for s in shown]
         for size, models in groups
     ]
-    out = "\nThe same tags on every setup, over the workloads the H200 measured under several tags:\n\n"
+    out = f"\nThe same tags on every setup, over the workloads the {gpu} measured under several tags:\n\n"
     out += table(["setup", "workloads", "pooled SD (log)", "median spread", "max spread"], summary)
     return out + "\n\n" + table(["workload (tags)", *shown], rows)
 
 
-def boards_table(summaries: Any, catalogue: Any) -> str:
-    """The H200's spread between tags of one workload, within one board and across boards.
+def boards_table(summaries: Any, catalogue: Any, gpu: str = "H200") -> str:
+    """The own GPU's (``gpu``) spread between tags of one workload, within one board and across boards.
 
     The reference setups ran on one card each; the H200 rows come from many boards (``gpu_uuid``), so the
     same-tags spread above mixes a card's run-to-run noise with board-to-board differences. Tags of one workload
@@ -96,7 +96,7 @@ def boards_table(summaries: Any, catalogue: Any) -> str:
             rows.append(
                 [
                     f"{arch_of(g['model']).iloc[0]}@{int(g['img_size'].iloc[0])}",
-                    f"H200:{runtime}",
+                    f"{gpu}:{runtime}",
                     len(g),
                     g["gpu_uuid"].nunique(),
                     f"{best[0]:.3f} ({best[1]} tags)" if best else "–",
@@ -105,7 +105,7 @@ def boards_table(summaries: Any, catalogue: Any) -> str:
             )
         summary.append(
             [
-                f"H200:{runtime}",
+                f"{gpu}:{runtime}",
                 r["group"].nunique(),
                 len(r),
                 r["gpu_uuid"].nunique(),
@@ -114,7 +114,7 @@ def boards_table(summaries: Any, catalogue: Any) -> str:
                 f"{100 * pooled_sd_log(r['log_e'], r['group'])[0]:.1f}%",
             ]
         )
-    out = "\nThe H200's spread between tags of one workload, within one board and across boards:\n\n"
+    out = f"\nThe {gpu}'s spread between tags of one workload, within one board and across boards:\n\n"
     head = ["setup", "workloads", "tags", "boards", "tags sharing a board", "pooled SD, one board", "pooled SD, all"]
     out += table(head, summary) + "\n\n"
     head = ["workload", "setup", "tags", "boards", "largest spread on one board", "spread over all boards"]
@@ -172,24 +172,24 @@ def repeats_table(csv: dict[str, Any], data: Path) -> str:
     return out
 
 
-def stale_table(csv: dict[str, Any], data: Path) -> str:
+def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
     """The store's results whose search the current rule would continue (``joulebench results --stale``).
 
     The judgment is the sweep's own (:func:`joulebench.sweep.stale.stale_by_setup`, crash ceilings included) on
-    the folder's ``h200.db`` (opened read-only), or on the folder's rows when it is a bundle; the table adds each
-    result's last scouted points and optimal batch.
+    the folder's store named after the GPU (``h200.db``; opened read-only), or on the folder's rows when it is a
+    bundle; the table adds each result's last scouted points and optimal batch.
     """
     from joulebench.store.bundle import MANIFEST, store_of
     from joulebench.store.db import Store
     from joulebench.sweep.stale import stale_by_setup
 
-    db = data / "h200.db"
+    db = data / f"{gpu.lower()}.db"
     if db.exists():
         opened = Store.open_readonly(db)
     elif (data / MANIFEST).exists():
         opened = store_of(data)
     else:
-        return f"not checked: no h200.db in {data}, and it is not a bundle"
+        return f"not checked: no {db.name} in {data}, and it is not a bundle"
     s = csv["summaries"]
     kept = dict(
         zip(zip(s["run_id"], s["model"], s["img_size"], s["runtime"], strict=True), s["optimal_batch"], strict=True)
