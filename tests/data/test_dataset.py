@@ -9,7 +9,8 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 from joulebench.data import gpu_short_name, load_dataset  # noqa: E402
-from joulebench.data.dataset import BOARD_NAMES, VIEW_ENERGY_COLUMNS, summaries_to_energy  # noqa: E402
+from joulebench.data.dataset import VIEW_ENERGY_COLUMNS, summaries_to_energy  # noqa: E402
+from joulebench.data.gpu_names import BOARD_NAMES  # noqa: E402
 from joulebench.errors import ConfigError  # noqa: E402
 
 

@@ -30,9 +30,9 @@ var UPLOAD_ALIASES = {
   tp: ["throughput_ips"], lat: ["latency_mean_s", "latency_s"], bs: ["optimal_batch", "batch_size"],
   meter: ["meter"], accuracy: ["accuracy", "top1"], status: ["status"]
 };
-/* Same rule and board table as joulebench.data.gpu_short_name and BOARD_NAMES, so uploaded setups line up with
- * the store's: 'NVIDIA H200' -> H200, 'NVIDIA A100-PCIE-40GB' -> A100, 'NVIDIA GeForce RTX 4090' -> RTX4090,
- * 'NVIDIA H100 80GB HBM3' -> H100-SXM. */
+/* Same rule and board table as joulebench.data.gpu_names (gpu_short_name, BOARD_NAMES), so uploaded setups line
+ * up with the store's: 'NVIDIA H200' -> H200, 'NVIDIA A100-PCIE-40GB' -> A100, 'NVIDIA GeForce RTX 4090' ->
+ * RTX4090, 'NVIDIA H100 80GB HBM3' -> H100-SXM. */
 var BOARD_NAMES = {
   "H100 80GB HBM3": "H100-SXM", "H100 NVL": "H100-NVL", "A100 SXM4 40GB": "A100-SXM", "A100 SXM4 80GB": "A100-SXM"
 };
