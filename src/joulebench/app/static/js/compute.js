@@ -35,6 +35,16 @@ function energyOrder(s) {
   }
   return s.order;
 }
+/* Each setup's energies decoded and ordered while the page is idle, one setup a time, so that the first switch to a
+ * setup finds them ready. */
+function warmSetups() {
+  var todo = dataset.setups.slice();
+  if (!window.requestIdleCallback) return; // then each setup is prepared on first use
+  requestIdleCallback(function step(deadline) {
+    while (todo.length && deadline.timeRemaining() > 5) energyOrder(todo.shift());
+    if (todo.length) requestIdleCallback(step);
+  });
+}
 // The first n of list in the order of before (negative: x goes first), as a stable sort would give them.
 function topBy(list, n, before) {
   var top = [];

@@ -68,6 +68,7 @@ function init() {
   jb.timings.firstRender = performance.now();
   performance.mark("jb-first-render");
   requestAnimationFrame(function () { setTimeout(function () { jb.timings.firstFrame = performance.now(); jb.ready = true; }, 0); });
+  warmSetups();
 }
 
 function start() {

@@ -107,12 +107,32 @@ function disc(r) { // coverage of a disc of radius r on a pixel grid, 4x4 sample
   // only the pixels the disc touches, as offsets from its centre
   var dx = [], dy = [], c = [];
   for (var k = 0; k < n * n; k++) if (m[k] > 0) { dx.push(k % n - half); dy.push(Math.floor(k / n) - half); c.push(m[k]); }
-  return (discCache[key] = { dx: dx, dy: dy, c: new Float32Array(c) });
+  return (discCache[key] = { dx: dx, dy: dy, c: new Float32Array(c), half: half, off: null, offFor: -1 });
+}
+// The disc's pixels as offsets into RGBA data w pixels wide, kept for the last width asked.
+function discOffsets(dk, w) {
+  if (dk.offFor !== w) {
+    dk.off = new Int32Array(dk.c.length);
+    for (var j = 0; j < dk.c.length; j++) dk.off[j] = (dk.dy[j] * w + dk.dx[j]) * 4;
+    dk.offFor = w;
+  }
+  return dk.off;
 }
 function hexRgb(h) { return [parseInt(h.slice(1, 3), 16), parseInt(h.slice(3, 5), 16), parseInt(h.slice(5, 7), 16)]; }
 var TYPE_RGB = TYPE_COLORS.map(hexRgb);
 function stamp(d, w, h, cx, cy, dk, rgb, alpha) {
-  var x0 = Math.round(cx), y0 = Math.round(cy);
+  var x0 = Math.round(cx), y0 = Math.round(cy), half = dk.half;
+  if (x0 >= half && x0 + half < w && y0 >= half && y0 + half < h) { // wholly inside: no check per pixel
+    var off = discOffsets(dk, w), base = (y0 * w + x0) * 4, cov = dk.c, r = rgb[0], g = rgb[1], b = rgb[2];
+    for (var i = 0; i < cov.length; i++) {
+      var q = base + off[i], s = cov[i] * alpha, qa = d[q + 3];
+      if (qa === 0) { d[q] = r; d[q + 1] = g; d[q + 2] = b; d[q + 3] = s * 255; continue; }
+      var ka = qa / 255 * (1 - s), sa = s + ka;
+      d[q] = (r * s + d[q] * ka) / sa; d[q + 1] = (g * s + d[q + 1] * ka) / sa; d[q + 2] = (b * s + d[q + 2] * ka) / sa;
+      d[q + 3] = sa * 255;
+    }
+    return;
+  }
   for (var j = 0; j < dk.c.length; j++) {
     var px = x0 + dk.dx[j], py = y0 + dk.dy[j];
     if (px < 0 || px >= w || py < 0 || py >= h) continue;
