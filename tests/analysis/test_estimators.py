@@ -46,7 +46,9 @@ def test_naive_by_hand():
     # 1 GMAC = 2 GFLOP on A100 FP32 (19.5 TFLOP/s) at 250 W
     assert E.naive_energy(1e9, "A100", "fp32", 250)[()] == pytest.approx(2e9 / 19.5e12 * 250)
     assert E.peak_flops("H100 PCIe", "fp16") == 756.5e12
-    with pytest.raises(ConfigError, match="known: A100, H100, H200"):
+    # the SXM board (setup H100-SXM) has its own column, not the PCIe one its name starts like
+    assert E.peak_flops("H100-SXM", "fp16") == 989.5e12 and "SXM" in E.peak_flops_source("H100-SXM")
+    with pytest.raises(ConfigError, match="known: A100, H100, H100-SXM, H200"):
         E.peak_flops("V100", "fp32")
 
 

@@ -37,6 +37,8 @@ PEAK_FLOPS: dict[str, dict[str, float]] = {
     "A100": {"fp32": 19.5e12, "tf32": 156e12, "fp16": 312e12, "bf16": 312e12},
     # NVIDIA H100 Tensor Core GPU datasheet (H100 PCIe column): FP32 51, TF32 756*, FP16/BF16 1,513* TFLOPS.
     "H100": {"fp32": 51e12, "tf32": 378e12, "fp16": 756.5e12, "bf16": 756.5e12},
+    # NVIDIA H100 Tensor Core GPU datasheet (H100 SXM column): FP32 67, TF32 989*, FP16/BF16 1,979* TFLOPS.
+    "H100-SXM": {"fp32": 67e12, "tf32": 494.5e12, "fp16": 989.5e12, "bf16": 989.5e12},
     # NVIDIA H200 Tensor Core GPU datasheet (H200 SXM column): FP32 67, TF32 989*, FP16/BF16 1,979* TFLOPS.
     "H200": {"fp32": 67e12, "tf32": 494.5e12, "fp16": 989.5e12, "bf16": 989.5e12},
 }
@@ -46,12 +48,14 @@ PEAK_FLOPS: dict[str, dict[str, float]] = {
 NON_TENSOR_PEAK_FLOPS: dict[str, dict[str, float]] = {
     "A100": {"fp32": 19.5e12, "tf32": 19.5e12, "fp16": 78e12, "bf16": 39e12},
     "H100": {"fp32": 51e12, "tf32": 51e12, "fp16": 102e12, "bf16": 102e12},
+    "H100-SXM": {"fp32": 67e12, "tf32": 67e12, "fp16": 134e12, "bf16": 134e12},
     "H200": {"fp32": 67e12, "tf32": 67e12, "fp16": 134e12, "bf16": 134e12},
 }
 PEAK_TABLES = {"tensor-core": PEAK_FLOPS, "non-tensor": NON_TENSOR_PEAK_FLOPS}
 PEAK_FLOPS_SOURCE = {
     "A100": "NVIDIA A100 Tensor Core GPU datasheet, A100 40GB PCIe column",
     "H100": "NVIDIA H100 Tensor Core GPU datasheet, H100 PCIe column (with-sparsity figures halved)",
+    "H100-SXM": "NVIDIA H100 Tensor Core GPU datasheet, H100 SXM column (with-sparsity figures halved)",
     "H200": "NVIDIA H200 Tensor Core GPU datasheet, H200 SXM column (with-sparsity figures halved)",
 }
 
@@ -88,7 +92,8 @@ CONVENTIONS = {"datasheet": DATASHEET, "paper": PAPER}
 
 
 def _gpu_key(gpu: str) -> str:
-    key = next((g for g in PEAK_FLOPS if str(gpu).upper().startswith(g)), None)
+    """The longest :data:`PEAK_FLOPS` name that ``gpu`` starts with (``H100-SXM`` before ``H100``)."""
+    key = max((g for g in PEAK_FLOPS if str(gpu).upper().startswith(g)), key=len, default=None)
     if key is None:
         raise ConfigError(f"no peak FLOP/s known for GPU '{gpu}'; known: {', '.join(PEAK_FLOPS)}")
     return key
@@ -100,7 +105,7 @@ def peak_flops_source(gpu: str) -> str:
 
 
 def peak_flops(gpu: str, precision: str, kind: str = "tensor-core") -> float:
-    """Dense peak FLOP/s of ``gpu`` (A100, H100, H200; prefix match) at ``precision``.
+    """Dense peak FLOP/s of ``gpu`` (A100, H100, H100-SXM, H200; longest prefix match) at ``precision``.
 
     Args:
         gpu: GPU name; the first known prefix wins.
