@@ -80,6 +80,17 @@ def test_the_h100_sxm_setups_are_the_bundles_latest_results_apart_from_the_paper
     assert set(e[e.setup.str.startswith("H100-SXM:")].source) == {"joulebench"}
 
 
+def test_the_explorer_shows_the_h100_sxm_setups_beside_the_papers_h100(monkeypatch):
+    from joulebench.app.build import build_payload
+
+    monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
+    setups = {s["id"]: s for s in build_payload(load_dataset(include_cache=False))["setups"]}
+    for setup in ("H100-SXM:torch-fp32", "H100-SXM:compile-fp16"):
+        assert (setups[setup]["gpu"], setups[setup]["source"]) == ("H100-SXM", "joulebench")
+        assert len(setups[setup]["m"]) == len(_configs(setup))  # one point per configuration
+    assert {setups[s]["source"] for s in ("H100:torch-fp32", "H100:tensorrt-fp16")} == {"hidden-joules-2025"}
+
+
 def test_a_checkout_reads_the_other_folders_of_data_only_when_named(monkeypatch):
     monkeypatch.delenv("JOULEBENCH_DATA", raising=False)
     assert ("efficientvit_b2.r224_in1k", 224) not in _configs("H200:torch-fp32")
