@@ -239,7 +239,7 @@ def test_report_lists_the_ladders_the_current_plateau_rule_would_continue(tmp_pa
     section = _stale_section(data, rows, monkeypatch, capsys)
     vgg = rows[(rows["model"] == "vgg16.tv_in1k") & (rows["runtime"] == "compile-fp16")]
     optimal = int(vgg["optimal_batch"].iloc[0])  # from summaries.csv, as exported
-    assert f"| vgg16.tv_in1k@224 | compile-fp16 | 8: 74.0, 16: 102.7, 32: 83.3 | 64 | {optimal} |" in section
+    assert f"| vgg16.tv_in1k@224 | compile-fp16 | 8: 74.0, 16: 102.7, 32: 83.3 | 64 | -8.7 % | {optimal} |" in section
     assert "tinynet_e" not in section and "mobilenetv3" not in section  # ended on its plateau; capped below its crash
     assert (data / "h200.db").read_bytes() == before  # opened read-only: the committed store stays as it was
 

@@ -110,6 +110,26 @@ def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path
 
 
 @pytest.mark.slow
+def test_redo_stale_measures_the_largest_expected_change_first(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
+    code, _, err = _run(capsys, *cmd)
+    assert code == 0, err
+    with Store(db) as store:  # both ladders cut short at batch 2, test_resnet's still falling faster
+        sql = "UPDATE measurements SET energy_per_image_j = ?, batch_size = ? WHERE model LIKE ? AND batch_size = ?"
+        for model, at2, at3 in (("test_vit%", 0.9, 0.85), ("test_resnet%", 0.6, 0.4)):
+            store._require().execute(sql, (1.0, 1, model, 1))
+            store._require().execute(sql, (at2, 2, model, 2))
+            store._require().execute(sql, (at3, 3, model, 4))  # batch 4 was never scouted
+        store._require().commit()
+    code, out, err = _run(capsys, *cmd, "--redo-stale")
+    payload = json.loads(out)
+    assert code == 0, err
+    assert [s[0] for s in payload["stale"]] == ["test_resnet.r160_in1k", "test_vit.r160_in1k"]
+    assert [s["model"] for s in payload["summaries"]] == ["test_resnet.r160_in1k", "test_vit.r160_in1k"]
+
+
+@pytest.mark.slow
 def test_redo_stale_measures_again_what_the_current_search_would_have_continued(tmp_path, capsys, monkeypatch):
     db = str(tmp_path / "r.db")
     cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]

@@ -81,3 +81,9 @@ def test_the_cards_known_limits_count_what_the_report_lists(report):
     repeats = report.split("## Results measured more than once")[1].split("\n\nAt the first result's batch")[0]
     pairs = len([r for r in _rows(repeats, "| ") if r[0] not in ("model", "---")])  # not the header and its rule
     assert f"{pairs} configuration-runtime pairs were measured again" in card
+
+
+def test_the_cards_count_of_stale_results_is_the_reports(report):
+    count = re.search(r"^(\d+) results to measure again", report, flags=re.M).group(1)
+    card = " ".join(CARD.read_text(encoding="utf-8").split())
+    assert f"{count} results to measure again, none measured again yet" in card

@@ -87,6 +87,33 @@ def test_stale_results_judge_each_configurations_latest_result(tmp_path):
         assert stale_results(store, store.finished_results(None, meter="nvml"), {}, {*mine, *stale}) == stale
 
 
+def test_expected_change_extends_the_last_slope_and_compares_with_the_best_scout():
+    from joulebench.sweep.stale import expected_change
+
+    falling = _ladder([(64, 100.0), (128, 90.0)])
+    assert expected_change(falling, 256) == pytest.approx(0.10)  # one more doubling at the same slope: 81 mJ
+    assert expected_change(falling, 512) == pytest.approx(1 - 0.81)  # two more: 72.9 mJ
+    bumped = _ladder([(8, 74.0), (16, 102.7), (32, 83.3)])  # still above the best after the bump
+    assert expected_change(bumped, 64) == pytest.approx(1 - 83.3 * (83.3 / 102.7) / 74.0)
+    rising = _ladder([(8, 74.0), (16, 80.0)])
+    assert expected_change(rising, 32) == 0.0  # the next doubling is expected higher: nothing to gain
+    assert expected_change(_ladder([(8, 74.0)]), 16) == 0.0  # one point gives no slope
+    assert expected_change([*falling, (256, "oom", None)], 256) == pytest.approx(0.10)  # failures are no points
+
+
+def test_stale_results_are_listed_and_redone_largest_expected_change_first(tmp_path):
+    from joulebench.sweep.stale import stale_by_setup, stale_with_changes
+
+    with Store(tmp_path / "r.db") as store:
+        _save(store, "a", "small.gain", [(1, 20.0), (2, 10.0), (4, 5.0), (8, 4.95)], "2026-11-28T10:00:00+00:00")
+        _save(store, "b", "big.gain", [(1, 20.0), (2, 10.0), (4, 5.0), (8, 4.0)], "2026-11-28T11:00:00+00:00")
+        rows = stale_by_setup(store)
+        assert [r["model"] for r in rows] == ["big.gain", "small.gain"]
+        assert rows[0]["expected_change"] > rows[1]["expected_change"] > 0
+        judged = stale_with_changes(store, store.finished_results(None), {})
+        assert {k[0]: v[0] for k, v in judged.items()} == {"big.gain": 16, "small.gain": 16}
+
+
 def test_the_log_line_names_the_first_results_and_counts_the_rest():
     stale = {(f"m{i}", 224, "compile-fp16"): 64 for i in range(12)}
     line = stale_message(stale, shown=2)
@@ -115,12 +142,14 @@ def test_results_stale_lists_them_per_setup_and_takes_the_filters(tmp_path):
     env = {"COLUMNS": "200", "JOULEBENCH_DB": ""}
     r = CliRunner().invoke(app, ["results", "--stale", "--db", str(db), "--json"], env=env)
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout) == [
-        {"model": "vgg16.tv_in1k", "img_size": 224, "runtime": "compile-fp16", "gpu_name": "H200", "meter": "nvml",
-         "run_id": "old", "next_batch": 64}
-    ]  # fmt: skip
+    [row] = json.loads(r.stdout)
+    change = row.pop("expected_change")
+    assert row == {"model": "vgg16.tv_in1k", "img_size": 224, "runtime": "compile-fp16", "gpu_name": "H200",
+                   "meter": "nvml", "run_id": "old", "next_batch": 64}  # fmt: skip
+    assert change == pytest.approx(0.0869, abs=1e-4)  # 16 -> 32 fell by 18.9 %: 64 at 67.6 mJ, 8.7 % below 74.0
     r = CliRunner().invoke(app, ["results", "--stale", "--db", str(db)], env=env)
     assert r.exit_code == 0 and "vgg16.tv_in1k" in r.stdout and "64" in r.stdout and "resnet50" not in r.stdout
+    assert "-8.7 %" in r.stdout
     r = CliRunner().invoke(app, ["results", "--stale", "--db", str(db), "--model", "resnet*", "--json"], env=env)
     assert r.exit_code == 0 and json.loads(r.stdout) == []
     r = CliRunner().invoke(app, ["results", "--stale", "--failures", "--db", str(db)], env=env)

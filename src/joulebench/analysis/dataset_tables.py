@@ -177,7 +177,8 @@ def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
 
     The judgment is the sweep's own (:func:`joulebench.sweep.stale.stale_by_setup`, crash ceilings included) on
     the folder's store named after the GPU (``h200.db``; opened read-only), or on the folder's rows when it is a
-    bundle; the table adds each result's last scouted points and optimal batch.
+    bundle; the table adds each result's last scouted points and optimal batch, largest expected change first (the
+    order of ``--redo-stale``).
     """
     from joulebench.store.bundle import MANIFEST, store_of
     from joulebench.store.db import Store
@@ -201,11 +202,16 @@ def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
             energy = {b: e for b, st, e in store.scout_ladder(r["run_id"], *key) if st == "ok"}
             last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in sorted(energy)[-3:])
             optimal = kept.get((r["run_id"], *key))
-            rows.append([f"{key[0]}@{key[1]}", key[2], last, r["next_batch"], "?" if optimal is None else int(optimal)])
+            change = f"-{100 * r['expected_change']:.1f} %"
+            rows.append(
+                [f"{key[0]}@{key[1]}", key[2], last, r["next_batch"], change, "?" if optimal is None else int(optimal)]
+            )
     if not rows:
         return "none"
-    head = ["model", "runtime", "last scouted points (batch: mJ/img)", "would scout next", "optimal batch kept"]
-    return table(head, rows)
+    head = ["model", "runtime", "last scouted points (batch: mJ/img)", "would scout next", "expected there",
+            "optimal batch kept"]  # fmt: skip
+    count = f"{len(rows)} results to measure again, largest expected change first\n\n"
+    return count + table(head, rows)
 
 
 def cost_table(s: Any, panel: list[str], failures: Any = None) -> str:

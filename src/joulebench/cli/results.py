@@ -226,12 +226,12 @@ def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json:
     t = Table(
         title="Results the current batch search would have continued (measure --redo-stale)", title_justify="left"
     )
-    for name in ("model", "img", "runtime", "GPU", "meter", "next batch"):
-        t.add_column(name, justify="right" if name in ("img", "next batch") else "left")
-    for r in rows:
+    for name in ("model", "img", "runtime", "GPU", "meter", "next batch", "expected"):
+        t.add_column(name, justify="right" if name in ("img", "next batch", "expected") else "left")
+    for r in rows:  # largest expected change first: the order measure --redo-stale takes
         t.add_row(r["model"], str(r["img_size"]), r["runtime"], _gpu(r["gpu_name"]), _meter_cell(r["meter"]),
-                  str(r["next_batch"]))  # fmt: skip
-    print_table(t, ("model", "img", "runtime", "next batch"), wide)
+                  str(r["next_batch"]), f"-{100 * r['expected_change']:.1f} %")  # fmt: skip
+    print_table(t, ("model", "img", "runtime", "next batch", "expected"), wide)
 
 
 #: Each listing: how it is built, and the columns it keeps at any width.

@@ -63,7 +63,7 @@ class SweepRun:
     def select(self, redo_stale: bool) -> list[Task]:
         """The tasks to run: finished ones skipped unless forced (stale ones said or redone), crash caps applied."""
         from joulebench.store.db import finished_keys
-        from joulebench.sweep.stale import stale_hint, stale_message, stale_results
+        from joulebench.sweep.stale import stale_hint, stale_message, stale_with_changes
 
         plan, report = self.plan, self.report
         todo = plan.tasks
@@ -73,8 +73,10 @@ class SweepRun:
         if not self.force:
             # this sweep's tasks only: judging a key reads its ladder, so the work scales with the sweep
             done = finished_keys(finished, self.redo_before) & {t.key for t in plan.tasks}
-            stale = stale_results(self.store, finished, self.ceilings, done)
-            stale = {t.key: stale[t.key] for t in plan.tasks if t.key in stale}  # in the plan's order
+            judged = stale_with_changes(self.store, finished, self.ceilings, done)
+            # largest expected change first, so that a deadline leaves the results that matter least
+            order = sorted((t for t in plan.tasks if t.key in judged), key=lambda t: -judged[t.key][1])
+            stale = {t.key: judged[t.key][0] for t in order}
             if redo_stale:
                 report.stale = stale
                 done -= set(stale)
@@ -82,7 +84,7 @@ class SweepRun:
                     self.progress.message(stale_message(stale))
             elif stale:  # skipped without a word, they would stay cut short: say so and how to redo them
                 self.progress.message(stale_hint(stale))
-            todo = [t for t in plan.tasks if t.key not in done]
+            todo = [t for t in order if t.key not in done] + [t for t in plan.tasks if t.key not in done | set(stale)]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:
             self.progress.message(w)

@@ -9,6 +9,7 @@ kind again; ``joulebench results --stale`` lists them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -63,6 +64,28 @@ def next_scout(
     )
 
 
+def expected_change(ladder: Iterable[tuple[Any, ...]], next_batch: int) -> float:
+    """How much lower than the best scout the next scout is expected to read, as a fraction (0 when not lower).
+
+    The last two successful scouts' slope is extended in log-log space to ``next_batch``: a search cut short
+    while energy per image was still falling expects the most; one that stopped on a rise expects nothing from
+    the next doubling (it is measured again all the same, as the scan looks past bumps). Scouts are compared
+    with scouts only, since a compile runtime scouts on another graph than its final windows.
+
+    Args:
+        ladder: ``(batch_size, status, energy_per_image_j, ...)`` of the result's scouting windows.
+        next_batch: The batch the current rule would scout next.
+    """
+    ok = sorted((int(p[0]), float(p[2])) for p in ladder if p[1] == "ok" and p[2])
+    if len(ok) < 2 or next_batch <= ok[-1][0]:
+        return 0.0
+    (b0, e0), (b1, e1) = ok[-2], ok[-1]
+    slope = math.log(e1 / e0) / math.log(b1 / b0)
+    predicted = e1 * (next_batch / b1) ** slope
+    best = min(e for _, e in ok)
+    return max(0.0, 1.0 - predicted / best)
+
+
 def _on_cpu(runtime: str | None) -> bool:
     from joulebench.runtimes import runtime_names
 
@@ -93,7 +116,17 @@ def stale_results(
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
-    return {key: nxt for key, (nxt, _) in _judged(store, finished, ceilings, only).items()}
+    return {key: nxt for key, (nxt, _, _) in _judged(store, finished, ceilings, only).items()}
+
+
+def stale_with_changes(
+    store: Any,
+    finished: Iterable[Mapping[str, Any]],
+    ceilings: Mapping[Key, tuple[int, int]],
+    only: Collection[Key] | None = None,
+) -> dict[Key, tuple[int, float]]:
+    """Like :func:`stale_results`, each key with its next batch and its :func:`expected_change`."""
+    return {key: (nxt, change) for key, (nxt, _, change) in _judged(store, finished, ceilings, only).items()}
 
 
 def _judged(
@@ -101,10 +134,11 @@ def _judged(
     finished: Iterable[Mapping[str, Any]],
     ceilings: Mapping[Key, tuple[int, int]],
     only: Collection[Key] | None = None,
-) -> dict[Key, tuple[int, Mapping[str, Any]]]:
-    """The stale keys among ``finished``, each with the batch the current rule would scout next and the row judged.
+) -> dict[Key, tuple[int, Mapping[str, Any], float]]:
+    """The stale keys among ``finished``, each with its next batch, the row judged and its expected change.
 
-    ``finished`` are ``Store.finished_results`` rows in the order saved; a key's latest one is judged.
+    The next batch is the one the current rule would scout; the change is :func:`expected_change`. ``finished``
+    are ``Store.finished_results`` rows in the order saved; a key's latest one is judged.
     """
     latest: dict[Key, Mapping[str, Any]] = {}
     for r in finished:
@@ -113,12 +147,12 @@ def _judged(
             continue
         if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
             latest[key] = r
-    out: dict[Key, tuple[int, Mapping[str, Any]]] = {}
+    out: dict[Key, tuple[int, Mapping[str, Any], float]] = {}
     for key, r in sorted(latest.items()):
         ladder = store.scout_ladder(r["run_id"], *key, with_latency=True)
         nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key, (None,))[0])
         if nxt is not None:
-            out[key] = (nxt, r)
+            out[key] = (nxt, r, expected_change(ladder, nxt))
     return out
 
 
@@ -126,8 +160,9 @@ def stale_by_setup(store: Any) -> list[dict[str, Any]]:
     """Every stale result in a store, judged per GPU model and meter (what ``joulebench results --stale`` lists).
 
     Returns:
-        Rows of ``model``, ``img_size``, ``runtime``, ``gpu_name``, ``meter``, ``run_id`` (of the result judged)
-        and ``next_batch`` (the batch the current rule would scout next), by setup, then key.
+        Rows of ``model``, ``img_size``, ``runtime``, ``gpu_name``, ``meter``, ``run_id`` (of the result judged),
+        ``next_batch`` (the batch the current rule would scout next) and ``expected_change`` (a fraction, see
+        :func:`expected_change`), largest expected change first (ties by setup, then key).
     """
     by_setup: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for r in store.finished_results(None):  # read once, judged per setup
@@ -135,9 +170,10 @@ def stale_by_setup(store: Any) -> list[dict[str, Any]]:
     rows = []
     for (gpu, meter), finished in sorted(by_setup.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         ceilings = store.crash_ceilings(None, meter=meter, gpu_name=gpu)  # as a sweep on that GPU would cap
-        for (model, size, runtime), (nxt, r) in _judged(store, finished, ceilings).items():
+        for (model, size, runtime), (nxt, r, change) in _judged(store, finished, ceilings).items():
             row = {"model": model, "img_size": size, "runtime": runtime, "gpu_name": gpu, "meter": meter}
-            rows.append({**row, "run_id": r["run_id"], "next_batch": nxt})
+            rows.append({**row, "run_id": r["run_id"], "next_batch": nxt, "expected_change": change})
+    rows.sort(key=lambda r: -r["expected_change"])  # stable: ties keep the setup and key order
     return rows
 
 
