@@ -84,12 +84,18 @@ def test_measure_end_to_end_then_resume_then_force(tmp_path, capsys):
         assert len(store.runs()) == 2 and len(store.summaries()) == 2
 
 
-@pytest.mark.slow
-def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path, capsys):
+def _measured_pair(tmp_path, capsys) -> tuple[str, list[str]]:
+    """test_vit and test_resnet measured into a fresh results file: its path and the command that measured them."""
     db = str(tmp_path / "r.db")
     cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
     code, _, err = _run(capsys, *cmd)
     assert code == 0, err
+    return db, cmd
+
+
+@pytest.mark.slow
+def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path, capsys):
+    db, cmd = _measured_pair(tmp_path, capsys)
     with Store(db) as store:  # test_vit's result predates a (pretend) protocol fix on 2026-06-01
         store._require().execute(
             "UPDATE summaries SET finished_at = ? WHERE model LIKE 'test_vit%'", ("2026-05-01T00:00:00+00:00",)
@@ -111,10 +117,7 @@ def test_redo_before_measures_again_only_older_results_and_then_resumes(tmp_path
 
 @pytest.mark.slow
 def test_redo_stale_measures_the_largest_expected_change_first(tmp_path, capsys):
-    db = str(tmp_path / "r.db")
-    cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
-    code, _, err = _run(capsys, *cmd)
-    assert code == 0, err
+    db, cmd = _measured_pair(tmp_path, capsys)
     with Store(db) as store:  # both ladders cut short at batch 2, test_resnet's still falling faster
         sql = "UPDATE measurements SET energy_per_image_j = ?, batch_size = ? WHERE model LIKE ? AND batch_size = ?"
         for model, at2, at3 in (("test_vit%", 0.9, 0.85), ("test_resnet%", 0.6, 0.4)):
@@ -131,10 +134,7 @@ def test_redo_stale_measures_the_largest_expected_change_first(tmp_path, capsys)
 
 @pytest.mark.slow
 def test_redo_stale_measures_again_what_the_current_search_would_have_continued(tmp_path, capsys, monkeypatch):
-    db = str(tmp_path / "r.db")
-    cmd = ["measure", "test_vit", "test_resnet", "--runtime", "cpu-fp32", *FAST, "--db", db, "--json"]
-    code, _, err = _run(capsys, *cmd)
-    assert code == 0, err
+    db, cmd = _measured_pair(tmp_path, capsys)
     with Store(db) as store:  # make test_vit's ladder look cut short: still falling fast at batch 2, no batch 4
         [run_id] = [r["run_id"] for r in store.runs()]
         assert {r["batch_size"] for r in store.measurements(model="test_vit*")} >= {1, 2, 4}
