@@ -2,26 +2,24 @@
 var explorerView = null; // current explorer result
 var comparison = null; // current compare result
 
-function accuracyOf(i, ts) {
-  var sum = 0;
-  for (var k = 0; k < ts.length; k++) {
-    var a = dataset.acc[ts[k]][i];
-    if (a !== a) return NaN; // a model must have every chosen test set, else averages are not comparable
-    sum += a;
-  }
-  return ts.length ? sum / ts.length : NaN;
-}
 /* The averaged accuracy of every model, kept until the test sets or the data change: a change of setup, score or
- * threshold reuses it. */
+ * threshold reuses it. A model must have every chosen test set, else averages are not comparable (NaN). */
 var meanAcc = { key: null, a: null };
 function meanAccuracy(ts) {
   var key = ts.join("\n") + "|" + dataset.n + "|" + dataset.version;
-  if (meanAcc.key !== key) {
-    var a = new Float64Array(dataset.n);
-    for (var i = 0; i < dataset.n; i++) a[i] = accuracyOf(i, ts);
-    meanAcc = { key: key, a: a };
+  if (meanAcc.key === key) return meanAcc.a;
+  var cols = ts.map(function (t) { return dataset.acc[t]; }), n = dataset.n, a = new Float64Array(n);
+  for (var i = 0; i < n; i++) {
+    var sum = 0, k = 0;
+    for (; k < cols.length; k++) {
+      var v = cols[k][i];
+      if (v !== v) break;
+      sum += v;
+    }
+    a[i] = cols.length && k === cols.length ? sum / cols.length : NaN;
   }
-  return meanAcc.a;
+  meanAcc = { key: key, a: a };
+  return a;
 }
 /* A setup's models in order of energy (ties by index), sorted once per setup: the frontier is then one pass. */
 function energyOrder(s) {

@@ -67,8 +67,7 @@ function init() {
   renderAll();
   jb.timings.firstRender = performance.now();
   performance.mark("jb-first-render");
-  requestAnimationFrame(function () { setTimeout(function () { jb.timings.firstFrame = performance.now(); jb.ready = true; }, 0); });
-  warmSetups();
+  requestAnimationFrame(function () { setTimeout(function () { jb.timings.firstFrame = performance.now(); jb.ready = true; warmSetups(); }, 0); });
 }
 
 function start() {
