@@ -33,13 +33,18 @@ function energyOrder(s) {
   }
   return s.order;
 }
-/* Each setup's energies decoded and ordered while the page is idle, one setup a time, so that the first switch to a
- * setup finds them ready. */
+/* Each setup's columns decoded and its energies ordered while the page is idle, one setup a time, so that the
+ * first switch to a setup, the model panel (every setup's readings of one model) and the comparison find them
+ * ready. */
 function warmSetups() {
   var todo = dataset.setups.slice();
   if (!window.requestIdleCallback) return; // then each setup is prepared on first use
   requestIdleCallback(function step(deadline) {
-    while (todo.length && deadline.timeRemaining() > 5) energyOrder(todo.shift());
+    while (todo.length && deadline.timeRemaining() > 5) {
+      var s = todo.shift();
+      decodeSetup(s);
+      energyOrder(s);
+    }
     if (todo.length) requestIdleCallback(step);
   });
 }

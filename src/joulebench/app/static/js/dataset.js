@@ -64,6 +64,10 @@ function addSetup(meta, idx, cols) {
   dataset.version = (dataset.version || 0) + 1; // drawn layers cached on the data know it changed
   return s;
 }
+// Decodes every column of a setup now (reading a lazy column decodes it); returns their total length.
+function decodeSetup(s) {
+  return ["e", "tp", "lat", "bs", "ci"].reduce(function (n, c) { return n + s[c].length; }, 0);
+}
 // One column of a setup as a dense array over all models: vals[k] belongs to model idx[k]; null or absent is NaN.
 function column(vals, idx) {
   var a = new Float64Array(dataset.n).fill(NaN);
