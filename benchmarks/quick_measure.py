@@ -7,10 +7,11 @@ new user's first try: the driver finds the model name in the package's table of 
 is the release it was read from, else it imports timm to read it) and ``again`` (the cache of an earlier, untimed
 run). Beside the wall time of each command, the stored results say where the time went:
 ``worker s`` is the worker's own time (the task's GPU-seconds: process start to result), ``driver s`` the rest of
-the command (wall less worker), ``windows s`` the measurement windows, ``warm-up s`` the warm-ups before them and
-``batches`` how many windows were measured: the quick search stops scanning at an iteration over 0.1 s, so a busy
-machine measures fewer batches. Prints a table (median and minimum of the repeats) and the load average before and
-after each case: other work on a shared machine inflates the numbers. JSON under ``$OUT``.
+the command (wall less worker), ``windows s`` the measurement windows, ``warm-up s`` the warm-ups before them,
+``other s`` the rest of the worker's time (starting, the idle baseline, importing torch and timm, building the model,
+preparing each batch) and ``batches`` how many windows were measured: the quick search stops scanning at an iteration
+over 0.1 s, so a busy machine measures fewer batches. Prints a table (median and minimum of the repeats) and the load
+average before and after each case: other work on a shared machine inflates the numbers. JSON under ``$OUT``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 sys.path.insert(0, str(SRC))  # this checkout's joulebench, for the store reader below and for the commands
 
 #: The columns of a run, and of the table (the median and the minimum of each).
-COLUMNS = ("wall_s", "driver_s", "worker_s", "windows_s", "warmup_s", "batches")
+COLUMNS = ("wall_s", "driver_s", "worker_s", "windows_s", "warmup_s", "other_s", "batches")
 
 
 def measure_once(model: str, runtime: str, cache: Path) -> dict[str, Any]:
@@ -54,8 +55,14 @@ def measure_once(model: str, runtime: str, cache: Path) -> dict[str, Any]:
         with Store(db) as store:
             (summary,) = store.summaries()
             rows = store.measurements()
-    worker = float(summary["gpu_seconds"])
-    return {"wall_s": wall, "driver_s": wall - worker, "worker_s": worker, **window_times(rows)}
+    return timings(wall, float(summary["gpu_seconds"]), rows)
+
+
+def timings(wall: float, worker: float, rows: list[dict[str, Any]]) -> dict[str, float]:
+    """One run's columns from its wall time, its worker's time and its stored batch rows."""
+    windows = window_times(rows)
+    other = worker - windows["windows_s"] - windows["warmup_s"]
+    return {"wall_s": wall, "driver_s": wall - worker, "worker_s": worker, **windows, "other_s": other}
 
 
 def window_times(rows: list[dict[str, Any]]) -> dict[str, float]:

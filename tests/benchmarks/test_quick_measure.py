@@ -31,6 +31,7 @@ def test_first_runs_get_an_empty_cache_each_and_runs_again_the_one_filled_before
             "worker_s": n / 2,
             "windows_s": 1.0,
             "warmup_s": 0.1,
+            "other_s": 0.1,
             "batches": 9.0,
         }
 
@@ -49,10 +50,17 @@ def test_first_runs_get_an_empty_cache_each_and_runs_again_the_one_filled_before
     assert [r["wall_s"] for r in saved["cases"]["again"]] == [5.0, 6.0, 7.0]
 
 
-def test_window_times_add_up_the_stored_rows(script):
+def test_a_runs_columns_add_up_its_stored_rows(script):
     rows = [
         {"duration_s": 0.5, "trace_summary": {"warmup_s": 0.1}},
         {"duration_s": 0.25, "trace_summary": json.dumps({"warmup_s": 0.2})},
         {"duration_s": None, "trace_summary": None},
     ]
     assert script.window_times(rows) == {"windows_s": 0.75, "warmup_s": pytest.approx(0.3), "batches": 3.0}
+    t = script.timings(10.0, 8.0, rows)
+    assert (t["wall_s"], t["driver_s"], t["worker_s"], t["other_s"]) == (
+        10.0,
+        2.0,
+        8.0,
+        pytest.approx(8.0 - 0.75 - 0.3),
+    )
