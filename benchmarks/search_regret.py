@@ -459,12 +459,17 @@ def cmd_replay(
     scan = {k: v for k, v in scan.items() if v is not None}
     opts = SweepOptions(search=search, **scan) if search else SweepOptions(**scan)
     rows = replay_table(read_curves(path), opts, noise=Noise(scout_rel, full_rel), trials=trials)
-    print(f"{'model':44} {'runtime':13} {'batch':>6} {'mJ':>8} {'min b':>6} {'min mJ':>8} {'regret':>7}")
+    print(f"{'model':44} {'runtime':13} {'batch':>6} {'mJ':>8} {'min b':>6} {'min mJ':>8} {'regret':>7} {'win s':>6}")
     for r in rows:
+        win = math.nan if r["window_s"] is None else r["window_s"]
         print(
             f"{r['model']:44} {r['runtime']:13} {r['batch']!s:>6} {1e3 * (r['energy_per_image_j'] or math.nan):8.2f}"
             f" {r['min_batch']:>6} {1e3 * r['min_energy_per_image_j']:8.2f} {100 * (r['regret'] or 0):6.2f}%"
+            f" {win:6.1f}"
         )
+    costs = [r["window_s"] for r in rows if r["window_s"] is not None]
+    if costs:  # warm-ups and windows at their minimum length: full windows that need more to reach ±1 % take longer
+        print(f"window time: {sum(costs) / len(costs):.1f} s per curve on average (warm-ups and minimum windows)")
     worst = max((r["regret"] for r in rows if r["regret"] is not None), default=math.nan)
     print(f"max regret {100 * worst:.1f} %")
     return 0

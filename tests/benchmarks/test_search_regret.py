@@ -20,7 +20,8 @@ def _script():
 def test_replay_prints_a_line_per_curve_and_the_maximum_regret(capsys):
     assert _script().main(["--replay", str(LADDERS / "ladders.csv"), "--trials", "5"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 + 2 + 1  # header, the two ladders, the summary line
+    assert len(out) == 1 + 2 + 2  # header, the two ladders, the window time and the regret lines
+    assert re.fullmatch(r"window time: \d+\.\d s per curve on average \(warm-ups and minimum windows\)", out[-2])
     worst = float(re.fullmatch(r"max regret (\d+\.\d) %", out[-1]).group(1))
     assert worst <= 1.5
     plateau = _script().main(["--replay", str(LADDERS / "ladders.csv"), "--trials", "5", "--search", "plateau"])

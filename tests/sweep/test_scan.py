@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,23 @@ def test_the_repository_keeps_measured_ladders():
 def test_the_search_finds_the_minimum_of_every_ladder_measured_in_the_repository(curve):
     (row,) = replay_table([curve], trials=20)
     assert row["regret"] <= 0.015, row
+
+
+def test_window_seconds_follow_each_phases_plan_at_the_curves_latencies():
+    from joulebench.sweep.replay import window_seconds
+
+    curve = Curve("m", "torch-fp32", (1, 2, 4), (3.0, 2.0, 1.0), (0.01, 0.02, 0.5))
+    measured = [("scout", 1), ("scout", 2), ("full", 4), ("scout", 8)]  # 8 is past the curve: out of memory
+    # first scout: the full 1 s warm-up, a 0.6 s window; second: 0.2 s and 0.6 s; the full window at 0.5 s an
+    # iteration: 3 warm-up iterations (1.5 s) and 3 s (5 iterations would take only 2.5 s)
+    assert window_seconds(curve, measured, SweepOptions()) == pytest.approx(1.6 + 0.8 + 4.5)
+    assert window_seconds(Curve("m", "r", (1, 2), (2.0, 1.0)), measured, SweepOptions()) is None
+
+
+def test_the_replay_table_gives_each_curve_its_seeds_mean_window_time():
+    timed = dataclasses.replace(RESNET50, latencies_s=tuple(1e-3 * b**0.9 for b in RESNET50.batches))
+    (row,) = replay_table([timed], trials=3)
+    runs = [replay(timed, noise=Noise(), seed=s) for s in range(3)]
+    assert row["window_s"] == pytest.approx(sum(r.window_s for r in runs) / 3)
+    assert row["window_s"] > 0
+    assert replay_table([RESNET50], trials=3)[0]["window_s"] is None  # no latencies: no time

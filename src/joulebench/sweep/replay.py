@@ -134,12 +134,18 @@ class Noise:
 
 @dataclass(frozen=True)
 class Replay:
-    """One replay of a search on a curve."""
+    """One replay of a search on a curve.
+
+    ``window_s`` is the time its warm-ups and windows would take on the GPU at the curve's latencies (None without
+    latencies): each window at its phase's minimum length or iteration count, so full windows that a wide interval
+    extends towards ``max_window_s`` take longer. Start-up, model build and compiles are not in it.
+    """
 
     curve: Curve
     batch: int | None
     energy_j: float | None
     measured: tuple[tuple[str, int], ...]
+    window_s: float | None = None
 
     @property
     def regret(self) -> float | None:
@@ -179,22 +185,56 @@ def replay(curve: Curve, opts: SweepOptions | None = None, *, noise: Noise | Non
     best = result.best
     batch = best.batch_size if best is not None else None
     energy = curve.energy_at(batch) if batch is not None else None
-    return Replay(curve, batch, energy, tuple(gpu.measured))
+    return Replay(curve, batch, energy, tuple(gpu.measured), window_seconds(curve, gpu.measured, opts))
+
+
+def window_seconds(curve: Curve, measured: Iterable[tuple[str, int]], opts: SweepOptions) -> float | None:
+    """Warm-up and window time of ``measured`` (``(phase, batch)`` in order) at the curve's latencies.
+
+    Each window follows :func:`~joulebench.sweep.protocol.plan_for`: its warm-up lasts ``warmup_s`` or
+    ``warmup_min_iters`` iterations, its window ``min_window_s`` or ``min_iters`` iterations, whichever is longer;
+    the first window gets the first batch's warm-up. A batch out of memory costs nothing here.
+    """
+    from joulebench.sweep.protocol import plan_for
+
+    if curve.latencies_s is None:
+        return None
+    total = 0.0
+    for i, (phase, batch) in enumerate(measured):
+        latency = curve.latency_at(batch)
+        if latency is None:
+            continue
+        plan = plan_for(opts, phase, first=i == 0)
+        total += max(plan.warmup_s, plan.warmup_min_iters * latency) + max(plan.min_window_s, plan.min_iters * latency)
+    return total
 
 
 def worst_replay(
     curve: Curve, opts: SweepOptions | None = None, *, noise: Noise | None = None, trials: int = 20
 ) -> Replay:
     """The replay with the largest regret over ``trials`` seeds (seeds 0 .. trials-1)."""
-    runs = [replay(curve, opts, noise=noise, seed=s) for s in range(trials)]
-    return max(runs, key=lambda r: math.inf if r.regret is None else r.regret)
+    return max(_replays(curve, opts, noise=noise, trials=trials), key=_regret_key)
+
+
+def _replays(curve: Curve, opts: SweepOptions | None, *, noise: Noise | None = None, trials: int = 20) -> list[Replay]:
+    return [replay(curve, opts, noise=noise, seed=s) for s in range(trials)]
+
+
+def _regret_key(r: Replay) -> float:
+    return math.inf if r.regret is None else r.regret
 
 
 def replay_table(curves: Iterable[Curve], opts: SweepOptions | None = None, **kw: Any) -> list[dict[str, Any]]:
-    """One row per curve: the worst replay's chosen batch and energy, the minimum, and the regret."""
+    """One row per curve: the worst replay's choice and regret, and the window time its seeds take.
+
+    Keys: ``batch`` and ``energy_per_image_j`` (the worst seed's choice), ``min_batch``, ``min_energy_per_image_j``,
+    ``regret``, ``windows`` (the worst seed's count) and ``window_s`` (the seeds' mean, see :class:`Replay`).
+    """
     rows = []
     for c in curves:
-        r = worst_replay(c, opts, **kw)
+        runs = _replays(c, opts, **kw)
+        r = max(runs, key=_regret_key)
+        costs = [x.window_s for x in runs if x.window_s is not None]
         b_min, e_min = c.minimum
         rows.append(
             {
@@ -206,9 +246,13 @@ def replay_table(curves: Iterable[Curve], opts: SweepOptions | None = None, **kw
                 "min_energy_per_image_j": e_min,
                 "regret": r.regret,
                 "windows": len(r.measured),
+                "window_s": sum(costs) / len(costs) if costs else None,  # mean over the seeds
             }
         )
     return rows
 
 
-__all__ = ["CURVE_COLUMNS", "Curve", "Noise", "Replay", "read_curves", "replay", "replay_table", "worst_replay"]
+__all__ = [
+    "CURVE_COLUMNS", "Curve", "Noise", "Replay", "read_curves", "replay", "replay_table", "window_seconds",
+    "worst_replay",
+]  # fmt: skip
