@@ -191,9 +191,10 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
         _append(state / "sweeps.csv", SWEEP_FIELDS, row)
         return row
     _keep_store(db)
-    for w in window_rows(db):
-        _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)
-    scouted, finals, cis = _windows(db, s["optimal_batch"])
+    windows = window_rows(db)
+    for w in windows:
+        _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)  # ci95_rel is not a column there
+    scouted, finals, cis = _windows(windows, s["optimal_batch"])
     row.update(
         status=s["status"],
         batch=s["optimal_batch"],
@@ -216,23 +217,26 @@ WINDOW_FIELDS = (
 
 
 def window_rows(db: Path) -> list[dict[str, Any]]:
-    """One row per window of the sweeps in ``db``: where their GPU-seconds went."""
+    """One row per window of the sweeps in ``db``, in the order measured: where their GPU-seconds went.
+
+    Each row has the :data:`WINDOW_FIELDS` and the window's ``ci95_rel``.
+    """
     import sqlite3
 
     con = sqlite3.connect(db)
     q = (
         "select run_id, model, runtime, batch_size, status, trace_summary, duration_s, energy_per_image_j,"
-        " latency_mean_s, peak_memory_b from measurements order by id"
+        " latency_mean_s, peak_memory_b, ci95_rel from measurements order by id"
     )
     out = []
-    for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak in con.execute(q).fetchall():
+    for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak, ci in con.execute(q).fetchall():
         t = json.loads(ts or "{}")
         out.append(
             {
                 "run_id": run_id, "model": model, "runtime": runtime, "batch": batch, "status": status,
                 "phase": t.get("phase", "full"),
                 "prepare_s": t.get("prepare_s"), "warmup_s": t.get("warmup_s"), "window_s": dur,
-                "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak,
+                "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak, "ci95_rel": ci,
             }
         )  # fmt: skip
     con.close()
@@ -249,15 +253,11 @@ def _keep_store(db: Path) -> None:
             tar.add(db, arcname=db.name)
 
 
-def _windows(db: Path, chosen: int | None) -> tuple[list[int], list[int], float | None]:
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    rows = con.execute("select batch_size, status, trace_summary, ci95_rel from measurements order by id").fetchall()
-    con.close()
-    scouted = [b for b, st, ts, _ in rows if json.loads(ts or "{}").get("phase") == "scout"]
-    finals = [b for b, st, ts, _ in rows if json.loads(ts or "{}").get("phase") != "scout"]
-    ci = next((c for b, st, ts, c in rows if b == chosen and json.loads(ts or "{}").get("phase") != "scout"), None)
+def _windows(windows: list[dict[str, Any]], chosen: int | None) -> tuple[list[int], list[int], float | None]:
+    """The scouted and finalist batches of :func:`window_rows`, and the chosen batch's interval."""
+    scouted = [w["batch"] for w in windows if w["phase"] == "scout"]
+    finals = [w["batch"] for w in windows if w["phase"] != "scout"]
+    ci = next((w["ci95_rel"] for w in windows if w["batch"] == chosen and w["phase"] != "scout"), None)
     return scouted, finals, ci
 
 
@@ -418,14 +418,11 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def _scout_cis(db: Path) -> list[float]:
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    rows = con.execute(
-        "select ci95_rel, trace_summary from measurements where status = 'ok' and ci95_rel is not null"
-    ).fetchall()
-    con.close()
-    return [float(c) for c, ts in rows if json.loads(ts or "{}").get("phase") == "scout"]
+    return [
+        float(w["ci95_rel"])
+        for w in window_rows(db)
+        if w["phase"] == "scout" and w["status"] == "ok" and w["ci95_rel"] is not None
+    ]
 
 
 def cmd_noise(stores: list[Path]) -> int:

@@ -84,7 +84,9 @@ class SweepRun:
                     self.progress.message(stale_message(stale))
             elif stale:  # skipped without a word, they would stay cut short: say so and how to redo them
                 self.progress.message(stale_hint(stale))
-            todo = [t for t in order if t.key not in done] + [t for t in plan.tasks if t.key not in done | set(stale)]
+            # redone stale results first, in their order; the rest in the plan's
+            todo = [t for t in order if t.key not in done]
+            todo += [t for t in plan.tasks if t.key not in done and t.key not in stale]
             report.skipped = [t.key for t in plan.tasks if t.key in done]
         for w in plan.warnings:
             self.progress.message(w)
@@ -198,7 +200,8 @@ def run_sweep(
         redo_before: Redo only the tasks whose results finished before this UTC time (ISO 8601 with seconds, as
             stored, e.g. ``2026-11-29T02:10:00+00:00``): a re-run after a protocol fix, which later runs resume.
         redo_stale: Also redo the finished results whose stored scouting ladder the current batch search would
-            have continued (:func:`joulebench.sweep.stale.stale_results`): measured under an older rule.
+            have continued (:func:`joulebench.sweep.stale.stale_with_changes`): measured under an older rule,
+            largest expected change first.
         executor: Registered executor name.
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
