@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from joulebench.data import TESTSETS  # the explorer dataset covers every test set the project knows
 from joulebench.store import BatchMeasurement, Failure, ModelSummary, RunRecord
 
 _counter = itertools.count(1)
@@ -130,16 +131,6 @@ def task(
 Dataset = namedtuple("Dataset", "energy accuracy catalogue")
 
 FAMILIES = {"resnet": "CNN", "vit": "Transformer", "convnext": "CNN", "mixer": "MLP", "levit": "Hybrid CNN-Transformer"}
-TESTSETS = (
-    "imagenet",
-    "imagenet-real",
-    "imagenetv2",
-    "sketch",
-    "imagenet-a",
-    "imagenet-a-clean",
-    "imagenet-r",
-    "imagenet-r-clean",
-)
 SETUPS = {  # setup -> (gpu, runtime, precision, source, speed-up over A100 fp32, models kept)
     "A100:torch-fp32": ("A100", "torch-fp32", "fp32", "hidden-joules-2025", 1.0, 40),
     "A100:tensorrt-fp16": ("A100", "tensorrt-fp16", "fp16", "hidden-joules-2025", 3.0, 38),
