@@ -38,21 +38,12 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from joulebench.app.browser import launch_chromium  # noqa: E402
 from joulebench.app.build import build_site  # noqa: E402
 from joulebench.data import TESTSETS  # noqa: E402
 
 Dataset = namedtuple("Dataset", "energy accuracy catalogue")
 TYPES = ("CNN", "Transformer", "Hybrid CNN-Transformer", "MLP")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def synthetic(n_models: int, n_setups: int, seed: int = 0) -> Dataset:
@@ -196,7 +187,7 @@ def screenshots(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     index = (site / "index.html").as_uri()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         pg = browser.new_page(viewport={"width": 1366, "height": 768})
         # joulebench's own H200 compile-fp16 results zoomed to the region one decides in (at least 80 % top-1,
         # at most 60 mJ per image)
@@ -230,7 +221,7 @@ def run_pages(url: str, setups: list[str], repeat: int, throttle: float) -> dict
     rows: dict[str, list[dict]] = {}
     loads = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         for k in range(1, repeat + 1):
             pg = browser.new_page(viewport={"width": 1366, "height": 768})
             if throttle != 1:

@@ -11,18 +11,8 @@ from pathlib import Path
 import pytest
 
 from factories import make_batches, make_dataset
+from joulebench.app.browser import CHROMIUM, launch_chromium
 from joulebench.app.build import build_site
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -53,7 +43,7 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 
