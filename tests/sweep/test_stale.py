@@ -114,6 +114,22 @@ def test_stale_results_are_listed_and_redone_largest_expected_change_first(tmp_p
         assert {k[0]: v[0] for k, v in judged.items()} == {"big.gain": 16, "small.gain": 16}
 
 
+def test_stale_rows_can_carry_the_ladder_they_were_judged_on(tmp_path):
+    from joulebench.sweep.stale import stale_by_setup
+
+    with Store(tmp_path / "r.db") as store:
+        _save(store, "old", "vgg16.tv_in1k", [*VGG16, (12, 67.2)], "2026-11-28T10:00:00+00:00",
+              phase_of=lambda b: "full" if b == 12 else "scout")  # fmt: skip
+        [plain] = stale_by_setup(store)
+        [row] = stale_by_setup(store, with_ladder=True)
+    assert "ladder" not in plain  # what `results --stale --json` prints
+    ladder = row.pop("ladder")
+    assert row == plain
+    # the scouting windows only, in the order measured, with their (here unrecorded) latencies
+    assert [(b, st, latency) for b, st, _, latency in ladder] == [(b, "ok", None) for b, _ in VGG16]
+    assert [e * 1e3 for _, _, e, _ in ladder] == pytest.approx([e for _, e in VGG16])
+
+
 def test_the_log_line_names_the_first_results_and_counts_the_rest():
     stale = {(f"m{i}", 224, "compile-fp16"): 64 for i in range(12)}
     line = stale_message(stale, shown=2)

@@ -197,9 +197,9 @@ def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
     )
     rows = []
     with opened as store:
-        for r in stale_by_setup(store):
+        for r in stale_by_setup(store, with_ladder=True):  # the ladders it judged on: read once
             key = (r["model"], r["img_size"], r["runtime"])
-            energy = {b: e for b, st, e in store.scout_ladder(r["run_id"], *key) if st == "ok"}
+            energy = {b: e for b, st, e, _ in r["ladder"] if st == "ok"}
             last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in sorted(energy)[-3:])
             optimal = kept.get((r["run_id"], *key))
             change = f"-{100 * r['expected_change']:.1f} %"

@@ -11,12 +11,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from joulebench.sweep.search import DEFAULT_SEARCH, Point, first_unscouted
 from joulebench.sweep.tasks import CPU_MAX_BATCH, HARD_MAX_BATCH, SweepOptions
 
 Key = tuple[str, int, str]
+
+
+class Judgment(NamedTuple):
+    """One stale result as judged: what the sweep and ``results --stale`` report, and the ladder it was judged on.
+
+    Attributes:
+        next_batch: The batch the current rule would scout next.
+        row: The ``Store.finished_results`` row judged (the key's latest).
+        expected_change: :func:`expected_change` at ``next_batch``.
+        ladder: The result's scouting windows as read, ``(batch_size, status, energy_per_image_j, latency_mean_s)``.
+    """
+
+    next_batch: int
+    row: Mapping[str, Any]
+    expected_change: float
+    ladder: list[tuple[Any, ...]]
 
 
 def next_scout(
@@ -116,7 +132,7 @@ def stale_results(
     Returns:
         ``{key: the batch its search would scout next}`` for the results to measure again.
     """
-    return {key: nxt for key, (nxt, _, _) in _judged(store, finished, ceilings, only).items()}
+    return {key: j.next_batch for key, j in _judged(store, finished, ceilings, only).items()}
 
 
 def stale_with_changes(
@@ -126,7 +142,7 @@ def stale_with_changes(
     only: Collection[Key] | None = None,
 ) -> dict[Key, tuple[int, float]]:
     """Like :func:`stale_results`, each key with its next batch and its :func:`expected_change`."""
-    return {key: (nxt, change) for key, (nxt, _, change) in _judged(store, finished, ceilings, only).items()}
+    return {key: (j.next_batch, j.expected_change) for key, j in _judged(store, finished, ceilings, only).items()}
 
 
 def _judged(
@@ -134,8 +150,8 @@ def _judged(
     finished: Iterable[Mapping[str, Any]],
     ceilings: Mapping[Key, tuple[int, int]],
     only: Collection[Key] | None = None,
-) -> dict[Key, tuple[int, Mapping[str, Any], float]]:
-    """The stale keys among ``finished``, each with its next batch, the row judged and its expected change.
+) -> dict[Key, Judgment]:
+    """The stale keys among ``finished``, each with its next batch, the row judged, its expected change and ladder.
 
     The next batch is the one the current rule would scout; the change is :func:`expected_change`. ``finished``
     are ``Store.finished_results`` rows in the order saved; a key's latest one is judged.
@@ -147,22 +163,29 @@ def _judged(
             continue
         if key not in latest or (r["finished_at"] or "") >= (latest[key]["finished_at"] or ""):
             latest[key] = r
-    out: dict[Key, tuple[int, Mapping[str, Any], float]] = {}
+    out: dict[Key, Judgment] = {}
     for key, r in sorted(latest.items()):
         ladder = store.scout_ladder(r["run_id"], *key, with_latency=True)
         nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key, (None,))[0])
         if nxt is not None:
-            out[key] = (nxt, r, expected_change(ladder, nxt))
+            out[key] = Judgment(nxt, r, expected_change(ladder, nxt), ladder)
     return out
 
 
-def stale_by_setup(store: Any) -> list[dict[str, Any]]:
+def stale_by_setup(store: Any, *, with_ladder: bool = False) -> list[dict[str, Any]]:
     """Every stale result in a store, judged per GPU model and meter (what ``joulebench results --stale`` lists).
+
+    Args:
+        store: A :class:`~joulebench.store.Store`.
+        with_ladder: Also give each row the scouting ladder it was judged on, so a caller that shows the ladder
+            does not query it again.
 
     Returns:
         Rows of ``model``, ``img_size``, ``runtime``, ``gpu_name``, ``meter``, ``run_id`` (of the result judged),
         ``next_batch`` (the batch the current rule would scout next) and ``expected_change`` (a fraction, see
-        :func:`expected_change`), largest expected change first (ties by setup, then key).
+        :func:`expected_change`), largest expected change first (ties by setup, then key); with ``with_ladder``
+        also ``ladder``: ``(batch_size, status, energy_per_image_j, latency_mean_s)`` of its scouting windows,
+        in the order measured.
     """
     by_setup: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for r in store.finished_results(None):  # read once, judged per setup
@@ -170,9 +193,10 @@ def stale_by_setup(store: Any) -> list[dict[str, Any]]:
     rows = []
     for (gpu, meter), finished in sorted(by_setup.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         ceilings = store.crash_ceilings(None, meter=meter, gpu_name=gpu)  # as a sweep on that GPU would cap
-        for (model, size, runtime), (nxt, r, change) in _judged(store, finished, ceilings).items():
+        for (model, size, runtime), j in _judged(store, finished, ceilings).items():
             row = {"model": model, "img_size": size, "runtime": runtime, "gpu_name": gpu, "meter": meter}
-            rows.append({**row, "run_id": r["run_id"], "next_batch": nxt, "expected_change": change})
+            row.update(run_id=j.row["run_id"], next_batch=j.next_batch, expected_change=j.expected_change)
+            rows.append({**row, "ladder": j.ladder} if with_ladder else row)
     rows.sort(key=lambda r: -r["expected_change"])  # stable: ties keep the setup and key order
     return rows
 
