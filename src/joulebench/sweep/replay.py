@@ -4,8 +4,11 @@ A *curve* is a ladder of fixed batch sizes measured with long windows (``model, 
 energy_per_image_j``). Replaying a search on it answers "which batch would the search have chosen, and how
 much more energy per image does that batch cost than the curve's minimum" (the *regret*):
 
-* energy between listed batches is interpolated linearly in log(batch)-log(energy) space, and extrapolated
-  from the first two points below the smallest listed batch;
+* energy between listed batches is interpolated linearly in log(batch)-log(energy) space; below the smallest
+  listed batch it is extrapolated with the first two points' slope, but never flatter than
+  :data:`SMALL_BATCH_SLOPE` (a ladder that starts at batch 32 says nothing of batch 1, where a GPU is
+  launch-bound and energy per image falls steeply with the batch: a flat or rising first pair must not make
+  batch 1 look cheapest);
 * batches above the largest listed one are out of memory;
 * every reading the search takes gets seeded Gaussian noise: ``scout_rel`` for scouting windows and
   ``full_rel`` for full windows (relative standard deviations, defaults from the spread of stored scouting
@@ -27,6 +30,10 @@ from typing import Any
 from joulebench.errors import ConfigError
 from joulebench.sweep.search import Point, get_search, search_kwargs
 from joulebench.sweep.tasks import HARD_MAX_BATCH, SweepOptions
+
+#: The flattest log-log slope assumed below a curve's smallest batch (-1 is a fully launch-bound GPU: the same
+#: time per iteration whatever the batch).
+SMALL_BATCH_SLOPE = -0.5
 
 #: Columns a curves CSV must have (more are allowed and ignored).
 CURVE_COLUMNS = ("model", "runtime", "batch", "energy_per_image_j")
@@ -69,7 +76,10 @@ class Curve:
         x = math.log(batch)
         k = next((i for i in range(1, len(xs)) if x <= xs[i]), 1)
         x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
-        return math.exp(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
+        slope = (y1 - y0) / (x1 - x0)
+        if x < x0:
+            slope = min(slope, SMALL_BATCH_SLOPE)
+        return math.exp(y0 + slope * (x - x0))
 
     def latency_at(self, batch: int) -> float | None:
         """One iteration's time at ``batch`` (s), linear in the batch between listed ones; None without latencies."""
@@ -253,6 +263,6 @@ def replay_table(curves: Iterable[Curve], opts: SweepOptions | None = None, **kw
 
 
 __all__ = [
-    "CURVE_COLUMNS", "Curve", "Noise", "Replay", "read_curves", "replay", "replay_table", "window_seconds",
-    "worst_replay",
+    "CURVE_COLUMNS", "SMALL_BATCH_SLOPE", "Curve", "Noise", "Replay", "read_curves", "replay", "replay_table",
+    "window_seconds", "worst_replay",
 ]  # fmt: skip

@@ -7,13 +7,16 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
 * ``paper`` -- the protocol of "The Hidden Joules": from batch 1, double until out of memory (or the
   maximum batch), then bisect between the last batch that fitted and the first that failed; every batch is
   measured with the full protocol. It finds the largest batch that fits, at a high price.
-* ``scan`` (default) -- scout upwards by doubling with short counter-aligned windows to the memory limit
-  (predicted from the peak memory of the last two scouts, so that the last scout is the largest batch that
-  fits rather than an out-of-memory error) or to a batch whose one iteration would take over ``max_iter_s``
-  (0.5 s), stopping early only when ``patience`` (2) consecutive scouts read more than ``rise`` (10 %) above
-  the best one without falling from their predecessor: a single bump never ends it. Then the ``finalists`` (2) best
-  scouted batches are measured with the full protocol and the better one wins. Measured against fixed-batch
-  ladders (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
+* ``scan`` (default) -- scout upwards with short counter-aligned windows to the memory limit (predicted from
+  the peak memory of the last two scouts, so that the last scout is the largest batch that fits rather than an
+  out-of-memory error) or to a batch whose one iteration would take over ``max_iter_s`` (1.5 s; over a third of
+  that only while the last scout is within 2 % of the best), stopping early only when ``patience`` (2)
+  consecutive scouts read more than ``rise`` (10 %) above the best one without falling from their predecessor: a
+  single bump never ends it. The batch doubles, or quadruples while the last doubling left the iteration time
+  nearly unchanged (launch-bound: energy per image still falls about as fast as the batch grows). Then the best
+  scouted batch, and the next ``finalists - 1`` (1) whose scouts read within ``margin`` (4 %) of it, are measured
+  with the full protocol and the best one wins. Measured against fixed-batch ladders
+  (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
 * ``plateau`` -- scout upwards from batch 1 by doubling with short windows while energy per image
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
   improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
@@ -298,6 +301,29 @@ def _round_batch(batch: int) -> int:
     return batch - batch % 8 if batch > 64 else batch
 
 
+#: Scouts whose one iteration would take over this share of ``max_iter_s`` are costly (see ``_FLAT``).
+_COSTLY_SHARE = 1 / 3
+#: A costly scout is taken only while the last scout is within this fraction of the best one: a flat or falling
+#: curve may still reach its minimum at a batch that large (convnext_tiny on an H100: 2.4 % lower at batch 4096
+#: than at 256), a rising one does not repay seconds per scout.
+_FLAT = 0.02
+
+#: Two scouts whose iteration times differ by less than this factor while the batch doubled are launch-bound.
+_LAUNCH_BOUND = 1.25
+
+
+def _launch_bound(ladder: list[Any]) -> bool:
+    """Whether the last doubling left the iteration time nearly unchanged (the GPU is far from busy).
+
+    There energy per image falls about as fast as the batch grows, so the minimum cannot lie within the next
+    doubling: the scan skips it (batch ×4) and spends its scouts where the curve flattens.
+    """
+    if len(ladder) < 2 or ladder[-1].batch_size < 2 * ladder[-2].batch_size:
+        return False
+    t0, t1 = (getattr(o, "latency_mean_s", None) for o in ladder[-2:])
+    return t0 is not None and t1 is not None and 0 < t1 < t0 * _LAUNCH_BOUND
+
+
 def _scan_next(
     batch: int, ladder: list[Any], max_batch: int, memory_limit_b: float | None, max_iter_s: float | None
 ) -> tuple[int | None, str]:
@@ -305,9 +331,15 @@ def _scan_next(
     nxt = _next_batch(batch, max_batch)
     if nxt is None:
         return None, "max_batch"
+    if _launch_bound(ladder):
+        nxt = min(batch * 4, max_batch)
     latency = getattr(ladder[-1], "latency_mean_s", None)
-    if max_iter_s is not None and latency is not None and latency * nxt / batch > max_iter_s:
-        return None, "slow"
+    if max_iter_s is not None and latency is not None:
+        projected = latency * nxt / batch
+        # a scout of over a third of the limit costs seconds: taken only while the curve is still at its best
+        costly = projected > max_iter_s * _COSTLY_SHARE and _epi(ladder[-1]) > _epi(min(ladder, key=_epi)) * (1 + _FLAT)
+        if projected > max_iter_s or costly:
+            return None, "slow"
     cap = memory_cap(ladder, memory_limit_b)
     if cap is not None and nxt > cap:
         cap = _round_batch(cap)
@@ -325,8 +357,9 @@ def scan_search(
     rise: float = 0.10,
     patience: int = 2,
     finalists: int = 2,
+    margin: float = 0.04,
     memory_limit_b: float | None = None,
-    max_iter_s: float | None = 0.5,
+    max_iter_s: float | None = 1.5,
     should_stop: Callable[[], bool] | None = None,
     **_: Any,
 ) -> SearchResult:
@@ -341,6 +374,8 @@ def scan_search(
         patience: Consecutive scouts past the minimum that end the scan early (one bump never does); twice as
             many above the minimum end it whether falling or not.
         finalists: How many of the best scouted batches get a full-protocol window.
+        margin: A scout more than this fraction above the best scout is no finalist (the best always is): twice
+            the spread of a scouting window, so a batch that is truly better is not left out for its noise.
         memory_limit_b: The device's memory in bytes; with it the scan predicts the largest batch that fits
             (:func:`memory_cap`) instead of doubling into an out-of-memory error.
         max_iter_s: The scan ends before a batch whose one iteration would take longer than this (projected
@@ -376,11 +411,12 @@ def scan_search(
         batch, why = _scan_next(batch, ladder, max_batch, memory_limit_b, max_iter_s)
         if batch is None:
             run.result.stopped = why
-    ranked = [o.batch_size for o in sorted(ladder, key=lambda o: (_epi(o), o.batch_size))]
+    ranked = sorted(ladder, key=lambda o: (_epi(o), o.batch_size))
     confirmed = 0
-    for b in ranked:  # a finalist that fails (out of memory when compiled statically) yields its place
-        if confirmed >= finalists:
+    for o in ranked:  # a finalist that fails (out of memory when compiled statically) yields its place
+        if confirmed >= finalists or (confirmed and _epi(o) > _epi(ranked[0]) * (1.0 + margin)):
             break
+        b = o.batch_size
         out = run(b, "full")
         if out is None:
             return run.result
@@ -457,6 +493,7 @@ def search_kwargs(opts: Any, memory_limit_b: float | None = None) -> dict[str, A
     return {
         "rise": opts.scan_rise,
         "finalists": opts.scan_finalists,
+        "margin": opts.scan_margin,
         "max_iter_s": opts.scan_max_iter_s,
         "memory_limit_b": memory_limit_b,
     }

@@ -20,7 +20,7 @@ CPU_MAX_BATCH = 256
 #: Options that arrived after the first stored results; ``to_config`` leaves them out while they are None.
 ADDED_LATER = ("cooldown_to_c",)
 #: Options only the scan search reads; ``to_config`` leaves them out for the other searches.
-SCAN_OPTIONS = ("scan_rise", "scan_finalists", "scan_max_iter_s")
+SCAN_OPTIONS = ("scan_rise", "scan_finalists", "scan_margin", "scan_max_iter_s")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class SweepOptions:
             one dynamic-batch compilation for the scouting windows.
         scan_rise: Scan search: a scout this fraction above the best one counts as past the minimum.
         scan_finalists: Scan search: best scouted batches confirmed with full windows.
+        scan_margin: Scan search: a scout more than this fraction above the best one is no finalist.
         scan_max_iter_s: Scan search: no scout whose one iteration would take longer than this (None: no limit).
         protocol: The named protocol (:data:`PROTOCOLS`) these settings started from; a protocol other than
             ``default`` enters the configuration, so its results never count as done for another protocol.
@@ -81,7 +82,8 @@ class SweepOptions:
     cooldown_to_c: float | None = None
     scan_rise: float = 0.10
     scan_finalists: int = 2
-    scan_max_iter_s: float | None = 0.5
+    scan_margin: float = 0.04
+    scan_max_iter_s: float | None = 1.5
     protocol: str = "default"
 
     def validate(self) -> None:
@@ -131,6 +133,7 @@ class SweepOptions:
             (self.plateau_patience >= 1, "the plateau patience must be at least 1"),
             (self.scan_rise > 0, "the scan's rise threshold must be positive"),
             (self.scan_finalists >= 1, "the scan needs at least one finalist"),
+            (self.scan_margin >= 0, "the scan's finalist margin must not be negative"),
             (self.scan_max_iter_s is None or self.scan_max_iter_s > 0, "the scan's iteration limit must be positive"),
             (self.protocol in PROTOCOLS, f"unknown protocol '{self.protocol}': choose one of {', '.join(PROTOCOLS)}"),
         ]
