@@ -63,6 +63,10 @@ from joulebench.sweep.timers import CpuTimer, CudaTimer, make_timer
 THROTTLE_WARN_MASK = 0x8 | 0x20 | 0x40 | 0x80
 
 
+#: Iterations a measured or warm-up loop keeps launched but unfinished (see ``CudaTimer.throttle``).
+IN_FLIGHT = 2
+
+
 def load_hint(batch_size: int) -> float:
     """Utilisation hint for the simulated meter: rises with the batch size, saturating near 1."""
     return 1.0 - math.exp(-batch_size / 32.0)
@@ -100,11 +104,14 @@ def plan_for(opts: SweepOptions, phase: str, *, first: bool = False) -> WindowPl
             phase,
         )
     f = opts.scout_fraction
+    # A scout only ranks batches: past the first, one warm-up call (``prepare`` made one already) and two measured
+    # iterations suffice where one iteration outlasts the minimum window; a large batch costs three iterations,
+    # not five, and the counter still updates many times within them.
     return WindowPlan(
         opts.warmup_s if first else opts.warmup_s * f,
-        min(opts.warmup_min_iters, 2) if not first else opts.warmup_min_iters,
+        min(opts.warmup_min_iters, 1) if not first else opts.warmup_min_iters,
         opts.min_window_s * f,
-        max(3, math.ceil(opts.min_iters * f)),
+        max(2, math.ceil(opts.min_iters * f)),
         None,
         opts.min_window_s * f,
         phase,
@@ -243,6 +250,7 @@ def run_segment(
         m0 = meter.clock()
         last = read() if read else None
         while True:
+            timer.throttle(IN_FLIGHT)
             fn(inputs[(start_iter + i) % n_buf])
             timer.mark()
             i += 1
@@ -332,10 +340,14 @@ def measure_batch(
     inputs = list(runtime.make_inputs(batch_size, n=2))
     load = load_hint(batch_size)
 
+    warm = make_timer(runtime)
+    warm.start()
     t0 = clock()
     i = 0
     while i < plan.warmup_min_iters or clock() - t0 < plan.warmup_s:
+        warm.throttle(IN_FLIGHT)
         fn(inputs[i % len(inputs)])
+        warm.mark()
         i += 1
     runtime.synchronize()
     run.warmup_s, run.warmup_iters = clock() - t0, i

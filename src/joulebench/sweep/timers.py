@@ -29,6 +29,9 @@ class CpuTimer:
         """Seconds from start to the end of each iteration (call after the window ended)."""
         return [m - self.t0 for m in self.marks]
 
+    def throttle(self, in_flight: int) -> None:
+        """Nothing to wait for: each call returned when its work was done."""
+
 
 class CudaTimer:
     """Iteration completion times from CUDA events recorded after each launch (no synchronisation)."""
@@ -53,6 +56,17 @@ class CudaTimer:
     def completions(self) -> list[float]:
         """GPU seconds from the start event to each iteration's event (the window end synchronised)."""
         return [self.start_event.elapsed_time(e) / 1000.0 for e in self.events]
+
+    def throttle(self, in_flight: int) -> None:
+        """Wait until at most ``in_flight - 1`` marked iterations are unfinished: the next launch makes ``in_flight``.
+
+        Launches return at once, so without this the host runs ahead of the GPU by as many iterations as the launch
+        queue holds (five of a large batch): a loop that stops on host time would then wait for all of them, and a
+        one-second window of a batch taking 1.2 s per iteration would last six. Two in flight keep the GPU fed back
+        to back (one running, one queued) while host time follows the GPU within an iteration.
+        """
+        if in_flight >= 1 and len(self.events) >= in_flight:
+            self.events[-in_flight].synchronize()
 
 
 def make_timer(runtime: Any) -> CpuTimer | CudaTimer:
