@@ -114,6 +114,28 @@ def test_measure_idle_and_dynamic_energy():
         m.measure_idle(0)
 
 
+def test_the_idle_window_spans_host_work_done_meanwhile():
+    clock = ManualClock(1000.0)
+    m = SimMeter(clock=clock, noise_rel=0.0, sync=lambda: None)
+    waits: list[float] = []
+    m._idle_wait = lambda s: (waits.append(s), setattr(clock, "t", clock.t + s))
+
+    def imports(seconds: float) -> None:
+        clock.t += seconds  # host work: the device stays idle
+
+    assert m.measure_idle(2.0, meanwhile=lambda: imports(0.5)) == pytest.approx(60.0)
+    assert waits == [pytest.approx(1.5)]  # the window still lasts 2 s: the work took 0.5 of them
+    m.measure_idle(2.0, meanwhile=lambda: imports(3.0))
+    assert waits[-1] == 0.0  # longer work: no wait of its own
+
+    def fails() -> None:
+        raise RuntimeError("import failed")
+
+    with pytest.raises(RuntimeError, match="import failed"):
+        m.measure_idle(2.0, meanwhile=fails)
+    assert len(waits) == 2  # an error ends the window at once, without waiting out the baseline
+
+
 def test_window_syncs_at_both_edges_and_forwards_fields():
     calls = []
     clock = ManualClock(1000.0)

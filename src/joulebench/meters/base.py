@@ -324,8 +324,13 @@ class Meter(ABC):
         """Open a window now; close it with ``Window.end()``."""
         return self.window(align=align, load=load).begin()
 
-    def measure_idle(self, duration_s: float = 2.0) -> float:
+    def measure_idle(self, duration_s: float = 2.0, *, meanwhile: Callable[[], object] | None = None) -> float:
         """Measure and remember the idle power baseline (W) over ``duration_s`` of doing nothing.
+
+        Args:
+            duration_s: The shortest window.
+            meanwhile: Host work that leaves the device idle (importing frameworks), done inside the window, which
+                then lasts as long as the work does if that is longer: the baseline costs no time of its own.
 
         Raises:
             ConfigError: If ``duration_s`` is not positive.
@@ -335,7 +340,14 @@ class Meter(ABC):
 
             raise ConfigError(f"the idle baseline needs a positive duration, got {duration_s} s (e.g. 2s)")
         w = self.begin_window(align=False)
-        self._idle_wait(duration_s)
+        t0 = self.clock()
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        except BaseException:
+            w.end()  # close the window (and its sampler) before the error goes on
+            raise
+        self._idle_wait(max(0.0, duration_s - (self.clock() - t0)))
         r = w.end()
         self.idle_power_w = r.avg_power_w
         return self.idle_power_w
