@@ -63,9 +63,16 @@ LADDER_FIELDS = (
     "avg_power_w", "latency_mean_s", "peak_memory_b", "prepare_s", "window_s", "temperature_max_c", "gpu_name",
 )  # fmt: skip
 SWEEP_FIELDS = (
-    "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel", "gpu_seconds", "wall_s",
-    "windows", "scouted", "finals", "gpu_name",
+    "run_id", "search_rev", "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel",
+    "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name",
 )  # fmt: skip
+#: Revision of the sweep's search and windows, a column of ``sweeps.csv`` so that sweeps of earlier revisions stay
+#: comparable in one file. 1: doubling from batch 1, a 0.5 s iteration limit, two finalists always, loops paced by
+#: the host (which ran up to six iterations of a large batch ahead of the GPU), the idle baseline after the
+#: imports. 2: quadrupling while launch-bound, iterations up to 1.5 s (over 0.5 s only while the curve is within
+#: 2 % of its best), a second finalist only within 4 % of the best scout, scouts of one warm-up call and two
+#: iterations, at most two iterations in flight, the idle baseline during the imports.
+SEARCH_REV = 2
 WINDOW_S = 5.0
 MAX_ITER_S = 4.0
 
@@ -182,6 +189,7 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=1800)
     wall = time.monotonic() - t0
     row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
+    row["search_rev"] = SEARCH_REV
     try:
         s = json.loads(proc.stdout)["summaries"][0]
     except (ValueError, KeyError, IndexError):
@@ -196,6 +204,7 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
         _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)  # ci95_rel is not a column there
     scouted, finals, cis = _windows(windows, s["optimal_batch"])
     row.update(
+        run_id=windows[0]["run_id"] if windows else None,
         status=s["status"],
         batch=s["optimal_batch"],
         energy_per_image_j=s["energy_per_image_j"],
@@ -274,9 +283,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     jobs += [(a.models[0], a.runtime[-1], k) for k in range(1, a.repeats)]
     cost = {"torch-fp32": 120.0, "compile-fp16": 300.0}
     for model, runtime, repeat in jobs:
-        need = cost.get(runtime, 200.0) * (0.3 if repeat or a.sweep_only else 1.0)
+        need = cost.get(runtime, 200.0) * (0.3 if repeat or a.sweep_only else 0.7 if a.ladder_only else 1.0)
         if time.monotonic() + need > t_end:
             print(f"deadline: {model} {runtime} #{repeat} left for the next call", flush=True)
+            continue
+        if a.ladder_only and (repeat or (model, runtime) in done_ladders):
             continue
         if (model, runtime, repeat) in done_sweeps and (repeat or (model, runtime) in done_ladders):
             continue
@@ -285,7 +296,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         src = str(Path(__file__).resolve().parents[1] / "src")
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
         sw = None
-        if (model, runtime, repeat) not in done_sweeps:
+        if (model, runtime, repeat) not in done_sweeps and not a.ladder_only:
             shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
             sw = _sweep(model, runtime, state, repeat, env)
             print(json.dumps(sw), flush=True)
@@ -325,12 +336,20 @@ def paper_cost_s(ladder: list[dict[str, str]], overhead_s: float) -> float:
     return total
 
 
-def report_rows(state: Path) -> list[dict[str, Any]]:
+def _rev(s: dict[str, str]) -> int:
+    """A sweep's search revision (:data:`SEARCH_REV`); files written before the column existed hold revision 1."""
+    return int(s.get("search_rev") or 1)
+
+
+def report_rows(state: Path, rev: int | None = None) -> list[dict[str, Any]]:
+    """One row per first sweep (repeat 0) of search revision ``rev`` (None: the newest in the file)."""
     ladders = _rows(state / "ladders.csv")
     sweeps = _rows(state / "sweeps.csv")
+    rev = max((_rev(s) for s in sweeps), default=SEARCH_REV) if rev is None else rev
+    windows = _rows(state / "sweep-windows.csv")
     out = []
     for s in sweeps:
-        if s["repeat"] != "0":
+        if s["repeat"] != "0" or _rev(s) != rev:
             continue
         lad = [r for r in ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
         means: dict[int, list[float]] = {}
@@ -346,13 +365,20 @@ def report_rows(state: Path) -> list[dict[str, Any]]:
             row.update(best_batch=best, best_mj=mean[best] * 1e3)
             b = int(s["batch"]) if s["batch"] else None
             row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
-            row["paper_s"] = paper_cost_s(lad, overhead_s=row["gpu_s"] - _sweep_windows_s(s))
+            row["paper_s"] = paper_cost_s(lad, overhead_s=row["gpu_s"] - _sweep_windows_s(s, windows))
         out.append(row)
     return out
 
 
-def _sweep_windows_s(s: dict[str, str]) -> float:
-    """The part of a sweep's GPU-seconds that is not start-up (rough: 1 s per scout, 5 s per final)."""
+def _sweep_windows_s(s: dict[str, str], windows: list[dict[str, str]]) -> float:
+    """The part of a sweep's GPU-seconds spent in its windows (preparing, warming up, measuring).
+
+    The rest is start-up (process, imports, idle baseline, model build) and exit, which the paper's protocol pays
+    too. From ``sweep-windows.csv`` where it has the sweep's run; else 1 s per scout and 5 s per final (rough).
+    """
+    mine = [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"]]
+    if mine:
+        return sum(float(w[k] or 0) for w in mine for k in ("prepare_s", "warmup_s", "window_s"))
     return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
 
 
@@ -385,9 +411,12 @@ def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
         print(f"ladder passes differ by up to {100 * d:.2f} % ({model} {runtime} batch {batch})")
 
 
-def cmd_report(a: argparse.Namespace) -> int:
-    state = Path(a.state)
-    rows = report_rows(state)
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
     hdr = f"{'model':44} {'runtime':13} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
     print(hdr + f" {'paper s':>8} {'ratio':>6}")
     for r in rows:
@@ -398,19 +427,52 @@ def cmd_report(a: argparse.Namespace) -> int:
             f" {100 * r.get('regret', math.nan):6.2f}% {r['gpu_s']:6.0f}"
             f" {r.get('paper_s', math.nan):8.0f} {ratio:6.1f}"
         )
-    sweeps = _rows(state / "sweeps.csv")
     for rt in sorted({r["runtime"] for r in rows}):
-        g = sorted(r["gpu_s"] for r in rows if r["runtime"] == rt)
-        print(f"median GPU-s {rt}: {g[len(g) // 2] if len(g) % 2 else (g[len(g) // 2 - 1] + g[len(g) // 2]) / 2:.0f}")
-    by = {}
+        print(f"median GPU-s {rt}: {_median([r['gpu_s'] for r in rows if r['runtime'] == rt]):.0f}")
+    ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r.get("paper_s") and r["gpu_s"]]
+    if ratios:
+        print(f"paper protocol / sweep GPU-s: median {_median(ratios):.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
+
+
+def _print_earlier(state: Path, rev: int, now: list[dict[str, Any]]) -> None:
+    """Each earlier revision's sweeps beside this one's, where both measured the (model, runtime)."""
+    here = {(r["model"], r["runtime"]): r for r in now}
+    for old in sorted({_rev(s) for s in _rows(state / "sweeps.csv")} - {rev}):
+        pairs = [
+            (r, here[(r["model"], r["runtime"])]) for r in report_rows(state, old) if (r["model"], r["runtime"]) in here
+        ]
+        for was, is_ in pairs:
+            print(
+                f"revision {old} -> {rev} {was['model']} {was['runtime']}:"
+                f" batch {was['sweep_batch']} -> {is_['sweep_batch']},"
+                f" regret {100 * was.get('regret', math.nan):.2f} -> {100 * is_.get('regret', math.nan):.2f} %,"
+                f" GPU-s {was['gpu_s']:.0f} -> {is_['gpu_s']:.0f}"
+            )
+        if pairs:
+            print(
+                f"revision {old} -> {rev}: median GPU-s {_median([w['gpu_s'] for w, _ in pairs]):.0f} ->"
+                f" {_median([n['gpu_s'] for _, n in pairs]):.0f} on the same {len(pairs)} rows"
+            )
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    state = Path(a.state)
+    sweeps = _rows(state / "sweeps.csv")
+    rev = a.rev if a.rev is not None else max((_rev(s) for s in sweeps), default=SEARCH_REV)
+    rows = report_rows(state, rev)
+    print(f"search revision {rev}")
+    _print_table(rows)
+    _print_earlier(state, rev, rows)
+    by: dict[tuple[str, str], list[float]] = {}
     for s in sweeps:
-        if s["energy_per_image_j"]:
+        if s["energy_per_image_j"] and _rev(s) == rev:
             by.setdefault((s["model"], s["runtime"]), []).append(float(s["energy_per_image_j"]))
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
     _print_pass_spread(_rows(state / "ladders.csv"))
-    _print_windows(_rows(state / "sweep-windows.csv"))
+    ids = {s.get("run_id") for s in sweeps if _rev(s) == rev}
+    _print_windows([w for w in _rows(state / "sweep-windows.csv") if not w.get("run_id") or w["run_id"] in ids])
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")
@@ -495,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--ladder-start", type=int, default=32)
     r.add_argument("--ladder-start-compile", type=int, default=32)
     r.add_argument("--sweep-only", action="store_true", help="no ladders: the sweeps' batches and GPU-seconds")
+    r.add_argument("--ladder-only", action="store_true", help="no sweeps: ground truth first, sweeps in a later call")
     nz = sub.add_parser("noise", help="the scouting windows' noise in sweep stores (for --scout-noise)")
     nz.add_argument("stores", nargs="+", help="joulebench stores (SQLite) of sweeps")
     wn = sub.add_parser("windows", help="write each window of the sweeps in stores to sweep-windows.csv")
@@ -502,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     wn.add_argument("--out", required=True)
     rep = sub.add_parser("report", help="print the regret and cost table")
     rep.add_argument("--state", default=".bench/search")
+    rep.add_argument("--rev", type=int, default=None, help="the search revision to tabulate (default: the newest)")
     a = p.parse_args(argv)
     if a.replay:
         return cmd_replay(

@@ -91,20 +91,40 @@ def test_windows_writes_one_row_per_window_with_its_phase_and_times(tmp_path):
 def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert _script().main(["report", "--state", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "search revision 2"  # the newest in sweeps.csv
     conv = next(line for line in lines if line.startswith("convnext_tiny.fb_in1k"))
-    assert conv.split()[2:6] == ["256", "202.70", "4096", "203.17"] and "2.43%" in conv
-    assert "repeats resnet50.a1_in1k torch-fp32: 3 runs, spread 2.25 %" in lines
-    assert "max regret 2.4 %" in lines
+    assert conv.split()[2:6] == ["256", "199.81", "4096", "203.17"] and "2.43%" in conv
+    assert "repeats resnet50.a1_in1k torch-fp32: 2 runs, spread 0.56 %" in lines
+    assert "revision 1 -> 2: median GPU-s 52 -> 38 on the same 5 rows" in lines
+    assert "max regret 2.9 %" in lines
+    assert _script().main(["report", "--state", str(H100), "--rev", "1"]) == 0
+    earlier = capsys.readouterr().out.splitlines()
+    assert "repeats resnet50.a1_in1k torch-fp32: 3 runs, spread 2.25 %" in earlier and "max regret 2.4 %" in earlier
 
 
-def test_replay_takes_the_scans_iteration_limit_and_finalists(capsys):
+def test_the_paper_estimate_takes_the_start_up_from_the_sweeps_windows(tmp_path):
+    script = _script()
+    sweep = {"run_id": "r", "scouted": "1 2", "finals": "2"}
+    windows = [{"run_id": "r", "prepare_s": "1", "warmup_s": "0.5", "window_s": "2"}, {"run_id": "x", "window_s": "9"}]
+    assert script._sweep_windows_s(sweep, windows) == 3.5  # its own windows only
+    assert script._sweep_windows_s({**sweep, "run_id": ""}, windows) == 2 * 1.0 + 5.0  # no run: the rough rule
+
+
+def test_replay_takes_the_scans_settings_and_noise(capsys):
     args = ["--replay", str(H100 / "ladders.csv"), "--trials", "20"]
     assert _script().main(args) == 0
     default = capsys.readouterr().out
-    assert _script().main([*args, "--max-iter", "1.5", "--finalists", "4"]) == 0
-    longer = capsys.readouterr().out
+    assert _script().main([*args, "--scout-noise", "0.005"]) == 0
+    quiet = capsys.readouterr().out
+    assert _script().main([*args, "--max-iter", "0.5"]) == 0
+    short = capsys.readouterr().out
 
     def conv(out):
         return next(line for line in out.splitlines() if line.startswith("convnext_tiny")).split()[2]
 
-    assert conv(default) == "256" and conv(longer) == "4096"  # the minimum lies past the default 0.5 s limit
+    def window_s(out):
+        return float(next(line for line in out.splitlines() if line.startswith("window time")).split()[2])
+
+    # convnext's minimum, 2.4 % below a flat run, shows through quiet scouts only
+    assert conv(default) == "256" and conv(quiet) == "4096"
+    assert window_s(short) < window_s(default)  # a shorter iteration limit scouts less
