@@ -152,6 +152,8 @@ def test_replaying_stored_ladders_finds_those_the_current_rule_would_continue():
     assert first_unscouted(ladder(rising), max_batch=65536) is None  # the current rule ends there too
     assert first_unscouted(ladder({1: 10.0, 2: 5.0, 4: 4.0}, oom_at=8), max_batch=65536) is None  # memory ended it
     assert first_unscouted(ladder({1: 10.0, 2: 5.0}), max_batch=2) is None  # so did the maximum
+    capped = {1: 10.0, 2: 5.0, 4: 4.0, 6: 3.9}  # the scan's last scout at its predicted memory limit, not 8
+    assert first_unscouted(ladder(capped), max_batch=65536, search="scan") is None
     assert first_unscouted(ladder({1: 10.0, 2: 5.0, 4: 4.0}), max_batch=65536) == 8  # still improving: cut short
     assert first_unscouted(ladder({16: 9.0, 32: 8.0, 64: 8.0, 128: 8.0}), max_batch=65536, start=16) is None
 

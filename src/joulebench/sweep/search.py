@@ -457,12 +457,18 @@ def first_unscouted(
     Returns:
         The first batch size missing from ``scouted`` that the upward search would measure, or None.
     """
+    asked: list[int] = []
 
     def replay(batch: int, phase: str) -> Any:
         if phase != "scout":  # the upward search is over: refinement measures in full
             raise _Replayed(None)
         if batch not in scouted:
+            # A scout between the last one asked for and this one is the scan's predicted memory limit (nothing
+            # else leaves the doubling grid): the stored search ended there, at the largest batch that fits.
+            if asked and any(asked[-1] < b < batch for b in scouted):
+                raise _Replayed(None)
             raise _Replayed(batch)
+        asked.append(batch)
         return scouted[batch]
 
     try:
