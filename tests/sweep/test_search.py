@@ -7,7 +7,8 @@ import math
 import pytest
 
 from joulebench.errors import ConfigError
-from joulebench.sweep.search import SEARCHES, Point, first_unscouted, get_search, paper_search, plateau_search
+from joulebench.sweep.search import SEARCHES, Point, get_search, paper_search, plateau_search
+from joulebench.sweep.stale import first_unscouted
 
 
 class Curve:

@@ -2,7 +2,7 @@
 
 Layers (each usable alone)::
 
-    search.py     which batch sizes to measure (``paper``, ``plateau``), pure logic over measure(batch, phase)
+    search.py     which batch sizes to measure (``scan``, ``plateau``, ``paper``), pure logic over measure()
     protocol.py   how one batch is measured (warm-up, window, sub-windows, precision) -> BatchMeasurement
     summary.py    BatchMeasurements -> ModelSummary (optimal batch, batch 1, latency budget...)
     execution.py  one task measured in this process (idle baseline, batch search, summary)

@@ -424,60 +424,6 @@ def scan_search(
     return run.result
 
 
-class _Replayed(Exception):
-    """Ends a replay: ``batch`` is the scouting batch the stored ladder lacks (None: the upward search ended)."""
-
-    def __init__(self, batch: int | None):
-        super().__init__(batch)
-        self.batch = batch
-
-
-def first_unscouted(
-    scouted: dict[int, Any],
-    *,
-    max_batch: int,
-    start: int = 1,
-    search: str = "plateau",
-    **kwargs: Any,
-) -> int | None:
-    """The first batch a search would scout that a stored ladder lacks, or None.
-
-    Replays a search (by default the plateau rule; ``scan`` for the current default) on scouting outcomes
-    measured earlier, to audit results taken under an older rule: a batch is returned when the search would not
-    have stopped where the stored ladder ends (the plateau rule stopped on bumps that the scan looks past).
-
-    Args:
-        scouted: Scouting outcomes by batch size (``status``, ``energy_per_image_j``; ``oom`` ends the ladder).
-        max_batch: The search's largest batch.
-        start: Its first batch.
-        search: The registered search to replay.
-        **kwargs: The search's own settings (``threshold`` and ``patience`` for plateau, ``rise``, ``patience``
-            and ``max_iter_s`` for scan).
-
-    Returns:
-        The first batch size missing from ``scouted`` that the upward search would measure, or None.
-    """
-    asked: list[int] = []
-
-    def replay(batch: int, phase: str) -> Any:
-        if phase != "scout":  # the upward search is over: refinement measures in full
-            raise _Replayed(None)
-        if batch not in scouted:
-            # A scout between the last one asked for and this one is the scan's predicted memory limit (nothing
-            # else leaves the doubling grid): the stored search ended there, at the largest batch that fits.
-            if asked and any(asked[-1] < b < batch for b in scouted):
-                raise _Replayed(None)
-            raise _Replayed(batch)
-        asked.append(batch)
-        return scouted[batch]
-
-    try:
-        get_search(search)(replay, max_batch=max_batch, start=start, **kwargs)
-    except _Replayed as r:
-        return r.batch
-    return None
-
-
 SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")
 SEARCHES.register("paper")(paper_search)
@@ -521,7 +467,6 @@ __all__ = [
     "Outcome",
     "Point",
     "SearchResult",
-    "first_unscouted",
     "get_search",
     "paper_search",
     "memory_cap",

@@ -2,7 +2,7 @@
 
 When the batch search changes (the scan search replaced the plateau rule, which stopped on bumps), results
 measured under the old rule may have stopped early. Their stored scouting ladder says so without measuring
-anything: replaying the current rule on it (:func:`joulebench.sweep.search.first_unscouted`) either ends where
+anything: replaying the current rule on it (:func:`first_unscouted`) either ends where
 the ladder ends, or asks for a batch the ladder lacks. ``joulebench measure --redo-stale`` measures the second
 kind again; ``joulebench results --stale`` lists them.
 """
@@ -13,10 +13,64 @@ import math
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
 
-from joulebench.sweep.search import DEFAULT_SEARCH, Point, first_unscouted
+from joulebench.sweep.search import DEFAULT_SEARCH, Point, get_search
 from joulebench.sweep.tasks import CPU_MAX_BATCH, HARD_MAX_BATCH, SweepOptions
 
 Key = tuple[str, int, str]
+
+
+class _Replayed(Exception):
+    """Ends a replay: ``batch`` is the scouting batch the stored ladder lacks (None: the upward search ended)."""
+
+    def __init__(self, batch: int | None):
+        super().__init__(batch)
+        self.batch = batch
+
+
+def first_unscouted(
+    scouted: dict[int, Any],
+    *,
+    max_batch: int,
+    start: int = 1,
+    search: str = "plateau",
+    **kwargs: Any,
+) -> int | None:
+    """The first batch a search would scout that a stored ladder lacks, or None.
+
+    Replays a search (by default the plateau rule; ``scan`` for the current default) on scouting outcomes
+    measured earlier, to audit results taken under an older rule: a batch is returned when the search would not
+    have stopped where the stored ladder ends (the plateau rule stopped on bumps that the scan looks past).
+
+    Args:
+        scouted: Scouting outcomes by batch size (``status``, ``energy_per_image_j``; ``oom`` ends the ladder).
+        max_batch: The search's largest batch.
+        start: Its first batch.
+        search: The registered search to replay.
+        **kwargs: The search's own settings (``threshold`` and ``patience`` for plateau, ``rise``, ``patience``
+            and ``max_iter_s`` for scan).
+
+    Returns:
+        The first batch size missing from ``scouted`` that the upward search would measure, or None.
+    """
+    asked: list[int] = []
+
+    def replay(batch: int, phase: str) -> Any:
+        if phase != "scout":  # the upward search is over: refinement measures in full
+            raise _Replayed(None)
+        if batch not in scouted:
+            # A scout between the last one asked for and this one is the scan's predicted memory limit (nothing
+            # else leaves the doubling grid): the stored search ended there, at the largest batch that fits.
+            if asked and any(asked[-1] < b < batch for b in scouted):
+                raise _Replayed(None)
+            raise _Replayed(batch)
+        asked.append(batch)
+        return scouted[batch]
+
+    try:
+        get_search(search)(replay, max_batch=max_batch, start=start, **kwargs)
+    except _Replayed as r:
+        return r.batch
+    return None
 
 
 class Judgment(NamedTuple):
