@@ -547,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--search", default=None, help="replay: another registered search (plateau, paper)")
     p.add_argument("--max-iter", type=float, default=None, help="replay: the scan's iteration limit (s)")
     p.add_argument("--finalists", type=int, default=None, help="replay: the scan's finalists")
+    p.add_argument("--margin", type=float, default=None, help="replay: the scan's finalist margin (0.04: 4 %%)")
     sub = p.add_subparsers(dest="cmd")
     r = sub.add_parser("run", help="measure sweeps and ladders on the GPU")
     r.add_argument("models", nargs="*", default=list(PANEL))
@@ -570,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.replay:
         return cmd_replay(
             a.replay, a.trials, a.scout_noise, a.full_noise, a.search,
-            scan_max_iter_s=a.max_iter, scan_finalists=a.finalists,
+            scan_max_iter_s=a.max_iter, scan_finalists=a.finalists, scan_margin=a.margin,
         )  # fmt: skip
     if a.cmd == "noise":
         return cmd_noise([Path(x) for x in a.stores])

@@ -128,3 +128,11 @@ def test_replay_takes_the_scans_settings_and_noise(capsys):
     # convnext's minimum, 2.4 % below a flat run, shows through quiet scouts only
     assert conv(default) == "256" and conv(quiet) == "4096"
     assert window_s(short) < window_s(default)  # a shorter iteration limit scouts less
+    assert _script().main([*args, "--margin", "0"]) == 0
+    single = capsys.readouterr().out
+
+    def max_regret(out):
+        return float(out.splitlines()[-1].split()[2])
+
+    # one finalist saves full windows and misses more: the margin keeps the second where it may win
+    assert window_s(single) < window_s(default) and max_regret(single) > max_regret(default)
