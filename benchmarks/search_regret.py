@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -341,17 +341,31 @@ def _rev(s: dict[str, str]) -> int:
     return int(s.get("search_rev") or 1)
 
 
-def report_rows(state: Path, rev: int | None = None) -> list[dict[str, Any]]:
-    """One row per first sweep (repeat 0) of search revision ``rev`` (None: the newest in the file)."""
-    ladders = _rows(state / "ladders.csv")
-    sweeps = _rows(state / "sweeps.csv")
-    rev = max((_rev(s) for s in sweeps), default=SEARCH_REV) if rev is None else rev
-    windows = _rows(state / "sweep-windows.csv")
+class BenchState(NamedTuple):
+    """The CSV files of one ``--state`` folder, read once for a report."""
+
+    ladders: list[dict[str, str]]
+    sweeps: list[dict[str, str]]
+    windows: list[dict[str, str]]
+
+    @classmethod
+    def read(cls, state: Path) -> BenchState:
+        """``ladders.csv``, ``sweeps.csv`` and ``sweep-windows.csv`` of ``state`` (a missing file: no rows)."""
+        return cls(_rows(state / "ladders.csv"), _rows(state / "sweeps.csv"), _rows(state / "sweep-windows.csv"))
+
+    @property
+    def newest_rev(self) -> int:
+        """The newest search revision among the sweeps (:data:`SEARCH_REV` when there are none)."""
+        return max((_rev(s) for s in self.sweeps), default=SEARCH_REV)
+
+
+def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
+    """One row per first sweep (repeat 0) of search revision ``rev``."""
     out = []
-    for s in sweeps:
+    for s in bench.sweeps:
         if s["repeat"] != "0" or _rev(s) != rev:
             continue
-        lad = [r for r in ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
+        lad = [r for r in bench.ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
         means: dict[int, list[float]] = {}
         for r in lad:
             if r["status"] == "ok":
@@ -365,7 +379,7 @@ def report_rows(state: Path, rev: int | None = None) -> list[dict[str, Any]]:
             row.update(best_batch=best, best_mj=mean[best] * 1e3)
             b = int(s["batch"]) if s["batch"] else None
             row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
-            row["paper_s"] = paper_cost_s(lad, overhead_s=row["gpu_s"] - _sweep_windows_s(s, windows))
+            row["paper_s"] = paper_cost_s(lad, overhead_s=row["gpu_s"] - _sweep_windows_s(s, bench.windows))
         out.append(row)
     return out
 
@@ -434,12 +448,12 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print(f"paper protocol / sweep GPU-s: median {_median(ratios):.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
 
 
-def _print_earlier(state: Path, rev: int, now: list[dict[str, Any]]) -> None:
+def _print_earlier(bench: BenchState, rev: int, now: list[dict[str, Any]]) -> None:
     """Each earlier revision's sweeps beside this one's, where both measured the (model, runtime)."""
     here = {(r["model"], r["runtime"]): r for r in now}
-    for old in sorted({_rev(s) for s in _rows(state / "sweeps.csv")} - {rev}):
+    for old in sorted({_rev(s) for s in bench.sweeps} - {rev}):
         pairs = [
-            (r, here[(r["model"], r["runtime"])]) for r in report_rows(state, old) if (r["model"], r["runtime"]) in here
+            (r, here[(r["model"], r["runtime"])]) for r in report_rows(bench, old) if (r["model"], r["runtime"]) in here
         ]
         for was, is_ in pairs:
             print(
@@ -456,23 +470,22 @@ def _print_earlier(state: Path, rev: int, now: list[dict[str, Any]]) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    state = Path(a.state)
-    sweeps = _rows(state / "sweeps.csv")
-    rev = a.rev if a.rev is not None else max((_rev(s) for s in sweeps), default=SEARCH_REV)
-    rows = report_rows(state, rev)
+    bench = BenchState.read(Path(a.state))
+    rev = a.rev if a.rev is not None else bench.newest_rev
+    rows = report_rows(bench, rev)
     print(f"search revision {rev}")
     _print_table(rows)
-    _print_earlier(state, rev, rows)
+    _print_earlier(bench, rev, rows)
     by: dict[tuple[str, str], list[float]] = {}
-    for s in sweeps:
+    for s in bench.sweeps:
         if s["energy_per_image_j"] and _rev(s) == rev:
             by.setdefault((s["model"], s["runtime"]), []).append(float(s["energy_per_image_j"]))
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
-    _print_pass_spread(_rows(state / "ladders.csv"))
-    ids = {s.get("run_id") for s in sweeps if _rev(s) == rev}
-    _print_windows([w for w in _rows(state / "sweep-windows.csv") if not w.get("run_id") or w["run_id"] in ids])
+    _print_pass_spread(bench.ladders)
+    ids = {s.get("run_id") for s in bench.sweeps if _rev(s) == rev}
+    _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")
