@@ -247,7 +247,7 @@ class TaskExecution:
     def _measure_idle(self) -> float:
         """Open the meter, wait for the card to cool (if asked) and return the idle power in watts."""
         from joulebench.meters import get_meter
-        from joulebench.sweep.protocol import device_facts
+        from joulebench.sweep.device import device_facts
 
         index = os.environ.get(DEVICE_ENV)
         kwargs = meter_kwargs(self.opts.meter, int(index) if index else None, pinned=index is not None)
@@ -291,7 +291,7 @@ class TaskExecution:
 
     def _search(self, max_batch: int) -> None:
         """Run the task's batch search over :meth:`measure`, then batch 1 if the search did not measure it."""
-        from joulebench.sweep.protocol import device_memory_b
+        from joulebench.sweep.device import device_memory_b
         from joulebench.sweep.search import get_search, search_kwargs
 
         search = get_search(self.opts.search)

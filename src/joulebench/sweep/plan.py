@@ -115,8 +115,8 @@ def _device_facts(meter_name: str, devices: Sequence[int | None]) -> tuple[list[
     Each device's facts are ``gpu_uuid``, ``gpu_name`` and ``power_limit_w``.
     """
     from joulebench.meters import get_meter
+    from joulebench.sweep.device import device_facts
     from joulebench.sweep.execution import meter_kwargs
-    from joulebench.sweep.protocol import device_facts
 
     facts: list[dict[str, Any]] = []
     prov: dict[str, Any] = {}
