@@ -59,6 +59,7 @@ def test_the_measure_driver_imports_neither_torch_nor_timm_for_a_shipped_or_cach
     from joulebench.models.name_cache import SHIPPED_NAMES, shipped_names
 
     cmd = ["measure", "test_vit", "--runtime", "cpu-fp32", "--meter", "sim", "--quick", "--db", str(tmp_path / "r.db")]
+    cmd += ["--worker-start", "fresh"]  # the stand-in replaces a fresh worker's start
     runs = []
     # without the shipped names: the first run reads the name from timm and keeps it, the second needs no timm;
     # then with them, in an empty cache folder

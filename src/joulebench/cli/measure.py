@@ -222,6 +222,12 @@ AddressOpt = typer.Option(
 RetriesOpt = typer.Option(
     None, "--retries", help="--executor ray: run a task whose worker died again up to N times (2)."
 )
+WorkerStartOpt = typer.Option(
+    None,
+    "--worker-start",
+    help="--executor local: fork (default on Linux: workers forked from one process that imported torch and timm"
+    " once) or fresh (a new Python process per model, which imports them itself).",
+)
 
 #: The flags of :func:`build_options` (the measuring protocol), by their parameter names.
 PROTOCOL_FLAGS = ("protocol", "meter", "search", "tf32", "cuda_graphs", "warmup", "min_iters", "min_window",
@@ -275,6 +281,7 @@ def measure(
     executor: str = ExecutorOpt,
     address: str | None = AddressOpt,
     retries: int | None = RetriesOpt,
+    worker_start: str | None = WorkerStartOpt,
     json_out: bool = JsonOpt,
     wide: bool = WideOpt,
 ) -> None:
@@ -303,7 +310,7 @@ def measure(
         executor=executor,
         per_board=per_board,
     )
-    ex_opts = _executor_options(executor, address, retries)
+    ex_opts = _executor_options(executor, {"address": address, "retries": retries, "worker_start": worker_start})
     with TerminateAsInterrupt() as term:
         report = run_sweep(
             plan,
@@ -344,14 +351,16 @@ def _redo_since(force: bool, redo_before: str | None, redo_stale: bool) -> str |
     return redo_since
 
 
-def _executor_options(executor: str, address: str | None, retries: int | None) -> dict[str, Any]:
-    """The executor's own flags that were given, refusing those this executor does not take."""
-    from joulebench.sweep.executors import executor_class
+def _executor_options(executor: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The executor's own flags that were given (``given``: by parameter name), refusing those it does not take."""
+    from joulebench.sweep.executors import check_worker_start, executor_class
 
-    ex_opts = {k: v for k, v in {"address": address, "retries": retries}.items() if v is not None}
+    ex_opts = {k: v for k, v in given.items() if v is not None}
+    if "worker_start" in ex_opts:
+        check_worker_start(ex_opts["worker_start"])
     foreign = sorted(set(ex_opts) - set(getattr(executor_class(executor), "OPTIONS", ())))
     if foreign:
-        raise ConfigError(f"--executor {executor} takes no --{', --'.join(foreign)}")
+        raise ConfigError(f"--executor {executor} takes no --{', --'.join(f.replace('_', '-') for f in foreign)}")
     return ex_opts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -113,8 +114,12 @@ def deadline_stop(result: TaskResult) -> Failure:
 
 
 def count_costs(runner: Callable[..., TaskResult], costs: TaskCosts) -> Callable[..., TaskResult]:
-    """``runner`` that records each successful task's cost before its device asks for the next task."""
+    """``runner`` that records each successful task's cost before its device asks for the next task.
 
+    It keeps ``runner``'s attributes (``takes_launcher``: it still forwards a zygote to ``run_task``).
+    """
+
+    @functools.wraps(runner)
     def run(task: Task, device: Any, **kw: Any) -> TaskResult:
         result = runner(task, device, **kw)
         if not result.interrupted and result.summary is not None and result.summary.status == "ok":

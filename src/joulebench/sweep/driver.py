@@ -205,7 +205,8 @@ def run_sweep(
         executor: Registered executor name.
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
-        executor_options: Keyword arguments of the executor (``ray``: ``address``, ``retries``).
+        executor_options: Keyword arguments of the executor (``local``: ``worker_start``; ``ray``: ``address``,
+            ``retries``).
         deadline_s: Seconds from now by which the sweep must end (a batch job's time limit). A task starts only
             if its runtime's estimated cost (:class:`TaskCosts`) fits in the time left, else it is deferred to a
             later run; at the deadline, running tasks stop after their current batch, as on Ctrl-C, and the
@@ -262,6 +263,8 @@ def _execute(sweep: SweepRun, ex: Any, todo: list[Task], gate: DeadlineGate | No
             extra.update(admit=admission.admit, on_deferred=admission.deferred)
         else:  # it cannot ask before each task: claim them all now
             todo = admission.claim_all(todo)
+        if getattr(ex, "says", False):  # e.g. workers starting fresh because the zygote could not start
+            extra["on_message"] = progress.message
         progress.start(len(todo), len(report.skipped))
         if gate is not None:
             gate.start()

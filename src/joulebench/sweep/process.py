@@ -16,6 +16,10 @@ new session (its own process group), pinned to one GPU with ``CUDA_VISIBLE_DEVIC
   batch and returns what it has, marked ``interrupted``; a second stop request kills it.
 
 ``run_task`` always returns a :class:`TaskResult`. The worker's body is ``execution.py``'s ``execute_task``.
+Given a ``launcher`` (the run's :class:`~joulebench.sweep.zygote.Zygote`), the worker is forked from it instead of
+started fresh: the same process of its own, in its own session, with the same environment, log and events, without
+importing torch and timm again; GPU-seconds then count from the fork. When the zygote can no longer fork, the
+worker starts fresh.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from joulebench.store.records import BatchMeasurement, Failure
 from joulebench.sweep.execution import _TAIL_CHARS, DEVICE_ENV, Emit, failed_result
 from joulebench.sweep.tasks import Task, TaskResult, failure_from_dict, measurement_from_dict
+
+if TYPE_CHECKING:
+    from joulebench.sweep.zygote import ForkedWorker, Zygote
 
 
 def _worker_env(device_index: int | None) -> dict[str, str]:
@@ -51,7 +58,7 @@ def _worker_env(device_index: int | None) -> dict[str, str]:
     return env
 
 
-def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+def _kill_group(proc: subprocess.Popen | ForkedWorker, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
@@ -66,8 +73,9 @@ def run_task(
     stop: threading.Event | None = None,
     kill: threading.Event | None = None,
     python: str | None = None,
+    launcher: Zygote | None = None,
 ) -> TaskResult:
-    """Run ``task`` in a fresh worker subprocess and always return a :class:`TaskResult`.
+    """Run ``task`` in a worker process of its own and always return a :class:`TaskResult`.
 
     Args:
         task: The task (its ``timeout_s`` bounds the worker's wall time).
@@ -76,6 +84,7 @@ def run_task(
         stop: Set it to stop after the current batch (Ctrl-C); the worker is killed if it lingers.
         kill: Set it to kill the worker now (a second Ctrl-C, or the end of a deadline's grace period).
         python: Interpreter for the worker (default: this one).
+        launcher: The zygote to fork the worker from (None, or a zygote that no longer forks: a fresh process).
 
     Returns:
         The worker's result, or a failed result describing a crash or a timeout.
@@ -87,7 +96,8 @@ def run_task(
         log_path = Path(tmp) / "worker.log"
         r_fd, w_fd = os.pipe()
         with open(log_path, "wb") as log:
-            proc = _start_worker(task_file, w_fd, log, device_index, python)
+            proc = _launch(task_file, w_fd, log, device_index, python, launcher)
+            watch.t0 = getattr(proc, "started_at", watch.t0)  # a forked worker holds its device from the fork
             with os.fdopen(r_fd, "rb", buffering=0) as events:
                 watch.follow(proc, events)
             rc = _reap(proc)
@@ -98,10 +108,51 @@ def run_task(
     return watch.crashed(rc, gpu_s, tail)
 
 
+#: ``run_task`` takes ``launcher``: an executor may fork its workers from a zygote (other runners are not sent one).
+run_task.takes_launcher = True  # type: ignore[attr-defined]
+
+
+def _launch(
+    task_file: Path,
+    w_fd: int,
+    log: IO[bytes],
+    device_index: int | None,
+    python: str | None,
+    launcher: Zygote | None,
+) -> subprocess.Popen | ForkedWorker:
+    """Start the worker on ``task_file``, its events on ``w_fd`` (closed here: the worker holds it now).
+
+    Forked from ``launcher`` when one is given and still forks; a fresh subprocess otherwise.
+    """
+    try:
+        forked = _fork(launcher, task_file, w_fd, log, device_index)
+    except BaseException:
+        os.close(w_fd)
+        raise
+    if forked is None:
+        return _start_worker(task_file, w_fd, log, device_index, python)
+    os.close(w_fd)
+    return forked
+
+
+def _fork(
+    launcher: Zygote | None, task_file: Path, w_fd: int, log: IO[bytes], device_index: int | None
+) -> ForkedWorker | None:
+    """The worker forked from ``launcher``; None without one, or when it no longer forks (its ``failure`` says why)."""
+    from joulebench.sweep.zygote import ZygoteError
+
+    if launcher is None:
+        return None
+    try:
+        return launcher.spawn(task_file, w_fd, log.fileno(), _worker_env(device_index))
+    except ZygoteError:
+        return None  # the executor reports launcher.failure once; this worker starts fresh
+
+
 def _start_worker(
     task_file: Path, w_fd: int, log: IO[bytes], device_index: int | None, python: str | None
 ) -> subprocess.Popen:
-    """Start the worker on ``task_file``, its events on ``w_fd`` (closed here: the worker holds it now)."""
+    """Start the worker on ``task_file`` as a fresh subprocess, its events on ``w_fd`` (closed here)."""
     try:
         return subprocess.Popen(
             [python or sys.executable, "-m", "joulebench.sweep.worker", str(task_file)] + ["--event-fd", str(w_fd)],
@@ -116,8 +167,8 @@ def _start_worker(
         os.close(w_fd)
 
 
-def _reap(proc: subprocess.Popen) -> int:
-    """The worker's exit status, once it has exited (killed if it does not within 30 s)."""
+def _reap(proc: subprocess.Popen | ForkedWorker) -> int | None:
+    """The worker's exit status, once it has exited (killed if it does not within 30 s); None when unknown."""
     try:
         return proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -150,7 +201,7 @@ class _WorkerWatch:
         self.interrupt_sent_at: float | None = None
         self.buf = b""
 
-    def follow(self, proc: subprocess.Popen, events: Any) -> None:
+    def follow(self, proc: subprocess.Popen | ForkedWorker, events: Any) -> None:
         """Read the worker's events until it closes its end or the supervisor ends it."""
         while True:
             if self._ended(proc):
@@ -163,7 +214,7 @@ class _WorkerWatch:
                 break  # EOF: the worker closed its end (exited)
             self._take(chunk)
 
-    def _ended(self, proc: subprocess.Popen) -> bool:
+    def _ended(self, proc: subprocess.Popen | ForkedWorker) -> bool:
         """Apply the time limit and the stop and kill requests; True when the worker was killed."""
         now = time.monotonic()
         task = self.task
@@ -223,6 +274,8 @@ class _WorkerWatch:
         stage, reason = self.stage, self.reason
         if reason is None:
             how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+            if rc is None:  # a forked worker whose zygote ended before reporting its exit
+                how = "exit status unknown: the fork server that started it ended"
             reason = f"worker crashed ({how}) before finishing"
             if self.in_flight is not None:
                 batch = self.in_flight[0]

@@ -1,7 +1,8 @@
 """The worker subprocess: ``python -m joulebench.sweep.worker TASK.json --event-fd N`` measures one task.
 
-:func:`main` runs the task with ``execution.py``'s ``execute_task`` and streams its events as JSON lines;
-``process.py`` starts and supervises it (``run_task``). The names of both modules are re-exported here, so
+:func:`main` (:func:`run_worker`) runs the task with ``execution.py``'s ``execute_task`` and streams its events as
+JSON lines; ``process.py`` starts and supervises it (``run_task``), as a fresh subprocess or a child forked from the
+zygote (``zygote.py``), which calls :func:`run_worker` itself. The names of both modules are re-exported here, so
 ``from joulebench.sweep.worker import run_task`` (and the rest) keeps working.
 """
 
@@ -55,6 +56,7 @@ __all__ = [
     "retry_after_crash",
     "retry_note",
     "run_task",
+    "run_worker",
     "task_failure",
 ]
 
@@ -65,8 +67,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("task", help="JSON file with the task")
     p.add_argument("--event-fd", type=int, default=None, help="file descriptor for JSON-line events")
     args = p.parse_args(argv)
-    task = Task.from_dict(json.loads(Path(args.task).read_text()))
-    out = os.fdopen(args.event_fd, "w", buffering=1) if args.event_fd is not None else sys.stdout
+    return run_worker(Path(args.task), args.event_fd, t_start=_T_START)
+
+
+def run_worker(task_file: Path, event_fd: int | None, *, t_start: float) -> int:
+    """Measure the task in ``task_file`` in this process, which exists for it, streaming its events.
+
+    Args:
+        task_file: The task's JSON file.
+        event_fd: File descriptor for the JSON-line events (closed at the end); None = standard output.
+        t_start: Monotonic time this process took its device (its start, or its fork from the zygote).
+
+    Returns:
+        The exit status (0: the result was sent; a failed task is a result too).
+    """
+    task = Task.from_dict(json.loads(Path(task_file).read_text()))
+    out = os.fdopen(event_fd, "w", buffering=1) if event_fd is not None else sys.stdout
     lock = threading.Lock()
 
     def emit(ev: dict[str, Any]) -> None:
@@ -81,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_sigint)
     emit({"type": "start", "pid": os.getpid()})
-    result = execute_task(task, emit=emit, should_stop=stop.is_set, t_start=_T_START, freeze_after_load=True)
+    result = execute_task(task, emit=emit, should_stop=stop.is_set, t_start=t_start, freeze_after_load=True)
     emit({"type": "result", "result": result.to_dict()})
     out.close()
     return 0
