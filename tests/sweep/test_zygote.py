@@ -141,6 +141,24 @@ def test_a_zygote_that_cannot_start_says_why(tmp_path):
         z.start()
 
 
+def test_a_zygote_that_takes_too_long_to_start_is_killed(tmp_path):
+    z = Zygote(python=_fake_python(tmp_path, "import time\ntime.sleep(600)"), start_timeout_s=0.5)
+    with pytest.raises(ZygoteError, match=r"did not import torch and timm within 0.5 s"):
+        z.start()
+    assert z.proc is None and z.control is None  # killed, not waited for while it "imports"
+
+
+def test_ctrl_c_while_the_zygote_starts_runs_nothing(monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    seen: list = []
+    stop = threading.Event()
+    monkeypatch.setattr(Zygote, "start", interrupted)
+    get_executor("local", runner=_recording_runner(seen)).run([_custom_task("tiny")], _ignore, stop=stop)
+    assert stop.is_set() and seen == []
+
+
 def test_workers_start_fresh_once_the_zygote_is_gone(tmp_path):
     # a "zygote" that says it is ready and exits: the first request finds it gone
     ready = "fd = int(sys.argv[sys.argv.index('--ready-fd') + 1])\nos.write(fd, b'ready')"

@@ -119,7 +119,7 @@ class LocalExecutor(Executor):
         from joulebench.sweep.zygote import Zygote, ZygoteError, fork_unsupported
 
         if self.worker_start != "fork" or not getattr(self.runner, "takes_launcher", False) or fork_unsupported():
-            return None
+            return None  # fresh workers as asked; a runner that starts none; or a platform that cannot fork them
         zygote = Zygote()
         try:
             zygote.start()
@@ -144,7 +144,7 @@ class LocalExecutor(Executor):
         stop = stop or threading.Event()
         say = on_message or (lambda text: None)
         try:
-            zygote = self.start_zygote(say)
+            zygote = self.start_zygote(say) if tasks else None
         except KeyboardInterrupt:  # Ctrl-C while the zygote imports: nothing started, nothing to run
             stop.set()
             return

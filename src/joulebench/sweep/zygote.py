@@ -1,19 +1,18 @@
 """A fork server for workers: torch and timm are imported once per run, and each task runs in a child forked from it.
 
-A fresh worker subprocess spends seconds importing torch and timm (11-15 s on a GPU node) before it measures
-anything, and holds its device all that time. :class:`Zygote` starts ``python -m joulebench.sweep.zygote`` once per
-local executor run; that process imports joulebench's worker machinery, torch and timm **without initialising
-CUDA** (no ``torch.cuda`` call at all: even ``is_available()`` initialises the driver, after which CUDA fails in
-forked children), then forks one child per task on request. Each child is still one process per model, as a fresh
-worker is: it starts a new session (so its process group is killed as a whole), takes the task's environment
-(``CUDA_VISIBLE_DEVICES``, the device index) before anything touches CUDA, writes its output to the task's log,
-streams its events on the task's pipe and counts GPU-seconds from the fork.
+A fresh worker subprocess spends seconds importing torch and timm before it measures anything, holding its device
+all that time. :class:`Zygote` starts ``python -m joulebench.sweep.zygote`` once per local executor run; that process
+imports the worker's modules, torch and timm **without initialising CUDA** (no ``torch.cuda`` call at all: even
+``is_available()`` initialises the driver, after which CUDA fails in forked children), then forks one child per
+task. Each child is one process per model, as a fresh worker is: in a new session (its process group is killed as a
+whole), with the task's environment (``CUDA_VISIBLE_DEVICES``) set before anything touches CUDA, its output in the
+task's log, its events on the task's pipe, and GPU-seconds counted from the fork.
 
-The parent (:func:`joulebench.sweep.process.run_task`) sends each request as one datagram on a Unix socket, with
-three file descriptors: its end of a per-task socket, the events pipe and the log. The zygote answers on the
-per-task socket with the child's pid and fork time (:class:`ForkedWorker`), and, once it has reaped the child, its
-exit status as ``subprocess`` reports it (negative: killed by that signal). The zygote exits when the parent closes
-its standard input (the parent's end of a pipe), so it never outlives the run.
+The parent (:func:`joulebench.sweep.process.run_task`) sends each request as one datagram on a Unix socket with three
+file descriptors: its end of a per-task socket, the events pipe and the log. On the per-task socket the zygote
+answers with the child's pid and fork time (:class:`ForkedWorker`), then, once it reaped the child, its exit status
+as ``subprocess`` gives it (negative: killed by that signal). It exits when its standard input (a pipe from the
+parent) closes, so it never outlives the run.
 """
 
 from __future__ import annotations
@@ -44,15 +43,9 @@ ZYGOTE_START_S = 300.0
 _ANSWER_S = 30.0
 #: Modules the zygote imports for its children (none of them touches CUDA on import).
 PRELOAD = (
-    "joulebench.sweep.worker",
-    "joulebench.sweep.protocol",
-    "joulebench.sweep.search",
-    "joulebench.sweep.summary",
-    "joulebench.sweep.device",
-    "joulebench.models.resolve",
-    "joulebench.runtimes",
-    "joulebench.meters",
-)
+    "joulebench.sweep.worker", "joulebench.sweep.protocol", "joulebench.sweep.search", "joulebench.sweep.summary",
+    "joulebench.sweep.device", "joulebench.models.resolve", "joulebench.runtimes", "joulebench.meters",
+)  # fmt: skip
 
 
 class ZygoteError(JoulebenchError):
@@ -188,11 +181,11 @@ class Zygote:
             self._await_ready(ready_r)
         except OSError as e:  # no such interpreter, no file descriptors left...
             ours.close()
-            self.close()
+            self.close(at_once=True)
             raise ZygoteError(f"the fork server could not start: {e}") from e
-        except BaseException:
+        except BaseException:  # not ready in time, or Ctrl-C while it imports: it is not waited for
             ours.close()
-            self.close()
+            self.close(at_once=True)
             raise
         finally:
             os.close(ready_r)
@@ -277,13 +270,19 @@ class Zygote:
             self._failure_said = True
             return self.failure
 
-    def close(self) -> None:
-        """End the zygote (it exits when its standard input closes; killed if it lingers) and remove its log."""
+    def close(self, *, at_once: bool = False) -> None:
+        """End the zygote and remove its log.
+
+        Args:
+            at_once: Kill it (it may still be importing) rather than let it exit as its standard input closes.
+        """
         proc, self.proc = self.proc, None
         if self.control is not None:
             self.control.close()
             self.control = None
         if proc is not None:
+            if at_once:
+                proc.kill()
             if proc.stdin is not None:
                 proc.stdin.close()
             try:
@@ -425,7 +424,7 @@ class _Server:
 
             code = run_worker(Path(request["task_file"]), event_fd, t_start=t_fork)
         except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)  # as the interpreter exits
         except BaseException:  # the child must never return into the zygote's loop
             traceback.print_exc()
         finally:
