@@ -69,7 +69,8 @@ class Executor(ABC):
         Executors whose ``admits`` is True also take ``admit(task) -> bool``, asked just before a task would
         start; a task it refuses is not run and goes to ``on_deferred(task)`` (on this thread); and ``kill``, an
         event that, once set, kills the running tasks' workers now (what a deadline does to the ones that did not
-        stop after their batch).
+        stop after their batch). Those whose ``says`` is True take ``on_message(text)``: warnings for the user, such
+        as workers starting fresh because the zygote could not start (on this thread).
         """
 
 
