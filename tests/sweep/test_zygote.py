@@ -220,9 +220,23 @@ def test_an_unknown_worker_start_is_refused():
         get_executor("local", worker_start="spawn")
 
 
+def test_the_zygote_forks_only_from_one_thread():
+    from joulebench.sweep.zygote_server import check_one_thread
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        with pytest.raises(ZygoteError, match="forks workers only from one"):
+            check_one_thread()
+    finally:
+        release.set()
+        other.join()
+
+
 @pytest.mark.slow
 def test_the_zygote_refuses_to_serve_when_cuda_was_initialised():
-    code = "import torch; torch.cuda.is_available(); from joulebench.sweep.zygote import preload; preload()"
+    code = "import torch; torch.cuda.is_available(); from joulebench.sweep.zygote_server import preload; preload()"
     env = {**os.environ, "PYTHONPATH": str(Path(zygote_module.__file__).resolve().parents[2])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode != 0 and "CUDA was initialised" in out.stderr
