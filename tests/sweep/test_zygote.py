@@ -58,13 +58,18 @@ def zygote():
     z.close()
 
 
-def _rows(result: TaskResult) -> list[tuple]:
-    """Each row's identity and which of its fields are filled (values differ between runs)."""
+#: What a row or summary says of where and how it was measured: the same whichever way its worker started.
+SAME = ("model", "img_size", "runtime", "precision", "batch_size", "status", "gpu_name", "gpu_uuid", "meter", "method")
+#: Figures every measured row and summary has (their values differ from run to run).
+FILLED = ("energy_per_image_j", "throughput_ips", "idle_power_w", "avg_power_w", "duration_s", "measured_at")
+
+
+def _described(rows: list) -> list[tuple]:
+    """Each row's (or summary's) fields of :data:`SAME`, its phase, and which of :data:`FILLED` it has."""
     out = []
-    for m in result.measurements:
-        d = m.to_dict()
-        trace = sorted((d.get("trace_summary") or {}).keys())
-        out.append((m.img_size, m.batch_size, m.status, sorted(k for k, v in d.items() if v is not None), trace))
+    for d in (r.to_dict() for r in rows):
+        same = tuple(d.get(k) for k in SAME)
+        out.append((same, (d.get("trace_summary") or {}).get("phase"), [d.get(k) is not None for k in FILLED]))
     return out
 
 
@@ -75,13 +80,12 @@ def test_forked_workers_give_the_rows_fresh_workers_give(zygote, monkeypatch):
     forked = [run_task(t, launcher=zygote) for t in tasks]
     fresh = [run_task(t) for t in tasks]
     assert all(r.ok for r in forked + fresh), [r.summary.error for r in forked + fresh]
-    assert [_rows(r) for r in forked] == [_rows(r) for r in fresh]
+    assert [_described(r.measurements) for r in forked] == [_described(r.measurements) for r in fresh]
     assert [m.batch_size for m in forked[0].measurements] == [1, 2, 4]
-    for f, s in zip(forked, fresh, strict=True):
-        assert {k for k, v in f.summary.to_dict().items() if v is not None} == {
-            k for k, v in s.summary.to_dict().items() if v is not None
-        }
-        assert 0 < f.gpu_seconds == f.summary.gpu_seconds
+    assert [_described([r.summary])[0][0] for r in forked] == [_described([r.summary])[0][0] for r in fresh]
+    for r in forked:
+        assert all(all(filled) for *_, filled in _described(r.measurements))
+        assert 0 < r.gpu_seconds == r.summary.gpu_seconds and r.summary.idle_power_w is not None
     assert zygote.failure is None
 
 
