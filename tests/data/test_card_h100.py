@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,9 @@ from joulebench.store.bundle import read_tables
 ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "data/h100/README.md"
 DATA = ROOT / "data/h100/dataset"
+SWEEPS = ROOT / "data/h100/search-ladders/sweeps.csv"
 WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten"}
+WORDS |= {11: "Eleven", 17: "Seventeen", 20: "Twenty"}
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +52,39 @@ def _latest(summaries: list[dict]) -> dict[tuple[str, str], dict]:
 
 
 def _revisions(runs: list[dict]) -> list[list[dict]]:
-    """The runs grouped by protocol (``config``), in the order the protocols were first used."""
+    """The runs grouped by search revision, in order, as the card tells them apart.
+
+    The first revision has a protocol (``config``) of its own; the second and third share theirs (the third changed
+    rules that have no option) and each ran on a board of its own, so a later protocol's runs split by board.
+    """
     groups: dict[str, list[dict]] = {}
     for r in sorted(runs, key=lambda r: r["finished_at"]):
         groups.setdefault(json.dumps(r["config"], sort_keys=True), []).append(r)
-    return list(groups.values())
+    first, *later = groups.values()
+    revisions = [first]
+    for group in later:
+        boards: dict[str, list[dict]] = {}
+        for r in group:
+            boards.setdefault(r["gpu_uuid"], []).append(r)
+        revisions += boards.values()
+    return revisions
+
+
+def _revision_of(runs: list[dict]) -> dict[str, int]:
+    """Each run's search revision (1, 2, ...) by :func:`_revisions`."""
+    return {r["run_id"]: n for n, group in enumerate(_revisions(runs), 1) for r in group}
+
+
+def _calls(runs: list[dict]) -> list[list[dict]]:
+    """Runs of one revision grouped by the benchmark call that made them (its ``--state`` folder)."""
+    calls: dict[str, list[dict]] = {}
+    for r in runs:
+        m = re.fullmatch(
+            r"joulebench measure \S+ --runtime torch-fp32 --db (\S*)sweep-\d+\.db --json --meter nvml", r["command"]
+        )
+        assert m, r["command"]
+        calls.setdefault(m[1], []).append(r)
+    return list(calls.values())
 
 
 @pytest.mark.slow
@@ -90,25 +121,57 @@ def test_the_cards_comparisons_are_the_reports(report, card):
     assert f"saves {paper} with TensorRT FP16" in card
 
 
+def test_the_revisions_the_card_tells_apart_are_the_benchmarks(tables):
+    """Each run's revision by :func:`_revisions` is the ``search_rev`` the benchmark wrote for it, where it lists it."""
+    revision = _revision_of(tables["runs"])
+    assert sorted(set(revision.values())) == [1, 2, 3]
+    groups = _revisions(tables["runs"])
+    for before, after in zip(groups, groups[1:], strict=False):  # one revision after the other
+        assert max(r["finished_at"] for r in before) < min(r["finished_at"] for r in after)
+    with SWEEPS.open(newline="", encoding="utf-8") as f:
+        listed = {s["run_id"]: int(s["search_rev"]) for s in csv.DictReader(f) if s["run_id"] in revision}
+    assert {1, 2} <= set(listed.values())
+    assert listed == {run: revision[run] for run in listed}
+
+
 @pytest.mark.slow
-def test_the_cards_two_search_revisions_are_the_reports(report, card):
+def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
     card = _flat(card)
     section = report[report.index("## Results measured more than once") :]
     again = [r for r in rows(section, "| ") if r[0].endswith("@224")]
-    assert f"{WORDS[len(again)]} models were measured under both revisions" in card
+    revision = _revision_of(tables["runs"])
+    under: dict[str, set[int]] = {}
+    for s in tables["summaries"]:
+        if s["runtime"] == "torch-fp32":
+            under.setdefault(s["model"], set()).add(revision[s["run_id"]])
+    assert {r[0].split("@")[0] for r in again} == {m for m, revs in under.items() if len(revs) > 1}
+    everywhere = [m for m, revs in under.items() if revs == {1, 2, 3}]
+    later = [m for m, revs in under.items() if revs == {2, 3}]
+    assert len(everywhere) + len(later) == len(again)
+    assert f"{WORDS[len(again)]} models were measured under more than one revision" in card
+    assert (
+        f"{WORDS[len(everywhere)].lower()} under all three, {WORDS[len(later)].lower()} under the second and third"
+        in card
+    )
     m = re.search(
         r"over (\d+) pairs: latest / first geometric mean (\d+\.\d+), GSD \d+\.\d+, range (\d+\.\d+)–(\d+\.\d+)",
         section,
     )
-    assert m and int(m[1]) == len(again)
+    unpaired = [r for r in again if r[5] == "–"]
+    assert m and int(m[1]) == len(again) - len(unpaired)
     gm = float(m[2])
-    assert gm < 1 and f"the later revision's board reads {100 * (1 - gm):.1f} % less" in card
+    assert gm < 1 and f"the latest revision's board reads {100 * (1 - gm):.1f} % less" in card
     assert f"geometric mean {m[2]}, range {m[3]}–{m[4]} over the {m[1]} pairs" in card
+    for r in unpaired:
+        first_batch = r[2].split(" @ ")[1]
+        assert (
+            f"`{r[0].split('@')[0]}` has no pair, as its latest sweep measured no window at batch {first_batch}" in card
+        )
     moved = [(r[0].split("@")[0], r[2].split(" @ ")[1], r[3].split(" @ ")[1]) for r in again]
     moved = [(model, first, latest) for model, first, latest in moved if first != latest]
-    assert f"{WORDS[len(moved)]} end at a smaller batch" in card
+    assert f"{WORDS[len(moved)]} end at another batch" in card
     for model, first, latest in moved:
-        assert int(latest) < int(first) and f"`{model}` at {latest} instead of {first}" in card
+        assert f"`{model}` at {latest} instead of {first}" in card
 
 
 def test_the_cards_results_are_what_the_commands_show(card, monkeypatch):
@@ -124,32 +187,41 @@ def test_the_cards_results_are_what_the_commands_show(card, monkeypatch):
 
 
 def test_the_cards_repeats_are_the_bundles(card, tables):
-    runs = {r["run_id"]: r for r in tables["runs"]}
     summaries = sorted(tables["summaries"], key=lambda s: s["finished_at"])
+    revision = _revision_of(tables["runs"])
     reps = [s for s in summaries if (s["model"], s["runtime"]) == ("resnet50.a1_in1k", "torch-fp32")]
-    earlier, later = (json.dumps(g[0]["config"], sort_keys=True) for g in _revisions(tables["runs"]))
-    old = [s for s in reps if json.dumps(runs[s["run_id"]]["config"], sort_keys=True) == earlier]
-    new = [s for s in reps if json.dumps(runs[s["run_id"]]["config"], sort_keys=True) == later]
-    assert reps == old + new and (len(old), len(new)) == (3, 2)
+    per = [[s for s in reps if revision[s["run_id"]] == n] for n in (1, 2, 3)]
+    assert reps == per[0] + per[1] + per[2] and [len(p) for p in per] == [3, 2, 4]
     boards = [s["gpu_uuid"] for s in reps]
-    assert boards[0] != boards[1] == boards[2] != boards[3] == boards[4] and boards[3] != boards[0]
+    assert boards[0] != boards[1] == boards[2] and len(set(boards)) == 4
+    assert all(len({s["gpu_uuid"] for s in p}) == 1 for p in per[1:])  # each later revision on a board of its own
     mj = [f"{s['energy_per_image_j'] * 1e3:.2f}" for s in reps]
+    batch = [s["optimal_batch"] for s in reps]
+    assert batch[0] != batch[1] == batch[2] and batch[3] == batch[4] and len(set(batch[5:])) == 1
+
+    def between(a: dict, b: dict) -> set[str]:
+        return {s["model"] for s in summaries if a["finished_at"] < s["finished_at"] < b["finished_at"]}
+
+    assert between(reps[1], reps[2]) == set() and between(reps[7], reps[8]) == set()  # in a row
+    others = between(reps[3], reps[4])
+    assert "resnet50.a1_in1k" not in others and between(reps[5], reps[6]) == others
+    seven = WORDS[len(others)].lower()
     text = _flat(card)
     assert (
-        f"measured {WORDS[len(reps)].lower()} times: under the earlier revision {mj[0]} mJ "
-        f"(batch {reps[0]['optimal_batch']}) on one board, then {mj[1]} and {mj[2]} mJ "
-        f"(batch {reps[2]['optimal_batch']}) on another, in a row; under the later revision {mj[3]} and {mj[4]} mJ "
-        f"(batch {reps[4]['optimal_batch']}) on a third"
+        f"measured {WORDS[len(reps)].lower()} times: under the first revision {mj[0]} mJ (batch {batch[0]}) on one "
+        f"board, then {mj[1]} and {mj[2]} mJ (batch {batch[2]}) on another, in a row; under the second {mj[3]} and "
+        f"{mj[4]} mJ (batch {batch[4]}) on a third, with the other {seven} models between them; under the third "
+        f"{mj[5]} and {mj[6]} mJ on a fourth, with the other {seven} models between them, then {mj[7]} and {mj[8]} mJ "
+        f"in a row (batch {batch[8]} for all four)"
     ) in text
-    assert reps[0]["optimal_batch"] != reps[1]["optimal_batch"] == reps[2]["optimal_batch"]
-    assert reps[3]["optimal_batch"] == reps[4]["optimal_batch"]
-    between = {s["model"] for s in summaries if reps[3]["finished_at"] < s["finished_at"] < reps[4]["finished_at"]}
-    assert "resnet50.a1_in1k" not in between
-    assert f"with the other {WORDS[len(between)].lower()} models between them" in text
     e = [s["energy_per_image_j"] for s in reps]
-    pairs = max(_spread(e[1:3]), _spread(e[3:]), key=lambda p: float(p.split()[0]))
-    assert f"Each pair on one board agrees within {pairs}; the three under the earlier revision within " in text
-    assert f"{_spread(e[:3])}; all five within {_spread(e)}" in text
+    one_board = [
+        [s["energy_per_image_j"] for s in per[0][1:]],
+        *([s["energy_per_image_j"] for s in p] for p in per[1:]),
+    ]
+    widest = max((_spread(v) for v in one_board), key=lambda p: float(p.split()[0]))
+    assert f"The runs of one revision on one board agree within {widest}; the three under the first revision " in text
+    assert f"within {_spread(e[:3])}; all {WORDS[len(reps)].lower()} within {_spread(e)}" in text
     assert f"show the latest ({mj[-1]} mJ)" in text and f"keeps all {WORDS[len(reps)].lower()} rows" in text
     assert f"read it up to {_spread(e)} apart" in text
 
@@ -160,21 +232,25 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
     per = {}
     for s in summaries:
         per[(s["model"], s["runtime"])] = per.get((s["model"], s["runtime"]), 0) + 1
+    thrice = [k for k, n in per.items() if n == 3 and k[1] == "torch-fp32"]
     twice = [k for k, n in per.items() if n == 2 and k[1] == "torch-fp32"]
-    assert per[("resnet50.a1_in1k", "torch-fp32")] == 5 and sum(per.values()) == len(summaries)
-    assert set(per.values()) == {1, 2, 5}
-    assert f"{len(summaries)} rows: `resnet50.a1_in1k` on `torch-fp32` has five, " in text
-    assert f"{WORDS[len(twice)].lower()} other `torch-fp32` models two each" in text
+    assert per[("resnet50.a1_in1k", "torch-fp32")] == 9 and sum(per.values()) == len(summaries)
+    assert set(per.values()) == {1, 2, 3, 9}
+    assert f"{len(summaries)} rows: `resnet50.a1_in1k` on `torch-fp32` has nine, " in text
+    assert (
+        f"{WORDS[len(thrice)].lower()} other `torch-fp32` models three each, {WORDS[len(twice)].lower()} two each"
+    ) in text
     panel = (DATA / "panel.txt").read_text(encoding="utf-8").split()
     assert {f"{m}@{s['img_size']}" for (m, _), s in latest.items()} <= set(panel)
     assert f"({WORDS[len(panel)].lower()} models; {WORDS[len(latest)].lower()} results measured, below)" in text
     fp32 = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "torch-fp32"}
     (board,) = fp32  # every torch-fp32 result shown comes from one board
-    (later,) = _revisions(tables["runs"])[1:]
-    assert {r["gpu_uuid"] for r in later} == {board}
+    second, third = _revisions(tables["runs"])[1:]
+    assert {r["gpu_uuid"] for r in third} == {board} != {r["gpu_uuid"] for r in second}
     assert (
-        f"a fourth the {WORDS[len(later)].lower()} later runs, so every `torch-fp32` result shown comes from it" in text
-    )
+        f"a fourth the {WORDS[len(second)].lower()} runs of the second revision; a fifth ({board}) the "
+        f"{WORDS[len(third)].lower()} runs of the third, so every `torch-fp32` result shown comes from it"
+    ) in text
     assert latest[("resnet50.a1_in1k", "compile-fp16")]["gpu_uuid"] != board
     assert "The two results come from different boards" in text
     shown = [k for k in latest if k[1] == "torch-fp32"]
@@ -183,30 +259,37 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
 
 def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
     text = _flat(card)
-    earlier, later = _revisions(tables["runs"])  # two protocols, one after the other
-    assert max(r["finished_at"] for r in earlier) < min(r["finished_at"] for r in later)
-    c0, c1 = earlier[0]["config"], later[0]["config"]
+    earlier, second, third = _revisions(tables["runs"])
+    c0, c1 = earlier[0]["config"], second[0]["config"]
+    assert all(r["config"] == c1 for r in second + third)  # the third revision changed no option
     assert {k for k in c0.keys() | c1.keys() if c0.get(k) != c1.get(k)} == {"scan_max_iter_s", "scan_margin"}
     assert f"the first {WORDS[len(earlier)].lower()} runs scout no batch whose one iteration would take longer " in text
-    assert f"than {c0['scan_max_iter_s']:g} s; the {WORDS[len(later)].lower()} later ones allow " in text
+    later = WORDS[len(second) + len(third)].lower()
+    assert f"than {c0['scan_max_iter_s']:g} s; the {later} later ones allow " in text
     assert f"{c1['scan_max_iter_s']:g} s and keep as finalists only scouts within {100 * c1['scan_margin']:g} %" in text
+    assert f"are the {WORDS[len(third)].lower()} on the fifth board" in text
     for c in (c0, c1):
         assert f"the `{c['search']}` batch search" in text
         assert f"windows of {c['min_window_s']:g} to {c['max_window_s']:g} s" in text
         assert f"95 % interval is within {100 * c['precision']:g} %" in text
         assert f"a {c['warmup_s']:g} s warm-up and a {c['idle_s']:g} s idle baseline" in text
-    # the later runs' commands: one sweep per model in the benchmark's order, the first model again last
-    measured = [r["command"].split()[2] for r in later]
-    for n, r in enumerate(later):
-        assert re.fullmatch(
-            rf"joulebench measure \S+ --runtime torch-fp32 --db \S*sweep-{n}\.db --json --meter nvml", r["command"]
-        )
-    order = list(dict.fromkeys(measured))
-    assert measured == [*order, order[0]]
     command = text.replace(" \\ ", " ")  # the card's shell lines continue with a backslash
-    repeats = measured.count(order[0])
-    assert f"search_regret.py run {' '.join(order)} --runtime torch-fp32 --repeats {repeats} --sweep-only" in command
-    assert f"N = 0 to {len(later) - 1}, in this order" in text
+    # each benchmark call: one sweep per model in the benchmark's order, the first model again last
+    for revision in (second, third):
+        for call in _calls(revision):
+            measured = [r["command"].split()[2] for r in call]
+            assert [int(re.search(r"sweep-(\d+)\.db", r["command"])[1]) for r in call] == list(range(len(call)))
+            order = list(dict.fromkeys(measured))
+            repeats = measured.count(order[0])
+            assert measured == [*order, *[order[0]] * (repeats - 1)]
+            assert f"search_regret.py run {' '.join(order)} --runtime torch-fp32 --repeats {repeats}" in command
+    assert f"N = 0 to {len(second) - 1}, in this order" in text
+    calls = [len(c) - 1 for c in _calls(third)]
+    assert (
+        f"(`sweeps3/sweep-N.db`, N = 0 to {calls[0]}, " in text
+        and f"`sweeps3b/sweep-N.db`, N = 0 to {calls[1]})" in text
+    )
+    assert f"# the {WORDS[len(earlier) + len(second)].lower()} earlier results" in text
 
 
 def test_the_cards_intervals_are_the_bundles(card, tables):
