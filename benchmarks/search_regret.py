@@ -61,18 +61,21 @@ RUNTIMES = ("compile-fp16", "torch-fp32")
 LADDER_FIELDS = (
     "model", "runtime", "batch", "status", "pass", "energy_per_image_j", "ci95_rel", "throughput_ips",
     "avg_power_w", "latency_mean_s", "peak_memory_b", "prepare_s", "window_s", "temperature_max_c", "gpu_name",
+    "gpu_uuid",
 )  # fmt: skip
 SWEEP_FIELDS = (
     "run_id", "search_rev", "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel",
-    "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name",
+    "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name", "gpu_uuid", "models_in_call",
 )  # fmt: skip
 #: Revision of the sweep's search and windows, a column of ``sweeps.csv`` so that sweeps of earlier revisions stay
 #: comparable in one file. 1: doubling from batch 1, a 0.5 s iteration limit, two finalists always, loops paced by
 #: the host (which ran up to six iterations of a large batch ahead of the GPU), the idle baseline after the
 #: imports. 2: quadrupling while launch-bound, iterations up to 1.5 s (over 0.5 s only while the curve is within
 #: 2 % of its best), a second finalist only within 4 % of the best scout, scouts of one warm-up call and two
-#: iterations, at most two iterations in flight, the idle baseline during the imports.
-SEARCH_REV = 2
+#: iterations, at most two iterations in flight, the idle baseline during the imports. 3: costly scouts stop only
+#: after two scouts in a row read over 2 % above the best, the second finalist is preferably 4x or more away from
+#: the best scout's batch, and a window's interval comes from blocks of counter sub-windows.
+SEARCH_REV = 3
 WINDOW_S = 5.0
 MAX_ITER_S = 4.0
 
@@ -82,14 +85,25 @@ MAX_ITER_S = 4.0
 
 def _append(path: Path, fields: tuple[str, ...], row: dict[str, Any]) -> None:
     new = not path.exists()
+    if not new and _header(path) != list(fields):  # a file from before a column was added: rewrite it with it
+        old = _rows(path)
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+            w.writeheader()
+            w.writerows(old)
     with path.open("a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         if new:
             w.writeheader()
         w.writerow(row)
     out = os.environ.get("OUT")
     if out:
         shutil.copy(path, Path(out) / path.name)
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="") as f:
+        return next(csv.reader(f), [])
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -123,7 +137,7 @@ def _ladder_worker(model: str, runtime_name: str, out: Path, start: int, extra: 
 
     def one(batch: int, label: str) -> dict[str, Any]:
         row: dict[str, Any] = {"model": model, "runtime": runtime_name, "batch": batch, "pass": label}
-        row["gpu_name"] = facts.get("gpu_name")
+        row["gpu_name"], row["gpu_uuid"] = facts.get("gpu_name"), facts.get("gpu_uuid")
         try:
             run = measure_batch(rt, meter, batch, plan)
             m = to_measurement(run, base, meter, facts)
@@ -182,41 +196,62 @@ def _ladder(model: str, runtime: str, state: Path, start: int, extra: list[int],
 
 def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, str]) -> dict[str, Any]:
     """Run the sweep as a user would, with a fresh store; append its outcome to sweeps.csv."""
+    return _sweeps([model], runtime, state, repeat, env)[0]
+
+
+def _sweeps(models: list[str], runtime: str, state: Path, repeat: int, env: dict[str, str]) -> list[dict[str, Any]]:
+    """One ``joulebench measure`` of ``models`` with a fresh store (a user measuring several at once); one row each.
+
+    GPU-seconds are each model's own (its worker's wall time); ``wall_s`` is the whole command's, and
+    ``models_in_call`` says how many models shared it.
+    """
     db = state / f"sweep-{len(_rows(state / 'sweeps.csv'))}.db"
-    cmd = [sys.executable, "-m", "joulebench", "measure", model, "--runtime", runtime, "--db", str(db), "--json"]
+    cmd = [sys.executable, "-m", "joulebench", "measure", *models, "--runtime", runtime, "--db", str(db), "--json"]
     cmd += ["--meter", env.get("LADDER_METER", "nvml")] + env.get("SWEEP_FLAGS", "").split()
     t0 = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=1800)
     wall = time.monotonic() - t0
-    row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
-    row["search_rev"] = SEARCH_REV
     try:
-        s = json.loads(proc.stdout)["summaries"][0]
-    except (ValueError, KeyError, IndexError):
-        row["status"] = (
-            f"error: {proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else proc.returncode}"
-        )
+        summaries = {s["model"]: s for s in json.loads(proc.stdout)["summaries"]}
+    except (ValueError, KeyError, TypeError):
+        summaries = {}
+    if summaries:
+        _keep_store(db)
+    windows = window_rows(db) if summaries else []
+    rows = []
+    for model in models:
+        row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
+        row.update(search_rev=SEARCH_REV, models_in_call=len(models))
+        s = summaries.get(model)
+        if s is None:
+            err = proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else proc.returncode
+            row["status"] = f"error: {err}"
+        else:
+            mine = [w for w in windows if w["model"] == model]
+            for w in mine:
+                _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)  # ci95_rel is not a column there
+            row.update(_sweep_outcome(s, mine))
         _append(state / "sweeps.csv", SWEEP_FIELDS, row)
-        return row
-    _keep_store(db)
-    windows = window_rows(db)
-    for w in windows:
-        _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)  # ci95_rel is not a column there
+        rows.append(row)
+    return rows
+
+
+def _sweep_outcome(s: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``sweeps.csv`` fields of one model's summary ``s`` and its windows."""
     scouted, finals, cis = _windows(windows, s["optimal_batch"])
-    row.update(
-        run_id=windows[0]["run_id"] if windows else None,
-        status=s["status"],
-        batch=s["optimal_batch"],
-        energy_per_image_j=s["energy_per_image_j"],
-        ci95_rel=cis,
-        gpu_seconds=s["gpu_seconds"],
-        windows=s["batches_measured"],
-        scouted=" ".join(map(str, scouted)),
-        finals=" ".join(map(str, finals)),
-        gpu_name=s["gpu_name"],
-    )
-    _append(state / "sweeps.csv", SWEEP_FIELDS, row)
-    return row
+    return {
+        "run_id": windows[0]["run_id"] if windows else None,
+        "status": s["status"],
+        "batch": s["optimal_batch"],
+        "energy_per_image_j": s["energy_per_image_j"],
+        "ci95_rel": cis,
+        "gpu_seconds": s["gpu_seconds"],
+        "windows": s["batches_measured"],
+        "scouted": " ".join(map(str, scouted)),
+        "finals": " ".join(map(str, finals)),
+        "gpu_name": s["gpu_name"],
+        "gpu_uuid": s.get("gpu_uuid"),
+    }
 
 
 WINDOW_FIELDS = (
@@ -273,9 +308,34 @@ def _windows(windows: list[dict[str, Any]], chosen: int | None) -> tuple[list[in
 # ------------------------------------------------------------------------------------------------ run
 
 
+def _env(state: Path, cache_name: str) -> tuple[dict[str, str], Path]:
+    """The environment of a benchmark subprocess (this checkout's ``src`` first) and its inductor cache folder."""
+    cache = state / "inductor" / cache_name
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return env, cache
+
+
+def _run_together(a: argparse.Namespace, state: Path) -> int:
+    """``run --together``: each runtime's models in one ``joulebench measure`` (sweeps only), as a user measuring a
+    zoo does; the models not yet swept in ``state``, with one cold inductor cache for the call."""
+    done = {(r["model"], r["runtime"]) for r in _rows(state / "sweeps.csv") if r["repeat"] == "0"}
+    for runtime in a.runtime:
+        models = [m for m in a.models if (m, runtime) not in done]
+        if not models:
+            continue
+        env, cache = _env(state, f"together-{runtime}")
+        shutil.rmtree(cache, ignore_errors=True)
+        for row in _sweeps(models, runtime, state, 0, env):
+            print(json.dumps(row), flush=True)
+    return 0
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     state = Path(a.state)
     state.mkdir(parents=True, exist_ok=True)
+    if a.together:
+        return _run_together(a, state)
     t_end = time.monotonic() + a.deadline
     done_sweeps = {(r["model"], r["runtime"], int(r["repeat"])) for r in _rows(state / "sweeps.csv")}
     done_ladders = {(r["model"], r["runtime"]) for r in _rows(state / "ladders.csv") if r["pass"] == "down"}
@@ -291,10 +351,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             continue
         if (model, runtime, repeat) in done_sweeps and (repeat or (model, runtime) in done_ladders):
             continue
-        cache = state / "inductor" / f"{model}-{runtime}-{repeat}"
-        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
-        src = str(Path(__file__).resolve().parents[1] / "src")
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        env, cache = _env(state, f"{model}-{runtime}-{repeat}")
         sw = None
         if (model, runtime, repeat) not in done_sweeps and not a.ladder_only:
             shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
@@ -366,6 +423,10 @@ def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
         if s["repeat"] != "0" or _rev(s) != rev:
             continue
         lad = [r for r in bench.ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
+        # a ladder of the sweep's own board, where there is one: boards of one model differ by a few percent
+        # (sweeps and ladders from before the board was recorded go together)
+        own = [r for r in lad if (r.get("gpu_uuid") or "") == (s.get("gpu_uuid") or "")]
+        lad = own or lad
         means: dict[int, list[float]] = {}
         for r in lad:
             if r["status"] == "ok":
@@ -390,7 +451,8 @@ def _sweep_windows_s(s: dict[str, str], windows: list[dict[str, str]]) -> float:
     The rest is start-up (process, imports, idle baseline, model build) and exit, which the paper's protocol pays
     too. From ``sweep-windows.csv`` where it has the sweep's run; else 1 s per scout and 5 s per final (rough).
     """
-    mine = [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"]]
+    # one measure call of several models is one run: its windows are told apart by model
+    mine = [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"] and w["model"] == s["model"]]
     if mine:
         return sum(float(w[k] or 0) for w in mine for k in ("prepare_s", "warmup_s", "window_s"))
     return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
@@ -414,14 +476,16 @@ def _print_windows(windows: list[dict[str, str]]) -> None:
 
 
 def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
-    """The largest difference between a batch's upward and downward readings: the ladder's own uncertainty."""
-    by: dict[tuple[str, str, str], dict[str, float]] = {}
+    """The largest difference between a batch's upward and downward readings on one board: the ladder's own
+    uncertainty."""
+    by: dict[tuple[str, str, str, str], dict[str, float]] = {}
     for r in ladder:
         if r["status"] == "ok":
-            by.setdefault((r["model"], r["runtime"], r["batch"]), {})[r["pass"]] = float(r["energy_per_image_j"])
+            key = (r["model"], r["runtime"], r["batch"], r.get("gpu_uuid") or "")
+            by.setdefault(key, {})[r["pass"]] = float(r["energy_per_image_j"])
     spreads = [(max(v.values()) / min(v.values()) - 1, k) for k, v in by.items() if len(v) == 2]
     if spreads:
-        d, (model, runtime, batch) = max(spreads)
+        d, (model, runtime, batch, _) = max(spreads)
         print(f"ladder passes differ by up to {100 * d:.2f} % ({model} {runtime} batch {batch})")
 
 
@@ -534,8 +598,9 @@ def cmd_replay(
     print(f"{'model':44} {'runtime':13} {'batch':>6} {'mJ':>8} {'min b':>6} {'min mJ':>8} {'regret':>7} {'win s':>6}")
     for r in rows:
         win = math.nan if r["window_s"] is None else r["window_s"]
+        name = r["model"] + (f"@{r['board'][4:12]}" if r.get("board") else "")  # GPU-xxxxxxxx: each board's ladder
         print(
-            f"{r['model']:44} {r['runtime']:13} {r['batch']!s:>6} {1e3 * (r['energy_per_image_j'] or math.nan):8.2f}"
+            f"{name:44} {r['runtime']:13} {r['batch']!s:>6} {1e3 * (r['energy_per_image_j'] or math.nan):8.2f}"
             f" {r['min_batch']:>6} {1e3 * r['min_energy_per_image_j']:8.2f} {100 * (r['regret'] or 0):6.2f}%"
             f" {win:6.1f}"
         )
@@ -572,6 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--ladder-start-compile", type=int, default=32)
     r.add_argument("--sweep-only", action="store_true", help="no ladders: the sweeps' batches and GPU-seconds")
     r.add_argument("--ladder-only", action="store_true", help="no sweeps: ground truth first, sweeps in a later call")
+    r.add_argument("--together", action="store_true", help="sweeps only, all models of a runtime in one measure call")
     nz = sub.add_parser("noise", help="the scouting windows' noise in sweep stores (for --scout-noise)")
     nz.add_argument("stores", nargs="+", help="joulebench stores (SQLite) of sweeps")
     wn = sub.add_parser("windows", help="write each window of the sweeps in stores to sweep-windows.csv")

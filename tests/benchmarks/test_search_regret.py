@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[2]
 LADDERS = ROOT / "data" / "h200" / "search-ladders"
@@ -91,12 +93,18 @@ def test_windows_writes_one_row_per_window_with_its_phase_and_times(tmp_path):
 def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert _script().main(["report", "--state", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "search revision 2"  # the newest in sweeps.csv
+    assert lines[0] == "search revision 3"  # the newest in sweeps.csv
     conv = next(line for line in lines if line.startswith("convnext_tiny.fb_in1k"))
+    # judged against the ladder of its own board (gpu_uuid), not the earlier board's
+    assert conv.split()[2:6] == ["256", "197.22", "4096", "197.88"] and "0.78%" in conv
+    assert "repeats resnet50.a1_in1k torch-fp32: 4 runs, spread 1.35 %" in lines
+    assert "revision 2 -> 3: median GPU-s 55 -> 51 on the same 8 rows" in lines
+    assert "max regret 0.8 %" in lines
+    assert _script().main(["report", "--state", str(H100), "--rev", "2"]) == 0
+    second = capsys.readouterr().out.splitlines()
+    conv = next(line for line in second if line.startswith("convnext_tiny.fb_in1k"))
     assert conv.split()[2:6] == ["256", "199.81", "4096", "203.17"] and "2.43%" in conv
-    assert "repeats resnet50.a1_in1k torch-fp32: 2 runs, spread 0.56 %" in lines
-    assert "revision 1 -> 2: median GPU-s 52 -> 38 on the same 5 rows" in lines
-    assert "max regret 2.9 %" in lines
+    assert "repeats resnet50.a1_in1k torch-fp32: 2 runs, spread 0.56 %" in second and "max regret 2.9 %" in second
     assert _script().main(["report", "--state", str(H100), "--rev", "1"]) == 0
     earlier = capsys.readouterr().out.splitlines()
     assert "repeats resnet50.a1_in1k torch-fp32: 3 runs, spread 2.25 %" in earlier and "max regret 2.4 %" in earlier
@@ -104,8 +112,12 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
 
 def test_the_paper_estimate_takes_the_start_up_from_the_sweeps_windows(tmp_path):
     script = _script()
-    sweep = {"run_id": "r", "scouted": "1 2", "finals": "2"}
-    windows = [{"run_id": "r", "prepare_s": "1", "warmup_s": "0.5", "window_s": "2"}, {"run_id": "x", "window_s": "9"}]
+    sweep = {"run_id": "r", "model": "m", "scouted": "1 2", "finals": "2"}
+    windows = [
+        {"run_id": "r", "model": "m", "prepare_s": "1", "warmup_s": "0.5", "window_s": "2"},
+        {"run_id": "x", "model": "m", "window_s": "9"},
+        {"run_id": "r", "model": "other", "window_s": "7"},  # a second model of the same measure call
+    ]
     assert script._sweep_windows_s(sweep, windows) == 3.5  # its own windows only
     assert script._sweep_windows_s({**sweep, "run_id": ""}, windows) == 2 * 1.0 + 5.0  # no run: the rough rule
 
@@ -126,7 +138,7 @@ def test_replay_takes_the_scans_settings_and_noise(capsys):
         return float(next(line for line in out.splitlines() if line.startswith("window time")).split()[2])
 
     # convnext's minimum, 2.4 % below a flat run, shows through quiet scouts only
-    assert conv(default) == "256" and conv(quiet) == "4096"
+    assert conv(default) != "4096" and conv(quiet) == "4096"
     assert window_s(short) < window_s(default)  # a shorter iteration limit scouts less
     assert _script().main([*args, "--margin", "0"]) == 0
     single = capsys.readouterr().out
@@ -136,3 +148,27 @@ def test_replay_takes_the_scans_settings_and_noise(capsys):
 
     # one finalist saves full windows and misses more: the margin keeps the second where it may win
     assert window_s(single) < window_s(default) and max_regret(single) > max_regret(default)
+
+
+def test_one_measure_call_of_several_models_gives_each_its_own_row(tmp_path, monkeypatch):
+    script = _script()
+    summaries = [
+        {"model": m, "status": "ok", "optimal_batch": b, "energy_per_image_j": e, "gpu_seconds": g,
+         "batches_measured": 3, "gpu_name": "G", "gpu_uuid": "GPU-1"}
+        for m, b, e, g in (("a", 8, 0.1, 30.0), ("b", 4, 0.2, 20.0))
+    ]  # fmt: skip
+    windows = [
+        {"run_id": "r", "model": m, "batch": b, "phase": ph, "ci95_rel": 0.01}
+        for m, b, ph in (("a", 4, "scout"), ("a", 8, "scout"), ("a", 8, "full"), ("b", 4, "scout"), ("b", 4, "full"))
+    ]
+    monkeypatch.setattr(script, "window_rows", lambda db: windows)
+    monkeypatch.setattr(script, "_keep_store", lambda db: None)
+    done = SimpleNamespace(stdout=json.dumps({"summaries": summaries}), stderr="", returncode=0)
+    monkeypatch.setattr(script.subprocess, "run", lambda *a, **k: done)
+    rows = script._sweeps(["a", "b", "c"], "torch-fp32", tmp_path, 0, {})
+    assert [(r["model"], r["scouted"], r["finals"], r["gpu_seconds"]) for r in rows[:2]] == [
+        ("a", "4 8", "8", 30.0),
+        ("b", "4", "4", 20.0),
+    ]
+    assert rows[2]["status"].startswith("error") and {r["models_in_call"] for r in rows} == {3}
+    assert len(script._rows(tmp_path / "sweeps.csv")) == 3 and len(script._rows(tmp_path / "sweep-windows.csv")) == 5

@@ -12,6 +12,7 @@ from joulebench.meters.sim import SimMeter
 from joulebench.store.records import BatchMeasurement
 from joulebench.sweep.protocol import (
     WindowPlan,
+    block_ci95_rel,
     images_at,
     load_hint,
     measure_batch,
@@ -350,6 +351,23 @@ def test_ratio_ci_is_zero_for_proportional_subwindows_and_grows_with_noise():
     noisy = ratio_ci95_rel([2.2, 3.6, 6.3, 1.9], [1, 2, 3, 1])
     assert noisy is not None and noisy > 0
     assert ratio_ci95_rel([1.0, 2.0], [1, 2]) is None
+
+
+def test_block_interval_lets_boundary_errors_cancel_and_keeps_real_variation():
+    import random
+
+    rng = random.Random(1)
+    n = 100
+    # late or early counter updates move energy between neighbouring sub-windows: it cancels in any sum
+    shift = [rng.uniform(-0.1, 0.1) for _ in range(n + 1)]
+    jittered = [1.0 + shift[k + 1] - shift[k] for k in range(n)]
+    ones = [1.0] * n
+    assert ratio_ci95_rel(jittered, ones) > 0.01
+    assert block_ci95_rel(jittered, ones) < ratio_ci95_rel(jittered, ones) / 1.5  # about 1/sqrt(block size)
+    # power that really varies from block to block keeps its width
+    drifting = [1.0 + (0.05 if (k // 10) % 2 else -0.05) + rng.gauss(0, 0.01) for k in range(n)]
+    assert block_ci95_rel(drifting, ones) > ratio_ci95_rel(drifting, ones) / 2
+    assert block_ci95_rel(jittered[:2], ones[:2]) is None  # fewer than three sub-windows: no interval
 
 
 def test_images_interpolate_within_the_running_iteration():

@@ -112,10 +112,17 @@ def test_a_scout_far_above_the_best_is_no_finalist():
     assert [o.batch_size for p, o in near.points if p == "full"] == [8, 16]
 
 
-@pytest.mark.parametrize(("last_mj", "scouted"), [(1.01, True), (1.03, False)])
-def test_costly_scouts_are_taken_only_while_the_curve_is_at_its_best(last_mj, scouted):
+@pytest.mark.parametrize(
+    ("readings", "scouted"),
+    [
+        ({256: 1.00, 512: 1.03}, True),  # one scout above the flat band: the curve may still fall
+        ({128: 0.99, 256: 1.03, 512: 1.03}, False),  # two in a row: it has turned up
+    ],
+)
+def test_costly_scouts_stop_only_after_two_scouts_above_the_best(readings, scouted):
     # 1 ms per image: batch 1024 would take 1.02 s per iteration, over a third of the 1.5 s limit
-    energies = {b: 2.0 / b for b in (1, 2, 4, 8, 16, 32, 64, 128)} | {256: 1.0e-2, 512: last_mj * 1e-2, 1024: 0.9e-2}
+    energies = {b: 2.0 / b for b in (1, 2, 4, 8, 16, 32, 64, 128)} | {256: 1.0e-2, 512: 1.0e-2, 1024: 0.9e-2}
+    energies |= {b: mj * 1e-2 for b, mj in readings.items()}
 
     def measure(batch: int, phase: str) -> Point:
         calls.append((phase, batch))
@@ -124,6 +131,18 @@ def test_costly_scouts_are_taken_only_while_the_curve_is_at_its_best(last_mj, sc
     calls: list[tuple[str, int]] = []
     result = scan_search(measure, max_batch=1024, max_iter_s=1.5)
     assert ((("scout", 1024) in calls), result.stopped) == (scouted, "max_batch" if scouted else "slow")
+
+
+def test_a_far_scout_near_the_best_is_confirmed_before_a_neighbour():
+    energies = {1: 10.0, 2: 6.0, 4: 3.0, 8: 1.0, 16: 1.01, 32: 1.03, 64: 1.02, 128: 30.0, 256: 40.0}
+
+    def measure(batch: int, phase: str) -> Point:
+        e = energies.get(batch)
+        return Point(batch, "ok" if e else "oom", e, phase)
+
+    result = scan_search(measure, max_batch=256)
+    # 16 reads closest to the best but is its neighbour; 64 and 32 are 4x or more away, and 64 reads better
+    assert [o.batch_size for p, o in result.points if p == "full"] == [8, 64]
 
 
 def test_a_finalist_that_fails_in_full_yields_its_place():
@@ -232,12 +251,15 @@ _LADDERS = sorted((Path(__file__).resolve().parents[2] / "data").glob("*/search-
 
 #: Ladders on which the default scan is known to miss by more than 1.5 % (docs/validation/search.md says why).
 #: Strict: once the search finds these minima, the test fails until the entry is removed.
+#: Keyed on (GPU folder, model, runtime, board): the board is the ladder's ``gpu_uuid``, "" where it was not recorded.
 KNOWN_MISSES = {
-    ("h100", "convnext_tiny.fb_in1k", "torch-fp32"): "its minimum at 4096 is 2.4 % below a flat run from 256: "
-    "noisy scouts hide it, and 1.2 s iterations are scouted only while the curve is within 2 % of its best",
-    ("h100", "mobilenetv3_large_100.ra_in1k", "torch-fp32"): "flat within 1.9 % from 128 to 2048: scouts mis-rank",
-    ("h100", "mixer_b16_224.goog_in21k_ft_in1k", "torch-fp32"): "flat within 1.5 % from 256 to 4096, its minimum "
+    ("h100", "convnext_tiny.fb_in1k", "torch-fp32", ""): "its minimum at 4096 is 2.4 % below a flat run from 256: "
+    "with 2 % scout noise the worst seeds see two scouts above the flat band before it, or rank it out of the finals",
+    ("h100", "mobilenetv3_large_100.ra_in1k", "torch-fp32", ""): "flat within 1.9 % from 128 to 2048: scouts mis-rank",
+    ("h100", "mixer_b16_224.goog_in21k_ft_in1k", "torch-fp32", ""): "flat within 1.5 % from 256 to 4096, its minimum "
     "at 3072, a batch no scout lands on: with 2 % scout noise the worst seed confirms 256",
+    ("h100", "convnext_tiny.fb_in1k", "torch-fp32", "GPU-df9a14f4-28dc-ba63-6aa4-9df9086792eb"): "flat within 1.8 % "
+    "from 192 to 4096, its minimum at 4096: with 2 % scout noise the worst seed confirms 2048",
 }
 
 
@@ -246,9 +268,10 @@ def _ladder_curves() -> list[Any]:
     for path in _LADDERS:
         gpu = path.parents[1].name
         for c in read_curves(path):
-            why = KNOWN_MISSES.get((gpu, c.model, c.runtime))
+            why = KNOWN_MISSES.get((gpu, c.model, c.runtime, c.board))
             marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-            params.append(pytest.param(c, id=f"{gpu}-{c.model}-{c.runtime}", marks=marks))
+            board = f"-{c.board[4:12]}" if c.board else ""
+            params.append(pytest.param(c, id=f"{gpu}-{c.model}-{c.runtime}{board}", marks=marks))
     return params
 
 

@@ -15,7 +15,8 @@ The protocol for one batch (``measure_batch``):
 4. Sub-windows: while the loop runs, the meter's cumulative energy counter is polled (one cheap driver call
    per launch); every change of its value is a sub-window boundary. Images completed by each boundary are
    interpolated from the iteration completion times, so every sub-window gives an energy per image. The 95%
-   confidence interval of energy per image (ratio estimator over sub-windows) is reported as ``ci95_rel``.
+   confidence interval of energy per image (ratio estimator over about ``sqrt(n)`` blocks of consecutive
+   sub-windows, whose boundary errors cancel within a block: ``stats.block_ci95_rel``) is reported as ``ci95_rel``.
    Launching goes on past the minimum until the counter updates once more; energy per image, power and
    throughput then come from the span between the first and last counter updates (both observed while the
    device was busy), which avoids the +-1 update error of unaligned edges and the idle tail of an aligned
@@ -55,7 +56,15 @@ from joulebench.sweep.host_memory import (
     pinned_host_memory,
     shared_mappings,
 )
-from joulebench.sweep.stats import images_at, marks_from_trace, percentile, ratio_ci95_rel, subwindows_from_marks, t975
+from joulebench.sweep.stats import (
+    block_ci95_rel,
+    images_at,
+    marks_from_trace,
+    percentile,
+    ratio_ci95_rel,
+    subwindows_from_marks,
+    t975,
+)
 from joulebench.sweep.tasks import SweepOptions
 from joulebench.sweep.timers import CpuTimer, CudaTimer, make_timer
 
@@ -370,7 +379,7 @@ def measure_batch(
         )
         run.segments.append(seg)
         energies, imgs, source = _subwindows(run)
-        run.ci95_rel = ratio_ci95_rel(energies, imgs)
+        run.ci95_rel = block_ci95_rel(energies, imgs)
         run.subwindows, run.subwindow_source = len(energies), source
         if plan.precision is None or (run.ci95_rel is not None and run.ci95_rel <= plan.precision):
             break
@@ -475,6 +484,6 @@ __all__ = [
     "COOLDOWN_MAX_S", "Cooldown", "cool_down",
     "HOST_MEMORY_SHARE", "SHMEM_DETAIL_B", "host_memory", "host_memory_shortfall", "pinned_host_memory",
     "shared_mappings",
-    "images_at", "marks_from_trace", "percentile", "ratio_ci95_rel", "subwindows_from_marks", "t975",
+    "block_ci95_rel", "images_at", "marks_from_trace", "percentile", "ratio_ci95_rel", "subwindows_from_marks", "t975",
     "CpuTimer", "CudaTimer", "make_timer",
 ]  # fmt: skip

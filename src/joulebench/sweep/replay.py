@@ -49,6 +49,8 @@ class Curve:
     energies_j: tuple[float, ...]
     #: Mean time of one iteration at each batch (s), where the ladder has it: the scan's time limit reads it.
     latencies_s: tuple[float, ...] | None = None
+    #: The board the ladder was measured on (a ``gpu_uuid`` column), "" where the file does not say.
+    board: str = ""
 
     def __post_init__(self) -> None:
         if len(self.batches) < 2 or len(self.batches) != len(self.energies_j):
@@ -95,7 +97,8 @@ def read_curves(path: str | Path) -> list[Curve]:
     """Curves from a CSV with columns ``model,runtime,batch,energy_per_image_j`` (one row per batch).
 
     Rows of one batch listed several times (a ladder measured up and down) are averaged; rows with a
-    ``status`` column other than ``ok`` are skipped.
+    ``status`` column other than ``ok`` are skipped. With a ``gpu_uuid`` column, each board's ladder is a curve
+    of its own: boards of one model differ by a few percent.
 
     Raises:
         ConfigError: Missing file or columns, or a value that is not a number.
@@ -108,8 +111,8 @@ def read_curves(path: str | Path) -> list[Curve]:
         missing = [c for c in CURVE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise ConfigError(f"{p}: missing column(s) {', '.join(missing)}; a curve has {', '.join(CURVE_COLUMNS)}")
-        readings: dict[tuple[str, str], dict[int, list[float]]] = {}
-        latency: dict[tuple[str, str], dict[int, float]] = {}
+        readings: dict[tuple[str, str, str], dict[int, list[float]]] = {}
+        latency: dict[tuple[str, str, str], dict[int, float]] = {}
         for line, row in enumerate(reader, start=2):
             if row.get("status", "ok") not in ("ok", "", None) or not row["energy_per_image_j"]:
                 continue
@@ -117,16 +120,18 @@ def read_curves(path: str | Path) -> list[Curve]:
                 batch, energy = int(row["batch"]), float(row["energy_per_image_j"])
             except ValueError:
                 raise ConfigError(f"{p}:{line}: batch and energy_per_image_j must be numbers") from None
-            readings.setdefault((row["model"], row["runtime"]), {}).setdefault(batch, []).append(energy)
+            key = (row["model"], row["runtime"], row.get("gpu_uuid") or "")
+            readings.setdefault(key, {}).setdefault(batch, []).append(energy)
             if row.get("latency_mean_s"):
-                latency.setdefault((row["model"], row["runtime"]), {})[batch] = float(row["latency_mean_s"])
+                latency.setdefault(key, {})[batch] = float(row["latency_mean_s"])
     curves = []
     for key, by_batch in readings.items():
         batches = tuple(sorted(by_batch))
         energies = tuple(sum(by_batch[b]) / len(by_batch[b]) for b in batches)
         lat = latency.get(key, {})
         latencies = tuple(lat[b] for b in batches) if all(b in lat for b in batches) else None
-        curves.append(Curve(*key, batches, energies, latencies))
+        model, runtime, board = key
+        curves.append(Curve(model, runtime, batches, energies, latencies, board))
     return curves
 
 
@@ -249,6 +254,7 @@ def replay_table(curves: Iterable[Curve], opts: SweepOptions | None = None, **kw
         rows.append(
             {
                 "model": c.model,
+                "board": c.board,
                 "runtime": c.runtime,
                 "batch": r.batch,
                 "energy_per_image_j": r.energy_j,

@@ -55,6 +55,25 @@ def ratio_ci95_rel(energies: Sequence[float], images: Sequence[float]) -> float 
     return t975(n - 1) * se / r
 
 
+def block_ci95_rel(energies: Sequence[float], images: Sequence[float], blocks: int | None = None) -> float | None:
+    """:func:`ratio_ci95_rel` over ``blocks`` runs of consecutive sub-windows (default: about ``sqrt(n)`` of them).
+
+    A counter sub-window's energy carries the error of when the counter's update was seen and of the power's
+    rhythm within an iteration; both shift energy between neighbouring sub-windows and cancel in their sum. Blocks
+    of several sub-windows keep the interval to the variation that does not cancel (the batch-means method).
+    Returns None with fewer than three blocks.
+    """
+    n = min(len(energies), len(images))
+    k = blocks if blocks is not None else max(3, math.isqrt(n))
+    if n < 3 or k < 3 or k > n:
+        return None
+    size = n // k
+    edges = [j * size for j in range(k)] + [n]  # the remainder joins the last block
+    e = [sum(energies[a:b]) for a, b in zip(edges, edges[1:], strict=False)]
+    i = [sum(images[a:b]) for a, b in zip(edges, edges[1:], strict=False)]
+    return ratio_ci95_rel(e, i)
+
+
 def images_at(t: float, completions: Sequence[float], batch_size: int) -> float:
     """Images completed by time ``t``, interpolating linearly within the iteration running at ``t``."""
     if not completions or t <= 0:
@@ -120,6 +139,7 @@ def _interp(t: float, xs: Sequence[float], ys: Sequence[float]) -> float:
 
 
 __all__ = [
+    "block_ci95_rel",
     "images_at",
     "marks_from_trace",
     "percentile",

@@ -1,0 +1,201 @@
+"""The default batch-size search, ``scan``: scout to the memory limit, then confirm the best scouts in full.
+
+How it works is told in :mod:`~joulebench.sweep.search` (with the other searches) and docs/MEASUREMENT.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from joulebench.sweep.search_result import MeasureFn, SearchResult, SearchRunner, energy_of, next_batch
+
+#: A scout this much below its predecessor is "falling" (the scan's bump rule).
+_FALL = 0.01
+
+
+def memory_cap(points: list[Any], memory_limit_b: float | None, share: float = 0.8) -> int | None:
+    """The largest batch whose peak memory stays within ``share`` of ``memory_limit_b``, or None.
+
+    Peak memory is taken as linear in the batch size (weights and workspace plus activations per image), fitted
+    through the two largest scouted batches that report it. None when the device's memory is unknown, fewer
+    than two batches report their peak, or memory does not grow with the batch.
+
+    Args:
+        points: Successful outcomes (``batch_size`` and optional ``peak_memory_b``).
+        memory_limit_b: The device's memory (bytes), or None.
+        share: Share of the memory the prediction may fill (the rest covers allocator fragmentation).
+    """
+    known = sorted(
+        (o.batch_size, float(o.peak_memory_b)) for o in points if getattr(o, "peak_memory_b", None) is not None
+    )
+    if memory_limit_b is None or len(known) < 2:
+        return None
+    (b1, m1), (b2, m2) = known[-2:]
+    per_image = (m2 - m1) / (b2 - b1) if b2 > b1 else 0.0
+    if per_image <= 0:
+        return None
+    return max(1, int((share * memory_limit_b - (m2 - per_image * b2)) // per_image))
+
+
+def _round_batch(batch: int) -> int:
+    """``batch`` rounded down to a multiple of 8 above 64 (kernels prefer it; the ladder stays readable)."""
+    return batch - batch % 8 if batch > 64 else batch
+
+
+#: Scouts whose one iteration would take over this share of ``max_iter_s`` are costly (see ``_FLAT``).
+_COSTLY_SHARE = 1 / 3
+#: A costly scout is taken unless the last two scouts both read more than this fraction above the best one: a flat
+#: or falling curve may still reach its minimum at a batch that large (convnext_tiny on an H100: 2.4 % lower at
+#: batch 4096 than at 256), a rising one does not repay seconds per scout.
+_FLAT = 0.02
+
+
+def _rising(ladder: list[Any]) -> bool:
+    """Whether the last two scouts both read more than ``_FLAT`` above the best one: one bump never counts.
+
+    A card warming up during the scan reads later (larger) batches a percent or two higher, and a scout's window
+    is short: one scout above the band says little (convnext_tiny on an H100 read 2.9 % above its best at batch
+    1024, and its minimum lay at 4096).
+    """
+    if len(ladder) < 3:
+        return False
+    floor = energy_of(min(ladder, key=energy_of)) * (1.0 + _FLAT)
+    return all(energy_of(o) > floor for o in ladder[-2:])
+
+
+#: Two scouts whose iteration times differ by less than this factor while the batch doubled are launch-bound.
+_LAUNCH_BOUND = 1.25
+
+
+def _launch_bound(ladder: list[Any]) -> bool:
+    """Whether the last doubling left the iteration time nearly unchanged (the GPU is far from busy).
+
+    There energy per image falls about as fast as the batch grows, so the minimum cannot lie within the next
+    doubling: the scan skips it (batch ×4) and spends its scouts where the curve flattens.
+    """
+    if len(ladder) < 2 or ladder[-1].batch_size < 2 * ladder[-2].batch_size:
+        return False
+    t0, t1 = (getattr(o, "latency_mean_s", None) for o in ladder[-2:])
+    return t0 is not None and t1 is not None and 0 < t1 < t0 * _LAUNCH_BOUND
+
+
+def _scan_next(
+    batch: int, ladder: list[Any], max_batch: int, memory_limit_b: float | None, max_iter_s: float | None
+) -> tuple[int | None, str]:
+    """The next batch to scout after ``batch`` and, when there is none, why the upward scan ends."""
+    nxt = next_batch(batch, max_batch)
+    if nxt is None:
+        return None, "max_batch"
+    if _launch_bound(ladder):
+        nxt = min(batch * 4, max_batch)
+    latency = getattr(ladder[-1], "latency_mean_s", None)
+    if max_iter_s is not None and latency is not None:
+        projected = latency * nxt / batch
+        # a scout of over a third of the limit costs seconds: taken only while the curve may still be at its best
+        costly = projected > max_iter_s * _COSTLY_SHARE and _rising(ladder)
+        if projected > max_iter_s or costly:
+            return None, "slow"
+    cap = memory_cap(ladder, memory_limit_b)
+    if cap is not None and nxt > cap:
+        cap = _round_batch(cap)
+        if cap < batch * 1.25:  # too close to the last scout to tell it apart
+            return None, "memory"
+        return cap, ""
+    return nxt, ""
+
+
+def scan_search(
+    measure: MeasureFn,
+    *,
+    max_batch: int,
+    start: int = 1,
+    rise: float = 0.10,
+    patience: int = 2,
+    finalists: int = 2,
+    margin: float = 0.04,
+    memory_limit_b: float | None = None,
+    max_iter_s: float | None = 1.5,
+    should_stop: Callable[[], bool] | None = None,
+    **_: Any,
+) -> SearchResult:
+    """Scout to the memory limit, then confirm the best scouted batches with full windows.
+
+    Args:
+        measure: ``measure(batch_size, phase)``.
+        max_batch: Largest batch to try.
+        start: First batch size.
+        rise: A scout more than this fraction above the best scout so far, and not falling from the scout before
+            it, counts as "past the minimum".
+        patience: Consecutive scouts past the minimum that end the scan early (one bump never does); twice as
+            many above the minimum end it whether falling or not.
+        finalists: How many of the best scouted batches get a full-protocol window.
+        margin: A scout more than this fraction above the best scout is no finalist (the best always is): twice
+            the spread of a scouting window, so a batch that is truly better is not left out for its noise.
+        memory_limit_b: The device's memory in bytes; with it the scan predicts the largest batch that fits
+            (:func:`memory_cap`) instead of doubling into an out-of-memory error.
+        max_iter_s: The scan ends before a batch whose one iteration would take longer than this (projected
+            from the last scout's mean latency): such batches are far past any use and cost most of the time.
+        should_stop: Polled before each measurement; True ends the search (Ctrl-C).
+
+    Returns:
+        The :class:`SearchResult`.
+    """
+    run = SearchRunner(measure, should_stop)
+    batch: int | None = max(1, min(start, max_batch))
+    ladder: list[Any] = []  # successful scouts, ascending
+    past = streak = 0  # scouts past the minimum (rising), and above it at all, in a row
+    while batch is not None:
+        out = run(batch, "scout")
+        if out is None:
+            return run.result
+        if out.status != "ok":
+            run.result.stopped = out.status
+            break
+        prev = ladder[-1] if ladder else None
+        ladder.append(out)
+        best = min(ladder, key=energy_of)
+        above = energy_of(out) > energy_of(best) * (1.0 + rise)
+        # a scout above the best that still falls from its predecessor is the far side of a bump (vgg16 under
+        # compile-fp16 on an H200: +39 % at batch 16, falling again from 32): it does not count as rising
+        falling = prev is not None and energy_of(out) < energy_of(prev) * (1.0 - _FALL)
+        past = past + (not falling) if above else 0
+        streak = streak + 1 if above else 0
+        if past >= patience or streak >= 2 * patience:
+            run.result.stopped = "rising"
+            break
+        batch, why = _scan_next(batch, ladder, max_batch, memory_limit_b, max_iter_s)
+        if batch is None:
+            run.result.stopped = why
+    confirmed = 0
+    for o in _finalist_order(ladder, margin):  # a finalist that fails (out of memory when compiled statically) yields
+        if confirmed >= finalists:
+            break
+        out = run(o.batch_size, "full")
+        if out is None:
+            return run.result
+        confirmed += out.status == "ok"
+    return run.result
+
+
+#: A finalist at least this factor away from the best scout's batch is preferred to a nearer one.
+_APART = 4
+
+
+def _finalist_order(ladder: list[Any], margin: float) -> list[Any]:
+    """The scouts in the order they become finalists: the best, then those within ``margin`` of it, far ones first.
+
+    On a flat bottom the best scout's neighbours read within a percent of it and confirming one tells little; a
+    batch at least ``_APART`` times larger or smaller whose scout read nearly as well may be the true minimum
+    that a warmer card or a short window hid (convnext_tiny on an H100: 2.4 % lower at batch 4096 than at 512).
+    """
+    ranked = sorted(ladder, key=lambda o: (energy_of(o), o.batch_size))
+    if not ranked:
+        return []
+    best = ranked[0]
+    near = [o for o in ranked[1:] if energy_of(o) <= energy_of(best) * (1.0 + margin)]
+    far = [o for o in near if max(o.batch_size, best.batch_size) >= _APART * min(o.batch_size, best.batch_size)]
+    return [best, *far, *(o for o in near if o not in far)]
+
+
+__all__ = ["memory_cap", "scan_search"]
