@@ -506,7 +506,10 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             f" {r.get('paper_s', math.nan):8.0f} {ratio:6.1f}"
         )
     for rt in sorted({r["runtime"] for r in rows}):
-        print(f"median GPU-s {rt}: {_median([r['gpu_s'] for r in rows if r['runtime'] == rt]):.0f}")
+        done = [r["gpu_s"] for r in rows if r["runtime"] == rt and not math.isnan(r["gpu_s"])]
+        left = sum(r["runtime"] == rt for r in rows) - len(done)
+        unfinished = f" ({left} sweep(s) without a result left out)" if left else ""
+        print(f"median GPU-s {rt}: {_median(done):.0f} over {len(done)} sweeps{unfinished}")
     ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r.get("paper_s") and r["gpu_s"]]
     if ratios:
         print(f"paper protocol / sweep GPU-s: median {_median(ratios):.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")

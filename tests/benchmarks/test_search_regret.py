@@ -172,3 +172,12 @@ def test_one_measure_call_of_several_models_gives_each_its_own_row(tmp_path, mon
     ]
     assert rows[2]["status"].startswith("error") and {r["models_in_call"] for r in rows} == {3}
     assert len(script._rows(tmp_path / "sweeps.csv")) == 3 and len(script._rows(tmp_path / "sweep-windows.csv")) == 5
+
+
+def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweeps(capsys):
+    state = H100.parent / "panel-one-call"
+    assert _script().main(["report", "--state", str(state)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "median GPU-s torch-fp32: 41 over 7 sweeps (1 sweep(s) without a result left out)" in lines
+    rows = _script()._rows(state / "sweeps.csv")
+    assert {r["models_in_call"] for r in rows} == {"8"} and sum(r["status"] == "ok" for r in rows) == 7
