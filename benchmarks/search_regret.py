@@ -46,6 +46,8 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from joulebench.sweep.search import SEARCH_REVISION  # noqa: E402
+
 #: The panel: a mobile CNN, a ResNet, a ConvNeXt, an EfficientNet, ViTs (base, large), a hybrid, an MLP-mixer.
 PANEL = (
     "resnet50.a1_in1k",
@@ -67,15 +69,9 @@ SWEEP_FIELDS = (
     "run_id", "search_rev", "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel",
     "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name", "gpu_uuid", "models_in_call",
 )  # fmt: skip
-#: Revision of the sweep's search and windows, a column of ``sweeps.csv`` so that sweeps of earlier revisions stay
-#: comparable in one file. 1: doubling from batch 1, a 0.5 s iteration limit, two finalists always, loops paced by
-#: the host (which ran up to six iterations of a large batch ahead of the GPU), the idle baseline after the
-#: imports. 2: quadrupling while launch-bound, iterations up to 1.5 s (over 0.5 s only while the curve is within
-#: 2 % of its best), a second finalist only within 4 % of the best scout, scouts of one warm-up call and two
-#: iterations, at most two iterations in flight, the idle baseline during the imports. 3: costly scouts stop only
-#: after two scouts in a row read over 2 % above the best, the second finalist is preferably 4x or more away from
-#: the best scout's batch, and a window's interval comes from blocks of counter sub-windows.
-SEARCH_REV = 3
+#: Revision of the sweep's search and windows (:data:`joulebench.sweep.search.SEARCH_REVISION`, which says what each
+#: one changed), a column of ``sweeps.csv`` so that sweeps of several revisions stay comparable in one file.
+SEARCH_REV = SEARCH_REVISION
 WINDOW_S = 5.0
 MAX_ITER_S = 4.0
 

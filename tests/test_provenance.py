@@ -80,3 +80,11 @@ def test_versions_do_not_import_torch(src_env):
     except md.PackageNotFoundError:
         pytest.skip("torch not installed")
     assert out.stdout.strip() == expected
+
+
+def test_a_sweeps_provenance_names_the_search_revision_that_ran():
+    from joulebench.sweep.plan import collect
+    from joulebench.sweep.search import SEARCH_REVISION
+
+    # the search's rules change without its options, so the options' hash cannot tell two revisions apart
+    assert collect(SimMeter())["search_revision"] == SEARCH_REVISION >= 3

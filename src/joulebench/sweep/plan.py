@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from joulebench.errors import ConfigError, MeterError
+from joulebench.sweep.search import SEARCH_REVISION
 from joulebench.sweep.tasks import SweepOptions, Task, TaskResult
 
 
@@ -82,6 +83,7 @@ def _minimal_provenance(meter_desc: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "joulebench": __version__,
+        "search_revision": SEARCH_REVISION,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "host": platform.node(),
@@ -106,6 +108,7 @@ def collect(meter: Any) -> dict[str, Any]:
         prov = _minimal_provenance(desc)
         prov["provenance_error"] = str(e)
     prov["meter_facts"] = desc
+    prov["search_revision"] = SEARCH_REVISION  # the search's code changes without its options: say which one ran
     return prov
 
 

@@ -162,6 +162,12 @@ def plateau_search(
     return run.result
 
 
+#: Revision of the searches' code, recorded in each run's provenance (``search_revision``): their rules change
+#: without their options. 1: the first scan (doubling from batch 1, a 0.5 s iteration limit, two finalists always);
+#: 2: quadrupling while launch-bound, iterations up to 1.5 s, a second finalist only within 4 % of the best scout;
+#: 3: costly scouts stop only after two high scouts in a row, far finalists first, blocked window intervals.
+SEARCH_REVISION = 3
+
 SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")
 SEARCHES.register("paper")(paper_search)
@@ -201,6 +207,7 @@ def get_search(name: str) -> SearchFn:
 __all__ = [
     "DEFAULT_SEARCH",
     "SEARCHES",
+    "SEARCH_REVISION",
     "MeasureFn",
     "Outcome",
     "Point",
