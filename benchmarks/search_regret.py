@@ -195,7 +195,9 @@ def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, st
     return _sweeps([model], runtime, state, repeat, env)[0]
 
 
-def _sweeps(models: list[str], runtime: str, state: Path, repeat: int, env: dict[str, str]) -> list[dict[str, Any]]:
+def _sweeps(
+    models: list[str], runtime: str, state: Path, repeat: int, env: dict[str, str], flags: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     """One ``joulebench measure`` of ``models`` with a fresh store (a user measuring several at once); one row each.
 
     GPU-seconds are each model's own (its worker's wall time); ``wall_s`` is the whole command's, and
@@ -203,7 +205,7 @@ def _sweeps(models: list[str], runtime: str, state: Path, repeat: int, env: dict
     """
     db = state / f"sweep-{len(_rows(state / 'sweeps.csv'))}.db"
     cmd = [sys.executable, "-m", "joulebench", "measure", *models, "--runtime", runtime, "--db", str(db), "--json"]
-    cmd += ["--meter", env.get("LADDER_METER", "nvml")] + env.get("SWEEP_FLAGS", "").split()
+    cmd += ["--meter", env.get("LADDER_METER", "nvml"), *flags] + env.get("SWEEP_FLAGS", "").split()
     t0 = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, timeout=1800)
     wall = time.monotonic() - t0
@@ -219,14 +221,16 @@ def _sweeps(models: list[str], runtime: str, state: Path, repeat: int, env: dict
         row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
         row.update(search_rev=SEARCH_REV, models_in_call=len(models))
         s = summaries.get(model)
-        if s is None:
+        mine = [w for w in windows if w["model"] == model]
+        for w in mine:
+            _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)  # ci95_rel is not a column there
+        if s is not None:
+            row.update(_sweep_outcome(s, mine))
+        elif mine:  # the call's deadline stopped it: its windows are kept, its result is not
+            row.update(run_id=mine[0]["run_id"], status=f"stopped: no result after {len(mine)} windows")
+        else:
             err = proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else proc.returncode
             row["status"] = f"error: {err}"
-        else:
-            mine = [w for w in windows if w["model"] == model]
-            for w in mine:
-                _append(state / "sweep-windows.csv", WINDOW_FIELDS, w)  # ci95_rel is not a column there
-            row.update(_sweep_outcome(s, mine))
         _append(state / "sweeps.csv", SWEEP_FIELDS, row)
         rows.append(row)
     return rows
@@ -315,14 +319,17 @@ def _env(state: Path, cache_name: str) -> tuple[dict[str, str], Path]:
 def _run_together(a: argparse.Namespace, state: Path) -> int:
     """``run --together``: each runtime's models in one ``joulebench measure`` (sweeps only), as a user measuring a
     zoo does; the models not yet swept in ``state``, with one cold inductor cache for the call."""
+    t_end = time.monotonic() + a.deadline
     done = {(r["model"], r["runtime"]) for r in _rows(state / "sweeps.csv") if r["repeat"] == "0"}
     for runtime in a.runtime:
         models = [m for m in a.models if (m, runtime) not in done]
-        if not models:
+        left = t_end - time.monotonic()
+        if not models or left < 60:
             continue
         env, cache = _env(state, f"together-{runtime}")
         shutil.rmtree(cache, ignore_errors=True)
-        for row in _sweeps(models, runtime, state, 0, env):
+        # the measure call's own deadline: models that would not fit are not started, a running one is stopped
+        for row in _sweeps(models, runtime, state, 0, env, ("--deadline", f"{left:.0f}s")):
             print(json.dumps(row), flush=True)
     return 0
 

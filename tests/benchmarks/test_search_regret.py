@@ -159,19 +159,24 @@ def test_one_measure_call_of_several_models_gives_each_its_own_row(tmp_path, mon
     ]  # fmt: skip
     windows = [
         {"run_id": "r", "model": m, "batch": b, "phase": ph, "ci95_rel": 0.01}
-        for m, b, ph in (("a", 4, "scout"), ("a", 8, "scout"), ("a", 8, "full"), ("b", 4, "scout"), ("b", 4, "full"))
-    ]
+        for m, b, ph in (
+            ("a", 4, "scout"), ("a", 8, "scout"), ("a", 8, "full"),
+            ("b", 4, "scout"), ("b", 4, "full"),
+            ("d", 2, "scout"),
+        )
+    ]  # fmt: skip
     monkeypatch.setattr(script, "window_rows", lambda db: windows)
     monkeypatch.setattr(script, "_keep_store", lambda db: None)
     done = SimpleNamespace(stdout=json.dumps({"summaries": summaries}), stderr="", returncode=0)
     monkeypatch.setattr(script.subprocess, "run", lambda *a, **k: done)
-    rows = script._sweeps(["a", "b", "c"], "torch-fp32", tmp_path, 0, {})
+    rows = script._sweeps(["a", "b", "c", "d"], "torch-fp32", tmp_path, 0, {}, ("--deadline", "60s"))
     assert [(r["model"], r["scouted"], r["finals"], r["gpu_seconds"]) for r in rows[:2]] == [
         ("a", "4 8", "8", 30.0),
         ("b", "4", "4", 20.0),
     ]
-    assert rows[2]["status"].startswith("error") and {r["models_in_call"] for r in rows} == {3}
-    assert len(script._rows(tmp_path / "sweeps.csv")) == 3 and len(script._rows(tmp_path / "sweep-windows.csv")) == 5
+    assert rows[2]["status"].startswith("error") and {r["models_in_call"] for r in rows} == {4}
+    assert rows[3]["status"] == "stopped: no result after 1 windows"  # the call's deadline stopped it
+    assert len(script._rows(tmp_path / "sweeps.csv")) == 4 and len(script._rows(tmp_path / "sweep-windows.csv")) == 6
 
 
 def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweeps(capsys):
