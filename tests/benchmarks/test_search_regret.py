@@ -184,5 +184,10 @@ def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweep
     assert _script().main(["report", "--state", str(state)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "median GPU-s torch-fp32: 41 over 7 sweeps (1 sweep(s) without a result left out)" in lines
+    assert not any(line.startswith("paper protocol") for line in lines)  # no ladder on that board
+    assert _script().main(["report", "--state", str(state), "--cost-ladders", str(H100)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "paper protocol / sweep GPU-s: median 9.2x, 5.2-11.1x" in lines  # iteration times of other boards
+    assert not any(line.startswith("max regret") for line in lines)  # regret needs the sweep's own board
     rows = _script()._rows(state / "sweeps.csv")
     assert {r["models_in_call"] for r in rows} == {"8"} and sum(r["status"] == "ok" for r in rows) == 7
