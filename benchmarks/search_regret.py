@@ -38,6 +38,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -441,16 +442,15 @@ def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"model": s["model"], "runtime": s["runtime"], "sweep_batch": s["batch"]}
         row["sweep_mj"] = float(s["energy_per_image_j"]) * 1e3 if s["energy_per_image_j"] else math.nan
         row["gpu_s"] = float(s["gpu_seconds"]) if s["gpu_seconds"] else math.nan
-        if not mean:
-            other = [r for r in bench.cost_ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
-            if other:  # the paper's cost only: regret is judged on the sweep's own board
-                row["paper_s"] = paper_cost_s(other, overhead_s=row["gpu_s"] - _sweep_windows_s(s, bench.windows))
+        overhead_s = row["gpu_s"] - _sweep_windows_s(s, bench.windows)
         if mean:
             best = min(mean, key=mean.get)
             row.update(best_batch=best, best_mj=mean[best] * 1e3)
             b = int(s["batch"]) if s["batch"] else None
             row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
-            row["paper_s"] = paper_cost_s(lad, overhead_s=row["gpu_s"] - _sweep_windows_s(s, bench.windows))
+            row["paper_s"] = paper_cost_s(lad, overhead_s=overhead_s)
+        elif other := [r for r in bench.cost_ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]:
+            row["paper_s"] = paper_cost_s(other, overhead_s=overhead_s)  # the paper's cost only: regret needs own board
         out.append(row)
     return out
 
@@ -499,11 +499,6 @@ def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
         print(f"ladder passes differ by up to {100 * d:.2f} % ({model} {runtime} batch {batch})")
 
 
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-
-
 def _print_table(rows: list[dict[str, Any]]) -> None:
     hdr = f"{'model':44} {'runtime':13} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
     print(hdr + f" {'paper s':>8} {'ratio':>6}")
@@ -519,10 +514,11 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         done = [r["gpu_s"] for r in rows if r["runtime"] == rt and not math.isnan(r["gpu_s"])]
         left = sum(r["runtime"] == rt for r in rows) - len(done)
         unfinished = f" ({left} sweep(s) without a result left out)" if left else ""
-        print(f"median GPU-s {rt}: {_median(done):.0f} over {len(done)} sweeps{unfinished}")
+        print(f"median GPU-s {rt}: {statistics.median(done):.0f} over {len(done)} sweeps{unfinished}")
     ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r.get("paper_s") and r["gpu_s"]]
     if ratios:
-        print(f"paper protocol / sweep GPU-s: median {_median(ratios):.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
+        middle = statistics.median(ratios)
+        print(f"paper protocol / sweep GPU-s: median {middle:.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
 
 
 def _print_earlier(bench: BenchState, rev: int, now: list[dict[str, Any]]) -> None:
@@ -541,8 +537,8 @@ def _print_earlier(bench: BenchState, rev: int, now: list[dict[str, Any]]) -> No
             )
         if pairs:
             print(
-                f"revision {old} -> {rev}: median GPU-s {_median([w['gpu_s'] for w, _ in pairs]):.0f} ->"
-                f" {_median([n['gpu_s'] for _, n in pairs]):.0f} on the same {len(pairs)} rows"
+                f"revision {old} -> {rev}: median GPU-s {statistics.median([w['gpu_s'] for w, _ in pairs]):.0f} ->"
+                f" {statistics.median([n['gpu_s'] for _, n in pairs]):.0f} on the same {len(pairs)} rows"
             )
 
 

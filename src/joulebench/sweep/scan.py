@@ -168,7 +168,8 @@ def scan_search(
         if batch is None:
             run.result.stopped = why
     confirmed = 0
-    for o in _finalist_order(ladder, margin):  # a finalist that fails (out of memory when compiled statically) yields
+    # a finalist that fails in full (out of memory when compiled statically) yields its place to the next one
+    for o in _finalist_order(ladder, margin):
         if confirmed >= finalists:
             break
         out = run(o.batch_size, "full")

@@ -16,8 +16,8 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
   nearly unchanged (launch-bound: energy per image still falls about as fast as the batch grows). Then the best
   scouted batch, and ``finalists - 1`` (1) more whose scouts read within ``margin`` (4 %) of it -- batches at
   least 4x larger or smaller first, as a neighbour on a flat bottom tells little -- are measured with the full
-  protocol and the best one wins. The scan lives in :mod:`~joulebench.sweep.scan`. Measured against fixed-batch ladders
-  (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
+  protocol and the best one wins. The scan lives in :mod:`~joulebench.sweep.scan`. Measured against fixed-batch
+  ladders (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
 * ``plateau`` -- scout upwards from batch 1 by doubling with short windows while energy per image
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
   improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
