@@ -455,16 +455,26 @@ def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
     return out
 
 
+def _windows_s(windows: list[dict[str, str]]) -> float:
+    """Seconds spent preparing, warming up and measuring in ``windows``."""
+    return sum(float(w[k] or 0) for w in windows for k in ("prepare_s", "warmup_s", "window_s"))
+
+
+def _own_windows(s: dict[str, str], windows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows of ``windows`` that sweep ``s`` measured (one measure call of several models is one run: its
+    windows are told apart by model)."""
+    return [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"] and w["model"] == s["model"]]
+
+
 def _sweep_windows_s(s: dict[str, str], windows: list[dict[str, str]]) -> float:
     """The part of a sweep's GPU-seconds spent in its windows (preparing, warming up, measuring).
 
     The rest is start-up (process, imports, idle baseline, model build) and exit, which the paper's protocol pays
     too. From ``sweep-windows.csv`` where it has the sweep's run; else 1 s per scout and 5 s per final (rough).
     """
-    # one measure call of several models is one run: its windows are told apart by model
-    mine = [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"] and w["model"] == s["model"]]
+    mine = _own_windows(s, windows)
     if mine:
-        return sum(float(w[k] or 0) for w in mine for k in ("prepare_s", "warmup_s", "window_s"))
+        return _windows_s(mine)
     return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
 
 
@@ -482,6 +492,31 @@ def _print_windows(windows: list[dict[str, str]]) -> None:
         print(
             f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s{f' ({big})' if big else ''},"
             f" warm-up + windows {measured:.0f} s"
+        )
+
+
+def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
+    """Each sweep's GPU-seconds split into start-up (outside its windows: the worker's start, idle baseline, model
+    build, exit), scouts and finals (preparing, warming up, measuring), and their ranges per runtime; sweeps without
+    their own windows in ``sweep-windows.csv`` are left out."""
+    by: dict[str, list[tuple[float, float, float]]] = {}
+    for s in sweeps:
+        mine = _own_windows(s, windows)
+        if not mine or not s["gpu_seconds"]:
+            continue
+        scouts = _windows_s([w for w in mine if w["phase"] == "scout"])
+        finals = _windows_s([w for w in mine if w["phase"] != "scout"])
+        split = (float(s["gpu_seconds"]) - scouts - finals, scouts, finals)
+        by.setdefault(s["runtime"], []).append(split)
+        print(
+            f"time {s['model']} {s['runtime']} #{s['repeat']}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s,"
+            f" finals {finals:.1f} s"
+        )
+    for runtime, v in by.items():
+        lo, hi = [min(x) for x in zip(*v, strict=True)], [max(x) for x in zip(*v, strict=True)]
+        print(
+            f"time {runtime}: start-up {lo[0]:.1f}-{hi[0]:.1f} s, scouts {lo[1]:.1f}-{hi[1]:.1f} s,"
+            f" finals {lo[2]:.1f}-{hi[2]:.1f} s over {len(v)} sweeps"
         )
 
 
@@ -558,9 +593,11 @@ def cmd_report(a: argparse.Namespace) -> int:
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
+            print(f"repeats {m} {rt} mJ/img: {' '.join(f'{1e3 * x:.2f}' for x in v)}")
     _print_pass_spread(bench.ladders)
     ids = {s.get("run_id") for s in bench.sweeps if _rev(s) == rev}
     _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
+    _print_time_split([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")

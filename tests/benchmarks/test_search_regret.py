@@ -98,6 +98,8 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     # judged against the ladder of its own board (gpu_uuid), not the earlier board's
     assert conv.split()[2:6] == ["256", "197.22", "4096", "197.88"] and "0.78%" in conv
     assert "repeats resnet50.a1_in1k torch-fp32: 4 runs, spread 1.35 %" in lines
+    assert "repeats resnet50.a1_in1k torch-fp32 mJ/img: 89.02 88.01 89.20 89.04" in lines
+    assert "time torch-fp32: start-up 9.3-15.9 s, scouts 14.2-30.1 s, finals 8.6-29.6 s over 11 sweeps" in lines
     assert "revision 2 -> 3: median GPU-s 55 -> 51 on the same 8 rows" in lines
     assert "max regret 0.8 %" in lines
     assert _script().main(["report", "--state", str(H100), "--rev", "2"]) == 0
@@ -184,6 +186,9 @@ def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweep
     assert _script().main(["report", "--state", str(state)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "median GPU-s torch-fp32: 41 over 7 sweeps (1 sweep(s) without a result left out)" in lines
+    # forked workers: the start-up is the idle baseline, CUDA's start and the build, not the imports
+    assert "time torch-fp32: start-up 3.0-3.4 s, scouts 16.2-34.8 s, finals 8.5-24.6 s over 7 sweeps" in lines
+    assert "time efficientnet_b0.ra_in1k torch-fp32 #0: start-up 3.0 s, scouts 16.2 s, finals 8.5 s" in lines
     assert not any(line.startswith("paper protocol") for line in lines)  # no ladder on that board
     assert _script().main(["report", "--state", str(state), "--cost-ladders", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
