@@ -12,7 +12,7 @@ offline on the same data.
 sub-windows, :func:`joulebench.sweep.stats.block_ci95_rel`), and the range of the windows' temperatures. An
 estimator is calibrated when its claim is near the spread of windows taken at one temperature; one far wider makes
 the precision rule extend windows for nothing, and a spread that follows the temperature is the card, not the
-window.
+window. Then every window in the order measured, with its energy per image and temperature.
 
 Examples::
 
@@ -132,6 +132,12 @@ def report(state: Path) -> list[str]:
         lines.append(
             f"{model[:28]:<28} {runtime:<12} {batch:>5} {length:>5.1f} {len(rs):>2} {1000 * mean:>8.2f}"
             f" {100 * 1.96 * sd / mean:6.2f}% {avg('independent')} {avg('blocks')} {_temps(rs):>7}"
+        )
+    lines.append("windows in the order measured (energy per image follows the card's temperature):")
+    for r in rows:
+        lines.append(
+            f"  {r['model'][:28]:<28} {r['batch']:>5} {r['length_s']:>4.1f} s #{r['repeat']}:"
+            f" {1000 * float(r['energy_per_image_j']):8.2f} mJ at {float(r['temperature_max_c']):.0f} C"
         )
     return lines
 
