@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from joulebench.analysis import carbon_cost
@@ -46,6 +46,7 @@ def test_manhattan_by_hand():
     e=st.lists(st.floats(0, 1e4, allow_nan=False), min_size=1, max_size=20),
     a=st.floats(0, 100),
 )
+@example(w=0.875, e=[5e-324], a=0.0)  # a subnormal energy, scaled before it was divided, scored -0.5
 def test_manhattan_within_bounds(w, e, a):
     n = max(e)
     if n <= 0:

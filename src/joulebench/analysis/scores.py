@@ -40,7 +40,8 @@ def manhattan_score(energy_j, accuracy, weight: float, max_energy_j: float) -> n
         raise ConfigError(f"the largest energy of the compared set must be > 0, got {max_energy_j}")
     e = np.asarray(energy_j, dtype=float)
     a = np.asarray(accuracy, dtype=float)
-    return 100.0 - (weight * 100.0 * e / max_energy_j + (1.0 - weight) * (100.0 - a))
+    # the ratio first: scaling a tiny (subnormal) energy before dividing loses its precision and can leave [0, 100]
+    return 100.0 - (weight * 100.0 * (e / max_energy_j) + (1.0 - weight) * (100.0 - a))
 
 
 def accuracy_per_joule(energy_j, accuracy) -> np.ndarray:

@@ -108,7 +108,7 @@ function scoreFn(N, amin) {
     return function (eJ, a) { return (a - a0) / (eJ * 1e3); };
   }
   var W = state.w;
-  return function (eJ, a) { return 100 - (W * 100 * eJ / N + (1 - W) * (100 - a)); };
+  return function (eJ, a) { return 100 - (W * 100 * (eJ / N) + (1 - W) * (100 - a)); };
 }
 function compute() {
   var s = dataset.setupById[state.setup];

@@ -29,7 +29,7 @@ function paintBands(bw, bh, step, lo, width, levels, p, xs, ys, apj, a0, W, N) {
   for (var y = 0; y < bh; y++) {
     var a = ys.inv(p.m.t + (y + 0.5) * step);
     for (var x2 = 0; x2 < bw; x2++) {
-      var sc = apj ? (a - a0) / (ex[x2] * 1e3) : 100 - (W * 100 * ex[x2] / N + (1 - W) * (100 - a));
+      var sc = apj ? (a - a0) / (ex[x2] * 1e3) : 100 - (W * 100 * (ex[x2] / N) + (1 - W) * (100 - a));
       var lv = Math.floor((sc - lo) / width);
       if (lv < 0) lv = -1;
       if (lv >= levels) lv = levels - 1;
