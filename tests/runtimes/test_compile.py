@@ -103,6 +103,45 @@ def test_scouting_reuses_one_dynamic_compile_and_candidates_compile_statically(t
     assert rt._scout_fn is None
 
 
+def test_wide_indexing_answers_no_32bit_while_active_and_restores_inductor():
+    simd = pytest.importorskip("torch._inductor.codegen.simd")
+    from joulebench.runtimes.compiled import wide_indexing
+
+    original = simd.SIMDScheduling.__dict__["can_use_32bit_indexing"]
+    with wide_indexing() as widened:
+        assert widened
+        assert simd.SIMDScheduling.can_use_32bit_indexing(8, []) is False
+    assert simd.SIMDScheduling.__dict__["can_use_32bit_indexing"] is original
+    with pytest.raises(RuntimeError), wide_indexing():
+        raise RuntimeError("a failed compile")
+    assert simd.SIMDScheduling.__dict__["can_use_32bit_indexing"] is original
+
+
+@pytest.mark.slow
+def test_scouting_compiles_with_wide_indexing_and_candidates_without(tiny_spec, monkeypatch):
+    simd = pytest.importorskip("torch._inductor.codegen.simd")
+    seen = []
+
+    def compile_(model, **kw):
+        def fn(x):  # inductor compiles on the first call: record which indexing rule it would see then
+            seen.append((kw["dynamic"], simd.SIMDScheduling.can_use_32bit_indexing is not simd_original))
+            return model(x)
+
+        return fn
+
+    simd_original = simd.SIMDScheduling.can_use_32bit_indexing
+    monkeypatch.setattr(torch, "compile", compile_)
+    rt = on_cpu(CompileFP16Runtime)()
+    rt.load(tiny_spec)
+    rt.prepare_scout(2)
+    rt.release()
+    rt.prepare(2)
+    rt.release()
+    assert seen == [(None, True), (False, False)]
+    assert simd.SIMDScheduling.can_use_32bit_indexing is simd_original
+    rt.close()
+
+
 @pytest.mark.slow
 def test_static_scouts_compile_each_scouted_size(tiny_spec, monkeypatch):
     calls = []

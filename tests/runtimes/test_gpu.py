@@ -110,6 +110,39 @@ def test_compile_scouting_shares_one_dynamic_graph_then_candidates_compile_stati
     rt.close()
 
 
+def test_scouting_program_crosses_two_to_the_31_elements_without_recompiling():
+    """A scouting program compiled at a small batch serves a batch whose tensors exceed 2**31 elements as it is."""
+    from torch._dynamo.utils import counters
+
+    from joulebench.runtimes.compiled import wide_indexing
+
+    def affine(x):
+        return x * 2.0 + 1.0
+
+    def compiles(sizes, wide):
+        torch._dynamo.reset()
+        counters.clear()
+        fn = torch.compile(affine, dynamic=None)
+        for b in sizes:
+            x = torch.ones(b, 1 << 20, device="cuda", dtype=torch.float16)
+            torch._dynamo.maybe_mark_dynamic(x, 0)
+            if wide:
+                with wide_indexing() as widened:
+                    assert widened
+                    y = fn(x)
+            else:
+                y = fn(x)
+            assert float(y[-1, -1]) == 3.0
+            del x, y
+        torch.cuda.empty_cache()
+        return counters["stats"]["unique_graphs"]
+
+    sizes = (2, 4, 2100)  # 2100 * 2**20 elements > 2**31
+    assert compiles(sizes, wide=False) == 2  # inductor's own 32-bit choice: its guard fails at 2100
+    assert compiles(sizes, wide=True) == 1
+    torch._dynamo.reset()
+
+
 def test_compile_keeps_no_pinned_host_memory_after_prepare():
     """The sweep resets the GPU's peak before each batch; inductor's autotuner then parks large copies in pinned
     host memory during the first call (RssShmem of 60 GB per worker on the H200). prepare gives it back."""
