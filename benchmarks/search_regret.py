@@ -415,12 +415,26 @@ class BenchState(NamedTuple):
     @classmethod
     def read(cls, state: Path) -> BenchState:
         """``ladders.csv``, ``sweeps.csv`` and ``sweep-windows.csv`` of ``state`` (a missing file: no rows)."""
-        return cls(_rows(state / "ladders.csv"), _rows(state / "sweeps.csv"), _rows(state / "sweep-windows.csv"))
+        sweeps = _superseded_dropped(_rows(state / "sweeps.csv"))
+        return cls(_rows(state / "ladders.csv"), sweeps, _rows(state / "sweep-windows.csv"))
 
     @property
     def newest_rev(self) -> int:
         """The newest search revision among the sweeps (:data:`SEARCH_REV` when there are none)."""
         return max((_rev(s) for s in self.sweeps), default=SEARCH_REV)
+
+
+def _superseded_dropped(sweeps: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``sweeps`` without the unfinished rows of a (model, runtime, repeat, revision) that has a later row: a call
+    that left a model for the next one records it unfinished, and the next call's row replaces it."""
+    last: dict[tuple[str, str, str, int], int] = {}
+    for i, s in enumerate(sweeps):
+        last[(s["model"], s["runtime"], s["repeat"], _rev(s))] = i
+    return [
+        s
+        for i, s in enumerate(sweeps)
+        if s["status"] == "ok" or last[(s["model"], s["runtime"], s["repeat"], _rev(s))] == i
+    ]
 
 
 def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
@@ -493,6 +507,21 @@ def _print_windows(windows: list[dict[str, str]]) -> None:
             f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s{f' ({big})' if big else ''},"
             f" warm-up + windows {measured:.0f} s"
         )
+
+
+def _print_scout_against_full(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
+    """Per sweep, each batch measured both as a scout and in full: the full window's reading against the scout's.
+
+    Scouts only rank batches, so a difference common to all batches does no harm; one that varies with the batch
+    (a compiled runtime's dynamic-batch scouting program against the static program of a final) can reorder them.
+    """
+    for s in sweeps:
+        mine = [w for w in _own_windows(s, windows) if w["status"] == "ok" and w["energy_per_image_j"]]
+        scout = {w["batch"]: float(w["energy_per_image_j"]) for w in mine if w["phase"] == "scout"}
+        pairs = [(w["batch"], float(w["energy_per_image_j"])) for w in mine if w["phase"] != "scout"]
+        both = [f"{b} {100 * (e / scout[b] - 1):+.1f} %" for b, e in pairs if b in scout]
+        if both:
+            print(f"full vs scout {s['model']} {s['runtime']} #{s['repeat']}: {', '.join(both)}")
 
 
 def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
@@ -598,6 +627,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     ids = {s.get("run_id") for s in bench.sweeps if _rev(s) == rev}
     _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
     _print_time_split([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
+    _print_scout_against_full([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")

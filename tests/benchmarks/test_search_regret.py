@@ -196,3 +196,32 @@ def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweep
     assert not any(line.startswith("max regret") for line in lines)  # regret needs the sweep's own board
     rows = _script()._rows(state / "sweeps.csv")
     assert {r["models_in_call"] for r in rows} == {"8"} and sum(r["status"] == "ok" for r in rows) == 7
+
+
+def test_the_compile_panel_report_keeps_the_latest_attempt_and_compares_scouts_with_finals(capsys):
+    state = H100.parent / "compile-fp16-panel"
+    assert _script().main(["report", "--state", str(state)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # vit_base was left for a second call by the first one's deadline: its row there gives way to the result
+    assert [line.split()[0] for line in lines if line.startswith("vit_base")] == [
+        "vit_base_patch16_224.augreg2_in21k_ft_in1k"
+    ]
+    assert "median GPU-s compile-fp16: 138 over 4 sweeps (4 sweep(s) without a result left out)" in lines
+    assert "time compile-fp16: start-up 9.2-10.2 s, scouts 46.5-110.0 s, finals 44.4-56.5 s over 4 sweeps" in lines
+    # the static programs of the finals against the dynamic-batch scouting program, at the same batches
+    assert "full vs scout efficientnet_b0.ra_in1k compile-fp16 #0: 128 -15.1 %, 512 -16.2 %" in lines
+    assert "full vs scout mobilenetv3_large_100.ra_in1k compile-fp16 #0: 1024 -8.4 %, 256 +2.1 %" in lines
+    [windows] = [line for line in lines if line.startswith("windows resnet50.a1_in1k compile-fp16")]
+    # 64-bit scouting indices: no recompilation of the scouting program between batch 2 and 8192
+    assert "(1 scout 19 s, 2 scout 13 s, 4096 full 22 s, 1024 full 12 s)" in windows
+
+
+def test_an_unfinished_sweep_row_gives_way_to_a_later_one_of_the_same_model():
+    rows = [
+        {"model": "a", "runtime": "r", "repeat": "0", "search_rev": "3", "status": "error: command again"},
+        {"model": "b", "runtime": "r", "repeat": "0", "search_rev": "3", "status": "error: command again"},
+        {"model": "a", "runtime": "r", "repeat": "0", "search_rev": "3", "status": "ok"},
+        {"model": "a", "runtime": "r", "repeat": "1", "search_rev": "3", "status": "ok"},
+    ]
+    kept = _script()._superseded_dropped(rows)
+    assert kept == rows[1:]
