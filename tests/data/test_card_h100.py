@@ -18,7 +18,8 @@ CARD = ROOT / "data/h100/README.md"
 DATA = ROOT / "data/h100/dataset"
 SWEEPS = ROOT / "data/h100/search-ladders/sweeps.csv"
 WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten"}
-WORDS |= {11: "Eleven", 17: "Seventeen", 20: "Twenty"}
+ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth"}
+WORDS |= {11: "Eleven", 12: "Twelve", 17: "Seventeen", 20: "Twenty", 22: "Twenty-two", 28: "Twenty-eight"}
 
 
 @pytest.fixture(scope="module")
@@ -51,23 +52,27 @@ def _latest(summaries: list[dict]) -> dict[tuple[str, str], dict]:
     return {(s["model"], s["runtime"]): s for s in sorted(summaries, key=lambda s: s["finished_at"])}
 
 
+def _boards(runs: list[dict]) -> list[list[dict]]:
+    """The runs grouped by board, boards in the order of their first run."""
+    boards: dict[str, list[dict]] = {}
+    for r in sorted(runs, key=lambda r: r["finished_at"]):
+        boards.setdefault(r["gpu_uuid"], []).append(r)
+    return list(boards.values())
+
+
 def _revisions(runs: list[dict]) -> list[list[dict]]:
     """The runs grouped by search revision, in order, as the card tells them apart.
 
     The first revision has a protocol (``config``) of its own; the second and third share theirs (the third changed
-    rules that have no option) and each ran on a board of its own, so a later protocol's runs split by board.
+    rules that have no option). The second ran on one board; the third on the boards that came after it (its
+    ``torch-fp32`` runs on one, its ``compile-fp16`` runs on another).
     """
     groups: dict[str, list[dict]] = {}
     for r in sorted(runs, key=lambda r: r["finished_at"]):
         groups.setdefault(json.dumps(r["config"], sort_keys=True), []).append(r)
-    first, *later = groups.values()
-    revisions = [first]
-    for group in later:
-        boards: dict[str, list[dict]] = {}
-        for r in group:
-            boards.setdefault(r["gpu_uuid"], []).append(r)
-        revisions += boards.values()
-    return revisions
+    first, later = groups.values()
+    second, *third = _boards(later)
+    return [first, second, [r for board in third for r in board]]
 
 
 def _revision_of(runs: list[dict]) -> dict[str, int]:
@@ -75,20 +80,25 @@ def _revision_of(runs: list[dict]) -> dict[str, int]:
     return {r["run_id"]: n for n, group in enumerate(_revisions(runs), 1) for r in group}
 
 
-def _calls(runs: list[dict]) -> list[list[dict]]:
-    """Runs of one revision grouped by the benchmark call that made them (its ``--state`` folder)."""
+MEASURE = re.compile(
+    r"joulebench measure (?P<models>.+?) --runtime (?P<runtime>\S+) --db (?P<state>\S*)sweep-\d+\.db --json "
+    r"--meter nvml(?: --deadline (?P<deadline>\d+)s)?"
+)
+
+
+def _calls(runs: list[dict], runtime: str = "torch-fp32") -> list[list[dict]]:
+    """Runs of one revision and runtime grouped by the benchmark call that made them (its ``--state`` folder)."""
     calls: dict[str, list[dict]] = {}
     for r in runs:
-        m = re.fullmatch(
-            r"joulebench measure \S+ --runtime torch-fp32 --db (\S*)sweep-\d+\.db --json --meter nvml", r["command"]
-        )
+        m = MEASURE.fullmatch(r["command"])
         assert m, r["command"]
-        calls.setdefault(m[1], []).append(r)
+        if m["runtime"] == runtime:
+            calls.setdefault(m["state"], []).append(r)
     return list(calls.values())
 
 
 @pytest.mark.slow
-def test_the_cards_provenance_and_progress_are_the_reports(report, card):
+def test_the_cards_provenance_and_progress_are_the_reports(report, card, tables):
     for what in ("boards (GPU UUIDs) with a result", "driver / CUDA", "torch / timm", "results finished"):
         assert row(card, what) == row(report, what)
     gpu, limit = row(report, "GPU")[1], float(row(report, "power limit (W)")[1])
@@ -99,7 +109,10 @@ def test_the_cards_provenance_and_progress_are_the_reports(report, card):
     text = f"{fp32[1]} of {fp32[2]} on `torch-fp32` and {compiled[1]} of {compiled[2]} on `compile-fp16`"
     assert text in _flat(card)
     left = WORDS[int(compiled[2]) - int(compiled[1])].lower()
-    assert f"Not measured: the other {left} models on `compile-fp16`" in _flat(card)
+    panel = (DATA / "panel.txt").read_text(encoding="utf-8").split()
+    done = {f"{s['model']}@{s['img_size']}" for s in tables["summaries"] if s["runtime"] == "compile-fp16"}
+    missing = ", ".join(f"`{m.split('@')[0]}`" for m in sorted(set(panel) - done))
+    assert f"Not measured: the other {left} models on `compile-fp16` ({missing})" in _flat(card)
 
 
 @pytest.mark.slow
@@ -115,10 +128,42 @@ def test_the_cards_comparisons_are_the_reports(report, card):
     spearman = {r[1]: r[3] for r in rows(report, "| H100-SXM:torch-fp32 | ") if len(r) == 6}
     assert spearman["H100:torch-fp32"] == spearman["A100:torch-fp32"]
     assert f"(Spearman {spearman['H100:torch-fp32']} against both; {n} models only)" in card
-    (resnet,) = rows(report, "| resnet50.a1_in1k@224 | ")[:1]
-    own, paper = resnet[3].replace("x", "×"), resnet[6].replace("x", "×")
-    assert f"`compile-fp16` spends {own} less than `torch-fp32`" in card
-    assert f"saves {paper} with TensorRT FP16" in card
+    times = {r[0]: [c.replace("x", "×") for c in r] for r in rows(report, "| H100-SXM torch-fp32 -> ")}
+    times |= {r[0]: [c.replace("x", "×") for c in r] for r in rows(report, "| H100 torch-fp32 -> ")}
+    times |= {r[0]: [c.replace("x", "×") for c in r] for r in rows(report, "| A100 torch-fp32 -> ")}
+    own = times["H100-SXM torch-fp32 -> compile-fp16"]
+    pcie = times["H100 torch-fp32 -> tensorrt-fp16, H100-SXM's models"]
+    a100 = times["A100 torch-fp32 -> tensorrt-fp16, H100-SXM's models"]
+    n = WORDS[int(own[1])].lower()
+    assert own[1] == pcie[1] == a100[1]
+    assert f"Over the {n} models measured on both runtimes, `compile-fp16` spends {own[2]} less" in card
+    assert f"(geometric mean; median {own[4].split(' / ')[1]})" in card
+    assert (
+        f"on the same {n} models the paper's H100 PCIe saves {pcie[2]} with TensorRT FP16, and its A100 {a100[2]}"
+        in card
+    )
+    section = report[report.index("## Per model: ") : report.index("## Rank agreement")]
+    per = [r for r in rows(section, "| ") if r[0].endswith("@224")]
+    assert len(per) == int(own[1])
+    least, most = min(per, key=lambda r: float(r[3][:-1])), max(per, key=lambda r: float(r[3][:-1]))
+    assert (
+        f"`compile-fp16` saves from {least[3].replace('x', '×')} (`{least[0].split('@')[0]}`) to "
+        f"{most[3].replace('x', '×')} (`{most[0].split('@')[0]}`)"
+    ) in card
+    more = [r for r in per if float(r[7]) > 1.1]
+    alike = [r for r in per if float(r[7]) <= 1.1]
+    low, high = min(more, key=lambda r: float(r[7])), max(more, key=lambda r: float(r[7]))
+    assert f"saves {low[7]} to {high[7]} times as much on the {WORDS[len(more)].lower()} convolutional models" in card
+    assert f"(`{high[0].split('@')[0]}`: {high[3].replace('x', '×')} against {high[6].replace('x', '×')})" in card
+    (same,) = alike
+    assert f"about as much on the transformer ({same[6].replace('x', '×')} against {same[3].replace('x', '×')})" in card
+    compiled = {r[1]: r[3] for r in rows(report, "| H100-SXM:compile-fp16 | ") if len(r) == 6}
+    assert f"rank as on `H100:tensorrt-fp16` with Spearman {compiled['H100:tensorrt-fp16']}" in card
+    assert f"*Rank agreement*; {n} models only)" in card
+    both = re.search(r"- on both frontiers \((\d+)\)", report)
+    (alone,) = re.search(r"- only on the H100-SXM frontier \(1\): (\S+)", report).groups()
+    assert f"over them, {WORDS[int(both[1])].lower()} lie on both this board's and the H100 PCIe's TensorRT" in card
+    assert f"`{alone.split('@')[0]}` on this board's only (section *ImageNet frontier*)" in card
 
 
 def test_the_revisions_the_card_tells_apart_are_the_benchmarks(tables):
@@ -140,19 +185,22 @@ def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
     section = report[report.index("## Results measured more than once") :]
     again = [r for r in rows(section, "| ") if r[0].endswith("@224")]
     revision = _revision_of(tables["runs"])
-    under: dict[str, set[int]] = {}
+    under: dict[tuple[str, str], set[int]] = {}
     for s in tables["summaries"]:
-        if s["runtime"] == "torch-fp32":
-            under.setdefault(s["model"], set()).add(revision[s["run_id"]])
-    assert {r[0].split("@")[0] for r in again} == {m for m, revs in under.items() if len(revs) > 1}
-    everywhere = [m for m, revs in under.items() if revs == {1, 2, 3}]
-    later = [m for m, revs in under.items() if revs == {2, 3}]
-    assert len(everywhere) + len(later) == len(again)
-    assert f"{WORDS[len(again)]} models were measured under more than one revision" in card
+        under.setdefault((s["model"], s["runtime"]), set()).add(revision[s["run_id"]])
+    assert {(r[0].split("@")[0], r[1]) for r in again} == {k for k, revs in under.items() if len(revs) > 1}
+    fp32 = [r for r in again if r[1] == "torch-fp32"]
+    everywhere = [k for k, revs in under.items() if revs == {1, 2, 3} and k[1] == "torch-fp32"]
+    later = [k for k, revs in under.items() if revs == {2, 3} and k[1] == "torch-fp32"]
+    assert len(everywhere) + len(later) == len(fp32)
+    (compiled,) = [r for r in again if r[1] == "compile-fp16"]
+    assert under[(compiled[0].split("@")[0], "compile-fp16")] == {1, 3}
+    assert f"{WORDS[len(again)]} results were measured under more than one revision" in card
     assert (
-        f"{WORDS[len(everywhere)].lower()} under all three, {WORDS[len(later)].lower()} under the second and third"
-        in card
-    )
+        f"on `torch-fp32` {WORDS[len(fp32)].lower()} models, {WORDS[len(everywhere)].lower()} under all three, "
+        f"{WORDS[len(later)].lower()} under the second and third; on `compile-fp16` `{compiled[0].split('@')[0]}`, "
+        "under the first and third"
+    ) in card
     m = re.search(
         r"over (\d+) pairs: latest / first geometric mean (\d+\.\d+), GSD \d+\.\d+, range (\d+\.\d+)–(\d+\.\d+)",
         section,
@@ -160,18 +208,37 @@ def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
     unpaired = [r for r in again if r[5] == "–"]
     assert m and int(m[1]) == len(again) - len(unpaired)
     gm = float(m[2])
-    assert gm < 1 and f"the latest revision's board reads {100 * (1 - gm):.1f} % less" in card
+    assert gm < 1 and f"the latest result reads {100 * (1 - gm):.1f} % less" in card
     assert f"geometric mean {m[2]}, range {m[3]}–{m[4]} over the {m[1]} pairs" in card
+    # the lowest pair: scouting windows only, told apart from the results themselves
+    pairs = [(r, re.fullmatch(r"(\S+) -> (\S+) \((\S+), (\w+)\)", r[5])) for r in again if r[5] != "–"]
+    low, lm = min(pairs, key=lambda p: float(p[1][3]))
+    assert lm[3] == m[3] and lm[4] == "scout" and low[1] == "compile-fp16"
+    first_batch = low[2].split(" @ ")[1]
+    assert f"The lowest, {m[3]}, is `{low[0].split('@')[0]}` on `{low[1]}`" in card
+    assert f"measured batch {first_batch} only as a scout" in card
+    assert f"short scouting windows there ({lm[1]} and {lm[2]} mJ)" in card
+    change = abs(float(low[4].rstrip("%")))
+    assert (
+        f"its two results agree within {change:.1f} % ({low[2].split(' @ ')[0]} and {low[3].split(' @ ')[0]} mJ)"
+        in card
+    )
+    fp32_ratios = [p[1][3] for p in pairs if p[0][1] == "torch-fp32"]
+    lo, hi = min(fp32_ratios, key=float), max(fp32_ratios, key=float)
+    assert f"The {WORDS[len(fp32_ratios)].lower()} `torch-fp32` pairs range {lo}–{hi}" in card
     for r in unpaired:
         first_batch = r[2].split(" @ ")[1]
         assert (
-            f"`{r[0].split('@')[0]}` has no pair, as its latest sweep measured no window at batch {first_batch}" in card
-        )
-    moved = [(r[0].split("@")[0], r[2].split(" @ ")[1], r[3].split(" @ ")[1]) for r in again]
-    moved = [(model, first, latest) for model, first, latest in moved if first != latest]
+            f"`{r[0].split('@')[0]}` on `{r[1]}` has no pair, as its latest sweep measured no window at batch "
+            f"{first_batch}"
+        ) in card
+    moved = [(r[0].split("@")[0], r[1], r[2].split(" @ ")[1], r[3].split(" @ ")[1]) for r in again]
+    moved = [(model, rt, first, latest) for model, rt, first, latest in moved if first != latest]
     assert f"{WORDS[len(moved)]} end at another batch" in card
-    for model, first, latest in moved:
+    for model, _, first, latest in moved:
         assert f"`{model}` at {latest} instead of {first}" in card
+    ((model, _, first, latest),) = [x for x in moved if x[1] == "compile-fp16"]
+    assert f"on `compile-fp16` `{model}` at {latest} instead of {first}." in card
 
 
 def test_the_cards_results_are_what_the_commands_show(card, monkeypatch):
@@ -224,6 +291,16 @@ def test_the_cards_repeats_are_the_bundles(card, tables):
     assert f"within {_spread(e[:3])}; all {WORDS[len(reps)].lower()} within {_spread(e)}" in text
     assert f"show the latest ({mj[-1]} mJ)" in text and f"keeps all {WORDS[len(reps)].lower()} rows" in text
     assert f"read it up to {_spread(e)} apart" in text
+    compiled = [s for s in summaries if (s["model"], s["runtime"]) == ("resnet50.a1_in1k", "compile-fp16")]
+    assert [revision[s["run_id"]] for s in compiled] == [1, 3]
+    order = [b[0]["gpu_uuid"] for b in _boards(tables["runs"])]  # the boards as *Provenance* counts them
+    (a, b) = (
+        (f"{s['energy_per_image_j'] * 1e3:.2f}", s["optimal_batch"], order.index(s["gpu_uuid"]) + 1) for s in compiled
+    )
+    assert (
+        f"`compile-fp16` was measured twice: {a[0]} mJ (batch {a[1]}) under the first revision, {b[0]} mJ (batch "
+        f"{b[1]}) under the third, on the {ORDINAL[a[2]]} and the {ORDINAL[b[2]]} board of *Provenance*"
+    ) in text
 
 
 def test_the_cards_files_and_boards_are_the_bundles(card, tables):
@@ -240,21 +317,46 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
     assert (
         f"{WORDS[len(thrice)].lower()} other `torch-fp32` models three each, {WORDS[len(twice)].lower()} two each"
     ) in text
+    once = [k for k, n in per.items() if n == 1]
+    assert {k[1] for k in once} == {"compile-fp16"} and per[("resnet50.a1_in1k", "compile-fp16")] == 2
+    assert f"on `compile-fp16` `resnet50.a1_in1k` has two, {WORDS[len(once)].lower()} other models one each" in text
+    runs = tables["runs"]
+    assert f"{len(runs)} runs for {len(summaries)} results" in text
+    per_run = {r["run_id"]: sum(s["run_id"] == r["run_id"] for s in summaries) for r in runs}
+    (several,) = [r for r in runs if per_run[r["run_id"]] > 1]
+    assert several["gpu_uuid"] == _boards(runs)[5][0]["gpu_uuid"]
+    assert f"(one run on the sixth board measures {WORDS[per_run[several['run_id']]].lower()} models)" in text
+    (failure,) = tables["failures"]
+    assert (
+        f"one: the `{failure['runtime']}` scout of `{failure['model']}` at batch {failure['batch_size']} ran out of "
+        f"memory (stage `{failure['stage']}`)"
+    ) in text
     panel = (DATA / "panel.txt").read_text(encoding="utf-8").split()
     assert {f"{m}@{s['img_size']}" for (m, _), s in latest.items()} <= set(panel)
     assert f"({WORDS[len(panel)].lower()} models; {WORDS[len(latest)].lower()} results measured, below)" in text
-    fp32 = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "torch-fp32"}
-    (board,) = fp32  # every torch-fp32 result shown comes from one board
+    (board,) = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "torch-fp32"}  # one board for all
+    (compiled,) = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "compile-fp16"}
     second, third = _revisions(tables["runs"])[1:]
-    assert {r["gpu_uuid"] for r in third} == {board} != {r["gpu_uuid"] for r in second}
+    assert [b[0]["gpu_uuid"] for b in _boards(tables["runs"])][3:] == [second[0]["gpu_uuid"], board, compiled]
+    assert {r["gpu_uuid"] for r in second} == {second[0]["gpu_uuid"]} and {r["gpu_uuid"] for r in third} == {
+        board,
+        compiled,
+    }
+    on = {b: [r for r in third if r["gpu_uuid"] == b] for b in (board, compiled)}
+    assert all(MEASURE.fullmatch(r["command"])["runtime"] == "torch-fp32" for r in on[board])
+    assert all(MEASURE.fullmatch(r["command"])["runtime"] == "compile-fp16" for r in on[compiled])
     assert (
         f"a fourth the {WORDS[len(second)].lower()} runs of the second revision; a fifth ({board}) the "
-        f"{WORDS[len(third)].lower()} runs of the third, so every `torch-fp32` result shown comes from it"
+        f"{WORDS[len(on[board])].lower()} `torch-fp32` runs of the third, so every `torch-fp32` result shown comes "
+        f"from it; a sixth ({compiled}) the {WORDS[len(on[compiled])].lower()} `compile-fp16` runs of the third, so "
+        "every `compile-fp16` result shown comes from it"
     ) in text
-    assert latest[("resnet50.a1_in1k", "compile-fp16")]["gpu_uuid"] != board
-    assert "The two results come from different boards" in text
+    assert "The two runtimes' results come from different boards" in text
     shown = [k for k in latest if k[1] == "torch-fp32"]
-    assert f"The {WORDS[len(shown)].lower()} `torch-fp32` results shown come from one board" in text
+    assert (
+        f"The {WORDS[len(shown)].lower()} `torch-fp32` results shown come from one board and the "
+        f"{WORDS[len(latest) - len(shown)].lower()} `compile-fp16` results from another"
+    ) in text
 
 
 def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
@@ -267,7 +369,11 @@ def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
     later = WORDS[len(second) + len(third)].lower()
     assert f"than {c0['scan_max_iter_s']:g} s; the {later} later ones allow " in text
     assert f"{c1['scan_max_iter_s']:g} s and keep as finalists only scouts within {100 * c1['scan_margin']:g} %" in text
-    assert f"are the {WORDS[len(third)].lower()} on the fifth board" in text
+    fifth, sixth = ([r for r in third if r["gpu_uuid"] == b] for b in dict.fromkeys(r["gpu_uuid"] for r in third))
+    assert (
+        f"are the {WORDS[len(fifth)].lower()} on the fifth board and the {WORDS[len(sixth)].lower()} on the sixth"
+        in text
+    )
     for c in (c0, c1):
         assert f"the `{c['search']}` batch search" in text
         assert f"windows of {c['min_window_s']:g} to {c['max_window_s']:g} s" in text
@@ -290,6 +396,27 @@ def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
         and f"`sweeps3b/sweep-N.db`, N = 0 to {calls[1]})" in text
     )
     assert f"# the {WORDS[len(earlier) + len(second)].lower()} earlier results" in text
+    # each --together call: one measure of every model it was given, with a fresh store and the call's deadline
+    together = _calls(third, "compile-fp16")
+    assert [len(c) for c in together] == [1] * len(together) == [1, 1]
+    summaries = tables["summaries"]
+    for n, (run,) in enumerate(together, 1):
+        m = MEASURE.fullmatch(run["command"])
+        assert run["command"].endswith(f"--db {m['state']}sweep-0.db --json --meter nvml --deadline {m['deadline']}s")
+        assert (
+            f"search_regret.py run {m['models']} --runtime compile-fp16 --together --state c{n} "
+            f"--deadline {m['deadline']}"
+        ) in command
+        assert f"`c{n}/sweep-0.db`" in text
+        finished = [
+            s["model"] for s in sorted(summaries, key=lambda s: s["finished_at"]) if s["run_id"] == run["run_id"]
+        ]
+        assert finished == m["models"].split()[: len(finished)]  # in the order given, none after the deadline stopped
+        names = [f"`{f}`" for f in finished]
+        started = " and ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
+        assert f"finished {started} and started no" in text
+    before = [s for s in summaries if s["finished_at"] < min(r["started_at"] for r in sixth)]
+    assert f"# the {WORDS[len(before)].lower()} earlier results" in text
 
 
 def test_the_cards_intervals_are_the_bundles(card, tables):
