@@ -117,6 +117,19 @@ def test_wide_indexing_answers_no_32bit_while_active_and_restores_inductor():
     assert simd.SIMDScheduling.__dict__["can_use_32bit_indexing"] is original
 
 
+def test_without_inductors_hook_scouting_keeps_its_indexing_and_says_so(monkeypatch):
+    simd = pytest.importorskip("torch._inductor.codegen.simd")
+    from joulebench.runtimes.compiled import scout_indexing, wide_indexing
+
+    assert scout_indexing() == "64-bit" and on_cpu(CompileFP16Runtime)().describe()["scout_indexing"] == "64-bit"
+    assert "scout_indexing" not in on_cpu(CompileFP16Runtime)(scout_dynamic=False).describe()
+    # a torch whose inductor decides otherwise: nothing is patched, and the runtime records inductor's indexing
+    monkeypatch.setattr(simd.SIMDScheduling, "can_use_32bit_indexing", lambda self, numel, buffers: True)
+    with wide_indexing() as widened:
+        assert not widened
+    assert scout_indexing() == "inductor" and on_cpu(CompileFP16Runtime)().describe()["scout_indexing"] == "inductor"
+
+
 @pytest.mark.slow
 def test_scouting_compiles_with_wide_indexing_and_candidates_without(tiny_spec, monkeypatch):
     simd = pytest.importorskip("torch._inductor.codegen.simd")

@@ -43,6 +43,21 @@ def _never_32bit(numel: Any, buffers: Any) -> bool:
     return False
 
 
+def _indexing_hook() -> Any:
+    """Inductor's ``SIMDScheduling`` when it decides 32-bit indexing through a static method, else None."""
+    try:
+        from torch._inductor.codegen.simd import SIMDScheduling
+    except ImportError as e:  # torch without inductor's SIMD scheduling: nothing to widen
+        _log.debug("64-bit indexing not arranged: %s", e)
+        return None
+    return SIMDScheduling if isinstance(SIMDScheduling.__dict__.get("can_use_32bit_indexing"), staticmethod) else None
+
+
+def scout_indexing() -> str:
+    """``64-bit`` where :func:`wide_indexing` can widen the scouting program's indices here, else ``inductor``."""
+    return "64-bit" if _indexing_hook() is not None else "inductor"
+
+
 @contextmanager
 def wide_indexing() -> Iterator[bool]:
     """While active, kernels inductor generates index with 64-bit integers (yields whether that could be arranged).
@@ -51,21 +66,16 @@ def wide_indexing() -> Iterator[bool]:
     torch has none, compilation goes on unchanged and the context yields False. 64-bit indices are always correct;
     they cost a little index arithmetic, which scouting windows (ranking batches of one program) can afford.
     """
-    try:
-        from torch._inductor.codegen.simd import SIMDScheduling
-    except ImportError as e:  # torch without inductor's SIMD scheduling: nothing to widen
-        _log.debug("64-bit indexing not arranged: %s", e)
+    hook = _indexing_hook()
+    if hook is None:
         yield False
         return
-    original = SIMDScheduling.__dict__.get("can_use_32bit_indexing")
-    if not isinstance(original, staticmethod):
-        yield False
-        return
-    SIMDScheduling.can_use_32bit_indexing = staticmethod(_never_32bit)
+    original = hook.__dict__["can_use_32bit_indexing"]
+    hook.can_use_32bit_indexing = staticmethod(_never_32bit)
     try:
         yield True
     finally:
-        SIMDScheduling.can_use_32bit_indexing = original
+        hook.can_use_32bit_indexing = original
 
 
 def compile_reason(device_type: str) -> str | None:
@@ -168,6 +178,8 @@ class CompiledRuntime(TorchRuntime):
         d = super().describe()
         mode = self.options["compile_mode"]
         d.update(compiler="inductor", dynamic=False, scout_build=self.scout_build)
+        if self.scout_build is not None:
+            d["scout_indexing"] = scout_indexing()  # which scouting program this torch gives: a stored row says so
         if mode in _GRAPH_MODES:
             d["cuda_graphs"] = "inductor"
         return d
