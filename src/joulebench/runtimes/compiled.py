@@ -16,7 +16,12 @@ The scouting program indexes its tensors with 64-bit integers (:func:`wide_index
 in some activation recompiles from scratch each time (``resnet50`` under ``compile-fp16`` on an H100: 19 s at
 batch 4096 and 30 s at 8192, after 13 s for batch 1 and 10 s for batch 2; benchmarks/compile_cost.py). The static
 programs of the final candidates keep inductor's own choice, so the reported energy is that of the program a
-deployment compiles.
+deployment compiles. One recompilation remains where a convolution's backend changes at 2**31 elements (a guard
+of ``F.conv2d``, not of inductor).
+
+The dynamic-batch program reads more energy per image than the static one of the same batch, by an amount that
+varies between batches (docs/validation/search.md, "Compiled scouts rank less faithfully"): the finalists'
+static windows decide, and ``scout_dynamic=False`` ranks with static programs at a compilation per scout.
 """
 
 from __future__ import annotations
@@ -63,8 +68,8 @@ def wide_indexing() -> Iterator[bool]:
     """While active, kernels inductor generates index with 64-bit integers (yields whether that could be arranged).
 
     Inductor decides per kernel through ``SIMDScheduling.can_use_32bit_indexing`` (a private hook); where this
-    torch has none, compilation goes on unchanged and the context yields False. 64-bit indices are always correct;
-    they cost a little index arithmetic, which scouting windows (ranking batches of one program) can afford.
+    torch has none, compilation goes on unchanged and the context yields False. 64-bit indices are always correct,
+    at the cost of some index arithmetic in the scouting program only.
     """
     hook = _indexing_hook()
     if hook is None:
