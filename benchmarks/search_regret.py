@@ -68,8 +68,11 @@ LADDER_FIELDS = (
 )  # fmt: skip
 SWEEP_FIELDS = (
     "run_id", "search_rev", "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel",
-    "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name", "gpu_uuid", "models_in_call",
+    "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name", "gpu_uuid", "models_in_call", "scouts",
 )  # fmt: skip
+#: ``scouts`` column: how a compiled runtime's scouting windows were compiled ("" the default, one dynamic-batch
+#: program; "static" with ``joulebench measure --static-scouts``, a static program per scouted batch).
+STATIC_SCOUTS = "--static-scouts"
 #: Revision of the sweep's search and windows (:data:`joulebench.sweep.search.SEARCH_REVISION`, which says what each
 #: one changed), a column of ``sweeps.csv`` so that sweeps of several revisions stay comparable in one file.
 SEARCH_REV = SEARCH_REVISION
@@ -191,9 +194,11 @@ def _ladder(model: str, runtime: str, state: Path, start: int, extra: list[int],
 # ------------------------------------------------------------------------------------------------ sweep
 
 
-def _sweep(model: str, runtime: str, state: Path, repeat: int, env: dict[str, str]) -> dict[str, Any]:
+def _sweep(
+    model: str, runtime: str, state: Path, repeat: int, env: dict[str, str], flags: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Run the sweep as a user would, with a fresh store; append its outcome to sweeps.csv."""
-    return _sweeps([model], runtime, state, repeat, env)[0]
+    return _sweeps([model], runtime, state, repeat, env, flags)[0]
 
 
 def _sweeps(
@@ -220,7 +225,7 @@ def _sweeps(
     rows = []
     for model in models:
         row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
-        row.update(search_rev=SEARCH_REV, models_in_call=len(models))
+        row.update(search_rev=SEARCH_REV, models_in_call=len(models), scouts="static" if STATIC_SCOUTS in cmd else "")
         s = summaries.get(model)
         mine = [w for w in windows if w["model"] == model]
         for w in mine:
@@ -341,7 +346,13 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.together:
         return _run_together(a, state)
     t_end = time.monotonic() + a.deadline
-    done_sweeps = {(r["model"], r["runtime"], int(r["repeat"])) for r in _rows(state / "sweeps.csv")}
+    scouts = "static" if a.static_scouts else ""
+    flags = (STATIC_SCOUTS,) if a.static_scouts else ()
+    done_sweeps = {
+        (r["model"], r["runtime"], int(r["repeat"]))
+        for r in _rows(state / "sweeps.csv")
+        if r.get("scouts", "") == scouts
+    }
     done_ladders = {(r["model"], r["runtime"]) for r in _rows(state / "ladders.csv") if r["pass"] == "down"}
     jobs = [(m, r, 0) for m in a.models for r in a.runtime]
     jobs += [(a.models[0], a.runtime[-1], k) for k in range(1, a.repeats)]
@@ -355,11 +366,11 @@ def cmd_run(a: argparse.Namespace) -> int:
             continue
         if (model, runtime, repeat) in done_sweeps and (repeat or (model, runtime) in done_ladders):
             continue
-        env, cache = _env(state, f"{model}-{runtime}-{repeat}")
+        env, cache = _env(state, f"{model}-{runtime}-{repeat}{'-static' if scouts else ''}")
         sw = None
         if (model, runtime, repeat) not in done_sweeps and not a.ladder_only:
             shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
-            sw = _sweep(model, runtime, state, repeat, env)
+            sw = _sweep(model, runtime, state, repeat, env, flags)
             print(json.dumps(sw), flush=True)
         if repeat == 0 and (model, runtime) not in done_ladders and not a.sweep_only:
             extra = [int(x) for x in (sw or {}).get("finals", "").split()] if sw else []
@@ -429,12 +440,17 @@ def _superseded_dropped(sweeps: list[dict[str, str]]) -> list[dict[str, str]]:
     that left a model for the next one records it unfinished, and the next call's row replaces it."""
     last: dict[tuple[str, str, str, int], int] = {}
     for i, s in enumerate(sweeps):
-        last[(s["model"], s["runtime"], s["repeat"], _rev(s))] = i
+        last[(s["model"], _label(s), s["repeat"], _rev(s))] = i
     return [
         s
         for i, s in enumerate(sweeps)
-        if s["status"] == "ok" or last[(s["model"], s["runtime"], s["repeat"], _rev(s))] == i
+        if s["status"] == "ok" or last[(s["model"], _label(s), s["repeat"], _rev(s))] == i
     ]
+
+
+def _label(s: dict[str, str]) -> str:
+    """A sweep's runtime as the report shows it: ``compile-fp16/static`` for a sweep with static scouts."""
+    return s["runtime"] + ("/static" if s.get("scouts") == "static" else "")
 
 
 def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
@@ -453,7 +469,7 @@ def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
             if r["status"] == "ok":
                 means.setdefault(int(r["batch"]), []).append(float(r["energy_per_image_j"]))
         mean = {b: sum(v) / len(v) for b, v in means.items()}
-        row: dict[str, Any] = {"model": s["model"], "runtime": s["runtime"], "sweep_batch": s["batch"]}
+        row: dict[str, Any] = {"model": s["model"], "runtime": _label(s), "sweep_batch": s["batch"]}
         row["sweep_mj"] = float(s["energy_per_image_j"]) * 1e3 if s["energy_per_image_j"] else math.nan
         row["gpu_s"] = float(s["gpu_seconds"]) if s["gpu_seconds"] else math.nan
         overhead_s = row["gpu_s"] - _sweep_windows_s(s, bench.windows)
@@ -564,12 +580,12 @@ def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
-    hdr = f"{'model':44} {'runtime':13} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
+    hdr = f"{'model':44} {'runtime':19} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
     print(hdr + f" {'paper s':>8} {'ratio':>6}")
     for r in rows:
         ratio = r.get("paper_s", math.nan) / r["gpu_s"] if r["gpu_s"] else math.nan
         print(
-            f"{r['model']:44} {r['runtime']:13} {r['sweep_batch']:>7} {r['sweep_mj']:8.2f}"
+            f"{r['model']:44} {r['runtime']:19} {r['sweep_batch']:>7} {r['sweep_mj']:8.2f}"
             f" {r.get('best_batch', '-'):>6} {r.get('best_mj', math.nan):8.2f}"
             f" {100 * r.get('regret', math.nan):6.2f}% {r['gpu_s']:6.0f}"
             f" {r.get('paper_s', math.nan):8.0f} {ratio:6.1f}"
@@ -618,7 +634,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     by: dict[tuple[str, str], list[float]] = {}
     for s in bench.sweeps:
         if s["energy_per_image_j"] and _rev(s) == rev:
-            by.setdefault((s["model"], s["runtime"]), []).append(float(s["energy_per_image_j"]))
+            by.setdefault((s["model"], _label(s)), []).append(float(s["energy_per_image_j"]))
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
@@ -716,6 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--sweep-only", action="store_true", help="no ladders: the sweeps' batches and GPU-seconds")
     r.add_argument("--ladder-only", action="store_true", help="no sweeps: ground truth first, sweeps in a later call")
     r.add_argument("--together", action="store_true", help="sweeps only, all models of a runtime in one measure call")
+    r.add_argument("--static-scouts", action="store_true", help="sweeps with joulebench measure --static-scouts")
     nz = sub.add_parser("noise", help="the scouting windows' noise in sweep stores (for --scout-noise)")
     nz.add_argument("stores", nargs="+", help="joulebench stores (SQLite) of sweeps")
     wn = sub.add_parser("windows", help="write each window of the sweeps in stores to sweep-windows.csv")

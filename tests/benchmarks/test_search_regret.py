@@ -225,3 +225,38 @@ def test_an_unfinished_sweep_row_gives_way_to_a_later_one_of_the_same_model():
     ]
     kept = _script()._superseded_dropped(rows)
     assert kept == rows[1:]
+
+
+def test_a_sweep_with_static_scouts_is_its_own_row_beside_the_default_one(tmp_path, monkeypatch, capsys):
+    script = _script()
+    calls: list[list[str]] = []
+
+    def measure(cmd, **kw):
+        calls.append(cmd)
+        s = {
+            "model": "m",
+            "status": "ok",
+            "optimal_batch": 8 if "--static-scouts" in cmd else 4,
+            "energy_per_image_j": 0.1,
+            "gpu_seconds": 50.0,
+            "batches_measured": 2,
+            "gpu_name": "G",
+            "gpu_uuid": "U",
+        }
+        return SimpleNamespace(stdout=json.dumps({"summaries": [s]}), stderr="", returncode=0)
+
+    monkeypatch.setattr(script, "window_rows", lambda db: [])
+    monkeypatch.setattr(script, "_keep_store", lambda db: None)
+    monkeypatch.setattr(script.subprocess, "run", measure)
+    run = ["run", "m", "--runtime", "compile-fp16", "--sweep-only", "--repeats", "1", "--state", str(tmp_path)]
+    assert script.main([*run, "--static-scouts"]) == 0 and script.main(run) == 0
+    assert script.main([*run, "--static-scouts"]) == 0  # already swept with static scouts: nothing runs
+    assert ["--static-scouts" in c for c in calls] == [True, False]
+    for batch, energy in ((4, 0.11), (8, 0.1)):
+        script._append(tmp_path / "ladders.csv", script.LADDER_FIELDS,
+                       {"model": "m", "runtime": "compile-fp16", "batch": batch, "status": "ok", "pass": "up",
+                        "energy_per_image_j": energy, "gpu_uuid": "U"})  # fmt: skip
+    assert script.main(["report", "--state", str(tmp_path)]) == 0
+    rows = {line.split()[1]: line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("m ")}
+    assert rows["compile-fp16/static"][2] == "8" and rows["compile-fp16/static"][6] == "0.00%"
+    assert rows["compile-fp16"][2] == "4" and rows["compile-fp16"][6] == "10.00%"
