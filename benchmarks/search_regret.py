@@ -540,6 +540,33 @@ def _print_scout_against_full(sweeps: list[dict[str, str]], windows: list[dict[s
             print(f"full vs scout {s['model']} {s['runtime']} #{s['repeat']}: {', '.join(both)}")
 
 
+def _print_full_against_ladder(
+    sweeps: list[dict[str, str]], windows: list[dict[str, str]], ladders: list[dict[str, str]]
+) -> None:
+    """Per sweep, each final's energy and iteration time against the ladder of its own board at the same batch.
+
+    Both run the same static program for the same batch, so they should agree within the ladder's own spread; a
+    final whose iterations take longer than the ladder's ran host-bound in the sweep's worker, and its energy per
+    image reads high for a reason the ladder does not share.
+    """
+    for s in sweeps:
+        own = [r for r in ladders if (r["model"], r["runtime"]) == (s["model"], s["runtime"]) and r["status"] == "ok"]
+        own = [r for r in own if s.get("gpu_uuid") and r.get("gpu_uuid") == s["gpu_uuid"]]
+        lad: dict[str, list[tuple[float, float]]] = {}
+        for r in own:
+            if r["energy_per_image_j"] and r["latency_mean_s"]:
+                lad.setdefault(r["batch"], []).append((float(r["energy_per_image_j"]), float(r["latency_mean_s"])))
+        both = []
+        for w in _own_windows(s, windows):
+            if w["phase"] == "scout" or w["status"] != "ok" or w["batch"] not in lad or not w["latency_mean_s"]:
+                continue
+            e, t = (statistics.fmean(v) for v in zip(*lad[w["batch"]], strict=True))
+            ratio = float(w["latency_mean_s"]) / t
+            both.append(f"{w['batch']} {100 * (float(w['energy_per_image_j']) / e - 1):+.1f} % (time x{ratio:.2f})")
+        if both:
+            print(f"full vs ladder {s['model']} {_label(s)} #{s['repeat']}: {', '.join(both)}")
+
+
 def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
     """Each sweep's GPU-seconds split into start-up (outside its windows: the worker's start, idle baseline, model
     build, exit), scouts and finals (preparing, warming up, measuring), and their ranges per runtime; sweeps without
@@ -595,10 +622,11 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         left = sum(r["runtime"] == rt for r in rows) - len(done)
         unfinished = f" ({left} sweep(s) without a result left out)" if left else ""
         print(f"median GPU-s {rt}: {statistics.median(done):.0f} over {len(done)} sweeps{unfinished}")
-    ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r.get("paper_s") and r["gpu_s"]]
-    if ratios:
-        middle = statistics.median(ratios)
-        print(f"paper protocol / sweep GPU-s: median {middle:.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
+    for rt in sorted({r["runtime"] for r in rows}):
+        ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r["runtime"] == rt and r.get("paper_s") and r["gpu_s"]]
+        if ratios:
+            middle = statistics.median(ratios)
+            print(f"paper protocol / sweep GPU-s {rt}: median {middle:.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
 
 
 def _print_earlier(bench: BenchState, rev: int, now: list[dict[str, Any]]) -> None:
@@ -644,6 +672,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
     _print_time_split([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
     _print_scout_against_full([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
+    _print_full_against_ladder([s for s in bench.sweeps if _rev(s) == rev], bench.windows, bench.ladders)
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")

@@ -101,7 +101,17 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert "repeats resnet50.a1_in1k torch-fp32 mJ/img: 89.02 88.01 89.20 89.04" in lines
     assert "time torch-fp32: start-up 9.3-15.9 s, scouts 14.2-30.1 s, finals 8.6-29.6 s over 11 sweeps" in lines
     assert "revision 2 -> 3: median GPU-s 55 -> 51 on the same 8 rows" in lines
-    assert "max regret 0.8 %" in lines
+    mnv3 = next(line for line in lines if line.startswith("mobilenetv3_large_100.ra_in1k") and "compile-fp16" in line)
+    assert mnv3.split()[2:7] == ["2048", "11.28", "128", "11.02", "2.56%"]  # the one compile-fp16 row with a ladder
+    assert "max regret 2.6 %" in lines
+    assert "paper protocol / sweep GPU-s torch-fp32: median 7.0x, 5.9-8.9x" in lines  # estimated, per runtime
+    assert "paper protocol / sweep GPU-s compile-fp16: median 6.1x, 6.1-6.1x" in lines
+    # its final at 128 ran host-bound: two-thirds longer per iteration than the ladder's static program there
+    full = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16 #0:"
+    assert f"{full} 128 +10.2 % (time x1.66), 2048 -0.2 % (time x1.00)" in lines
+    assert (
+        "full vs ladder convnext_tiny.fb_in1k torch-fp32 #0: 256 -1.1 % (time x1.00), 1024 +0.4 % (time x1.00)" in lines
+    )
     assert _script().main(["report", "--state", str(H100), "--rev", "2"]) == 0
     second = capsys.readouterr().out.splitlines()
     conv = next(line for line in second if line.startswith("convnext_tiny.fb_in1k"))
@@ -192,7 +202,7 @@ def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweep
     assert not any(line.startswith("paper protocol") for line in lines)  # no ladder on that board
     assert _script().main(["report", "--state", str(state), "--cost-ladders", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "paper protocol / sweep GPU-s: median 9.2x, 5.2-11.1x" in lines  # iteration times of other boards
+    assert "paper protocol / sweep GPU-s torch-fp32: median 9.2x, 5.2-11.1x" in lines  # iteration times of other boards
     assert not any(line.startswith("max regret") for line in lines)  # regret needs the sweep's own board
     rows = _script()._rows(state / "sweeps.csv")
     assert {r["models_in_call"] for r in rows} == {"8"} and sum(r["status"] == "ok" for r in rows) == 7
