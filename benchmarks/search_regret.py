@@ -69,9 +69,11 @@ LADDER_FIELDS = (
 SWEEP_FIELDS = (
     "run_id", "search_rev", "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel",
     "gpu_seconds", "wall_s", "windows", "scouted", "finals", "gpu_name", "gpu_uuid", "models_in_call", "scouts",
+    "flags",
 )  # fmt: skip
 #: ``scouts`` column: how a compiled runtime's scouting windows were compiled ("" the default, one dynamic-batch
-#: program; "static" with ``joulebench measure --static-scouts``, a static program per scouted batch).
+#: program; "static" with ``joulebench measure --static-scouts``, a static program per scouted batch). ``flags``: the
+#: ``SWEEP_FLAGS`` environment variable's further ``measure`` flags (e.g. ``--worker-start fresh``), "" for none.
 STATIC_SCOUTS = "--static-scouts"
 #: Revision of the sweep's search and windows (:data:`joulebench.sweep.search.SEARCH_REVISION`, which says what each
 #: one changed), a column of ``sweeps.csv`` so that sweeps of several revisions stay comparable in one file.
@@ -226,6 +228,7 @@ def _sweeps(
     for model in models:
         row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
         row.update(search_rev=SEARCH_REV, models_in_call=len(models), scouts="static" if STATIC_SCOUTS in cmd else "")
+        row["flags"] = " ".join(env.get("SWEEP_FLAGS", "").split())
         s = summaries.get(model)
         mine = [w for w in windows if w["model"] == model]
         for w in mine:
@@ -346,12 +349,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.together:
         return _run_together(a, state)
     t_end = time.monotonic() + a.deadline
-    scouts = "static" if a.static_scouts else ""
+    mine = {"scouts": "static" if a.static_scouts else "", "flags": " ".join(os.environ.get("SWEEP_FLAGS", "").split())}
     flags = (STATIC_SCOUTS,) if a.static_scouts else ()
     done_sweeps = {
         (r["model"], r["runtime"], int(r["repeat"]))
         for r in _rows(state / "sweeps.csv")
-        if r.get("scouts", "") == scouts
+        if _label(r) == _label({**r, **mine})
     }
     done_ladders = {(r["model"], r["runtime"]) for r in _rows(state / "ladders.csv") if r["pass"] == "down"}
     jobs = [(m, r, 0) for m in a.models for r in a.runtime]
@@ -366,7 +369,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             continue
         if (model, runtime, repeat) in done_sweeps and (repeat or (model, runtime) in done_ladders):
             continue
-        env, cache = _env(state, f"{model}-{runtime}-{repeat}{'-static' if scouts else ''}")
+        env, cache = _env(state, f"{model}-{_label({'runtime': runtime, **mine}).replace('/', '-')}-{repeat}")
         sw = None
         if (model, runtime, repeat) not in done_sweeps and not a.ladder_only:
             shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
@@ -449,8 +452,10 @@ def _superseded_dropped(sweeps: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def _label(s: dict[str, str]) -> str:
-    """A sweep's runtime as the report shows it: ``compile-fp16/static`` for a sweep with static scouts."""
-    return s["runtime"] + ("/static" if s.get("scouts") == "static" else "")
+    """A sweep's runtime as the report shows it, with how it differs from the default sweep: ``compile-fp16/static``
+    with static scouts, ``compile-fp16/worker-start-fresh`` with ``SWEEP_FLAGS="--worker-start fresh"``."""
+    flags = "-".join(f.lstrip("-") for f in (s.get("flags") or "").split())
+    return s["runtime"] + ("/static" if s.get("scouts") == "static" else "") + (f"/{flags}" if flags else "")
 
 
 def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:

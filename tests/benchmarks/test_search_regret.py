@@ -261,7 +261,10 @@ def test_a_sweep_with_static_scouts_is_its_own_row_beside_the_default_one(tmp_pa
     run = ["run", "m", "--runtime", "compile-fp16", "--sweep-only", "--repeats", "1", "--state", str(tmp_path)]
     assert script.main([*run, "--static-scouts"]) == 0 and script.main(run) == 0
     assert script.main([*run, "--static-scouts"]) == 0  # already swept with static scouts: nothing runs
-    assert ["--static-scouts" in c for c in calls] == [True, False]
+    monkeypatch.setenv("SWEEP_FLAGS", "--worker-start  fresh")
+    assert script.main(run) == 0 and script.main(run) == 0  # the second call finds it done
+    assert ["--static-scouts" in c for c in calls] == [True, False, False]
+    assert calls[-1][-2:] == ["--worker-start", "fresh"]
     for batch, energy in ((4, 0.11), (8, 0.1)):
         script._append(tmp_path / "ladders.csv", script.LADDER_FIELDS,
                        {"model": "m", "runtime": "compile-fp16", "batch": batch, "status": "ok", "pass": "up",
@@ -270,3 +273,5 @@ def test_a_sweep_with_static_scouts_is_its_own_row_beside_the_default_one(tmp_pa
     rows = {line.split()[1]: line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("m ")}
     assert rows["compile-fp16/static"][2] == "8" and rows["compile-fp16/static"][6] == "0.00%"
     assert rows["compile-fp16"][2] == "4" and rows["compile-fp16"][6] == "10.00%"
+    assert rows["compile-fp16/worker-start-fresh"][2] == "4"
+    assert [r["flags"] for r in script._rows(tmp_path / "sweeps.csv")] == ["", "", "--worker-start fresh"]
