@@ -349,29 +349,30 @@ def cmd_run(a: argparse.Namespace) -> int:
     if a.together:
         return _run_together(a, state)
     t_end = time.monotonic() + a.deadline
-    mine = {"scouts": "static" if a.static_scouts else "", "flags": " ".join(os.environ.get("SWEEP_FLAGS", "").split())}
-    flags = (STATIC_SCOUTS,) if a.static_scouts else ()
-    done_sweeps = {
-        (r["model"], r["runtime"], int(r["repeat"]))
-        for r in _rows(state / "sweeps.csv")
-        if _label(r) == _label({**r, **mine})
+    variant = {
+        "scouts": "static" if a.static_scouts else "",
+        "flags": " ".join(os.environ.get("SWEEP_FLAGS", "").split()),
     }
+    flags = (STATIC_SCOUTS,) if a.static_scouts else ()
+    done_sweeps = {(r["model"], _label(r), int(r["repeat"])) for r in _rows(state / "sweeps.csv")}
     done_ladders = {(r["model"], r["runtime"]) for r in _rows(state / "ladders.csv") if r["pass"] == "down"}
     jobs = [(m, r, 0) for m in a.models for r in a.runtime]
     jobs += [(a.models[0], a.runtime[-1], k) for k in range(1, a.repeats)]
     cost = {"torch-fp32": 120.0, "compile-fp16": 300.0}
     for model, runtime, repeat in jobs:
+        label = _label({"runtime": runtime, **variant})
+        swept = (model, label, repeat) in done_sweeps
         need = cost.get(runtime, 200.0) * (0.3 if repeat or a.sweep_only else 0.7 if a.ladder_only else 1.0)
         if time.monotonic() + need > t_end:
             print(f"deadline: {model} {runtime} #{repeat} left for the next call", flush=True)
             continue
         if a.ladder_only and (repeat or (model, runtime) in done_ladders):
             continue
-        if (model, runtime, repeat) in done_sweeps and (repeat or (model, runtime) in done_ladders):
+        if swept and (repeat or (model, runtime) in done_ladders):
             continue
-        env, cache = _env(state, f"{model}-{_label({'runtime': runtime, **mine}).replace('/', '-')}-{repeat}")
+        env, cache = _env(state, f"{model}-{label.replace('/', '-')}-{repeat}")
         sw = None
-        if (model, runtime, repeat) not in done_sweeps and not a.ladder_only:
+        if not swept and not a.ladder_only:
             shutil.rmtree(cache, ignore_errors=True)  # cold: the sweep compiles from nothing
             sw = _sweep(model, runtime, state, repeat, env, flags)
             print(json.dumps(sw), flush=True)
@@ -458,6 +459,12 @@ def _label(s: dict[str, str]) -> str:
     return s["runtime"] + ("/static" if s.get("scouts") == "static" else "") + (f"/{flags}" if flags else "")
 
 
+def _same_board(rows: list[dict[str, str]], s: dict[str, str]) -> list[dict[str, str]]:
+    """The ``rows`` measured on the board of sweep ``s``; rows and sweeps from before the board was recorded go
+    together."""
+    return [r for r in rows if (r.get("gpu_uuid") or "") == (s.get("gpu_uuid") or "")]
+
+
 def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
     """One row per first sweep (repeat 0) of search revision ``rev``."""
     out = []
@@ -467,8 +474,7 @@ def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
         lad = [r for r in bench.ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
         # a ladder of the sweep's own board, where there is one: boards of one model differ by a few percent
         # (sweeps and ladders from before the board was recorded go together)
-        own = [r for r in lad if (r.get("gpu_uuid") or "") == (s.get("gpu_uuid") or "")]
-        lad = own or lad
+        lad = _same_board(lad, s) or lad
         means: dict[int, list[float]] = {}
         for r in lad:
             if r["status"] == "ok":
@@ -542,7 +548,7 @@ def _print_scout_against_full(sweeps: list[dict[str, str]], windows: list[dict[s
         pairs = [(w["batch"], float(w["energy_per_image_j"])) for w in mine if w["phase"] != "scout"]
         both = [f"{b} {100 * (e / scout[b] - 1):+.1f} %" for b, e in pairs if b in scout]
         if both:
-            print(f"full vs scout {s['model']} {s['runtime']} #{s['repeat']}: {', '.join(both)}")
+            print(f"full vs scout {s['model']} {_label(s)} #{s['repeat']}: {', '.join(both)}")
 
 
 def _print_full_against_ladder(
@@ -555,8 +561,10 @@ def _print_full_against_ladder(
     image reads high for a reason the ladder does not share.
     """
     for s in sweeps:
-        own = [r for r in ladders if (r["model"], r["runtime"]) == (s["model"], s["runtime"]) and r["status"] == "ok"]
-        own = [r for r in own if s.get("gpu_uuid") and r.get("gpu_uuid") == s["gpu_uuid"]]
+        lad_rows = [
+            r for r in ladders if (r["model"], r["runtime"]) == (s["model"], s["runtime"]) and r["status"] == "ok"
+        ]
+        own = _same_board(lad_rows, s) if s.get("gpu_uuid") else []  # a sweep without its board has no own ladder
         lad: dict[str, list[tuple[float, float]]] = {}
         for r in own:
             if r["energy_per_image_j"] and r["latency_mean_s"]:
@@ -584,9 +592,9 @@ def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]
         scouts = _windows_s([w for w in mine if w["phase"] == "scout"])
         finals = _windows_s([w for w in mine if w["phase"] != "scout"])
         split = (float(s["gpu_seconds"]) - scouts - finals, scouts, finals)
-        by.setdefault(s["runtime"], []).append(split)
+        by.setdefault(_label(s), []).append(split)
         print(
-            f"time {s['model']} {s['runtime']} #{s['repeat']}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s,"
+            f"time {s['model']} {_label(s)} #{s['repeat']}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s,"
             f" finals {finals:.1f} s"
         )
     for runtime, v in by.items():
@@ -664,20 +672,21 @@ def cmd_report(a: argparse.Namespace) -> int:
     print(f"search revision {rev}")
     _print_table(rows)
     _print_earlier(bench, rev, rows)
+    swept = [s for s in bench.sweeps if _rev(s) == rev]
     by: dict[tuple[str, str], list[float]] = {}
-    for s in bench.sweeps:
-        if s["energy_per_image_j"] and _rev(s) == rev:
+    for s in swept:
+        if s["energy_per_image_j"]:
             by.setdefault((s["model"], _label(s)), []).append(float(s["energy_per_image_j"]))
     for (m, rt), v in by.items():
         if len(v) > 1:
             print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
             print(f"repeats {m} {rt} mJ/img: {' '.join(f'{1e3 * x:.2f}' for x in v)}")
     _print_pass_spread(bench.ladders)
-    ids = {s.get("run_id") for s in bench.sweeps if _rev(s) == rev}
+    ids = {s.get("run_id") for s in swept}
     _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
-    _print_time_split([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
-    _print_scout_against_full([s for s in bench.sweeps if _rev(s) == rev], bench.windows)
-    _print_full_against_ladder([s for s in bench.sweeps if _rev(s) == rev], bench.windows, bench.ladders)
+    _print_time_split(swept, bench.windows)
+    _print_scout_against_full(swept, bench.windows)
+    _print_full_against_ladder(swept, bench.windows, bench.ladders)
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")
