@@ -102,13 +102,21 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert "time torch-fp32: start-up 9.3-15.9 s, scouts 14.2-30.1 s, finals 8.6-29.6 s over 11 sweeps" in lines
     assert "revision 2 -> 3: median GPU-s 55 -> 51 on the same 8 rows" in lines
     mnv3 = next(line for line in lines if line.startswith("mobilenetv3_large_100.ra_in1k") and "compile-fp16" in line)
-    assert mnv3.split()[2:7] == ["2048", "11.28", "128", "11.02", "2.56%"]  # the one compile-fp16 row with a ladder
-    assert "max regret 2.6 %" in lines
+    assert mnv3.split()[2:7] == ["2048", "11.28", "128", "11.02", "2.56%"]  # the first board's compile-fp16 sweep
+    # the second board's default sweep chose 512 where its ladder's minimum is 128
+    assert "mobilenetv3_large_100.ra_in1k compile-fp16 512 11.06 128 10.80 4.05% 131 953 7.3" in [
+        " ".join(line.split()) for line in lines
+    ]
+    assert "max regret 4.1 %" in lines
     assert "paper protocol / sweep GPU-s torch-fp32: median 7.0x, 5.9-8.9x" in lines  # estimated, per runtime
-    assert "paper protocol / sweep GPU-s compile-fp16: median 6.1x, 6.1-6.1x" in lines
+    assert "paper protocol / sweep GPU-s compile-fp16: median 6.1x, 5.2-7.3x" in lines
+    assert "median GPU-s compile-fp16/worker-start-fresh: 151 over 2 sweeps" in lines  # labelled apart
     # its final at 128 ran host-bound: two-thirds longer per iteration than the ladder's static program there
     full = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16 #0:"
     assert f"{full} 128 +10.2 % (time x1.66), 2048 -0.2 % (time x1.00)" in lines
+    # a worker started fresh (no zygote) ran its small-batch final host-bound as well
+    fresh = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16/worker-start-fresh #0:"
+    assert f"{fresh} 2048 -0.5 % (time x1.00), 128 +7.0 % (time x1.42)" in lines
     assert (
         "full vs ladder convnext_tiny.fb_in1k torch-fp32 #0: 256 -1.1 % (time x1.00), 1024 +0.4 % (time x1.00)" in lines
     )
