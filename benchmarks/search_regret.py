@@ -61,10 +61,13 @@ PANEL = (
     "mixer_b16_224.goog_in21k_ft_in1k",
 )
 RUNTIMES = ("compile-fp16", "torch-fp32")
+#: Whether the card waited on the host in a window (from its trace summary): the card's mean utilisation, a launch's
+#: mean host time, the launching thread's CPU share and its pre-emptions (:mod:`joulebench.sweep.host_cpu`).
+HOST_FIELDS = ("gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "host_preemptions")
 LADDER_FIELDS = (
     "model", "runtime", "batch", "status", "pass", "energy_per_image_j", "ci95_rel", "throughput_ips",
     "avg_power_w", "latency_mean_s", "peak_memory_b", "prepare_s", "window_s", "temperature_max_c", "gpu_name",
-    "gpu_uuid",
+    "gpu_uuid", *HOST_FIELDS,
 )  # fmt: skip
 SWEEP_FIELDS = (
     "run_id", "search_rev", "model", "runtime", "repeat", "status", "batch", "energy_per_image_j", "ci95_rel",
@@ -154,6 +157,7 @@ def _ladder_worker(model: str, runtime_name: str, out: Path, start: int, extra: 
                 prepare_s=run.prepare_s,
                 window_s=run.duration_s,
                 temperature_max_c=m.temperature_max_c,
+                **{k: m.trace_summary.get(k) for k in HOST_FIELDS},
             )
             readings.setdefault(batch, []).append(float(m.energy_per_image_j))
         except Exception as e:  # out of memory ends the ladder; anything else is recorded the same way
@@ -265,7 +269,7 @@ def _sweep_outcome(s: dict[str, Any], windows: list[dict[str, Any]]) -> dict[str
 
 WINDOW_FIELDS = (
     "run_id", "model", "runtime", "batch", "status", "phase", "prepare_s", "warmup_s", "window_s", "energy_per_image_j",
-    "latency_mean_s", "peak_memory_b",
+    "latency_mean_s", "peak_memory_b", *HOST_FIELDS,
 )  # fmt: skip
 
 
@@ -290,6 +294,7 @@ def window_rows(db: Path) -> list[dict[str, Any]]:
                 "phase": t.get("phase", "full"),
                 "prepare_s": t.get("prepare_s"), "warmup_s": t.get("warmup_s"), "window_s": dur,
                 "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak, "ci95_rel": ci,
+                **{k: t.get(k) for k in HOST_FIELDS},
             }
         )  # fmt: skip
     con.close()
@@ -558,26 +563,48 @@ def _print_full_against_ladder(
 
     Both run the same static program for the same batch, so they should agree within the ladder's own spread; a
     final whose iterations take longer than the ladder's ran host-bound in the sweep's worker, and its energy per
-    image reads high for a reason the ladder does not share.
+    image reads high for a reason the ladder does not share. Where the windows recorded them, the card's mean
+    utilisation and a launch's host time follow, the final's before the ladder's.
     """
     for s in sweeps:
         lad_rows = [
             r for r in ladders if (r["model"], r["runtime"]) == (s["model"], s["runtime"]) and r["status"] == "ok"
         ]
         own = _same_board(lad_rows, s) if s.get("gpu_uuid") else []  # a sweep without its board has no own ladder
-        lad: dict[str, list[tuple[float, float]]] = {}
+        lad: dict[str, list[dict[str, str]]] = {}
         for r in own:
             if r["energy_per_image_j"] and r["latency_mean_s"]:
-                lad.setdefault(r["batch"], []).append((float(r["energy_per_image_j"]), float(r["latency_mean_s"])))
+                lad.setdefault(r["batch"], []).append(r)
         both = []
         for w in _own_windows(s, windows):
             if w["phase"] == "scout" or w["status"] != "ok" or w["batch"] not in lad or not w["latency_mean_s"]:
                 continue
-            e, t = (statistics.fmean(v) for v in zip(*lad[w["batch"]], strict=True))
-            ratio = float(w["latency_mean_s"]) / t
-            both.append(f"{w['batch']} {100 * (float(w['energy_per_image_j']) / e - 1):+.1f} % (time x{ratio:.2f})")
+            e, t = (_mean(lad[w["batch"]], k) for k in ("energy_per_image_j", "latency_mean_s"))
+            gap, ratio = float(w["energy_per_image_j"]) / e - 1, float(w["latency_mean_s"]) / t
+            host = _host_against_ladder(w, lad[w["batch"]])
+            both.append(f"{w['batch']} {100 * gap:+.1f} % (time x{ratio:.2f}{host})")
         if both:
             print(f"full vs ladder {s['model']} {_label(s)} #{s['repeat']}: {', '.join(both)}")
+
+
+def _mean(rows: list[dict[str, str]], key: str) -> float | None:
+    """The mean of ``key`` over the rows that recorded it, None where none did."""
+    values = [float(r[key]) for r in rows if r.get(key)]
+    return statistics.fmean(values) if values else None
+
+
+def _host_against_ladder(window: dict[str, str], ladder: list[dict[str, str]]) -> str:
+    """``, GPU util 49 % vs 93 %, launch 4.10 vs 2.05 ms``: the parts the window (and the ladder) recorded."""
+    out = ""
+    for key, name, scale, fmt, unit in (
+        ("gpu_util_pct_mean", "GPU util", 1.0, ".0f", " %"),
+        ("host_launch_per_iter_s", "launch", 1e3, ".2f", " ms"),
+    ):
+        mine, theirs = window.get(key), _mean(ladder, key)
+        if mine:
+            out += f", {name} {float(mine) * scale:{fmt}}"
+            out += f" vs {theirs * scale:{fmt}}{unit}" if theirs is not None else unit
+    return out
 
 
 def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:

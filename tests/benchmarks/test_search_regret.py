@@ -64,7 +64,8 @@ def _store_with_scouts(path: Path, cis: list[float]) -> Path:
     for batch, phase, ci in rows:
         m = full(
             BatchMeasurement, run_id="r1", model="m.tag", img_size=224, runtime="torch-fp32", batch_size=batch,
-            status="ok", ci95_rel=ci, trace_summary={"phase": phase, "prepare_s": 0.5, "warmup_s": 0.2},
+            status="ok", ci95_rel=ci,
+            trace_summary={"phase": phase, "prepare_s": 0.5, "warmup_s": 0.2, "host_preemptions": 3},
         )  # fmt: skip
         store.add_measurement(m)
     store.close()
@@ -88,6 +89,8 @@ def test_windows_writes_one_row_per_window_with_its_phase_and_times(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [(r["batch"], r["phase"]) for r in rows] == [("1", "scout"), ("2", "scout"), ("4", "full")]
     assert {r["run_id"] for r in rows} == {"r1"} and rows[0]["prepare_s"] == "0.5"
+    # the host figures the trace summary holds, empty where it has none
+    assert rows[0]["host_preemptions"] == "3" and rows[0]["gpu_util_pct_mean"] == ""
 
 
 def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
@@ -113,10 +116,11 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert "median GPU-s compile-fp16/worker-start-fresh: 151 over 2 sweeps" in lines  # labelled apart
     # its final at 128 ran host-bound: two-thirds longer per iteration than the ladder's static program there
     full = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16 #0:"
-    assert f"{full} 128 +10.2 % (time x1.66), 2048 -0.2 % (time x1.00)" in lines
+    # with the card's mean utilisation in each final window: the card idled two-fifths of the time at 128
+    assert f"{full} 128 +10.2 % (time x1.66, GPU util 60 %), 2048 -0.2 % (time x1.00, GPU util 94 %)" in lines
     # a worker started fresh (no zygote) ran its small-batch final host-bound as well
     fresh = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16/worker-start-fresh #0:"
-    assert f"{fresh} 2048 -0.5 % (time x1.00), 128 +7.0 % (time x1.42)" in lines
+    assert f"{fresh} 2048 -0.5 % (time x1.00, GPU util 100 %), 128 +7.0 % (time x1.42, GPU util 67 %)" in lines
     assert (
         "full vs ladder convnext_tiny.fb_in1k torch-fp32 #0: 256 -1.1 % (time x1.00), 1024 +0.4 % (time x1.00)" in lines
     )
@@ -283,3 +287,23 @@ def test_a_sweep_with_static_scouts_is_its_own_row_beside_the_default_one(tmp_pa
     assert rows["compile-fp16"][2] == "4" and rows["compile-fp16"][6] == "10.00%"
     assert rows["compile-fp16/worker-start-fresh"][2] == "4"
     assert [r["flags"] for r in script._rows(tmp_path / "sweeps.csv")] == ["", "", "--worker-start fresh"]
+
+
+def test_full_vs_ladder_adds_the_host_figures_the_windows_recorded(capsys):
+    script = _script()
+    sweep = {"run_id": "r", "model": "m", "runtime": "compile-fp16", "repeat": "0", "gpu_uuid": "GPU-1"}
+    sweep |= {"scouts": "", "flags": ""}
+    final = {"run_id": "r", "model": "m", "batch": "128", "phase": "full", "status": "ok"}
+    final |= {"energy_per_image_j": "0.011", "latency_mean_s": "0.004"}
+    ladder = {"model": "m", "runtime": "compile-fp16", "batch": "128", "status": "ok", "gpu_uuid": "GPU-1"}
+    ladder |= {"energy_per_image_j": "0.010", "latency_mean_s": "0.002"}
+    timed = {"gpu_util_pct_mean": "95", "host_launch_per_iter_s": "0.0019"}
+    windows = [final | {"gpu_util_pct_mean": "49.2", "host_launch_per_iter_s": "0.0041"}]
+    script._print_full_against_ladder([sweep], windows, [ladder | timed])
+    line = "full vs ladder m compile-fp16 #0: 128 +10.0 % (time x2.00, GPU util 49 vs 95 %, launch 4.10 vs 1.90 ms)"
+    assert capsys.readouterr().out.strip() == line
+    # a ladder from before those columns: the final's own figures only; a window without them: none
+    bare = [ladder, ladder | {"batch": "256"}]
+    script._print_full_against_ladder([sweep], windows + [final | {"batch": "256"}], bare)
+    out = capsys.readouterr().out.strip()
+    assert out.endswith("128 +10.0 % (time x2.00, GPU util 49 %, launch 4.10 ms), 256 +10.0 % (time x2.00)")

@@ -480,3 +480,30 @@ def test_pinned_host_memory_reads_torchs_allocator_once_cuda_is_up(monkeypatch):
     assert pinned_host_memory() == {}  # an older torch without the statistics
     monkeypatch.delitem(sys.modules, "torch")
     assert pinned_host_memory() == {}
+
+
+class SpinningRuntime(FakeRuntime):
+    """Each call keeps the host busy for its whole duration, as a launch-bound program does."""
+
+    def _fn(self, x):
+        self.calls.append((id(x), self.meter.open))
+        end = time.perf_counter() + self.iter_s
+        while time.perf_counter() < end:
+            pass
+
+
+def test_a_window_stores_how_long_its_launches_kept_the_host():
+    meter = WatchedSim()
+    meter.measure_idle(0.02)
+    plan = WindowPlan(0.02, 3, 0.2, 5, None, 0.2, "full")
+    base = dict(run_id="r", model="m.tag", img_size=32, runtime="fake", precision="fp32")
+    facts = {"gpu_name": "sim", "gpu_uuid": "SIM-0"}
+    busy = to_measurement(measure_batch(SpinningRuntime(meter, 0.004), meter, 8, plan), base, meter, facts)
+    idle = to_measurement(measure_batch(FakeRuntime(meter, 0.004), meter, 8, plan), base, meter, facts)
+    b, i = busy.trace_summary, idle.trace_summary
+    # both launch for about their 4 ms a call: the launches fill most of each window
+    assert b["host_launch_per_iter_s"] == pytest.approx(0.004, rel=0.5) and b["host_launch_frac"] > 0.6
+    assert i["host_launch_per_iter_s"] == pytest.approx(0.004, rel=0.5) and i["host_launch_frac"] > 0.6
+    # only the spinning one used its CPU meanwhile
+    assert b["host_thread_busy_frac"] > 0.6 > i["host_thread_busy_frac"]
+    assert b["host_thread_cpu_per_iter_s"] > 2 * i["host_thread_cpu_per_iter_s"]

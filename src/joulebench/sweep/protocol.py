@@ -48,6 +48,7 @@ from typing import Any
 from joulebench.meters.base import Meter, Sample, WindowResult, summarize_trace
 from joulebench.sweep.cooldown import COOLDOWN_MAX_S, Cooldown, cool_down
 from joulebench.sweep.device import device_facts, device_memory_b
+from joulebench.sweep.host_cpu import CpuUsage, cpu_usage, host_cpu_summary
 from joulebench.sweep.host_memory import (
     HOST_MEMORY_SHARE,
     SHMEM_DETAIL_B,
@@ -139,6 +140,10 @@ class Segment:
     iterations: int
     completions: list[float]
     counter_marks: list[tuple[float, float]]
+    #: Host time spent inside the launches (``fn`` calls), the rest being throttle waits and the loop's own work.
+    launch_s: float = 0.0
+    #: The launching thread's CPU use over the window (:mod:`joulebench.sweep.host_cpu`).
+    cpu: CpuUsage | None = None
 
 
 @dataclass
@@ -253,15 +258,19 @@ def run_segment(
     timer = timer_factory()
     marks: list[tuple[float, float]] = []
     i = 0
+    launch_s = 0.0
     done_at: float | None = None  # when the minimum was reached
     with meter.window(load=load) as w:
+        cpu0 = cpu_usage()
         timer.start()
         t0 = clock()
         m0 = meter.clock()
         last = read() if read else None
         while True:
             timer.throttle(IN_FLIGHT)
+            a = clock()
             fn(inputs[(start_iter + i) % n_buf])
+            launch_s += clock() - a
             timer.mark()
             i += 1
             now = clock()
@@ -279,6 +288,7 @@ def run_segment(
                 continue
             if done_at is not None and ((new_mark and len(marks) >= 2) or now - done_at >= span_grace_s):
                 break
+        cpu = cpu_usage() - cpu0
     result = w.result
     assert result is not None
     # A meter that watched its counter on a thread (NVML) timed the changes better than this loop's polls,
@@ -287,7 +297,7 @@ def run_segment(
     if len(watched) >= 2:
         offset = m0 - float(w.state.get("t0", m0))
         marks = [(cm.t_s - offset, cm.energy_j) for cm in watched if cm.t_s - offset >= 0]
-    return Segment(result, i, timer.completions(), marks)
+    return Segment(result, i, timer.completions(), marks, launch_s, cpu)
 
 
 def _subwindows(run: BatchRun) -> tuple[list[float], list[float], str]:
@@ -443,7 +453,7 @@ def to_measurement(run: BatchRun, base: dict[str, Any], meter: Meter, facts: dic
         epi_source="counter_span" if span is not None else "window",
         span_s=span[2] if span is not None else None,
         notes=notes,
-        **host_memory(),
+        **host_memory() | host_cpu_summary(run.segments, duration, run.iterations),
     )
     return BatchMeasurement(
         **base,
