@@ -38,15 +38,15 @@ import json
 import math
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from joulebench.sweep.regret import print_report, read_rows, sweep_label  # noqa: E402
 from joulebench.sweep.search import SEARCH_REVISION  # noqa: E402
 
 #: The panel: a mobile CNN, a ResNet, a ConvNeXt, an EfficientNet, ViTs (base, large), a hybrid, an MLP-mixer.
@@ -91,7 +91,7 @@ MAX_ITER_S = 4.0
 def _append(path: Path, fields: tuple[str, ...], row: dict[str, Any]) -> None:
     new = not path.exists()
     if not new and _header(path) != list(fields):  # a file from before a column was added: rewrite it with it
-        old = _rows(path)
+        old = read_rows(path)
         with path.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
             w.writeheader()
@@ -109,13 +109,6 @@ def _append(path: Path, fields: tuple[str, ...], row: dict[str, Any]) -> None:
 def _header(path: Path) -> list[str]:
     with path.open(newline="") as f:
         return next(csv.reader(f), [])
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 # ------------------------------------------------------------------------------------------------ ladder
@@ -215,7 +208,7 @@ def _sweeps(
     GPU-seconds are each model's own (its worker's wall time); ``wall_s`` is the whole command's, and
     ``models_in_call`` says how many models shared it.
     """
-    db = state / f"sweep-{len(_rows(state / 'sweeps.csv'))}.db"
+    db = state / f"sweep-{len(read_rows(state / 'sweeps.csv'))}.db"
     cmd = [sys.executable, "-m", "joulebench", "measure", *models, "--runtime", runtime, "--db", str(db), "--json"]
     cmd += ["--meter", env.get("LADDER_METER", "nvml"), *flags] + env.get("SWEEP_FLAGS", "").split()
     t0 = time.monotonic()
@@ -334,7 +327,7 @@ def _run_together(a: argparse.Namespace, state: Path) -> int:
     """``run --together``: each runtime's models in one ``joulebench measure`` (sweeps only), as a user measuring a
     zoo does; the models not yet swept in ``state``, with one cold inductor cache for the call."""
     t_end = time.monotonic() + a.deadline
-    done = {(r["model"], r["runtime"]) for r in _rows(state / "sweeps.csv") if r["repeat"] == "0"}
+    done = {(r["model"], r["runtime"]) for r in read_rows(state / "sweeps.csv") if r["repeat"] == "0"}
     for runtime in a.runtime:
         models = [m for m in a.models if (m, runtime) not in done]
         left = t_end - time.monotonic()
@@ -359,13 +352,13 @@ def cmd_run(a: argparse.Namespace) -> int:
         "flags": " ".join(os.environ.get("SWEEP_FLAGS", "").split()),
     }
     flags = (STATIC_SCOUTS,) if a.static_scouts else ()
-    done_sweeps = {(r["model"], _label(r), int(r["repeat"])) for r in _rows(state / "sweeps.csv")}
-    done_ladders = {(r["model"], r["runtime"]) for r in _rows(state / "ladders.csv") if r["pass"] == "down"}
+    done_sweeps = {(r["model"], sweep_label(r), int(r["repeat"])) for r in read_rows(state / "sweeps.csv")}
+    done_ladders = {(r["model"], r["runtime"]) for r in read_rows(state / "ladders.csv") if r["pass"] == "down"}
     jobs = [(m, r, 0) for m in a.models for r in a.runtime]
     jobs += [(a.models[0], a.runtime[-1], k) for k in range(1, a.repeats)]
     cost = {"torch-fp32": 120.0, "compile-fp16": 300.0}
     for model, runtime, repeat in jobs:
-        label = _label({"runtime": runtime, **variant})
+        label = sweep_label({"runtime": runtime, **variant})
         swept = (model, label, repeat) in done_sweeps
         need = cost.get(runtime, 200.0) * (0.3 if repeat or a.sweep_only else 0.7 if a.ladder_only else 1.0)
         if time.monotonic() + need > t_end:
@@ -391,332 +384,8 @@ def cmd_run(a: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ report
 
 
-def paper_cost_s(ladder: list[dict[str, str]], overhead_s: float) -> float:
-    """GPU-seconds the paper's protocol would spend on this ladder's workload (an estimate).
-
-    Doubling from batch 1 to the largest batch that fits, then bisecting to the first that fails (as many
-    steps as the largest batch has binary digits, half of them assumed to fit): each fitting batch costs its
-    compile time, a 3 s warm-up and a window of max(10 s, 13 iterations); a failing one its compile time.
-    Compile times and latencies below the ladder's first batch are taken from its first batch.
-    """
-    ok = {int(r["batch"]): r for r in ladder if r["status"] == "ok" and r["pass"] == "up"}
-    if not ok:
-        return math.nan
-    first = min(ok)
-    largest = max(ok)
-
-    def cost(b: int, fits: bool = True) -> float:
-        r = ok.get(b) or ok[max(x for x in ok if x <= b) if b >= first else first]
-        prep = float(r["prepare_s"] or 0)
-        lat = float(r["latency_mean_s"] or 0) * (b / int(r["batch"]) if b < first else 1.0)
-        return prep + (3.0 + max(10.0, 13 * lat) if fits else 0.0)
-
-    total = overhead_s + sum(cost(2**k) for k in range(int(math.log2(largest)) + 1))
-    steps = max(1, int(math.log2(largest)))
-    total += (steps / 2) * cost(largest) + (steps / 2) * cost(largest, fits=False)
-    return total
-
-
-def _rev(s: dict[str, str]) -> int:
-    """A sweep's search revision (:data:`SEARCH_REV`); files written before the column existed hold revision 1."""
-    return int(s.get("search_rev") or 1)
-
-
-class BenchState(NamedTuple):
-    """The CSV files of one ``--state`` folder, read once for a report."""
-
-    ladders: list[dict[str, str]]
-    sweeps: list[dict[str, str]]
-    windows: list[dict[str, str]]
-    #: Ladders of other boards (``report --cost-ladders``), for the paper protocol's estimate of models without a
-    #: ladder here: its cost follows iteration times, which boards of one model share; regret needs the same board.
-    cost_ladders: list[dict[str, str]] = []
-
-    @classmethod
-    def read(cls, state: Path) -> BenchState:
-        """``ladders.csv``, ``sweeps.csv`` and ``sweep-windows.csv`` of ``state`` (a missing file: no rows)."""
-        sweeps = _superseded_dropped(_rows(state / "sweeps.csv"))
-        return cls(_rows(state / "ladders.csv"), sweeps, _rows(state / "sweep-windows.csv"))
-
-    @property
-    def newest_rev(self) -> int:
-        """The newest search revision among the sweeps (:data:`SEARCH_REV` when there are none)."""
-        return max((_rev(s) for s in self.sweeps), default=SEARCH_REV)
-
-
-def _superseded_dropped(sweeps: list[dict[str, str]]) -> list[dict[str, str]]:
-    """``sweeps`` without the unfinished rows of a (model, runtime, repeat, revision) that has a later row: a call
-    that left a model for the next one records it unfinished, and the next call's row replaces it."""
-    last: dict[tuple[str, str, str, int], int] = {}
-    for i, s in enumerate(sweeps):
-        last[(s["model"], _label(s), s["repeat"], _rev(s))] = i
-    return [
-        s
-        for i, s in enumerate(sweeps)
-        if s["status"] == "ok" or last[(s["model"], _label(s), s["repeat"], _rev(s))] == i
-    ]
-
-
-def _label(s: dict[str, str]) -> str:
-    """A sweep's runtime as the report shows it, with how it differs from the default sweep: ``compile-fp16/static``
-    with static scouts, ``compile-fp16/worker-start-fresh`` with ``SWEEP_FLAGS="--worker-start fresh"``."""
-    flags = "-".join(f.lstrip("-") for f in (s.get("flags") or "").split())
-    return s["runtime"] + ("/static" if s.get("scouts") == "static" else "") + (f"/{flags}" if flags else "")
-
-
-def _same_board(rows: list[dict[str, str]], s: dict[str, str]) -> list[dict[str, str]]:
-    """The ``rows`` measured on the board of sweep ``s``; rows and sweeps from before the board was recorded go
-    together."""
-    return [r for r in rows if (r.get("gpu_uuid") or "") == (s.get("gpu_uuid") or "")]
-
-
-def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
-    """One row per first sweep (repeat 0) of search revision ``rev``."""
-    out = []
-    for s in bench.sweeps:
-        if s["repeat"] != "0" or _rev(s) != rev:
-            continue
-        lad = [r for r in bench.ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
-        # a ladder of the sweep's own board, where there is one: boards of one model differ by a few percent
-        # (sweeps and ladders from before the board was recorded go together)
-        lad = _same_board(lad, s) or lad
-        means: dict[int, list[float]] = {}
-        for r in lad:
-            if r["status"] == "ok":
-                means.setdefault(int(r["batch"]), []).append(float(r["energy_per_image_j"]))
-        mean = {b: sum(v) / len(v) for b, v in means.items()}
-        row: dict[str, Any] = {"model": s["model"], "runtime": _label(s), "sweep_batch": s["batch"]}
-        row["sweep_mj"] = float(s["energy_per_image_j"]) * 1e3 if s["energy_per_image_j"] else math.nan
-        row["gpu_s"] = float(s["gpu_seconds"]) if s["gpu_seconds"] else math.nan
-        overhead_s = row["gpu_s"] - _sweep_windows_s(s, bench.windows)
-        if mean:
-            best = min(mean, key=mean.get)
-            row.update(best_batch=best, best_mj=mean[best] * 1e3)
-            b = int(s["batch"]) if s["batch"] else None
-            row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
-            row["paper_s"] = paper_cost_s(lad, overhead_s=overhead_s)
-        elif other := [r for r in bench.cost_ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]:
-            row["paper_s"] = paper_cost_s(other, overhead_s=overhead_s)  # the paper's cost only: regret needs own board
-        out.append(row)
-    return out
-
-
-def _windows_s(windows: list[dict[str, str]]) -> float:
-    """Seconds spent preparing, warming up and measuring in ``windows``."""
-    return sum(float(w[k] or 0) for w in windows for k in ("prepare_s", "warmup_s", "window_s"))
-
-
-def _own_windows(s: dict[str, str], windows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The rows of ``windows`` that sweep ``s`` measured (one measure call of several models is one run: its
-    windows are told apart by model)."""
-    return [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"] and w["model"] == s["model"]]
-
-
-def _sweep_windows_s(s: dict[str, str], windows: list[dict[str, str]]) -> float:
-    """The part of a sweep's GPU-seconds spent in its windows (preparing, warming up, measuring).
-
-    The rest is start-up (process, imports, idle baseline, model build) and exit, which the paper's protocol pays
-    too. From ``sweep-windows.csv`` where it has the sweep's run; else 1 s per scout and 5 s per final (rough).
-    """
-    mine = _own_windows(s, windows)
-    if mine:
-        return _windows_s(mine)
-    return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
-
-
-def _print_windows(windows: list[dict[str, str]]) -> None:
-    """Where a sweep's time went, from its windows (``sweep-windows.csv``: one row per window of the sweep)."""
-    by: dict[tuple[str, str, str], list[dict[str, str]]] = {}
-    for w in windows:  # one sweep per run (files written before run_id was kept: one per model and runtime)
-        by.setdefault((w["model"], w["runtime"], w.get("run_id") or ""), []).append(w)
-    for (model, runtime, _), ws in by.items():
-        prep = sum(float(w["prepare_s"] or 0) for w in ws)
-        measured = sum(float(w["warmup_s"] or 0) + float(w["window_s"] or 0) for w in ws)
-        big = ", ".join(
-            f"{w['batch']} {w['phase']} {float(w['prepare_s']):.0f} s" for w in ws if float(w["prepare_s"] or 0) >= 5
-        )
-        print(
-            f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s{f' ({big})' if big else ''},"
-            f" warm-up + windows {measured:.0f} s"
-        )
-
-
-def _print_scout_against_full(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
-    """Per sweep, each batch measured both as a scout and in full: the full window's reading against the scout's.
-
-    Scouts only rank batches, so a difference common to all batches does no harm; one that varies with the batch
-    (a compiled runtime's dynamic-batch scouting program against the static program of a final) can reorder them.
-    """
-    for s in sweeps:
-        mine = [w for w in _own_windows(s, windows) if w["status"] == "ok" and w["energy_per_image_j"]]
-        scout = {w["batch"]: float(w["energy_per_image_j"]) for w in mine if w["phase"] == "scout"}
-        pairs = [(w["batch"], float(w["energy_per_image_j"])) for w in mine if w["phase"] != "scout"]
-        both = [f"{b} {100 * (e / scout[b] - 1):+.1f} %" for b, e in pairs if b in scout]
-        if both:
-            print(f"full vs scout {s['model']} {_label(s)} #{s['repeat']}: {', '.join(both)}")
-
-
-def _print_full_against_ladder(
-    sweeps: list[dict[str, str]], windows: list[dict[str, str]], ladders: list[dict[str, str]]
-) -> None:
-    """Per sweep, each final's energy and iteration time against the ladder of its own board at the same batch.
-
-    Both run the same static program for the same batch, so they should agree within the ladder's own spread; a
-    final whose iterations take longer than the ladder's ran host-bound in the sweep's worker, and its energy per
-    image reads high for a reason the ladder does not share. Where the windows recorded them, the card's mean
-    utilisation and a launch's host time follow, the final's before the ladder's.
-    """
-    for s in sweeps:
-        lad_rows = [
-            r for r in ladders if (r["model"], r["runtime"]) == (s["model"], s["runtime"]) and r["status"] == "ok"
-        ]
-        own = _same_board(lad_rows, s) if s.get("gpu_uuid") else []  # a sweep without its board has no own ladder
-        lad: dict[str, list[dict[str, str]]] = {}
-        for r in own:
-            if r["energy_per_image_j"] and r["latency_mean_s"]:
-                lad.setdefault(r["batch"], []).append(r)
-        both = []
-        for w in _own_windows(s, windows):
-            if w["phase"] == "scout" or w["status"] != "ok" or w["batch"] not in lad or not w["latency_mean_s"]:
-                continue
-            e, t = (_mean(lad[w["batch"]], k) for k in ("energy_per_image_j", "latency_mean_s"))
-            gap, ratio = float(w["energy_per_image_j"]) / e - 1, float(w["latency_mean_s"]) / t
-            host = _host_against_ladder(w, lad[w["batch"]])
-            both.append(f"{w['batch']} {100 * gap:+.1f} % (time x{ratio:.2f}{host})")
-        if both:
-            print(f"full vs ladder {s['model']} {_label(s)} #{s['repeat']}: {', '.join(both)}")
-
-
-def _mean(rows: list[dict[str, str]], key: str) -> float | None:
-    """The mean of ``key`` over the rows that recorded it, None where none did."""
-    values = [float(r[key]) for r in rows if r.get(key)]
-    return statistics.fmean(values) if values else None
-
-
-def _host_against_ladder(window: dict[str, str], ladder: list[dict[str, str]]) -> str:
-    """``, GPU util 49 % vs 93 %, launch 4.10 vs 2.05 ms``: the parts the window (and the ladder) recorded."""
-    out = ""
-    for key, name, scale, fmt, unit in (
-        ("gpu_util_pct_mean", "GPU util", 1.0, ".0f", " %"),
-        ("host_launch_per_iter_s", "launch", 1e3, ".2f", " ms"),
-    ):
-        mine, theirs = window.get(key), _mean(ladder, key)
-        if mine:
-            out += f", {name} {float(mine) * scale:{fmt}}"
-            out += f" vs {theirs * scale:{fmt}}{unit}" if theirs is not None else unit
-    return out
-
-
-def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
-    """Each sweep's GPU-seconds split into start-up (outside its windows: the worker's start, idle baseline, model
-    build, exit), scouts and finals (preparing, warming up, measuring), and their ranges per runtime; sweeps without
-    their own windows in ``sweep-windows.csv`` are left out."""
-    by: dict[str, list[tuple[float, float, float]]] = {}
-    for s in sweeps:
-        mine = _own_windows(s, windows)
-        if not mine or not s["gpu_seconds"]:
-            continue
-        scouts = _windows_s([w for w in mine if w["phase"] == "scout"])
-        finals = _windows_s([w for w in mine if w["phase"] != "scout"])
-        split = (float(s["gpu_seconds"]) - scouts - finals, scouts, finals)
-        by.setdefault(_label(s), []).append(split)
-        print(
-            f"time {s['model']} {_label(s)} #{s['repeat']}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s,"
-            f" finals {finals:.1f} s"
-        )
-    for runtime, v in by.items():
-        lo, hi = [min(x) for x in zip(*v, strict=True)], [max(x) for x in zip(*v, strict=True)]
-        print(
-            f"time {runtime}: start-up {lo[0]:.1f}-{hi[0]:.1f} s, scouts {lo[1]:.1f}-{hi[1]:.1f} s,"
-            f" finals {lo[2]:.1f}-{hi[2]:.1f} s over {len(v)} sweeps"
-        )
-
-
-def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
-    """The largest difference between a batch's upward and downward readings on one board: the ladder's own
-    uncertainty."""
-    by: dict[tuple[str, str, str, str], dict[str, float]] = {}
-    for r in ladder:
-        if r["status"] == "ok":
-            key = (r["model"], r["runtime"], r["batch"], r.get("gpu_uuid") or "")
-            by.setdefault(key, {})[r["pass"]] = float(r["energy_per_image_j"])
-    spreads = [(max(v.values()) / min(v.values()) - 1, k) for k, v in by.items() if len(v) == 2]
-    if spreads:
-        d, (model, runtime, batch, _) = max(spreads)
-        print(f"ladder passes differ by up to {100 * d:.2f} % ({model} {runtime} batch {batch})")
-
-
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    hdr = f"{'model':44} {'runtime':19} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
-    print(hdr + f" {'paper s':>8} {'ratio':>6}")
-    for r in rows:
-        ratio = r.get("paper_s", math.nan) / r["gpu_s"] if r["gpu_s"] else math.nan
-        print(
-            f"{r['model']:44} {r['runtime']:19} {r['sweep_batch']:>7} {r['sweep_mj']:8.2f}"
-            f" {r.get('best_batch', '-'):>6} {r.get('best_mj', math.nan):8.2f}"
-            f" {100 * r.get('regret', math.nan):6.2f}% {r['gpu_s']:6.0f}"
-            f" {r.get('paper_s', math.nan):8.0f} {ratio:6.1f}"
-        )
-    for rt in sorted({r["runtime"] for r in rows}):
-        done = [r["gpu_s"] for r in rows if r["runtime"] == rt and not math.isnan(r["gpu_s"])]
-        left = sum(r["runtime"] == rt for r in rows) - len(done)
-        unfinished = f" ({left} sweep(s) without a result left out)" if left else ""
-        print(f"median GPU-s {rt}: {statistics.median(done):.0f} over {len(done)} sweeps{unfinished}")
-    for rt in sorted({r["runtime"] for r in rows}):
-        ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r["runtime"] == rt and r.get("paper_s") and r["gpu_s"]]
-        if ratios:
-            middle = statistics.median(ratios)
-            print(f"paper protocol / sweep GPU-s {rt}: median {middle:.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
-
-
-def _print_earlier(bench: BenchState, rev: int, now: list[dict[str, Any]]) -> None:
-    """Each earlier revision's sweeps beside this one's, where both measured the (model, runtime)."""
-    here = {(r["model"], r["runtime"]): r for r in now}
-    for old in sorted({_rev(s) for s in bench.sweeps} - {rev}):
-        pairs = [
-            (r, here[(r["model"], r["runtime"])]) for r in report_rows(bench, old) if (r["model"], r["runtime"]) in here
-        ]
-        for was, is_ in pairs:
-            print(
-                f"revision {old} -> {rev} {was['model']} {was['runtime']}:"
-                f" batch {was['sweep_batch']} -> {is_['sweep_batch']},"
-                f" regret {100 * was.get('regret', math.nan):.2f} -> {100 * is_.get('regret', math.nan):.2f} %,"
-                f" GPU-s {was['gpu_s']:.0f} -> {is_['gpu_s']:.0f}"
-            )
-        if pairs:
-            print(
-                f"revision {old} -> {rev}: median GPU-s {statistics.median([w['gpu_s'] for w, _ in pairs]):.0f} ->"
-                f" {statistics.median([n['gpu_s'] for _, n in pairs]):.0f} on the same {len(pairs)} rows"
-            )
-
-
 def cmd_report(a: argparse.Namespace) -> int:
-    bench = BenchState.read(Path(a.state))
-    if a.cost_ladders:
-        bench = bench._replace(cost_ladders=_rows(Path(a.cost_ladders) / "ladders.csv"))
-    rev = a.rev if a.rev is not None else bench.newest_rev
-    rows = report_rows(bench, rev)
-    print(f"search revision {rev}")
-    _print_table(rows)
-    _print_earlier(bench, rev, rows)
-    swept = [s for s in bench.sweeps if _rev(s) == rev]
-    by: dict[tuple[str, str], list[float]] = {}
-    for s in swept:
-        if s["energy_per_image_j"]:
-            by.setdefault((s["model"], _label(s)), []).append(float(s["energy_per_image_j"]))
-    for (m, rt), v in by.items():
-        if len(v) > 1:
-            print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
-            print(f"repeats {m} {rt} mJ/img: {' '.join(f'{1e3 * x:.2f}' for x in v)}")
-    _print_pass_spread(bench.ladders)
-    ids = {s.get("run_id") for s in swept}
-    _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
-    _print_time_split(swept, bench.windows)
-    _print_scout_against_full(swept, bench.windows)
-    _print_full_against_ladder(swept, bench.windows, bench.ladders)
-    regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
-    if regrets:
-        print(f"max regret {100 * max(regrets):.1f} %")
+    print_report(Path(a.state), a.rev, Path(a.cost_ladders) if a.cost_ladders else None)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""benchmarks/search_regret.py: the offline replay and the regret report read the repository's measured ladders."""
+"""benchmarks/search_regret.py and joulebench.sweep.regret: the replay and the report read the measured ladders."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
+
+from joulebench.sweep import regret
 
 ROOT = Path(__file__).resolve().parents[2]
 LADDERS = ROOT / "data" / "h200" / "search-ladders"
@@ -41,13 +43,12 @@ def test_report_joins_each_sweep_with_its_ladder(capsys):
 
 
 def test_the_paper_protocols_cost_counts_every_doubling_and_the_bisection():
-    mod = _script()
     ladder = [
         {"batch": str(b), "status": "ok", "pass": "up", "prepare_s": "1", "latency_mean_s": "0.01"}
         for b in (16, 32, 64)
     ]
     # batches 1..64 (7 doublings) cost 1 + 3 + 10 s each; 6 bisection steps, half fitting (14 s), half failing (1 s)
-    assert mod.paper_cost_s(ladder, overhead_s=5.0) == 5.0 + 7 * 14.0 + 3 * 14.0 + 3 * 1.0
+    assert regret.paper_cost_s(ladder, overhead_s=5.0) == 5.0 + 7 * 14.0 + 3 * 14.0 + 3 * 1.0
 
 
 H100 = ROOT / "data" / "h100" / "search-ladders"
@@ -135,15 +136,14 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
 
 
 def test_the_paper_estimate_takes_the_start_up_from_the_sweeps_windows(tmp_path):
-    script = _script()
     sweep = {"run_id": "r", "model": "m", "scouted": "1 2", "finals": "2"}
     windows = [
         {"run_id": "r", "model": "m", "prepare_s": "1", "warmup_s": "0.5", "window_s": "2"},
         {"run_id": "x", "model": "m", "window_s": "9"},
         {"run_id": "r", "model": "other", "window_s": "7"},  # a second model of the same measure call
     ]
-    assert script._sweep_windows_s(sweep, windows) == 3.5  # its own windows only
-    assert script._sweep_windows_s({**sweep, "run_id": ""}, windows) == 2 * 1.0 + 5.0  # no run: the rough rule
+    assert regret.sweep_windows_s(sweep, windows) == 3.5  # its own windows only
+    assert regret.sweep_windows_s({**sweep, "run_id": ""}, windows) == 2 * 1.0 + 5.0  # no run: the rough rule
 
 
 def test_replay_takes_the_scans_settings_and_noise(capsys):
@@ -200,7 +200,10 @@ def test_one_measure_call_of_several_models_gives_each_its_own_row(tmp_path, mon
     ]
     assert rows[2]["status"].startswith("error") and {r["models_in_call"] for r in rows} == {4}
     assert rows[3]["status"] == "stopped: no result after 1 windows"  # the call's deadline stopped it
-    assert len(script._rows(tmp_path / "sweeps.csv")) == 4 and len(script._rows(tmp_path / "sweep-windows.csv")) == 6
+    assert (
+        len(regret.read_rows(tmp_path / "sweeps.csv")) == 4
+        and len(regret.read_rows(tmp_path / "sweep-windows.csv")) == 6
+    )
 
 
 def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweeps(capsys):
@@ -216,7 +219,7 @@ def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweep
     lines = capsys.readouterr().out.splitlines()
     assert "paper protocol / sweep GPU-s torch-fp32: median 9.2x, 5.2-11.1x" in lines  # iteration times of other boards
     assert not any(line.startswith("max regret") for line in lines)  # regret needs the sweep's own board
-    rows = _script()._rows(state / "sweeps.csv")
+    rows = regret.read_rows(state / "sweeps.csv")
     assert {r["models_in_call"] for r in rows} == {"8"} and sum(r["status"] == "ok" for r in rows) == 7
 
 
@@ -245,7 +248,7 @@ def test_an_unfinished_sweep_row_gives_way_to_a_later_one_of_the_same_model():
         {"model": "a", "runtime": "r", "repeat": "0", "search_rev": "3", "status": "ok"},
         {"model": "a", "runtime": "r", "repeat": "1", "search_rev": "3", "status": "ok"},
     ]
-    kept = _script()._superseded_dropped(rows)
+    kept = regret.drop_superseded(rows)
     assert kept == rows[1:]
 
 
@@ -286,11 +289,10 @@ def test_a_sweep_with_static_scouts_is_its_own_row_beside_the_default_one(tmp_pa
     assert rows["compile-fp16/static"][2] == "8" and rows["compile-fp16/static"][6] == "0.00%"
     assert rows["compile-fp16"][2] == "4" and rows["compile-fp16"][6] == "10.00%"
     assert rows["compile-fp16/worker-start-fresh"][2] == "4"
-    assert [r["flags"] for r in script._rows(tmp_path / "sweeps.csv")] == ["", "", "--worker-start fresh"]
+    assert [r["flags"] for r in regret.read_rows(tmp_path / "sweeps.csv")] == ["", "", "--worker-start fresh"]
 
 
 def test_full_vs_ladder_adds_the_host_figures_the_windows_recorded(capsys):
-    script = _script()
     sweep = {"run_id": "r", "model": "m", "runtime": "compile-fp16", "repeat": "0", "gpu_uuid": "GPU-1"}
     sweep |= {"scouts": "", "flags": ""}
     final = {"run_id": "r", "model": "m", "batch": "128", "phase": "full", "status": "ok"}
@@ -299,11 +301,11 @@ def test_full_vs_ladder_adds_the_host_figures_the_windows_recorded(capsys):
     ladder |= {"energy_per_image_j": "0.010", "latency_mean_s": "0.002"}
     timed = {"gpu_util_pct_mean": "95", "host_launch_per_iter_s": "0.0019"}
     windows = [final | {"gpu_util_pct_mean": "49.2", "host_launch_per_iter_s": "0.0041"}]
-    script._print_full_against_ladder([sweep], windows, [ladder | timed])
+    regret.print_full_against_ladder([sweep], windows, [ladder | timed])
     line = "full vs ladder m compile-fp16 #0: 128 +10.0 % (time x2.00, GPU util 49 vs 95 %, launch 4.10 vs 1.90 ms)"
     assert capsys.readouterr().out.strip() == line
     # a ladder from before those columns: the final's own figures only; a window without them: none
     bare = [ladder, ladder | {"batch": "256"}]
-    script._print_full_against_ladder([sweep], windows + [final | {"batch": "256"}], bare)
+    regret.print_full_against_ladder([sweep], windows + [final | {"batch": "256"}], bare)
     out = capsys.readouterr().out.strip()
     assert out.endswith("128 +10.0 % (time x2.00, GPU util 49 %, launch 4.10 ms), 256 +10.0 % (time x2.00)")

@@ -1,0 +1,376 @@
+"""The batch search's regret against fixed-batch ladders, and its GPU cost against the paper protocol's.
+
+Reads the CSV state that ``benchmarks/search_regret.py run`` writes on a GPU (``ladders.csv``: energy per image at
+fixed batches; ``sweeps.csv``: what the default search chose; ``sweep-windows.csv``: every window of every sweep)
+and prints the report (:func:`print_report`): per sweep its batch and energy, the ladder's best batch and energy, the
+regret (the ladder's own reading at the sweep's batch over its minimum, minus one), the sweep's GPU-seconds and the
+paper protocol's estimated cost; then repeats, the ladder's own spread, where the sweeps' time went, each final
+against its scout and against the ladder of its board.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from joulebench.sweep.search import SEARCH_REVISION
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file as dicts of strings; none when it does not exist."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def paper_cost_s(ladder: list[dict[str, str]], overhead_s: float) -> float:
+    """GPU-seconds the paper's protocol would spend on this ladder's workload (an estimate).
+
+    Doubling from batch 1 to the largest batch that fits, then bisecting to the first that fails (as many
+    steps as the largest batch has binary digits, half of them assumed to fit): each fitting batch costs its
+    compile time, a 3 s warm-up and a window of max(10 s, 13 iterations); a failing one its compile time.
+    Compile times and latencies below the ladder's first batch are taken from its first batch.
+    """
+    ok = {int(r["batch"]): r for r in ladder if r["status"] == "ok" and r["pass"] == "up"}
+    if not ok:
+        return math.nan
+    first = min(ok)
+    largest = max(ok)
+
+    def cost(b: int, fits: bool = True) -> float:
+        r = ok.get(b) or ok[max(x for x in ok if x <= b) if b >= first else first]
+        prep = float(r["prepare_s"] or 0)
+        lat = float(r["latency_mean_s"] or 0) * (b / int(r["batch"]) if b < first else 1.0)
+        return prep + (3.0 + max(10.0, 13 * lat) if fits else 0.0)
+
+    total = overhead_s + sum(cost(2**k) for k in range(int(math.log2(largest)) + 1))
+    steps = max(1, int(math.log2(largest)))
+    total += (steps / 2) * cost(largest) + (steps / 2) * cost(largest, fits=False)
+    return total
+
+
+def search_rev(s: dict[str, str]) -> int:
+    """A sweep's search revision (``SEARCH_REVISION``); files written before the column existed hold revision 1."""
+    return int(s.get("search_rev") or 1)
+
+
+class BenchState(NamedTuple):
+    """The CSV files of one ``--state`` folder, read once for a report."""
+
+    ladders: list[dict[str, str]]
+    sweeps: list[dict[str, str]]
+    windows: list[dict[str, str]]
+    #: Ladders of other boards (``report --cost-ladders``), for the paper protocol's estimate of models without a
+    #: ladder here: its cost follows iteration times, which boards of one model share; regret needs the same board.
+    cost_ladders: list[dict[str, str]] = []
+
+    @classmethod
+    def read(cls, state: Path) -> BenchState:
+        """``ladders.csv``, ``sweeps.csv`` and ``sweep-windows.csv`` of ``state`` (a missing file: no rows)."""
+        sweeps = drop_superseded(read_rows(state / "sweeps.csv"))
+        return cls(read_rows(state / "ladders.csv"), sweeps, read_rows(state / "sweep-windows.csv"))
+
+    @property
+    def newest_rev(self) -> int:
+        """The newest search revision among the sweeps (the current ``SEARCH_REVISION`` when there are none)."""
+        return max((search_rev(s) for s in self.sweeps), default=SEARCH_REVISION)
+
+
+def drop_superseded(sweeps: list[dict[str, str]]) -> list[dict[str, str]]:
+    """``sweeps`` without the unfinished rows of a (model, runtime, repeat, revision) that has a later row.
+
+    A call that left a model for the next one records it unfinished, and the next call's row replaces it.
+    """
+    last: dict[tuple[str, str, str, int], int] = {}
+    for i, s in enumerate(sweeps):
+        last[(s["model"], sweep_label(s), s["repeat"], search_rev(s))] = i
+    return [
+        s
+        for i, s in enumerate(sweeps)
+        if s["status"] == "ok" or last[(s["model"], sweep_label(s), s["repeat"], search_rev(s))] == i
+    ]
+
+
+def sweep_label(s: dict[str, str]) -> str:
+    """A sweep's runtime as the report shows it, with how it differs from the default sweep.
+
+    ``compile-fp16/static`` with static scouts, ``compile-fp16/worker-start-fresh`` with
+    ``SWEEP_FLAGS="--worker-start fresh"``.
+    """
+    flags = "-".join(f.lstrip("-") for f in (s.get("flags") or "").split())
+    return s["runtime"] + ("/static" if s.get("scouts") == "static" else "") + (f"/{flags}" if flags else "")
+
+
+def same_board(rows: list[dict[str, str]], s: dict[str, str]) -> list[dict[str, str]]:
+    """The ``rows`` measured on the board of sweep ``s``.
+
+    Rows and sweeps from before the board was recorded go together.
+    """
+    return [r for r in rows if (r.get("gpu_uuid") or "") == (s.get("gpu_uuid") or "")]
+
+
+def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
+    """One row per first sweep (repeat 0) of search revision ``rev``."""
+    out = []
+    for s in bench.sweeps:
+        if s["repeat"] != "0" or search_rev(s) != rev:
+            continue
+        lad = [r for r in bench.ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]
+        # a ladder of the sweep's own board, where there is one: boards of one model differ by a few percent
+        # (sweeps and ladders from before the board was recorded go together)
+        lad = same_board(lad, s) or lad
+        means: dict[int, list[float]] = {}
+        for r in lad:
+            if r["status"] == "ok":
+                means.setdefault(int(r["batch"]), []).append(float(r["energy_per_image_j"]))
+        mean = {b: sum(v) / len(v) for b, v in means.items()}
+        row: dict[str, Any] = {"model": s["model"], "runtime": sweep_label(s), "sweep_batch": s["batch"]}
+        row["sweep_mj"] = float(s["energy_per_image_j"]) * 1e3 if s["energy_per_image_j"] else math.nan
+        row["gpu_s"] = float(s["gpu_seconds"]) if s["gpu_seconds"] else math.nan
+        overhead_s = row["gpu_s"] - sweep_windows_s(s, bench.windows)
+        if mean:
+            best = min(mean, key=mean.get)
+            row.update(best_batch=best, best_mj=mean[best] * 1e3)
+            b = int(s["batch"]) if s["batch"] else None
+            row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
+            row["paper_s"] = paper_cost_s(lad, overhead_s=overhead_s)
+        elif other := [r for r in bench.cost_ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]:
+            row["paper_s"] = paper_cost_s(other, overhead_s=overhead_s)  # the paper's cost only: regret needs own board
+        out.append(row)
+    return out
+
+
+def windows_s(windows: list[dict[str, str]]) -> float:
+    """Seconds spent preparing, warming up and measuring in ``windows``."""
+    return sum(float(w[k] or 0) for w in windows for k in ("prepare_s", "warmup_s", "window_s"))
+
+
+def own_windows(s: dict[str, str], windows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows of ``windows`` that sweep ``s`` measured.
+
+    One measure call of several models is one run: its windows are told apart by model.
+    """
+    return [w for w in windows if s.get("run_id") and w.get("run_id") == s["run_id"] and w["model"] == s["model"]]
+
+
+def sweep_windows_s(s: dict[str, str], windows: list[dict[str, str]]) -> float:
+    """The part of a sweep's GPU-seconds spent in its windows (preparing, warming up, measuring).
+
+    The rest is start-up (process, imports, idle baseline, model build) and exit, which the paper's protocol pays
+    too. From ``sweep-windows.csv`` where it has the sweep's run; else 1 s per scout and 5 s per final (rough).
+    """
+    mine = own_windows(s, windows)
+    if mine:
+        return windows_s(mine)
+    return len(s["scouted"].split()) * 1.0 + len(s["finals"].split()) * 5.0
+
+
+def _print_windows(windows: list[dict[str, str]]) -> None:
+    """Where a sweep's time went, from its windows (``sweep-windows.csv``: one row per window of the sweep)."""
+    by: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for w in windows:  # one sweep per run (files written before run_id was kept: one per model and runtime)
+        by.setdefault((w["model"], w["runtime"], w.get("run_id") or ""), []).append(w)
+    for (model, runtime, _), ws in by.items():
+        prep = sum(float(w["prepare_s"] or 0) for w in ws)
+        measured = sum(float(w["warmup_s"] or 0) + float(w["window_s"] or 0) for w in ws)
+        big = ", ".join(
+            f"{w['batch']} {w['phase']} {float(w['prepare_s']):.0f} s" for w in ws if float(w["prepare_s"] or 0) >= 5
+        )
+        print(
+            f"windows {model} {runtime}: {len(ws)}, prepare/compile {prep:.0f} s{f' ({big})' if big else ''},"
+            f" warm-up + windows {measured:.0f} s"
+        )
+
+
+def _print_scout_against_full(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
+    """Per sweep, each batch measured both as a scout and in full: the full window's reading against the scout's.
+
+    Scouts only rank batches, so a difference common to all batches does no harm; one that varies with the batch
+    (a compiled runtime's dynamic-batch scouting program against the static program of a final) can reorder them.
+    """
+    for s in sweeps:
+        mine = [w for w in own_windows(s, windows) if w["status"] == "ok" and w["energy_per_image_j"]]
+        scout = {w["batch"]: float(w["energy_per_image_j"]) for w in mine if w["phase"] == "scout"}
+        pairs = [(w["batch"], float(w["energy_per_image_j"])) for w in mine if w["phase"] != "scout"]
+        both = [f"{b} {100 * (e / scout[b] - 1):+.1f} %" for b, e in pairs if b in scout]
+        if both:
+            print(f"full vs scout {s['model']} {sweep_label(s)} #{s['repeat']}: {', '.join(both)}")
+
+
+def print_full_against_ladder(
+    sweeps: list[dict[str, str]], windows: list[dict[str, str]], ladders: list[dict[str, str]]
+) -> None:
+    """Per sweep, each final's energy and iteration time against the ladder of its own board at the same batch.
+
+    Both run the same static program for the same batch, so they should agree within the ladder's own spread; a
+    final whose iterations take longer than the ladder's ran host-bound in the sweep's worker, and its energy per
+    image reads high for a reason the ladder does not share. Where the windows recorded them, the card's mean
+    utilisation and a launch's host time follow, the final's before the ladder's.
+    """
+    for s in sweeps:
+        lad_rows = [
+            r for r in ladders if (r["model"], r["runtime"]) == (s["model"], s["runtime"]) and r["status"] == "ok"
+        ]
+        own = same_board(lad_rows, s) if s.get("gpu_uuid") else []  # a sweep without its board has no own ladder
+        lad: dict[str, list[dict[str, str]]] = {}
+        for r in own:
+            if r["energy_per_image_j"] and r["latency_mean_s"]:
+                lad.setdefault(r["batch"], []).append(r)
+        both = []
+        for w in own_windows(s, windows):
+            if w["phase"] == "scout" or w["status"] != "ok" or w["batch"] not in lad or not w["latency_mean_s"]:
+                continue
+            e, t = (_mean(lad[w["batch"]], k) for k in ("energy_per_image_j", "latency_mean_s"))
+            gap, ratio = float(w["energy_per_image_j"]) / e - 1, float(w["latency_mean_s"]) / t
+            host = _host_against_ladder(w, lad[w["batch"]])
+            both.append(f"{w['batch']} {100 * gap:+.1f} % (time x{ratio:.2f}{host})")
+        if both:
+            print(f"full vs ladder {s['model']} {sweep_label(s)} #{s['repeat']}: {', '.join(both)}")
+
+
+def _mean(rows: list[dict[str, str]], key: str) -> float | None:
+    """The mean of ``key`` over the rows that recorded it, None where none did."""
+    values = [float(r[key]) for r in rows if r.get(key)]
+    return statistics.fmean(values) if values else None
+
+
+def _host_against_ladder(window: dict[str, str], ladder: list[dict[str, str]]) -> str:
+    """``, GPU util 49 % vs 93 %, launch 4.10 vs 2.05 ms``: the parts the window (and the ladder) recorded."""
+    out = ""
+    for key, name, scale, fmt, unit in (
+        ("gpu_util_pct_mean", "GPU util", 1.0, ".0f", " %"),
+        ("host_launch_per_iter_s", "launch", 1e3, ".2f", " ms"),
+    ):
+        mine, theirs = window.get(key), _mean(ladder, key)
+        if mine:
+            out += f", {name} {float(mine) * scale:{fmt}}"
+            out += f" vs {theirs * scale:{fmt}}{unit}" if theirs is not None else unit
+    return out
+
+
+def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
+    """Each sweep's GPU-seconds split into start-up, scouts and finals, and their ranges per runtime.
+
+    Start-up is the time outside its windows (the worker's start, idle baseline, model build, exit); scouts and
+    finals are preparing, warming up and measuring. Sweeps without their own windows in ``sweep-windows.csv`` are
+    left out.
+    """
+    by: dict[str, list[tuple[float, float, float]]] = {}
+    for s in sweeps:
+        mine = own_windows(s, windows)
+        if not mine or not s["gpu_seconds"]:
+            continue
+        scouts = windows_s([w for w in mine if w["phase"] == "scout"])
+        finals = windows_s([w for w in mine if w["phase"] != "scout"])
+        split = (float(s["gpu_seconds"]) - scouts - finals, scouts, finals)
+        by.setdefault(sweep_label(s), []).append(split)
+        print(
+            f"time {s['model']} {sweep_label(s)} #{s['repeat']}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s,"
+            f" finals {finals:.1f} s"
+        )
+    for runtime, v in by.items():
+        lo, hi = [min(x) for x in zip(*v, strict=True)], [max(x) for x in zip(*v, strict=True)]
+        print(
+            f"time {runtime}: start-up {lo[0]:.1f}-{hi[0]:.1f} s, scouts {lo[1]:.1f}-{hi[1]:.1f} s,"
+            f" finals {lo[2]:.1f}-{hi[2]:.1f} s over {len(v)} sweeps"
+        )
+
+
+def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
+    """The largest difference between a batch's upward and downward readings on one board.
+
+    That is the ladder's own uncertainty.
+    """
+    by: dict[tuple[str, str, str, str], dict[str, float]] = {}
+    for r in ladder:
+        if r["status"] == "ok":
+            key = (r["model"], r["runtime"], r["batch"], r.get("gpu_uuid") or "")
+            by.setdefault(key, {})[r["pass"]] = float(r["energy_per_image_j"])
+    spreads = [(max(v.values()) / min(v.values()) - 1, k) for k, v in by.items() if len(v) == 2]
+    if spreads:
+        d, (model, runtime, batch, _) = max(spreads)
+        print(f"ladder passes differ by up to {100 * d:.2f} % ({model} {runtime} batch {batch})")
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    hdr = f"{'model':44} {'runtime':19} {'sweep b':>7} {'mJ':>8} {'best b':>6} {'mJ':>8} {'regret':>7} {'GPU-s':>6}"
+    print(hdr + f" {'paper s':>8} {'ratio':>6}")
+    for r in rows:
+        ratio = r.get("paper_s", math.nan) / r["gpu_s"] if r["gpu_s"] else math.nan
+        print(
+            f"{r['model']:44} {r['runtime']:19} {r['sweep_batch']:>7} {r['sweep_mj']:8.2f}"
+            f" {r.get('best_batch', '-'):>6} {r.get('best_mj', math.nan):8.2f}"
+            f" {100 * r.get('regret', math.nan):6.2f}% {r['gpu_s']:6.0f}"
+            f" {r.get('paper_s', math.nan):8.0f} {ratio:6.1f}"
+        )
+    for rt in sorted({r["runtime"] for r in rows}):
+        done = [r["gpu_s"] for r in rows if r["runtime"] == rt and not math.isnan(r["gpu_s"])]
+        left = sum(r["runtime"] == rt for r in rows) - len(done)
+        unfinished = f" ({left} sweep(s) without a result left out)" if left else ""
+        print(f"median GPU-s {rt}: {statistics.median(done):.0f} over {len(done)} sweeps{unfinished}")
+    for rt in sorted({r["runtime"] for r in rows}):
+        ratios = [r["paper_s"] / r["gpu_s"] for r in rows if r["runtime"] == rt and r.get("paper_s") and r["gpu_s"]]
+        if ratios:
+            middle = statistics.median(ratios)
+            print(f"paper protocol / sweep GPU-s {rt}: median {middle:.1f}x, {min(ratios):.1f}-{max(ratios):.1f}x")
+
+
+def _print_earlier(bench: BenchState, rev: int, now: list[dict[str, Any]]) -> None:
+    """Each earlier revision's sweeps beside this one's, where both measured the (model, runtime)."""
+    here = {(r["model"], r["runtime"]): r for r in now}
+    for old in sorted({search_rev(s) for s in bench.sweeps} - {rev}):
+        pairs = [
+            (r, here[(r["model"], r["runtime"])]) for r in report_rows(bench, old) if (r["model"], r["runtime"]) in here
+        ]
+        for was, is_ in pairs:
+            print(
+                f"revision {old} -> {rev} {was['model']} {was['runtime']}:"
+                f" batch {was['sweep_batch']} -> {is_['sweep_batch']},"
+                f" regret {100 * was.get('regret', math.nan):.2f} -> {100 * is_.get('regret', math.nan):.2f} %,"
+                f" GPU-s {was['gpu_s']:.0f} -> {is_['gpu_s']:.0f}"
+            )
+        if pairs:
+            print(
+                f"revision {old} -> {rev}: median GPU-s {statistics.median([w['gpu_s'] for w, _ in pairs]):.0f} ->"
+                f" {statistics.median([n['gpu_s'] for _, n in pairs]):.0f} on the same {len(pairs)} rows"
+            )
+
+
+def print_report(state: Path, rev: int | None = None, cost_ladders: Path | None = None) -> None:
+    """Print the report of a ``--state`` folder (see the module docstring).
+
+    Args:
+        state: The folder with ``ladders.csv``, ``sweeps.csv`` and ``sweep-windows.csv``.
+        rev: The search revision to tabulate; None for the newest among the sweeps.
+        cost_ladders: A folder whose ladders estimate the paper protocol's cost where ``state`` has none.
+    """
+    bench = BenchState.read(state)
+    if cost_ladders is not None:
+        bench = bench._replace(cost_ladders=read_rows(cost_ladders / "ladders.csv"))
+    rev = rev if rev is not None else bench.newest_rev
+    rows = report_rows(bench, rev)
+    print(f"search revision {rev}")
+    _print_table(rows)
+    _print_earlier(bench, rev, rows)
+    swept = [s for s in bench.sweeps if search_rev(s) == rev]
+    by: dict[tuple[str, str], list[float]] = {}
+    for s in swept:
+        if s["energy_per_image_j"]:
+            by.setdefault((s["model"], sweep_label(s)), []).append(float(s["energy_per_image_j"]))
+    for (m, rt), v in by.items():
+        if len(v) > 1:
+            print(f"repeats {m} {rt}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")
+            print(f"repeats {m} {rt} mJ/img: {' '.join(f'{1e3 * x:.2f}' for x in v)}")
+    _print_pass_spread(bench.ladders)
+    ids = {s.get("run_id") for s in swept}
+    _print_windows([w for w in bench.windows if not w.get("run_id") or w["run_id"] in ids])
+    _print_time_split(swept, bench.windows)
+    _print_scout_against_full(swept, bench.windows)
+    print_full_against_ladder(swept, bench.windows, bench.ladders)
+    regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
+    if regrets:
+        print(f"max regret {100 * max(regrets):.1f} %")
