@@ -125,8 +125,11 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert (
         "full vs ladder convnext_tiny.fb_in1k torch-fp32 #0: 256 -1.1 % (time x1.00), 1024 +0.4 % (time x1.00)" in lines
     )
+    # the card's utilisation in the final windows: under 85 % exactly where the finals ran host-bound
+    assert "GPU util in finals compile-fp16: 8 windows, 4 under 85 % (49.2-59.7 %), 4 above (94.4-100.0 %)" in lines
     assert _script().main(["report", "--state", str(H100), "--rev", "2"]) == 0
     second = capsys.readouterr().out.splitlines()
+    assert "GPU util in finals torch-fp32: 18 windows, 18 above (92.9-100.0 %)" in second
     conv = next(line for line in second if line.startswith("convnext_tiny.fb_in1k"))
     assert conv.split()[2:6] == ["256", "199.81", "4096", "203.17"] and "2.43%" in conv
     assert "repeats resnet50.a1_in1k torch-fp32: 2 runs, spread 0.56 %" in second and "max regret 2.9 %" in second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from datetime import datetime, timezone
 
@@ -60,3 +61,34 @@ def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
         "2026-11-28T23:05:12+00:00 interrupted resnet50.a1_in1k@224 torch-fp32 (30 GPU-s): not saved; re-run to resume",
         "deadline: not starting x",
     ]
+
+
+def _final(batch, util, phase="full"):
+    from factories import full
+    from joulebench.store.records import BatchMeasurement
+
+    return full(
+        BatchMeasurement, run_id="r", model="resnet50.a1_in1k", img_size=224, runtime="torch-fp32",
+        batch_size=batch, status="ok", energy_per_image_j=0.01 * batch**-0.1,
+        trace_summary={"phase": phase, "gpu_util_pct_mean": util},
+    )  # fmt: skip
+
+
+def test_a_launch_bound_choice_is_named_with_the_cards_utilisation(capsys):
+    at = datetime(2026, 11, 28, 23, 5, 12, tzinfo=timezone.utc)
+    p = QuietProgress(clock=lambda: at)
+    ok = _summary("ok", optimal_batch=128, energy_per_image_j=0.0061)
+    # the chosen batch (least energy in full) waited on the host; a launch-bound scout elsewhere does not count
+    rows = [_final(8, 40.0, "scout"), _final(128, 49.2), _final(64, 97.0)]
+    p.finished(TaskResult(TASK, rows, ok, gpu_seconds=60.0))
+    busy = [_final(128, 96.0), _final(64, 40.0)]  # the card busy at the chosen batch: no warning
+    p.finished(TaskResult(TASK, busy, ok, gpu_seconds=60.0))
+    no_util = [dataclasses.replace(r, trace_summary={"phase": "full"}) for r in busy]  # a meter without utilisation
+    p.finished(TaskResult(TASK, no_util, ok, gpu_seconds=60.0))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == (
+        "2026-11-28T23:05:12+00:00 done resnet50.a1_in1k@224 torch-fp32: batch 128, 6.1 mJ/img (60 GPU-s)"
+        " (launch-bound: the card was busy 49 % of batch 128's window, so its energy per image depends on this"
+        " host's CPU)"
+    )
+    assert lines[1].endswith("6.1 mJ/img (60 GPU-s)") and lines[2].endswith("6.1 mJ/img (60 GPU-s)")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from joulebench.sweep.summary import launch_bound, optimal
 from joulebench.sweep.tasks import Task, TaskResult
 from joulebench.units import fmt_energy
 
@@ -162,8 +163,16 @@ def _outcome(result: TaskResult, cost: str = "") -> tuple[str, str, str]:
     if result.interrupted:
         return "interrupted", f"{label}{cost}: not saved; re-run to resume", ""
     if s is not None and s.status == "ok":
-        warning = "(the card throttled: see throttle_reasons)" if s.throttled else ""
-        return "done", f"{label}: batch {s.optimal_batch}, {fmt_energy(s.energy_per_image_j)}/img{cost}", warning
+        warnings = ["(the card throttled: see throttle_reasons)"] if s.throttled else []
+        best = optimal(result.measurements)
+        util = launch_bound(best) if best is not None else None
+        if util is not None:
+            warnings.append(
+                f"(launch-bound: the card was busy {util:.0f} % of batch {best.batch_size}'s window, so its energy"
+                " per image depends on this host's CPU)"
+            )
+        text = f"{label}: batch {s.optimal_batch}, {fmt_energy(s.energy_per_image_j)}/img{cost}"
+        return "done", text, " ".join(warnings)
     return "failed", f"{label}: {s.error if s else 'no result'}{cost}", ""
 
 

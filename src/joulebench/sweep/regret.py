@@ -280,6 +280,29 @@ def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]
         )
 
 
+def _print_final_util(sweeps: list[dict[str, str]], windows: list[dict[str, str]]) -> None:
+    """Per runtime, the range of the card's mean utilisation in the final windows that recorded it.
+
+    Also how many of them were launch-bound (under :data:`~joulebench.sweep.summary.LAUNCH_BOUND_UTIL_PCT`).
+    """
+    from joulebench.sweep.summary import LAUNCH_BOUND_UTIL_PCT
+
+    by: dict[str, list[float]] = {}
+    for s in sweeps:
+        for w in own_windows(s, windows):
+            if w["phase"] != "scout" and w["status"] == "ok" and w.get("gpu_util_pct_mean"):
+                by.setdefault(sweep_label(s), []).append(float(w["gpu_util_pct_mean"]))
+    for runtime, v in by.items():
+        parts = []
+        for name, group in (
+            (f"under {LAUNCH_BOUND_UTIL_PCT:.0f} %", [u for u in v if u < LAUNCH_BOUND_UTIL_PCT]),
+            ("above", [u for u in v if u >= LAUNCH_BOUND_UTIL_PCT]),
+        ):
+            if group:
+                parts.append(f"{len(group)} {name} ({min(group):.1f}-{max(group):.1f} %)")
+        print(f"GPU util in finals {runtime}: {len(v)} windows, {', '.join(parts)}")
+
+
 def _print_pass_spread(ladder: list[dict[str, str]]) -> None:
     """The largest difference between a batch's upward and downward readings on one board.
 
@@ -371,6 +394,7 @@ def print_report(state: Path, rev: int | None = None, cost_ladders: Path | None 
     _print_time_split(swept, bench.windows)
     _print_scout_against_full(swept, bench.windows)
     print_full_against_ladder(swept, bench.windows, bench.ladders)
+    _print_final_util(swept, bench.windows)
     regrets = [r["regret"] for r in rows if not math.isnan(r.get("regret", math.nan))]
     if regrets:
         print(f"max regret {100 * max(regrets):.1f} %")

@@ -38,6 +38,22 @@ def within_budget(measurements: Sequence[BatchMeasurement], budget_s: float | No
     return max(fits, key=lambda m: (m.batch_size, (m.trace_summary or {}).get("phase") != "scout"))
 
 
+#: Below this mean utilisation of the card (the driver's, sampled with the power) a window counts as launch-bound.
+#: On an H100 the final windows of eager sweeps read 92.9 to 100 %, compiled finals that waited on the host (at 64
+#: to 256) 35.8 to 66.9 %, the other compiled finals 94.4 to 100 % (docs/validation/search.md).
+LAUNCH_BOUND_UTIL_PCT = 85.0
+
+
+def launch_bound(m: BatchMeasurement) -> float | None:
+    """The card's mean utilisation (%) in ``m``'s window when the card waited on the host for much of it, else None.
+
+    At such a batch the host launches kernels no faster than the card runs them, so energy per image follows the
+    host's speed: another CPU, or the same one busier, reads differently.
+    """
+    util = (m.trace_summary or {}).get("gpu_util_pct_mean")
+    return float(util) if util is not None and float(util) < LAUNCH_BOUND_UTIL_PCT else None
+
+
 def throttled(m: BatchMeasurement) -> bool:
     """True if the card slowed down (thermal/hardware slowdown) during the window."""
     return bool((m.throttle_reasons or 0) & THROTTLE_WARN_MASK)
@@ -121,4 +137,4 @@ def summarize(
     )
 
 
-__all__ = ["optimal", "summarize", "throttled", "within_budget"]
+__all__ = ["LAUNCH_BOUND_UTIL_PCT", "launch_bound", "optimal", "summarize", "throttled", "within_budget"]
