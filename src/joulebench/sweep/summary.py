@@ -48,8 +48,11 @@ def launch_bound(m: BatchMeasurement) -> float | None:
     """The card's mean utilisation (%) in ``m``'s window when the card waited on the host for much of it, else None.
 
     At such a batch the host launches kernels no faster than the card runs them, so energy per image follows the
-    host's speed: another CPU, or the same one busier, reads differently.
+    host's speed: another CPU, or the same one busier, reads differently. None under the simulated meter, whose
+    utilisation follows the batch size, not the launches.
     """
+    if m.method == "simulated":
+        return None
     util = (m.trace_summary or {}).get("gpu_util_pct_mean")
     return float(util) if util is not None and float(util) < LAUNCH_BOUND_UTIL_PCT else None
 
