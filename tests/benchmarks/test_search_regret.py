@@ -116,7 +116,7 @@ def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
     assert "paper protocol / sweep GPU-s compile-fp16: median 6.1x, 5.2-7.3x" in lines
     assert "median GPU-s compile-fp16/worker-start-fresh: 151 over 2 sweeps" in lines  # labelled apart
     # its final at 128 ran host-bound: two-thirds longer per iteration than the ladder's static program there
-    full = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16 #0:"
+    full = "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16 #0 board 1:"
     # with the card's mean utilisation in each final window: the card idled two-fifths of the time at 128
     assert f"{full} 128 +10.2 % (time x1.66, GPU util 60 %), 2048 -0.2 % (time x1.00, GPU util 94 %)" in lines
     # a worker started fresh (no zygote) ran its small-batch final host-bound as well
@@ -312,3 +312,17 @@ def test_full_vs_ladder_adds_the_host_figures_the_windows_recorded(capsys):
     regret.print_full_against_ladder([sweep], windows + [final | {"batch": "256"}], bare)
     out = capsys.readouterr().out.strip()
     assert out.endswith("128 +10.0 % (time x2.00, GPU util 49 %, launch 4.10 ms), 256 +10.0 % (time x2.00)")
+
+
+def test_sweeps_of_one_model_on_two_boards_are_named_apart():
+    a = {"model": "m", "runtime": "compile-fp16", "repeat": "0", "gpu_uuid": "GPU-b"}
+    b = a | {"gpu_uuid": "GPU-a"}
+    other = {"model": "n", "runtime": "compile-fp16", "repeat": "0", "gpu_uuid": "GPU-c"}
+    sweeps = [a, other, b, b | {"repeat": "1"}]
+    # numbered in the order of each board's first sweep, not by UUID; a model on one board has no number
+    assert [regret.sweep_name(s, sweeps) for s in sweeps] == [
+        "m compile-fp16 #0 board 1",
+        "n compile-fp16 #0",
+        "m compile-fp16 #0 board 2",
+        "m compile-fp16 #1 board 2",
+    ]

@@ -105,6 +105,21 @@ def sweep_label(s: dict[str, str]) -> str:
     return s["runtime"] + ("/static" if s.get("scouts") == "static" else "") + (f"/{flags}" if flags else "")
 
 
+def sweep_name(s: dict[str, str], sweeps: list[dict[str, str]]) -> str:
+    """``model runtime #repeat`` of a sweep, as the report's lines name it.
+
+    Where the (model, runtime) was swept on more than one board, ``board N`` follows (the boards numbered in the
+    order of their first sweep), so that two boards' first repeats stay apart.
+    """
+    boards: list[str] = []
+    for x in sweeps:
+        board = x.get("gpu_uuid") or ""
+        if (x["model"], sweep_label(x)) == (s["model"], sweep_label(s)) and board not in boards:
+            boards.append(board)
+    suffix = f" board {boards.index(s.get('gpu_uuid') or '') + 1}" if len(boards) > 1 else ""
+    return f"{s['model']} {sweep_label(s)} #{s['repeat']}{suffix}"
+
+
 def same_board(rows: list[dict[str, str]], s: dict[str, str]) -> list[dict[str, str]]:
     """The ``rows`` measured on the board of sweep ``s``.
 
@@ -198,7 +213,7 @@ def _print_scout_against_full(sweeps: list[dict[str, str]], windows: list[dict[s
         pairs = [(w["batch"], float(w["energy_per_image_j"])) for w in mine if w["phase"] != "scout"]
         both = [f"{b} {100 * (e / scout[b] - 1):+.1f} %" for b, e in pairs if b in scout]
         if both:
-            print(f"full vs scout {s['model']} {sweep_label(s)} #{s['repeat']}: {', '.join(both)}")
+            print(f"full vs scout {sweep_name(s, sweeps)}: {', '.join(both)}")
 
 
 def print_full_against_ladder(
@@ -229,7 +244,7 @@ def print_full_against_ladder(
             host = _host_against_ladder(w, lad[w["batch"]])
             both.append(f"{w['batch']} {100 * gap:+.1f} % (time x{ratio:.2f}{host})")
         if both:
-            print(f"full vs ladder {s['model']} {sweep_label(s)} #{s['repeat']}: {', '.join(both)}")
+            print(f"full vs ladder {sweep_name(s, sweeps)}: {', '.join(both)}")
 
 
 def _mean(rows: list[dict[str, str]], key: str) -> float | None:
@@ -268,10 +283,7 @@ def _print_time_split(sweeps: list[dict[str, str]], windows: list[dict[str, str]
         finals = windows_s([w for w in mine if w["phase"] != "scout"])
         split = (float(s["gpu_seconds"]) - scouts - finals, scouts, finals)
         by.setdefault(sweep_label(s), []).append(split)
-        print(
-            f"time {s['model']} {sweep_label(s)} #{s['repeat']}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s,"
-            f" finals {finals:.1f} s"
-        )
+        print(f"time {sweep_name(s, sweeps)}: start-up {split[0]:.1f} s, scouts {scouts:.1f} s, finals {finals:.1f} s")
     for runtime, v in by.items():
         lo, hi = [min(x) for x in zip(*v, strict=True)], [max(x) for x in zip(*v, strict=True)]
         print(
