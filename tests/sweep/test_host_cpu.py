@@ -8,16 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from fakes import spin
 from joulebench.sweep.host_cpu import CpuUsage, cpu_usage, host_cpu_summary
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread context switches are Linux's")
-
-
-def spin(seconds: float) -> None:
-    """Keep this thread on its CPU for ``seconds``."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
 
 
 def test_a_spinning_thread_uses_its_cpu_and_a_sleeping_one_does_not():

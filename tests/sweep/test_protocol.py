@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fakes import spin
 from joulebench.meters.sim import SimMeter
 from joulebench.store.records import BatchMeasurement
 from joulebench.sweep.protocol import (
@@ -487,9 +488,7 @@ class SpinningRuntime(FakeRuntime):
 
     def _fn(self, x):
         self.calls.append((id(x), self.meter.open))
-        end = time.perf_counter() + self.iter_s
-        while time.perf_counter() < end:
-            pass
+        spin(self.iter_s)
 
 
 def test_a_window_stores_how_long_its_launches_kept_the_host():

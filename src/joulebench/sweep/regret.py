@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from joulebench.sweep.search import SEARCH_REVISION
+from joulebench.sweep.summary import LAUNCH_BOUND_UTIL_PCT
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -297,8 +298,6 @@ def _print_final_util(sweeps: list[dict[str, str]], windows: list[dict[str, str]
 
     Also how many of them were launch-bound (under :data:`~joulebench.sweep.summary.LAUNCH_BOUND_UTIL_PCT`).
     """
-    from joulebench.sweep.summary import LAUNCH_BOUND_UTIL_PCT
-
     by: dict[str, list[float]] = {}
     for s in sweeps:
         for w in own_windows(s, windows):
