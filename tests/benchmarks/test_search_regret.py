@@ -244,6 +244,34 @@ def test_the_compile_panel_report_keeps_the_latest_attempt_and_compares_scouts_w
     assert "(1 scout 19 s, 2 scout 13 s, 4096 full 22 s, 1024 full 12 s)" in windows
 
 
+def test_a_final_is_set_against_a_one_batch_ladder_with_the_launching_threads_share_but_gets_no_regret(capsys):
+    state = H100.parent / "launch-bound-finals"
+    assert _script().main(["report", "--state", str(state)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # the same static program at 128: slower launches in the worker, the launching thread busy in both processes
+    assert (
+        "full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16 #0: 128 +10.4 % (time x1.69, GPU util 61 vs 96 %,"
+        " launch 4.31 vs 2.45 ms, thread busy 96 vs 97 %)"
+    ) in lines
+    [row] = [line for line in lines if line.startswith("mobilenetv3_large_100.ra_in1k")]
+    assert row.split()[2:5] == ["2048", "11.02", "-"]  # the ladder lacks the chosen batch: no best, no regret
+    assert not any(line.startswith(("max regret", "paper protocol")) for line in lines)
+
+
+def test_a_ladder_without_the_sweeps_batch_gives_no_best_batch_but_one_with_it_does():
+    sweep = {"model": "m", "runtime": "r", "repeat": "0", "search_rev": "3", "batch": "256", "gpu_uuid": "GPU-a"}
+    sweep |= {"energy_per_image_j": "0.011", "gpu_seconds": "100", "run_id": "x", "scouted": "128 256", "finals": "256"}
+    rung = {"model": "m", "runtime": "r", "status": "ok", "pass": "up", "gpu_uuid": "GPU-a", "latency_mean_s": "0.01"}
+    rung |= {"prepare_s": "1"}
+    ladder = [rung | {"batch": str(b), "energy_per_image_j": str(e)} for b, e in ((128, 0.010), (512, 0.0105))]
+    bench = regret.BenchState(ladders=ladder, sweeps=[sweep], windows=[], cost_ladders=[])
+    [partial] = regret.report_rows(bench, 3)
+    assert "best_batch" not in partial and "regret" not in partial
+    ladder.append(ladder[0] | {"batch": "256", "energy_per_image_j": "0.0102"})
+    [row] = regret.report_rows(bench, 3)
+    assert row["best_batch"] == 128 and abs(row["regret"] - 0.02) < 1e-9
+
+
 def test_an_unfinished_sweep_row_gives_way_to_a_later_one_of_the_same_model():
     rows = [
         {"model": "a", "runtime": "r", "repeat": "0", "search_rev": "3", "status": "error: command again"},

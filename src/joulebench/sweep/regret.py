@@ -148,10 +148,10 @@ def report_rows(bench: BenchState, rev: int) -> list[dict[str, Any]]:
         row["sweep_mj"] = float(s["energy_per_image_j"]) * 1e3 if s["energy_per_image_j"] else math.nan
         row["gpu_s"] = float(s["gpu_seconds"]) if s["gpu_seconds"] else math.nan
         overhead_s = row["gpu_s"] - sweep_windows_s(s, bench.windows)
-        if mean:
+        b = int(s["batch"]) if s["batch"] else None
+        if mean and (b is None or b in mean):  # a ladder without the sweep's batch is partial: no ground truth
             best = min(mean, key=mean.get)
             row.update(best_batch=best, best_mj=mean[best] * 1e3)
-            b = int(s["batch"]) if s["batch"] else None
             row["regret"] = mean[b] / mean[best] - 1 if b in mean else math.nan
             row["paper_s"] = paper_cost_s(lad, overhead_s=overhead_s)
         elif other := [r for r in bench.cost_ladders if r["model"] == s["model"] and r["runtime"] == s["runtime"]]:
@@ -255,11 +255,16 @@ def _mean(rows: list[dict[str, str]], key: str) -> float | None:
 
 
 def _host_against_ladder(window: dict[str, str], ladder: list[dict[str, str]]) -> str:
-    """``, GPU util 49 % vs 93 %, launch 4.10 vs 2.05 ms``: the parts the window (and the ladder) recorded."""
+    """``, GPU util 49 vs 93 %, launch 4.10 vs 2.05 ms, ...``: the parts the window (and the ladder) recorded.
+
+    The launching thread's busy share tells a slower launch (busy in both, launch longer) from a thread that was
+    pre-empted or blocked (busy less).
+    """
     out = ""
     for key, name, scale, fmt, unit in (
         ("gpu_util_pct_mean", "GPU util", 1.0, ".0f", " %"),
         ("host_launch_per_iter_s", "launch", 1e3, ".2f", " ms"),
+        ("host_thread_busy_frac", "thread busy", 100.0, ".0f", " %"),
     ):
         mine, theirs = window.get(key), _mean(ladder, key)
         if mine:

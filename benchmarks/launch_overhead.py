@@ -1,0 +1,226 @@
+"""Where a window's host time goes when a batch runs launch-bound (the card waits for the CPU).
+
+A window is launch-bound when launching one iteration takes the host longer than the card needs to run it: the
+card then idles between kernels and its energy per image depends on the host's CPU (``joulebench measure`` warns;
+docs/MEASUREMENT.md). Two modes find out why:
+
+``states MODEL`` -- one process, no meter: load the model into the runtime, then run ``--steps`` in order and
+print, per step, the launching thread's CPU time per call and the wall time per call (30 warm-up calls, then
+``--calls`` timed ones). Steps: ``static`` or ``static:B`` (``prepare``: the program the full windows measure),
+``scout`` or ``scout:B`` (``prepare_scout``: the scouting windows' program, dynamic-batch for compiled
+runtimes), ``release``, ``freeze`` (``gc.freeze()``, as the sweep's worker does after loading) and ``no-pgo``
+(dynamo's profile-guided automatic dynamic shapes off). ``--profile`` adds, per static step, the Python
+functions with the most own time.
+
+``task MODEL`` -- the sweep's own task at one batch (its scout, its full window and batch 1) in this process,
+with the meter and protocol of ``joulebench measure --start-batch B --max-batch B``; each measured segment
+prints its iterations, host launch time and thread CPU time per iteration, and with ``--profile`` the functions
+with the most own time inside it (cProfile). Comparing the two modes at one batch separates the program from the
+conditions the worker runs it in::
+
+    python3 benchmarks/launch_overhead.py states mobilenetv3_large_100.ra_in1k --runtime compile-fp16 \\
+        --batch 128 --steps static,release,scout,scout:256,release,static
+    python3 benchmarks/launch_overhead.py task mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
+        --profile
+
+On a CPU (``--runtime cpu-fp32``, ``--meter sim``) both modes run as a check of the script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import gc
+import io
+import pstats
+import sys
+import time
+from typing import Any
+
+WARM_CALLS = 30  # lazy work (cuDNN plans, allocator growth) out of the timed calls
+
+
+@dataclasses.dataclass(frozen=True)
+class CallCost:
+    """Host cost of one step's timed calls."""
+
+    step: str
+    batch: int
+    prepare_s: float
+    cpu_per_call_s: float
+    wall_per_call_s: float
+
+
+def _top_functions(profile: cProfile.Profile, calls: int, limit: int) -> list[str]:
+    """The ``limit`` functions with the most own time, per call of the measured function."""
+    out = io.StringIO()
+    stats = pstats.Stats(profile, stream=out)
+    stats.sort_stats("tottime").print_stats(limit)
+    lines = [f"    Python calls per iteration: {stats.total_calls / max(calls, 1):.0f}"]  # type: ignore[attr-defined]
+    table = out.getvalue().splitlines()
+    start = next((i for i, line in enumerate(table) if line.lstrip().startswith("ncalls")), len(table))
+    return lines + ["    " + line[:150] for line in table[start : start + limit + 1] if line.strip()]
+
+
+class StepRunner:
+    """Runs the ``states`` steps on one loaded runtime and times the program each step leaves."""
+
+    def __init__(self, runtime: Any, batch: int, calls: int, profile: bool) -> None:
+        self.runtime, self.batch, self.calls, self.profile = runtime, batch, calls, profile
+
+    def time_calls(self, fn: Any, batch: int) -> tuple[float, float]:
+        """Thread CPU and wall seconds per call of ``fn`` on one input of ``batch`` images."""
+        x = self.runtime.make_inputs(batch, n=1)[0]
+        for _ in range(WARM_CALLS):
+            fn(x)
+        self.runtime.synchronize()
+        c0, w0 = time.thread_time(), time.perf_counter()
+        for _ in range(self.calls):
+            fn(x)
+        cpu = time.thread_time() - c0
+        self.runtime.synchronize()
+        return cpu / self.calls, (time.perf_counter() - w0) / self.calls
+
+    def profile_calls(self, fn: Any, batch: int, n: int = 50) -> list[str]:
+        """The functions with the most own time over ``n`` calls."""
+        x = self.runtime.make_inputs(batch, n=1)[0]
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(n):
+            fn(x)
+        prof.disable()
+        self.runtime.synchronize()
+        return _top_functions(prof, n, 12)
+
+    def run(self, step: str) -> CallCost | None:
+        """Do one step; a step that builds a program returns its cost (printing a profile if asked)."""
+        name, _, size = step.partition(":")
+        batch = int(size) if size else self.batch
+        if name == "release":
+            self.runtime.release()
+            return None
+        if name == "freeze":
+            gc.collect()
+            gc.freeze()
+            return None
+        if name == "no-pgo":
+            import torch
+
+            torch._dynamo.config.automatic_dynamic_local_pgo = False
+            return None
+        if name not in ("static", "scout"):
+            raise SystemExit(f"unknown step {step!r}: use static[:B], scout[:B], release, freeze or no-pgo")
+        t0 = time.perf_counter()
+        fn = self.runtime.prepare(batch) if name == "static" else self.runtime.prepare_scout(batch)
+        prepare_s = time.perf_counter() - t0
+        cpu, wall = self.time_calls(fn, batch)
+        cost = CallCost(step, batch, prepare_s, cpu, wall)
+        _print_cost(cost)
+        if self.profile and name == "static":
+            print("\n".join(self.profile_calls(fn, batch)), flush=True)
+        return cost
+
+
+def _print_cost(c: CallCost) -> None:
+    host_ms, wall_ms = 1e3 * c.cpu_per_call_s, 1e3 * c.wall_per_call_s
+    print(f"{c.step:<12} {c.batch:>6} {c.prepare_s:>9.1f} {host_ms:>12.3f} {wall_ms:>12.3f}", flush=True)
+
+
+def cmd_states(a: argparse.Namespace) -> list[CallCost]:
+    """Load the model and run the steps; returns the timed ones."""
+    from joulebench.models.resolve import resolve_models
+    from joulebench.runtimes import get_runtime
+
+    runtime = get_runtime(a.runtime)
+    runtime.load(resolve_models(a.model)[0])
+    print(f"{a.model} on {a.runtime} ({runtime.device}), {a.calls} timed calls per step", flush=True)
+    print(f"{'step':<12} {'batch':>6} {'prepare s':>9} {'host ms/call':>12} {'wall ms/call':>12}", flush=True)
+    runner = StepRunner(runtime, a.batch, a.calls, a.profile)
+    costs = [c for c in (runner.run(s) for s in a.steps.split(",") if s) if c is not None]
+    runtime.close()
+    return costs
+
+
+class SegmentProfiler:
+    """Stands in for ``protocol.run_segment``: runs it (under cProfile if asked) and prints its host cost."""
+
+    def __init__(self, run_segment: Any, profile: bool) -> None:
+        self.run_segment, self.profile = run_segment, profile
+
+    def __call__(self, fn: Any, inputs: Any, meter: Any, **kw: Any) -> Any:
+        prof = cProfile.Profile() if self.profile else None
+        if prof is not None:
+            prof.enable()
+        seg = self.run_segment(fn, inputs, meter, **kw)
+        if prof is not None:
+            prof.disable()
+        n = max(seg.iterations, 1)
+        cpu = seg.cpu.thread_cpu_s / n if seg.cpu is not None else float("nan")
+        print(
+            f"segment: batch {kw['batch_size']}, at least {kw['min_s']:.2f} s, {seg.iterations} iterations, "
+            f"launch {1e3 * seg.launch_s / n:.3f} ms and thread CPU {1e3 * cpu:.3f} ms per iteration",
+            flush=True,
+        )
+        if prof is not None:
+            print("\n".join(_top_functions(prof, n, 12)), flush=True)
+        return seg
+
+
+def cmd_task(a: argparse.Namespace) -> Any:
+    """The sweep's task at one batch, in this process, with every segment's host cost printed."""
+    from joulebench.models.resolve import resolve_models
+    from joulebench.sweep import protocol
+    from joulebench.sweep.execution import execute_task
+    from joulebench.sweep.tasks import Task, protocol_options
+
+    spec = dataclasses.asdict(resolve_models(a.model)[0])
+    opts = protocol_options(a.protocol, meter=a.meter, start_batch=a.batch, max_batch=a.batch)
+    real = protocol.run_segment
+    protocol.run_segment = SegmentProfiler(real, a.profile)
+    try:
+        result = execute_task(Task(run_id="launch-overhead", spec=spec, runtime=a.runtime, options=opts))
+    finally:
+        protocol.run_segment = real
+    print(f"task {result.summary.status}{': ' + str(result.summary.error) if result.summary.error else ''}")
+    print(f"{'batch':>6} {'phase':<6} {'latency ms':>10} {'GPU util %':>10} {'launch ms/iter':>14}")
+    for m in result.measurements:
+        t = m.trace_summary or {}
+        util, launch = t.get("gpu_util_pct_mean"), t.get("host_launch_per_iter_s")
+        print(
+            f"{m.batch_size:>6} {t.get('phase', ''):<6} {1e3 * (m.latency_mean_s or 0):>10.3f} "
+            f"{'' if util is None else f'{util:.0f}':>10} {'' if launch is None else f'{1e3 * launch:.3f}':>14}"
+        )
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``states`` and ``task`` and their options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="mode", required=True)
+    for mode in ("states", "task"):
+        s = sub.add_parser(mode)
+        s.add_argument("model", help="timm arch.tag")
+        s.add_argument("--runtime", default="compile-fp16")
+        s.add_argument("--batch", type=int, default=128)
+        s.add_argument("--profile", action="store_true", help="print the functions with the most own time")
+    st = sub.choices["states"]
+    st.add_argument("--steps", default="static,release,scout,scout:256,release,static")
+    st.add_argument("--calls", type=int, default=400, help="timed calls per step")
+    sub.choices["task"].add_argument("--meter", default="nvml")
+    sub.choices["task"].add_argument("--protocol", default="default", help="default, paper or quick")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run a mode."""
+    a = build_parser().parse_args(argv)
+    if a.mode == "states":
+        cmd_states(a)
+    else:
+        cmd_task(a)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
