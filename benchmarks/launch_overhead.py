@@ -13,10 +13,10 @@ runtimes), ``release``, ``freeze`` (``gc.freeze()``, as the sweep's worker does 
 functions with the most own time.
 
 ``task MODEL`` -- the sweep's own task at one batch (its scout, its full window and batch 1) in this process,
-with the meter and protocol of ``joulebench measure --start-batch B --max-batch B``; each measured segment
-prints its iterations, host launch time and thread CPU time per iteration, and with ``--profile`` the functions
-with the most own time inside it (cProfile). Comparing the two modes at one batch separates the program from the
-conditions the worker runs it in::
+with the meter, protocol and frozen garbage collection of ``joulebench measure --start-batch B --max-batch B``'s
+worker; each measured segment prints its iterations, host launch time and thread CPU time per iteration, and with
+``--profile`` the functions with the most own time inside it (cProfile). Comparing the two modes at one batch
+separates the program from the conditions the worker runs it in::
 
     python3 benchmarks/launch_overhead.py states mobilenetv3_large_100.ra_in1k --runtime compile-fp16 \\
         --batch 128 --steps static,release,scout,scout:256,release,static
@@ -179,7 +179,8 @@ def cmd_task(a: argparse.Namespace) -> Any:
     real = protocol.run_segment
     protocol.run_segment = SegmentProfiler(real, a.profile)
     try:
-        result = execute_task(Task(run_id="launch-overhead", spec=spec, runtime=a.runtime, options=opts))
+        task = Task(run_id="launch-overhead", spec=spec, runtime=a.runtime, options=opts)
+        result = execute_task(task, freeze_after_load=a.freeze)
     finally:
         protocol.run_segment = real
     print(f"task {result.summary.status}{': ' + str(result.summary.error) if result.summary.error else ''}")
@@ -209,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--calls", type=int, default=400, help="timed calls per step")
     sub.choices["task"].add_argument("--meter", default="nvml")
     sub.choices["task"].add_argument("--protocol", default="default", help="default, paper or quick")
+    sub.choices["task"].add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="leave the loaded model's objects to the garbage collector (the worker freezes them)",
+    )
     return p
 
 
