@@ -36,7 +36,10 @@ import io
 import pstats
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this checkout's joulebench
 
 WARM_CALLS = 30  # lazy work (cuDNN plans, allocator growth) out of the timed calls
 
