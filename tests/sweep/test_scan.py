@@ -106,8 +106,8 @@ def test_a_scout_far_above_the_best_is_no_finalist():
 
         return measure
 
-    far = scan_search(gpu(1.05), max_batch=64)  # 5 % above the best scout: beyond the 4 % margin
-    near = scan_search(gpu(1.03), max_batch=64)
+    far = scan_search(gpu(1.07), max_batch=64)  # 7 % above the best scout: beyond the 6 % margin
+    near = scan_search(gpu(1.05), max_batch=64)
     assert [o.batch_size for p, o in far.points if p == "full"] == [8]
     assert [o.batch_size for p, o in near.points if p == "full"] == [8, 16]
 
@@ -260,12 +260,6 @@ KNOWN_MISSES = {
     "at 3072, a batch no scout lands on: with 2 % scout noise the worst seed confirms 256",
     ("h100", "convnext_tiny.fb_in1k", "torch-fp32", "GPU-df9a14f4-28dc-ba63-6aa4-9df9086792eb"): "flat within 1.8 % "
     "from 192 to 4096, its minimum at 4096: with 2 % scout noise the worst seed confirms 2048",
-    ("h100", "mobilenetv3_large_100.ra_in1k", "compile-fp16", "GPU-3a5d9828-dd28-4981-2dbc-74a055f16b6b"): "two "
-    "minima, 11.02 mJ at 128 and a run within 2.9 % of it from 512 to 2048 (256 between them 5.6 % higher): with "
-    "2 % scout noise the worst seed chooses 2048 (with the store's 1.6 % it finds 128)",
-    ("h100", "mobilenetv3_large_100.ra_in1k", "compile-fp16", "GPU-8bbaa1c6-046d-f74b-7858-97a94a7dbff0"): "the "
-    "same two minima on another board, 10.80 mJ at 128 and a run within 2.7 % of it from 1024 to 2048 (256 6.3 % "
-    "higher): with 2 % scout noise the worst seed chooses 2048 (with 1.6 % it finds 128)",
 }
 
 

@@ -113,7 +113,7 @@ def scan_search(
     rise: float = 0.10,
     patience: int = 2,
     finalists: int = 2,
-    margin: float = 0.04,
+    margin: float = 0.06,
     memory_limit_b: float | None = None,
     max_iter_s: float | None = 1.5,
     should_stop: Callable[[], bool] | None = None,
@@ -131,7 +131,8 @@ def scan_search(
             many above the minimum end it whether falling or not.
         finalists: How many of the best scouted batches get a full-protocol window.
         margin: A scout more than this fraction above the best scout is no finalist (the best always is): twice
-            the spread of a scouting window, so a batch that is truly better is not left out for its noise.
+            the spread of the difference of two scouting windows (2 % each), so a batch that is truly better is
+            not left out for its noise.
         memory_limit_b: The device's memory in bytes; with it the scan predicts the largest batch that fits
             (:func:`memory_cap`) instead of doubling into an out-of-memory error.
         max_iter_s: The scan ends before a batch whose one iteration would take longer than this (projected

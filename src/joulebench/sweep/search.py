@@ -14,7 +14,7 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
   consecutive scouts read more than ``rise`` (10 %) above the best one without falling from their predecessor: a
   single bump never ends it. The batch doubles, or quadruples while the last doubling left the iteration time
   nearly unchanged (launch-bound: energy per image still falls about as fast as the batch grows). Then the best
-  scouted batch, and ``finalists - 1`` (1) more whose scouts read within ``margin`` (4 %) of it -- batches at
+  scouted batch, and ``finalists - 1`` (1) more whose scouts read within ``margin`` (6 %) of it -- batches at
   least 4x larger or smaller first, as a neighbour on a flat bottom tells little -- are measured with the full
   protocol and the best one wins. The scan lives in :mod:`~joulebench.sweep.scan`. Measured against fixed-batch
   ladders (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
@@ -165,8 +165,9 @@ def plateau_search(
 #: Revision of the searches' code, recorded in each run's provenance (``search_revision``): their rules change
 #: without their options. 1: the first scan (doubling from batch 1, a 0.5 s iteration limit, two finalists always);
 #: 2: quadrupling while launch-bound, iterations up to 1.5 s, a second finalist only within 4 % of the best scout;
-#: 3: costly scouts stop only after two high scouts in a row, far finalists first, blocked window intervals.
-SEARCH_REVISION = 3
+#: 3: costly scouts stop only after two high scouts in a row, far finalists first, blocked window intervals;
+#: 4: a second finalist within 6 % of the best scout (the spread of the difference of two scouts, twice).
+SEARCH_REVISION = 4
 
 SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")

@@ -82,7 +82,7 @@ class SweepOptions:
     cooldown_to_c: float | None = None
     scan_rise: float = 0.10
     scan_finalists: int = 2
-    scan_margin: float = 0.04
+    scan_margin: float = 0.06
     scan_max_iter_s: float | None = 1.5
     protocol: str = "default"
 
