@@ -23,17 +23,29 @@ separates the program from the conditions the worker runs it in::
     python3 benchmarks/launch_overhead.py task mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
         --profile
 
-On a CPU (``--runtime cpu-fp32``, ``--meter sim``) both modes run as a check of the script.
+``windows STORE.db ... | WINDOWS.csv`` -- each stored window of ``joulebench measure`` runs beside the flags its
+command was given (``--worker-start fresh``, ``--static-scouts`` ...): the card's utilisation, a launch's host time
+and the launching thread's busy share, then per flags the range of the full windows' launch time. ``--csv PATH``
+writes the rows; a CSV written so is read back in place of stores::
+
+    python3 benchmarks/launch_overhead.py windows v1.db v2.db --csv windows.csv
+    python3 benchmarks/launch_overhead.py windows data/h100/compiled-128-windows/windows.csv
+
+On a CPU (``--runtime cpu-fp32``, ``--meter sim``) the first two modes run as a check of the script.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import csv
 import dataclasses
 import gc
 import io
+import json
 import pstats
+import shlex
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -198,8 +210,95 @@ def cmd_task(a: argparse.Namespace) -> Any:
     return result
 
 
+#: Columns of ``windows``' rows (``--csv``): the store, its command's flags, then the window.
+WINDOW_COLUMNS = (
+    "store", "flags", "model", "runtime", "batch", "phase", "prepare_s", "latency_mean_s", "energy_per_image_j",
+    "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "gpu_uuid",
+)  # fmt: skip
+#: Arguments of ``joulebench measure`` that name the task rather than the conditions it ran under.
+_TASK_ARGS = {"--runtime": 1, "--start-batch": 1, "--max-batch": 1, "--db": 1, "--json": 0}
+
+
+def command_flags(command: str) -> str:
+    """The flags of a ``joulebench measure`` command besides its models, runtime, batches, store and ``--json``."""
+    words, kept, i = shlex.split(command), [], 0
+    start = words.index("measure") + 1 if "measure" in words else 0
+    words = words[start:]
+    while i < len(words):
+        w = words[i]
+        if w in _TASK_ARGS:
+            i += 1 + _TASK_ARGS[w]
+        elif w.startswith("--"):
+            takes = i + 1 < len(words) and not words[i + 1].startswith("--")
+            kept += words[i : i + 1 + takes]
+            i += 1 + takes
+        else:  # a model name
+            i += 1
+    return " ".join(kept)
+
+
+def store_windows(db: Path) -> list[dict[str, Any]]:
+    """One row per measured window of the runs in ``db`` (:data:`WINDOW_COLUMNS`), in the order measured."""
+    con = sqlite3.connect(db)
+    try:
+        flags = {r: command_flags(c or "") for r, c in con.execute("select run_id, command from runs")}
+        q = (
+            "select run_id, model, runtime, batch_size, trace_summary, latency_mean_s, energy_per_image_j, gpu_uuid"
+            " from measurements where status = 'ok' order by id"
+        )
+        rows = []
+        for run_id, model, runtime, batch, ts, lat, epi, uuid in con.execute(q):
+            t = json.loads(ts or "{}")
+            rows.append({
+                "store": db.name, "flags": flags.get(run_id, ""), "model": model, "runtime": runtime,
+                "batch": batch, "phase": t.get("phase", "full"), "prepare_s": t.get("prepare_s"),
+                "latency_mean_s": lat, "energy_per_image_j": epi, "gpu_util_pct_mean": t.get("gpu_util_pct_mean"),
+                "host_launch_per_iter_s": t.get("host_launch_per_iter_s"),
+                "host_thread_busy_frac": t.get("host_thread_busy_frac"), "gpu_uuid": uuid,
+            })  # fmt: skip
+        return rows
+    finally:
+        con.close()
+
+
+def _num(value: Any, scale: float = 1.0, digits: int = 3) -> str:
+    return "" if value in (None, "") else f"{float(value) * scale:.{digits}f}"
+
+
+def cmd_windows(a: argparse.Namespace) -> list[dict[str, Any]]:
+    """Print (and with ``--csv`` write) each stored window beside its command's flags, then each flag's range."""
+    rows: list[dict[str, Any]] = []
+    for path in map(Path, a.stores):
+        if path.suffix == ".csv":
+            with path.open(newline="", encoding="utf-8") as f:
+                rows += list(csv.DictReader(f))
+        else:
+            rows += store_windows(path)
+    if a.csv:
+        with Path(a.csv).open("w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, WINDOW_COLUMNS, lineterminator="\n")
+            w.writeheader()
+            w.writerows({k: r.get(k) for k in WINDOW_COLUMNS} for r in rows)
+    print(f"{'store':<8} {'flags':<32} {'batch':>5} {'phase':<5} {'prep s':>6} {'lat ms':>7} {'mJ/img':>8} "
+          f"{'util %':>6} {'launch ms':>9} {'busy':>5}")  # fmt: skip
+    for r in rows:
+        print(
+            f"{r['store']:<8} {r['flags'] or '(defaults)':<32} {r['batch']:>5} {r['phase']:<5} "
+            f"{_num(r['prepare_s'], digits=1):>6} {_num(r['latency_mean_s'], 1e3):>7} "
+            f"{_num(r['energy_per_image_j'], 1e3):>8} {_num(r['gpu_util_pct_mean'], digits=0):>6} "
+            f"{_num(r['host_launch_per_iter_s'], 1e3):>9} {_num(r['host_thread_busy_frac'], digits=2):>5}"
+        )
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        if r["phase"] == "full" and r["host_launch_per_iter_s"] not in (None, ""):
+            by.setdefault(r["flags"] or "(defaults)", []).append(1e3 * float(r["host_launch_per_iter_s"]))
+    for flags, ms in by.items():
+        print(f"full windows [{flags}]: {len(ms)}, launch {min(ms):.2f}-{max(ms):.2f} ms per iteration")
+    return rows
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: ``states`` and ``task`` and their options."""
+    """The command line: ``states``, ``task`` and ``windows`` and their options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
     for mode in ("states", "task"):
@@ -219,16 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="leave the loaded model's objects to the garbage collector (the worker freezes them)",
     )
+    win = sub.add_parser("windows")
+    win.add_argument("stores", nargs="+", help="joulebench stores (.db), or a CSV that --csv wrote")
+    win.add_argument("--csv", help="write the rows to this CSV")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run a mode."""
     a = build_parser().parse_args(argv)
-    if a.mode == "states":
-        cmd_states(a)
-    else:
-        cmd_task(a)
+    {"states": cmd_states, "task": cmd_task, "windows": cmd_windows}[a.mode](a)
     return 0
 
 

@@ -67,3 +67,69 @@ def test_task_prints_each_segment_and_the_stored_windows_then_restores_the_proto
     assert all("ms per iteration" in line for line in segments)
     rows = {tuple(line.split()[:2]) for line in out.splitlines()[-len(result.measurements) :]}
     assert rows == {(str(m.batch_size), m.trace_summary["phase"]) for m in result.measurements}
+
+
+def test_command_flags_keep_the_conditions_and_drop_the_task():
+    mod = _script()
+    cmd = "joulebench measure m.tag --runtime compile-fp16 --start-batch 128 --max-batch 128 --db /tmp/v.db --json"
+    assert mod.command_flags(cmd) == ""
+    assert mod.command_flags(cmd + " --worker-start fresh --static-scouts") == "--worker-start fresh --static-scouts"
+    assert mod.command_flags(cmd + " --precision off --min-window 5s") == "--precision off --min-window 5s"
+
+
+def _store(path, command, launches):
+    from factories import full, run
+    from joulebench.store import BatchMeasurement, Store
+
+    store = Store(path)
+    store.add_run(run(run_id=path.stem, command=command))
+    for batch, phase, launch in launches:
+        m = full(
+            BatchMeasurement, run_id=path.stem, model="m.tag", img_size=224, runtime="compile-fp16",
+            batch_size=batch, status="ok", latency_mean_s=launch * 1.02, gpu_uuid="GPU-aaaa",
+            trace_summary={"phase": phase, "prepare_s": 2.0, "host_launch_per_iter_s": launch,
+                           "gpu_util_pct_mean": 60.0, "host_thread_busy_frac": 0.97},
+        )  # fmt: skip
+        store.add_measurement(m)
+    store.close()
+    return path
+
+
+def test_windows_lists_each_stored_window_beside_its_flags_and_reads_its_own_csv_back(tmp_path, capsys):
+    mod = _script()
+    base = "joulebench measure m.tag --runtime compile-fp16 --start-batch 128 --max-batch 128 --db x.db --json"
+    a = _store(tmp_path / "a.db", base, [(128, "scout", 0.0045), (128, "full", 0.0043), (1, "scout", 0.003)])
+    b = _store(tmp_path / "b.db", base + " --worker-start fresh", [(128, "full", 0.0037)])
+    c = _store(tmp_path / "c.db", base, [(128, "full", 0.0048)])
+    out = tmp_path / "w.csv"
+    rows = mod.cmd_windows(mod.build_parser().parse_args(["windows", str(a), str(b), str(c), "--csv", str(out)]))
+    assert [(r["store"], r["batch"], r["phase"]) for r in rows] == [
+        ("a.db", 128, "scout"), ("a.db", 128, "full"), ("a.db", 1, "scout"), ("b.db", 128, "full"),
+        ("c.db", 128, "full"),
+    ]  # fmt: skip
+    printed = capsys.readouterr().out
+    # full windows only, grouped by the flags the command was given
+    assert "full windows [(defaults)]: 2, launch 4.30-4.80 ms per iteration" in printed
+    assert "full windows [--worker-start fresh]: 1, launch 3.70-3.70 ms per iteration" in printed
+    assert out.read_bytes().count(b"\r") == 0
+    again = mod.cmd_windows(mod.build_parser().parse_args(["windows", str(out)]))
+    assert [r["flags"] for r in again] == ["", "", "", "--worker-start fresh", ""]
+    assert capsys.readouterr().out == printed
+
+
+def _first_block(card: Path) -> list[str]:
+    return card.read_text(encoding="utf-8").split("```\n")[1].splitlines()
+
+
+def test_the_compiled_128_windows_card_quotes_what_the_script_prints_from_its_csv(capsys):
+    folder = ROOT / "data" / "h100" / "compiled-128-windows"
+    mod = _script()
+    rows = mod.cmd_windows(mod.build_parser().parse_args(["windows", str(folder / "windows.csv")]))
+    printed = capsys.readouterr().out.splitlines()
+    quoted = _first_block(folder / "README.md")
+    assert len(quoted) == 5 and all(line in printed for line in quoted)
+    full = [r for r in rows if r["phase"] == "full"]
+    util = sorted(float(r["gpu_util_pct_mean"]) for r in full)
+    card = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
+    assert f"the card busy {util[0]:.0f} to {util[-1]:.0f} % of the window" in card
+    assert len({r["store"] for r in rows}) == 7 and "Seven `joulebench measure` runs" in card

@@ -258,6 +258,16 @@ def test_a_final_is_set_against_a_one_batch_ladder_with_the_launching_threads_sh
     assert not any(line.startswith(("max regret", "paper protocol")) for line in lines)
 
 
+def test_the_static_scouts_card_quotes_the_report_of_its_sweep(capsys):
+    state = H100.parent / "static-scouts"
+    assert _script().main(["report", "--state", str(state)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    quoted = (state / "README.md").read_text(encoding="utf-8").split("```\n")[1].splitlines()
+    assert len(quoted) == 3 and all(line in lines for line in quoted)
+    # static scouts rank as the finals read: within a percent, where the dynamic program's scouts read 15 % high
+    assert "full vs scout efficientnet_b0.ra_in1k compile-fp16/static #0: 1024 +0.1 %, 128 -0.5 %" in lines
+
+
 def test_a_ladder_without_the_sweeps_batch_gives_no_best_batch_but_one_with_it_does():
     sweep = {"model": "m", "runtime": "r", "repeat": "0", "search_rev": "3", "batch": "256", "gpu_uuid": "GPU-a"}
     sweep |= {"energy_per_image_j": "0.011", "gpu_seconds": "100", "run_id": "x", "scouted": "128 256", "finals": "256"}
