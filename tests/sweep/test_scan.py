@@ -186,6 +186,25 @@ def test_the_measure_flags_take_a_protocol_and_override_it():
     assert longer.min_window_s == 20.0 and longer.max_window_s == 20.0
 
 
+def test_scan_margin_flag_sets_the_finalist_margin_and_the_former_one_resumes_its_results():
+    from joulebench.cli.measure import build_options
+    from joulebench.store.records import config_hash
+    from joulebench.sweep.tasks import SweepOptions
+
+    common = dict(meter="sim", search=None, tf32=None, cuda_graphs=False, warmup=None, min_iters=None,
+                  min_window=None, precision=None, max_window=None, cooldown="0s", idle=None, max_batch=None,
+                  latency_budget=None)  # fmt: skip
+    assert build_options(**common).scan_margin == 0.06
+    former = build_options(**common, scan_margin="4%")
+    assert former.scan_margin == pytest.approx(0.04)
+    # the protocol hash keys resume: the former margin's runs are found again only under the former margin
+    stored = SweepOptions(meter="sim", scan_margin=0.04).to_config()
+    assert config_hash(former.to_config()) == config_hash(stored)
+    assert config_hash(build_options(**common).to_config()) != config_hash(stored)
+    with pytest.raises(ConfigError, match="margin"):
+        build_options(**common, scan_margin="-1%")
+
+
 def test_curves_interpolate_in_log_log_space_and_end_in_out_of_memory():
     c = Curve("m", "r", (64, 256), (4.0, 1.0))
     assert c.energy_at(128) == pytest.approx(2.0) and c.energy_at(64) == pytest.approx(4.0)

@@ -71,6 +71,7 @@ def build_options(
     latency_budget: str | None,
     start_batch: int = 1,
     static_scouts: bool = False,
+    scan_margin: str | None = None,
     protocol: str = "default",
 ) -> Any:
     """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
@@ -94,6 +95,7 @@ def build_options(
         "precision": parse_percent(precision) if precision_set else None,
         "max_window_s": _flag_time("--max-window", max_window),
         "idle_s": _flag_time("--idle", idle),
+        "scan_margin": None if scan_margin is None else parse_percent(scan_margin),
     }
     opts = protocol_options(
         protocol,
@@ -170,6 +172,12 @@ CudaGraphsOpt = typer.Option(False, "--cuda-graphs", help="Replay the model as a
 StaticScoutsOpt = typer.Option(
     False, "--static-scouts", help="compile-*: compile each scouted batch statically (default: one dynamic)."
 )
+ScanMarginOpt = typer.Option(
+    None,
+    "--scan-margin",
+    help="Scan search: a second finalist's scout may read this much above the best one (6%; 4% before search"
+    " revision 4, whose results resume with --scan-margin 4%).",
+)
 WarmupOpt = typer.Option(None, "--warmup", help="Warm-up before each full window (1s; paper 3s).")
 MinItersOpt = typer.Option(None, "--min-iters", help="Iterations per window at least (5; paper 13).")
 MinWindowOpt = typer.Option(None, "--min-window", help="Window length at least (3s; paper 10s).")
@@ -232,7 +240,7 @@ WorkerStartOpt = typer.Option(
 #: The flags of :func:`build_options` (the measuring protocol), by their parameter names.
 PROTOCOL_FLAGS = ("protocol", "meter", "search", "tf32", "cuda_graphs", "warmup", "min_iters", "min_window",
                   "precision", "max_window", "cooldown", "idle", "max_batch", "latency_budget", "start_batch",
-                  "static_scouts")  # fmt: skip
+                  "static_scouts", "scan_margin")  # fmt: skip
 
 
 #: ``measure --help``: the docstring, and how two sweeps on one results file share the work.
@@ -261,6 +269,7 @@ def measure(
     tf32: str | None = Tf32Opt,
     cuda_graphs: bool = CudaGraphsOpt,
     static_scouts: bool = StaticScoutsOpt,
+    scan_margin: str | None = ScanMarginOpt,
     warmup: str | None = WarmupOpt,
     min_iters: int | None = MinItersOpt,
     min_window: str | None = MinWindowOpt,
@@ -291,9 +300,8 @@ def measure(
     from joulebench.sweep.progress import make_progress
 
     opts = _protocol_options(ctx, protocol, quick, json_out)
-    timeout_s = _time("--timeout", timeout)
+    timeout_s, deadline_s = _time("--timeout", timeout), _time("--deadline", deadline)
     redo_since = _redo_since(force, redo_before, redo_stale)
-    deadline_s = _time("--deadline", deadline)
     if weights is not None and not Path(weights).is_file():
         raise ConfigError(f"--weights {weights}: no such file")
     plan = prepare_sweep(
