@@ -42,7 +42,6 @@ import csv
 import dataclasses
 import gc
 import io
-import json
 import pstats
 import shlex
 import sqlite3
@@ -202,10 +201,9 @@ def cmd_task(a: argparse.Namespace) -> Any:
     print(f"{'batch':>6} {'phase':<6} {'latency ms':>10} {'GPU util %':>10} {'launch ms/iter':>14}")
     for m in result.measurements:
         t = m.trace_summary or {}
-        util, launch = t.get("gpu_util_pct_mean"), t.get("host_launch_per_iter_s")
         print(
             f"{m.batch_size:>6} {t.get('phase', ''):<6} {1e3 * (m.latency_mean_s or 0):>10.3f} "
-            f"{'' if util is None else f'{util:.0f}':>10} {'' if launch is None else f'{1e3 * launch:.3f}':>14}"
+            f"{_num(t.get('gpu_util_pct_mean'), digits=0):>10} {_num(t.get('host_launch_per_iter_s'), 1e3):>14}"
         )
     return result
 
@@ -239,26 +237,18 @@ def command_flags(command: str) -> str:
 
 def store_windows(db: Path) -> list[dict[str, Any]]:
     """One row per measured window of the runs in ``db`` (:data:`WINDOW_COLUMNS`), in the order measured."""
+    from joulebench.sweep.regret import window_rows
+
     con = sqlite3.connect(db)
     try:
         flags = {r: command_flags(c or "") for r, c in con.execute("select run_id, command from runs")}
-        q = (
-            "select run_id, model, runtime, batch_size, trace_summary, latency_mean_s, energy_per_image_j, gpu_uuid"
-            " from measurements where status = 'ok' order by id"
-        )
-        rows = []
-        for run_id, model, runtime, batch, ts, lat, epi, uuid in con.execute(q):
-            t = json.loads(ts or "{}")
-            rows.append({
-                "store": db.name, "flags": flags.get(run_id, ""), "model": model, "runtime": runtime,
-                "batch": batch, "phase": t.get("phase", "full"), "prepare_s": t.get("prepare_s"),
-                "latency_mean_s": lat, "energy_per_image_j": epi, "gpu_util_pct_mean": t.get("gpu_util_pct_mean"),
-                "host_launch_per_iter_s": t.get("host_launch_per_iter_s"),
-                "host_thread_busy_frac": t.get("host_thread_busy_frac"), "gpu_uuid": uuid,
-            })  # fmt: skip
-        return rows
     finally:
         con.close()
+    return [
+        {"store": db.name, "flags": flags.get(w["run_id"], ""), **{k: w[k] for k in WINDOW_COLUMNS[2:]}}
+        for w in window_rows(db)
+        if w["status"] == "ok"
+    ]
 
 
 def _num(value: Any, scale: float = 1.0, digits: int = 3) -> str:
@@ -267,13 +257,11 @@ def _num(value: Any, scale: float = 1.0, digits: int = 3) -> str:
 
 def cmd_windows(a: argparse.Namespace) -> list[dict[str, Any]]:
     """Print (and with ``--csv`` write) each stored window beside its command's flags, then each flag's range."""
+    from joulebench.sweep.regret import read_rows
+
     rows: list[dict[str, Any]] = []
     for path in map(Path, a.stores):
-        if path.suffix == ".csv":
-            with path.open(newline="", encoding="utf-8") as f:
-                rows += list(csv.DictReader(f))
-        else:
-            rows += store_windows(path)
+        rows += read_rows(path) if path.suffix == ".csv" else store_windows(path)
     if a.csv:
         with Path(a.csv).open("w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, WINDOW_COLUMNS, lineterminator="\n")

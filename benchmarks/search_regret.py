@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from joulebench.sweep.regret import print_report, read_rows, sweep_label  # noqa: E402
+from joulebench.sweep.regret import HOST_FIELDS, print_report, read_rows, sweep_label, window_rows  # noqa: E402
 from joulebench.sweep.search import SEARCH_REVISION  # noqa: E402
 
 #: The panel: a mobile CNN, a ResNet, a ConvNeXt, an EfficientNet, ViTs (base, large), a hybrid, an MLP-mixer.
@@ -61,9 +61,6 @@ PANEL = (
     "mixer_b16_224.goog_in21k_ft_in1k",
 )
 RUNTIMES = ("compile-fp16", "torch-fp32")
-#: Whether the card waited on the host in a window (from its trace summary): the card's mean utilisation, a launch's
-#: mean host time, the launching thread's CPU share and its pre-emptions (:mod:`joulebench.sweep.host_cpu`).
-HOST_FIELDS = ("gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "host_preemptions")
 LADDER_FIELDS = (
     "model", "runtime", "batch", "status", "pass", "energy_per_image_j", "ci95_rel", "throughput_ips",
     "avg_power_w", "latency_mean_s", "peak_memory_b", "prepare_s", "window_s", "temperature_max_c", "gpu_name",
@@ -264,34 +261,6 @@ WINDOW_FIELDS = (
     "run_id", "model", "runtime", "batch", "status", "phase", "prepare_s", "warmup_s", "window_s", "energy_per_image_j",
     "latency_mean_s", "peak_memory_b", *HOST_FIELDS,
 )  # fmt: skip
-
-
-def window_rows(db: Path) -> list[dict[str, Any]]:
-    """One row per window of the sweeps in ``db``, in the order measured: where their GPU-seconds went.
-
-    Each row has the :data:`WINDOW_FIELDS` and the window's ``ci95_rel``.
-    """
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    q = (
-        "select run_id, model, runtime, batch_size, status, trace_summary, duration_s, energy_per_image_j,"
-        " latency_mean_s, peak_memory_b, ci95_rel from measurements order by id"
-    )
-    out = []
-    for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak, ci in con.execute(q).fetchall():
-        t = json.loads(ts or "{}")
-        out.append(
-            {
-                "run_id": run_id, "model": model, "runtime": runtime, "batch": batch, "status": status,
-                "phase": t.get("phase", "full"),
-                "prepare_s": t.get("prepare_s"), "warmup_s": t.get("warmup_s"), "window_s": dur,
-                "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak, "ci95_rel": ci,
-                **{k: t.get(k) for k in HOST_FIELDS},
-            }
-        )  # fmt: skip
-    con.close()
-    return out
 
 
 def _keep_store(db: Path) -> None:

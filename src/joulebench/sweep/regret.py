@@ -11,13 +11,48 @@ against its scout and against the ladder of its board.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import sqlite3
 import statistics
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from joulebench.sweep.search import SEARCH_REVISION
 from joulebench.sweep.summary import LAUNCH_BOUND_UTIL_PCT
+
+#: Whether the card waited on the host in a window (from its trace summary): the card's mean utilisation, a launch's
+#: mean host time, the launching thread's CPU share and its pre-emptions (:mod:`joulebench.sweep.host_cpu`).
+HOST_FIELDS = ("gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "host_preemptions")
+
+
+def window_rows(db: Path) -> list[dict[str, Any]]:
+    """One row per window of the sweeps in store ``db``, in the order measured: where their GPU-seconds went.
+
+    Each row has ``benchmarks/search_regret.py``'s ``WINDOW_FIELDS``, the window's ``ci95_rel`` and its board
+    (``gpu_uuid``).
+    """
+    con = sqlite3.connect(db)
+    q = (
+        "select run_id, model, runtime, batch_size, status, trace_summary, duration_s, energy_per_image_j,"
+        " latency_mean_s, peak_memory_b, ci95_rel, gpu_uuid from measurements order by id"
+    )
+    out = []
+    try:
+        for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak, ci, uuid in con.execute(q).fetchall():
+            t = json.loads(ts or "{}")
+            out.append(
+                {
+                    "run_id": run_id, "model": model, "runtime": runtime, "batch": batch, "status": status,
+                    "phase": t.get("phase", "full"),
+                    "prepare_s": t.get("prepare_s"), "warmup_s": t.get("warmup_s"), "window_s": dur,
+                    "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak, "ci95_rel": ci,
+                    "gpu_uuid": uuid, **{k: t.get(k) for k in HOST_FIELDS},
+                }
+            )  # fmt: skip
+    finally:
+        con.close()
+    return out
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
