@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from fakes import spin
-from joulebench.sweep.host_cpu import CpuUsage, cpu_usage, host_cpu_summary
+from joulebench.sweep import host_cpu
+from joulebench.sweep.host_cpu import CpuUsage, cpu_usage, host_cpu_summary, host_probe_s
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread context switches are Linux's")
 
@@ -51,3 +52,19 @@ def test_the_summary_splits_launch_time_from_the_window():
         "host_launch_per_iter_s",
         "host_launch_frac",
     }
+
+
+def test_the_host_probe_times_the_fastest_pass_of_its_loop(monkeypatch):
+    clock = iter([0.0, 0.005, 1.0, 1.002, 2.0, 2.009])  # passes of 5, 2 and 9 ms of thread CPU time
+    monkeypatch.setattr(host_cpu.time, "thread_time", lambda: next(clock))
+    assert host_probe_s(loop=10, passes=3) == pytest.approx(0.002)
+
+
+def test_the_host_probe_grows_with_its_loop():
+    short, long = host_probe_s(loop=20_000), host_probe_s(loop=400_000)
+    assert 0 < short < long / 5  # twenty times the work: far more than noise can blur
+
+
+def test_the_summary_gives_the_median_probe_of_its_windows():
+    segs = [SimpleNamespace(launch_s=0.1, cpu=None, probe_s=p) for p in (0.004, 0.002, 0.003)]
+    assert host_cpu_summary(segs, 1.0, 10)["host_probe_s"] == pytest.approx(0.003)

@@ -506,3 +506,16 @@ def test_a_window_stores_how_long_its_launches_kept_the_host():
     # only the spinning one used its CPU meanwhile
     assert b["host_thread_busy_frac"] > 0.6 > i["host_thread_busy_frac"]
     assert b["host_thread_cpu_per_iter_s"] > 2 * i["host_thread_cpu_per_iter_s"]
+    assert b["host_probe_s"] > 0 and i["host_probe_s"] > 0
+
+
+def test_the_host_probe_runs_outside_the_meter_window(monkeypatch):
+    from joulebench.sweep import protocol
+
+    meter = WatchedSim()
+    meter.measure_idle(0.02)
+    window_open_at_probe: list[bool] = []
+    monkeypatch.setattr(protocol, "host_probe_s", lambda: window_open_at_probe.append(meter.open) or 0.001)
+    run = measure_batch(FakeRuntime(meter, 0.002), meter, 8, WindowPlan(0.02, 3, 0.1, 5, None, 0.1, "full"))
+    assert window_open_at_probe and not any(window_open_at_probe)  # the probe's CPU loop is never metered
+    assert all(s.probe_s == pytest.approx(0.001) for s in run.segments)

@@ -7,11 +7,17 @@ fast as it can, so the launches cost more CPU time than elsewhere; a thread ofte
 lost its CPU to other work on the machine; a thread that mostly waited blocked on something (a lock, a
 synchronisation). ``host_process_cpu_s`` beyond the thread's own is what the process's other threads (the meter's
 sampler, compile workers' helpers) ran meanwhile.
+
+The host's own speed varies too: on a cloud GPU machine the same fixed pure-Python workload can take twice as long
+from one minute to the next (other tenants share the physical CPU's frequency budget), and a launch-bound window's
+launches slow down with it. :func:`host_probe_s` times such a workload before and after every window
+(``host_probe_s``, lower is faster), so that two launch-bound readings can be compared at the host speed each had.
 """
 
 from __future__ import annotations
 
 import resource
+import statistics
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,6 +58,26 @@ def cpu_usage() -> CpuUsage:
     return CpuUsage(time.thread_time(), time.process_time(), None, None)
 
 
+#: Loop length of :func:`host_probe_s`: about 1.5 ms per pass on a current server core at full speed.
+PROBE_LOOP = 30_000
+PROBE_PASSES = 3
+
+
+def host_probe_s(loop: int = PROBE_LOOP, passes: int = PROBE_PASSES) -> float:
+    """Thread CPU seconds of a fixed pure-Python loop, the fastest of ``passes``: the host's single-thread speed.
+
+    The launching thread's own CPU time, not wall time, so a pre-emption does not count; the fastest pass leaves out
+    an interrupt. It compares the same host across windows (and processes of one Python build), not machines.
+    """
+    best = float("inf")
+    for _ in range(passes):
+        t0, acc = time.thread_time(), 0
+        for i in range(loop):
+            acc += i * i
+        best = min(best, time.thread_time() - t0)
+    return best
+
+
 def _total(values: Iterable[int | None]) -> int | None:
     values = list(values)
     return None if not values or any(v is None for v in values) else sum(v for v in values if v is not None)
@@ -72,7 +98,8 @@ def host_cpu_summary(segments: Sequence[Any], window_s: float, iterations: int) 
         ``host_thread_busy_frac`` (thread CPU time over window time; a CUDA synchronisation may spin, so it is near
         1 for a card-bound loop too), ``host_thread_cpu_per_iter_s``, ``host_process_cpu_s`` (all the process's
         threads), ``host_waits`` and ``host_preemptions`` (the launching thread's voluntary and involuntary
-        context switches, None where not counted).
+        context switches, None where not counted); with probes (segments' ``probe_s``) also ``host_probe_s``, their
+        median (:func:`host_probe_s`).
     """
     launch_s = sum(s.launch_s for s in segments)
     usages = [s.cpu for s in segments if s.cpu is not None]
@@ -80,6 +107,9 @@ def host_cpu_summary(segments: Sequence[Any], window_s: float, iterations: int) 
         "host_launch_per_iter_s": launch_s / iterations if iterations else None,
         "host_launch_frac": launch_s / window_s if window_s > 0 else None,
     }
+    probes = [p for p in (getattr(s, "probe_s", None) for s in segments) if p is not None]
+    if probes:
+        out["host_probe_s"] = statistics.median(probes)
     if not usages:
         return out
     thread = sum(u.thread_cpu_s for u in usages)
@@ -93,4 +123,4 @@ def host_cpu_summary(segments: Sequence[Any], window_s: float, iterations: int) 
     }
 
 
-__all__ = ["CpuUsage", "cpu_usage", "host_cpu_summary"]
+__all__ = ["CpuUsage", "cpu_usage", "host_cpu_summary", "host_probe_s"]

@@ -11,7 +11,8 @@ The protocol for one batch (``measure_batch``):
 3. The window: ``meter.window(load=hint)`` (synchronised edges, counter-aligned where the meter can) around
    launches issued back to back without any per-iteration synchronisation, until at least ``min_iters``
    iterations and ``min_window_s`` seconds have passed. Per-iteration times come from CUDA events recorded
-   after each launch (on CPU: ``perf_counter`` after each call, which is synchronous there).
+   after each launch (on CPU: ``perf_counter`` after each call, which is synchronous there). A fixed CPU loop
+   timed before and after the window (``host_probe_s``) records the host's speed, which launch-bound windows follow.
 4. Sub-windows: while the loop runs, the meter's cumulative energy counter is polled (one cheap driver call
    per launch); every change of its value is a sub-window boundary. Images completed by each boundary are
    interpolated from the iteration completion times, so every sub-window gives an energy per image. The 95%
@@ -48,7 +49,7 @@ from typing import Any
 from joulebench.meters.base import Meter, Sample, WindowResult, summarize_trace
 from joulebench.sweep.cooldown import COOLDOWN_MAX_S, Cooldown, cool_down
 from joulebench.sweep.device import device_facts, device_memory_b
-from joulebench.sweep.host_cpu import CpuUsage, cpu_usage, host_cpu_summary
+from joulebench.sweep.host_cpu import CpuUsage, cpu_usage, host_cpu_summary, host_probe_s
 from joulebench.sweep.host_memory import (
     HOST_MEMORY_SHARE,
     SHMEM_DETAIL_B,
@@ -144,6 +145,8 @@ class Segment:
     launch_s: float = 0.0
     #: The launching thread's CPU use over the window (:mod:`joulebench.sweep.host_cpu`).
     cpu: CpuUsage | None = None
+    #: The host's speed around the window: mean :func:`~joulebench.sweep.host_cpu.host_probe_s` before and after.
+    probe_s: float | None = None
 
 
 @dataclass
@@ -260,6 +263,7 @@ def run_segment(
     i = 0
     launch_s = 0.0
     done_at: float | None = None  # when the minimum was reached
+    probe0 = host_probe_s()  # outside the window: its few milliseconds must not read as the card's
     with meter.window(load=load) as w:
         cpu0 = cpu_usage()
         timer.start()
@@ -297,25 +301,22 @@ def run_segment(
     if len(watched) >= 2:
         offset = m0 - float(w.state.get("t0", m0))
         marks = [(cm.t_s - offset, cm.energy_j) for cm in watched if cm.t_s - offset >= 0]
-    return Segment(result, i, timer.completions(), marks, launch_s, cpu)
+    return Segment(result, i, timer.completions(), marks, launch_s, cpu, (probe0 + host_probe_s()) / 2)
 
 
 def _subwindows(run: BatchRun) -> tuple[list[float], list[float], str]:
-    energies: list[float] = []
-    imgs: list[float] = []
-    for seg in run.segments:
-        e, i = subwindows_from_marks(seg.counter_marks, seg.completions, run.batch_size)
-        energies += e
-        imgs += i
-    if len(energies) >= 3:
-        return energies, imgs, "counter"
-    energies, imgs = [], []
-    for seg in run.segments:
-        marks = marks_from_trace(seg.result.trace, seg.result.duration_s)
-        e, i = subwindows_from_marks(marks, seg.completions, run.batch_size)
-        energies += e
-        imgs += i
-    return energies, imgs, "trace" if energies else "none"
+    for source, least in (("counter", 3), ("trace", 1)):  # the counter's marks where enough, else the trace's
+        energies: list[float] = []
+        imgs: list[float] = []
+        for seg in run.segments:
+            trace = source == "trace"
+            marks = marks_from_trace(seg.result.trace, seg.result.duration_s) if trace else seg.counter_marks
+            e, i = subwindows_from_marks(marks, seg.completions, run.batch_size)
+            energies += e
+            imgs += i
+        if len(energies) >= least:
+            return energies, imgs, source
+    return [], [], "none"
 
 
 def _peak_memory_reset(runtime: Any) -> Callable[[], float | None]:

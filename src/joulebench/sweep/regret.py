@@ -22,8 +22,11 @@ from joulebench.sweep.search import SEARCH_REVISION
 from joulebench.sweep.summary import LAUNCH_BOUND_UTIL_PCT
 
 #: Whether the card waited on the host in a window (from its trace summary): the card's mean utilisation, a launch's
-#: mean host time, the launching thread's CPU share and its pre-emptions (:mod:`joulebench.sweep.host_cpu`).
-HOST_FIELDS = ("gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "host_preemptions")
+#: mean host time, the launching thread's CPU share, its pre-emptions and the host's speed around the window (a fixed
+#: CPU loop's seconds: :mod:`joulebench.sweep.host_cpu`).
+HOST_FIELDS = (
+    "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "host_preemptions", "host_probe_s",
+)  # fmt: skip
 
 
 def window_rows(db: Path) -> list[dict[str, Any]]:
@@ -293,13 +296,14 @@ def _host_against_ladder(window: dict[str, str], ladder: list[dict[str, str]]) -
     """``, GPU util 49 vs 93 %, launch 4.10 vs 2.05 ms, ...``: the parts the window (and the ladder) recorded.
 
     The launching thread's busy share tells a slower launch (busy in both, launch longer) from a thread that was
-    pre-empted or blocked (busy less).
+    pre-empted or blocked (busy less); the host probe (stores that have it) tells a slower host from slower work.
     """
     out = ""
     for key, name, scale, fmt, unit in (
         ("gpu_util_pct_mean", "GPU util", 1.0, ".0f", " %"),
         ("host_launch_per_iter_s", "launch", 1e3, ".2f", " ms"),
         ("host_thread_busy_frac", "thread busy", 100.0, ".0f", " %"),
+        ("host_probe_s", "host probe", 1e3, ".2f", " ms"),
     ):
         mine, theirs = window.get(key), _mean(ladder, key)
         if mine:
