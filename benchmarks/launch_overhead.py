@@ -23,6 +23,15 @@ separates the program from the conditions the worker runs it in::
     python3 benchmarks/launch_overhead.py task mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
         --profile
 
+``host MODEL`` -- is it the host that varies? One process, one static program: ``--rounds`` times, joulebench's
+host probe (a fixed CPU loop, ``host_probe_s``: the value every window stores) and then ``--calls`` calls of the
+program, each timed by the launching thread's CPU time, with the CPUs' steal time (a hypervisor running something
+else). It ends with each column's range and the correlation of probe and launch cost; ``--csv PATH`` keeps the
+rounds. A launch cost that rises and falls with the probe comes from the host's speed, not from the program::
+
+    python3 benchmarks/launch_overhead.py host mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
+        --rounds 30 --csv host-speed.csv
+
 ``windows STORE.db ... | WINDOWS.csv`` -- each stored window of ``joulebench measure`` runs beside the flags its
 command was given (``--worker-start fresh``, ``--static-scouts`` ...): the card's utilisation, a launch's host time
 and the launching thread's busy share, then per flags the range of the full windows' launch time. ``--csv PATH``
@@ -181,6 +190,82 @@ class SegmentProfiler:
         return seg
 
 
+#: Columns of ``host``'s rows (``--csv``).
+HOST_COLUMNS = ("round", "model", "runtime", "batch", "probe_s", "host_per_call_s", "wall_per_call_s", "steal_frac")
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """All CPUs' steal and total time so far, in clock ticks (Linux's ``/proc/stat``); None elsewhere."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields[1:]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def host_round(runner: StepRunner, fn: Any, i: int) -> dict[str, Any]:
+    """One round of ``host``: the probe, then the timed calls, and the steal time over both."""
+    from joulebench.sweep.host_cpu import host_probe_s
+
+    before = _cpu_times()
+    probe = host_probe_s()
+    cpu, wall = runner.time_calls(fn, runner.batch)
+    after = _cpu_times()
+    steal = None
+    if before is not None and after is not None and after[1] > before[1]:
+        steal = (after[0] - before[0]) / (after[1] - before[1])
+    return {"round": i, "probe_s": probe, "host_per_call_s": cpu, "wall_per_call_s": wall, "steal_frac": steal}
+
+
+def cmd_host(a: argparse.Namespace) -> list[dict[str, Any]]:
+    """Alternate the host probe and the program's calls; print the rounds, their ranges and their correlation."""
+    from joulebench.models.resolve import resolve_models
+    from joulebench.runtimes import get_runtime
+
+    runtime = get_runtime(a.runtime)
+    runtime.load(resolve_models(a.model)[0])
+    runner = StepRunner(runtime, a.batch, a.calls, False)
+    fn = runtime.prepare(a.batch)
+    print(f"{a.model} on {a.runtime} ({runtime.device}), batch {a.batch}, {a.calls} timed calls per round")
+    print(f"{'round':>5} {'probe ms':>9} {'host ms/call':>12} {'wall ms/call':>12} {'steal %':>8}", flush=True)
+    rows = []
+    for i in range(a.rounds):
+        r = host_round(runner, fn, i) | {"model": a.model, "runtime": a.runtime, "batch": a.batch}
+        rows.append(r)
+        steal = _num(r["steal_frac"], 100.0, 2)
+        print(
+            f"{i:>5} {1e3 * r['probe_s']:>9.2f} {1e3 * r['host_per_call_s']:>12.3f} "
+            f"{1e3 * r['wall_per_call_s']:>12.3f} {steal:>8}",
+            flush=True,
+        )
+    runtime.close()
+    _print_host_summary(rows)
+    if a.csv:
+        _write_csv(Path(a.csv), HOST_COLUMNS, rows)
+    return rows
+
+
+def _print_host_summary(rows: list[dict[str, Any]]) -> None:
+    probes = [float(r["probe_s"]) for r in rows]
+    calls = [float(r["host_per_call_s"]) for r in rows]
+    print(
+        f"probe {1e3 * min(probes):.2f}-{1e3 * max(probes):.2f} ms (x{max(probes) / min(probes):.2f}), "
+        f"host per call {1e3 * min(calls):.3f}-{1e3 * max(calls):.3f} ms (x{max(calls) / min(calls):.2f})"
+    )
+    if len(rows) >= 3 and len(set(probes)) > 1 and len(set(calls)) > 1:
+        import statistics
+
+        print(f"correlation of probe and host per call: {statistics.correlation(probes, calls):.2f}")
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def cmd_task(a: argparse.Namespace) -> Any:
     """The sweep's task at one batch, in this process, with every segment's host cost printed."""
     from joulebench.models.resolve import resolve_models
@@ -211,7 +296,7 @@ def cmd_task(a: argparse.Namespace) -> Any:
 #: Columns of ``windows``' rows (``--csv``): the store, its command's flags, then the window.
 WINDOW_COLUMNS = (
     "store", "flags", "model", "runtime", "batch", "phase", "prepare_s", "latency_mean_s", "energy_per_image_j",
-    "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "gpu_uuid",
+    "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "gpu_uuid", "host_probe_s",
 )  # fmt: skip
 #: Arguments of ``joulebench measure`` that name the task rather than the conditions it ran under.
 _TASK_ARGS = {"--runtime": 1, "--start-batch": 1, "--max-batch": 1, "--db": 1, "--json": 0}
@@ -263,18 +348,17 @@ def cmd_windows(a: argparse.Namespace) -> list[dict[str, Any]]:
     for path in map(Path, a.stores):
         rows += read_rows(path) if path.suffix == ".csv" else store_windows(path)
     if a.csv:
-        with Path(a.csv).open("w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, WINDOW_COLUMNS, lineterminator="\n")
-            w.writeheader()
-            w.writerows({k: r.get(k) for k in WINDOW_COLUMNS} for r in rows)
+        _write_csv(Path(a.csv), WINDOW_COLUMNS, rows)
+    probed = any(r.get("host_probe_s") not in (None, "") for r in rows)  # stores from before the probe have none
     print(f"{'store':<8} {'flags':<32} {'batch':>5} {'phase':<5} {'prep s':>6} {'lat ms':>7} {'mJ/img':>8} "
-          f"{'util %':>6} {'launch ms':>9} {'busy':>5}")  # fmt: skip
+          f"{'util %':>6} {'launch ms':>9} {'busy':>5}" + (f" {'probe ms':>8}" if probed else ""))  # fmt: skip
     for r in rows:
         print(
             f"{r['store']:<8} {r['flags'] or '(defaults)':<32} {r['batch']:>5} {r['phase']:<5} "
             f"{_num(r['prepare_s'], digits=1):>6} {_num(r['latency_mean_s'], 1e3):>7} "
             f"{_num(r['energy_per_image_j'], 1e3):>8} {_num(r['gpu_util_pct_mean'], digits=0):>6} "
             f"{_num(r['host_launch_per_iter_s'], 1e3):>9} {_num(r['host_thread_busy_frac'], digits=2):>5}"
+            + (f" {_num(r.get('host_probe_s'), 1e3, 2):>8}" if probed else "")
         )
     by: dict[str, list[float]] = {}
     for r in rows:
@@ -286,10 +370,10 @@ def cmd_windows(a: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: ``states``, ``task`` and ``windows`` and their options."""
+    """The command line: ``states``, ``task``, ``host`` and ``windows`` and their options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
-    for mode in ("states", "task"):
+    for mode in ("states", "task", "host"):
         s = sub.add_parser(mode)
         s.add_argument("model", help="timm arch.tag")
         s.add_argument("--runtime", default="compile-fp16")
@@ -306,6 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="leave the loaded model's objects to the garbage collector (the worker freezes them)",
     )
+    sub.choices["host"].add_argument("--rounds", type=int, default=30)
+    sub.choices["host"].add_argument("--calls", type=int, default=400, help="timed calls per round")
+    sub.choices["host"].add_argument("--csv", help="write the rounds to this CSV")
     win = sub.add_parser("windows")
     win.add_argument("stores", nargs="+", help="joulebench stores (.db), or a CSV that --csv wrote")
     win.add_argument("--csv", help="write the rows to this CSV")
@@ -315,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run a mode."""
     a = build_parser().parse_args(argv)
-    {"states": cmd_states, "task": cmd_task, "windows": cmd_windows}[a.mode](a)
+    {"states": cmd_states, "task": cmd_task, "host": cmd_host, "windows": cmd_windows}[a.mode](a)
     return 0
 
 

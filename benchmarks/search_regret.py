@@ -99,7 +99,7 @@ def _append(path: Path, fields: tuple[str, ...], row: dict[str, Any]) -> None:
             w.writeheader()
         w.writerow(row)
     out = os.environ.get("OUT")
-    if out:
+    if out and Path(out).resolve() != path.parent.resolve():  # a copy for the device's $OUT, unless it is there
         shutil.copy(path, Path(out) / path.name)
 
 

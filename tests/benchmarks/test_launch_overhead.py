@@ -77,7 +77,7 @@ def test_command_flags_keep_the_conditions_and_drop_the_task():
     assert mod.command_flags(cmd + " --precision off --min-window 5s") == "--precision off --min-window 5s"
 
 
-def _store(path, command, launches):
+def _store(path, command, launches, probe=None):
     from factories import full, run
     from joulebench.store import BatchMeasurement, Store
 
@@ -88,7 +88,8 @@ def _store(path, command, launches):
             BatchMeasurement, run_id=path.stem, model="m.tag", img_size=224, runtime="compile-fp16",
             batch_size=batch, status="ok", latency_mean_s=launch * 1.02, gpu_uuid="GPU-aaaa",
             trace_summary={"phase": phase, "prepare_s": 2.0, "host_launch_per_iter_s": launch,
-                           "gpu_util_pct_mean": 60.0, "host_thread_busy_frac": 0.97},
+                           "gpu_util_pct_mean": 60.0, "host_thread_busy_frac": 0.97}
+            | ({"host_probe_s": probe} if probe is not None else {}),
         )  # fmt: skip
         store.add_measurement(m)
     store.close()
@@ -133,3 +134,36 @@ def test_the_compiled_128_windows_card_quotes_what_the_script_prints_from_its_cs
     card = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
     assert f"the card busy {util[0]:.0f} to {util[-1]:.0f} % of the window" in card
     assert len({r["store"] for r in rows}) == 7 and "Seven `joulebench measure` runs" in card
+
+
+def test_host_alternates_the_probe_and_the_programs_calls_and_keeps_the_rounds(tmp_path, capsys):
+    mod = _script()
+    out = tmp_path / "host.csv"
+    argv = ["host", MODEL, "--runtime", "cpu-fp32", "--batch", "2", "--calls", "3", "--rounds", "3", "--csv", str(out)]
+    rows = mod.cmd_host(mod.build_parser().parse_args(argv))
+    assert [r["round"] for r in rows] == [0, 1, 2]
+    assert all(r["probe_s"] > 0 and r["host_per_call_s"] > 0 and r["batch"] == 2 for r in rows)
+    printed = capsys.readouterr().out
+    assert "probe ms" in printed and "host per call" in printed
+    from joulebench.sweep.regret import read_rows
+
+    kept = read_rows(out)
+    assert list(kept[0]) == list(mod.HOST_COLUMNS) and len(kept) == 3
+
+
+def test_host_summary_correlates_the_probe_with_the_launch_cost(capsys):
+    mod = _script()
+    rows = [{"probe_s": p, "host_per_call_s": 0.0025 * p / 0.005} for p in (0.005, 0.0075, 0.010, 0.006)]
+    mod._print_host_summary(rows)
+    out = capsys.readouterr().out
+    assert "probe 5.00-10.00 ms (x2.00)" in out and "host per call 2.500-5.000 ms (x2.00)" in out
+    assert "correlation of probe and host per call: 1.00" in out
+
+
+def test_windows_show_the_host_probe_where_the_store_has_it(tmp_path, capsys):
+    mod = _script()
+    a = _store(tmp_path / "a.db", "joulebench measure m.tag --db a.db", [(128, "full", 0.0043)], probe=0.0042)
+    rows = mod.cmd_windows(mod.build_parser().parse_args(["windows", str(a)]))
+    assert rows[0]["host_probe_s"] == pytest.approx(0.0042)
+    printed = capsys.readouterr().out.splitlines()
+    assert "probe ms" in printed[0] and printed[1].split()[-1] == "4.20"
