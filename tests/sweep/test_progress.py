@@ -63,14 +63,14 @@ def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
     ]
 
 
-def _final(batch, util, phase="full"):
+def _final(batch, util, phase="full", probe=None):
     from factories import full
     from joulebench.store.records import BatchMeasurement
 
     return full(
         BatchMeasurement, run_id="r", model="resnet50.a1_in1k", img_size=224, runtime="torch-fp32",
         batch_size=batch, status="ok", energy_per_image_j=0.01 * batch**-0.1,
-        trace_summary={"phase": phase, "gpu_util_pct_mean": util},
+        trace_summary={"phase": phase, "gpu_util_pct_mean": util} | ({"host_probe_s": probe} if probe else {}),
     )  # fmt: skip
 
 
@@ -94,3 +94,19 @@ def test_a_launch_bound_choice_is_named_with_the_cards_utilisation(capsys):
         " host's CPU)"
     )
     assert all(line.endswith("6.1 mJ/img (60 GPU-s)") for line in lines[1:]) and len(lines) == 4
+
+
+def test_a_launch_bound_choice_says_how_much_slower_the_host_ran_then(capsys):
+    at = datetime(2026, 11, 28, 23, 5, 12, tzinfo=timezone.utc)
+    p = QuietProgress(clock=lambda: at)
+    ok = _summary("ok", optimal_batch=128, energy_per_image_j=0.0061)
+    slow = [_final(8, 40.0, "scout", probe=0.0020), _final(128, 49.2, probe=0.0031), _final(64, 97.0, probe=0.0021)]
+    p.finished(TaskResult(TASK, slow, ok, gpu_seconds=60.0))
+    steady = [_final(128, 49.2, probe=0.0021), _final(64, 97.0, probe=0.0020)]  # 5 %: within the probe's own noise
+    p.finished(TaskResult(TASK, steady, ok, gpu_seconds=60.0))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith(
+        "so its energy per image depends on this host's CPU, which ran 55 % slower then than at its fastest in this"
+        " task)"
+    )
+    assert lines[1].endswith("depends on this host's CPU)")

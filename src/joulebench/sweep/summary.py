@@ -57,6 +57,17 @@ def launch_bound(m: BatchMeasurement) -> float | None:
     return float(util) if util is not None and float(util) < LAUNCH_BOUND_UTIL_PCT else None
 
 
+def host_slowdown(m: BatchMeasurement, measurements: Sequence[BatchMeasurement]) -> float | None:
+    """How much slower the host ran around ``m``'s window than at its fastest in ``measurements`` (0.3: 30 %).
+
+    From the windows' ``host_probe_s`` (:func:`~joulebench.sweep.host_cpu.host_probe_s`); None where ``m`` or all of
+    them lack one (results stored before the probe).
+    """
+    mine = (m.trace_summary or {}).get("host_probe_s")
+    probes = [p for p in ((x.trace_summary or {}).get("host_probe_s") for x in measurements) if p]
+    return float(mine) / min(probes) - 1.0 if mine and probes else None
+
+
 def throttled(m: BatchMeasurement) -> bool:
     """True if the card slowed down (thermal/hardware slowdown) during the window."""
     return bool((m.throttle_reasons or 0) & THROTTLE_WARN_MASK)
