@@ -364,3 +364,14 @@ def test_sweeps_of_one_model_on_two_boards_are_named_apart():
         "m compile-fp16 #0 board 2",
         "m compile-fp16 #1 board 2",
     ]
+
+
+def test_full_vs_ladder_sets_the_hosts_probe_beside_the_ladders_where_both_have_one():
+    window = {"gpu_util_pct_mean": "51", "host_launch_per_iter_s": "0.00524", "host_probe_s": "0.0031"}
+    rung = {"gpu_util_pct_mean": "96", "host_launch_per_iter_s": "0.00255"}
+    ladder = [rung | {"host_probe_s": p} for p in ("0.0020", "")]
+    assert regret._host_against_ladder(window, ladder) == (
+        ", GPU util 51 vs 96 %, launch 5.24 vs 2.55 ms, host probe 3.10 vs 2.00 ms"
+    )
+    # a ladder from before the probe: the window's own probe, with nothing to set it against
+    assert regret._host_against_ladder(window, [{"host_probe_s": ""}]).endswith(", host probe 3.10 ms")
