@@ -2,15 +2,15 @@
 
 A window is launch-bound when launching one iteration takes the host longer than the card needs to run it: the
 card then idles between kernels and its energy per image depends on the host's CPU (``joulebench measure`` warns;
-docs/MEASUREMENT.md). Two modes find out why:
+docs/MEASUREMENT.md). Three modes find out why, and a fourth lists stored windows:
 
 ``states MODEL`` -- one process, no meter: load the model into the runtime, then run ``--steps`` in order and
 print, per step, the launching thread's CPU time per call and the wall time per call (30 warm-up calls, then
-``--calls`` timed ones). Steps: ``static`` or ``static:B`` (``prepare``: the program the full windows measure),
-``scout`` or ``scout:B`` (``prepare_scout``: the scouting windows' program, dynamic-batch for compiled
-runtimes), ``release``, ``freeze`` (``gc.freeze()``, as the sweep's worker does after loading) and ``no-pgo``
-(dynamo's profile-guided automatic dynamic shapes off). ``--profile`` adds, per static step, the Python
-functions with the most own time.
+``--calls`` timed ones) and the host's speed just before them (joulebench's host probe, ``host_probe_s``).
+Steps: ``static`` or ``static:B`` (``prepare``: the program the full windows measure), ``scout`` or ``scout:B``
+(``prepare_scout``: the scouting windows' program, dynamic-batch for compiled runtimes), ``release``, ``freeze``
+(``gc.freeze()``, as the sweep's worker does after loading) and ``no-pgo`` (dynamo's profile-guided automatic
+dynamic shapes off). ``--profile`` adds, per static step, the Python functions with the most own time.
 
 ``task MODEL`` -- the sweep's own task at one batch (its scout, its full window and batch 1) in this process,
 with the meter, protocol and frozen garbage collection of ``joulebench measure --start-batch B --max-batch B``'s
@@ -73,6 +73,9 @@ class CallCost:
     prepare_s: float
     cpu_per_call_s: float
     wall_per_call_s: float
+    #: The host's speed just before the timed calls (joulebench's ``host_probe_s``): a slower host, not a slower
+    #: program, shows here too.
+    probe_s: float | None = None
 
 
 def _top_functions(profile: cProfile.Profile, calls: int, limit: int) -> list[str]:
@@ -137,8 +140,11 @@ class StepRunner:
         t0 = time.perf_counter()
         fn = self.runtime.prepare(batch) if name == "static" else self.runtime.prepare_scout(batch)
         prepare_s = time.perf_counter() - t0
+        from joulebench.sweep.host_cpu import host_probe_s
+
+        probe = host_probe_s()
         cpu, wall = self.time_calls(fn, batch)
-        cost = CallCost(step, batch, prepare_s, cpu, wall)
+        cost = CallCost(step, batch, prepare_s, cpu, wall, probe)
         _print_cost(cost)
         if self.profile and name == "static":
             print("\n".join(self.profile_calls(fn, batch)), flush=True)
@@ -147,7 +153,8 @@ class StepRunner:
 
 def _print_cost(c: CallCost) -> None:
     host_ms, wall_ms = 1e3 * c.cpu_per_call_s, 1e3 * c.wall_per_call_s
-    print(f"{c.step:<12} {c.batch:>6} {c.prepare_s:>9.1f} {host_ms:>12.3f} {wall_ms:>12.3f}", flush=True)
+    probe = f"{1e3 * c.probe_s:>9.2f}" if c.probe_s is not None else f"{'':>9}"
+    print(f"{c.step:<12} {c.batch:>6} {c.prepare_s:>9.1f} {host_ms:>12.3f} {wall_ms:>12.3f} {probe}", flush=True)
 
 
 def cmd_states(a: argparse.Namespace) -> list[CallCost]:
@@ -158,7 +165,8 @@ def cmd_states(a: argparse.Namespace) -> list[CallCost]:
     runtime = get_runtime(a.runtime)
     runtime.load(resolve_models(a.model)[0])
     print(f"{a.model} on {a.runtime} ({runtime.device}), {a.calls} timed calls per step", flush=True)
-    print(f"{'step':<12} {'batch':>6} {'prepare s':>9} {'host ms/call':>12} {'wall ms/call':>12}", flush=True)
+    head = f"{'step':<12} {'batch':>6} {'prepare s':>9} {'host ms/call':>12} {'wall ms/call':>12} {'probe ms':>9}"
+    print(head, flush=True)
     runner = StepRunner(runtime, a.batch, a.calls, a.profile)
     costs = [c for c in (runner.run(s) for s in a.steps.split(",") if s) if c is not None]
     runtime.close()
@@ -283,12 +291,13 @@ def cmd_task(a: argparse.Namespace) -> Any:
     finally:
         protocol.run_segment = real
     print(f"task {result.summary.status}{': ' + str(result.summary.error) if result.summary.error else ''}")
-    print(f"{'batch':>6} {'phase':<6} {'latency ms':>10} {'GPU util %':>10} {'launch ms/iter':>14}")
+    print(f"{'batch':>6} {'phase':<6} {'latency ms':>10} {'GPU util %':>10} {'launch ms/iter':>14} {'probe ms':>9}")
     for m in result.measurements:
         t = m.trace_summary or {}
         print(
             f"{m.batch_size:>6} {t.get('phase', ''):<6} {1e3 * (m.latency_mean_s or 0):>10.3f} "
-            f"{_num(t.get('gpu_util_pct_mean'), digits=0):>10} {_num(t.get('host_launch_per_iter_s'), 1e3):>14}"
+            f"{_num(t.get('gpu_util_pct_mean'), digits=0):>10} {_num(t.get('host_launch_per_iter_s'), 1e3):>14} "
+            f"{_num(t.get('host_probe_s'), 1e3, 2):>9}"
         )
     return result
 

@@ -31,8 +31,9 @@ def test_states_times_every_program_step_at_its_own_batch(capsys):
     costs = _states(mod, "static,release,freeze,scout:4,static:8")
     assert [(c.step, c.batch) for c in costs] == [("static", 2), ("scout:4", 4), ("static:8", 8)]
     assert all(c.cpu_per_call_s > 0 and c.wall_per_call_s >= c.cpu_per_call_s * 0.5 for c in costs)
+    assert all(c.probe_s > 0 for c in costs)  # the host's speed beside each step's cost
     out = capsys.readouterr().out
-    assert "host ms/call" in out and "static:8" in out
+    assert "host ms/call" in out and "static:8" in out and "probe ms" in out
 
 
 def test_states_profile_names_the_models_own_functions(capsys):
@@ -65,8 +66,9 @@ def test_task_prints_each_segment_and_the_stored_windows_then_restores_the_proto
     assert any(line.startswith("segment: batch 4,") for line in segments)
     assert any(line.startswith("segment: batch 1,") for line in segments)
     assert all("ms per iteration" in line for line in segments)
-    rows = {tuple(line.split()[:2]) for line in out.splitlines()[-len(result.measurements) :]}
-    assert rows == {(str(m.batch_size), m.trace_summary["phase"]) for m in result.measurements}
+    rows = [line.split() for line in out.splitlines()[-len(result.measurements) :]]
+    assert {tuple(r[:2]) for r in rows} == {(str(m.batch_size), m.trace_summary["phase"]) for m in result.measurements}
+    assert all(float(r[-1]) > 0 for r in rows)  # each window's host probe, in ms
 
 
 def test_command_flags_keep_the_conditions_and_drop_the_task():
