@@ -58,8 +58,8 @@ def cpu_usage() -> CpuUsage:
     return CpuUsage(time.thread_time(), time.process_time(), None, None)
 
 
-#: Loop length of :func:`host_probe_s`: about 1.5 ms per pass on a current server core at full speed.
-PROBE_LOOP = 30_000
+#: Loop length of :func:`host_probe_s`: about half a millisecond per pass on a current server core at full speed.
+PROBE_LOOP = 10_000
 PROBE_PASSES = 3
 
 
