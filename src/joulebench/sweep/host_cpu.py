@@ -8,10 +8,11 @@ lost its CPU to other work on the machine; a thread that mostly waited blocked o
 synchronisation). ``host_process_cpu_s`` beyond the thread's own is what the process's other threads (the meter's
 sampler, compile workers' helpers) ran meanwhile.
 
-The host's own speed varies too: on a cloud GPU machine the same fixed pure-Python workload can take twice as long
-from one minute to the next (other tenants share the physical CPU's frequency budget), and a launch-bound window's
-launches slow down with it. :func:`host_probe_s` times such a workload before and after every window
-(``host_probe_s``, lower is faster), so that two launch-bound readings can be compared at the host speed each had.
+The host's own speed varies too: on a cloud GPU machine the same fixed pure-Python workload took nearly twice as long
+for half a minute (other tenants sharing the CPUs' frequency budget would do that), and a launch-bound window's
+launches slowed down with it (docs/validation/search.md). :func:`host_probe_s` times such a workload before and
+after every window (``host_probe_s``, lower is faster), so that two launch-bound readings can be compared at the host
+speed each had.
 """
 
 from __future__ import annotations

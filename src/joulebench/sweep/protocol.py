@@ -263,7 +263,7 @@ def run_segment(
     i = 0
     launch_s = 0.0
     done_at: float | None = None  # when the minimum was reached
-    probe0 = host_probe_s()  # outside the window: its few milliseconds must not read as the card's
+    probe0 = host_probe_s()  # outside the window: its CPU loop must not read as the card's
     with meter.window(load=load) as w:
         cpu0 = cpu_usage()
         timer.start()
