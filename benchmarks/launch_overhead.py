@@ -32,6 +32,9 @@ rounds. A launch cost that rises and falls with the probe comes from the host's 
     python3 benchmarks/launch_overhead.py host mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
         --rounds 30 --csv host-speed.csv
 
+``--probe-loop N --probe-passes K`` times a longer loop than the windows' probe (``--probe-loop 2000000
+--probe-passes 1``: about a tenth of a second), for a probe steadier than the launch cost it is set against.
+
 ``windows STORE.db ... | WINDOWS.csv`` -- each stored window of ``joulebench measure`` runs beside the flags its
 command was given (``--worker-start fresh``, ``--static-scouts`` ...): the card's utilisation, a launch's host time
 and the launching thread's busy share, then per flags the range of the full windows' launch time. ``--csv PATH``
@@ -212,12 +215,17 @@ def _cpu_times() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
 
 
-def host_round(runner: StepRunner, fn: Any, i: int) -> dict[str, Any]:
-    """One round of ``host``: the probe, then the timed calls, and the steal time over both."""
-    from joulebench.sweep.host_cpu import host_probe_s
+def host_round(
+    runner: StepRunner, fn: Any, i: int, loop: int | None = None, passes: int | None = None
+) -> dict[str, Any]:
+    """One round of ``host``: the probe, then the timed calls, and the steal time over both.
+
+    The probe is joulebench's, unless ``loop`` (its steps) or ``passes`` (the fastest of which is kept) say otherwise.
+    """
+    from joulebench.sweep.host_cpu import PROBE_LOOP, PROBE_PASSES, host_probe_s
 
     before = _cpu_times()
-    probe = host_probe_s()
+    probe = host_probe_s(loop or PROBE_LOOP, passes or PROBE_PASSES)
     cpu, wall = runner.time_calls(fn, runner.batch)
     after = _cpu_times()
     steal = None
@@ -239,7 +247,8 @@ def cmd_host(a: argparse.Namespace) -> list[dict[str, Any]]:
     print(f"{'round':>5} {'probe ms':>9} {'host ms/call':>12} {'wall ms/call':>12} {'steal %':>8}", flush=True)
     rows = []
     for i in range(a.rounds):
-        r = host_round(runner, fn, i) | {"model": a.model, "runtime": a.runtime, "batch": a.batch}
+        r = host_round(runner, fn, i, a.probe_loop, a.probe_passes)
+        r |= {"model": a.model, "runtime": a.runtime, "batch": a.batch}
         rows.append(r)
         steal = _num(r["steal_frac"], 100.0, 2)
         print(
@@ -402,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["host"].add_argument("--rounds", type=int, default=30)
     sub.choices["host"].add_argument("--calls", type=int, default=400, help="timed calls per round")
     sub.choices["host"].add_argument("--csv", help="write the rounds to this CSV")
+    sub.choices["host"].add_argument("--probe-loop", type=int, help="steps of the probe's loop (joulebench's default)")
+    sub.choices["host"].add_argument("--probe-passes", type=int, help="passes of the probe, the fastest kept")
     win = sub.add_parser("windows")
     win.add_argument("stores", nargs="+", help="joulebench stores (.db), or a CSV that --csv wrote")
     win.add_argument("--csv", help="write the rows to this CSV")

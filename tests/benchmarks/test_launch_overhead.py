@@ -151,6 +151,9 @@ def test_host_alternates_the_probe_and_the_programs_calls_and_keeps_the_rounds(t
 
     kept = read_rows(out)
     assert list(kept[0]) == list(mod.HOST_COLUMNS) and len(kept) == 3
+    # a longer probe than the windows' own: twenty times the steps, far more than noise can blur
+    longer = mod.cmd_host(mod.build_parser().parse_args([*argv[:-2], "--rounds", "1", "--probe-loop", "200000"]))
+    assert longer[0]["probe_s"] > 5 * min(r["probe_s"] for r in rows)
 
 
 def test_host_summary_correlates_the_probe_with_the_launch_cost(capsys):
