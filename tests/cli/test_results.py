@@ -111,6 +111,25 @@ def test_batches(runner, db):
     assert rows[0]["energy_per_image_j"] == pytest.approx(0.01)
 
 
+def test_batches_name_the_launch_bound_windows_with_the_cards_utilisation(runner, tmp_path, db):
+    import dataclasses
+
+    path = tmp_path / "lb.db"
+    ms, summary, failures = task(model="mobilenetv3_large_100.ra_in1k")
+    utils = {1: 13.0, 8: 51.0, 64: 97.0}  # the card waited on the host at 1 and 8, not at 64
+    ms = [dataclasses.replace(m, trace_summary={"gpu_util_pct_mean": utils[m.batch_size]}) for m in ms]
+    with Store(path) as s:
+        s.add_run(run())
+        s.save_task(ms, summary, failures)
+    out = invoke(runner, "results", "--db", path, "--batches").stdout
+    lines = {int(line.split()[5]): line for line in out.splitlines() if "mobilenetv3" in line}
+    assert "launch-bound 13 %" in lines[1] and "launch-bound 51 %" in lines[8] and "launch-bound" not in lines[64]
+    assert "follows this host's CPU" in out  # the caption says what it means
+    # a store whose windows recorded no utilisation: no marks, no note
+    plain = invoke(runner, "results", "--db", db, "--batches").stdout
+    assert "resnet50.a1_in1k" in plain and "launch-bound" not in plain
+
+
 def test_windows(runner, db):
     r = invoke(runner, "results", "--db", db, "--windows")
     assert r.exit_code == 0, r.output

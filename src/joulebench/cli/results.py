@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ from joulebench.cli.options import (
 )
 from joulebench.store.records import QUICK_PROTOCOL, protocol_of
 
+LAUNCH_BOUND_NOTE = (
+    "launch-bound N % = the card was busy N % of the window: energy per image there follows this host's CPU, whose"
+    " speed each window records (host_probe_s in --json)"
+)
 # Row columns that a row may leave empty and its run knows.
 _FROM_RUN = ("gpu_name", "gpu_uuid", "meter", "power_limit_w")
 
@@ -72,6 +77,16 @@ def _status_cell(status: str | None, error: str | None = None) -> str:
     if error:
         text += f": {error if len(error) <= 60 else error[:57] + '...'}"
     return f"[red]{text}[/]"
+
+
+def _batch_status_cell(row: dict[str, Any]) -> str:
+    """The status, and for a launch-bound window the card's utilisation in it (its energy follows the host)."""
+    from joulebench.sweep.summary import launch_bound_util
+
+    cell = _status_cell(row["status"], row["error"])
+    ts = row.get("trace_summary")
+    util = launch_bound_util(json.loads(ts) if isinstance(ts, str) else ts, row.get("method"))
+    return cell + f" [yellow]launch-bound {util:.0f} %[/]" if row["status"] == "ok" and util is not None else cell
 
 
 def _power_pct(row: dict[str, Any]) -> str:
@@ -150,7 +165,7 @@ def _batches_table(rows: list[dict[str, Any]]):
             _num(r["avg_power_w"], ".0f"),
             "–" if peak is None else f"{peak / 1024**3:.2f}",
             fmt_ci(r["ci95_rel"]),
-            _status_cell(r["status"], r["error"]),
+            _batch_status_cell(r),
             style="dim" if r["meter"] == "sim" else None,
         )
     return t
@@ -304,6 +319,8 @@ def results(
         notes.append("[bold magenta]sim[/] = simulated meter: not a hardware measurement")
     if any(r.get("protocol") == QUICK_PROTOCOL for r in rows):
         notes.append(QUICK_NOTE)
+    if table == "measurements" and any("launch-bound" in _batch_status_cell(r) for r in rows):
+        notes.append(LAUNCH_BOUND_NOTE)
     if table in ("summaries", "measurements") and any_wide_ci(r["ci95_rel"] for r in rows):
         notes.append(WIDE_CI_NOTE)
     if total > len(rows):

@@ -51,9 +51,14 @@ def launch_bound(m: BatchMeasurement) -> float | None:
     host's speed: another CPU, or the same one busier, reads differently. None under the simulated meter, whose
     utilisation follows the batch size, not the launches.
     """
-    if m.method == "simulated":
+    return launch_bound_util(m.trace_summary, m.method)
+
+
+def launch_bound_util(trace_summary: dict[str, Any] | None, method: str | None) -> float | None:
+    """:func:`launch_bound` of a stored row: its trace summary and measuring method."""
+    if method == "simulated":
         return None
-    util = (m.trace_summary or {}).get("gpu_util_pct_mean")
+    util = (trace_summary or {}).get("gpu_util_pct_mean")
     return float(util) if util is not None and float(util) < LAUNCH_BOUND_UTIL_PCT else None
 
 
