@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -79,14 +78,17 @@ def _status_cell(status: str | None, error: str | None = None) -> str:
     return f"[red]{text}[/]"
 
 
-def _batch_status_cell(row: dict[str, Any]) -> str:
-    """The status, and for a launch-bound window the card's utilisation in it (its energy follows the host)."""
+def _launch_bound_pct(row: dict[str, Any]) -> float | None:
+    """The card's utilisation in a stored window that measured launch-bound (its energy follows the host), else None."""
     from joulebench.sweep.summary import launch_bound_util
 
-    cell = _status_cell(row["status"], row["error"])
-    ts = row.get("trace_summary")
-    util = launch_bound_util(json.loads(ts) if isinstance(ts, str) else ts, row.get("method"))
-    return cell + f" [yellow]launch-bound {util:.0f} %[/]" if row["status"] == "ok" and util is not None else cell
+    return launch_bound_util(row.get("trace_summary"), row.get("method")) if row["status"] == "ok" else None
+
+
+def _batch_status_cell(row: dict[str, Any]) -> str:
+    """The status, and for a launch-bound window the card's utilisation in it."""
+    cell, util = _status_cell(row["status"], row["error"]), _launch_bound_pct(row)
+    return cell if util is None else cell + f" [yellow]launch-bound {util:.0f} %[/]"
 
 
 def _power_pct(row: dict[str, Any]) -> str:
@@ -319,7 +321,7 @@ def results(
         notes.append("[bold magenta]sim[/] = simulated meter: not a hardware measurement")
     if any(r.get("protocol") == QUICK_PROTOCOL for r in rows):
         notes.append(QUICK_NOTE)
-    if table == "measurements" and any("launch-bound" in _batch_status_cell(r) for r in rows):
+    if table == "measurements" and any(_launch_bound_pct(r) is not None for r in rows):
         notes.append(LAUNCH_BOUND_NOTE)
     if table in ("summaries", "measurements") and any_wide_ci(r["ci95_rel"] for r in rows):
         notes.append(WIDE_CI_NOTE)
