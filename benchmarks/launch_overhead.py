@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import csv
 import dataclasses
 import gc
 import io
@@ -259,7 +258,9 @@ def cmd_host(a: argparse.Namespace) -> list[dict[str, Any]]:
     runtime.close()
     _print_host_summary(rows)
     if a.csv:
-        _write_csv(Path(a.csv), HOST_COLUMNS, rows)
+        from joulebench.sweep.regret import write_rows
+
+        write_rows(Path(a.csv), HOST_COLUMNS, rows)
     return rows
 
 
@@ -274,13 +275,6 @@ def _print_host_summary(rows: list[dict[str, Any]]) -> None:
         import statistics
 
         print(f"correlation of probe and host per call: {statistics.correlation(probes, calls):.2f}")
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
 
 
 def cmd_task(a: argparse.Namespace) -> Any:
@@ -360,13 +354,13 @@ def _num(value: Any, scale: float = 1.0, digits: int = 3) -> str:
 
 def cmd_windows(a: argparse.Namespace) -> list[dict[str, Any]]:
     """Print (and with ``--csv`` write) each stored window beside its command's flags, then each flag's range."""
-    from joulebench.sweep.regret import read_rows
+    from joulebench.sweep.regret import read_rows, write_rows
 
     rows: list[dict[str, Any]] = []
     for path in map(Path, a.stores):
         rows += read_rows(path) if path.suffix == ".csv" else store_windows(path)
     if a.csv:
-        _write_csv(Path(a.csv), WINDOW_COLUMNS, rows)
+        write_rows(Path(a.csv), WINDOW_COLUMNS, rows)
     probed = any(r.get("host_probe_s") not in (None, "") for r in rows)  # stores from before the probe have none
     print(f"{'store':<8} {'flags':<32} {'batch':>5} {'phase':<5} {'prep s':>6} {'lat ms':>7} {'mJ/img':>8} "
           f"{'util %':>6} {'launch ms':>9} {'busy':>5}" + (f" {'probe ms':>8}" if probed else ""))  # fmt: skip

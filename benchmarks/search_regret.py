@@ -46,7 +46,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from joulebench.sweep.regret import HOST_FIELDS, print_report, read_rows, sweep_label, window_rows  # noqa: E402
+from joulebench.sweep.regret import (  # noqa: E402
+    HOST_FIELDS,
+    print_report,
+    read_rows,
+    sweep_label,
+    window_rows,
+    write_rows,
+)
 from joulebench.sweep.search import SEARCH_REVISION  # noqa: E402
 
 #: The panel: a mobile CNN, a ResNet, a ConvNeXt, an EfficientNet, ViTs (base, large), a hybrid, an MLP-mixer.
@@ -88,11 +95,7 @@ MAX_ITER_S = 4.0
 def _append(path: Path, fields: tuple[str, ...], row: dict[str, Any]) -> None:
     new = not path.exists()
     if not new and _header(path) != list(fields):  # a file from before a column was added: rewrite it with it
-        old = read_rows(path)
-        with path.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-            w.writeheader()
-            w.writerows(old)
+        write_rows(path, fields, read_rows(path))
     with path.open("a", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
         if new:

@@ -15,6 +15,7 @@ import json
 import math
 import sqlite3
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -64,6 +65,14 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return []
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def write_rows(path: Path, fields: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> None:
+    """Write ``rows`` to a CSV file (its columns ``fields``, keys beyond them ignored, LF line ends), replacing it."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def paper_cost_s(ladder: list[dict[str, str]], overhead_s: float) -> float:
