@@ -156,6 +156,53 @@ def test_a_finalist_that_fails_in_full_yields_its_place():
     assert result.best.batch_size == 2048
 
 
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """An outcome with the trace summary a GPU window stores: the card's utilisation and the host probe."""
+
+    batch_size: int
+    energy_per_image_j: float
+    trace_summary: dict[str, Any]
+    status: str = "ok"
+    method: str = "counter"
+
+
+def _host_slowed_scan(util_pct: float, probe_s: float, method: str = "counter") -> list[tuple[str, int, float]]:
+    """A scan whose first full window at 128 ran at ``util_pct`` with a host probe of ``probe_s`` (fastest 1.0)."""
+    fulls: dict[int, int] = {}
+
+    def energy(batch: int) -> float:  # falling to 10.0 at 128, a run 2.5 to 3 % above it to 2048, then far above
+        return 10.0 * (128 / batch) ** 0.4 if batch <= 128 else 10.25 + 0.05 * (batch < 2048) if batch <= 2048 else 30.0
+
+    def measure(batch: int, phase: str) -> Window:
+        e = energy(batch)
+        slow = phase == "full" and batch == 128 and fulls.setdefault(batch, 0) == 0
+        if phase == "full":
+            fulls[batch] = fulls.get(batch, 0) + 1
+        ts = {"gpu_util_pct_mean": util_pct if slow else 99.0, "host_probe_s": probe_s if slow else 1.0}
+        return Window(batch, e * 1.15 if slow else e, ts, method=method)
+
+    result = scan_search(measure, max_batch=8192)
+    return [(p, o.batch_size, o.energy_per_image_j) for p, o in result.points if p == "full"], result
+
+
+def test_a_launch_bound_final_on_a_slowed_host_is_measured_again_and_the_lower_reading_counts():
+    fulls, result = _host_slowed_scan(util_pct=55.0, probe_s=1.8)
+    assert [b for _, b, _ in fulls] == [128, 2048, 128]  # the far finalist first, then 128 once more
+    assert result.best.batch_size == 128 and result.best.energy_per_image_j == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    ("util_pct", "probe_s", "method"),
+    [(99.0, 1.8, "counter"), (55.0, 1.05, "counter"), (55.0, 1.8, "simulated")],
+    ids=["card-bound", "host-at-speed", "simulated-meter"],
+)
+def test_a_final_is_not_measured_again_unless_launch_bound_on_a_slowed_host(util_pct, probe_s, method):
+    fulls, result = _host_slowed_scan(util_pct, probe_s, method)
+    assert [b for _, b, _ in fulls] == [128, 2048]
+    assert result.best.batch_size == 2048  # the slowed reading at 128 (11.5) stands, as before the rule
+
+
 def test_scan_is_the_default_and_paper_keeps_the_papers_windows():
     assert SweepOptions().search == "scan" and get_search("scan") is scan_search
     paper = protocol_options("paper")

@@ -166,8 +166,9 @@ def plateau_search(
 #: without their options. 1: the first scan (doubling from batch 1, a 0.5 s iteration limit, two finalists always);
 #: 2: quadrupling while launch-bound, iterations up to 1.5 s, a second finalist only within 4 % of the best scout;
 #: 3: costly scouts stop only after two high scouts in a row, far finalists first, blocked window intervals;
-#: 4: a second finalist within 6 % of the best scout (the spread of the difference of two scouts, twice).
-SEARCH_REVISION = 4
+#: 4: a second finalist within 6 % of the best scout (the spread of the difference of two scouts, twice);
+#: 5: a launch-bound final taken while the host ran over 10 % slower than at its fastest is measured once more.
+SEARCH_REVISION = 5
 
 SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")

@@ -97,6 +97,11 @@ class SearchRunner:
             self.result.first_fail = batch if ff is None else min(ff, batch)
         return out
 
+    def again(self, batch: int, phase: str) -> Any | None:
+        """Measure ``batch`` in ``phase`` once more, though it was measured already; None when asked to stop."""
+        self._cache.pop((batch, phase), None)
+        return self(batch, phase)
+
     @property
     def interrupted(self) -> bool:
         """Whether the user asked the search to stop."""
