@@ -210,6 +210,8 @@ class Runtime(ABC):
     device_type: ClassVar[str] = "cuda"
     #: pip extra that installs what the runtime needs (for messages), or None.
     extra: ClassVar[str | None] = None
+    #: Modules its first build imports; a worker imports them inside the idle baseline, where the device waits anyway.
+    host_modules: ClassVar[tuple[str, ...]] = ()
     #: One-line description for ``joulebench info`` and docs.
     summary: ClassVar[str] = ""
     #: Accepted options and their defaults.

@@ -116,6 +116,8 @@ class CompiledRuntime(TorchRuntime):
 
     OPTIONS = {**TorchRuntime.OPTIONS, "compile_mode": "default", "fullgraph": False, "scout_dynamic": True}
     extra = "torch"
+    # inductor and its code generators: a second or two of imports that the first compilation would otherwise wait on
+    host_modules = ("torch._inductor.compile_fx", "torch._inductor.codegen.simd")
 
     def __init__(self, device: str | None = None, **options: Any):
         super().__init__(device, **options)

@@ -17,6 +17,7 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from joulebench.errors import JoulebenchError
@@ -165,15 +166,25 @@ def resumed_batches(task: Task) -> dict[tuple[int, str], BatchMeasurement]:
     return out
 
 
-def import_frameworks() -> None:
-    """Import torch and timm where installed: seconds of host work that leave the GPU idle (no CUDA context yet).
+def import_frameworks(modules: tuple[str, ...] = ()) -> None:
+    """Import torch, timm and ``modules`` where installed: host work that leaves the GPU idle (no CUDA context yet).
 
     The worker does it inside its idle-baseline window, so the baseline and the imports overlap instead of adding
     up; a framework that is missing is reported by the runtime that needs it, as before.
+
+    Args:
+        modules: Further modules the task's runtime imports before its first build (``Runtime.host_modules``).
     """
-    for name in ("torch", "timm"):
-        if importlib.util.find_spec(name) is not None:
+    for name in ("torch", "timm", *modules):
+        if importlib.util.find_spec(name.partition(".")[0]) is not None:
             importlib.import_module(name)
+
+
+def runtime_host_modules(runtime: str) -> tuple[str, ...]:
+    """The ``host_modules`` of the runtime registered as ``runtime`` (none for a name not registered here)."""
+    from joulebench.runtimes import get_runtime_class, runtime_names
+
+    return get_runtime_class(runtime).host_modules if runtime in runtime_names() else ()
 
 
 class TaskExecution:
@@ -258,7 +269,8 @@ class TaskExecution:
             self.wait_until_cool()
         self.stage = "idle"
         self.emit({"type": "stage", "stage": "idle"})
-        return self.meter.measure_idle(self.opts.idle_s, meanwhile=import_frameworks)
+        modules = runtime_host_modules(self.task.runtime)
+        return self.meter.measure_idle(self.opts.idle_s, meanwhile=partial(import_frameworks, modules))
 
     def _load(self) -> int:
         """Build the runtime, load the model into it and return the largest batch the search may try."""
