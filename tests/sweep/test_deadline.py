@@ -362,3 +362,32 @@ def test_a_sweep_fits_in_a_task_whose_twin_was_cheap(tmp_path):
                       force=True, clock=FakeClock(), progress=progress)  # fmt: skip
     assert again.deferred == [vit.key]
     assert any("needs about 56 s (its workload took 45 s under this or another tag)" in m for m in messages)
+
+
+def test_a_deadline_stop_says_where_the_task_was_and_which_batches_it_keeps():
+    import signal
+
+    from joulebench.sweep.deadline import deadline_stop
+    from joulebench.sweep.process import _WorkerWatch
+
+    task = Task(run_id="r", spec={"model": "m.tag", "img_size": 32}, runtime="compile-fp16", options=OPTS)
+    bare = deadline_stop(TaskResult(task, [], None, interrupted=True, gpu_seconds=135.0))
+    assert (
+        bare.reason == "stopped at the deadline after 135 s; nothing was measured yet, so the next run starts it again"
+    )
+
+    # a worker that outlived the grace period was killed while busy with batch 64 (a compile, a long window)
+    watch = _WorkerWatch(task, lambda ev: None, threading.Event(), threading.Event())
+    base = dict(run_id="r", model="m.tag", img_size=32, runtime="compile-fp16", precision="fp16", status="ok")
+    watch.measurements = [BatchMeasurement(**base, batch_size=b) for b in (1, 2, 8)]  # streamed, stored at once
+    watch._take(b'{"type": "batch", "batch": 64, "phase": "scout"}\n')
+    # what the supervisor sets when it kills a worker that did not stop on its own (``_ended``)
+    watch.stage, watch.reason = "interrupted", "interrupted: the worker was killed before it stopped on its own"
+    killed = watch.crashed(-signal.SIGKILL, 135.0, "")
+    assert killed.interrupted and killed.failures[-1].batch_size == 64
+    assert killed.failures[-1].reason.endswith("(at batch 64, scout)")
+    stop = deadline_stop(killed)
+    assert stop.reason == (
+        "stopped at the deadline after 135 s at batch 64; its 3 measured batches are kept for the next run to"
+        " resume from"
+    )

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from rich.console import Console
 
-from joulebench.store.records import ModelSummary
+from factories import full
+from joulebench.store.records import BatchMeasurement, ModelSummary
 from joulebench.sweep.progress import QuietProgress, RichProgress, make_progress
 from joulebench.sweep.tasks import Task, TaskResult
 
@@ -52,13 +53,18 @@ def test_the_quiet_log_tells_each_start_and_outcome_with_its_cost(capsys):
     p.finished(TaskResult(TASK, [], _summary("ok", optimal_batch=256, energy_per_image_j=0.0459), gpu_seconds=72.4))
     p.finished(TaskResult(TASK, [], _summary("failed", error="out of memory at batch 1"), gpu_seconds=None))
     p.finished(TaskResult(TASK, [], None, interrupted=True, gpu_seconds=30.0))
+    kept = [full(BatchMeasurement, batch_size=b) for b in (1, 2)]  # stored as measured: where a re-run resumes
+    p.finished(TaskResult(TASK, kept, None, interrupted=True, gpu_seconds=40.0))
     p.message("deadline: not starting x")
     assert capsys.readouterr().err.splitlines() == [
         "skipping 2 model/runtime pair(s) already measured (use --force, or --redo-before TIME, to measure again)",
         "2026-11-28T23:05:12+00:00 start gpu 1: resnet50.a1_in1k@224 torch-fp32",
         "2026-11-28T23:05:12+00:00 done resnet50.a1_in1k@224 torch-fp32: batch 256, 45.9 mJ/img (72 GPU-s)",
         "2026-11-28T23:05:12+00:00 failed resnet50.a1_in1k@224 torch-fp32: out of memory at batch 1",
-        "2026-11-28T23:05:12+00:00 interrupted resnet50.a1_in1k@224 torch-fp32 (30 GPU-s): not saved; re-run to resume",
+        "2026-11-28T23:05:12+00:00 interrupted resnet50.a1_in1k@224 torch-fp32 (30 GPU-s): no result yet,"
+        " re-run to measure",
+        "2026-11-28T23:05:12+00:00 interrupted resnet50.a1_in1k@224 torch-fp32 (40 GPU-s): no result yet,"
+        " 2 measured batches kept; re-run to resume",
         "deadline: not starting x",
     ]
 

@@ -105,11 +105,23 @@ class TaskCosts:
 
 
 def deadline_stop(result: TaskResult) -> Failure:
-    """The failure row that records a task stopped at the deadline, with how long it had run."""
+    """The failure row that records a task stopped at the deadline: how long it ran, where, and what it kept.
+
+    Its measured batches were stored as they came; the next run of the same protocol resumes from them.
+    """
     from joulebench.sweep.execution import task_failure
 
     seconds = float(result.gpu_seconds or 0.0)
-    why = f"stopped at the deadline after {seconds:.0f} s; not saved, so the next run redoes it"
+    # a worker killed after the grace period names the batch it was busy with (a compile, a long window)
+    at = next((f.batch_size for f in result.failures if f.stage == "interrupted" and f.batch_size is not None), None)
+    where = f" at batch {at}" if at is not None else ""
+    kept = len(result.measurements)
+    then = (
+        f"its {kept} measured batch{'es' if kept > 1 else ''} are kept for the next run to resume from"
+        if kept
+        else "nothing was measured yet, so the next run starts it again"
+    )
+    why = f"stopped at the deadline after {seconds:.0f} s{where}; {then}"
     return task_failure(result.task, "deadline", why, gpu_seconds=seconds)
 
 

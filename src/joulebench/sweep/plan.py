@@ -69,7 +69,7 @@ class SweepReport:
 
     @property
     def stopped(self) -> list[tuple[str, int, str]]:
-        """Keys of the tasks stopped before they finished (by Ctrl-C or the deadline); they are not saved."""
+        """Keys of the tasks stopped before they finished (by Ctrl-C or the deadline): no summary, batches kept."""
         return [r.task.key for r in self.results if r.interrupted]
 
     @property

@@ -283,6 +283,9 @@ class _WorkerWatch:
                 reason = f"worker crashed ({how}) at batch {batch} ({self.in_flight[1]}) before finishing"
             if rc == -signal.SIGKILL:  # the supervisor's own kills set a reason above, so this one came from outside
                 reason += "; a SIGKILL that joulebench did not send usually means the machine ran out of memory"
+        elif self.in_flight is not None:  # ended by the supervisor: say what the worker was busy with
+            batch = self.in_flight[0]
+            reason = f"{reason} (at batch {batch}, {self.in_flight[1]})"
         out = failed_result(
             self.task,
             stage,

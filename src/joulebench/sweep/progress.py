@@ -161,7 +161,11 @@ def _outcome(result: TaskResult, cost: str = "") -> tuple[str, str, str]:
     """A finished task's outcome word, the rest of its line (``cost`` after the numbers) and a warning, if any."""
     s, label = result.summary, result.task.label()
     if result.interrupted:
-        return "interrupted", f"{label}{cost}: not saved; re-run to resume", ""
+        kept = len(result.measurements)
+        then = (
+            f"{kept} measured batch{'es' if kept > 1 else ''} kept; re-run to resume" if kept else "re-run to measure"
+        )
+        return "interrupted", f"{label}{cost}: no result yet, {then}", ""
     if s is not None and s.status == "ok":
         warnings = ["(the card throttled: see throttle_reasons)"] if s.throttled else []
         best = optimal(result.measurements)
