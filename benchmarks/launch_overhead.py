@@ -237,6 +237,7 @@ def cmd_host(a: argparse.Namespace) -> list[dict[str, Any]]:
     """Alternate the host probe and the program's calls; print the rounds, their ranges and their correlation."""
     from joulebench.models.resolve import resolve_models
     from joulebench.runtimes import get_runtime
+    from joulebench.sweep.regret import write_rows
 
     runtime = get_runtime(a.runtime)
     runtime.load(resolve_models(a.model)[0])
@@ -249,6 +250,8 @@ def cmd_host(a: argparse.Namespace) -> list[dict[str, Any]]:
         r = host_round(runner, fn, i, a.probe_loop, a.probe_passes)
         r |= {"model": a.model, "runtime": a.runtime, "batch": a.batch}
         rows.append(r)
+        if a.csv:  # after every round: a run stopped by its time limit keeps the rounds it took
+            write_rows(Path(a.csv), HOST_COLUMNS, rows)
         steal = _num(r["steal_frac"], 100.0, 2)
         print(
             f"{i:>5} {1e3 * r['probe_s']:>9.2f} {1e3 * r['host_per_call_s']:>12.3f} "
@@ -257,10 +260,6 @@ def cmd_host(a: argparse.Namespace) -> list[dict[str, Any]]:
         )
     runtime.close()
     _print_host_summary(rows)
-    if a.csv:
-        from joulebench.sweep.regret import write_rows
-
-        write_rows(Path(a.csv), HOST_COLUMNS, rows)
     return rows
 
 
