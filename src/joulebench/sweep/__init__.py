@@ -35,9 +35,9 @@ Driver (``plan.py``, ``driver.py``, ``resume.py``, ``deadline.py``)
     :func:`run_sweep` records the run, skips finished work (``Store.finished_results``) unless ``force``, runs the
     tasks and saves each finished one. An interrupted task has no summary; its batches, stored as they were
     measured, are where a re-run resumes. With a deadline it starts only tasks expected to finish in time
-    (:class:`TaskCosts`) and stops the rest at it. A
-    task whose worker crashed at some batch in an earlier run (``Store.crash_ceilings``) searches only up to
-    the largest batch that worked below it; within a run the executor retries such a crash at once.
+    (:class:`TaskCosts`) and stops the rest at it. A task whose worker crashed at some batch in an earlier run
+    (``Store.crash_ceilings``) searches only up to the largest batch that worked below it; within a run the
+    executor retries such a crash at once.
 """
 
 from joulebench.sweep.deadline import DEADLINE_GRACE_S, TaskCosts

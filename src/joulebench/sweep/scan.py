@@ -121,6 +121,9 @@ def scan_search(
 ) -> SearchResult:
     """Scout to the memory limit, then confirm the best scouted batches with full windows.
 
+    A final that ran launch-bound on a host running over :data:`HOST_SLOW` slower than at its fastest in the task is
+    measured once more; the lower reading counts.
+
     Args:
         measure: ``measure(batch_size, phase)``.
         max_batch: Largest batch to try.
@@ -196,20 +199,21 @@ def _host_slowed(finals: list[Any], outcomes: list[Any]) -> list[Any]:
     """
     from joulebench.sweep.summary import launch_bound_util  # the summary's rule, not its heavier imports at load
 
-    def probe(o: Any) -> float | None:
-        return (getattr(o, "trace_summary", None) or {}).get("host_probe_s")
-
-    probes = [p for p in map(probe, outcomes) if p]
+    probes = [p for p in map(_probe_s, outcomes) if p]
     if not probes:
         return []
-    fastest = min(probes)
+    slow = min(probes) * (1.0 + HOST_SLOW)
     return [
         o
         for o in finals
-        if probe(o)
-        and probe(o) / fastest - 1.0 > HOST_SLOW
+        if (_probe_s(o) or 0.0) > slow
         and launch_bound_util(getattr(o, "trace_summary", None), getattr(o, "method", None)) is not None
     ]
+
+
+def _probe_s(o: Any) -> float | None:
+    """The host probe stored with an outcome's window (``trace_summary.host_probe_s``), or None."""
+    return (getattr(o, "trace_summary", None) or {}).get("host_probe_s")
 
 
 #: A finalist at least this factor away from the best scout's batch is preferred to a nearer one.
