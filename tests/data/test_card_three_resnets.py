@@ -61,7 +61,8 @@ def test_the_cards_statements_are_the_bundles():
     failures = _read("failures.csv")
     assert sorted(f["stage"] for f in failures) == ["deadline", "oom", "oom"] and "three rows" in card
     stop = next(f for f in failures if f["stage"] == "deadline")
-    assert f"after {float(stop['gpu_seconds']):.0f} s, before it had measured a batch" in card
+    assert f"task of `{stop['model']}` after {float(stop['gpu_seconds']):.0f} s. The bundle holds no batch" in card
+    assert not any(m["model"] == stop["model"] and m["runtime"] == stop["runtime"] for m in _read("measurements.csv"))
     compiled = [m for m in _read("measurements.csv") if m["runtime"] == "compile-fp16" and m["status"] == "ok"]
     traces = [(m["model"], int(m["batch_size"]), json.loads(m["trace_summary"])) for m in compiled]
     finals = {(model, batch): t["prepare_s"] for model, batch, t in traces if t["phase"] == "full"}

@@ -391,3 +391,29 @@ def test_a_deadline_stop_says_where_the_task_was_and_which_batches_it_keeps():
         "stopped at the deadline after 135 s at batch 64; its 3 measured batches are kept for the next run to"
         " resume from"
     )
+
+
+def test_a_task_stopped_at_the_deadline_keeps_the_batches_it_measured(tmp_path):
+    # Batches are stored as the worker reports them; recording the deadline stop replaces the task's rows of this
+    # run, so it must carry them, or the next run would find nothing to resume from.
+    db = tmp_path / "jb.db"
+    plan = prepare_sweep(MODELS[:1], ["cpu-fp32"], OPTS)
+
+    def runner(task, device, on_event=None, stop=None, kill=None):
+        base = dict(run_id=task.run_id, model=task.model, img_size=task.img_size, runtime=task.runtime)
+        rows = [
+            BatchMeasurement(**base, precision="fp32", batch_size=b, meter="sim", energy_per_image_j=1.0 / b)
+            for b in (1, 2)
+        ]
+        for m in rows:
+            on_event({"type": "measurement", "row": m.to_dict()})
+        assert stop.wait(30), "the deadline never stopped the task"
+        return TaskResult(task, rows, None, [], interrupted=True, gpu_seconds=50.0)
+
+    run_sweep(plan, db, runner=runner, deadline_s=0.3)
+    with Store(db) as store:
+        assert [r["batch_size"] for r in store.measurements()] == [1, 2]
+        (row,) = store.failures()
+        assert row["stage"] == "deadline" and "its 2 measured batches are kept" in row["reason"]
+        stored = store.unfinished_batches(config_hash(OPTS.to_config()), meter="sim")
+    assert sorted(m["batch_size"] for m in stored[plan.tasks[0].key]) == [1, 2]  # where the next run resumes

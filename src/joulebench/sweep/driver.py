@@ -168,8 +168,9 @@ class SweepRun:
         if not result.interrupted:
             self.store.save_task(own, result.summary, result.failures)
         elif self.report.deadline_reached and result.gpu_seconds is not None:
-            # how long it ran is kept too: the next run plans for at least that much
-            self.store.save_task([], None, [deadline_stop(result)])
+            # how long it ran is kept too: the next run plans for at least that much. The task's rows go with it,
+            # since saving a task replaces its rows of this run: without them its stored batches would be deleted
+            self.store.save_task(own, None, [deadline_stop(result)])
         if self.claims is not None:  # saved: another sweep now finds it done
             self.claims.release(result.task.key)
         self.progress.finished(result)
