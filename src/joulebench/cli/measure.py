@@ -410,8 +410,8 @@ def _finish(report: Any, db: Path | None, json_out: bool, wide: bool, *, termina
     if report.deferred or report.deadline_reached:
         err_console().print(
             f"deadline: {len(report.deferred)} model/runtime pair(s) not started (expected to take longer than the"
-            f" time left), {len(report.stopped)} stopped at the deadline; finished models are saved; run the same"
-            " command again to do the rest"
+            f" time left), {len(report.stopped)} stopped at the deadline (the batches they measured are kept);"
+            " finished models are saved; run the same command again to do the rest"
         )
     if summaries and all(s.status != "ok" for s in summaries):
         raise typer.Exit(1)
