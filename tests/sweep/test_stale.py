@@ -170,6 +170,13 @@ def test_results_stale_lists_them_per_setup_and_takes_the_filters(tmp_path):
     assert r.exit_code == 0 and json.loads(r.stdout) == []
     r = CliRunner().invoke(app, ["results", "--stale", "--failures", "--db", str(db)], env=env)
     assert isinstance(r.exception, ConfigError) and "pick one of" in str(r.exception)
+    names = ["results", "--stale", "--names", "--db", str(db), "--runtime"]
+    r = CliRunner().invoke(app, [*names, "compile-fp16"], env=env)
+    assert r.exit_code == 0 and r.stdout == "vgg16.tv_in1k@224\n"  # what `measure $(...)` takes
+    r = CliRunner().invoke(app, [*names, "torch-fp32"], env=env)
+    assert r.exit_code == 0 and r.stdout.strip() == ""
+    r = CliRunner().invoke(app, ["results", "--names", "--db", str(db)], env=env)
+    assert isinstance(r.exception, ConfigError) and "add --stale" in str(r.exception)
 
 
 def test_stale_by_setup_judges_each_gpu_model_on_its_own_results_and_crashes():

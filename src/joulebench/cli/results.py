@@ -222,7 +222,9 @@ def _windows_table(rows: list[dict[str, Any]]):
     return t
 
 
-def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json: bool, wide: bool) -> None:
+def _stale(
+    db: Path | None, filters: dict[str, Any], limit: int | None, as_json: bool, wide: bool, names: bool = False
+) -> None:
     """``results --stale``: the stale results among the summaries that match the filters."""
     from rich.table import Table
 
@@ -234,6 +236,10 @@ def _stale(db: Path | None, filters: dict[str, Any], limit: int | None, as_json:
             keep = {(r["run_id"], r["model"], r["img_size"], r["runtime"]) for r in store.rows("summaries", **filters)}
             rows = [r for r in rows if (r["run_id"], r["model"], r["img_size"], r["runtime"]) in keep]
     rows = rows[:limit] if limit is not None else rows
+    if names:
+        # the order kept, each configuration once: `measure` runs them in the order given
+        typer.echo("\n".join(dict.fromkeys(f"{r['model']}@{r['img_size']}" for r in rows)))
+        return
     if as_json:
         emit_json(rows)
         return
@@ -277,6 +283,12 @@ def results(
         help="List the results whose batch search the current rule would have continued instead (what"
         " `measure --redo-stale` measures again), with the batch it would scout next.",
     ),
+    names: bool = typer.Option(
+        False,
+        "--names",
+        help="With --stale: print only tag@size, one per line, largest expected change first (for `joulebench"
+        " measure $(...) --runtime R --redo-stale`, with --runtime R here too).",
+    ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N rows."),
     as_json: bool = JsonOpt,
     wide: bool = WideOpt,
@@ -293,9 +305,11 @@ def results(
     if len(chosen) > 1:
         raise ConfigError("pick one of --failures, --batches, --windows and --stale")
     table = chosen[0] if chosen else "summaries"
+    if names and table != "stale":
+        raise ConfigError("--names lists the stale results' configurations: add --stale")
     filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
     if table == "stale":
-        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json, wide)
+        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json, wide, names)
         return
     with open_store(db) as store:
         rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))
