@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from joulebench.sweep.summary import host_slowdown, launch_bound, optimal
+from joulebench.sweep.summary import HOST_SLOW, host_slowdown, launch_bound, optimal
 from joulebench.sweep.tasks import Task, TaskResult
 from joulebench.units import fmt_energy
 
@@ -172,7 +172,9 @@ def _outcome(result: TaskResult, cost: str = "") -> tuple[str, str, str]:
         util = launch_bound(best) if best is not None else None
         if util is not None:
             slow = host_slowdown(best, result.measurements) or 0.0
-            host = f", which ran {100 * slow:.0f} % slower then than at its fastest in this task" if slow > 0.1 else ""
+            host = ""
+            if slow > HOST_SLOW:
+                host = f", which ran {100 * slow:.0f} % slower then than at its fastest in this task"
             warnings.append(
                 f"(launch-bound: the card was busy {util:.0f} % of batch {best.batch_size}'s window, so its energy"
                 f" per image depends on this host's CPU{host})"

@@ -121,8 +121,8 @@ def scan_search(
 ) -> SearchResult:
     """Scout to the memory limit, then confirm the best scouted batches with full windows.
 
-    A final that ran launch-bound on a host running over :data:`HOST_SLOW` slower than at its fastest in the task is
-    measured once more; the lower reading counts.
+    A final that ran launch-bound on a host running over :data:`~joulebench.sweep.summary.HOST_SLOW` slower than at
+    its fastest in the task is measured once more; the lower reading counts.
 
     Args:
         measure: ``measure(batch_size, phase)``.
@@ -186,34 +186,20 @@ def scan_search(
     return run.result
 
 
-#: A final that ran launch-bound while the host ran more than this much slower than at its fastest in the task is
-#: measured once more. There the energy per image follows the host's single-thread speed, which on a cloud host
-#: halved for half a minute (docs/validation/search.md); the lower of the two readings counts, as for any batch.
-HOST_SLOW = 0.10
-
-
 def _host_slowed(finals: list[Any], outcomes: list[Any]) -> list[Any]:
-    """The finals whose window waited on a host running over :data:`HOST_SLOW` slower than its fastest probe.
+    """The finals that ran launch-bound on a host over ``HOST_SLOW`` slower than at its fastest in ``outcomes``.
 
-    Outcomes without a trace summary (replays, tests' points) or without the host probe never qualify.
+    The summary's rules (:data:`~joulebench.sweep.summary.HOST_SLOW`); outcomes without a trace summary (replays,
+    tests' points) or without the host probe never qualify.
     """
-    from joulebench.sweep.summary import launch_bound_util  # the summary's rule, not its heavier imports at load
+    from joulebench.sweep.summary import HOST_SLOW, host_slowdown, launch_bound_util  # not its imports at load
 
-    probes = [p for p in map(_probe_s, outcomes) if p]
-    if not probes:
-        return []
-    slow = min(probes) * (1.0 + HOST_SLOW)
     return [
         o
         for o in finals
-        if (_probe_s(o) or 0.0) > slow
+        if (host_slowdown(o, outcomes) or 0.0) > HOST_SLOW
         and launch_bound_util(getattr(o, "trace_summary", None), getattr(o, "method", None)) is not None
     ]
-
-
-def _probe_s(o: Any) -> float | None:
-    """The host probe stored with an outcome's window (``trace_summary.host_probe_s``), or None."""
-    return (getattr(o, "trace_summary", None) or {}).get("host_probe_s")
 
 
 #: A finalist at least this factor away from the best scout's batch is preferred to a nearer one.

@@ -62,15 +62,26 @@ def launch_bound_util(trace_summary: dict[str, Any] | None, method: str | None) 
     return float(util) if util is not None and float(util) < LAUNCH_BOUND_UTIL_PCT else None
 
 
-def host_slowdown(m: BatchMeasurement, measurements: Sequence[BatchMeasurement]) -> float | None:
+#: A launch-bound window taken while the host ran more than this much slower than at its fastest in the task read the
+#: host's slow spell: the search measures such a final once more, and ``measure`` names the slowdown in its warning.
+#: A cloud host's single-thread speed halved for half a minute (docs/validation/search.md).
+HOST_SLOW = 0.10
+
+
+def host_slowdown(m: Any, measurements: Sequence[Any]) -> float | None:
     """How much slower the host ran around ``m``'s window than at its fastest in ``measurements`` (0.3: 30 %).
 
     From the windows' ``host_probe_s`` (:func:`~joulebench.sweep.host_cpu.host_probe_s`); None where ``m`` or all of
-    them lack one (results stored before the probe).
+    them lack one (results stored before the probe, or a search's outcomes without a trace summary).
     """
-    mine = (m.trace_summary or {}).get("host_probe_s")
-    probes = [p for p in ((x.trace_summary or {}).get("host_probe_s") for x in measurements) if p]
+    mine = _probe_s(m)
+    probes = [p for p in map(_probe_s, measurements) if p]
     return float(mine) / min(probes) - 1.0 if mine and probes else None
+
+
+def _probe_s(m: Any) -> float | None:
+    """The host probe stored with a window (``trace_summary.host_probe_s``), or None."""
+    return (getattr(m, "trace_summary", None) or {}).get("host_probe_s")
 
 
 def throttled(m: BatchMeasurement) -> bool:
@@ -156,4 +167,4 @@ def summarize(
     )
 
 
-__all__ = ["LAUNCH_BOUND_UTIL_PCT", "launch_bound", "optimal", "summarize", "throttled", "within_budget"]
+__all__ = ["HOST_SLOW", "LAUNCH_BOUND_UTIL_PCT", "launch_bound", "optimal", "summarize", "throttled", "within_budget"]
