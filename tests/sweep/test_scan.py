@@ -167,8 +167,13 @@ class Window:
     method: str = "counter"
 
 
-def _host_slowed_scan(util_pct: float, probe_s: float, method: str = "counter") -> list[tuple[str, int, float]]:
-    """A scan whose first full window at 128 ran at ``util_pct`` with a host probe of ``probe_s`` (fastest 1.0)."""
+def _host_slowed_scan(
+    util_pct: float, probe_s: float, method: str = "counter"
+) -> tuple[list[tuple[str, int, float]], Any]:
+    """A scan whose first full window at 128 ran at ``util_pct`` with a host probe of ``probe_s`` (fastest 1.0).
+
+    Returns its full windows as ``(phase, batch, energy)`` and the search's result.
+    """
     fulls: dict[int, int] = {}
 
     def energy(batch: int) -> float:  # falling to 10.0 at 128, a run 2.5 to 3 % above it to 2048, then far above
