@@ -45,7 +45,10 @@ def robustness_frame(
 def drop_by(df: pd.DataFrame, by: str) -> pd.DataFrame:
     """Mean/median ImageNet -> robust-mean accuracy drop (points) grouped by ``type`` or ``energy_decile``."""
     d = df.copy()
-    d[by] = d[by].fillna("unknown") if by in d.columns else "unknown"
+    if by not in d.columns:
+        d[by] = "unknown"
+    elif d[by].isna().any():  # as objects: a float column (energy deciles of too few models) takes no text
+        d[by] = d[by].astype(object).where(d[by].notna(), "unknown")
     g = d.groupby(by)
     out = g.agg(
         n=("drop", "size"),
