@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,16 +9,15 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from benchmark_script import load_benchmark
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 DOC = BENCH.parent / "docs" / "ANALYSIS.md"
 
 
 @pytest.fixture(scope="module")
 def facts():
-    spec = importlib.util.spec_from_file_location("analysis_facts", BENCH / "analysis_facts.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("analysis_facts")
 
 
 def test_ranges_and_percentages(facts):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from benchmark_script import load_benchmark
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analysis_figures.py"
 
@@ -13,10 +14,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "analysis_figures.
 @pytest.fixture(scope="module")
 def figures():
     pytest.importorskip("scipy")
-    spec = importlib.util.spec_from_file_location("analysis_figures", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("analysis_figures")
 
 
 @pytest.mark.slow

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+
+from benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "test_efficientnet.r160_in1k"
 
 
 def _script():
-    path = ROOT / "benchmarks" / "launch_overhead.py"
-    spec = importlib.util.spec_from_file_location("launch_overhead_under_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclass looks its module up by name
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("launch_overhead")
 
 
 def _states(mod, steps: str, *extra: str):

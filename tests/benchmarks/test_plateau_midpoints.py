@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "plateau_midpoints.py"
+from benchmark_script import load_benchmark
 
 
 def _row(model, batch, phase, mj, status="ok"):
@@ -18,10 +15,7 @@ def _row(model, batch, phase, mj, status="ok"):
 
 @pytest.fixture
 def script():
-    spec = importlib.util.spec_from_file_location("plateau_midpoints_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("plateau_midpoints")
 
 
 def test_a_midpoint_that_wins_and_one_that_does_not(script):

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
+
+from benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("scout_gap_under_test", ROOT / "benchmarks" / "scout_gap.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("scout_gap")
 
 
 def _bundle(tmp_path: Path, rows: list[tuple[str, str, int, str, float]]) -> Path:

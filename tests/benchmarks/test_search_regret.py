@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
+from benchmark_script import load_benchmark
 from joulebench.sweep import regret
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,10 +15,7 @@ LADDERS = ROOT / "data" / "h200" / "search-ladders"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("search_regret_under_test", ROOT / "benchmarks" / "search_regret.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("search_regret")
 
 
 def test_replay_prints_a_line_per_curve_and_the_maximum_regret(capsys):

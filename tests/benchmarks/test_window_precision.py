@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    path = ROOT / "benchmarks" / "window_precision.py"
-    spec = importlib.util.spec_from_file_location("window_precision_under_test", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("window_precision")
 
 
 def test_the_report_compares_each_estimators_claim_with_the_windows_spread_and_lists_the_windows(capsys):

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from benchmark_script import load_benchmark
 from joulebench.store.records import ModelSummary
 from joulebench.sweep.tasks import Task, TaskResult
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "worker_start.py"
-
 
 @pytest.fixture
-def script(monkeypatch):
-    spec = importlib.util.spec_from_file_location("worker_start_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, mod)  # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+def script():
+    return load_benchmark("worker_start")
 
 
 def test_each_task_is_timed_from_its_hand_over_to_its_first_window(script, monkeypatch):
