@@ -20,7 +20,7 @@ deployment compiles. One recompilation remains where a convolution's backend cha
 of ``F.conv2d``, not of inductor).
 
 The dynamic-batch program reads more energy per image than the static one of the same batch, by an amount that
-varies between batches (docs/validation/search.md, "Compiled scouts rank less faithfully"): the finalists'
+varies between batches (docs/validation/compiled-search.md): the finalists'
 static windows decide, and ``scout_dynamic=False`` ranks with static programs at a compilation per scout.
 """
 

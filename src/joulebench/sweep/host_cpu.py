@@ -10,9 +10,9 @@ sampler, compile workers' helpers) ran meanwhile.
 
 The host's own speed varies too: on a cloud GPU machine the same fixed pure-Python workload took nearly twice as long
 for half a minute (other tenants sharing the CPUs' frequency budget would do that), and a launch-bound window's
-launches slowed down with it (docs/validation/search.md). :func:`host_probe_s` times such a workload before and
-after every window (``host_probe_s``, lower is faster), so that two launch-bound readings can be compared at the host
-speed each had.
+launches slowed down with it (docs/validation/launch-bound-windows.md). :func:`host_probe_s` times such a workload
+before and after every window (``host_probe_s``, lower is faster), so that two launch-bound readings can be compared
+at the host speed each had.
 """
 
 from __future__ import annotations

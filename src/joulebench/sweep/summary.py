@@ -40,7 +40,7 @@ def within_budget(measurements: Sequence[BatchMeasurement], budget_s: float | No
 
 #: Below this mean utilisation of the card (the driver's, sampled with the power) a window counts as launch-bound.
 #: On an H100 the final windows of eager sweeps read 92.9 to 100 %, compiled finals that waited on the host (at 64
-#: to 256) 35.8 to 66.9 %, the other compiled finals 94.4 to 100 % (docs/validation/search.md).
+#: to 256) 35.8 to 66.9 %, the other compiled finals 94.4 to 100 % (docs/validation/launch-bound-windows.md).
 LAUNCH_BOUND_UTIL_PCT = 85.0
 
 
@@ -64,7 +64,7 @@ def launch_bound_util(trace_summary: dict[str, Any] | None, method: str | None) 
 
 #: A launch-bound window taken while the host ran more than this much slower than at its fastest in the task read the
 #: host's slow spell: the search measures such a final once more, and ``measure`` names the slowdown in its warning.
-#: A cloud host's single-thread speed halved for half a minute (docs/validation/search.md).
+#: A cloud host's single-thread speed halved for half a minute (docs/validation/launch-bound-windows.md).
 HOST_SLOW = 0.10
 
 
