@@ -478,4 +478,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from joulebench.errors import JoulebenchError
+
+    try:
+        raise SystemExit(main())
+    except JoulebenchError as err:  # a wrong path or option: the message says the fix, a traceback would bury it
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -372,3 +374,13 @@ def test_full_vs_ladder_sets_the_hosts_probe_beside_the_ladders_where_both_have_
     )
     # a ladder from before the probe: the window's own probe, with nothing to set it against
     assert regret._host_against_ladder(window, [{"host_probe_s": ""}]).endswith(", host probe 3.10 ms")
+
+
+def test_replay_of_a_missing_file_says_so_without_a_traceback(tmp_path):
+    script = ROOT / "benchmarks" / "search_regret.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--replay", str(tmp_path / "none.csv")], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "no such curves file" in done.stderr
+    assert "Traceback" not in done.stderr
