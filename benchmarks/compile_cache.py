@@ -8,11 +8,13 @@ worker's wall time), the seconds its windows spent preparing (compiling, for a c
 search chose and its energy per image. A warm run that chooses another batch, or reads another energy beyond its
 interval, says the cache changed the measured program, not only its cost.
 
-Every run is appended to ``--csv`` as it finishes (default ``$OUT/compile-cache.csv`` when ``$OUT`` is set).
+Every run is appended to ``--csv`` as it finishes (default ``$OUT/compile-cache.csv`` when ``$OUT`` is set);
+``--report CSV`` prints the table of such a file again, without a GPU.
 
 Example (GPU)::
 
     PYTHONPATH=src python3 benchmarks/compile_cache.py mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --runs 2
+    python3 benchmarks/compile_cache.py --report data/h100/compile-cache/compile-cache.csv
 """
 
 from __future__ import annotations
@@ -132,9 +134,22 @@ def append_csv(path: Path, row: dict[str, Any]) -> None:
         w.writerow(row)
 
 
+#: ``FIELDS`` that hold numbers, and their types, for reading a CSV back.
+_NUMBERS = {"run": int, "batch": int, "energy_per_image_j": float, "ci95_rel": float, "gpu_seconds": float,
+            "prepare_s": float, "windows": int, "wall_s": float}  # fmt: skip
+
+
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """The rows :func:`append_csv` wrote, numbers as numbers and empty cells as None."""
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: (_NUMBERS[k](v) if v and k in _NUMBERS else v or None) for k, v in r.items()} for r in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="+")
+    p.add_argument("models", nargs="*")
+    p.add_argument("--report", default=None, metavar="CSV", help="print the table of a stored CSV (no GPU)")
     p.add_argument("--runtime", default="compile-fp16")
     p.add_argument("--runs", type=int, default=2, help="measurements per model; the first is cold")
     p.add_argument("--meter", default="nvml")
@@ -144,6 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     cut = args.index("--") if "--" in args else len(args)
     a = p.parse_args(args[:cut])
+    if a.report:
+        if not Path(a.report).is_file():
+            p.error(f"--report {a.report}: no such file (a CSV this benchmark wrote with --csv)")
+        print_table(read_csv(Path(a.report)))
+        return 0
+    if not a.models:
+        p.error("name at least one model, or --report CSV")
     if a.runs < 2:
         p.error("--runs must be at least 2: one cold run and one warm")
     extra = ["--meter", a.meter, *args[cut + 1 :]]

@@ -65,3 +65,14 @@ def test_flags_after_the_separator_go_to_measure(tmp_path, monkeypatch):
                   "--max-batch", "8"])  # fmt: skip
     assert rc == 1  # a failed run fails the benchmark
     assert seen == [["--meter", "sim", "--max-batch", "8"]] * 2
+
+
+def test_report_prints_the_same_table_from_the_csv(tmp_path, monkeypatch, capsys):
+    cc = _script()
+    monkeypatch.setattr(cc, "measure_once", _FakeMeasure([150, 90], [2048, 1024], [0.01114, 0.01113]))
+    out_csv = tmp_path / "runs.csv"
+    assert cc.main(["m.a", "--runs", "2", "--work", str(tmp_path / "w"), "--csv", str(out_csv)]) == 0
+    measured = capsys.readouterr().out
+    assert cc.main(["--report", str(out_csv)]) == 0
+    assert capsys.readouterr().out == measured
+    assert "GPU-s x0.60-0.60, another batch" in measured
