@@ -93,10 +93,25 @@ def test_windows_writes_one_row_per_window_with_its_phase_and_times(tmp_path):
     assert rows[0]["host_preemptions"] == "3" and rows[0]["gpu_util_pct_mean"] == ""
 
 
-def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
+def test_h100_report_of_the_newest_revision_judges_its_sweeps_on_their_own_boards(capsys):
     assert _script().main(["report", "--state", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "search revision 3"  # the newest in sweeps.csv
+    assert lines[0] == "search revision 5"  # the newest in sweeps.csv
+    assert "repeats resnet50.a1_in1k torch-fp32: 3 runs, spread 0.33 %" in lines
+    assert "repeats resnet50.a1_in1k torch-fp32 mJ/img: 90.75 91.03 90.73" in lines
+    assert "median GPU-s torch-fp32: 40 over 1 sweeps" in lines  # a revision's row is its first sweep of a model
+    mnv3 = next(line for line in lines if line.startswith("mobilenetv3_large_100.ra_in1k") and "compile-fp16" in line)
+    assert mnv3.split()[2:7] == ["512", "11.23", "128", "10.92", "3.57%"]  # against the ladder of its own board
+    # both finals launched about twice as slowly as the ladder's process did, at the same host speed
+    full = next(line for line in lines if line.startswith("full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16"))
+    assert "launch 4.48 vs 2.31 ms" in full and "launch 4.01 vs 2.17 ms" in full
+    assert "128 +8.6 % (time x1.59, GPU util 64 vs 100 %" in full and "host probe 0.43 vs 0.44 ms" in full
+
+
+def test_h100_report_keeps_the_misses_and_the_repeats(capsys):
+    assert _script().main(["report", "--state", str(H100), "--rev", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "search revision 3"
     conv = next(line for line in lines if line.startswith("convnext_tiny.fb_in1k"))
     # judged against the ladder of its own board (gpu_uuid), not the earlier board's
     assert conv.split()[2:6] == ["256", "197.22", "4096", "197.88"] and "0.78%" in conv

@@ -331,6 +331,9 @@ KNOWN_MISSES = {
     "at 3072, a batch no scout lands on: with 2 % scout noise the worst seed confirms 256",
     ("h100", "convnext_tiny.fb_in1k", "torch-fp32", "GPU-df9a14f4-28dc-ba63-6aa4-9df9086792eb"): "flat within 1.8 % "
     "from 192 to 4096, its minimum at 4096: with 2 % scout noise the worst seed confirms 2048",
+    ("h100", "mobilenetv3_large_100.ra_in1k", "compile-fp16", "GPU-5baac636-dc44-1e14-1d0b-60571ad5f682"): "its "
+    "minimum at 128 is 3 % below a flat run from 512 to 2048: in one seed of twenty the scout at 1024 reads 6.5 % low "
+    "(over 3 standard deviations of the 2 % scout noise) and leaves 128 outside the 6 % finalist margin",
 }
 
 
