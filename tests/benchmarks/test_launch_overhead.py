@@ -167,3 +167,19 @@ def test_windows_show_the_host_probe_where_the_store_has_it(tmp_path, capsys):
     assert rows[0]["host_probe_s"] == pytest.approx(0.0042)
     printed = capsys.readouterr().out.splitlines()
     assert "probe ms" in printed[0] and printed[1].split()[-1] == "4.20"
+
+
+def test_the_launch_by_worker_card_quotes_what_the_script_prints_from_its_csv(capsys):
+    folder = ROOT / "data" / "h100" / "launch-by-worker"
+    mod = _script()
+    rows = mod.cmd_windows(mod.build_parser().parse_args(["windows", str(folder / "windows.csv")]))
+    printed = capsys.readouterr().out.splitlines()
+    quoted = [line for line in _first_block(folder / "README.md") if not line.startswith("python3 ")]
+    assert len(quoted) == 2 and all(line in printed for line in quoted)
+    finals = [r for r in rows if r["phase"] == "full"]
+    forked = [float(r["host_launch_per_iter_s"]) for r in finals if not r["flags"]]
+    fresh = [float(r["host_launch_per_iter_s"]) for r in finals if r["flags"] == "--worker-start fresh"]
+    assert min(forked) > max(fresh)  # every forked worker's final launched slower than every fresh one's
+    card = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
+    energy = sorted(1e3 * float(r["energy_per_image_j"]) for r in finals if not r["flags"])
+    assert f"read {energy[0]:.2f} to {energy[-1]:.2f} mJ" in card
