@@ -16,12 +16,17 @@ dynamic shapes off). ``--profile`` adds, per static step, the Python functions w
 with the meter, protocol and frozen garbage collection of ``joulebench measure --start-batch B --max-batch B``'s
 worker; each measured segment prints its iterations, host launch time and thread CPU time per iteration, and with
 ``--profile`` the functions with the most own time inside it (cProfile). Comparing the two modes at one batch
-separates the program from the conditions the worker runs it in::
+separates the program from the conditions the worker runs it in. ``task --forked`` runs it instead in a child forked
+from this process once it has made the imports of ``joulebench measure``'s zygote (and frozen them from garbage
+collection, as the zygote does): a forked worker's start without the rest of the worker (its event pipe, log and
+session), with ``--profile`` as well::
 
     python3 benchmarks/launch_overhead.py states mobilenetv3_large_100.ra_in1k --runtime compile-fp16 \\
         --batch 128 --steps static,release,scout,scout:256,release,static
     python3 benchmarks/launch_overhead.py task mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
         --profile
+    python3 benchmarks/launch_overhead.py task mobilenetv3_large_100.ra_in1k --runtime compile-fp16 --batch 128 \\
+        --forked --profile
 
 ``host MODEL`` -- is it the host that varies? One process, one static program: ``--rounds`` times, joulebench's
 host probe (a fixed CPU loop, ``host_probe_s``: the value every window stores) and then ``--calls`` calls of the
@@ -304,6 +309,34 @@ def cmd_task(a: argparse.Namespace) -> Any:
     return result
 
 
+def run_forked(fn: Any, *args: Any) -> int:
+    """``fn(*args)`` in a child of this process forked after the zygote's imports; the child's exit status.
+
+    This process makes the imports of ``joulebench measure``'s zygote (:func:`~joulebench.sweep.zygote_server.preload`,
+    which refuses when CUDA is already initialised here or a thread runs) and freezes them, then forks once.
+    """
+    import os
+    import traceback
+
+    from joulebench.sweep.zygote_server import preload
+
+    preload()
+    gc.collect()
+    gc.freeze()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fn(*args)
+        except BaseException:  # the child must never return into the parent's code: report, then leave
+            traceback.print_exc()
+            sys.stdout.flush()
+            os._exit(1)
+        sys.stdout.flush()
+        os._exit(0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
 #: Columns of ``windows``' rows (``--csv``): the store, its command's flags, then the window.
 WINDOW_COLUMNS = (
     "store", "flags", "model", "runtime", "batch", "phase", "prepare_s", "latency_mean_s", "energy_per_image_j",
@@ -401,6 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="leave the loaded model's objects to the garbage collector (the worker freezes them)",
     )
+    sub.choices["task"].add_argument(
+        "--forked", action="store_true", help="run the task in a child forked after the zygote's imports"
+    )
     sub.choices["host"].add_argument("--rounds", type=int, default=30)
     sub.choices["host"].add_argument("--calls", type=int, default=400, help="timed calls per round")
     sub.choices["host"].add_argument("--csv", help="write the rounds to this CSV")
@@ -415,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run a mode."""
     a = build_parser().parse_args(argv)
+    if a.mode == "task" and a.forked:
+        return run_forked(cmd_task, a)
     {"states": cmd_states, "task": cmd_task, "host": cmd_host, "windows": cmd_windows}[a.mode](a)
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,6 +66,26 @@ def test_task_prints_each_segment_and_the_stored_windows_then_restores_the_proto
     rows = [line.split() for line in out.splitlines()[-len(result.measurements) :]]
     assert {tuple(r[:2]) for r in rows} == {(str(m.batch_size), m.trace_summary["phase"]) for m in result.measurements}
     assert all(float(r[-1]) > 0 for r in rows)  # each window's host probe, in ms
+
+
+def _forked_task(model: str) -> subprocess.CompletedProcess:
+    args = ["task", model, "--runtime", "cpu-fp32", "--batch", "2", "--meter", "sim", "--protocol", "quick", "--forked"]
+    script = ROOT / "benchmarks" / "launch_overhead.py"
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300)
+
+
+def test_a_forked_task_runs_in_a_child_of_the_preloaded_process_and_passes_its_exit_status_on():
+    done = _forked_task(MODEL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert "task ok" in lines  # the child measured the task and printed its windows
+    assert {tuple(line.split()[:2]) for line in lines[lines.index("task ok") + 2 :]} == {
+        ("2", "scout"),
+        ("2", "full"),
+        ("1", "scout"),
+    }
+    failed = _forked_task("no_such_model_anywhere")
+    assert failed.returncode == 1 and "Traceback" in failed.stderr  # the child's error, reported, not swallowed
 
 
 def test_command_flags_keep_the_conditions_and_drop_the_task():
