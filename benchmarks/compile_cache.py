@@ -36,13 +36,13 @@ FIELDS = (
     "model", "runtime", "run", "cache", "status", "batch", "energy_per_image_j", "ci95_rel", "gpu_seconds",
     "prepare_s", "windows", "wall_s", "gpu_name",
 )  # fmt: skip
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def measure_once(model: str, runtime: str, db: Path, cache: Path, extra: list[str]) -> dict[str, Any]:
     """One ``joulebench measure`` of ``model`` into a fresh store ``db`` with inductor's cache at ``cache``."""
-    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH", "")]))
+    from joulebench.sweep.regret import final_ci95_rel, subprocess_env, window_rows  # lazily: --help needs none
+
+    env = subprocess_env(cache)
     cmd = [sys.executable, "-m", "joulebench", "measure", model, "--runtime", runtime, "--db", str(db), "--json"]
     t0 = time.monotonic()
     proc = subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, check=False, timeout=1800)
@@ -53,28 +53,18 @@ def measure_once(model: str, runtime: str, db: Path, cache: Path, extra: list[st
     except (ValueError, KeyError, IndexError, TypeError):
         tail = proc.stderr.strip().splitlines()[-1][:200] if proc.stderr.strip() else f"exit {proc.returncode}"
         return {**row, "status": f"error: {tail}"}
-    windows = _windows(db)
+    windows = window_rows(db)
     row.update(
         status=summary["status"],
         batch=summary["optimal_batch"],
         energy_per_image_j=summary["energy_per_image_j"],
-        ci95_rel=next((w["ci95_rel"] for w in windows if _is_final_of(w, summary["optimal_batch"])), None),
+        ci95_rel=final_ci95_rel(windows, summary["optimal_batch"]),
         gpu_seconds=summary["gpu_seconds"],
         prepare_s=round(sum(w["prepare_s"] or 0.0 for w in windows), 1),
         windows=len(windows),
         gpu_name=summary.get("gpu_name"),
     )
     return row
-
-
-def _windows(db: Path) -> list[dict[str, Any]]:
-    from joulebench.sweep.regret import window_rows  # lazily: --help works without the package's imports
-
-    return window_rows(db)
-
-
-def _is_final_of(window: dict[str, Any], batch: int | None) -> bool:
-    return window["batch"] == batch and window["phase"] != "scout"
 
 
 def run_model(model: str, runtime: str, runs: int, work: Path, extra: list[str]) -> Iterator[dict[str, Any]]:

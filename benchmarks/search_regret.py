@@ -48,8 +48,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from joulebench.sweep.regret import (  # noqa: E402
     HOST_FIELDS,
+    final_ci95_rel,
     print_report,
     read_rows,
+    subprocess_env,
     sweep_label,
     window_rows,
     write_rows,
@@ -280,8 +282,7 @@ def _windows(windows: list[dict[str, Any]], chosen: int | None) -> tuple[list[in
     """The scouted and finalist batches of :func:`window_rows`, and the chosen batch's interval."""
     scouted = [w["batch"] for w in windows if w["phase"] == "scout"]
     finals = [w["batch"] for w in windows if w["phase"] != "scout"]
-    ci = next((w["ci95_rel"] for w in windows if w["batch"] == chosen and w["phase"] != "scout"), None)
-    return scouted, finals, ci
+    return scouted, finals, final_ci95_rel(windows, chosen)
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -290,9 +291,7 @@ def _windows(windows: list[dict[str, Any]], chosen: int | None) -> tuple[list[in
 def _env(state: Path, cache_name: str) -> tuple[dict[str, str], Path]:
     """The environment of a benchmark subprocess (this checkout's ``src`` first) and its inductor cache folder."""
     cache = state / "inductor" / cache_name
-    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    return env, cache
+    return subprocess_env(cache), cache
 
 
 def _run_together(a: argparse.Namespace, state: Path) -> int:

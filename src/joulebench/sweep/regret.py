@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sqlite3
 import statistics
 from collections.abc import Iterable
@@ -57,6 +58,23 @@ def window_rows(db: Path) -> list[dict[str, Any]]:
     finally:
         con.close()
     return out
+
+
+def final_ci95_rel(windows: Iterable[dict[str, Any]], batch: int | None) -> float | None:
+    """The 95 % interval of the full window at ``batch`` among :func:`window_rows` (None where none was taken)."""
+    return next((w["ci95_rel"] for w in windows if w["batch"] == batch and w["phase"] != "scout"), None)
+
+
+def subprocess_env(inductor_cache: Path) -> dict[str, str]:
+    """The environment a benchmark runs ``joulebench`` in, its inductor caches in ``inductor_cache``.
+
+    This package comes first on the path and output is unbuffered; the cache is a folder of the benchmark's own, so
+    that it knows which runs start cold.
+    """
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(inductor_cache), "PYTHONUNBUFFERED": "1"}
+    src = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH", "")]))
+    return env
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
