@@ -321,7 +321,7 @@ def test_a_worker_killed_at_a_large_batch_is_retried_below_it_and_the_next_run_s
         (["--runtime", "cpu-fp32"], "twice"),
         (["--deadline", "0s"], "--deadline must be positive"),
         (["--deadline", "1h", "--executor", "ray"], "--deadline needs the local executor"),
-        (["--worker-start", "spawn"], "--worker-start must be one of fork, fresh"),
+        (["--worker-start", "spawn"], "--worker-start must be one of auto, fork, fresh"),
         (["--worker-start", "fresh", "--executor", "ray"], "--executor ray takes no --worker-start"),
         (["--cooldown", "450C"], "--cooldown takes a GPU temperature"),
         (["--cooldown", "45C", "--meter", "rapl"], "--meter rapl does not"),

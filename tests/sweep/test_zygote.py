@@ -217,10 +217,40 @@ def test_a_deadline_keeps_the_zygote(monkeypatch):
     assert len(seen) == 1 and isinstance(seen[0], Zygote)
 
 
+def test_auto_forks_eager_workers_and_starts_compiled_ones_fresh(monkeypatch):
+    import dataclasses
+
+    seen: list = []
+    started: list = []
+    monkeypatch.setattr(Zygote, "start", lambda self: started.append(self))
+    eager = _custom_task("tiny")
+    compiled = dataclasses.replace(eager, runtime="compile-fp16")
+    get_executor("local", runner=_recording_runner(seen)).run([compiled, eager, compiled], _ignore)
+    assert [type(x).__name__ for x in seen] == ["NoneType", "Zygote", "NoneType"] and len(started) == 1
+    # a run of compiled tasks only starts no zygote; an explicit --worker-start overrides the runtimes' choice
+    seen.clear()
+    get_executor("local", runner=_recording_runner(seen)).run([compiled], _ignore)
+    assert seen == [None] and len(started) == 1
+    get_executor("local", runner=_recording_runner(seen), worker_start="fork").run([compiled], _ignore)
+    assert isinstance(seen[-1], Zygote) and len(started) == 2
+    get_executor("local", runner=_recording_runner(seen), worker_start="fresh").run([eager], _ignore)
+    assert seen[-1] is None and len(started) == 2
+
+
+def test_compiled_runtimes_ask_for_fresh_workers():
+    from joulebench.runtimes import get_runtime_class, runtime_names
+    from joulebench.sweep.execution import runtime_worker_start
+
+    compiled = [n for n in runtime_names() if n.startswith("compile-")]
+    assert compiled and all(runtime_worker_start(n) == "fresh" for n in compiled)
+    assert runtime_worker_start("torch-fp32") == "fork" and runtime_worker_start("no-such-runtime") == "fork"
+    assert all(get_runtime_class(n).worker_start in ("fork", "fresh") for n in runtime_names())
+
+
 def test_an_unknown_worker_start_is_refused():
     from joulebench.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="--worker-start must be one of fork, fresh"):
+    with pytest.raises(ConfigError, match="--worker-start must be one of auto, fork, fresh"):
         get_executor("local", worker_start="spawn")
 
 

@@ -233,8 +233,9 @@ RetriesOpt = typer.Option(
 WorkerStartOpt = typer.Option(
     None,
     "--worker-start",
-    help="--executor local: fork (default on Linux: workers forked from one process that imported torch and timm"
-    " once) or fresh (a new Python process per model, which imports them itself).",
+    help="--executor local: auto (default: as the runtime asks, fresh for compiled runtimes, else fork), fork"
+    " (workers forked from one process that imported torch and timm once; Linux) or fresh (a new Python process per"
+    " model, which imports them itself).",
 )
 
 #: The flags of :func:`build_options` (the measuring protocol), by their parameter names.

@@ -212,6 +212,8 @@ class Runtime(ABC):
     extra: ClassVar[str | None] = None
     #: Modules its first build imports; a worker imports them inside the idle baseline, where the device waits anyway.
     host_modules: ClassVar[tuple[str, ...]] = ()
+    #: How ``--worker-start auto`` starts its workers: ``fork`` (from the run's zygote) or ``fresh`` (a new process).
+    worker_start: ClassVar[str] = "fork"
     #: One-line description for ``joulebench info`` and docs.
     summary: ClassVar[str] = ""
     #: Accepted options and their defaults.

@@ -118,6 +118,9 @@ class CompiledRuntime(TorchRuntime):
     extra = "torch"
     # inductor and its code generators: a second or two of imports that the first compilation would otherwise wait on
     host_modules = ("torch._inductor.compile_fx", "torch._inductor.codegen.simd")
+    # forked workers launched compiled programs up to twice as slowly as fresh ones, page-faulting on every launch,
+    # which raised the energy of launch-bound batches (docs/validation/launch-bound-windows.md)
+    worker_start = "fresh"
 
     def __init__(self, device: str | None = None, **options: Any):
         super().__init__(device, **options)

@@ -187,6 +187,13 @@ def runtime_host_modules(runtime: str) -> tuple[str, ...]:
     return get_runtime_class(runtime).host_modules if runtime in runtime_names() else ()
 
 
+def runtime_worker_start(runtime: str) -> str:
+    """How ``--worker-start auto`` starts ``runtime``'s workers: its class's ``worker_start`` (unknown: ``fork``)."""
+    from joulebench.runtimes import get_runtime_class, runtime_names
+
+    return get_runtime_class(runtime).worker_start if runtime in runtime_names() else "fork"
+
+
 class TaskExecution:
     """One task measured in this process, from its meter to its summary.
 

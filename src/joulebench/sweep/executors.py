@@ -7,9 +7,10 @@ worker subprocess with a timeout and always returns a TaskResult.
 
 * ``local``: one thread per device, all pulling from one queue; each thread launches worker subprocesses
   pinned to its GPU with ``CUDA_VISIBLE_DEVICES``. Devices ``[None]`` = one worker that inherits the
-  environment (CPU runtimes, the simulated meter). With ``worker_start="fork"`` (the default, on Linux) the
-  workers are forked from one zygote (:mod:`joulebench.sweep.zygote`) that imported torch and timm once for the
-  run; ``"fresh"``, or a zygote that cannot start, starts each as a new Python process. A worker that died at a
+  environment (CPU runtimes, the simulated meter). With ``worker_start="fork"`` (on Linux) the workers are forked
+  from one zygote (:mod:`joulebench.sweep.zygote`) that imported torch and timm once for the run; ``"fresh"``, or a
+  zygote that cannot start, starts each as a new Python process; ``"auto"`` (the default) asks each task's runtime
+  (``Runtime.worker_start``: compiled runtimes start fresh). A worker that died at a
   batch larger than some that worked is retried once at once on the same device, its search capped below the crash
   (:func:`~joulebench.sweep.process.retry_after_crash`); the sink gets one result with both attempts' rows.
 * ``ray``: the same ``run_task`` as a Ray remote function with ``num_gpus=1`` (fresh workers).
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 Sink = Callable[[TaskResult], None]
 #: ``on_event(device_index, task, event)`` -- progress events of the workers (called on the driver thread).
 OnEvent = Callable[[Any, Task, dict[str, Any]], None]
-#: How the local executor starts a worker: forked from the run's zygote, or as a new Python process.
-WORKER_STARTS = ("fork", "fresh")
+#: How the local executor starts a worker: as its runtime asks, forked from the run's zygote, or as a new process.
+WORKER_STARTS = ("auto", "fork", "fresh")
 
 
 class Executor(ABC):
@@ -95,8 +96,8 @@ class LocalExecutor(Executor):
     Args:
         devices: Device indices to use (one task at a time on each); ``[None]`` = no pinning.
         runner: Runs one task (see :class:`Executor`); one with ``takes_launcher`` is given the zygote.
-        worker_start: ``fork`` (workers forked from a zygote that imported torch and timm once; Linux, else
-            fresh) or ``fresh`` (each worker a new Python process).
+        worker_start: ``auto`` (each task as its runtime's ``worker_start`` says), ``fork`` (workers forked from a
+            zygote that imported torch and timm once; Linux, else fresh) or ``fresh`` (each a new Python process).
 
     Raises:
         ConfigError: An unknown ``worker_start``.
@@ -110,17 +111,27 @@ class LocalExecutor(Executor):
         self,
         devices: Sequence[int | None] = (None,),
         runner: Callable[..., TaskResult] = run_task,
-        worker_start: str = "fork",
+        worker_start: str = "auto",
     ) -> None:
         super().__init__(devices, runner)
         self.worker_start = check_worker_start(worker_start)
 
-    def start_zygote(self, say: Callable[[str], None]) -> Zygote | None:
-        """The run's zygote, started; None when workers start fresh (asked, unsupported, or it failed: ``say``)."""
+    def forks(self, task: Task) -> bool:
+        """Whether ``task``'s worker is to be forked from the zygote (``worker_start``, or its runtime's choice)."""
+        from joulebench.sweep.execution import runtime_worker_start
+
+        if self.worker_start == "auto":
+            return runtime_worker_start(task.runtime) == "fork"
+        return self.worker_start == "fork"
+
+    def start_zygote(self, say: Callable[[str], None], tasks: Sequence[Task] = ()) -> Zygote | None:
+        """The run's zygote, started; None when no task forks (asked, unsupported, or it failed: ``say``)."""
         from joulebench.sweep.zygote import Zygote, ZygoteError, fork_unsupported
 
-        if self.worker_start != "fork" or not getattr(self.runner, "takes_launcher", False) or fork_unsupported():
-            return None  # fresh workers as asked; a runner that starts none; or a platform that cannot fork them
+        if not any(self.forks(t) for t in tasks) or not getattr(self.runner, "takes_launcher", False):
+            return None  # fresh workers as asked, or a runner that starts none
+        if fork_unsupported():
+            return None  # a platform that cannot fork them
         zygote = Zygote()
         try:
             zygote.start()
@@ -145,14 +156,14 @@ class LocalExecutor(Executor):
         stop = stop or threading.Event()
         say = on_message or (lambda text: None)
         try:
-            zygote = self.start_zygote(say) if tasks else None
+            zygote = self.start_zygote(say, tasks)
         except KeyboardInterrupt:  # Ctrl-C while the zygote imports: nothing started, nothing to run
             stop.set()
             return
         todo: queue.Queue[Task] = queue.Queue()
         for t in tasks:
             todo.put(t)
-        run = _LocalRun(self.runner, todo, stop, kill or threading.Event(), admit, zygote)
+        run = _LocalRun(self.runner, todo, stop, kill or threading.Event(), admit, zygote, self.forks)
         try:
             run.drain(self.devices, sink, on_event, on_deferred, say)
         finally:
@@ -170,6 +181,7 @@ class _LocalRun:
         kill: Set: the running tasks' workers are killed.
         admit: Asked before each task starts (a deadline), or None.
         zygote: The run's zygote, or None (fresh workers).
+        forks: Whether a task's worker is forked from ``zygote`` (else it starts fresh).
     """
 
     def __init__(
@@ -180,6 +192,7 @@ class _LocalRun:
         kill: threading.Event,
         admit: Callable[[Task], bool] | None,
         zygote: Zygote | None,
+        forks: Callable[[Task], bool] = lambda task: True,
     ) -> None:
         self.runner = runner
         self.todo = todo
@@ -187,13 +200,15 @@ class _LocalRun:
         self.kill = kill
         self.admit = admit
         self.zygote = zygote
+        self.forks = forks
         self.inbox: queue.Queue[tuple[str, Any, Any, Any]] = queue.Queue()
 
     def attempt(self, task: Task, device: int | None, start: dict[str, Any]) -> TaskResult:
         """Run ``task`` once on ``device`` (``start``: extra fields of its ``task_start`` event)."""
         inbox = self.inbox
         inbox.put(("event", device, task, {"type": "task_start", **start}))
-        extra = {} if self.zygote is None else {"launcher": self.zygote}
+        zygote = self.zygote if self.zygote is not None and self.forks(task) else None
+        extra = {} if zygote is None else {"launcher": zygote}
         result = self.runner(
             task,
             device,
@@ -202,7 +217,7 @@ class _LocalRun:
             kill=self.kill,
             **extra,
         )
-        failure = None if self.zygote is None else self.zygote.failure_once()
+        failure = None if zygote is None else zygote.failure_once()
         if failure is not None:
             inbox.put(("message", device, None, f"warning: {failure}; the next workers start as fresh processes"))
         return result
