@@ -205,3 +205,11 @@ def test_the_launch_by_worker_card_quotes_what_the_script_prints_from_its_csv(ca
     card = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
     energy = sorted(1e3 * float(r["energy_per_image_j"]) for r in finals if not r["flags"])
     assert f"read {energy[0]:.2f} to {energy[-1]:.2f} mJ" in card
+    ratios = []  # each board's forked finals against its fresh ones
+    for board in {r["gpu_uuid"] for r in finals}:
+        mine = [r for r in finals if r["gpu_uuid"] == board]
+        f = [float(r["host_launch_per_iter_s"]) for r in mine if not r["flags"]]
+        g = [float(r["host_launch_per_iter_s"]) for r in mine if r["flags"] == "--worker-start fresh"]
+        if f and g:
+            ratios += [min(f) / max(g), max(f) / min(g)]
+    assert f"{min(ratios):.1f} to {max(ratios):.1f} times as slow as a fresh final on its board" in card

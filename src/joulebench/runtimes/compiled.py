@@ -118,7 +118,7 @@ class CompiledRuntime(TorchRuntime):
     extra = "torch"
     # inductor and its code generators: a second or two of imports that the first compilation would otherwise wait on
     host_modules = ("torch._inductor.compile_fx", "torch._inductor.codegen.simd")
-    # forked workers launched compiled programs up to twice as slowly as fresh ones, page-faulting on every launch,
+    # forked workers launched compiled programs 1.4 to 2.2 times as slowly as fresh ones, page-faulting all the while,
     # which raised the energy of launch-bound batches (docs/validation/launch-bound-windows.md)
     worker_start = "fresh"
 
