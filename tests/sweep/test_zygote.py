@@ -82,6 +82,11 @@ def test_forked_workers_give_the_rows_fresh_workers_give(zygote, monkeypatch):
     assert all(r.ok for r in forked + fresh), [r.summary.error for r in forked + fresh]
     assert [_described(r.measurements) for r in forked] == [_described(r.measurements) for r in fresh]
     assert [m.batch_size for m in forked[0].measurements] == [1, 2, 4]
+    starts = (
+        {r.measurements[0].trace_summary["worker_start"] for r in forked},
+        {m.trace_summary["worker_start"] for r in fresh for m in r.measurements},
+    )
+    assert starts == ({"fork"}, {"fresh"})  # every row says how its worker started
     assert [_described([r.summary])[0][0] for r in forked] == [_described([r.summary])[0][0] for r in fresh]
     for r in forked:
         assert all(all(filled) for *_, filled in _described(r.measurements))

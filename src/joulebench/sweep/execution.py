@@ -207,6 +207,8 @@ class TaskExecution:
         should_stop: Polled between batches; True ends the search after the current batch.
         t_start: Monotonic time the device was taken (for GPU-seconds); default: now.
         freeze_after_load: This process exists for the task (the worker): see :meth:`_freeze`.
+        worker_start: How this process started (``fork`` or ``fresh``), recorded in every row's trace summary: a
+            launch-bound window reads differently in a forked worker; None in-process.
     """
 
     def __init__(
@@ -217,9 +219,11 @@ class TaskExecution:
         should_stop: Callable[[], bool] | None = None,
         t_start: float | None = None,
         freeze_after_load: bool = False,
+        worker_start: str | None = None,
     ) -> None:
         self.task = task
         self.freeze_after_load = freeze_after_load
+        self.worker_start = worker_start
         self.opts = task.options
         self.emit: Emit = emit or (lambda ev: None)
         self.stop: Callable[[], bool] = should_stop or (lambda: False)
@@ -431,6 +435,9 @@ class TaskExecution:
             self.runtime.release()
 
     def _keep(self, row: BatchMeasurement) -> BatchMeasurement:
+        if self.worker_start is not None:
+            ts = {**(row.trace_summary or {}), "worker_start": self.worker_start}
+            row = dataclasses.replace(row, trace_summary=ts)
         self.measurements.append(row)
         self.emit({"type": "measurement", "row": row.to_dict()})
         return row
@@ -443,6 +450,7 @@ def execute_task(
     should_stop: Callable[[], bool] | None = None,
     t_start: float | None = None,
     freeze_after_load: bool = False,
+    worker_start: str | None = None,
 ) -> TaskResult:
     """Measure one (model configuration, runtime) in this process: idle baseline, search, summary.
 
@@ -453,11 +461,17 @@ def execute_task(
         t_start: Monotonic time the device was taken (for GPU-seconds); default: now.
         freeze_after_load: True in a process that ends with the task (the worker subprocess): the objects alive
             after the model is loaded are left out of garbage collection (:meth:`TaskExecution._freeze`).
+        worker_start: How the worker process started (``fork``, ``fresh``), kept in each row's trace summary.
 
     Returns:
         The :class:`TaskResult`; errors become failure rows, never exceptions.
     """
     execution = TaskExecution(
-        task, emit=emit, should_stop=should_stop, t_start=t_start, freeze_after_load=freeze_after_load
+        task,
+        emit=emit,
+        should_stop=should_stop,
+        t_start=t_start,
+        freeze_after_load=freeze_after_load,
+        worker_start=worker_start,
     )
     return execution.run()

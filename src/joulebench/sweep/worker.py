@@ -67,16 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("task", help="JSON file with the task")
     p.add_argument("--event-fd", type=int, default=None, help="file descriptor for JSON-line events")
     args = p.parse_args(argv)
-    return run_worker(Path(args.task), args.event_fd, t_start=_T_START)
+    return run_worker(Path(args.task), args.event_fd, t_start=_T_START, worker_start="fresh")
 
 
-def run_worker(task_file: Path, event_fd: int | None, *, t_start: float) -> int:
+def run_worker(task_file: Path, event_fd: int | None, *, t_start: float, worker_start: str = "fresh") -> int:
     """Measure the task in ``task_file`` in this process, which exists for it, streaming its events.
 
     Args:
         task_file: The task's JSON file.
         event_fd: File descriptor for the JSON-line events (closed at the end); None = standard output.
         t_start: Monotonic time this process took its device (its start, or its fork from the zygote).
+        worker_start: ``fresh`` (a process of its own) or ``fork`` (a child of the zygote), kept in every row.
 
     Returns:
         The exit status (0: the result was sent; a failed task is a result too).
@@ -97,7 +98,9 @@ def run_worker(task_file: Path, event_fd: int | None, *, t_start: float) -> int:
 
     signal.signal(signal.SIGINT, on_sigint)
     emit({"type": "start", "pid": os.getpid()})
-    result = execute_task(task, emit=emit, should_stop=stop.is_set, t_start=t_start, freeze_after_load=True)
+    result = execute_task(
+        task, emit=emit, should_stop=stop.is_set, t_start=t_start, freeze_after_load=True, worker_start=worker_start
+    )
     emit({"type": "result", "result": result.to_dict()})
     out.close()
     return 0

@@ -176,7 +176,7 @@ class _Server:
             _adopt(request["env"], request["cwd"])
             from joulebench.sweep.worker import run_worker
 
-            code = run_worker(Path(request["task_file"]), event_fd, t_start=t_fork)
+            code = run_worker(Path(request["task_file"]), event_fd, t_start=t_fork, worker_start="fork")
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else int(e.code is not None)  # as the interpreter exits
         except BaseException:  # the child must never return into the zygote's loop
