@@ -42,8 +42,9 @@ rounds. A launch cost that rises and falls with the probe comes from the host's 
 
 ``windows STORE.db ... | WINDOWS.csv`` -- each stored window of ``joulebench measure`` runs beside the flags its
 command was given (``--worker-start fresh``, ``--static-scouts`` ...): the card's utilisation, a launch's host time
-and the launching thread's busy share, then per flags the range of the full windows' launch time. ``--csv PATH``
-writes the rows; a CSV written so is read back in place of stores::
+and the launching thread's busy share, then per flags (and per way the worker started, where the rows record it:
+``trace_summary.worker_start``) the range of the full windows' launch time. ``--csv PATH`` writes the rows; a CSV
+written so is read back in place of stores::
 
     python3 benchmarks/launch_overhead.py windows v1.db v2.db --csv windows.csv
     python3 benchmarks/launch_overhead.py windows data/h100/compiled-128-windows/windows.csv
@@ -340,7 +341,7 @@ def run_forked(fn: Any, *args: Any) -> int:
 #: Columns of ``windows``' rows (``--csv``): the store, its command's flags, then the window.
 WINDOW_COLUMNS = (
     "store", "flags", "model", "runtime", "batch", "phase", "prepare_s", "latency_mean_s", "energy_per_image_j",
-    "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "gpu_uuid", "host_probe_s",
+    "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "gpu_uuid", "host_probe_s", "worker_start",
 )  # fmt: skip
 #: Arguments of ``joulebench measure`` that name the task rather than the conditions it ran under.
 _TASK_ARGS = {"--runtime": 1, "--start-batch": 1, "--max-batch": 1, "--db": 1, "--json": 0}
@@ -407,10 +408,17 @@ def cmd_windows(a: argparse.Namespace) -> list[dict[str, Any]]:
     by: dict[str, list[float]] = {}
     for r in rows:
         if r["phase"] == "full" and r["host_launch_per_iter_s"] not in (None, ""):
-            by.setdefault(r["flags"] or "(defaults)", []).append(1e3 * float(r["host_launch_per_iter_s"]))
+            by.setdefault(_conditions(r), []).append(1e3 * float(r["host_launch_per_iter_s"]))
     for flags, ms in by.items():
         print(f"full windows [{flags}]: {len(ms)}, launch {min(ms):.2f}-{max(ms):.2f} ms per iteration")
     return rows
+
+
+def _conditions(row: dict[str, Any]) -> str:
+    """A window's flags, and how its worker started where the row says (stores from before it was recorded do not)."""
+    flags = row["flags"] or "(defaults)"
+    start = row.get("worker_start")
+    return f"{flags}; {start} worker" if start else flags
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -96,7 +96,7 @@ def test_command_flags_keep_the_conditions_and_drop_the_task():
     assert mod.command_flags(cmd + " --precision off --min-window 5s") == "--precision off --min-window 5s"
 
 
-def _store(path, command, launches, probe=None):
+def _store(path, command, launches, probe=None, worker_start=None):
     from factories import full, run
     from joulebench.store import BatchMeasurement, Store
 
@@ -108,7 +108,8 @@ def _store(path, command, launches, probe=None):
             batch_size=batch, status="ok", latency_mean_s=launch * 1.02, gpu_uuid="GPU-aaaa",
             trace_summary={"phase": phase, "prepare_s": 2.0, "host_launch_per_iter_s": launch,
                            "gpu_util_pct_mean": 60.0, "host_thread_busy_frac": 0.97}
-            | ({"host_probe_s": probe} if probe is not None else {}),
+            | ({"host_probe_s": probe} if probe is not None else {})
+            | ({"worker_start": worker_start} if worker_start else {}),
         )  # fmt: skip
         store.add_measurement(m)
     store.close()
@@ -135,6 +136,24 @@ def test_windows_lists_each_stored_window_beside_its_flags_and_reads_its_own_csv
     again = mod.cmd_windows(mod.build_parser().parse_args(["windows", str(out)]))
     assert [r["flags"] for r in again] == ["", "", "", "--worker-start fresh", ""]
     assert capsys.readouterr().out == printed
+
+
+def test_windows_group_by_how_the_worker_started_where_the_rows_say(tmp_path, capsys):
+    mod = _script()
+    base = "joulebench measure m.tag --runtime compile-fp16 --start-batch 128 --max-batch 128 --db x.db"
+    old = _store(tmp_path / "old.db", base, [(128, "full", 0.0045)])  # from before rows recorded it
+    fork = _store(tmp_path / "f.db", base, [(128, "full", 0.0041)], worker_start="fork")
+    fresh = _store(tmp_path / "n.db", base, [(128, "full", 0.0024)], worker_start="fresh")
+    out = tmp_path / "w.csv"
+    argv = ["windows", str(old), str(fork), str(fresh), "--csv", str(out)]
+    rows = mod.cmd_windows(mod.build_parser().parse_args(argv))
+    assert [r["worker_start"] for r in rows] == [None, "fork", "fresh"]
+    printed = capsys.readouterr().out
+    assert "full windows [(defaults)]: 1, launch 4.50-4.50 ms per iteration" in printed
+    assert "full windows [(defaults); fork worker]: 1, launch 4.10-4.10 ms per iteration" in printed
+    assert "full windows [(defaults); fresh worker]: 1, launch 2.40-2.40 ms per iteration" in printed
+    mod.cmd_windows(mod.build_parser().parse_args(["windows", str(out)]))
+    assert capsys.readouterr().out == printed  # the CSV keeps the column
 
 
 def _first_block(card: Path) -> list[str]:

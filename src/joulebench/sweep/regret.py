@@ -25,9 +25,11 @@ from joulebench.sweep.summary import LAUNCH_BOUND_UTIL_PCT
 
 #: Whether the card waited on the host in a window (from its trace summary): the card's mean utilisation, a launch's
 #: mean host time, the launching thread's CPU share, its pre-emptions and the host's speed around the window (a fixed
-#: CPU loop's seconds: :mod:`joulebench.sweep.host_cpu`).
+#: CPU loop's seconds: :mod:`joulebench.sweep.host_cpu`), and how the worker that launched it started (``fork`` or
+#: ``fresh``: forked workers launched compiled programs more slowly).
 HOST_FIELDS = (
     "gpu_util_pct_mean", "host_launch_per_iter_s", "host_thread_busy_frac", "host_preemptions", "host_probe_s",
+    "worker_start",
 )  # fmt: skip
 
 
