@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import sqlite3
 import sys
 import time
 from collections import defaultdict
@@ -92,26 +90,15 @@ def cmd_sample(out: Path, seconds: float, period_s: float = 0.5) -> int:
 
 def store_finals(db: Path, min_window_s: float = 2.0) -> list[dict[str, Any]]:
     """The full windows of ``db`` lasting at least ``min_window_s``, each with its start and end (epoch seconds)."""
-    con = sqlite3.connect(db)
-    try:
-        q = (
-            "select model, runtime, batch_size, duration_s, measured_at, trace_summary, energy_per_image_j,"
-            " gpu_uuid from measurements where status = 'ok' order by id"
-        )
-        rows = con.execute(q).fetchall()
-    finally:
-        con.close()
+    from joulebench.sweep.regret import window_rows
+
     out = []
-    for model, runtime, batch, dur, at, ts, epi, uuid in rows:
-        t = json.loads(ts or "{}")
-        if t.get("phase", "full") != "full" or not dur or dur < min_window_s:
+    for w in window_rows(db):
+        dur = w["window_s"]
+        if w["status"] != "ok" or w["phase"] != "full" or not dur or dur < min_window_s:
             continue
-        end = datetime.fromisoformat(at).timestamp()
-        out.append(
-            {"store": db.name, "gpu_uuid": uuid, "model": model, "runtime": runtime, "batch": batch,
-             "window_s": dur, "host_launch_per_iter_s": t.get("host_launch_per_iter_s"),
-             "gpu_util_pct_mean": t.get("gpu_util_pct_mean"), "energy_per_image_j": epi, "t0": end - dur, "t1": end}
-        )  # fmt: skip
+        end = datetime.fromisoformat(w["measured_at"]).timestamp()
+        out.append({"store": db.name, **{k: w[k] for k in FAULT_COLUMNS[2:10]}, "t0": end - dur, "t1": end})
     return out
 
 

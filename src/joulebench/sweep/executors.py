@@ -192,7 +192,7 @@ class _LocalRun:
         kill: threading.Event,
         admit: Callable[[Task], bool] | None,
         zygote: Zygote | None,
-        forks: Callable[[Task], bool] = lambda task: True,
+        forks: Callable[[Task], bool],
     ) -> None:
         self.runner = runner
         self.todo = todo

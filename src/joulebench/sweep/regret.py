@@ -36,17 +36,17 @@ HOST_FIELDS = (
 def window_rows(db: Path) -> list[dict[str, Any]]:
     """One row per window of the sweeps in store ``db``, in the order measured: where their GPU-seconds went.
 
-    Each row has ``benchmarks/search_regret.py``'s ``WINDOW_FIELDS``, the window's ``ci95_rel`` and its board
-    (``gpu_uuid``).
+    Each row has ``benchmarks/search_regret.py``'s ``WINDOW_FIELDS``, the window's ``ci95_rel``, its board
+    (``gpu_uuid``) and when it ended (``measured_at``, ISO 8601).
     """
     con = sqlite3.connect(db)
     q = (
         "select run_id, model, runtime, batch_size, status, trace_summary, duration_s, energy_per_image_j,"
-        " latency_mean_s, peak_memory_b, ci95_rel, gpu_uuid from measurements order by id"
+        " latency_mean_s, peak_memory_b, ci95_rel, gpu_uuid, measured_at from measurements order by id"
     )
     out = []
     try:
-        for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak, ci, uuid in con.execute(q).fetchall():
+        for run_id, model, runtime, batch, status, ts, dur, epi, lat, peak, ci, uuid, at in con.execute(q).fetchall():
             t = json.loads(ts or "{}")
             out.append(
                 {
@@ -54,7 +54,7 @@ def window_rows(db: Path) -> list[dict[str, Any]]:
                     "phase": t.get("phase", "full"),
                     "prepare_s": t.get("prepare_s"), "warmup_s": t.get("warmup_s"), "window_s": dur,
                     "energy_per_image_j": epi, "latency_mean_s": lat, "peak_memory_b": peak, "ci95_rel": ci,
-                    "gpu_uuid": uuid, **{k: t.get(k) for k in HOST_FIELDS},
+                    "gpu_uuid": uuid, "measured_at": at, **{k: t.get(k) for k in HOST_FIELDS},
                 }
             )  # fmt: skip
     finally:
