@@ -45,7 +45,9 @@ def test_a_single_bump_does_not_end_the_scan_and_the_minimum_is_confirmed_in_ful
     measure, calls = curve_gpu(RESNET50)
     result = scan_search(measure, max_batch=65536)
     assert result.stopped == "oom" and result.best.batch_size == 1024
-    assert [b for p, b in calls if p == "full"] == [1024, 2048]  # the two best scouts, confirmed
+    # the best scout, then the best scout of each part of the curve at least 4x away within 8 %: 2048 reads
+    # nearly as well but lies next to 1024, and 64 (7.7 % above) may be the true minimum that a noisy scout hid
+    assert [b for p, b in calls if p == "full"] == [1024, 256, 64]
 
 
 def test_a_curve_that_turns_up_ends_the_scan_early():
@@ -106,7 +108,7 @@ def test_a_scout_far_above_the_best_is_no_finalist():
 
         return measure
 
-    far = scan_search(gpu(1.07), max_batch=64)  # 7 % above the best scout: beyond the 6 % margin
+    far = scan_search(gpu(1.09), max_batch=64)  # 9 % above the best scout: beyond the 8 % margin
     near = scan_search(gpu(1.05), max_batch=64)
     assert [o.batch_size for p, o in far.points if p == "full"] == [8]
     assert [o.batch_size for p, o in near.points if p == "full"] == [8, 16]
@@ -115,8 +117,9 @@ def test_a_scout_far_above_the_best_is_no_finalist():
 @pytest.mark.parametrize(
     ("readings", "scouted"),
     [
-        ({256: 1.00, 512: 1.03}, True),  # one scout above the flat band: the curve may still fall
-        ({128: 0.99, 256: 1.03, 512: 1.03}, False),  # two in a row: it has turned up
+        ({256: 1.00, 512: 1.05}, True),  # one scout above the flat band: the curve may still fall
+        ({128: 1.00, 256: 1.03, 512: 1.03}, True),  # two within twice a scout's noise: still flat
+        ({128: 0.98, 256: 1.03, 512: 1.03}, False),  # two in a row over 4 % above: it has turned up
     ],
 )
 def test_costly_scouts_stop_only_after_two_scouts_above_the_best(readings, scouted):
@@ -145,6 +148,26 @@ def test_a_far_scout_near_the_best_is_confirmed_before_a_neighbour():
     assert [o.batch_size for p, o in result.points if p == "full"] == [8, 64]
 
 
+def test_each_part_of_a_curve_within_the_margin_gets_a_final():
+    # mobilenetv3 under compile-fp16: least at 128, a flat run 3 % above from 512 to 2048, 256 between them higher;
+    # here the scouts rank the run first and 128 third
+    energies = {b: 128.0 / b for b in (1, 2, 4, 8, 16, 32, 64)}
+    energies |= {128: 1.03, 256: 1.07, 512: 1.00, 1024: 1.02, 2048: 1.01}
+
+    def measure(batch: int, phase: str) -> Point:
+        e = energies.get(batch)
+        if e is not None and phase == "full" and batch == 128:
+            e = 0.97  # the true minimum, which its scout hid
+        return Point(batch, "ok" if e else "oom", e, phase)
+
+    result = scan_search(measure, max_batch=4096)
+    # 512 (best), 2048 (4x away), 128 (4x from both); 1024 lies next to both 512 and 2048
+    assert [o.batch_size for p, o in result.points if p == "full"] == [512, 2048, 128]
+    assert result.best.batch_size == 128
+    two = scan_search(measure, max_batch=4096, finalists=2)
+    assert [o.batch_size for p, o in two.points if p == "full"] == [512, 2048]
+
+
 def test_a_finalist_that_fails_in_full_yields_its_place():
     def measure(batch: int, phase: str) -> Point:
         if phase == "full" and batch == 1024:
@@ -152,7 +175,8 @@ def test_a_finalist_that_fails_in_full_yields_its_place():
         return Point(batch, "ok", RESNET50.energy_at(batch), phase) if batch <= 2048 else Point(batch, "oom")
 
     result = scan_search(measure, max_batch=65536)
-    assert [o.batch_size for p, o in result.points if p == "full"] == [1024, 2048, 512]
+    # 1024 fails; 256 and 64 (other parts of the curve) are confirmed, and 2048, the best scout left, takes its place
+    assert [o.batch_size for p, o in result.points if p == "full"] == [1024, 256, 64, 2048]
     assert result.best.batch_size == 2048
 
 
@@ -193,7 +217,7 @@ def _host_slowed_scan(
 
 def test_a_launch_bound_final_on_a_slowed_host_is_measured_again_and_the_lower_reading_counts():
     fulls, result = _host_slowed_scan(util_pct=55.0, probe_s=1.8)
-    assert [b for _, b, _ in fulls] == [128, 2048, 128]  # the far finalist first, then 128 once more
+    assert [b for _, b, _ in fulls] == [128, 2048, 512, 128]  # the finalists of each part, then 128 once more
     assert result.best.batch_size == 128 and result.best.energy_per_image_j == pytest.approx(10.0)
 
 
@@ -204,7 +228,7 @@ def test_a_launch_bound_final_on_a_slowed_host_is_measured_again_and_the_lower_r
 )
 def test_a_final_is_not_measured_again_unless_launch_bound_on_a_slowed_host(util_pct, probe_s, method):
     fulls, result = _host_slowed_scan(util_pct, probe_s, method)
-    assert [b for _, b, _ in fulls] == [128, 2048]
+    assert [b for _, b, _ in fulls] == [128, 2048, 512]
     assert result.best.batch_size == 2048  # the slowed reading at 128 (11.5) stands, as before the rule
 
 
@@ -238,7 +262,7 @@ def test_the_measure_flags_take_a_protocol_and_override_it():
     assert longer.min_window_s == 20.0 and longer.max_window_s == 20.0
 
 
-def test_scan_margin_flag_sets_the_finalist_margin_and_the_former_one_resumes_its_results():
+def test_scan_flags_set_the_finalists_and_the_former_ones_resume_their_results():
     from joulebench.cli.measure import build_options
     from joulebench.store.records import config_hash
     from joulebench.sweep.tasks import SweepOptions
@@ -246,15 +270,17 @@ def test_scan_margin_flag_sets_the_finalist_margin_and_the_former_one_resumes_it
     common = dict(meter="sim", search=None, tf32=None, cuda_graphs=False, warmup=None, min_iters=None,
                   min_window=None, precision=None, max_window=None, cooldown="0s", idle=None, max_batch=None,
                   latency_budget=None)  # fmt: skip
-    assert build_options(**common).scan_margin == 0.06
-    former = build_options(**common, scan_margin="4%")
-    assert former.scan_margin == pytest.approx(0.04)
-    # the protocol hash keys resume: the former margin's runs are found again only under the former margin
-    stored = SweepOptions(meter="sim", scan_margin=0.04).to_config()
+    assert (build_options(**common).scan_margin, build_options(**common).scan_finalists) == (0.08, 3)
+    former = build_options(**common, scan_margin="6%", scan_finalists=2)
+    assert (former.scan_margin, former.scan_finalists) == (pytest.approx(0.06), 2)
+    # the protocol hash keys resume: the former rules' runs are found again only under the former margin and count
+    stored = SweepOptions(meter="sim", scan_margin=0.06, scan_finalists=2).to_config()
     assert config_hash(former.to_config()) == config_hash(stored)
     assert config_hash(build_options(**common).to_config()) != config_hash(stored)
     with pytest.raises(ConfigError, match="margin"):
         build_options(**common, scan_margin="-1%")
+    with pytest.raises(ConfigError, match="finalist"):
+        build_options(**common, scan_finalists=0)
 
 
 def test_curves_interpolate_in_log_log_space_and_end_in_out_of_memory():
@@ -324,16 +350,13 @@ _LADDERS = sorted((Path(__file__).resolve().parents[2] / "data").glob("*/search-
 #: Strict: once the search finds these minima, the test fails until the entry is removed.
 #: Keyed on (GPU folder, model, runtime, board): the board is the ladder's ``gpu_uuid``, "" where it was not recorded.
 KNOWN_MISSES = {
-    ("h100", "convnext_tiny.fb_in1k", "torch-fp32", ""): "its minimum at 4096 is 2.4 % below a flat run from 256: "
-    "with 2 % scout noise the worst seeds see two scouts above the flat band before it, or rank it out of the finals",
-    ("h100", "mobilenetv3_large_100.ra_in1k", "torch-fp32", ""): "flat within 1.9 % from 128 to 2048: scouts mis-rank",
+    ("h100", "convnext_tiny.fb_in1k", "torch-fp32", ""): "its minimum at 4096 is 1.7 % below a flat run from 256 to "
+    "3072: in the worst seeds the scout at 4096 reads above 2048's, which stands for that part of the curve in the "
+    "finals (1.7 %)",
+    ("h100", "mobilenetv3_large_100.ra_in1k", "torch-fp32", ""): "flat within 1.9 % from 96 to 8192, its minimum at "
+    "96, a batch no scout lands on: the worst seeds confirm 256, 2048 and 8192, each 1.6-1.7 % above it",
     ("h100", "mixer_b16_224.goog_in21k_ft_in1k", "torch-fp32", ""): "flat within 1.5 % from 256 to 4096, its minimum "
-    "at 3072, a batch no scout lands on: with 2 % scout noise the worst seed confirms 256",
-    ("h100", "convnext_tiny.fb_in1k", "torch-fp32", "GPU-df9a14f4-28dc-ba63-6aa4-9df9086792eb"): "flat within 1.8 % "
-    "from 192 to 4096, its minimum at 4096: with 2 % scout noise the worst seed confirms 2048",
-    ("h100", "mobilenetv3_large_100.ra_in1k", "compile-fp16", "GPU-5baac636-dc44-1e14-1d0b-60571ad5f682"): "its "
-    "minimum at 128 is 3 % below a flat run from 512 to 2048: in one seed of twenty the scout at 1024 reads 6.5 % low "
-    "(over 3 standard deviations of the 2 % scout noise) and leaves 128 outside the 6 % finalist margin",
+    "at 3072, beyond the scan's 1.5 s iteration limit: with 2 % scout noise the worst seed confirms 256 (1.5 %)",
 }
 
 

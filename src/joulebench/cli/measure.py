@@ -72,6 +72,7 @@ def build_options(
     start_batch: int = 1,
     static_scouts: bool = False,
     scan_margin: str | None = None,
+    scan_finalists: int | None = None,
     protocol: str = "default",
 ) -> Any:
     """Parse the protocol flags into validated :class:`~joulebench.sweep.tasks.SweepOptions`.
@@ -96,6 +97,7 @@ def build_options(
         "max_window_s": _flag_time("--max-window", max_window),
         "idle_s": _flag_time("--idle", idle),
         "scan_margin": None if scan_margin is None else parse_percent(scan_margin),
+        "scan_finalists": scan_finalists,
     }
     opts = protocol_options(
         protocol,
@@ -175,8 +177,15 @@ StaticScoutsOpt = typer.Option(
 ScanMarginOpt = typer.Option(
     None,
     "--scan-margin",
-    help="Scan search: a second finalist's scout may read this much above the best one (6%; 4% before search"
-    " revision 4, whose results resume with --scan-margin 4%).",
+    help="Scan search: a finalist's scout may read this much above the best one (8%; 6% in search revisions 4 and"
+    " 5, 4% before, whose results resume with --scan-margin 6% --scan-finalists 2 and --scan-margin 4%"
+    " --scan-finalists 2).",
+)
+ScanFinalistsOpt = typer.Option(
+    None,
+    "--scan-finalists",
+    help="Scan search: the most scouted batches confirmed with full windows, from different parts of the curve"
+    " (3; 2 before search revision 6).",
 )
 WarmupOpt = typer.Option(None, "--warmup", help="Warm-up before each full window (1s; paper 3s).")
 MinItersOpt = typer.Option(None, "--min-iters", help="Iterations per window at least (5; paper 13).")
@@ -241,7 +250,7 @@ WorkerStartOpt = typer.Option(
 #: The flags of :func:`build_options` (the measuring protocol), by their parameter names.
 PROTOCOL_FLAGS = ("protocol", "meter", "search", "tf32", "cuda_graphs", "warmup", "min_iters", "min_window",
                   "precision", "max_window", "cooldown", "idle", "max_batch", "latency_budget", "start_batch",
-                  "static_scouts", "scan_margin")  # fmt: skip
+                  "static_scouts", "scan_margin", "scan_finalists")  # fmt: skip
 
 
 #: ``measure --help``: the docstring, and how two sweeps on one results file share the work.
@@ -271,6 +280,7 @@ def measure(
     cuda_graphs: bool = CudaGraphsOpt,
     static_scouts: bool = StaticScoutsOpt,
     scan_margin: str | None = ScanMarginOpt,
+    scan_finalists: int | None = ScanFinalistsOpt,
     warmup: str | None = WarmupOpt,
     min_iters: int | None = MinItersOpt,
     min_window: str | None = MinWindowOpt,
@@ -303,8 +313,6 @@ def measure(
     opts = _protocol_options(ctx, protocol, quick, json_out)
     timeout_s, deadline_s = _time("--timeout", timeout), _time("--deadline", deadline)
     redo_since = _redo_since(force, redo_before, redo_stale)
-    if weights is not None and not Path(weights).is_file():
-        raise ConfigError(f"--weights {weights}: no such file")
     plan = prepare_sweep(
         models,
         runtime,
@@ -313,7 +321,7 @@ def measure(
         pretrained_only=pretrained_only,
         img_size=img_size,
         input_shape=input_shape,
-        weights=weights,
+        weights=_weights_file(weights),
         timeout_s=timeout_s,
         exclusive=exclusive,
         executor=executor,
@@ -348,6 +356,13 @@ def _protocol_options(ctx: typer.Context, protocol: str, quick: bool, json_out: 
             " for results comparable with the default protocol's"
         )
     return opts
+
+
+def _weights_file(weights: str | None) -> str | None:
+    """``--weights``, refused when it names no file."""
+    if weights is not None and not Path(weights).is_file():
+        raise ConfigError(f"--weights {weights}: no such file")
+    return weights
 
 
 def _redo_since(force: bool, redo_before: str | None, redo_stale: bool) -> str | None:

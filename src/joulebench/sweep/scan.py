@@ -47,8 +47,9 @@ def _round_batch(batch: int) -> int:
 _COSTLY_SHARE = 1 / 3
 #: A costly scout is taken unless the last two scouts both read more than this fraction above the best one: a flat
 #: or falling curve may still reach its minimum at a batch that large (convnext_tiny on an H100: 2.4 % lower at
-#: batch 4096 than at 256), a rising one does not repay seconds per scout.
-_FLAT = 0.02
+#: batch 4096 than at 256), a rising one does not repay seconds per scout. Twice a scout's 2 % noise: at 2 %, two
+#: noisy scouts in a row ended convnext_tiny's replayed scan at 1024 in one seed of twenty.
+_FLAT = 0.04
 
 
 def _rising(ladder: list[Any]) -> bool:
@@ -112,8 +113,8 @@ def scan_search(
     start: int = 1,
     rise: float = 0.10,
     patience: int = 2,
-    finalists: int = 2,
-    margin: float = 0.06,
+    finalists: int = 3,
+    margin: float = 0.08,
     memory_limit_b: float | None = None,
     max_iter_s: float | None = 1.5,
     should_stop: Callable[[], bool] | None = None,
@@ -132,10 +133,11 @@ def scan_search(
             it, counts as "past the minimum".
         patience: Consecutive scouts past the minimum that end the scan early (one bump never does); twice as
             many above the minimum end it whether falling or not.
-        finalists: How many of the best scouted batches get a full-protocol window.
-        margin: A scout more than this fraction above the best scout is no finalist (the best always is): twice
-            the spread of the difference of two scouting windows (2 % each), so a batch that is truly better is
-            not left out for its noise.
+        finalists: The most scouted batches confirmed with a full-protocol window: the best scout, then the best
+            scouts of other parts of the curve (:func:`_finalists`); two where the curve has only one part.
+        margin: A scout more than this fraction above the best scout is no finalist (the best always is): about
+            three times the spread of the difference of two scouting windows (2 % each), so a batch that is truly
+            better is not left out for its noise (a scout 6.5 % low, over three standard deviations, was seen).
         memory_limit_b: The device's memory in bytes; with it the scan predicts the largest batch that fits
             (:func:`memory_cap`) instead of doubling into an out-of-memory error.
         max_iter_s: The scan ends before a batch whose one iteration would take longer than this (projected
@@ -171,19 +173,28 @@ def scan_search(
         batch, why = _scan_next(batch, ladder, max_batch, memory_limit_b, max_iter_s)
         if batch is None:
             run.result.stopped = why
-    confirmed = 0
-    # a finalist that fails in full (out of memory when compiled statically) yields its place to the next one
-    for o in _finalist_order(ladder, margin):
-        if confirmed >= finalists:
-            break
-        out = run(o.batch_size, "full")
-        if out is None:
-            return run.result
-        confirmed += out.status == "ok"
+    if not _confirm(run, *_finalists(ladder, margin, finalists)):
+        return run.result
     for o in _host_slowed(run.result.ok("full"), run.result.ok()):
         if run.again(o.batch_size, "full") is None:
             break
     return run.result
+
+
+def _confirm(run: SearchRunner, order: list[Any], wanted: int) -> bool:
+    """Measure finalists in full, in ``order``, until ``wanted`` succeeded; False when the search was stopped.
+
+    A finalist that fails in full (out of memory when compiled statically) yields its place to the next one.
+    """
+    confirmed = 0
+    for o in order:
+        if confirmed >= wanted:
+            break
+        out = run(o.batch_size, "full")
+        if out is None:
+            return False
+        confirmed += out.status == "ok"
+    return True
 
 
 def _host_slowed(finals: list[Any], outcomes: list[Any]) -> list[Any]:
@@ -202,24 +213,37 @@ def _host_slowed(finals: list[Any], outcomes: list[Any]) -> list[Any]:
     ]
 
 
-#: A finalist at least this factor away from the best scout's batch is preferred to a nearer one.
+#: Two scouts at least this factor apart in batch size lie on different parts of the curve.
 _APART = 4
 
 
-def _finalist_order(ladder: list[Any], margin: float) -> list[Any]:
-    """The scouts in the order they become finalists: the best, then those within ``margin`` of it, far ones first.
+def _apart(a: Any, b: Any) -> bool:
+    return max(a.batch_size, b.batch_size) >= _APART * min(a.batch_size, b.batch_size)
 
-    On a flat bottom the best scout's neighbours read within a percent of it and confirming one tells little; a
-    batch at least ``_APART`` times larger or smaller whose scout read nearly as well may be the true minimum
-    that a warmer card or a short window hid (convnext_tiny on an H100: 2.4 % lower at batch 4096 than at 512).
+
+def _finalists(ladder: list[Any], margin: float, most: int) -> tuple[list[Any], int]:
+    """The scouts in the order they become finalists, and how many finals to confirm.
+
+    The best scout comes first; then, best first, the scouts within ``margin`` of it that lie at least ``_APART``
+    times away from every finalist before them, up to ``most`` in all; then the rest within ``margin``, nearest in
+    energy first, to fill two places or to stand in for a finalist that fails in full. On a flat bottom the best
+    scout's neighbours read within a percent of it and confirming one tells little; a batch far from it whose scout
+    read nearly as well may be the true minimum that a short window hid (convnext_tiny on an H100: 2.4 % lower at
+    batch 4096 than at 512), and a curve with two low parts and a plateau needs one final on each (mobilenetv3
+    under compile-fp16: least at 128, 3 % above from 512 to 2048, and scouts of 2 % noise rank the three in any
+    order).
     """
     ranked = sorted(ladder, key=lambda o: (energy_of(o), o.batch_size))
     if not ranked:
-        return []
+        return [], 0
     best = ranked[0]
     near = [o for o in ranked[1:] if energy_of(o) <= energy_of(best) * (1.0 + margin)]
-    far = [o for o in near if max(o.batch_size, best.batch_size) >= _APART * min(o.batch_size, best.batch_size)]
-    return [best, *far, *(o for o in near if o not in far)]
+    spread = [best]
+    for o in near:
+        if len(spread) < most and all(_apart(o, f) for f in spread):
+            spread.append(o)
+    order = spread + [o for o in near if o not in spread]
+    return order, min(len(order), max(len(spread), min(2, most)))
 
 
 __all__ = ["memory_cap", "scan_search"]

@@ -167,8 +167,10 @@ def plateau_search(
 #: 2: quadrupling while launch-bound, iterations up to 1.5 s, a second finalist only within 4 % of the best scout;
 #: 3: costly scouts stop only after two high scouts in a row, far finalists first, blocked window intervals;
 #: 4: a second finalist within 6 % of the best scout (the spread of the difference of two scouts, twice);
-#: 5: a launch-bound final taken while the host ran over 10 % slower than at its fastest is measured once more.
-SEARCH_REVISION = 5
+#: 5: a launch-bound final taken while the host ran over 10 % slower than at its fastest is measured once more;
+#: 6: up to three finalists, each from another part of the curve (4x apart), within 8 % of the best scout; costly
+#: scouts end after two scouts over 4 % above the best (was 2 %).
+SEARCH_REVISION = 6
 
 SearchFn = Callable[..., SearchResult]
 SEARCHES: Registry[SearchFn] = Registry("search")

@@ -81,8 +81,8 @@ class SweepOptions:
     static_scouts: bool = False
     cooldown_to_c: float | None = None
     scan_rise: float = 0.10
-    scan_finalists: int = 2
-    scan_margin: float = 0.06
+    scan_finalists: int = 3
+    scan_margin: float = 0.08
     scan_max_iter_s: float | None = 1.5
     protocol: str = "default"
 
