@@ -218,6 +218,7 @@ _APART = 4
 
 
 def _apart(a: Any, b: Any) -> bool:
+    """Whether scouts ``a`` and ``b`` lie on different parts of the curve (``_APART`` times apart in batch)."""
     return max(a.batch_size, b.batch_size) >= _APART * min(a.batch_size, b.batch_size)
 
 

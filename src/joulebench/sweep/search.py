@@ -10,14 +10,16 @@ protocol) or ``scout`` (a short window that only has to tell which way energy pe
 * ``scan`` (default) -- scout upwards with short counter-aligned windows to the memory limit (predicted from
   the peak memory of the last two scouts, so that the last scout is the largest batch that fits rather than an
   out-of-memory error) or to a batch whose one iteration would take over ``max_iter_s`` (1.5 s; over a third of
-  that unless the last two scouts both read over 2 % above the best), stopping early only when ``patience`` (2)
+  that unless the last two scouts both read over 4 % above the best), stopping early only when ``patience`` (2)
   consecutive scouts read more than ``rise`` (10 %) above the best one without falling from their predecessor: a
   single bump never ends it. The batch doubles, or quadruples while the last doubling left the iteration time
   nearly unchanged (launch-bound: energy per image still falls about as fast as the batch grows). Then the best
-  scouted batch, and ``finalists - 1`` (1) more whose scouts read within ``margin`` (6 %) of it -- batches at
-  least 4x larger or smaller first, as a neighbour on a flat bottom tells little -- are measured with the full
-  protocol and the best one wins. The scan lives in :mod:`~joulebench.sweep.scan`. Measured against fixed-batch
-  ladders (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the minimum.
+  scouted batch and the best scout of each other part of the curve (4x larger or smaller than every finalist
+  before it) whose scout read within ``margin`` (8 %) of it, up to ``finalists`` (3) in all and two at least, are
+  measured with the full protocol and the best one wins: a neighbour on a flat bottom tells little, and a curve
+  with two low parts needs a final on each. The scan lives in :mod:`~joulebench.sweep.scan`. Measured against
+  fixed-batch ladders (docs/validation/search.md), where the plateau rule stopped on noise or a bump before the
+  minimum.
 * ``plateau`` -- scout upwards from batch 1 by doubling with short windows while energy per image
   keeps improving by at least ``threshold`` (1%); stop after ``patience`` (2) consecutive doublings that
   improved less (or out of memory, or the maximum) -- unless the last doubling fell by more than ``threshold``
