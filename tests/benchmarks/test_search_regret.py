@@ -399,3 +399,49 @@ def test_replay_of_a_missing_file_says_so_without_a_traceback(tmp_path):
     assert done.returncode == 2
     assert "no such curves file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _replay_lines(capsys, *args: str) -> list[str]:
+    lines = []
+    for gpu in ("h100", "h200"):
+        assert _script().main(["--replay", str(ROOT / "data" / gpu / "search-ladders" / "ladders.csv"), *args]) == 0
+        lines += capsys.readouterr().out.strip().splitlines()
+    return lines
+
+
+def test_the_validation_pages_replay_table_is_the_replays(capsys):
+    """docs/validation/search.md quotes both searches' replays on every stored ladder: the same batches and regrets."""
+    from card_tables import rows
+
+    page = (ROOT / "docs" / "validation" / "search.md").read_text(encoding="utf-8")
+    table = page.split("## Old search against new, replayed on the same ladders")[1].split("Max regret:")[0]
+    quoted = sorted((r[1], r[2], r[3], r[4]) for r in rows(table, "| H"))
+
+    def printed(*args: str) -> list[tuple[str, str, str]]:
+        return [
+            (f[0].split("@")[0], f[1], f"{f[2]}, {f[6][:-1].removeprefix('-')} %")  # -0.00 %: the minimum
+            for f in (line.split() for line in _replay_lines(capsys, *args))
+            if len(f) == 8 and f[0] != "model"
+        ]
+
+    scan, plateau = printed(), printed("--search", "plateau")
+    assert sorted((m, r, s, p) for (m, r, s), (_, _, p) in zip(scan, plateau, strict=True)) == quoted
+    assert len(quoted) == 16
+
+
+def test_the_validation_page_quotes_the_replays_maxima_and_window_times(capsys):
+    page = " ".join((ROOT / "docs" / "validation" / "search.md").read_text(encoding="utf-8").split())
+    h100 = ROOT / "data" / "h100" / "search-ladders" / "ladders.csv"
+
+    def tail(*args: str) -> tuple[str, str]:
+        assert _script().main(["--replay", str(h100), *args]) == 0
+        window, worst = capsys.readouterr().out.strip().splitlines()[-2:]
+        return re.search(r"([\d.]+) s per curve", window).group(1), re.search(r"([\d.]+) %", worst).group(1)
+
+    assert tail() == ("23.6", "1.7") and "scan 1.7 % (H100)" in page and "23.6 s of warm-ups and windows" in page
+    assert tail("--search", "plateau")[0] == "24.1" and "`plateau` 24.1 s" in page
+    assert tail("--finalists", "2", "--margin", "0.06") == ("20.8", "3.0") and "3.0 % at 20.8 s per curve" in page
+    assert tail("--finalists", "2") == ("20.9", "2.4") and "(`--finalists 2`) miss by 2.4 % at 20.9 s" in page
+    assert tail("--margin", "0.06") == ("22.9", "3.0") and "(`--margin 0.06`) by 3.0 % at 22.9 s" in page
+    assert tail("--finalists", "1") == ("16.3", "4.1") and "(`--finalists 1`) by 4.1 % at 16.3 s" in page
+    assert tail("--trials", "40")[1] == "1.7"
