@@ -93,10 +93,24 @@ def test_windows_writes_one_row_per_window_with_its_phase_and_times(tmp_path):
     assert rows[0]["host_preemptions"] == "3" and rows[0]["gpu_util_pct_mean"] == ""
 
 
-def test_h100_report_of_the_newest_revision_judges_its_sweeps_on_their_own_boards(capsys):
+def test_h100_report_of_the_newest_revision_shows_its_repeats_and_cost(capsys):
     assert _script().main(["report", "--state", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "search revision 5"  # the newest in sweeps.csv
+    assert lines[0] == "search revision 6"  # the newest in sweeps.csv
+    assert "repeats resnet50.a1_in1k torch-fp32: 2 runs, spread 0.15 %" in lines
+    assert "repeats resnet50.a1_in1k torch-fp32 mJ/img: 91.85 91.71" in lines
+    row = next(line for line in lines if line.startswith("resnet50.a1_in1k"))
+    assert row.split()[2:8] == ["128", "91.85", "768", "92.06", "0.75%", "48"]  # another board's ladder
+    assert "time torch-fp32: start-up 3.7-3.8 s, scouts 19.9-21.3 s, finals 16.6-22.4 s over 2 sweeps" in lines
+    # three finals where the scouts within 8 % lay on three parts of the curve, two where on two
+    assert "full vs scout resnet50.a1_in1k torch-fp32 #0: 512 +1.6 %, 128 +0.7 %, 2048 -0.7 %" in lines
+    assert "full vs scout resnet50.a1_in1k torch-fp32 #1: 128 +0.8 %, 1024 +0.8 %" in lines
+
+
+def test_h100_report_of_the_fifth_revision_judges_its_sweeps_on_their_own_boards(capsys):
+    assert _script().main(["report", "--state", str(H100), "--rev", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "search revision 5"
     assert "repeats resnet50.a1_in1k torch-fp32: 3 runs, spread 0.33 %" in lines
     assert "repeats resnet50.a1_in1k torch-fp32 mJ/img: 90.75 91.03 90.73" in lines
     assert "median GPU-s torch-fp32: 40 over 1 sweeps" in lines  # a revision's row is its first sweep of a model
