@@ -97,14 +97,19 @@ def test_h100_report_of_the_newest_revision_shows_its_repeats_and_cost(capsys):
     assert _script().main(["report", "--state", str(H100)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "search revision 6"  # the newest in sweeps.csv
-    assert "repeats resnet50.a1_in1k torch-fp32: 2 runs, spread 0.15 %" in lines
-    assert "repeats resnet50.a1_in1k torch-fp32 mJ/img: 91.85 91.71" in lines
+    # repeatability is one board's: two boards of one model read 3.3 % apart, shown apart
+    assert "repeats resnet50.a1_in1k torch-fp32 board 1: 2 runs, spread 0.15 %" in lines
+    assert "repeats resnet50.a1_in1k torch-fp32 board 1 mJ/img: 91.85 91.71" in lines
+    assert "repeats resnet50.a1_in1k torch-fp32 across 2 boards: 3 runs, spread 3.31 %" in lines
     row = next(line for line in lines if line.startswith("resnet50.a1_in1k"))
     assert row.split()[2:8] == ["128", "91.85", "768", "92.06", "0.75%", "48"]  # another board's ladder
-    assert "time torch-fp32: start-up 3.7-3.8 s, scouts 19.9-21.3 s, finals 16.6-22.4 s over 2 sweeps" in lines
+    assert "time torch-fp32: start-up 3.7-3.9 s, scouts 19.9-21.3 s, finals 16.6-31.2 s over 3 sweeps" in lines
     # three finals where the scouts within 8 % lay on three parts of the curve, two where on two
-    assert "full vs scout resnet50.a1_in1k torch-fp32 #0: 512 +1.6 %, 128 +0.7 %, 2048 -0.7 %" in lines
-    assert "full vs scout resnet50.a1_in1k torch-fp32 #1: 128 +0.8 %, 1024 +0.8 %" in lines
+    assert "full vs scout resnet50.a1_in1k torch-fp32 #0 board 1: 512 +1.6 %, 128 +0.7 %, 2048 -0.7 %" in lines
+    assert "full vs scout resnet50.a1_in1k torch-fp32 #1 board 1: 128 +0.8 %, 1024 +0.8 %" in lines
+    # a launch-bound final at 32 measured again on a slowed host
+    board2 = "full vs scout resnet50.a1_in1k torch-fp32 #0 board 2: 128 +1.3 %, 32 +9.3 %, 512 -0.1 %, 32 +10.2 %"
+    assert board2 in lines
     # compile-fp16 in a fresh worker, judged against the static ladder of its own board
     mnv3 = next(line for line in lines if line.startswith("mobilenetv3_large_100.ra_in1k") and "compile-fp16" in line)
     assert mnv3.split()[2:8] == ["2048", "11.27", "1024", "11.22", "0.43%", "168"]
@@ -246,19 +251,35 @@ def test_one_measure_call_of_several_models_gives_each_its_own_row(tmp_path, mon
 
 def test_the_panel_measured_in_one_call_reports_its_cost_over_the_finished_sweeps(capsys):
     state = H100.parent / "panel-one-call"
-    assert _script().main(["report", "--state", str(state)]) == 0
+    assert _script().main(["report", "--state", str(state), "--rev", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "median GPU-s torch-fp32: 41 over 7 sweeps (1 sweep(s) without a result left out)" in lines
     # forked workers: the start-up is the idle baseline, CUDA's start and the build, not the imports
     assert "time torch-fp32: start-up 3.0-3.4 s, scouts 16.2-34.8 s, finals 8.5-24.6 s over 7 sweeps" in lines
     assert "time efficientnet_b0.ra_in1k torch-fp32 #0: start-up 3.0 s, scouts 16.2 s, finals 8.5 s" in lines
     assert not any(line.startswith("paper protocol") for line in lines)  # no ladder on that board
-    assert _script().main(["report", "--state", str(state), "--cost-ladders", str(H100)]) == 0
+    assert _script().main(["report", "--state", str(state), "--cost-ladders", str(H100), "--rev", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "paper protocol / sweep GPU-s torch-fp32: median 9.2x, 5.2-11.1x" in lines  # iteration times of other boards
     assert not any(line.startswith("max regret") for line in lines)  # regret needs the sweep's own board
-    rows = regret.read_rows(state / "sweeps.csv")
+    rows = [r for r in regret.read_rows(state / "sweeps.csv") if r["search_rev"] == "3"]
     assert {r["models_in_call"] for r in rows} == {"8"} and sum(r["status"] == "ok" for r in rows) == 7
+
+
+def test_the_panel_in_one_call_under_the_sixth_revision_costs_more_than_under_the_third(capsys):
+    state = H100.parent / "panel-one-call"
+    assert _script().main(["report", "--state", str(state), "--cost-ladders", str(H100)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "search revision 6"
+    assert "median GPU-s torch-fp32: 54 over 8 sweeps" in lines
+    # the seven models both revisions finished (the third's call stopped mixer_b16_224)
+    assert "revision 3 -> 6: median GPU-s 41 -> 51 on the same 7 rows" in lines
+    assert "paper protocol / sweep GPU-s torch-fp32: median 6.3x, 4.2-10.7x" in lines
+    assert "time torch-fp32: start-up 3.4-4.3 s, scouts 18.8-37.3 s, finals 18.6-44.3 s over 8 sweeps" in lines
+    rows = [r for r in regret.read_rows(state / "sweeps.csv") if r["search_rev"] == "6"]
+    # seven in one call on one board; mixer_b16_224, stopped there by the call's time limit, in a call of its own
+    assert sorted(r["models_in_call"] for r in rows) == ["1"] + ["8"] * 8
+    assert all(r["status"] == "ok" for r in rows if r["models_in_call"] == "1")
 
 
 def test_the_compile_panel_report_keeps_the_latest_attempt_and_compares_scouts_with_finals(capsys):
@@ -473,3 +494,18 @@ def test_the_validation_page_quotes_the_replays_maxima_and_window_times(capsys):
     third = float(window) - float(tail("--finalists", "2")[0])  # what the third final adds per curve
     assert f"adds its warm-up and window ({third:.1f} s per curve on average in the replay" in page
     assert tail("--trials", "40")[1] == worst and f"(`--trials 40`) give the same {worst} %" in page
+
+
+def test_the_validation_pages_sixth_revision_panel_table_is_the_stored_sweeps():
+    """search.md's table of the sixth revision's panel in one call quotes sweeps.csv: batch, energy, GPU-s, finals."""
+    from card_tables import rows
+
+    page = (ROOT / "docs" / "validation" / "search.md").read_text(encoding="utf-8")
+    table = page.split("The sixth revision, the same way on a further board")[1].split("`report` prints")[0]
+    stored = [
+        [r["model"], r["batch"], f"{1e3 * float(r['energy_per_image_j']):.2f}", f"{float(r['gpu_seconds']):.0f}"]
+        + [r["finals"]]
+        for r in regret.read_rows(H100.parent / "panel-one-call" / "sweeps.csv")
+        if r["search_rev"] == "6" and r["status"] == "ok"
+    ]
+    assert rows(table, "| ")[2:] == stored and len(stored) == 8
