@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from benchmark_script import load_benchmark
-from joulebench.sweep import regret
+from joulebench.sweep import regret, regret_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 LADDERS = ROOT / "data" / "h200" / "search-ladders"
@@ -426,11 +426,11 @@ def test_full_vs_ladder_sets_the_hosts_probe_beside_the_ladders_where_both_have_
     window = {"gpu_util_pct_mean": "51", "host_launch_per_iter_s": "0.00524", "host_probe_s": "0.0031"}
     rung = {"gpu_util_pct_mean": "96", "host_launch_per_iter_s": "0.00255"}
     ladder = [rung | {"host_probe_s": p} for p in ("0.0020", "")]
-    assert regret._host_against_ladder(window, ladder) == (
+    assert regret_windows.host_against_ladder(window, ladder) == (
         ", GPU util 51 vs 96 %, launch 5.24 vs 2.55 ms, host probe 3.10 vs 2.00 ms"
     )
     # a ladder from before the probe: the window's own probe, with nothing to set it against
-    assert regret._host_against_ladder(window, [{"host_probe_s": ""}]).endswith(", host probe 3.10 ms")
+    assert regret_windows.host_against_ladder(window, [{"host_probe_s": ""}]).endswith(", host probe 3.10 ms")
 
 
 def test_replay_of_a_missing_file_says_so_without_a_traceback(tmp_path):
@@ -509,3 +509,30 @@ def test_the_validation_pages_sixth_revision_panel_table_is_the_stored_sweeps():
         if r["search_rev"] == "6" and r["status"] == "ok"
     ]
     assert rows(table, "| ")[2:] == stored and len(stored) == 8
+
+
+def test_final_lengths_set_each_sweeps_first_final_apart_from_its_later_ones(capsys):
+    windows = [
+        {"run_id": "r", "model": "m", "phase": p, "window_s": s}
+        for p, s in (("scout", "0.6"), ("full", "10.0"), ("full", "3.2"), ("full", "3.6"))
+    ] + [{"run_id": "q", "model": "m", "phase": "full", "window_s": "4.0"}]
+    sweeps = [{"run_id": r, "model": "m", "runtime": "torch-fp32"} for r in ("r", "q")]
+    regret_windows.print_final_lengths(sweeps, windows)
+    out = capsys.readouterr().out.strip()
+    assert out == "final windows torch-fp32: first 4.0-10.0 s (median 7.0), later 3.2-3.6 s (median 3.4) over 2 sweeps"
+
+
+def test_the_sixth_revisions_board_ran_its_first_finals_longer_than_the_thirds(capsys):
+    state = H100.parent / "panel-one-call"
+
+    def line(*args: str) -> str:
+        assert _script().main(["report", "--state", str(state), *args]) == 0
+        return next(x for x in capsys.readouterr().out.splitlines() if x.startswith("final windows"))
+
+    assert (
+        line()
+        == "final windows torch-fp32: first 8.0-14.1 s (median 10.5), later 3.2-11.2 s (median 3.7) over 8 sweeps"
+    )
+    assert line("--rev", "3") == (
+        "final windows torch-fp32: first 3.2-15.0 s (median 3.4), later 3.2-8.5 s (median 3.3) over 7 sweeps"
+    )
