@@ -536,3 +536,22 @@ def test_the_sixth_revisions_board_ran_its_first_finals_longer_than_the_thirds(c
     assert line("--rev", "3") == (
         "final windows torch-fp32: first 3.2-15.0 s (median 3.4), later 3.2-8.5 s (median 3.3) over 7 sweeps"
     )
+
+
+def test_repeats_are_one_boards_and_a_line_across_boards_follows_where_there_are_several(capsys):
+    def sweep(board: str, mj: float) -> dict[str, str]:
+        return {
+            "model": "m",
+            "runtime": "torch-fp32",
+            "repeat": "0",
+            "gpu_uuid": board,
+            "energy_per_image_j": str(mj / 1e3),
+        }
+
+    regret._print_repeats([sweep("a", 100.0), sweep("a", 100.5)])
+    assert capsys.readouterr().out.splitlines()[0] == "repeats m torch-fp32: 2 runs, spread 0.50 %"  # one board
+    regret._print_repeats([sweep("a", 100.0), sweep("b", 97.0), sweep("a", 100.5)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "repeats m torch-fp32 board 1: 2 runs, spread 0.50 %"  # board b has one run: no line
+    assert lines[2] == "repeats m torch-fp32 across 2 boards: 3 runs, spread 3.61 %"
+    assert not any("board 2" in line for line in lines)
