@@ -414,7 +414,7 @@ def test_sweeps_of_one_model_on_two_boards_are_named_apart():
     other = {"model": "n", "runtime": "compile-fp16", "repeat": "0", "gpu_uuid": "GPU-c"}
     sweeps = [a, other, b, b | {"repeat": "1"}]
     # numbered in the order of each board's first sweep, not by UUID; a model on one board has no number
-    assert [regret.sweep_name(s, sweeps) for s in sweeps] == [
+    assert [regret_windows.sweep_name(s, sweeps) for s in sweeps] == [
         "m compile-fp16 #0 board 1",
         "n compile-fp16 #0",
         "m compile-fp16 #0 board 2",

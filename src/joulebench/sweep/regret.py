@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from joulebench.sweep.regret_windows import (
+    board_suffix,
     print_final_lengths,
     print_final_util,
     print_full_against_ladder,
@@ -29,7 +30,6 @@ from joulebench.sweep.regret_windows import (
     print_windows,
     same_board,
     sweep_label,
-    sweep_name,
     sweep_windows_s,
 )
 from joulebench.sweep.search import SEARCH_REVISION
@@ -276,12 +276,11 @@ def _print_repeats(swept: list[dict[str, str]]) -> None:
     by: dict[tuple[str, str], dict[str, list[float]]] = {}
     for s in swept:
         if s["energy_per_image_j"]:
-            name = sweep_name(s, swept)
-            board = name[name.index(" board ") :] if " board " in name else ""
+            board = board_suffix(s, swept)
             by.setdefault((s["model"], sweep_label(s)), {}).setdefault(board, []).append(float(s["energy_per_image_j"]))
     for (m, rt), boards in by.items():
         groups = [(board, v) for board, v in boards.items() if len(v) > 1]
-        if len(boards) > 1 and sum(map(len, boards.values())) > 1:
+        if len(boards) > 1:
             groups.append((f" across {len(boards)} boards", [x for v in boards.values() for x in v]))
         for board, v in groups:
             print(f"repeats {m} {rt}{board}: {len(v)} runs, spread {100 * (max(v) / min(v) - 1):.2f} %")

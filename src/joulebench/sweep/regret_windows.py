@@ -21,19 +21,25 @@ def sweep_label(s: dict[str, str]) -> str:
     return s["runtime"] + ("/static" if s.get("scouts") == "static" else "") + (f"/{flags}" if flags else "")
 
 
-def sweep_name(s: dict[str, str], sweeps: list[dict[str, str]]) -> str:
-    """``model runtime #repeat`` of a sweep, as the report's lines name it.
+def board_suffix(s: dict[str, str], sweeps: list[dict[str, str]]) -> str:
+    """`` board N`` where the (model, runtime) of sweep ``s`` was swept on more than one board, else "".
 
-    Where the (model, runtime) was swept on more than one board, ``board N`` follows (the boards numbered in the
-    order of their first sweep), so that two boards' first repeats stay apart.
+    The boards are numbered in the order of their first sweep among ``sweeps``.
     """
     boards: list[str] = []
     for x in sweeps:
         board = x.get("gpu_uuid") or ""
         if (x["model"], sweep_label(x)) == (s["model"], sweep_label(s)) and board not in boards:
             boards.append(board)
-    suffix = f" board {boards.index(s.get('gpu_uuid') or '') + 1}" if len(boards) > 1 else ""
-    return f"{s['model']} {sweep_label(s)} #{s['repeat']}{suffix}"
+    return f" board {boards.index(s.get('gpu_uuid') or '') + 1}" if len(boards) > 1 else ""
+
+
+def sweep_name(s: dict[str, str], sweeps: list[dict[str, str]]) -> str:
+    """``model runtime #repeat`` of a sweep, as the report's lines name it.
+
+    :func:`board_suffix` follows, so that two boards' first repeats stay apart.
+    """
+    return f"{s['model']} {sweep_label(s)} #{s['repeat']}{board_suffix(s, sweeps)}"
 
 
 def same_board(rows: list[dict[str, str]], s: dict[str, str]) -> list[dict[str, str]]:
