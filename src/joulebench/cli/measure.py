@@ -187,7 +187,11 @@ ScanFinalistsOpt = typer.Option(
     help="Scan search: the most scouted batches confirmed with full windows, from different parts of the curve"
     " (3; 2 before search revision 6).",
 )
-WarmupOpt = typer.Option(None, "--warmup", help="Warm-up before each full window (1s; paper 3s).")
+WarmupOpt = typer.Option(
+    None,
+    "--warmup",
+    help="Warm-up before each full window (1s; paper 3s); each scout after a model's first warms up a fifth of it.",
+)
 MinItersOpt = typer.Option(None, "--min-iters", help="Iterations per window at least (5; paper 13).")
 MinWindowOpt = typer.Option(None, "--min-window", help="Window length at least (3s; paper 10s).")
 PrecisionOpt = typer.Option(

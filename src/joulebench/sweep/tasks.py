@@ -30,7 +30,8 @@ class SweepOptions:
     Attributes:
         meter: Registered meter name (``nvml``, ``smi``, ``sim``, ``rapl``).
         search: Registered batch-size search (``plateau`` or ``paper``).
-        warmup_s: Warm-up before each full window (cuDNN/inductor algorithm selection, clocks settling).
+        warmup_s: Warm-up before each full window (cuDNN/inductor algorithm selection, clocks settling); each scout
+            after a model's first warms up ``scout_fraction`` of it.
         warmup_min_iters: Warm-up iterations at least, however long they take.
         min_window_s: A full window lasts at least this long ...
         min_iters: ... and at least this many iterations.
