@@ -120,7 +120,7 @@ def test_h100_report_of_the_newest_revision_shows_its_repeats_and_cost(capsys):
     full = next(line for line in lines if line.startswith("full vs ladder mobilenetv3_large_100.ra_in1k compile-fp16"))
     assert "256 +3.1 % (time x1.20, GPU util 78 vs 94 %" in full and "256 +0.0 % (time x0.99" in full
     # efficientnet_b0 on a further board: within 1.5 % of its ladder's least; its launch-bound finals at 128 read
-    # below the ladder's program there, whose process launched half as slowly again
+    # below the ladder's program there, whose process took half as long again per launch
     eff = next(line for line in lines if line.startswith("efficientnet_b0.ra_in1k") and "compile-fp16" in line)
     assert eff.split()[2:8] == ["1024", "21.71", "384", "21.49", "1.43%", "175"]
     assert "time efficientnet_b0.ra_in1k compile-fp16 #0: start-up 23.4 s, scouts 98.4 s, finals 53.4 s" in lines
