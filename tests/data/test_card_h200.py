@@ -87,3 +87,6 @@ def test_the_cards_count_of_stale_results_is_the_reports(report):
     count = re.search(r"^(\d+) results to measure again", report, flags=re.M).group(1)
     card = " ".join(CARD.read_text(encoding="utf-8").split())
     assert f"{count} results to measure again, none measured again yet" in card
+    # and how much they are expected to change, as the report's count line says
+    most, over = re.search(r"at most ([\d.]+) % lower at the next batch, over 0.5 % for (\d+)", report).groups()
+    assert f"at most {most} % lower at the next batch, over 0.5 % for {over} of them" in card

@@ -195,9 +195,10 @@ def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
     kept = dict(
         zip(zip(s["run_id"], s["model"], s["img_size"], s["runtime"], strict=True), s["optimal_batch"], strict=True)
     )
-    rows = []
+    rows, changes = [], []
     with opened as store:
         for r in stale_by_setup(store, with_ladder=True):  # the ladders it judged on: read once
+            changes.append(r["expected_change"])
             key = (r["model"], r["img_size"], r["runtime"])
             energy = {b: e for b, st, e, _ in r["ladder"] if st == "ok"}
             last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in sorted(energy)[-3:])
@@ -210,7 +211,12 @@ def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
         return "none"
     head = ["model", "runtime", "last scouted points (batch: mJ/img)", "would scout next", "expected there",
             "optimal batch kept"]  # fmt: skip
-    count = f"{len(rows)} results to measure again, largest expected change first\n\n"
+    # how much the remeasure may bring: the last two scouts' slope extended to the next batch (a rough guess)
+    over = sum(c > 0.005 for c in changes)
+    count = (
+        f"{len(rows)} results to measure again, largest expected change first: at most {100 * max(changes):.1f} %"
+        f" lower at the next batch, over 0.5 % for {over}\n\n"
+    )
     return count + table(head, rows)
 
 
