@@ -125,9 +125,71 @@ def test_stale_rows_can_carry_the_ladder_they_were_judged_on(tmp_path):
     assert "ladder" not in plain  # what `results --stale --json` prints
     ladder = row.pop("ladder")
     assert row == plain
-    # the scouting windows only, in the order measured, with their (here unrecorded) latencies
-    assert [(b, st, latency) for b, st, _, latency in ladder] == [(b, "ok", None) for b, _ in VGG16]
-    assert [e * 1e3 for _, _, e, _ in ladder] == pytest.approx([e for _, e in VGG16])
+    # the scouting windows only, in the order measured, with their (here unrecorded) latencies and peak memory
+    assert [(b, st, latency, peak) for b, st, _, latency, peak in ladder] == [(b, "ok", None, None) for b, _ in VGG16]
+    assert [e * 1e3 for _, _, e, *_ in ladder] == pytest.approx([e for _, e in VGG16])
+
+
+SCAN = {"search": "scan", "start_batch": 1, "max_batch": None, "scan_rise": 0.1, "scan_max_iter_s": 1.5}
+# repvgg_a0 under compile-fp16 on an H200 (150.75 GB by NVML), measured by the scan: each scout's batch, energy
+# (mJ per image), iteration time (s) and peak memory (GB). 65536 would need about 197 GB; the scan's prediction (80 %
+# of the device) allowed up to about 40000, too close to 32768 to scout, so it ended at 32768.
+REPVGG = [
+    (b, e, t, gb * 1e9)
+    for b, e, t, gb in [
+        (1, 282.55, 0.00216, 0.085), (2, 207.28, 0.00298, 0.124), (4, 89.70, 0.00249, 0.066),
+        (16, 36.35, 0.00338, 0.101), (32, 22.36, 0.00337, 0.149), (128, 12.76, 0.00281, 0.440),
+        (512, 12.73, 0.00987, 1.595), (1024, 13.06, 0.01955, 3.136), (2048, 12.94, 0.03973, 6.219),
+        (4096, 13.03, 0.07873, 12.384), (8192, 12.88, 0.15812, 24.715), (16384, 12.76, 0.31592, 49.378),
+        (32768, 13.02, 0.63618, 98.703),
+    ]
+]  # fmt: skip
+H200_MEMORY_B = 150.75e9
+
+
+def _scan_ladder(points):
+    return [(b, "ok", e / 1e3, t, peak) for b, e, t, peak in points]
+
+
+def test_a_scan_that_ended_at_its_predicted_memory_limit_is_not_continued_by_its_replay():
+    ladder = _scan_ladder(REPVGG)
+    assert next_scout(SCAN, ladder, runtime="compile-fp16", memory_b=H200_MEMORY_B) is None
+    # without the device's memory the replay doubles past the limit, as a search without the prediction did
+    assert next_scout(SCAN, ladder, runtime="compile-fp16") == 65536
+    # the plateau search doubled into its out-of-memory error: judged without the prediction even when it is known
+    assert next_scout(PLATEAU, ladder, runtime="compile-fp16", memory_b=H200_MEMORY_B) == 65536
+
+
+def test_a_scan_is_continued_only_if_it_is_with_a_smaller_figure_for_the_memory_too():
+    ladder = _scan_ladder(REPVGG)
+    # a device whose NVML figure puts the prediction just above 1.25 x 32768 = 40960 (at 41064), a figure 2 % smaller
+    # (as CUDA's may be) below it: the worker's prediction may have been either, so the replay does not continue
+    edge = 40960 * 3.011e6 / 0.8 * 1.003
+    assert next_scout(SCAN, ladder, runtime="compile-fp16", memory_b=edge) is None
+    # with 10 % more the prediction clears it by either figure: the scan would have scouted the predicted limit
+    roomy = H200_MEMORY_B * 1.1
+    nxt = next_scout(SCAN, ladder, runtime="compile-fp16", memory_b=roomy)
+    assert 40960 <= nxt < 65536 and nxt % 8 == 0
+
+
+def test_stale_results_judge_a_scan_with_its_runs_device_memory(tmp_path):
+    run = RunRecord(run_id="scan", started_at="2026-12-07T18:46:17+00:00", meter="nvml", config=SCAN,
+                    provenance={"gpu_name": "H200", "gpu_memory_b": H200_MEMORY_B})  # fmt: skip
+    rows = [
+        BatchMeasurement(run_id="scan", model="repvgg_a0.rvgg_in1k", img_size=224, runtime="compile-fp16",
+                         precision="fp16", batch_size=b, status="ok", energy_per_image_j=e / 1e3, meter="nvml",
+                         gpu_name="H200", latency_mean_s=t, peak_memory_b=peak, trace_summary={"phase": "scout"})
+        for b, e, t, peak in REPVGG
+    ]  # fmt: skip
+    summary = ModelSummary(run_id="scan", model="repvgg_a0.rvgg_in1k", img_size=224, runtime="compile-fp16",
+                           precision="fp16", status="ok", meter="nvml", gpu_name="H200", optimal_batch=16384,
+                           energy_per_image_j=12.18e-3, finished_at="2026-12-07T18:49:48+00:00")  # fmt: skip
+    with Store(tmp_path / "r.db") as store:
+        store.add_run(run)
+        store.save_task(rows, summary, [])
+        finished = store.finished_results(None)
+        assert [r["gpu_memory_b"] for r in finished] == [H200_MEMORY_B]
+        assert stale_results(store, finished, {}) == {}
 
 
 def test_the_log_line_names_the_first_results_and_counts_the_rest():

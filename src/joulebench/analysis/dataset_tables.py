@@ -200,7 +200,7 @@ def stale_table(csv: dict[str, Any], data: Path, gpu: str = "H200") -> str:
         for r in stale_by_setup(store, with_ladder=True):  # the ladders it judged on: read once
             changes.append(r["expected_change"])
             key = (r["model"], r["img_size"], r["runtime"])
-            energy = {b: e for b, st, e, _ in r["ladder"] if st == "ok"}
+            energy = {b: e for b, st, e, *_ in r["ladder"] if st == "ok"}
             last = ", ".join(f"{b}: {energy[b] * 1e3:.1f}" for b in sorted(energy)[-3:])
             optimal = kept.get((r["run_id"], *key))
             change = f"-{100 * r['expected_change']:.1f} %"

@@ -63,24 +63,22 @@ class SweepQueries:
 
         Returns:
             Rows of ``model``, ``img_size``, ``runtime``, ``run_id``, ``finished_at``, ``gpu_name``, ``meter`` and
-            ``config`` (the run's ``SweepOptions.to_config()``, decoded; None if unreadable), in the order saved.
+            ``config`` (the run's ``SweepOptions.to_config()``, decoded; None if unreadable) and ``gpu_memory_b``
+            (the device's memory as the run's provenance gives it, or None), in the order saved.
         """
         where, params = self._finished(gpu_uuid, config_hash, meter, gpu_name, power_limit_w)
         cols = "t.model, t.img_size, t.runtime, t.run_id, t.finished_at, COALESCE(t.gpu_name, r.gpu_name), " + (
-            "COALESCE(t.meter, r.meter), r.config"
+            "COALESCE(t.meter, r.meter), r.config, r.provenance"
         )
-        configs: dict[str, Any] = {}  # one decoded configuration per run
+        runs: dict[str, tuple[Any, Any]] = {}  # one decoded configuration and device memory per run
         out = []
-        for m, s, rt, run_id, at, gpu, run_meter, config in self._require().execute(
+        for m, s, rt, run_id, at, gpu, run_meter, config, provenance in self._require().execute(
             f"SELECT {cols} {where} ORDER BY t.id", params
         ):
-            if run_id not in configs:
-                try:
-                    configs[run_id] = json.loads(config) if config else None
-                except ValueError:
-                    configs[run_id] = None
+            if run_id not in runs:
+                runs[run_id] = (_decoded(config), (_decoded(provenance) or {}).get("gpu_memory_b"))
             row = {"model": m, "img_size": s, "runtime": rt, "run_id": run_id, "finished_at": at, "gpu_name": gpu}
-            out.append({**row, "meter": run_meter, "config": configs[run_id]})
+            out.append({**row, "meter": run_meter, "config": runs[run_id][0], "gpu_memory_b": runs[run_id][1]})
         return out
 
     def scout_ladder(
@@ -88,20 +86,19 @@ class SweepQueries:
     ) -> list[tuple[Any, ...]]:
         """``(batch_size, status, energy_per_image_j)`` of one task's scouting windows, in the order measured.
 
-        With ``with_latency``, each tuple also carries the window's mean iteration time (``latency_mean_s``).
+        With ``with_latency``, each tuple also carries the window's mean iteration time (``latency_mean_s``) and
+        peak memory (``peak_memory_b``): what the scan's time limit and memory prediction read.
         """
         sql = (
-            "SELECT batch_size, status, energy_per_image_j, trace_summary, latency_mean_s FROM measurements "
-            "WHERE run_id = ? AND model = ? AND img_size = ? AND runtime = ? ORDER BY id"
+            "SELECT batch_size, status, energy_per_image_j, trace_summary, latency_mean_s, peak_memory_b "
+            "FROM measurements WHERE run_id = ? AND model = ? AND img_size = ? AND runtime = ? ORDER BY id"
         )
         out: list[tuple[Any, ...]] = []
-        for b, status, energy, trace, latency in self._require().execute(sql, (run_id, model, img_size, runtime)):
-            try:
-                phase = (json.loads(trace) or {}).get("phase") if trace else None
-            except ValueError:
-                phase = None
+        for b, status, energy, trace, latency, peak in self._require().execute(sql, (run_id, model, img_size, runtime)):
+            phase = (_decoded(trace) or {}).get("phase")
             if phase == "scout":
-                out.append((int(b), str(status), energy, latency) if with_latency else (int(b), str(status), energy))
+                head = (int(b), str(status), energy)
+                out.append((*head, latency, peak) if with_latency else head)
         return out
 
     def gpu_seconds_by_runtime(
@@ -245,6 +242,17 @@ class SweepQueries:
             sql += " AND COALESCE(t.meter, r.meter) = ?"
             params.append(meter)
         return sql, params
+
+
+def _decoded(text: str | None) -> dict[str, Any] | None:
+    """A stored JSON object (a run's configuration or provenance, a window's trace summary), or None if unreadable."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def seconds_by_runtime(by_task: Mapping[tuple[str, int, str], list[float]]) -> dict[str, list[float]]:

@@ -80,7 +80,8 @@ class Judgment(NamedTuple):
         next_batch: The batch the current rule would scout next.
         row: The ``Store.finished_results`` row judged (the key's latest).
         expected_change: :func:`expected_change` at ``next_batch``.
-        ladder: The result's scouting windows as read, ``(batch_size, status, energy_per_image_j, latency_mean_s)``.
+        ladder: The result's scouting windows as read, ``(batch_size, status, energy_per_image_j, latency_mean_s,
+            peak_memory_b)``.
     """
 
     next_batch: int
@@ -89,49 +90,76 @@ class Judgment(NamedTuple):
     ladder: list[tuple[Any, ...]]
 
 
+#: The worker's scan predicted the memory limit from CUDA's figure for the device's memory, which can lie below
+#: NVML's (what the run's provenance records) by what the driver reserves: a replay is judged with NVML's figure and
+#: with this share of it, and continued only if both continue, so a result near the prediction's threshold is not
+#: measured again for want of the exact figure.
+_CUDA_MEMORY_SHARE = 0.98
+
+
 def next_scout(
     config: Mapping[str, Any],
     ladder: Iterable[tuple[Any, ...]],
     *,
     runtime: str | None = None,
     ceiling: int | None = None,
+    memory_b: float | None = None,
 ) -> int | None:
     """The batch the current default search would scout next on a stored ladder, or None if it would stop there.
 
     The current default is the scan search (:data:`~joulebench.sweep.search.DEFAULT_SEARCH`): results of the
     plateau search are judged by it too (it looks past the bumps the plateau rule stopped on); results of a scan
-    are judged with their own scan settings. The paper's search measured every batch to the memory limit and
-    is never stale.
+    are judged with their own scan settings and, given ``memory_b``, the memory limit it predicted: a scan that
+    ended where its next batch would not fit is not continued by its own replay. The paper's search measured every
+    batch to the memory limit and is never stale.
 
     Args:
         config: The run's protocol configuration (``SweepOptions.to_config()``, stored on the run): its
             ``search``, ``start_batch``, ``max_batch`` and ``scan_*`` settings.
-        ladder: The result's scouting windows as ``(batch_size, status, energy_per_image_j[, latency_mean_s])``;
-            with latencies the scan's time limit is replayed too, else it is judged on energy alone.
+        ladder: The result's scouting windows as ``(batch_size, status, energy_per_image_j[, latency_mean_s[,
+            peak_memory_b]])``; with latencies the scan's time limit is replayed too, else it is judged on energy.
         runtime: The runtime's name; a CPU runtime's search stops at its own largest batch, as in the worker.
         ceiling: A largest batch below a crash (``Store.crash_ceilings``): the search was capped there.
+        memory_b: The device's memory in bytes (the run's provenance), for a scan's memory prediction. Results of
+            other searches doubled into their out-of-memory error and are judged without it.
 
     Returns:
         The first batch size missing from the ladder, or None: the search would end where the ladder ends, the
         run used the paper's search, or there is no ladder to judge.
     """
-    if config.get("search", "plateau") == "paper":
+    search = config.get("search", "plateau")
+    if search == "paper":
         return None
-    points = {int(p[0]): Point(int(p[0]), p[1], p[2], "scout", latency_mean_s=(p[3:] or (None,))[0]) for p in ladder}
+    points = {int(p[0]): _point(p) for p in ladder}
     if not points:
         return None
     cap = config.get("max_batch") or (CPU_MAX_BATCH if _on_cpu(runtime) else HARD_MAX_BATCH)
     if ceiling is not None:
         cap = min(cap, ceiling)
     scan = SweepOptions.from_dict({k: v for k, v in config.items() if k.startswith("scan_")})
-    return first_unscouted(
-        points,
-        max_batch=cap,
-        start=min(config.get("start_batch", 1), cap),
-        search=DEFAULT_SEARCH,
-        rise=scan.scan_rise,
-        max_iter_s=scan.scan_max_iter_s,
-    )
+
+    def replay(memory_limit_b: float | None) -> int | None:
+        return first_unscouted(
+            points,
+            max_batch=cap,
+            start=min(config.get("start_batch", 1), cap),
+            search=DEFAULT_SEARCH,
+            rise=scan.scan_rise,
+            max_iter_s=scan.scan_max_iter_s,
+            memory_limit_b=memory_limit_b,
+        )
+
+    if search != DEFAULT_SEARCH or memory_b is None:
+        return replay(None)
+    nxt = replay(memory_b)
+    # continued only if it is with the smaller figure too: the worker's own prediction lay between the two
+    return nxt if nxt is not None and replay(memory_b * _CUDA_MEMORY_SHARE) is not None else None
+
+
+def _point(p: tuple[Any, ...]) -> Point:
+    """A stored scouting window, ``(batch_size, status, energy_per_image_j[, latency_mean_s[, peak_memory_b]])``."""
+    latency, peak = (*p[3:5], None, None)[:2]
+    return Point(int(p[0]), p[1], p[2], "scout", latency_mean_s=latency, peak_memory_b=peak)
 
 
 def expected_change(ladder: Iterable[tuple[Any, ...]], next_batch: int) -> float:
@@ -220,7 +248,8 @@ def _judged(
     out: dict[Key, Judgment] = {}
     for key, r in sorted(latest.items()):
         ladder = store.scout_ladder(r["run_id"], *key, with_latency=True)
-        nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceilings.get(key, (None,))[0])
+        ceiling = ceilings.get(key, (None,))[0]
+        nxt = next_scout(r["config"] or {}, ladder, runtime=key[2], ceiling=ceiling, memory_b=r.get("gpu_memory_b"))
         if nxt is not None:
             out[key] = Judgment(nxt, r, expected_change(ladder, nxt), ladder)
     return out
@@ -238,8 +267,8 @@ def stale_by_setup(store: Any, *, with_ladder: bool = False) -> list[dict[str, A
         Rows of ``model``, ``img_size``, ``runtime``, ``gpu_name``, ``meter``, ``run_id`` (of the result judged),
         ``next_batch`` (the batch the current rule would scout next) and ``expected_change`` (a fraction, see
         :func:`expected_change`), largest expected change first (ties by setup, then key); with ``with_ladder``
-        also ``ladder``: ``(batch_size, status, energy_per_image_j, latency_mean_s)`` of its scouting windows,
-        in the order measured.
+        also ``ladder``: ``(batch_size, status, energy_per_image_j, latency_mean_s, peak_memory_b)`` of its
+        scouting windows, in the order measured.
     """
     by_setup: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
     for r in store.finished_results(None):  # read once, judged per setup
