@@ -86,7 +86,35 @@ def test_the_cards_known_limits_count_what_the_report_lists(report):
 def test_the_cards_count_of_stale_results_is_the_reports(report):
     count = re.search(r"^(\d+) results to measure again", report, flags=re.M).group(1)
     card = " ".join(CARD.read_text(encoding="utf-8").split())
-    assert f"{count} results to measure again, none measured again yet" in card
     # and how much they are expected to change, as the report's count line says
     most, over = re.search(r"at most ([\d.]+) % lower at the next batch, over 0.5 % for (\d+)", report).groups()
-    assert f"at most {most} % lower at the next batch, over 0.5 % for {over} of them" in card
+    assert f"That leaves {count} results to measure again: at most {most} % lower at the next batch, over 0.5 % " \
+        f"for {over} of them" in card  # fmt: skip
+    search_page = " ".join((ROOT / "docs/validation/search.md").read_text(encoding="utf-8").split())
+    assert f"were measured again and {count} remain, expected to read at most {most} % lower" in search_page
+
+
+def test_the_results_measured_again_under_the_current_protocol_are_the_ones_the_card_names(report):
+    import csv
+    import json
+
+    with open(DATA / "runs.csv", encoding="utf-8") as f:
+        scan_runs = {r["run_id"] for r in csv.DictReader(f) if json.loads(r["config"])["search"] == "scan"}
+    with open(DATA / "summaries.csv", encoding="utf-8") as f:
+        again = {(r["model"], int(r["img_size"]), r["runtime"]) for r in csv.DictReader(f) if r["run_id"] in scan_runs}
+    card = " ".join(CARD.read_text(encoding="utf-8").split())
+    words = {6: "six", 7: "seven", 8: "eight"}
+    assert f"this loop measured the {words[len(again)]} results at the head of the list again" in card
+    assert f"for all but {words[len(again)]} results" in card
+    named = card.split("at the head of the list again: ")[1].split(". ")[0]  # "`a`, `b` under `rt`, `c` under `rt2`"
+    parts = re.split(r" under `([\w-]+)`,?", named)
+    by_runtime = dict(zip(parts[1::2], parts[0::2], strict=False))
+    for model, size, runtime in again:  # each as a configuration, its input size named where it is not 224
+        assert (f"`{model}`" if size == 224 else f"`{model}@{size}`") in by_runtime[runtime], model
+    # their changes as the report's rows give them: against the first result, and at the first result's batch
+    rows = {(r[0], r[1]): r for r in _rows(report.split("## Results measured more than once")[1], "| ")}
+    mine = [rows[(f"{m}@{s}", rt)] for m, s, rt in again]
+    changes = [float(r[4].rstrip("%")) for r in mine]
+    ratios = [float(r[5].split("(")[1].split(",")[0]) for r in mine if r[5] != "–"]
+    assert f"read from {-min(changes):.1f} % lower to {max(changes):.1f} % higher" in card
+    assert f"the new board read {(min(ratios) - 1) * 100:.1f} to {(max(ratios) - 1) * 100:.1f} % higher" in card

@@ -15,6 +15,7 @@ from joulebench.data.dataset import DATASETS, load_dataset
 from joulebench.store import Store
 from joulebench.store.bundle import import_bundle, read_tables
 from joulebench.store.export import export_table
+from joulebench.sweep.tasks import SweepOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 H200 = ROOT / "data/h200/dataset"
@@ -46,9 +47,15 @@ def test_the_h200_setups_hold_the_156_panel_configurations_and_nothing_else(monk
     panel = {(m, int(s)) for m, s in panel}
     for setup in ("H200:torch-fp32", "H200:compile-fp16"):
         assert _configs(setup) == panel, setup
-    # one protocol throughout: the short-window panel and the repeats stay out of the shipped setups
-    configs = {r["config_hash"] for r in read_tables(H200).rows["runs"]}
-    assert len(configs) == 1
+    # the panel's protocol (10 s windows, the plateau search) and, for the results measured again because the
+    # current search would have continued them (--redo-stale), the default one; the short-window panel and the
+    # repeats stay out of the shipped setups
+    configs = {r["config_hash"]: r["config"] for r in read_tables(H200).rows["runs"]}
+    assert len(configs) == 2
+    by_search = {c["search"]: c for c in configs.values()}
+    assert by_search["plateau"]["min_window_s"] == 10.0
+    # the default of today: a new default leaves these results stale again, and the card's count must say so
+    assert by_search["scan"] == SweepOptions(meter="nvml").to_config()
 
 
 def _configs(setup):
