@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from joulebench.sweep.search import DEFAULT_SEARCH, Point, get_search
@@ -138,22 +139,20 @@ def next_scout(
         cap = min(cap, ceiling)
     scan = SweepOptions.from_dict({k: v for k, v in config.items() if k.startswith("scan_")})
 
-    def replay(memory_limit_b: float | None) -> int | None:
-        return first_unscouted(
-            points,
-            max_batch=cap,
-            start=min(config.get("start_batch", 1), cap),
-            search=DEFAULT_SEARCH,
-            rise=scan.scan_rise,
-            max_iter_s=scan.scan_max_iter_s,
-            memory_limit_b=memory_limit_b,
-        )
-
+    replay = partial(
+        first_unscouted,
+        points,
+        max_batch=cap,
+        start=min(config.get("start_batch", 1), cap),
+        search=DEFAULT_SEARCH,
+        rise=scan.scan_rise,
+        max_iter_s=scan.scan_max_iter_s,
+    )
     if search != DEFAULT_SEARCH or memory_b is None:
-        return replay(None)
-    nxt = replay(memory_b)
+        return replay(memory_limit_b=None)
+    nxt = replay(memory_limit_b=memory_b)
     # continued only if it is with the smaller figure too: the worker's own prediction lay between the two
-    return nxt if nxt is not None and replay(memory_b * _CUDA_MEMORY_SHARE) is not None else None
+    return nxt if nxt is not None and replay(memory_limit_b=memory_b * _CUDA_MEMORY_SHARE) is not None else None
 
 
 def _point(p: tuple[Any, ...]) -> Point:
