@@ -118,3 +118,28 @@ def test_the_results_measured_again_under_the_current_protocol_are_the_ones_the_
     ratios = [float(r[5].split("(")[1].split(",")[0]) for r in mine if r[5] != "–"]
     assert f"read from {-min(changes):.1f} % lower to {max(changes):.1f} % higher" in card
     assert f"the new board read {(min(ratios) - 1) * 100:.1f} to {(max(ratios) - 1) * 100:.1f} % higher" in card
+    expected = [100 * e for e in _expected_changes_of_the_first_results(again)]
+    assert f"The next scouts were expected to read {min(expected):.1f} to {max(expected):.1f} % lower" in card
+
+
+def _expected_changes_of_the_first_results(keys):
+    """What the stale list expected of each key's next scout, judged on its latest plateau-search result."""
+    import tempfile
+
+    from joulebench.store import Store
+    from joulebench.store.bundle import import_bundle
+    from joulebench.sweep.stale import expected_change, next_scout
+
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "h200.db") as store:
+        import_bundle(store, DATA)
+        first = {}
+        for r in store.finished_results(None):  # in the order saved: the last plateau row of a key is its latest
+            key = (r["model"], int(r["img_size"]), r["runtime"])
+            if key in keys and r["config"]["search"] == "plateau":
+                first[key] = r
+        changes = []
+        for key, r in first.items():
+            ladder = store.scout_ladder(r["run_id"], *key, with_latency=True)
+            changes.append(expected_change(ladder, next_scout(r["config"], ladder, runtime=key[2])))
+    assert len(changes) == len(keys)
+    return changes
