@@ -54,6 +54,6 @@ def test_the_h200_dataset_shows_the_compiled_scouts_gap(capsys):
     assert _script().main([str(ROOT / "data" / "h200" / "dataset")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert any("compile-fp16: 175 batches of 169 sweeps, full vs scout % p5 p25 p50 p75 p95 "
-                             "-12.8 -7.4 -3.0 -0.8 +1.4" in line for line in lines)  # fmt: skip
+               "-12.8 -7.4 -3.0 -0.8 +1.4" in line for line in lines)  # fmt: skip
     assert any("torch-fp32: 191 batches of 175 sweeps, full vs scout % p5 p25 p50 p75 p95 "
-                             "-0.8 +0.2 +0.5 +1.3 +3.7" in line for line in lines)  # fmt: skip
+               "-0.8 +0.2 +0.5 +1.3 +3.7" in line for line in lines)  # fmt: skip

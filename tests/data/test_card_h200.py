@@ -95,13 +95,11 @@ def test_the_cards_count_of_stale_results_is_the_reports(report):
 
 
 def test_the_results_measured_again_under_the_current_protocol_are_the_ones_the_card_names(report):
-    import csv
-    import json
+    from joulebench.store.bundle import read_tables
 
-    with open(DATA / "runs.csv", encoding="utf-8") as f:
-        scan_runs = {r["run_id"] for r in csv.DictReader(f) if json.loads(r["config"])["search"] == "scan"}
-    with open(DATA / "summaries.csv", encoding="utf-8") as f:
-        again = {(r["model"], int(r["img_size"]), r["runtime"]) for r in csv.DictReader(f) if r["run_id"] in scan_runs}
+    tables = read_tables(DATA).rows
+    scan_runs = {r["run_id"] for r in tables["runs"] if r["config"]["search"] == "scan"}
+    again = {(r["model"], r["img_size"], r["runtime"]) for r in tables["summaries"] if r["run_id"] in scan_runs}
     card = " ".join(CARD.read_text(encoding="utf-8").split())
     words = {6: "six", 7: "seven", 8: "eight"}
     assert f"this loop measured the {words[len(again)]} results at the head of the list again" in card
@@ -128,18 +126,11 @@ def _expected_changes_of_the_first_results(keys):
 
     from joulebench.store import Store
     from joulebench.store.bundle import import_bundle
-    from joulebench.sweep.stale import expected_change, next_scout
+    from joulebench.sweep.stale import stale_with_changes
 
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "h200.db") as store:
         import_bundle(store, DATA)
-        first = {}
-        for r in store.finished_results(None):  # in the order saved: the last plateau row of a key is its latest
-            key = (r["model"], int(r["img_size"]), r["runtime"])
-            if key in keys and r["config"]["search"] == "plateau":
-                first[key] = r
-        changes = []
-        for key, r in first.items():
-            ladder = store.scout_ladder(r["run_id"], *key, with_latency=True)
-            changes.append(expected_change(ladder, next_scout(r["config"], ladder, runtime=key[2])))
-    assert len(changes) == len(keys)
-    return changes
+        first = [r for r in store.finished_results(None) if r["config"]["search"] == "plateau"]
+        judged = stale_with_changes(store, first, {}, only=keys)
+    assert set(judged) == set(keys)
+    return [change for _, change in judged.values()]
