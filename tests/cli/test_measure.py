@@ -120,21 +120,52 @@ def _unscout(store: Store, model: str, above: int) -> None:
     store._require().execute("DELETE FROM measurements WHERE model LIKE ? AND batch_size > ?", (model, above))
 
 
-@pytest.mark.slow
-def test_redo_stale_measures_the_largest_expected_change_first(tmp_path, capsys):
-    db, cmd = _measured_pair(tmp_path, capsys)
-    with Store(db) as store:  # both ladders cut short at batch 2, test_resnet's still falling faster
+def _cut_both_short(db: str) -> None:
+    """Both ladders cut short at batch 2, still falling: test_vit expected 10 % lower at 4, test_resnet 60 %."""
+    with Store(db) as store:
         sql = "UPDATE measurements SET energy_per_image_j = ?, batch_size = ? WHERE model LIKE ? AND batch_size = ?"
         for model, at2 in (("test_vit%", 0.9), ("test_resnet%", 0.4)):
             store._require().execute(sql, (1.0, 1, model, 1))
             store._require().execute(sql, (at2, 2, model, 2))
             _unscout(store, model, above=2)
         store._require().commit()
+
+
+@pytest.mark.slow
+def test_redo_stale_measures_the_largest_expected_change_first(tmp_path, capsys):
+    db, cmd = _measured_pair(tmp_path, capsys)
+    _cut_both_short(db)
     code, out, err = _run(capsys, *cmd, "--redo-stale")
     payload = json.loads(out)
     assert code == 0, err
     assert [s[0] for s in payload["stale"]] == ["test_resnet.r160_in1k", "test_vit.r160_in1k"]
     assert [s["model"] for s in payload["summaries"]] == ["test_resnet.r160_in1k", "test_vit.r160_in1k"]
+
+
+@pytest.mark.slow
+def test_min_change_leaves_the_stale_results_expected_to_change_little(tmp_path, capsys):
+    db, cmd = _measured_pair(tmp_path, capsys)
+    _cut_both_short(db)
+    code, out, err = _run(capsys, *cmd, "--redo-stale", "--min-change", "20%")
+    payload = json.loads(out)
+    assert code == 0, err
+    assert [s[0] for s in payload["stale"]] == ["test_resnet.r160_in1k"]
+    assert [s["model"] for s in payload["summaries"]] == ["test_resnet.r160_in1k"]
+    assert ["test_vit.r160_in1k", 64, "cpu-fp32"] in payload["skipped"]
+    assert "leaving 1 stale result(s) as they are: expected to read less than 20 % lower" in " ".join(err.split())
+    code, out, err = _run(capsys, *cmd, "--redo-stale", "--min-change", "5%")  # now test_vit's turn
+    assert code == 0 and [s["model"] for s in json.loads(out)["summaries"]] == ["test_vit.r160_in1k"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--min-change", "1%"], "add --redo-stale"), (["--redo-stale", "--min-change", "100%"], "from 0 up to 100")],
+)
+def test_min_change_is_refused_without_redo_stale_or_out_of_range(tmp_path, capsys, extra, message):
+    code, _, err = _run(
+        capsys, "measure", "test_vit", "--runtime", "cpu-fp32", *FAST, "--db", str(tmp_path / "r.db"), *extra
+    )
+    assert code != 0 and message in " ".join(err.split())
 
 
 @pytest.mark.slow

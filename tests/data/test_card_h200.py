@@ -94,6 +94,24 @@ def test_the_cards_count_of_stale_results_is_the_reports(report):
     assert f"were measured again and {count} remain, expected to read at most {most} % lower" in search_page
 
 
+def test_min_change_keeps_the_stale_results_the_card_counts_over_half_a_percent(report, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from joulebench.cli import app
+
+    over = re.search(r"over 0.5 % for (\d+)", report).group(1)
+    card = " ".join(CARD.read_text(encoding="utf-8").split())
+    assert "`--min-change 0.5%` in both commands of the loop" in card and f"keeps it to those {over}." in card
+    env = {"COLUMNS": "200", "JOULEBENCH_DB": ""}
+    db = str(tmp_path / "h200.db")
+    assert CliRunner().invoke(app, ["import", str(DATA), "--db", db], env=env).exit_code == 0
+    r = CliRunner().invoke(app, ["results", "--stale", "--min-change", "0.5%", "--json", "--db", db], env=env)
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.stdout)) == int(over)
+
+
 def test_the_results_measured_again_under_the_current_protocol_are_the_ones_the_card_names(report):
     from joulebench.store.bundle import read_tables
 

@@ -114,6 +114,30 @@ def test_stale_results_are_listed_and_redone_largest_expected_change_first(tmp_p
         assert {k[0]: v[0] for k, v in judged.items()} == {"big.gain": 16, "small.gain": 16}
 
 
+def test_results_stale_min_change_keeps_the_results_expected_to_change_at_least_that_much(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from joulebench.cli import app
+
+    db = tmp_path / "r.db"
+    with Store(db) as store:  # expected 1 % and 20 % lower at batch 16
+        _save(store, "a", "small.gain", [(1, 20.0), (2, 10.0), (4, 5.0), (8, 4.95)], "2026-11-28T10:00:00+00:00")
+        _save(store, "b", "big.gain", [(1, 20.0), (2, 10.0), (4, 5.0), (8, 4.0)], "2026-11-28T11:00:00+00:00")
+    env = {"COLUMNS": "200", "JOULEBENCH_DB": ""}
+    stale = ["results", "--stale", "--db", str(db)]
+    r = CliRunner().invoke(app, [*stale, "--json", "--min-change", "5%"], env=env)
+    assert r.exit_code == 0, r.output
+    assert [row["model"] for row in json.loads(r.stdout)] == ["big.gain"]
+    r = CliRunner().invoke(app, [*stale, "--names", "--min-change", "0.5%"], env=env)
+    assert r.exit_code == 0 and r.stdout == "big.gain@224\nsmall.gain@224\n"
+    r = CliRunner().invoke(app, [*stale, "--min-change", "25%"], env=env)
+    assert r.exit_code == 0 and "no stale results expected to read at least 25 % lower" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["results", "--db", str(db), "--min-change", "5%"], env=env)
+    assert isinstance(r.exception, ConfigError) and "add --stale" in str(r.exception)
+
+
 def test_stale_rows_can_carry_the_ladder_they_were_judged_on(tmp_path):
     from joulebench.sweep.stale import stale_by_setup
 

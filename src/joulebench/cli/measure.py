@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from joulebench.cli.display import emit_json, err_console, print_table
-from joulebench.cli.options import DbOpt, JsonOpt, WideOpt, db_path
+from joulebench.cli.options import DbOpt, JsonOpt, MinChangeOpt, WideOpt, db_path, parse_min_change
 from joulebench.errors import ConfigError
 from joulebench.store.records import QUICK_PROTOCOL
 
@@ -300,6 +300,7 @@ def measure(
     force: bool = ForceOpt,
     redo_before: str | None = RedoBeforeOpt,
     redo_stale: bool = RedoStaleOpt,
+    min_change: str | None = MinChangeOpt,
     per_board: bool = PerBoardOpt,
     exclusive: bool = ExclusiveOpt,
     executor: str = ExecutorOpt,
@@ -316,7 +317,7 @@ def measure(
 
     opts = _protocol_options(ctx, protocol, quick, json_out)
     timeout_s, deadline_s = _time("--timeout", timeout), _time("--deadline", deadline)
-    redo_since = _redo_since(force, redo_before, redo_stale)
+    redo = _redo(force, redo_before, redo_stale, min_change)
     plan = prepare_sweep(
         models,
         runtime,
@@ -336,9 +337,7 @@ def measure(
         report = run_sweep(
             plan,
             db_path(db),
-            force=force,
-            redo_before=redo_since,
-            redo_stale=redo_stale,
+            **redo,
             progress=make_progress(quiet=json_out),
             executor=executor,
             executor_options=ex_opts,
@@ -369,14 +368,22 @@ def _weights_file(weights: str | None) -> str | None:
     return weights
 
 
-def _redo_since(force: bool, redo_before: str | None, redo_stale: bool) -> str | None:
-    """``--redo-before``'s time as the store writes times, refusing it (and ``--redo-stale``) beside ``--force``."""
+def _redo(force: bool, redo_before: str | None, redo_stale: bool, min_change: str | None) -> dict[str, Any]:
+    """``run_sweep``'s arguments of what to measure again, refusing ``--redo-*`` beside ``--force``.
+
+    ``--redo-before``'s time becomes the store's form of times; ``--min-change`` a fraction.
+    """
     redo_since = _instant("--redo-before", redo_before)
     if force and redo_since is not None:
         raise ConfigError("--force redoes everything; --redo-before only what finished before its time: give one")
     if force and redo_stale:
         raise ConfigError("--force redoes everything; --redo-stale only the results measured under an older rule")
-    return redo_since
+    return {
+        "force": force,
+        "redo_before": redo_since,
+        "redo_stale": redo_stale,
+        "stale_min_change": parse_min_change(min_change, "--redo-stale", redo_stale),
+    }
 
 
 def _executor_options(executor: str, given: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,13 @@ GpuFilterOpt = typer.Option(None, "--gpu", help="Only GPUs whose name contains t
 MeterFilterOpt = typer.Option(None, "--meter", help="Only results of this meter (nvml, smi, sim, rapl).")
 StatusFilterOpt = typer.Option(None, "--status", help="Only rows with this status (ok, failed, oom, error).")
 RunFilterOpt = typer.Option(None, "--run", help="Only this run id.")
+MinChangeOpt = typer.Option(
+    None,
+    "--min-change",
+    help="With --stale or --redo-stale: only the results expected to read at least this much lower at the batch the"
+    " current search would scout next, e.g. 0.5%. Measured again on another board, a result also moves by that"
+    " board's own difference, which can exceed a small expected change.",
+)
 
 _COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([kKmMgGbBtT]?)\s*$")
 _COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
@@ -171,3 +178,26 @@ def parse_accuracy(text: str | float) -> float:
     if not 0 <= v <= 100:
         raise ConfigError(f"accuracy {text} is outside 0-100 (write percent, e.g. 80 for 80%)")
     return v
+
+
+def parse_min_change(text: str | None, needs: str, given: bool) -> float:
+    """``--min-change`` as a fraction (0 when not given), refused without the flag it refines.
+
+    Args:
+        text: The option's text, e.g. ``0.5%``, or None.
+        needs: The flag it refines (``--stale`` or ``--redo-stale``), named in the error.
+        given: Whether that flag was given.
+
+    Raises:
+        ConfigError: Given without ``needs``, or not a percentage from 0 up to 100.
+    """
+    from joulebench.units import parse_percent
+
+    if text is None:
+        return 0.0
+    if not given:
+        raise ConfigError(f"--min-change picks among the stale results: add {needs}")
+    change = parse_percent(text)
+    if not 0.0 <= change < 1.0:
+        raise ConfigError(f"--min-change {text}: give a percentage from 0 up to 100, e.g. 0.5%")
+    return change

@@ -14,12 +14,14 @@ from joulebench.cli.options import (
     GpuFilterOpt,
     JsonOpt,
     MeterFilterOpt,
+    MinChangeOpt,
     ModelFilterOpt,
     RunFilterOpt,
     RuntimeFilterOpt,
     StatusFilterOpt,
     WideOpt,
     db_path,
+    parse_min_change,
 )
 from joulebench.store.records import QUICK_PROTOCOL, protocol_of
 
@@ -223,9 +225,15 @@ def _windows_table(rows: list[dict[str, Any]]):
 
 
 def _stale(
-    db: Path | None, filters: dict[str, Any], limit: int | None, as_json: bool, wide: bool, names: bool = False
+    db: Path | None,
+    filters: dict[str, Any],
+    limit: int | None,
+    as_json: bool,
+    wide: bool,
+    names: bool = False,
+    min_change: float = 0.0,
 ) -> None:
-    """``results --stale``: the stale results among the summaries that match the filters."""
+    """``results --stale``: the stale results among the summaries that match the filters (and ``--min-change``)."""
     from rich.table import Table
 
     from joulebench.sweep.stale import stale_by_setup
@@ -235,6 +243,7 @@ def _stale(
         if filters:  # the filters' own rules (globs, substrings), through the summaries they select
             keep = {(r["run_id"], r["model"], r["img_size"], r["runtime"]) for r in store.rows("summaries", **filters)}
             rows = [r for r in rows if (r["run_id"], r["model"], r["img_size"], r["runtime"]) in keep]
+    rows = [r for r in rows if r["expected_change"] >= min_change]
     rows = rows[:limit] if limit is not None else rows
     if names:
         # the order kept, each configuration once: `measure` runs them in the order given
@@ -244,7 +253,11 @@ def _stale(
         emit_json(rows)
         return
     if not rows:
-        err_console().print(f"no stale results in {db_path(db)}: the current batch search would end every search there")
+        above = f" expected to read at least {100 * min_change:.2g} % lower" if min_change else ""
+        err_console().print(
+            f"no stale results{above} in {db_path(db)}: the current batch search would end every search there"
+            + (" or expect less from it" if min_change else "")
+        )
         return
     t = Table(
         title="Results the current batch search would have continued (measure --redo-stale)", title_justify="left"
@@ -289,6 +302,7 @@ def results(
         help="With --stale: print only tag@size, one per line, largest expected change first (for `joulebench"
         " measure $(...) --runtime R --redo-stale`, with --runtime R here too).",
     ),
+    min_change: str | None = MinChangeOpt,
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Show at most N rows."),
     as_json: bool = JsonOpt,
     wide: bool = WideOpt,
@@ -308,8 +322,9 @@ def results(
     if names and table != "stale":
         raise ConfigError("--names lists the stale results' configurations: add --stale")
     filters = {"model": model, "runtime": runtime, "gpu": gpu, "meter": meter, "status": status, "run_id": run}
+    stale_change = parse_min_change(min_change, "--stale", table == "stale")
     if table == "stale":
-        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json, wide, names)
+        _stale(db, {k: v for k, v in filters.items() if v is not None}, limit, as_json, wide, names, stale_change)
         return
     with open_store(db) as store:
         rows = _fill_from_runs(store, store.rows(table, limit=limit, **filters))

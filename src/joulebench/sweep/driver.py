@@ -60,10 +60,15 @@ class SweepRun:
         self.claims: TaskClaims | None = None
         self.seen: set[tuple[tuple[str, int, str], str]] = set()
 
-    def select(self, redo_stale: bool) -> list[Task]:
-        """The tasks to run: finished ones skipped unless forced (stale ones said or redone), crash caps applied."""
+    def select(self, redo_stale: bool, min_change: float = 0.0) -> list[Task]:
+        """The tasks to run: finished ones skipped unless forced (stale ones said or redone), crash caps applied.
+
+        Args:
+            redo_stale: Redo the stale results (see :func:`run_sweep`).
+            min_change: Of those, redo only the ones expected to read at least this fraction lower.
+        """
         from joulebench.store.db import finished_keys
-        from joulebench.sweep.stale import stale_hint, stale_message, stale_with_changes
+        from joulebench.sweep.stale import stale_hint, stale_kept_message, stale_message, stale_with_changes
 
         plan, report = self.plan, self.report
         todo = plan.tasks
@@ -78,10 +83,12 @@ class SweepRun:
             order = sorted((t for t in plan.tasks if t.key in judged), key=lambda t: -judged[t.key][1])
             stale = {t.key: judged[t.key][0] for t in order}
             if redo_stale:
-                report.stale = stale
-                done -= set(stale)
-                if stale:
-                    self.progress.message(stale_message(stale))
+                report.stale = {k: nxt for k, nxt in stale.items() if judged[k][1] >= min_change}
+                done -= set(report.stale)
+                if report.stale:
+                    self.progress.message(stale_message(report.stale))
+                if len(report.stale) < len(stale):
+                    self.progress.message(stale_kept_message(len(stale) - len(report.stale), min_change))
             elif stale:  # skipped without a word, they would stay cut short: say so and how to redo them
                 self.progress.message(stale_hint(stale))
             # redone stale results first, in their order; the rest in the plan's
@@ -183,6 +190,7 @@ def run_sweep(
     force: bool = False,
     redo_before: str | None = None,
     redo_stale: bool = False,
+    stale_min_change: float = 0.0,
     executor: str = "local",
     progress: Any = None,
     runner: Callable[..., TaskResult] | None = None,
@@ -203,6 +211,8 @@ def run_sweep(
         redo_stale: Also redo the finished results whose stored scouting ladder the current batch search would
             have continued (:func:`joulebench.sweep.stale.stale_with_changes`): measured under an older rule,
             largest expected change first.
+        stale_min_change: With ``redo_stale``, redo only the results expected to read at least this fraction lower
+            at the batch the current rule would scout next; the others count as finished.
         executor: Registered executor name.
         progress: A :class:`~joulebench.sweep.progress.Progress` (default: silent).
         runner: Replaces ``run_task`` (tests).
@@ -232,7 +242,7 @@ def run_sweep(
     store = Store(db)
     try:
         sweep = SweepRun(plan, store, progress, force=force, redo_before=redo_before)
-        todo = sweep.select(redo_stale)
+        todo = sweep.select(redo_stale, stale_min_change)
         if not todo:
             progress.start(0, len(sweep.report.skipped))
             progress.stop()

@@ -292,6 +292,14 @@ def stale_message(stale: Mapping[Key, int], shown: int = 10) -> str:
     return f"{head}: {names}{more}"
 
 
+def stale_kept_message(count: int, min_change: float) -> str:
+    """The sweep's log line for the stale results that ``--min-change`` leaves as they are."""
+    return (
+        f"leaving {count} stale result(s) as they are: expected to read less than {100 * min_change:.2g} % lower "
+        "(--min-change)"
+    )
+
+
 def stale_hint(stale: Mapping[Key, int]) -> str:
     """The sweep's log line when it skips results measured under an older batch-search rule without ``--redo-stale``."""
     return (
