@@ -126,10 +126,21 @@ def test_h100_report_of_the_newest_revision_shows_its_repeats_and_cost(capsys):
     assert "time efficientnet_b0.ra_in1k compile-fp16 #0: start-up 23.4 s, scouts 98.4 s, finals 53.4 s" in lines
     full = next(line for line in lines if line.startswith("full vs ladder efficientnet_b0.ra_in1k compile-fp16"))
     assert "128 -11.8 % (time x0.67, GPU util 81 vs 58 %, launch 5.51 vs 8.28 ms" in full and "128 -10.3 %" in full
-    # resnet50 has no compile-fp16 ladder: a row without regret, and where its compiles went
-    r50 = next(line for line in lines if line.startswith("resnet50.a1_in1k") and "compile-fp16" in line)
-    assert r50.split()[2:8] == ["2048", "26.66", "-", "nan", "nan%", "137"]
-    assert "time resnet50.a1_in1k compile-fp16 #0: start-up 15.9 s, scouts 35.8 s, finals 85.0 s" in lines
+    # resnet50 on two boards, the second with a ladder: the first is judged against it
+    r50 = [line.split()[2:8] for line in lines if line.startswith("resnet50.a1_in1k") and "compile-fp16" in line]
+    assert r50 == [
+        ["2048", "26.66", "2048", "26.51", "0.00%", "137"],
+        ["2048", "26.61", "2048", "26.51", "0.00%", "142"],
+    ]
+    assert "repeats resnet50.a1_in1k compile-fp16 across 2 boards: 2 runs, spread 0.20 %" in lines
+    # convnext_tiny: two low parts (32 and 2048 up); the finals took the right one, 3072 lies between its scouts
+    cnx = next(line for line in lines if line.startswith("convnext_tiny.fb_in1k") and "compile-fp16" in line)
+    assert cnx.split()[2:8] == ["2048", "39.28", "3072", "39.05", "0.81%", "170"]
+    # levit_256's ladder stops at 2048, far below the batch its sweep chose: no regret
+    levit = next(line for line in lines if line.startswith("levit_256.fb_dist_in1k") and "compile-fp16" in line)
+    assert levit.split()[2:8] == ["30768", "11.11", "-", "nan", "nan%", "189"]
+    assert "median GPU-s compile-fp16: 169 over 6 sweeps" in lines
+    assert "time resnet50.a1_in1k compile-fp16 #0 board 1: start-up 15.9 s, scouts 35.8 s, finals 85.0 s" in lines
     compiles = "1 scout 11 s, 2 scout 9 s, 2048 full 12 s, 8192 full 29 s, 512 full 9 s"
     assert (
         f"windows resnet50.a1_in1k compile-fp16: 15, prepare/compile 70 s ({compiles}), warm-up + windows 51 s" in lines
@@ -485,7 +496,7 @@ def test_the_validation_pages_replay_table_is_the_replays(capsys):
 
     scan, plateau = printed(), printed("--search", "plateau")
     assert sorted((m, r, s, p) for (m, r, s), (_, _, p) in zip(scan, plateau, strict=True)) == quoted
-    assert len(quoted) == 18
+    assert len(quoted) == 21
 
 
 def test_the_validation_page_quotes_the_replays_maxima_and_window_times(capsys):

@@ -349,6 +349,7 @@ _LADDERS = sorted((Path(__file__).resolve().parents[2] / "data").glob("*/search-
 #: Ladders on which the default scan is known to miss by more than 1.5 % (docs/validation/search.md says why).
 #: Strict: once the search finds these minima, the test fails until the entry is removed.
 #: Keyed on (GPU folder, model, runtime, board): the board is the ladder's ``gpu_uuid``, "" where it was not recorded.
+_SIXTH_COMPILE_BOARD = "GPU-15d14198-36a8-5599-3a18-7c38d6c86a2c"
 KNOWN_MISSES = {
     ("h100", "convnext_tiny.fb_in1k", "torch-fp32", ""): "its minimum at 4096 is 1.7 % below a flat run from 256 to "
     "3072: in the worst seeds the scout at 4096 reads above 2048's, which stands for that part of the curve in the "
@@ -357,6 +358,12 @@ KNOWN_MISSES = {
     "96, a batch no scout lands on: the worst seeds confirm 256, 2048 and 8192, each 1.6-1.7 % above it",
     ("h100", "mixer_b16_224.goog_in21k_ft_in1k", "torch-fp32", ""): "flat within 1.5 % from 256 to 4096, its minimum "
     "at 3072, beyond the scan's 1.5 s iteration limit: with 2 % scout noise the worst seed confirms 256 (1.5 %)",
+    ("h100", "convnext_tiny.fb_in1k", "compile-fp16", _SIXTH_COMPILE_BOARD): "two low parts, 32 (2.1 % above the "
+    "least) and 2048 to 4096 (0.8-1.0 %), its least at 3072 between two scouts: in one seed of twenty the finals' "
+    "noise puts 32 ahead of 4096 (2.1 %); on the GPU the sweep chose 2048 (0.81 %)",
+    ("h100", "levit_256.fb_dist_in1k", "compile-fp16", _SIXTH_COMPILE_BOARD): "the ladder stops at 2048, the call's "
+    "batch limit, not the memory's, still falling there: the replay's least lies on that edge, and in two seeds of "
+    "twenty the scout at 2048 reads above 1024's, which stands for that part in the finals (2.1 %)",
 }
 
 
