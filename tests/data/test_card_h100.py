@@ -18,8 +18,11 @@ CARD = ROOT / "data/h100/README.md"
 DATA = ROOT / "data/h100/dataset"
 SWEEPS = ROOT / "data/h100/search-ladders/sweeps.csv"
 WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten"}
-ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth"}
+ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh"}
 WORDS |= {11: "Eleven", 12: "Twelve", 17: "Seventeen", 20: "Twenty", 22: "Twenty-two", 28: "Twenty-eight"}
+WORDS |= {14: "Fourteen", 32: "Thirty-two"}
+#: The search revisions the card tells apart, in order (``SEARCH_REVISION`` numbers them; 4 and 5 made no result here).
+REVISIONS = (1, 2, 3, 6)
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +64,23 @@ def _boards(runs: list[dict]) -> list[list[dict]]:
 
 
 def _revisions(runs: list[dict]) -> list[list[dict]]:
-    """The runs grouped by search revision, in order, as the card tells them apart.
+    """The runs grouped by search revision, in order, as the card tells them apart (:data:`REVISIONS`).
 
     The first revision has a protocol (``config``) of its own; the second and third share theirs (the third changed
     rules that have no option). The second ran on one board; the third on the boards that came after it (its
-    ``torch-fp32`` runs on one, its ``compile-fp16`` runs on another).
+    ``torch-fp32`` runs on one, its ``compile-fp16`` runs on another). The sixth has a protocol of its own again.
     """
     groups: dict[str, list[dict]] = {}
     for r in sorted(runs, key=lambda r: r["finished_at"]):
         groups.setdefault(json.dumps(r["config"], sort_keys=True), []).append(r)
-    first, later = groups.values()
+    first, later, sixth = groups.values()
     second, *third = _boards(later)
-    return [first, second, [r for board in third for r in board]]
+    return [first, second, [r for board in third for r in board], sixth]
 
 
 def _revision_of(runs: list[dict]) -> dict[str, int]:
-    """Each run's search revision (1, 2, ...) by :func:`_revisions`."""
-    return {r["run_id"]: n for n, group in enumerate(_revisions(runs), 1) for r in group}
+    """Each run's search revision (1, 2, 3, 6) by :func:`_revisions`."""
+    return {r["run_id"]: n for n, group in zip(REVISIONS, _revisions(runs), strict=True) for r in group}
 
 
 MEASURE = re.compile(
@@ -150,37 +153,46 @@ def test_the_cards_comparisons_are_the_reports(report, card):
         f"`compile-fp16` saves from {least[3].replace('x', '×')} (`{least[0].split('@')[0]}`) to "
         f"{most[3].replace('x', '×')} (`{most[0].split('@')[0]}`)"
     ) in card
-    more = [r for r in per if float(r[7]) > 1.1]
-    alike = [r for r in per if float(r[7]) <= 1.1]
-    low, high = min(more, key=lambda r: float(r[7])), max(more, key=lambda r: float(r[7]))
-    assert f"saves {low[7]} to {high[7]} times as much on the {WORDS[len(more)].lower()} convolutional models" in card
-    assert f"(`{high[0].split('@')[0]}`: {high[3].replace('x', '×')} against {high[6].replace('x', '×')})" in card
+
+    def name(r: list[str]) -> str:
+        return f"`{r[0].split('@')[0]}`"
+
+    def pair(r: list[str]) -> str:  # the H100 PCIe's TensorRT saving against this board's compile-fp16 one
+        return f"{r[6].replace('x', '×')} against {r[3].replace('x', '×')}"
+
+    more = sorted((r for r in per if float(r[7]) > 1.1), key=lambda r: float(r[7]))
+    alike = [r for r in per if 0.9 <= float(r[7]) <= 1.1]
+    less = sorted((r for r in per if float(r[7]) < 0.9), key=lambda r: -float(r[7]))
+    listed = ", ".join(name(r) for r in more[:-1]) + f" and {name(more[-1])}"
+    assert f"saves {more[0][7]} to {more[-1][7]} times as much on {listed} ({name(more[-1])}: {pair(more[-1])})" in card
     (same,) = alike
-    assert f"about as much on the transformer ({same[6].replace('x', '×')} against {same[3].replace('x', '×')})" in card
+    assert f"about as much on {name(same)} ({pair(same)})" in card
+    assert f"and less on {name(less[0])} ({pair(less[0])}) and {name(less[1])} ({pair(less[1])})" in card
     compiled = {r[1]: r[3] for r in rows(report, "| H100-SXM:compile-fp16 | ") if len(r) == 6}
     assert f"rank as on `H100:tensorrt-fp16` with Spearman {compiled['H100:tensorrt-fp16']}" in card
     assert f"*Rank agreement*; {n} models only)" in card
     both = re.search(r"- on both frontiers \((\d+)\)", report)
-    (alone,) = re.search(r"- only on the H100-SXM frontier \(1\): (\S+)", report).groups()
-    assert f"over them, {WORDS[int(both[1])].lower()} lie on both this board's and the H100 PCIe's TensorRT" in card
-    assert f"`{alone.split('@')[0]}` on this board's only (section *ImageNet frontier*)" in card
+    assert re.search(r"- only on the H100-SXM frontier \(0\)", report)
+    (alone,) = re.search(r"- only on the H100 frontier \(1\): (\S+)", report).groups()
+    assert f"over them, {WORDS[int(both[1])].lower()} lie on both this dataset's and the H100 PCIe's TensorRT" in card
+    assert f"`{alone.split('@')[0]}` on the H100 PCIe's only (section *ImageNet frontier*)" in card
 
 
 def test_the_revisions_the_card_tells_apart_are_the_benchmarks(tables):
     """Each run's revision by :func:`_revisions` is the ``search_rev`` the benchmark wrote for it, where it lists it."""
     revision = _revision_of(tables["runs"])
-    assert sorted(set(revision.values())) == [1, 2, 3]
+    assert sorted(set(revision.values())) == list(REVISIONS)
     groups = _revisions(tables["runs"])
     for before, after in zip(groups, groups[1:], strict=False):  # one revision after the other
         assert max(r["finished_at"] for r in before) < min(r["finished_at"] for r in after)
     with SWEEPS.open(newline="", encoding="utf-8") as f:
         listed = {s["run_id"]: int(s["search_rev"]) for s in csv.DictReader(f) if s["run_id"] in revision}
-    assert {1, 2} <= set(listed.values())
+    assert {1, 2, 6} <= set(listed.values())
     assert listed == {run: revision[run] for run in listed}
 
 
 @pytest.mark.slow
-def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
+def test_the_cards_search_revisions_are_the_reports(report, card, tables):
     card = _flat(card)
     section = report[report.index("## Results measured more than once") :]
     again = [r for r in rows(section, "| ") if r[0].endswith("@224")]
@@ -194,12 +206,12 @@ def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
     later = [k for k, revs in under.items() if revs == {2, 3} and k[1] == "torch-fp32"]
     assert len(everywhere) + len(later) == len(fp32)
     (compiled,) = [r for r in again if r[1] == "compile-fp16"]
-    assert under[(compiled[0].split("@")[0], "compile-fp16")] == {1, 3}
+    assert under[(compiled[0].split("@")[0], "compile-fp16")] == {1, 3, 6}
     assert f"{WORDS[len(again)]} results were measured under more than one revision" in card
     assert (
         f"on `torch-fp32` {WORDS[len(fp32)].lower()} models, {WORDS[len(everywhere)].lower()} under all three, "
         f"{WORDS[len(later)].lower()} under the second and third; on `compile-fp16` `{compiled[0].split('@')[0]}`, "
-        "under the first and third"
+        "under the first, third and sixth"
     ) in card
     m = re.search(
         r"over (\d+) pairs: latest / first geometric mean (\d+\.\d+), GSD \d+\.\d+, range (\d+\.\d+)–(\d+\.\d+)",
@@ -210,19 +222,14 @@ def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
     gm = float(m[2])
     assert gm < 1 and f"the latest result reads {100 * (1 - gm):.1f} % less" in card
     assert f"geometric mean {m[2]}, range {m[3]}–{m[4]} over the {m[1]} pairs" in card
-    # the lowest pair: scouting windows only, told apart from the results themselves
     pairs = [(r, re.fullmatch(r"(\S+) -> (\S+) \((\S+), (\w+)\)", r[5])) for r in again if r[5] != "–"]
-    low, lm = min(pairs, key=lambda p: float(p[1][3]))
-    assert lm[3] == m[3] and lm[4] == "scout" and low[1] == "compile-fp16"
-    first_batch = low[2].split(" @ ")[1]
-    assert f"The lowest, {m[3]}, is `{low[0].split('@')[0]}` on `{low[1]}`" in card
-    assert f"measured batch {first_batch} only as a scout" in card
-    assert f"short scouting windows there ({lm[1]} and {lm[2]} mJ)" in card
-    change = abs(float(low[4].rstrip("%")))
+    # the compiled pair: both full windows at one batch, first and latest (the sixth revision's)
+    ((low, lm),) = [p for p in pairs if p[0][1] == "compile-fp16"]
+    assert lm[4] == "full" and low[2].split(" @ ")[1] == low[3].split(" @ ")[1]
     assert (
-        f"its two results agree within {change:.1f} % ({low[2].split(' @ ')[0]} and {low[3].split(' @ ')[0]} mJ)"
-        in card
-    )
+        f"`{low[0].split('@')[0]}` on `compile-fp16` reads {lm[3]} at batch {low[2].split(' @ ')[1]} in full windows "
+        f"({lm[1]} and {lm[2]} mJ)"
+    ) in card
     fp32_ratios = [p[1][3] for p in pairs if p[0][1] == "torch-fp32"]
     lo, hi = min(fp32_ratios, key=float), max(fp32_ratios, key=float)
     assert f"The {WORDS[len(fp32_ratios)].lower()} `torch-fp32` pairs range {lo}–{hi}" in card
@@ -234,11 +241,10 @@ def test_the_cards_three_search_revisions_are_the_reports(report, card, tables):
         ) in card
     moved = [(r[0].split("@")[0], r[1], r[2].split(" @ ")[1], r[3].split(" @ ")[1]) for r in again]
     moved = [(model, rt, first, latest) for model, rt, first, latest in moved if first != latest]
-    assert f"{WORDS[len(moved)]} end at another batch" in card
+    assert {rt for _, rt, _, _ in moved} == {"torch-fp32"}
+    assert f"{WORDS[len(moved)]} end at another batch, all on `torch-fp32`" in card
     for model, _, first, latest in moved:
         assert f"`{model}` at {latest} instead of {first}" in card
-    ((model, _, first, latest),) = [x for x in moved if x[1] == "compile-fp16"]
-    assert f"on `compile-fp16` `{model}` at {latest} instead of {first}." in card
 
 
 def test_the_cards_results_are_what_the_commands_show(card, monkeypatch):
@@ -292,14 +298,15 @@ def test_the_cards_repeats_are_the_bundles(card, tables):
     assert f"show the latest ({mj[-1]} mJ)" in text and f"keeps all {WORDS[len(reps)].lower()} rows" in text
     assert f"read it up to {_spread(e)} apart" in text
     compiled = [s for s in summaries if (s["model"], s["runtime"]) == ("resnet50.a1_in1k", "compile-fp16")]
-    assert [revision[s["run_id"]] for s in compiled] == [1, 3]
+    assert [revision[s["run_id"]] for s in compiled] == [1, 3, 6]
     order = [b[0]["gpu_uuid"] for b in _boards(tables["runs"])]  # the boards as *Provenance* counts them
-    (a, b) = (
+    (a, b, c) = (
         (f"{s['energy_per_image_j'] * 1e3:.2f}", s["optimal_batch"], order.index(s["gpu_uuid"]) + 1) for s in compiled
     )
     assert (
-        f"`compile-fp16` was measured twice: {a[0]} mJ (batch {a[1]}) under the first revision, {b[0]} mJ (batch "
-        f"{b[1]}) under the third, on the {ORDINAL[a[2]]} and the {ORDINAL[b[2]]} board of *Provenance*"
+        f"`compile-fp16` was measured three times: {a[0]} mJ (batch {a[1]}) under the first revision, {b[0]} mJ "
+        f"(batch {b[1]}) under the third and {c[0]} mJ (batch {c[1]}) under the sixth, on the {ORDINAL[a[2]]}, the "
+        f"{ORDINAL[b[2]]} and the {ORDINAL[c[2]]} board of *Provenance*"
     ) in text
 
 
@@ -318,53 +325,63 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
         f"{WORDS[len(thrice)].lower()} other `torch-fp32` models three each, {WORDS[len(twice)].lower()} two each"
     ) in text
     once = [k for k, n in per.items() if n == 1]
-    assert {k[1] for k in once} == {"compile-fp16"} and per[("resnet50.a1_in1k", "compile-fp16")] == 2
-    assert f"on `compile-fp16` `resnet50.a1_in1k` has two, {WORDS[len(once)].lower()} other models one each" in text
+    assert {k[1] for k in once} == {"compile-fp16"} and per[("resnet50.a1_in1k", "compile-fp16")] == 3
+    assert f"on `compile-fp16` `resnet50.a1_in1k` has three, {WORDS[len(once)].lower()} other models one each" in text
     runs = tables["runs"]
     assert f"{len(runs)} runs for {len(summaries)} results" in text
     per_run = {r["run_id"]: sum(s["run_id"] == r["run_id"] for s in summaries) for r in runs}
     (several,) = [r for r in runs if per_run[r["run_id"]] > 1]
     assert several["gpu_uuid"] == _boards(runs)[5][0]["gpu_uuid"]
     assert f"(one run on the sixth board measures {WORDS[per_run[several['run_id']]].lower()} models)" in text
-    (failure,) = tables["failures"]
+    failures = tables["failures"]
+    (failure,) = {(f["runtime"], f["model"], f["batch_size"], f["stage"]) for f in failures}  # the same in each
     assert (
-        f"one: the `{failure['runtime']}` scout of `{failure['model']}` at batch {failure['batch_size']} ran out of "
-        f"memory (stage `{failure['stage']}`)"
+        f"{WORDS[len(failures)].lower()}: the `{failure[0]}` scout of `{failure[1]}` at batch {failure[2]} ran out of "
+        f"memory (stage `{failure[3]}`) in {WORDS[len(failures)].lower()} of its sweeps"
     ) in text
     panel = (DATA / "panel.txt").read_text(encoding="utf-8").split()
     assert {f"{m}@{s['img_size']}" for (m, _), s in latest.items()} <= set(panel)
     assert f"({WORDS[len(panel)].lower()} models; {WORDS[len(latest)].lower()} results measured, below)" in text
     (board,) = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "torch-fp32"}  # one board for all
-    (compiled,) = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "compile-fp16"}
-    second, third = _revisions(tables["runs"])[1:]
-    assert [b[0]["gpu_uuid"] for b in _boards(tables["runs"])][3:] == [second[0]["gpu_uuid"], board, compiled]
+    second, third, sixth = _revisions(tables["runs"])[1:]
+    compiled = next(r["gpu_uuid"] for r in third if r["gpu_uuid"] != board)
+    (seventh,) = {r["gpu_uuid"] for r in sixth}
+    assert {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "compile-fp16"} == {compiled, seventh}
+    assert [b[0]["gpu_uuid"] for b in _boards(tables["runs"])][3:] == [second[0]["gpu_uuid"], board, compiled, seventh]
     assert {r["gpu_uuid"] for r in second} == {second[0]["gpu_uuid"]} and {r["gpu_uuid"] for r in third} == {
         board,
         compiled,
     }
     on = {b: [r for r in third if r["gpu_uuid"] == b] for b in (board, compiled)}
     assert all(MEASURE.fullmatch(r["command"])["runtime"] == "torch-fp32" for r in on[board])
-    assert all(MEASURE.fullmatch(r["command"])["runtime"] == "compile-fp16" for r in on[compiled])
+    assert all(MEASURE.fullmatch(r["command"])["runtime"] == "compile-fp16" for r in on[compiled] + sixth)
+    shown = {b: WORDS[sum(s["gpu_uuid"] == b for s in latest.values())].lower() for b in (compiled, seventh)}
     assert (
         f"a fourth the {WORDS[len(second)].lower()} runs of the second revision; a fifth ({board}) the "
         f"{WORDS[len(on[board])].lower()} `torch-fp32` runs of the third, so every `torch-fp32` result shown comes "
-        f"from it; a sixth ({compiled}) the {WORDS[len(on[compiled])].lower()} `compile-fp16` runs of the third, so "
-        "every `compile-fp16` result shown comes from it"
+        f"from it; a sixth ({compiled}) the {WORDS[len(on[compiled])].lower()} `compile-fp16` runs of the third, and "
+        f"a seventh ({seventh}) the {WORDS[len(sixth)].lower()} of the sixth revision, so {shown[compiled]} "
+        f"`compile-fp16` results shown come from the sixth board and {shown[seventh]} from the seventh"
     ) in text
     assert "The two runtimes' results come from different boards" in text
-    shown = [k for k in latest if k[1] == "torch-fp32"]
+    fp32 = [k for k in latest if k[1] == "torch-fp32"]
     assert (
-        f"The {WORDS[len(shown)].lower()} `torch-fp32` results shown come from one board and the "
-        f"{WORDS[len(latest) - len(shown)].lower()} `compile-fp16` results from another"
+        f"The {WORDS[len(fp32)].lower()} `torch-fp32` results shown come from one board and the "
+        f"{WORDS[len(latest) - len(fp32)].lower()} `compile-fp16` results from two others"
     ) in text
 
 
 def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
     text = _flat(card)
-    earlier, second, third = _revisions(tables["runs"])
-    c0, c1 = earlier[0]["config"], second[0]["config"]
+    earlier, second, third, rev6 = _revisions(tables["runs"])
+    c0, c1, c6 = earlier[0]["config"], second[0]["config"], rev6[0]["config"]
     assert all(r["config"] == c1 for r in second + third)  # the third revision changed no option
     assert {k for k in c0.keys() | c1.keys() if c0.get(k) != c1.get(k)} == {"scan_max_iter_s", "scan_margin"}
+    assert {k for k in c1.keys() | c6.keys() if c1.get(k) != c6.get(k)} == {"scan_finalists", "scan_margin"}
+    assert (
+        f"the last {WORDS[len(rev6)].lower()}, of the sixth revision, confirm up to {c6['scan_finalists']} finalists "
+        f"within {100 * c6['scan_margin']:g} % (`scan_finalists`)"
+    ) in text
     assert f"the first {WORDS[len(earlier)].lower()} runs scout no batch whose one iteration would take longer " in text
     later = WORDS[len(second) + len(third)].lower()
     assert f"than {c0['scan_max_iter_s']:g} s; the {later} later ones allow " in text
@@ -374,7 +391,7 @@ def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
         f"are the {WORDS[len(fifth)].lower()} on the fifth board and the {WORDS[len(sixth)].lower()} on the sixth"
         in text
     )
-    for c in (c0, c1):
+    for c in (c0, c1, c6):
         assert f"the `{c['search']}` batch search" in text
         assert f"windows of {c['min_window_s']:g} to {c['max_window_s']:g} s" in text
         assert f"95 % interval is within {100 * c['precision']:g} %" in text
@@ -417,6 +434,13 @@ def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
         assert f"finished {started} and started no" in text
     before = [s for s in summaries if s["finished_at"] < min(r["started_at"] for r in sixth)]
     assert f"# the {WORDS[len(before)].lower()} earlier results" in text
+    # the sixth revision: one benchmark call per model, each a measure with a fresh store in the call's state folder
+    states = {MEASURE.fullmatch(r["command"])["state"] for r in rev6}
+    assert {MEASURE.fullmatch(r["command"])["runtime"] for r in rev6} == {"compile-fp16"} and len(states) == 1
+    models = " ".join(r["command"].split()[2] for r in sorted(rev6, key=lambda r: r["started_at"]))
+    assert f"for m in {models}; do" in command and f"--state {states.pop().rstrip('/')} " in command
+    before = [s for s in summaries if s["finished_at"] < min(r["started_at"] for r in rev6)]
+    assert f"# the {WORDS[len(before)].lower()} earlier results, then the sixth revision's" in text
 
 
 def test_the_cards_intervals_are_the_bundles(card, tables):
