@@ -379,7 +379,7 @@ def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
     assert {k for k in c0.keys() | c1.keys() if c0.get(k) != c1.get(k)} == {"scan_max_iter_s", "scan_margin"}
     assert {k for k in c1.keys() | c6.keys() if c1.get(k) != c6.get(k)} == {"scan_finalists", "scan_margin"}
     assert (
-        f"the last {WORDS[len(rev6)].lower()}, of the sixth revision, confirm up to {c6['scan_finalists']} finalists "
+        f"The last {WORDS[len(rev6)].lower()}, of the sixth revision, confirm up to {c6['scan_finalists']} finalists "
         f"within {100 * c6['scan_margin']:g} % (`scan_finalists`)"
     ) in text
     assert f"the first {WORDS[len(earlier)].lower()} runs scout no batch whose one iteration would take longer " in text
