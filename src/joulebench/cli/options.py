@@ -40,9 +40,9 @@ RunFilterOpt = typer.Option(None, "--run", help="Only this run id.")
 MinChangeOpt = typer.Option(
     None,
     "--min-change",
-    help="With --stale or --redo-stale: only the results expected to read at least this much lower at the batch the"
-    " current search would scout next, e.g. 0.5%. Measured again on another board, a result also moves by that"
-    " board's own difference, which can exceed a small expected change.",
+    help="With `results --stale` or `measure --redo-stale`: only the results expected to read at least this much lower"
+    " at the batch the current search would scout next, e.g. 0.5%. Measured again on another board, a result also"
+    " moves by that board's own difference, which can exceed a small expected change.",
 )
 
 _COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([kKmMgGbBtT]?)\s*$")
