@@ -41,11 +41,13 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from joulebench.runtimes.ahead import JOBS_ENV  # noqa: E402
 from joulebench.sweep.regret import (  # noqa: E402
     HOST_FIELDS,
     final_ci95_rel,
@@ -82,8 +84,17 @@ SWEEP_FIELDS = (
 )  # fmt: skip
 #: ``scouts`` column: how a compiled runtime's scouting windows were compiled ("" the default, one dynamic-batch
 #: program; "static" with ``joulebench measure --static-scouts``, a static program per scouted batch). ``flags``: the
-#: ``SWEEP_FLAGS`` environment variable's further ``measure`` flags (e.g. ``--worker-start fresh``), "" for none.
+#: ``SWEEP_FLAGS`` environment variable's further ``measure`` flags (e.g. ``--worker-start fresh``), "" for none, and
+#: ``compile-ahead`` where ``JOULEBENCH_COMPILE_AHEAD`` had child processes compile the programs ahead.
 STATIC_SCOUTS = "--static-scouts"
+
+
+def sweep_flags(env: Mapping[str, str]) -> str:
+    """The ``flags`` column of a sweep run with environment ``env``."""
+    ahead = env.get(JOBS_ENV, "").strip()
+    return " ".join(env.get("SWEEP_FLAGS", "").split() + (["compile-ahead"] if ahead.isdigit() and int(ahead) else []))
+
+
 #: Revision of the sweep's search and windows (:data:`joulebench.sweep.search.SEARCH_REVISION`, which says what each
 #: one changed), a column of ``sweeps.csv`` so that sweeps of several revisions stay comparable in one file.
 SEARCH_REV = SEARCH_REVISION
@@ -227,7 +238,7 @@ def _sweeps(
     for model in models:
         row: dict[str, Any] = {"model": model, "runtime": runtime, "repeat": repeat, "wall_s": round(wall, 1)}
         row.update(search_rev=SEARCH_REV, models_in_call=len(models), scouts="static" if STATIC_SCOUTS in cmd else "")
-        row["flags"] = " ".join(env.get("SWEEP_FLAGS", "").split())
+        row["flags"] = sweep_flags(env)
         s = summaries.get(model)
         mine = [w for w in windows if w["model"] == model]
         for w in mine:
@@ -320,7 +331,7 @@ def cmd_run(a: argparse.Namespace) -> int:
     t_end = time.monotonic() + a.deadline
     variant = {
         "scouts": "static" if a.static_scouts else "",
-        "flags": " ".join(os.environ.get("SWEEP_FLAGS", "").split()),
+        "flags": sweep_flags(os.environ),
     }
     flags = (STATIC_SCOUTS,) if a.static_scouts else ()
     done_sweeps = {(r["model"], sweep_label(r), int(r["repeat"])) for r in read_rows(state / "sweeps.csv")}

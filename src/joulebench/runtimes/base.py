@@ -20,7 +20,7 @@ import gc
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from joulebench.errors import ConfigError, MissingDependencyError
@@ -285,6 +285,14 @@ class Runtime(ABC):
 
     #: How :meth:`prepare_scout` differs from :meth:`prepare` (recorded with scouting windows), or None.
     scout_build: str | None = None
+
+    def compile_ahead(self, batches: Sequence[int], *, scout: bool = False) -> int:
+        """Start preparing, elsewhere, what :meth:`prepare` (``scout``: :meth:`prepare_scout`) of ``batches`` needs.
+
+        A hint from the batch search about what it measures next; returns how many preparations started. The
+        default has nothing worth doing ahead (0); compiled runtimes compile in child processes.
+        """
+        return 0
 
     @abstractmethod
     def make_inputs(self, batch_size: int, n: int = 2) -> list[Any]:

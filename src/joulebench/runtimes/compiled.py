@@ -22,17 +22,25 @@ of ``F.conv2d``, not of inductor).
 The dynamic-batch program reads more energy per image than the static one of the same batch, by an amount that
 varies between batches (docs/validation/compiled-search.md): the finalists'
 static windows decide, and ``scout_dynamic=False`` ranks with static programs at a compilation per scout.
+
+:meth:`compile_ahead` hands programs the sweep needs next to child processes (:mod:`joulebench.runtimes.ahead`),
+which fill inductor's on-disk cache while the worker compiles batch 1 or waits; :meth:`compile_only` is what a
+child runs.
 """
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from typing import Any
 
 from joulebench.errors import ConfigError
 from joulebench.runtimes import register_runtime
+from joulebench.runtimes.ahead import AheadCompiles, AheadJob, ahead_jobs
 from joulebench.runtimes.base import cuda_reason, import_torch
 from joulebench.runtimes.torch_eager import TorchRuntime
 
@@ -83,6 +91,49 @@ def wide_indexing() -> Iterator[bool]:
         hook.can_use_32bit_indexing = original
 
 
+def _torch_attribute(name: str) -> Any:
+    """``torch.<name>``: what a dtype or memory format pickled by :func:`stable_torch_pickles` unpickles to."""
+    return getattr(import_torch(), name)
+
+
+def _by_torch_name(obj: Any) -> tuple[Callable[[str], Any], tuple[str]]:
+    return _torch_attribute, (str(obj).removeprefix("torch."),)
+
+
+def stable_torch_pickles() -> None:
+    """Pickle torch's dtypes and memory formats by one import path in this process, for inductor's cache keys.
+
+    Both reduce to a bare name (``torch.channels_last``), which pickle resolves by scanning ``sys.modules`` for the
+    first module with an attribute path to the object; which module that is depends on import order. Inductor hashes
+    an input's layout that way, so a worker and a child compiling the same program could get different cache keys
+    (a test run showed it). Entries keyed so are found only by processes that pickle so too.
+    """
+    torch = import_torch()
+    copyreg.pickle(torch.dtype, _by_torch_name)
+    copyreg.pickle(torch.memory_format, _by_torch_name)
+
+
+class _CompileThenStop:
+    """A ``torch.compile`` backend that compiles with inductor (filling its caches) and then stops the call.
+
+    The call raises instead of running the model, so a child compiling ahead never allocates activations.
+    """
+
+    def __init__(self) -> None:
+        self.graphs = 0
+
+    def __call__(self, gm: Any, example_inputs: Any) -> Any:
+        from torch._inductor.compile_fx import compile_fx
+
+        compile_fx(gm, example_inputs)
+        self.graphs += 1
+        raise _Compiled
+
+
+class _Compiled(Exception):
+    """Raised by :class:`_CompileThenStop` once a graph is compiled."""
+
+
 def compile_reason(device_type: str) -> str | None:
     """Why ``torch.compile`` with inductor cannot work here, or None."""
     try:
@@ -125,6 +176,7 @@ class CompiledRuntime(TorchRuntime):
     def __init__(self, device: str | None = None, **options: Any):
         super().__init__(device, **options)
         self._scout_fn: Any = None  # the dynamic-batch compilation shared by scouting windows
+        self._ahead: AheadCompiles | None = None  # child compiles started by compile_ahead
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -144,12 +196,12 @@ class CompiledRuntime(TorchRuntime):
                 f"compile_mode {mode} already captures CUDA graphs; drop cuda_graphs or use compile_mode default"
             )
 
-    def _compile(self, dynamic: bool | None) -> Callable[[Any], Any]:
+    def _compile(self, dynamic: bool | None, backend: Any = "inductor") -> Callable[[Any], Any]:
         torch = import_torch()
         mode = self.options["compile_mode"]
         return torch.compile(
             self.model,
-            backend="inductor",
+            backend=backend,
             mode=None if mode == "default" else mode,
             dynamic=dynamic,
             fullgraph=bool(self.options["fullgraph"]),
@@ -170,13 +222,94 @@ class CompiledRuntime(TorchRuntime):
         torch._dynamo.maybe_mark_dynamic(example, 0)
         return self._scout_fn
 
+    def prepare(self, batch_size: int) -> Callable[[Any], Any]:
+        """The static program of ``batch_size``, compiled (or loaded from a child's compile) and warmed up once."""
+        return self._beside_children("static", batch_size, partial(self._prepare_with, batch_size, self._build))
+
     def prepare_scout(self, batch_size: int) -> Callable[[Any], Any]:
         """One dynamic-batch compilation reused across scouting batch sizes (see the module docstring)."""
         if not self.options["scout_dynamic"]:
             return self.prepare(batch_size)
+        return self._beside_children("scout", batch_size, partial(self._prepare_scout, batch_size))
+
+    def _prepare_scout(self, batch_size: int) -> Callable[[Any], Any]:
         # compiles and recompiles happen in the warm-up call of _prepare_with, inside this context
         with wide_indexing():
             return self._prepare_with(batch_size, self._build_scout)
+
+    def _beside_children(self, program: str, batch_size: int, prepare: Callable[[], Any]) -> Callable[[Any], Any]:
+        """Run ``prepare`` so that no child compile is left running when it returns (none may overlap a window).
+
+        When a child compiles this very program, wait for the children first and load it from the cache; else
+        compile here beside them, then wait. ``last_prepare_s`` includes the waiting.
+        """
+        ahead = self._ahead
+        if ahead is None:
+            return prepare()
+        t0 = self._clock()
+        theirs = ahead.running(program, batch_size)
+        if theirs:
+            ahead.wait_all()
+        fn = prepare()
+        if not theirs:
+            ahead.wait_all()
+        self.last_prepare_s = self._clock() - t0
+        return fn
+
+    def compile_ahead(self, batches: Sequence[int], *, scout: bool = False) -> int:
+        """Start child processes compiling the programs of ``batches`` into inductor's cache; how many started.
+
+        ``scout=True`` compiles the dynamic-batch scouting program (at the first of ``batches``, at least 2). Only
+        the default compile mode compiles ahead: the others' programs depend on settings a child would not share.
+        """
+        jobs = ahead_jobs()
+        if not jobs or self.spec is None or self.options["compile_mode"] != "default" or not batches:
+            return 0
+        if scout and not self.options["scout_dynamic"]:
+            return 0
+        if self._ahead is None:
+            stable_torch_pickles()  # before any compile this worker and its children key alike
+            self._ahead = AheadCompiles(jobs)
+        cls = type(self)
+        job = partial(
+            AheadJob,
+            f"{cls.__module__}:{cls.__qualname__}",
+            dict(self.options),
+            self.device,
+            dataclasses.asdict(self.spec),
+        )
+        if scout:
+            return self._ahead.start([job(max(2, batches[0]), "scout")])
+        return self._ahead.start([job(b, "static") for b in batches])
+
+    @property
+    def ahead_outcomes(self) -> list[Any]:
+        """What each child compile started by :meth:`compile_ahead` did, once waited for."""
+        return list(self._ahead.outcomes) if self._ahead is not None else []
+
+    def compile_only(self, batch_size: int, *, scout: bool = False) -> int:
+        """Compile the program :meth:`prepare` (``scout``: :meth:`prepare_scout`) would, into inductor's cache.
+
+        Nothing runs: the compiled call stops before the model does. Returns how many graphs were compiled (more
+        than one where the model has graph breaks; only the first is, as the call stops there).
+        """
+        torch = import_torch()
+        self._check_batch(batch_size)
+        self._require_loaded()
+        stable_torch_pickles()
+        example = self.make_inputs(batch_size, n=1)[0]
+        torch._dynamo.reset()
+        backend = _CompileThenStop()
+        fn = self._compile(dynamic=None if scout else False, backend=backend)
+        if scout:
+            torch._dynamo.maybe_mark_dynamic(example, 0)
+        with wide_indexing() if scout else nullcontext(), self._grad_context():
+            try:
+                fn(example)
+            except Exception:
+                if not backend.graphs:  # failed before anything compiled: a real error
+                    raise
+        return backend.graphs
 
     @property
     def scout_build(self) -> str | None:  # type: ignore[override]
@@ -202,8 +335,10 @@ class CompiledRuntime(TorchRuntime):
         super().release()
 
     def close(self) -> None:
-        """Drop the scouting compilation too."""
+        """Drop the scouting compilation too, and stop any child still compiling."""
         self._scout_fn = None
+        if self._ahead is not None:
+            self._ahead.close()
         super().close()
 
     def _warmup_calls(self) -> int:

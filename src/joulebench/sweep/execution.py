@@ -323,10 +323,22 @@ class TaskExecution:
             max_batch=max_batch,
             start=self.opts.start_batch,
             should_stop=self.stop,
+            ahead=self.compile_ahead,
             **search_kwargs(self.opts, device_memory_b(self.runtime)),
         )
         if not self.stop() and not any(m.batch_size == 1 for m in self.measurements):
             self.measure(1, "scout")  # the summary reports batch 1; it is cheap
+
+    def compile_ahead(self, batches: list[int], phase: str) -> None:
+        """The search's hint of what it measures next: the runtime may start compiling it in child processes.
+
+        Worth it while the worker compiles something else meanwhile (batch 1, before the first scouts), or for two
+        programs or more (the finalists: the worker waits for them all, then loads each from the cache).
+        """
+        todo = [b for b in batches if (b, phase) not in self.stored]
+        beside = not self.measurements and self.opts.start_batch == 1
+        if todo and (beside or len(todo) > 1):
+            self.runtime.compile_ahead(todo, scout=phase == "scout")
 
     def _result(self, idle_w: float) -> TaskResult:
         """The task's result: every row so far and the summary of them."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from joulebench.sweep.search_result import MeasureFn, SearchResult, SearchRunner, energy_of, next_batch
+from joulebench.sweep.search_result import AheadFn, MeasureFn, SearchResult, SearchRunner, energy_of, next_batch
 
 #: A scout this much below its predecessor is "falling" (the scan's bump rule).
 _FALL = 0.01
@@ -118,6 +118,7 @@ def scan_search(
     memory_limit_b: float | None = None,
     max_iter_s: float | None = 1.5,
     should_stop: Callable[[], bool] | None = None,
+    ahead: AheadFn | None = None,
     **_: Any,
 ) -> SearchResult:
     """Scout to the memory limit, then confirm the best scouted batches with full windows.
@@ -143,12 +144,14 @@ def scan_search(
         max_iter_s: The scan ends before a batch whose one iteration would take longer than this (projected
             from the last scout's mean latency): such batches are far past any use and cost most of the time.
         should_stop: Polled before each measurement; True ends the search (Ctrl-C).
+        ahead: Told the scouts' first batches above 1 before scouting, and the finalists before their finals.
 
     Returns:
         The :class:`SearchResult`.
     """
-    run = SearchRunner(measure, should_stop)
+    run = SearchRunner(measure, should_stop, ahead)
     batch: int | None = max(1, min(start, max_batch))
+    run.expect([max(2, batch)] if batch < max_batch else [], "scout")
     ladder: list[Any] = []  # successful scouts, ascending
     past = streak = 0  # scouts past the minimum (rising), and above it at all, in a row
     while batch is not None:
@@ -186,6 +189,7 @@ def _confirm(run: SearchRunner, order: list[Any], wanted: int) -> bool:
 
     A finalist that fails in full (out of memory when compiled statically) yields its place to the next one.
     """
+    run.expect([o.batch_size for o in order[:wanted]], "full")
     confirmed = 0
     for o in order:
         if confirmed >= wanted:

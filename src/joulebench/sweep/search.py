@@ -40,6 +40,7 @@ from typing import Any
 from joulebench.registry import Registry
 from joulebench.sweep.scan import memory_cap, scan_search
 from joulebench.sweep.search_result import (
+    AheadFn,
     MeasureFn,
     Outcome,
     Point,
@@ -97,6 +98,7 @@ def plateau_search(
     patience: int = 2,
     should_stop: Callable[[], bool] | None = None,
     scout: bool = True,
+    ahead: AheadFn | None = None,
     **_: Any,
 ) -> SearchResult:
     """Double while energy per image improves, then refine around the best batch.
@@ -111,13 +113,15 @@ def plateau_search(
         should_stop: Polled before each measurement; True ends the search (Ctrl-C).
         scout: Use short ``scout`` windows upwards and the full protocol only for the final candidates;
             False measures everything with the full protocol.
+        ahead: Told the first batch above 1 before the upward search, and the final candidates before their finals.
 
     Returns:
         The :class:`SearchResult`.
     """
-    run = SearchRunner(measure, should_stop)
+    run = SearchRunner(measure, should_stop, ahead)
     up = "scout" if scout else "full"
     batch: int | None = max(1, min(start, max_batch))
+    run.expect([max(2, batch)] if batch < max_batch else [], up)
     ladder: list[int] = []  # successful batches of the upward search
     best: Any | None = None
     flat = 0
@@ -158,6 +162,7 @@ def plateau_search(
         candidates.append((lower + b) // 2)
     if upper is not None and upper - b > 1:
         candidates.append((b + upper) // 2)
+    run.expect(candidates, "full")
     for c in candidates:
         if run(c, "full") is None:
             return run.result

@@ -22,6 +22,9 @@ class Outcome(Protocol):
 
 #: ``measure(batch_size, phase) -> Outcome``.
 MeasureFn = Callable[[int, str], Any]
+#: ``ahead(batch_sizes, phase)``: the batches a search measures next in ``phase``, so that their preparation (a
+#: compile) can start elsewhere before they are measured. A hint: ignoring it changes nothing but time.
+AheadFn = Callable[[list[int], str], Any]
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,18 @@ class SearchResult:
 class SearchRunner:
     """Wraps ``measure`` with a cache, the stop check and the bookkeeping of a :class:`SearchResult`."""
 
-    def __init__(self, measure: MeasureFn, should_stop: Callable[[], bool] | None):
+    def __init__(self, measure: MeasureFn, should_stop: Callable[[], bool] | None, ahead: AheadFn | None = None):
         self.measure = measure
         self.should_stop = should_stop or (lambda: False)
+        self.ahead = ahead
         self.result = SearchResult()
         self._cache: dict[tuple[int, str], Any] = {}
+
+    def expect(self, batches: list[int], phase: str) -> None:
+        """Tell ``ahead`` which of ``batches`` this search measures next in ``phase`` and has not measured yet."""
+        todo = [b for b in batches if (b, phase) not in self._cache]
+        if self.ahead is not None and todo:
+            self.ahead(todo, phase)
 
     def __call__(self, batch: int, phase: str) -> Any | None:
         """Measure ``batch`` once per phase; None when the user asked to stop."""
