@@ -140,6 +140,46 @@ def test_h100_report_of_the_newest_revision_shows_its_repeats_and_cost(capsys):
     levit = next(line for line in lines if line.startswith("levit_256.fb_dist_in1k") and "compile-fp16" in line)
     assert levit.split()[2:8] == ["30768", "11.11", "-", "nan", "nan%", "189"]
     assert "median GPU-s compile-fp16: 169 over 6 sweeps" in lines
+    # the transformers and the mixer, their programs compiled ahead in child processes: a runtime of their own
+    ahead = {
+        line.split()[0]: line.split()[1:8]
+        for line in lines
+        if len(line.split()) == 10 and line.split()[1] == "compile-fp16/compile-ahead"
+    }
+    assert ahead == {
+        "vit_base_patch16_224.augreg2_in21k_ft_in1k": [
+            "compile-fp16/compile-ahead",
+            "8192",
+            "63.72",
+            "8192",
+            "63.86",
+            "0.00%",
+            "165",
+        ],
+        "vit_large_patch16_224.augreg_in21k_ft_in1k": [
+            "compile-fp16/compile-ahead",
+            "4096",
+            "193.84",
+            "-",
+            "nan",
+            "nan%",
+            "185",
+        ],
+        "mixer_b16_224.goog_in21k_ft_in1k": [
+            "compile-fp16/compile-ahead",
+            "8192",
+            "60.21",
+            "8192",
+            "60.25",
+            "0.00%",
+            "213",
+        ],
+    }
+    assert "median GPU-s compile-fp16/compile-ahead: 185 over 3 sweeps" in lines
+    assert (
+        "full vs scout mixer_b16_224.goog_in21k_ft_in1k compile-fp16/compile-ahead #0: "
+        "8192 -20.4 %, 2048 -21.4 %, 256 -21.1 %" in lines
+    )
     assert "time resnet50.a1_in1k compile-fp16 #0 board 1: start-up 15.9 s, scouts 35.8 s, finals 85.0 s" in lines
     compiles = "1 scout 11 s, 2 scout 9 s, 2048 full 12 s, 8192 full 29 s, 512 full 9 s"
     assert (
@@ -496,7 +536,7 @@ def test_the_validation_pages_replay_table_is_the_replays(capsys):
 
     scan, plateau = printed(), printed("--search", "plateau")
     assert sorted((m, r, s, p) for (m, r, s), (_, _, p) in zip(scan, plateau, strict=True)) == quoted
-    assert len(quoted) == 21
+    assert len(quoted) == 24
 
 
 def test_the_validation_page_quotes_the_replays_maxima_and_window_times(capsys):
@@ -629,3 +669,40 @@ def test_the_validation_pages_current_revision_table_is_the_report(capsys):
         if len(f) == 10 and "%" in f[6]
     ]
     assert quoted[2:] == printed and len(printed) >= 6
+
+
+def test_a_sweep_with_programs_compiled_ahead_is_flagged_so():
+    flags = _script().sweep_flags
+    assert flags({}) == "" and flags({"JOULEBENCH_COMPILE_AHEAD": "0"}) == ""
+    assert flags({"JOULEBENCH_COMPILE_AHEAD": "3"}) == "compile-ahead"
+    assert flags({"SWEEP_FLAGS": " --worker-start  fresh", "JOULEBENCH_COMPILE_AHEAD": "2"}) == (
+        "--worker-start fresh compile-ahead"
+    )
+
+
+def test_the_compile_ahead_table_is_the_stored_windows_and_ladders():
+    """compiled-search.md: each compile-ahead sweep's preparing, against its ladder's compiles of other batches."""
+    from card_tables import rows
+
+    page = (ROOT / "docs" / "validation" / "compiled-search.md").read_text(encoding="utf-8")
+    table = page.split("## Compiling ahead in child processes")[1].split("## ")[0]
+    sweeps = [s for s in regret.read_rows(H100 / "sweeps.csv") if s["flags"] == "compile-ahead"]
+    windows, ladders = regret.read_rows(H100 / "sweep-windows.csv"), regret.read_rows(H100 / "ladders.csv")
+    expected = []
+    for s in sweeps:
+        mine = [w for w in windows if w["run_id"] == s["run_id"]]
+        finals = [w for w in mine if w["phase"] == "full"]
+        first: dict[str, float] = {}  # each batch's first compile in the ladder; a second pass loads it
+        for r in ladders:
+            if (r["model"], r["gpu_uuid"], r["runtime"]) == (s["model"], s["gpu_uuid"], "compile-fp16"):
+                first.setdefault(r["batch"], float(r["prepare_s"]))
+        own = [t for b, t in first.items() if b not in {w["batch"] for w in finals}]  # finals' were cached already
+        expected.append(
+            [
+                s["model"],
+                ", ".join(f"{float(w['prepare_s']):.1f}" for w in mine[:2]),
+                ", ".join(f"{float(w['prepare_s']):.1f}" for w in finals),
+                f"{min(own):.1f} to {max(own):.1f} ({len(own)} batches)",
+            ]
+        )
+    assert rows(table, "| ")[2:] == expected and len(expected) == 3
