@@ -18,9 +18,9 @@ CARD = ROOT / "data/h100/README.md"
 DATA = ROOT / "data/h100/dataset"
 SWEEPS = ROOT / "data/h100/search-ladders/sweeps.csv"
 WORDS = {2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten"}
-ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh"}
+ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth", 7: "seventh", 8: "eighth"}
 WORDS |= {11: "Eleven", 12: "Twelve", 17: "Seventeen", 20: "Twenty", 22: "Twenty-two", 28: "Twenty-eight"}
-WORDS |= {14: "Fourteen", 32: "Thirty-two"}
+WORDS |= {14: "Fourteen", 16: "Sixteen", 32: "Thirty-two", 35: "Thirty-five"}
 #: The search revisions the card tells apart, in order (``SEARCH_REVISION`` numbers them; 4 and 5 made no result here).
 REVISIONS = (1, 2, 3, 6)
 
@@ -111,11 +111,10 @@ def test_the_cards_provenance_and_progress_are_the_reports(report, card, tables)
     fp32, compiled = (row(report, f"H100-SXM:{rt}") for rt in ("torch-fp32", "compile-fp16"))
     text = f"{fp32[1]} of {fp32[2]} on `torch-fp32` and {compiled[1]} of {compiled[2]} on `compile-fp16`"
     assert text in _flat(card)
-    left = WORDS[int(compiled[2]) - int(compiled[1])].lower()
     panel = (DATA / "panel.txt").read_text(encoding="utf-8").split()
     done = {f"{s['model']}@{s['img_size']}" for s in tables["summaries"] if s["runtime"] == "compile-fp16"}
-    missing = ", ".join(f"`{m.split('@')[0]}`" for m in sorted(set(panel) - done))
-    assert f"Not measured: the other {left} models on `compile-fp16` ({missing})" in _flat(card)
+    assert done == set(panel) and fp32[1] == fp32[2] == compiled[1] == compiled[2] == str(len(panel))
+    assert "**The panel, once.**" in card and "Not measured" not in card
 
 
 @pytest.mark.slow
@@ -165,8 +164,10 @@ def test_the_cards_comparisons_are_the_reports(report, card):
     less = sorted((r for r in per if float(r[7]) < 0.9), key=lambda r: -float(r[7]))
     listed = ", ".join(name(r) for r in more[:-1]) + f" and {name(more[-1])}"
     assert f"saves {more[0][7]} to {more[-1][7]} times as much on {listed} ({name(more[-1])}: {pair(more[-1])})" in card
-    (same,) = alike
-    assert f"about as much on {name(same)} ({pair(same)})" in card
+    assert len(alike) == 3  # the transformers and the mixer, in the report's order
+    assert (
+        f"about as much on the transformers and the mixer ({', '.join(f'{name(r)}: {pair(r)}' for r in alike)})" in card
+    )
     assert f"and less on {name(less[0])} ({pair(less[0])}) and {name(less[1])} ({pair(less[1])})" in card
     compiled = {r[1]: r[3] for r in rows(report, "| H100-SXM:compile-fp16 | ") if len(r) == 6}
     assert f"rank as on `H100:tensorrt-fp16` with Spearman {compiled['H100:tensorrt-fp16']}" in card
@@ -205,13 +206,14 @@ def test_the_cards_search_revisions_are_the_reports(report, card, tables):
     everywhere = [k for k, revs in under.items() if revs == {1, 2, 3} and k[1] == "torch-fp32"]
     later = [k for k, revs in under.items() if revs == {2, 3} and k[1] == "torch-fp32"]
     assert len(everywhere) + len(later) == len(fp32)
-    (compiled,) = [r for r in again if r[1] == "compile-fp16"]
+    compiled, again_compiled = (r for r in again if r[1] == "compile-fp16")  # resnet50, then vit_base
     assert under[(compiled[0].split("@")[0], "compile-fp16")] == {1, 3, 6}
+    assert under[(again_compiled[0].split("@")[0], "compile-fp16")] == {3, 6}
     assert f"{WORDS[len(again)]} results were measured under more than one revision" in card
     assert (
         f"on `torch-fp32` {WORDS[len(fp32)].lower()} models, {WORDS[len(everywhere)].lower()} under all three, "
         f"{WORDS[len(later)].lower()} under the second and third; on `compile-fp16` `{compiled[0].split('@')[0]}`, "
-        "under the first, third and sixth"
+        f"under the first, third and sixth, and `{again_compiled[0].split('@')[0]}`, under the third and sixth"
     ) in card
     m = re.search(
         r"over (\d+) pairs: latest / first geometric mean (\d+\.\d+), GSD \d+\.\d+, range (\d+\.\d+)–(\d+\.\d+)",
@@ -224,12 +226,20 @@ def test_the_cards_search_revisions_are_the_reports(report, card, tables):
     assert f"geometric mean {m[2]}, range {m[3]}–{m[4]} over the {m[1]} pairs" in card
     pairs = [(r, re.fullmatch(r"(\S+) -> (\S+) \((\S+), (\w+)\)", r[5])) for r in again if r[5] != "–"]
     # the compiled pair: both full windows at one batch, first and latest (the sixth revision's)
-    ((low, lm),) = [p for p in pairs if p[0][1] == "compile-fp16"]
+    (low, lm), (vit, vm) = [p for p in pairs if p[0][1] == "compile-fp16"]
     assert lm[4] == "full" and low[2].split(" @ ")[1] == low[3].split(" @ ")[1]
     assert (
         f"`{low[0].split('@')[0]}` on `compile-fp16` reads {lm[3]} at batch {low[2].split(' @ ')[1]} in full windows "
         f"({lm[1]} and {lm[2]} mJ)"
     ) in card
+    assert (
+        vm[4] == "scout"
+        and (
+            f"`{vit[0].split('@')[0]}` reads {vm[3]} at batch {vit[2].split(' @ ')[1]} in scouting windows "
+            f"({vm[1]} and {vm[2]} mJ)"
+        )
+        in card
+    )
     fp32_ratios = [p[1][3] for p in pairs if p[0][1] == "torch-fp32"]
     lo, hi = min(fp32_ratios, key=float), max(fp32_ratios, key=float)
     assert f"The {WORDS[len(fp32_ratios)].lower()} `torch-fp32` pairs range {lo}–{hi}" in card
@@ -241,10 +251,10 @@ def test_the_cards_search_revisions_are_the_reports(report, card, tables):
         ) in card
     moved = [(r[0].split("@")[0], r[1], r[2].split(" @ ")[1], r[3].split(" @ ")[1]) for r in again]
     moved = [(model, rt, first, latest) for model, rt, first, latest in moved if first != latest]
-    assert {rt for _, rt, _, _ in moved} == {"torch-fp32"}
-    assert f"{WORDS[len(moved)]} end at another batch, all on `torch-fp32`" in card
-    for model, _, first, latest in moved:
-        assert f"`{model}` at {latest} instead of {first}" in card
+    assert f"{WORDS[len(moved)]} end at another batch: " in card
+    for model, rt, first, latest in moved:
+        where = "" if rt == "torch-fp32" else " on `compile-fp16`"
+        assert f"`{model}`{where} at {latest} instead of {first}" in card
 
 
 def test_the_cards_results_are_what_the_commands_show(card, monkeypatch):
@@ -326,7 +336,10 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
     ) in text
     once = [k for k, n in per.items() if n == 1]
     assert {k[1] for k in once} == {"compile-fp16"} and per[("resnet50.a1_in1k", "compile-fp16")] == 3
-    assert f"on `compile-fp16` `resnet50.a1_in1k` has three, {WORDS[len(once)].lower()} other models one each" in text
+    (two,) = [k[0] for k, n in per.items() if n == 2 and k[1] == "compile-fp16"]
+    assert (
+        f"on `compile-fp16` `resnet50.a1_in1k` has three, `{two}` two, {WORDS[len(once)].lower()} other models one each"
+    ) in text
     runs = tables["runs"]
     assert f"{len(runs)} runs for {len(summaries)} results" in text
     per_run = {r["run_id"]: sum(s["run_id"] == r["run_id"] for s in summaries) for r in runs}
@@ -345,9 +358,10 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
     (board,) = {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "torch-fp32"}  # one board for all
     second, third, sixth = _revisions(tables["runs"])[1:]
     compiled = next(r["gpu_uuid"] for r in third if r["gpu_uuid"] != board)
-    (seventh,) = {r["gpu_uuid"] for r in sixth}
-    assert {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "compile-fp16"} == {compiled, seventh}
-    assert [b[0]["gpu_uuid"] for b in _boards(tables["runs"])][3:] == [second[0]["gpu_uuid"], board, compiled, seventh]
+    seventh, eighth = dict.fromkeys(r["gpu_uuid"] for r in sixth)
+    assert {s["gpu_uuid"] for (_, rt), s in latest.items() if rt == "compile-fp16"} == {compiled, seventh, eighth}
+    boards = [b[0]["gpu_uuid"] for b in _boards(tables["runs"])]
+    assert boards[3:] == [second[0]["gpu_uuid"], board, compiled, seventh, eighth]
     assert {r["gpu_uuid"] for r in second} == {second[0]["gpu_uuid"]} and {r["gpu_uuid"] for r in third} == {
         board,
         compiled,
@@ -355,19 +369,21 @@ def test_the_cards_files_and_boards_are_the_bundles(card, tables):
     on = {b: [r for r in third if r["gpu_uuid"] == b] for b in (board, compiled)}
     assert all(MEASURE.fullmatch(r["command"])["runtime"] == "torch-fp32" for r in on[board])
     assert all(MEASURE.fullmatch(r["command"])["runtime"] == "compile-fp16" for r in on[compiled] + sixth)
-    shown = {b: WORDS[sum(s["gpu_uuid"] == b for s in latest.values())].lower() for b in (compiled, seventh)}
+    shown = {b: WORDS[sum(s["gpu_uuid"] == b for s in latest.values())].lower() for b in (compiled, seventh, eighth)}
+    runs_on = {b: WORDS[sum(r["gpu_uuid"] == b for r in sixth)].lower() for b in (seventh, eighth)}
     assert (
         f"a fourth the {WORDS[len(second)].lower()} runs of the second revision; a fifth ({board}) the "
         f"{WORDS[len(on[board])].lower()} `torch-fp32` runs of the third, so every `torch-fp32` result shown comes "
-        f"from it; a sixth ({compiled}) the {WORDS[len(on[compiled])].lower()} `compile-fp16` runs of the third, and "
-        f"a seventh ({seventh}) the {WORDS[len(sixth)].lower()} of the sixth revision, so {shown[compiled]} "
-        f"`compile-fp16` results shown come from the sixth board and {shown[seventh]} from the seventh"
+        f"from it; a sixth ({compiled}) the {WORDS[len(on[compiled])].lower()} `compile-fp16` runs of the third, a "
+        f"seventh ({seventh}) {runs_on[seventh]} of the sixth revision and an eighth ({eighth}) its other "
+        f"{runs_on[eighth]}, so {shown[compiled]} `compile-fp16` results shown come from the sixth board, "
+        f"{shown[seventh]} from the seventh and {shown[eighth]} from the eighth"
     ) in text
     assert "The two runtimes' results come from different boards" in text
     fp32 = [k for k in latest if k[1] == "torch-fp32"]
     assert (
         f"The {WORDS[len(fp32)].lower()} `torch-fp32` results shown come from one board and the "
-        f"{WORDS[len(latest) - len(fp32)].lower()} `compile-fp16` results from two others"
+        f"{WORDS[len(latest) - len(fp32)].lower()} `compile-fp16` results from three others"
     ) in text
 
 
@@ -437,10 +453,13 @@ def test_the_cards_protocol_and_commands_are_the_bundles(card, tables):
     # the sixth revision: one benchmark call per model, each a measure with a fresh store in the call's state folder
     states = {MEASURE.fullmatch(r["command"])["state"] for r in rev6}
     assert {MEASURE.fullmatch(r["command"])["runtime"] for r in rev6} == {"compile-fp16"} and len(states) == 1
-    models = " ".join(r["command"].split()[2] for r in sorted(rev6, key=lambda r: r["started_at"]))
-    assert f"for m in {models}; do" in command and f"--state {states.pop().rstrip('/')} " in command
-    before = [s for s in summaries if s["finished_at"] < min(r["started_at"] for r in rev6)]
-    assert f"# the {WORDS[len(before)].lower()} earlier results, then the sixth revision's" in text
+    assert f"--state {states.pop().rstrip('/')} " in command
+    seventh, eighth = ([r for r in rev6 if r["gpu_uuid"] == b] for b in dict.fromkeys(r["gpu_uuid"] for r in rev6))
+    for runs, said in ((seventh, "then the sixth revision's"), (eighth, "then the eighth board's")):
+        models = " ".join(r["command"].split()[2] for r in sorted(runs, key=lambda r: r["started_at"]))
+        assert command.count(f"for m in {models}; do") == 2  # measure, then import
+        before = [s for s in summaries if s["finished_at"] < min(r["started_at"] for r in runs)]
+        assert f"# the {WORDS[len(before)].lower()} earlier results, {said}" in text
 
 
 def test_the_cards_intervals_are_the_bundles(card, tables):
