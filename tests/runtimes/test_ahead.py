@@ -28,9 +28,9 @@ def job(tmp_path, batch, program="static", **options):
 
 def test_the_number_of_children_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv(JOBS_ENV, raising=False)
+    assert ahead_jobs() == 0  # off unless asked: on an H100 host it made sweeps no shorter
+    monkeypatch.setenv(JOBS_ENV, "3")
     assert ahead_jobs() == 3
-    monkeypatch.setenv(JOBS_ENV, "0")
-    assert ahead_jobs() == 0
     monkeypatch.setenv(JOBS_ENV, "two")
     with pytest.raises(ConfigError, match="JOULEBENCH_COMPILE_AHEAD must be a whole number"):
         ahead_jobs()
@@ -149,7 +149,7 @@ def test_the_worker_loads_what_children_compiled_and_never_prepares_beside_a_run
     from compile_on_cpu import CpuCompiledRuntime
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # cold, and the children's too
-    monkeypatch.delenv(JOBS_ENV, raising=False)
+    monkeypatch.setenv(JOBS_ENV, "3")
     rt = CpuCompiledRuntime()
     rt.load(tiny_cnn("jb_ahead_cnn", classes=10, size=16))
     counters.clear()
@@ -184,13 +184,18 @@ def test_compile_ahead_is_off_where_it_cannot_help(tiny_cnn, monkeypatch):
     from compile_on_cpu import CpuCompiledRuntime
 
     spec = tiny_cnn("jb_ahead_off", classes=10, size=16)
+    monkeypatch.setenv(JOBS_ENV, "3")
     rt = CpuCompiledRuntime()
     assert rt.compile_ahead([4, 8]) == 0  # nothing loaded
     rt.load(spec)
     monkeypatch.setenv(JOBS_ENV, "0")
     assert rt.compile_ahead([4, 8]) == 0
     monkeypatch.delenv(JOBS_ENV)
-    assert CpuCompiledRuntime(compile_mode="max-autotune-no-cudagraphs").compile_ahead([4]) == 0
+    assert rt.compile_ahead([4, 8]) == 0  # the default
+    monkeypatch.setenv(JOBS_ENV, "3")
+    tuned = CpuCompiledRuntime(compile_mode="max-autotune-no-cudagraphs")
+    tuned.load(spec)
+    assert tuned.compile_ahead([4, 8]) == 0  # its programs depend on autotuning a child would not share
     static = CpuCompiledRuntime(scout_dynamic=False)
     static.load(spec)
     assert static.compile_ahead([2], scout=True) == 0
@@ -201,6 +206,7 @@ def test_jobs_carry_the_runtime_as_the_child_rebuilds_it(tiny_cnn, monkeypatch):
     from compile_on_cpu import CpuCompiledRuntime
 
     started = []
+    monkeypatch.setenv(JOBS_ENV, "3")
     monkeypatch.setattr(AheadCompiles, "start", lambda self, jobs: started.extend(jobs) or len(jobs))
     rt = CpuCompiledRuntime(seed=7)
     spec = tiny_cnn("jb_ahead_jobs", classes=10, size=16)
@@ -257,6 +263,9 @@ def test_a_task_asks_for_children_where_the_worker_has_something_else_to_compile
 
     ex = TaskExecution(Task(run_id="r", spec=dict(SPEC), runtime="cpu-fp32", options=SweepOptions(meter="sim")))
     ex.runtime = Runtime()
+    ex.stored = {(1, "scout"): Point(1, phase="scout")}  # batch 1 kept from an earlier attempt: nothing to compile
+    ex.compile_ahead([2], "scout")
+    ex.stored = {}
     ex.compile_ahead([2], "scout")  # batch 1 compiles in the worker meanwhile
     ex.measurements.append(Point(1, phase="scout"))
     ex.compile_ahead([512], "full")  # a lone final: as fast in the worker

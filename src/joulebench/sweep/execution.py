@@ -336,7 +336,7 @@ class TaskExecution:
         programs or more (the finalists: the worker waits for them all, then loads each from the cache).
         """
         todo = [b for b in batches if (b, phase) not in self.stored]
-        beside = not self.measurements and self.opts.start_batch == 1
+        beside = not self.measurements and self.opts.start_batch == 1 and (1, phase) not in self.stored
         if todo and (beside or len(todo) > 1):
             self.runtime.compile_ahead(todo, scout=phase == "scout")
 
