@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 
 import pytest
 
@@ -141,7 +142,7 @@ needs_cc = pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc")
 @pytest.mark.slow
 @needs_cc
 def test_the_worker_loads_what_children_compiled_and_never_prepares_beside_a_running_child(
-    tiny_cnn, tmp_path, monkeypatch
+    tiny_cnn, tmp_path, monkeypatch, request
 ):
     torch = pytest.importorskip("torch")
     from torch._dynamo.utils import counters
@@ -150,6 +151,10 @@ def test_the_worker_loads_what_children_compiled_and_never_prepares_beside_a_run
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # cold, and the children's too
     monkeypatch.setenv(JOBS_ENV, "3")
+    # a thread count a fresh process would not have (as after model statistics): it is in inductor's cache key,
+    # so the children must take the worker's on
+    request.addfinalizer(partial(torch.set_num_threads, torch.get_num_threads()))
+    torch.set_num_threads(1 if torch.get_num_threads() > 1 else 2)
     rt = CpuCompiledRuntime()
     rt.load(tiny_cnn("jb_ahead_cnn", classes=10, size=16))
     counters.clear()
@@ -215,6 +220,7 @@ def test_jobs_carry_the_runtime_as_the_child_rebuilds_it(tiny_cnn, monkeypatch):
     assert [(j.batch, j.program) for j in started] == [(256, "static"), (64, "static")]
     j = started[0]
     assert j.runtime_class == "compile_on_cpu:CpuCompiledRuntime" and j.options == rt.options and j.device == "cpu"
+    assert j.threads == pytest.importorskip("torch").get_num_threads()
     assert j.spec == dataclasses.asdict(spec)
     assert rt.compile_ahead([1, 8], scout=True) == 1 and started[-1].batch == 2  # batch 1 is never dynamic
 

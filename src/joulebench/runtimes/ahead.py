@@ -71,6 +71,7 @@ class AheadJob:
         spec: The loaded :class:`~joulebench.models.resolve.ModelSpec`'s fields.
         batch: The batch size the program is compiled for.
         program: ``static`` (a final's program) or ``scout`` (the dynamic-batch scouting program).
+        threads: The worker's ``torch.get_num_threads()``: inductor's cache key holds it, so the child takes it on.
     """
 
     runtime_class: str
@@ -79,6 +80,7 @@ class AheadJob:
     spec: dict[str, Any]
     batch: int
     program: str
+    threads: int | None = None
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -256,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     _exit_when_orphaned(int(args[1]) if len(args) > 1 else os.getppid())
     job = AheadJob.from_json(args[0])
     try:
+        if job.threads:
+            import torch
+
+            torch.set_num_threads(job.threads)
         runtime = _runtime_of(job)
         runtime.load(ModelSpec(**{**job.spec, "input_shape": tuple(job.spec["input_shape"])}))
         runtime.compile_only(job.batch, scout=job.program == "scout")

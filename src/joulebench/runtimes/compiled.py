@@ -278,9 +278,10 @@ class CompiledRuntime(TorchRuntime):
             self.device,
             dataclasses.asdict(self.spec),
         )
+        threads = import_torch().get_num_threads()
         if scout:
-            return self._ahead.start([job(max(2, batches[0]), "scout")])
-        return self._ahead.start([job(b, "static") for b in batches])
+            return self._ahead.start([job(max(2, batches[0]), "scout", threads)])
+        return self._ahead.start([job(b, "static", threads) for b in batches])
 
     @property
     def ahead_outcomes(self) -> list[Any]:
