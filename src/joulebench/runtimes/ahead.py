@@ -40,9 +40,6 @@ JOBS_ENV = "JOULEBENCH_COMPILE_AHEAD"
 DEFAULT_JOBS = 0
 #: A child still compiling after this long is stopped; the worker then compiles the program itself.
 TIMEOUT_S = 900.0
-#: The programs a child can compile: a finalist's ``static`` one, or the ``scout`` (dynamic-batch) one.
-PROGRAMS = ("static", "scout")
-
 _log = logging.getLogger(__name__)
 
 
@@ -58,6 +55,11 @@ def ahead_jobs() -> int:
     if not raw.isdigit():
         raise ConfigError(f"{JOBS_ENV} must be a whole number of child compiles (0 turns them off), got {raw!r}")
     return int(raw)
+
+
+def _program_key(program: str, batch: int) -> tuple[str, int | None]:
+    """Which preparation a program serves: ``(static, batch)``, or ``(scout, None)`` for any scouting batch."""
+    return (program, batch if program == "static" else None)
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ class AheadJob:
 
     @property
     def key(self) -> tuple[str, int | None]:
-        """Which preparation waits for it: ``(static, batch)``, or ``(scout, None)`` for any scouting batch."""
-        return (self.program, self.batch if self.program == "static" else None)
+        """Which preparation waits for it (:func:`_program_key`)."""
+        return _program_key(self.program, self.batch)
 
     def to_json(self) -> str:
         """The job as one JSON argument for the child."""
@@ -204,9 +206,7 @@ class AheadCompiles:
         The scouting program of batch 1 is a static one of its own (dynamo specialises sizes 0 and 1), so no child's
         dynamic-batch program serves it.
         """
-        if program == "scout":
-            return batch >= 2 and ("scout", None) in self._running
-        return ("static", batch) in self._running
+        return (program == "static" or batch >= 2) and _program_key(program, batch) in self._running
 
     def wait_all(self) -> list[AheadOutcome]:
         """Wait for every running child; their outcomes (also appended to :attr:`outcomes`)."""
